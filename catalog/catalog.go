@@ -1,0 +1,611 @@
+// Package catalog holds prices as data: every item, price, tier bound,
+// allowance and ratio table of a product, loaded from YAML. The built-in
+// catalogs (trtc, cloudgaming, industrial, hst, flexmatch) are embedded;
+// a user catalog file can extend one and override or add prices.
+//
+// Loading validates: unknown keys are rejected, tiers ascend, prices are
+// non-negative decimals, and every item a rule of the catalog can produce
+// is present. Rating an item marked `unpublished` (no price) fails with an
+// error naming the item unless an override sets a price.
+package catalog
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/money"
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed builtin/*.yaml
+var builtinFS embed.FS
+
+// Measures: how an item's raw usage becomes a billable quantity.
+const (
+	MeasureDuration   = "duration_ms" // ms per rounding window → ceil minutes
+	MeasureCount      = "count"       // a count per month, less a free allowance, in steps
+	MeasurePeak       = "peak_kbps"   // the month's peak bandwidth, in Mbps
+	MeasureDurationUS = "duration_us" // µs → hours, pro rata
+	MeasurePurchase   = "purchase"    // bought, not metered
+)
+
+// Rounding windows of a duration.
+const (
+	RoundDay   = "day"
+	RoundMonth = "month"
+)
+
+// Catalog is one product's price list.
+type Catalog struct {
+	Name     string `yaml:"name"`
+	Title    string `yaml:"title"`
+	Extends  string `yaml:"extends"` // user catalogs: the built-in catalog this one overrides
+	Currency string `yaml:"currency"`
+	Timezone string `yaml:"timezone"`
+	// Metering is the A/V model: "trtc" (one tier per receiver by the
+	// aggregate of received areas) or "hst" (every received stream counts).
+	Metering        string `yaml:"metering"`
+	ResolutionTiers []Tier `yaml:"resolution_tiers"`
+	// TopTierArea: aggregates above it are billed at the top tier with the
+	// notice resolution_above_top_tier.
+	TopTierArea int64      `yaml:"top_tier_area"`
+	Items       []*Item    `yaml:"items"`
+	Plans       []*Plan    `yaml:"plans"`
+	FreePack    *FreePack  `yaml:"free_pack"`
+	GiftRatios  Ratios     `yaml:"gift_ratios"`
+	FreeTiers   []FreeTier `yaml:"free_tiers"`
+	// LicenceArea is the pixel area one industrial licence serves.
+	LicenceArea int64 `yaml:"licence_area"`
+
+	loc   *time.Location
+	items map[string]*Item
+	plans map[string]*Plan
+}
+
+// Tier is a resolution tier: areas up to MaxArea (inclusive); the last tier
+// may leave MaxArea 0 for "above the previous one".
+type Tier struct {
+	Name    string `yaml:"name"`
+	MaxArea int64  `yaml:"max_area"`
+}
+
+// Item is a priced usage item.
+type Item struct {
+	ID      string `yaml:"id"`
+	Name    string `yaml:"name"`
+	Unit    string `yaml:"unit"`
+	Price   string `yaml:"price"`
+	Per     int64  `yaml:"per"` // price is per this many units (default 1)
+	Measure string `yaml:"measure"`
+	// Rounding is the duration accumulation window: day (default) or month.
+	Rounding string `yaml:"rounding"`
+	// FreePerMonth is subtracted from a count each month (per app, or per
+	// account with FreeScope account).
+	FreePerMonth int64  `yaml:"free_per_month"`
+	FreeScope    string `yaml:"free_scope"`
+	// Step bills a count in started steps (screenshots: started thousands).
+	Step int64 `yaml:"step"`
+	// FreeBelow: a peak below this many units costs nothing.
+	FreeBelow   string `yaml:"free_below"`
+	Unpublished bool   `yaml:"unpublished"`
+
+	price, freeBelow money.Decimal
+}
+
+// Plan is something bought ahead: a TRTC plan, a concurrency, a licence.
+type Plan struct {
+	ID      string `yaml:"id"`
+	Product string `yaml:"product"`
+	Edition string `yaml:"edition"`
+	Price   string `yaml:"price"`
+	// Period: month, year, or Nd (days).
+	Period      string `yaml:"period"`
+	GiftMinutes int64  `yaml:"gift_minutes"`
+	MAU         int64  `yaml:"mau"`
+	Trial       bool   `yaml:"trial"`
+	// HourlyRefund is the hourly rate a refund is charged at.
+	HourlyRefund string `yaml:"hourly_refund"`
+	// Refundable within this many days when untouched (TRTC plans: 5).
+	RefundDays int `yaml:"refund_days"`
+	// PromoFor/PromoMax: a promotional edition only for accounts that never
+	// bought one of PromoFor, at most PromoMax purchases.
+	PromoExcludes []string         `yaml:"promo_excludes"`
+	PromoMax      int              `yaml:"promo_max"`
+	Limits        map[string]int64 `yaml:"limits"`
+	Features      []string         `yaml:"features"`
+
+	price, hourly money.Decimal
+}
+
+// FreePack is the monthly free pack granted to every account.
+type FreePack struct {
+	Minutes int64 `yaml:"minutes"`
+	Months  int   `yaml:"months"`
+	// Tables by account creation date: the last table whose From is on or
+	// before the creation date applies.
+	Tables []RatioTable `yaml:"tables"`
+}
+
+// RatioTable maps items to pack minutes per usage minute.
+type RatioTable struct {
+	From   string `yaml:"from"` // YYYY-MM-DD; empty for the first table
+	Ratios Ratios `yaml:"ratios"`
+}
+
+// Ratios maps an item to pack minutes per usage minute.
+type Ratios map[string]string
+
+// FreeTier is a monthly free allowance of an item for an account's first
+// months (FlexMatch).
+type FreeTier struct {
+	Item   string `yaml:"item"`
+	Amount string `yaml:"amount"` // in the item's billing unit
+	Months int    `yaml:"months"`
+}
+
+// Builtin returns the names of the built-in catalogs.
+func Builtin() []string {
+	ents, _ := builtinFS.ReadDir("builtin")
+	var names []string
+	for _, e := range ents {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	return names
+}
+
+// Load returns the built-in catalog with that name, or reads a catalog
+// file (which may extend a built-in one).
+func Load(nameOrPath string) (*Catalog, error) {
+	if b, err := builtinFS.ReadFile("builtin/" + nameOrPath + ".yaml"); err == nil {
+		return Parse(b, nameOrPath)
+	}
+	if !strings.ContainsAny(nameOrPath, "/.") {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "unknown catalog %q (built-in: %s)", nameOrPath, strings.Join(Builtin(), ", "))
+	}
+	b, err := os.ReadFile(nameOrPath)
+	if err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "cannot read catalog: %v", err)
+	}
+	return Parse(b, filepath.Base(nameOrPath))
+}
+
+// Parse decodes and validates a catalog document. A document with
+// `extends` is merged onto that built-in catalog: its items and plans
+// replace the ones with the same id field by field, or are added.
+func Parse(b []byte, source string) (*Catalog, error) {
+	var c Catalog
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
+	}
+	if c.Extends != "" {
+		base, err := Load(c.Extends)
+		if err != nil {
+			return nil, err
+		}
+		if base.Extends != "" || !isBuiltin(c.Extends) {
+			return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: extends must name a built-in catalog", source)
+		}
+		merged, err := merge(base, &c, b)
+		if err != nil {
+			return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
+		}
+		c = *merged
+	}
+	if err := c.init(); err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
+	}
+	return &c, nil
+}
+
+func isBuiltin(name string) bool {
+	_, err := builtinFS.ReadFile("builtin/" + name + ".yaml")
+	return err == nil
+}
+
+// merge applies an override document onto a copy of base. Only the fields
+// the override sets replace the base's: it is decoded a second time into
+// the base's items so unset fields keep their values.
+func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
+	out := *base
+	out.Extends = base.Name
+	if over.Name != "" {
+		out.Name = over.Name
+	}
+	if over.Currency != "" {
+		out.Currency = over.Currency
+	}
+	if over.Timezone != "" {
+		out.Timezone = over.Timezone
+	}
+	if over.Title != "" {
+		out.Title = over.Title
+	}
+	if len(over.ResolutionTiers) > 0 {
+		out.ResolutionTiers = over.ResolutionTiers
+	}
+	var doc struct {
+		Items []yaml.Node `yaml:"items"`
+		Plans []yaml.Node `yaml:"plans"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	out.Items = make([]*Item, len(base.Items))
+	for i, it := range base.Items {
+		cp := *it
+		out.Items[i] = &cp
+	}
+	for i, n := range doc.Items {
+		id := over.Items[i].ID
+		if id == "" {
+			return nil, fmt.Errorf("items[%d]: missing id", i)
+		}
+		var target *Item
+		for _, it := range out.Items {
+			if it.ID == id {
+				target = it
+			}
+		}
+		if target == nil {
+			target = &Item{}
+			out.Items = append(out.Items, target)
+		}
+		if err := n.Decode(target); err != nil {
+			return nil, fmt.Errorf("items[%d]: %v", i, err)
+		}
+		if over.Items[i].Price != "" && !nodeHas(&n, "unpublished") {
+			target.Unpublished = false
+		}
+	}
+	out.Plans = make([]*Plan, len(base.Plans))
+	for i, p := range base.Plans {
+		cp := *p
+		out.Plans[i] = &cp
+	}
+	for i, n := range doc.Plans {
+		id := over.Plans[i].ID
+		var target *Plan
+		for _, p := range out.Plans {
+			if p.ID == id {
+				target = p
+			}
+		}
+		if target == nil {
+			target = &Plan{}
+			out.Plans = append(out.Plans, target)
+		}
+		if err := n.Decode(target); err != nil {
+			return nil, fmt.Errorf("plans[%d]: %v", i, err)
+		}
+	}
+	if over.FreePack != nil {
+		out.FreePack = over.FreePack
+	}
+	if over.GiftRatios != nil {
+		out.GiftRatios = over.GiftRatios
+	}
+	if over.FreeTiers != nil {
+		out.FreeTiers = over.FreeTiers
+	}
+	return &out, nil
+}
+
+func nodeHas(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Catalog) init() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Name == "" {
+		add("name: missing")
+	}
+	if _, err := money.LookupCurrency(c.Currency); err != nil {
+		add("currency: %v", err)
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil || c.Timezone == "" {
+		add("timezone: unknown zone %q", c.Timezone)
+		loc = time.UTC
+	}
+	c.loc = loc
+	for i, t := range c.ResolutionTiers {
+		if t.Name == "" {
+			add("resolution_tiers[%d]: missing name", i)
+		}
+		last := i == len(c.ResolutionTiers)-1
+		if t.MaxArea <= 0 && !last {
+			add("resolution_tiers[%d] (%s): max_area must be positive", i, t.Name)
+		}
+		if i > 0 && t.MaxArea != 0 && t.MaxArea <= c.ResolutionTiers[i-1].MaxArea {
+			add("resolution_tiers[%d] (%s): max_area %d does not ascend", i, t.Name, t.MaxArea)
+		}
+	}
+	c.items = make(map[string]*Item, len(c.Items))
+	for i, it := range c.Items {
+		if it.ID == "" {
+			add("items[%d]: missing id", i)
+			continue
+		}
+		if _, dup := c.items[it.ID]; dup {
+			add("items[%d]: duplicate id %s", i, it.ID)
+		}
+		c.items[it.ID] = it
+		if it.Per == 0 {
+			it.Per = 1
+		}
+		if it.Per < 0 {
+			add("item %s: per must be positive", it.ID)
+		}
+		switch it.Measure {
+		case MeasureDuration:
+			if it.Rounding == "" {
+				it.Rounding = RoundDay
+			}
+			if it.Rounding != RoundDay && it.Rounding != RoundMonth {
+				add("item %s: rounding must be day or month", it.ID)
+			}
+		case MeasureCount, MeasurePeak, MeasureDurationUS, MeasurePurchase:
+		default:
+			add("item %s: unknown measure %q", it.ID, it.Measure)
+		}
+		if it.Unpublished {
+			if it.Price != "" {
+				add("item %s: an unpublished item has no price", it.ID)
+			}
+		} else {
+			p, err := money.Parse(it.Price)
+			if err != nil {
+				add("item %s: price: %v", it.ID, err)
+			} else if p.IsNegative() {
+				add("item %s: price %s is negative", it.ID, it.Price)
+			}
+			it.price = p
+		}
+		if it.FreeBelow != "" {
+			fb, err := money.Parse(it.FreeBelow)
+			if err != nil || fb.IsNegative() {
+				add("item %s: free_below must be a non-negative decimal", it.ID)
+			}
+			it.freeBelow = fb
+		}
+		if it.FreePerMonth < 0 || it.Step < 0 {
+			add("item %s: free_per_month and step must not be negative", it.ID)
+		}
+		if it.FreeScope != "" && it.FreeScope != "app" && it.FreeScope != "account" {
+			add("item %s: free_scope must be app or account", it.ID)
+		}
+	}
+	c.plans = make(map[string]*Plan, len(c.Plans))
+	for i, p := range c.Plans {
+		if p.ID == "" {
+			add("plans[%d]: missing id", i)
+			continue
+		}
+		if _, dup := c.plans[p.ID]; dup {
+			add("plans[%d]: duplicate id %s", i, p.ID)
+		}
+		c.plans[p.ID] = p
+		pr, err := money.Parse(p.Price)
+		if err != nil || pr.IsNegative() {
+			add("plan %s: price must be a non-negative decimal", p.ID)
+		}
+		p.price = pr
+		if p.HourlyRefund != "" {
+			h, err := money.Parse(p.HourlyRefund)
+			if err != nil || h.IsNegative() {
+				add("plan %s: hourly_refund must be a non-negative decimal", p.ID)
+			}
+			p.hourly = h
+		}
+		if _, _, _, err := ParsePeriod(p.Period); err != nil {
+			add("plan %s: %v", p.ID, err)
+		}
+	}
+	for _, p := range c.Plans {
+		for _, x := range p.PromoExcludes {
+			if _, ok := c.plans[x]; !ok {
+				add("plan %s: promo_excludes names unknown plan %s", p.ID, x)
+			}
+		}
+	}
+	// Every item a rule can produce or refer to must exist.
+	for _, id := range c.ModelItems() {
+		if _, ok := c.items[id]; !ok {
+			add("metering %q produces item %s, which the catalog lacks", c.Metering, id)
+		}
+	}
+	checkRatios := func(where string, r Ratios) {
+		for id, v := range r {
+			if _, ok := c.items[id]; !ok {
+				add("%s: unknown item %s", where, id)
+			}
+			d, err := money.Parse(v)
+			if err != nil || !d.IsPositive() {
+				add("%s: ratio of %s must be a positive decimal", where, id)
+			}
+		}
+	}
+	if c.FreePack != nil {
+		for i, t := range c.FreePack.Tables {
+			if t.From != "" {
+				if _, err := time.Parse(time.DateOnly, t.From); err != nil {
+					add("free_pack.tables[%d].from: %v", i, err)
+				}
+			}
+			if i > 0 && t.From <= c.FreePack.Tables[i-1].From {
+				add("free_pack.tables[%d]: from dates must ascend", i)
+			}
+			checkRatios(fmt.Sprintf("free_pack.tables[%d]", i), t.Ratios)
+		}
+	}
+	checkRatios("gift_ratios", c.GiftRatios)
+	for i, ft := range c.FreeTiers {
+		if _, ok := c.items[ft.Item]; !ok {
+			add("free_tiers[%d]: unknown item %s", i, ft.Item)
+		}
+		if d, err := money.Parse(ft.Amount); err != nil || d.IsNegative() {
+			add("free_tiers[%d]: amount must be a non-negative decimal", i)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Location is the billing time zone.
+func (c *Catalog) Location() *time.Location { return c.loc }
+
+// Item returns the item with the id.
+func (c *Catalog) Item(id string) (*Item, bool) {
+	it, ok := c.items[id]
+	return it, ok
+}
+
+// Plan returns the plan with the id.
+func (c *Catalog) Plan(id string) (*Plan, bool) {
+	p, ok := c.plans[id]
+	return p, ok
+}
+
+// ItemOrder returns the position of an item in the catalog (for sorting
+// lines as the catalog lists them); unknown items sort last.
+func (c *Catalog) ItemOrder(id string) int {
+	for i, it := range c.Items {
+		if it.ID == id {
+			return i
+		}
+	}
+	return len(c.Items)
+}
+
+// PriceOf returns the unit price, or an EUNPUBLISHED error naming the item.
+func (it *Item) PriceOf() (money.Decimal, error) {
+	if it.Unpublished {
+		return money.Zero, livebill.Errorf(livebill.EUNPUBLISHED,
+			"item %s has no published price: set one in a catalog override (extends + items: [{id: %s, price: ...}])", it.ID, it.ID)
+	}
+	return it.price, nil
+}
+
+// FreeBelowValue is the peak below which the item costs nothing.
+func (it *Item) FreeBelowValue() (money.Decimal, bool) {
+	return it.freeBelow, it.FreeBelow != ""
+}
+
+// PriceValue returns the plan's price.
+func (p *Plan) PriceValue() money.Decimal { return p.price }
+
+// HourlyRefundValue returns the hourly refund rate, if the plan has one.
+func (p *Plan) HourlyRefundValue() (money.Decimal, bool) { return p.hourly, p.HourlyRefund != "" }
+
+// TierOf returns the resolution tier of a (summed) area and whether the
+// area is above the catalog's top tier (billed at the top tier).
+func (c *Catalog) TierOf(area int64) (tier int, aboveTop bool) {
+	for i, t := range c.ResolutionTiers {
+		if t.MaxArea == 0 || area <= t.MaxArea {
+			return i, c.TopTierArea > 0 && area > c.TopTierArea
+		}
+	}
+	return len(c.ResolutionTiers) - 1, true
+}
+
+// RatioTable returns the free-pack ratio table for an account created on
+// the given date.
+func (fp *FreePack) RatioTable(created time.Time) Ratios {
+	day := created.Format(time.DateOnly)
+	var r Ratios
+	for _, t := range fp.Tables {
+		if t.From == "" || t.From <= day {
+			r = t.Ratios
+		}
+	}
+	return r
+}
+
+// ParsePeriod reads a plan period: "month", "year", or "<n>d".
+func ParsePeriod(s string) (months, years, days int, err error) {
+	switch s {
+	case "month":
+		return 1, 0, 0, nil
+	case "year":
+		return 0, 1, 0, nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(s, "%dd", &n); err == nil && n > 0 && strings.HasSuffix(s, "d") {
+		return 0, 0, n, nil
+	}
+	return 0, 0, 0, fmt.Errorf("period must be month, year or <n>d, not %q", s)
+}
+
+// ModelItems lists the items the catalog's metering model produces, in the
+// order of SPEC §2–3.
+func (c *Catalog) ModelItems() []string {
+	var ids []string
+	tiers := make([]string, len(c.ResolutionTiers))
+	for i, t := range c.ResolutionTiers {
+		tiers[i] = t.Name
+	}
+	switch c.Metering {
+	case "trtc":
+		ids = append(ids, "trtc.av.audio")
+		for _, t := range tiers {
+			ids = append(ids, "trtc.av."+t)
+		}
+		ids = append(ids, "trtc.recording.audio")
+		for _, t := range tiers {
+			ids = append(ids, "trtc.recording."+t)
+		}
+		for _, d := range []string{"tencent", "third_party"} {
+			ids = append(ids, "trtc.delivery."+d+".audio")
+			for _, t := range tiers {
+				ids = append(ids, "trtc.delivery."+d+"."+t)
+			}
+		}
+		ids = append(ids, "trtc.transcode.audio")
+		for _, codec := range []string{"h264", "h265"} {
+			for _, t := range tiers {
+				ids = append(ids, "trtc.transcode."+codec+"."+t)
+			}
+		}
+		ids = append(ids, "trtc.relay.tencent", "trtc.relay.third_party", "trtc.screenshot")
+	case "hst":
+		ids = append(ids, "hst.audio")
+		for _, t := range tiers {
+			ids = append(ids, "hst.video."+t)
+		}
+		ids = append(ids, "hst.screen", "hst.miniprogram.audio", "hst.miniprogram.video", "hst.signal")
+	case "flexmatch":
+		ids = append(ids, "flexmatch.player_packs", "flexmatch.matchmaking_hours")
+	case "":
+	}
+	return ids
+}
+
+// SortedItemIDs returns the catalog's item ids sorted, for messages.
+func (c *Catalog) SortedItemIDs() []string {
+	ids := make([]string, 0, len(c.items))
+	for id := range c.items {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// BuiltinYAML returns the source of a built-in catalog.
+func BuiltinYAML(name string) ([]byte, error) {
+	return builtinFS.ReadFile("builtin/" + name + ".yaml")
+}

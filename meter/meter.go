@@ -1,0 +1,326 @@
+// Package meter turns usage events into metered quantities: per app, item
+// and 5-minute window, the milliseconds of A/V, recording, delivery and
+// transcoding time, the counts of point events, the relay bandwidth
+// intervals and the monthly logins.
+//
+// A room is a set of participants — users and robots — and the streams they
+// publish. Whenever a room changes, each participant's charges (which items
+// it is accruing, and how many times over) are recomputed by the rules in
+// charges.go; a participant whose charges changed is credited for the time
+// since its last change. Robots (recording, transcoding, relay, pull-stream
+// input tasks) are participants like users, so they pay A/V minutes too.
+//
+// Events of one room must arrive in time order. Events of a room that share
+// a timestamp are applied in a canonical order (ends before starts; see
+// rank), so their order in the input never changes the result.
+package meter
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/catalog"
+)
+
+// Meter meters a stream of events for one account.
+type Meter struct {
+	cat   *catalog.Catalog
+	model model
+	zone  zoneCache
+
+	items   []string          // interned item ids
+	itemIdx map[string]uint16 // id → index in items
+	ids     modelItems
+
+	apps    map[string]*App
+	rooms   map[roomKey]*room
+	relays  []*RelayInterval
+	notices map[noticeKey]bool
+	errs    []error
+	maxErrs int
+}
+
+type roomKey struct{ app, room string }
+type noticeKey struct{ code, app string }
+
+// App is the usage of one application.
+type App struct {
+	ID     string
+	usage  map[winKey]int64
+	logins map[string]map[string]struct{} // month (YYYY-MM) → users
+}
+
+// RelayInterval is the time a relay task ran and its bandwidth.
+type RelayInterval struct {
+	App, Room, Task string
+	Destination     string
+	Kbps            int64
+	Start, End      int64 // Unix ms; End 0 while running
+}
+
+// Options configure a meter.
+type Options struct {
+	// Location is the billing zone; defaults to the catalog's.
+	Location *time.Location
+	// MaxErrors stops collecting errors past this many (0: 1000).
+	MaxErrors int
+}
+
+// New returns a meter for the catalog's metering model.
+func New(cat *catalog.Catalog, opt Options) (*Meter, error) {
+	loc := opt.Location
+	if loc == nil {
+		loc = cat.Location()
+	}
+	m := &Meter{
+		cat:     cat,
+		zone:    zoneCache{loc: loc},
+		itemIdx: map[string]uint16{},
+		apps:    map[string]*App{},
+		rooms:   map[roomKey]*room{},
+		notices: map[noticeKey]bool{},
+		maxErrs: opt.MaxErrors,
+	}
+	if m.maxErrs == 0 {
+		m.maxErrs = 1000
+	}
+	switch cat.Metering {
+	case "trtc":
+		m.model = modelTRTC
+	case "hst":
+		m.model = modelHST
+	case "flexmatch":
+		m.model = modelFlexMatch
+	default:
+		m.model = modelNone
+	}
+	m.ids = m.internModel()
+	return m, nil
+}
+
+func (m *Meter) intern(id string) uint16 {
+	if i, ok := m.itemIdx[id]; ok {
+		return i
+	}
+	i := uint16(len(m.items))
+	m.items = append(m.items, id)
+	m.itemIdx[id] = i
+	return i
+}
+
+// ItemIndex returns the interned index of an item id, if the meter knows it.
+func (m *Meter) ItemIndex(id string) (uint16, bool) {
+	i, ok := m.itemIdx[id]
+	return i, ok
+}
+
+func (m *Meter) app(id string) *App {
+	a := m.apps[id]
+	if a == nil {
+		a = &App{ID: id, usage: map[winKey]int64{}}
+		m.apps[id] = a
+	}
+	return a
+}
+
+func (m *Meter) fail(err error) {
+	if len(m.errs) < m.maxErrs {
+		m.errs = append(m.errs, err)
+	}
+}
+
+// Errors returns the events rejected so far (validation and state errors),
+// each naming the event and the field.
+func (m *Meter) Errors() []error { return m.errs }
+
+func (m *Meter) notice(code, app string) {
+	m.notices[noticeKey{code, app}] = true
+}
+
+// Apply meters one event. An invalid event is recorded in Errors and leaves
+// the state unchanged; nothing accepted before is lost.
+func (m *Meter) Apply(e *livebill.Event) {
+	if err := e.Validate(); err != nil {
+		m.fail(err)
+		return
+	}
+	if e.Type.IsRoomEvent() {
+		if m.model != modelTRTC && m.model != modelHST {
+			m.fail(badEvent(e, "type", fmt.Sprintf("catalog %s does not meter rooms", m.cat.Name)))
+			return
+		}
+		if m.model == modelHST && e.Type.IsTask() {
+			m.fail(badEvent(e, "type", fmt.Sprintf("catalog %s has no %s tasks", m.cat.Name, e.Type)))
+			return
+		}
+		k := roomKey{e.App, e.Room}
+		r := m.rooms[k]
+		if r == nil {
+			r = newRoom(m, m.app(e.App), e.Room, e.Time)
+			m.rooms[k] = r
+		}
+		r.enqueue(e)
+		return
+	}
+	m.applyPoint(e)
+}
+
+// applyPoint meters events that are counted, not timed.
+func (m *Meter) applyPoint(e *livebill.Event) {
+	var item string
+	n := e.Count
+	switch e.Type {
+	case livebill.Screenshot:
+		item = "trtc.screenshot"
+	case livebill.Signal:
+		item = "hst.signal"
+	case livebill.Login:
+		a := m.app(e.App)
+		if a.logins == nil {
+			a.logins = map[string]map[string]struct{}{}
+		}
+		mon := time.UnixMilli(e.Time).In(m.zone.loc).Format("2006-01")
+		set := a.logins[mon]
+		if set == nil {
+			set = map[string]struct{}{}
+			a.logins[mon] = set
+		}
+		set[e.User] = struct{}{}
+		return
+	case livebill.MatchmakingRequest:
+		item, n = "flexmatch.player_packs", e.Players
+	case livebill.MatchmakingEvaluation:
+		if n == 0 {
+			n = 1
+		}
+		item, n = "flexmatch.matchmaking_hours", e.DurationUS*n
+	}
+	if _, ok := m.cat.Item(item); !ok {
+		m.fail(badEvent(e, "type", fmt.Sprintf("catalog %s does not bill %s events", m.cat.Name, e.Type)))
+		return
+	}
+	m.addPoint(m.app(e.App), m.intern(item), e.Time, n)
+}
+
+// Close ends the stream at instant at: pending same-instant events are
+// applied, and everyone still in a room, every task and relay still running
+// is credited up to at (or its room's last event, if later).
+func (m *Meter) Close(at int64) {
+	keys := make([]roomKey, 0, len(m.rooms))
+	for k := range m.rooms {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].app != keys[j].app {
+			return keys[i].app < keys[j].app
+		}
+		return keys[i].room < keys[j].room
+	})
+	for _, k := range keys {
+		r := m.rooms[k]
+		r.flushPending()
+		end := at
+		if r.t > end {
+			end = r.t
+		}
+		for _, p := range r.list {
+			r.credit(p, end)
+		}
+		if len(r.list) > 0 {
+			m.notice(NoticeOpenAtClose, r.app.ID)
+		}
+		for _, rl := range r.relays {
+			if rl.End == 0 {
+				rl.End = end
+			}
+		}
+	}
+}
+
+// NoticeOpenAtClose: participants still in a room when the meter closed.
+const NoticeOpenAtClose = "open_at_period_end"
+
+// Record is one item's usage in one window of an app: ms for durations,
+// µs for matchmaking time, a count for counted items.
+type Record struct {
+	App    string
+	Item   string
+	Window int64 // Unix ms of the 5-minute window's start
+	Value  int64
+}
+
+// Records returns the metered usage sorted by app, item, window.
+func (m *Meter) Records() []Record {
+	var out []Record
+	for _, a := range m.apps {
+		for k, v := range a.usage {
+			if v != 0 {
+				out = append(out, Record{a.ID, m.items[k.item], k.window, v})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		x, y := out[i], out[j]
+		if x.App != y.App {
+			return x.App < y.App
+		}
+		if x.Item != y.Item {
+			return x.Item < y.Item
+		}
+		return x.Window < y.Window
+	})
+	return out
+}
+
+// Relays returns every relay interval.
+func (m *Meter) Relays() []RelayInterval {
+	out := make([]RelayInterval, len(m.relays))
+	for i, r := range m.relays {
+		out[i] = *r
+	}
+	return out
+}
+
+// MAU returns, per app and month (YYYY-MM), the distinct users who logged in.
+func (m *Meter) MAU() map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for id, a := range m.apps {
+		for mon, set := range a.logins {
+			if out[id] == nil {
+				out[id] = map[string]int{}
+			}
+			out[id][mon] = len(set)
+		}
+	}
+	return out
+}
+
+// Notices returns what the meter noticed, sorted.
+func (m *Meter) Notices() []livebill.Notice {
+	var out []livebill.Notice
+	for k := range m.notices {
+		n := livebill.Notice{Code: k.code, App: k.app}
+		switch k.code {
+		case NoticeOpenAtClose:
+			n.Message = "users or tasks still in a room when the events ended were billed up to the period's end"
+		case livebill.NoticeAboveTopTier:
+			n.Message = fmt.Sprintf("an aggregate resolution above %d px was billed at the top tier", m.cat.TopTierArea)
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Code != out[j].Code {
+			return out[i].Code < out[j].Code
+		}
+		return out[i].App < out[j].App
+	})
+	return out
+}
+
+func badEvent(e *livebill.Event, field, reason string) error {
+	return &livebill.EventError{Line: e.Line, ID: e.ID, Field: field, Reason: reason}
+}
+
+func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }

@@ -1,0 +1,447 @@
+package meter
+
+import (
+	"fmt"
+
+	"github.com/livebill/livebill"
+)
+
+// Participant kinds: a user, or the robot of a task.
+type partKind uint8
+
+const (
+	kindUser partKind = iota
+	kindRecording
+	kindTranscode
+	kindRelay
+	kindInput
+)
+
+var robotNames = [...]string{"", "recording", "transcode", "relay", "input"}
+
+// Receive modes.
+const (
+	recvManual uint8 = iota
+	recvAll
+	recvAudio
+)
+
+// Stream kinds, as small integers for map keys.
+const (
+	kMain uint8 = iota
+	kSmall
+	kScreen
+)
+
+func streamKind(s string) uint8 {
+	switch s {
+	case livebill.StreamSmall:
+		return kSmall
+	case livebill.StreamScreen:
+		return kScreen
+	}
+	return kMain
+}
+
+type streamKey struct {
+	user string
+	kind uint8
+}
+
+type stream struct {
+	video, audio bool
+	area         int64
+}
+
+// sub is an explicit subscription; off marks a stream a receive-all
+// participant unsubscribed from.
+type sub struct {
+	off  bool
+	area int64 // the size actually received (small streams), 0 if not stated
+}
+
+type participant struct {
+	id      string
+	kind    partKind
+	recv    uint8
+	mini    bool // HST mini-program endpoint
+	subs    map[streamKey]sub
+	task    *task
+	since   int64
+	charges []charge
+	idx     int // position in room.list
+}
+
+// task is what a robot does besides receiving.
+type task struct {
+	formats   int64
+	audioOnly bool // recording media: audio
+	all       bool // recording/relay streams: "all"
+	refs      []streamKey
+	outputs   []livebill.Output
+	codec     string
+	outAudio  bool
+	outArea   int64
+	relay     *RelayInterval
+	input     stream // pull-stream input: the stream it publishes
+}
+
+type room struct {
+	m       *Meter
+	app     *App
+	id      string
+	t       int64 // time of the last applied event group
+	parts   map[string]*participant
+	list    []*participant // present participants
+	streams map[streamKey]*stream
+	// allArea is the summed area of running main and screen video streams:
+	// what a receive-all participant gets, less its own.
+	allArea  int64
+	pending  []livebill.Event
+	pendT    int64
+	relays   []*RelayInterval
+	newCharg []charge // scratch
+}
+
+func newRoom(m *Meter, app *App, id string, t int64) *room {
+	return &room{m: m, app: app, id: id, t: t, pendT: t,
+		parts: map[string]*participant{}, streams: map[streamKey]*stream{}}
+}
+
+// rank orders events of one instant: ends first (so a stop and a restart
+// at the same instant leave the thing running), then joins, publications,
+// subscriptions and task starts.
+func rank(t livebill.EventType) int {
+	switch t {
+	case livebill.SubscribeStop, livebill.StreamStop, livebill.RecordingStop,
+		livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
+		return 0
+	case livebill.RoomLeave:
+		return 1
+	case livebill.RoomJoin:
+		return 2
+	case livebill.InputStart:
+		return 3
+	case livebill.StreamStart:
+		return 4
+	case livebill.StreamUpdate:
+		return 5
+	case livebill.SubscribeStart:
+		return 6
+	}
+	return 7 // task starts and updates
+}
+
+// enqueue holds an event until the room's clock moves past its instant.
+func (r *room) enqueue(e *livebill.Event) {
+	if e.Time < r.pendT {
+		r.m.fail(badEvent(e, "time", fmt.Sprintf("earlier than the previous event of room %s (%s)",
+			r.id, fmtTime(r.pendT))))
+		return
+	}
+	if e.Time > r.pendT {
+		r.flushPending()
+		r.pendT = e.Time
+	}
+	r.pending = append(r.pending, *e)
+}
+
+// flushPending applies the held events of one instant in canonical order.
+func (r *room) flushPending() {
+	p := r.pending
+	// Insertion sort: groups are small and the sort must be stable.
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && rank(p[j].Type) < rank(p[j-1].Type); j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+	for i := range p {
+		r.apply(&p[i])
+		p[i] = livebill.Event{} // drop references
+	}
+	r.pending = p[:0]
+}
+
+func (r *room) apply(e *livebill.Event) {
+	t := e.Time
+	r.t = t
+	switch e.Type {
+	case livebill.RoomJoin:
+		if p := r.parts[e.User]; p != nil {
+			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id)))
+			return
+		}
+		p := &participant{id: e.User, kind: kindUser, recv: recvManual, mini: e.Client == "miniprogram"}
+		switch e.Subscribe {
+		case livebill.SubscribeAll:
+			p.recv = recvAll
+		case livebill.SubscribeAudio:
+			p.recv = recvAudio
+		}
+		r.add(p, t)
+		r.recompute(p, t)
+	case livebill.RoomLeave:
+		p := r.parts[e.User]
+		if p == nil || p.kind != kindUser {
+			r.m.fail(badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s", e.User, r.id)))
+			return
+		}
+		r.remove(p, t)
+		changed := false
+		for k := kMain; k <= kScreen; k++ {
+			changed = r.stopStream(streamKey{e.User, k}) || changed
+		}
+		if changed {
+			r.recomputeAll(t)
+		}
+	case livebill.StreamStart:
+		if r.parts[e.User] == nil {
+			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it", e.User, r.id)))
+			return
+		}
+		k := streamKey{e.User, streamKind(e.Stream)}
+		if r.streams[k] != nil {
+			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is already running (use stream.update)", e.Stream, e.User)))
+			return
+		}
+		s := &stream{video: e.Media == livebill.MediaVideo}
+		s.audio = k.kind == kMain && (!s.video || !e.NoAudio)
+		if s.video {
+			s.area = e.Size().Area()
+		}
+		r.startStream(k, s)
+		r.recomputeAll(t)
+	case livebill.StreamUpdate:
+		s := r.streams[streamKey{e.User, streamKind(e.Stream)}]
+		if s == nil {
+			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User)))
+			return
+		}
+		if s.video {
+			r.allAreaAdjust(streamKind(e.Stream), -s.area)
+		}
+		s.video = true
+		s.area = e.Size().Area()
+		r.allAreaAdjust(streamKind(e.Stream), s.area)
+		r.recomputeAll(t)
+	case livebill.StreamStop:
+		if !r.stopStream(streamKey{e.User, streamKind(e.Stream)}) {
+			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User)))
+			return
+		}
+		r.recomputeAll(t)
+	case livebill.SubscribeStart, livebill.SubscribeStop:
+		p := r.parts[e.User]
+		if p == nil {
+			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s is not in room %s", e.User, r.id)))
+			return
+		}
+		k := streamKey{e.Publisher, streamKind(e.Stream)}
+		if p.subs == nil {
+			p.subs = map[streamKey]sub{}
+		}
+		autoReceived := p.recv == recvAll && k.kind != kSmall
+		if e.Type == livebill.SubscribeStart {
+			if autoReceived {
+				delete(p.subs, k)
+			} else {
+				p.subs[k] = sub{area: e.Size().Area()}
+			}
+		} else if autoReceived {
+			p.subs[k] = sub{off: true}
+		} else {
+			delete(p.subs, k)
+		}
+		r.recompute(p, t)
+	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
+		r.startTask(e, t)
+	case livebill.TranscodeUpdate:
+		p := r.parts[robotID(kindTranscode, e.Task)]
+		if p == nil {
+			r.m.fail(badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task)))
+			return
+		}
+		tk := p.task
+		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
+		tk.refs = refs(e.Inputs)
+		p.subs = subsOf(tk.refs)
+		r.recompute(p, t)
+	case livebill.RecordingStop, livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
+		kind := map[livebill.EventType]partKind{livebill.RecordingStop: kindRecording,
+			livebill.TranscodeStop: kindTranscode, livebill.RelayStop: kindRelay, livebill.InputStop: kindInput}[e.Type]
+		p := r.parts[robotID(kind, e.Task)]
+		if p == nil {
+			r.m.fail(badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id)))
+			return
+		}
+		r.remove(p, t)
+		if p.task.relay != nil {
+			p.task.relay.End = t
+		}
+		if kind == kindInput && r.stopStream(streamKey{p.id, kMain}) {
+			r.recomputeAll(t)
+		}
+	}
+}
+
+func robotID(k partKind, task string) string { return "robot:" + robotNames[k] + ":" + task }
+
+func refs(in []livebill.StreamRef) []streamKey {
+	out := make([]streamKey, len(in))
+	for i, s := range in {
+		out[i] = streamKey{s.User, streamKind(s.Stream)}
+	}
+	return out
+}
+
+func subsOf(ks []streamKey) map[streamKey]sub {
+	m := make(map[streamKey]sub, len(ks))
+	for _, k := range ks {
+		m[k] = sub{}
+	}
+	return m
+}
+
+func (r *room) startTask(e *livebill.Event, t int64) {
+	var kind partKind
+	switch e.Type {
+	case livebill.RecordingStart:
+		kind = kindRecording
+	case livebill.TranscodeStart:
+		kind = kindTranscode
+	case livebill.RelayStart:
+		kind = kindRelay
+	case livebill.InputStart:
+		kind = kindInput
+	}
+	id := robotID(kind, e.Task)
+	if r.parts[id] != nil {
+		r.m.fail(badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id)))
+		return
+	}
+	tk := &task{}
+	p := &participant{id: id, kind: kind, recv: recvManual, task: tk}
+	switch kind {
+	case kindRecording:
+		tk.formats = int64(len(e.Formats))
+		tk.audioOnly = e.Media == livebill.MediaAudio
+		tk.all = e.AllStreams
+		tk.refs = refs(e.Streams)
+		tk.outputs = e.Outputs
+	case kindTranscode:
+		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
+		tk.refs = refs(e.Inputs)
+	case kindRelay:
+		tk.all = e.AllStreams || len(e.Streams) == 0
+		tk.refs = refs(e.Streams)
+		tk.relay = &RelayInterval{App: r.app.ID, Room: r.id, Task: e.Task,
+			Destination: e.Destination, Kbps: e.BitrateKbps, Start: t}
+		r.relays = append(r.relays, tk.relay)
+		r.m.relays = append(r.m.relays, tk.relay)
+	case kindInput:
+		p.recv = recvAudio
+		tk.input = stream{video: e.Media == livebill.MediaVideo, audio: true}
+		if tk.input.video {
+			tk.input.area = e.Size().Area()
+		}
+	}
+	switch {
+	case tk.audioOnly:
+		p.recv = recvAudio
+	case tk.all:
+		p.recv = recvAll
+	case kind != kindInput:
+		p.subs = subsOf(tk.refs)
+	}
+	r.add(p, t)
+	if kind == kindInput {
+		s := tk.input
+		r.startStream(streamKey{id, kMain}, &s)
+		r.recomputeAll(t)
+		return
+	}
+	r.recompute(p, t)
+}
+
+func (r *room) add(p *participant, t int64) {
+	p.since = t
+	p.idx = len(r.list)
+	r.parts[p.id] = p
+	r.list = append(r.list, p)
+}
+
+// remove credits a participant up to t and takes it out of the room.
+func (r *room) remove(p *participant, t int64) {
+	r.credit(p, t)
+	p.charges = p.charges[:0]
+	last := r.list[len(r.list)-1]
+	r.list[p.idx] = last
+	last.idx = p.idx
+	r.list = r.list[:len(r.list)-1]
+	delete(r.parts, p.id)
+}
+
+func (r *room) allAreaAdjust(kind uint8, d int64) {
+	if kind != kSmall {
+		r.allArea += d
+	}
+}
+
+func (r *room) startStream(k streamKey, s *stream) {
+	r.streams[k] = s
+	if s.video {
+		r.allAreaAdjust(k.kind, s.area)
+	}
+}
+
+func (r *room) stopStream(k streamKey) bool {
+	s := r.streams[k]
+	if s == nil {
+		return false
+	}
+	if s.video {
+		r.allAreaAdjust(k.kind, -s.area)
+	}
+	delete(r.streams, k)
+	return true
+}
+
+// credit adds the participant's charges for [since, t).
+func (r *room) credit(p *participant, t int64) {
+	if t > p.since {
+		for _, c := range p.charges {
+			r.m.addSpan(r.app, c.item, p.since, t, c.mult)
+		}
+	}
+	p.since = t
+}
+
+// recompute re-rates one participant at t; if its charges changed it is
+// credited for the time before.
+func (r *room) recompute(p *participant, t int64) {
+	next := r.m.chargesOf(r, p, r.newCharg[:0])
+	r.newCharg = next
+	if sameCharges(p.charges, next) {
+		return
+	}
+	r.credit(p, t)
+	p.charges = append(p.charges[:0], next...)
+}
+
+func (r *room) recomputeAll(t int64) {
+	for _, p := range r.list {
+		r.recompute(p, t)
+	}
+}
+
+func sameCharges(a, b []charge) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

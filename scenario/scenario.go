@@ -1,0 +1,366 @@
+// Package scenario reads scenario files (SPEC §7.2) — a catalog, a period,
+// an account, purchases and events — quotes them, and compares a quote with
+// the file's expectations. `livebill quote` and `livebill test` are thin
+// wrappers around it.
+package scenario
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/catalog"
+	"github.com/livebill/livebill/eventio"
+	"github.com/livebill/livebill/meter"
+	"github.com/livebill/livebill/rating"
+	"go.yaml.in/yaml/v3"
+)
+
+// File is a scenario file.
+type File struct {
+	Mode       string      `yaml:"mode"`
+	Catalog    string      `yaml:"catalog"`
+	Period     Period      `yaml:"period"`
+	Account    *Account    `yaml:"account"`
+	Apps       []string    `yaml:"apps"`
+	Devices    []Device    `yaml:"devices"`
+	Plans      []Plan      `yaml:"plans"`
+	Refunds    []Refund    `yaml:"refunds"`
+	Events     yaml.Node   `yaml:"events"`
+	EventsFile string      `yaml:"events_file"`
+	Expect     *Expect     `yaml:"expect"`
+	Notes      interface{} `yaml:"notes"` // free text for people; ignored
+
+	path string
+}
+
+// Period is a half-open range of dates in the billing zone.
+type Period struct {
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+}
+
+// Account is the scenario's account.
+type Account struct {
+	ID        string `yaml:"id"`
+	Created   string `yaml:"created"`
+	Activated string `yaml:"activated"`
+	Balance   string `yaml:"balance"`
+	Timezone  string `yaml:"timezone"`
+}
+
+// Device is an industrial field device.
+type Device struct {
+	ID      string `yaml:"id"`
+	Cameras []struct {
+		Width  int `yaml:"width"`
+		Height int `yaml:"height"`
+	} `yaml:"cameras"`
+}
+
+// Plan is a purchase.
+type Plan struct {
+	ID        string `yaml:"id"`
+	App       string `yaml:"app"`
+	Plan      string `yaml:"plan"`
+	Count     int    `yaml:"count"`
+	Region    string `yaml:"region"`
+	Device    string `yaml:"device"`
+	Start     string `yaml:"start"`
+	AutoRenew bool   `yaml:"auto_renew"`
+}
+
+// Refund is a refund request.
+type Refund struct {
+	Plan  string `yaml:"plan"`
+	Count int    `yaml:"count"`
+	Time  string `yaml:"time"`
+}
+
+// Expect holds the values `livebill test` checks.
+type Expect struct {
+	Total   *string                `yaml:"total"`
+	Lines   map[string]ExpectValue `yaml:"lines"`
+	Usage   map[string]ExpectValue `yaml:"usage"`
+	Notices []string               `yaml:"notices"`
+}
+
+// ExpectValue is an expected line or usage entry; unset fields are not
+// checked.
+type ExpectValue struct {
+	Quantity *string `yaml:"quantity"`
+	Amount   *string `yaml:"amount"`
+	Covered  *string `yaml:"covered"`
+}
+
+// Load reads a scenario file (YAML or JSON).
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "cannot read scenario: %v", err)
+	}
+	f, err := Parse(b, path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Parse decodes a scenario document; path resolves events_file and catalog
+// paths and names the file in messages.
+func Parse(b []byte, path string) (*File, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, livebill.Errorf(livebill.EINVALID, "%s: %v", path, err)
+	}
+	f.path = path
+	return &f, f.validate()
+}
+
+func (f *File) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, livebill.Errorf(livebill.EINVALID, "%s: "+format, append([]any{f.path}, args...)...))
+	}
+	switch f.Mode {
+	case "", rating.ModeAccount, rating.ModeCalculator:
+	default:
+		bad("mode must be account or calculator, not %q", f.Mode)
+	}
+	if f.Catalog == "" {
+		bad("catalog: missing (built-in: %v, or a catalog file)", catalog.Builtin())
+	}
+	if f.Period.From == "" || f.Period.To == "" {
+		bad("period: needs from and to dates")
+	}
+	if f.Events.Kind != 0 && f.EventsFile != "" {
+		bad("give events or events_file, not both")
+	}
+	if f.Events.Kind != 0 && f.Events.Kind != yaml.SequenceNode {
+		bad("events: must be a list (line %d)", f.Events.Line)
+	}
+	return errors.Join(errs...)
+}
+
+// Result is a quote and the events rejected on the way.
+type Result struct {
+	Quote    *livebill.Quote
+	Rejected []error
+	Events   int
+}
+
+// Run quotes the scenario. Invalid events are returned in Rejected and left
+// out; other problems are errors.
+func (f *File) Run() (*Result, error) {
+	catRef := f.Catalog
+	if _, err := catalog.Load(catRef); err != nil && !filepath.IsAbs(catRef) {
+		// a catalog file relative to the scenario
+		if p := filepath.Join(filepath.Dir(f.path), catRef); fileExists(p) {
+			catRef = p
+		}
+	}
+	cat, err := catalog.Load(catRef)
+	if err != nil {
+		return nil, err
+	}
+	loc := cat.Location()
+	acct := livebill.Account{}
+	if a := f.Account; a != nil {
+		if a.Timezone != "" {
+			if loc, err = time.LoadLocation(a.Timezone); err != nil {
+				return nil, livebill.Errorf(livebill.EINVALID, "%s: account.timezone: %v", f.path, err)
+			}
+		}
+		acct = livebill.Account{ID: a.ID, Balance: a.Balance, Timezone: a.Timezone}
+		if acct.Created, err = date(a.Created, loc, "account.created"); err != nil {
+			return nil, f.wrap(err)
+		}
+		if acct.Activated, err = date(a.Activated, loc, "account.activated"); err != nil {
+			return nil, f.wrap(err)
+		}
+		if acct.Activated.IsZero() {
+			acct.Activated = acct.Created
+		}
+	}
+	from, err := date(f.Period.From, loc, "period.from")
+	if err != nil {
+		return nil, f.wrap(err)
+	}
+	to, err := date(f.Period.To, loc, "period.to")
+	if err != nil {
+		return nil, f.wrap(err)
+	}
+	if !from.Before(to) {
+		return nil, livebill.Errorf(livebill.EINVALID, "%s: period: from must be before to", f.path)
+	}
+	in := rating.Input{Catalog: cat, Location: loc, Mode: f.Mode, From: from, To: to, Account: acct}
+	for _, d := range f.Devices {
+		dev := livebill.Device{ID: d.ID}
+		for _, c := range d.Cameras {
+			dev.Cameras = append(dev.Cameras, livebill.Size{Width: c.Width, Height: c.Height})
+		}
+		in.Devices = append(in.Devices, dev)
+	}
+	for i, p := range f.Plans {
+		start, err := instant(p.Start, loc, fmt.Sprintf("plans[%d].start", i))
+		if err != nil {
+			return nil, f.wrap(err)
+		}
+		if p.Plan == "" {
+			return nil, livebill.Errorf(livebill.EINVALID, "%s: plans[%d].plan: missing", f.path, i)
+		}
+		id := p.ID
+		if id == "" {
+			id = fmt.Sprintf("plan-%d", i+1)
+		}
+		in.Purchases = append(in.Purchases, livebill.Purchase{ID: id, App: p.App, Plan: p.Plan, Count: p.Count,
+			Region: p.Region, Device: p.Device, Start: start, AutoRenew: p.AutoRenew})
+	}
+	for i, r := range f.Refunds {
+		t, err := instant(r.Time, loc, fmt.Sprintf("refunds[%d].time", i))
+		if err != nil {
+			return nil, f.wrap(err)
+		}
+		in.Refunds = append(in.Refunds, livebill.RefundRequest{Plan: r.Plan, Count: r.Count, Time: t})
+	}
+
+	m, err := meter.New(cat, meter.Options{Location: loc})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	if err := f.feed(m, res); err != nil {
+		return nil, err
+	}
+	m.Close(to.UnixMilli())
+	res.Rejected = append(res.Rejected, m.Errors()...)
+	in.Records, in.Relays, in.MAU, in.Notices = m.Records(), m.Relays(), m.MAU(), m.Notices()
+	q, err := rating.Rate(in)
+	if err != nil {
+		return nil, err
+	}
+	res.Quote = q
+	return res, nil
+}
+
+func (f *File) wrap(err error) error {
+	return livebill.Errorf(livebill.EINVALID, "%s: %v", f.path, err)
+}
+
+// feed streams the scenario's events into the meter.
+func (f *File) feed(m *meter.Meter, res *Result) error {
+	if f.EventsFile != "" {
+		p := f.EventsFile
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(f.path), p)
+		}
+		fh, err := os.Open(p)
+		if err != nil {
+			return livebill.Errorf(livebill.EINVALID, "%s: events_file: %v", f.path, err)
+		}
+		defer fh.Close()
+		return FeedNDJSON(m, fh, p, res)
+	}
+	var e livebill.Event
+	for _, n := range f.Events.Content {
+		var v any
+		if err := n.Decode(&v); err != nil {
+			m.Errors() // keep going: report below
+			return livebill.Errorf(livebill.EINVALID, "%s:%d: %v", f.path, n.Line, err)
+		}
+		b, err := json.Marshal(jsonable(v))
+		if err != nil {
+			return livebill.Errorf(livebill.EINVALID, "%s:%d: %v", f.path, n.Line, err)
+		}
+		res.Events++
+		if err := eventio.Parse(b, &e); err != nil {
+			var ee *livebill.EventError
+			if errors.As(err, &ee) {
+				ee.Source, ee.Line = f.path, n.Line
+			}
+			res.Rejected = append(res.Rejected, err)
+			continue
+		}
+		e.Line = n.Line
+		m.Apply(&e)
+	}
+	return nil
+}
+
+// FeedNDJSON streams an NDJSON event file into the meter; bad lines are
+// rejected and reading goes on.
+func FeedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result) error {
+	d := eventio.NewDecoder(r, source)
+	var e livebill.Event
+	for {
+		err := d.Next(&e)
+		if err == io.EOF {
+			return nil
+		}
+		var ee *livebill.EventError
+		if errors.As(err, &ee) {
+			res.Rejected = append(res.Rejected, err)
+			res.Events++
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		res.Events++
+		m.Apply(&e)
+	}
+}
+
+// jsonable converts YAML-decoded values (time.Time for unquoted times,
+// map[string]any) into values encoding/json writes as the schema expects.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonable(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = jsonable(e)
+		}
+	}
+	return v
+}
+
+func date(s string, loc *time.Location, field string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.ParseInLocation(time.DateOnly, s, loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: must be a date YYYY-MM-DD, not %q", field, s)
+	}
+	return t, nil
+}
+
+// instant reads a date (00:00 in the billing zone) or an RFC 3339 time.
+func instant(s string, loc *time.Location, field string) (time.Time, error) {
+	if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: must be a date or an RFC 3339 time, not %q", field, s)
+	}
+	return t, nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
