@@ -321,7 +321,9 @@ func (q *quoter) peaks() error {
 			s = end
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].month < keys[j].month || keys[i].month == keys[j].month && keys[i].item < keys[j].item })
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].month < keys[j].month || keys[i].month == keys[j].month && keys[i].item < keys[j].item
+	})
 	for _, k := range keys {
 		es := edges[k]
 		sort.Slice(es, func(i, j int) bool {
