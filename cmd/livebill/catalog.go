@@ -16,6 +16,10 @@ catalog's YAML (a starting point for an override file: write
 "extends: NAME" and the items whose price you change). With a file,
 validates it and reports every problem.`
 
+func init() {
+	register("catalog", command{synopsis: "[NAME|FILE]  list, print or validate catalogs", order: 3, run: cmdCatalog})
+}
+
 func cmdCatalog(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("catalog", catalogSynopsis, stderr)
 	pos, err := parseFlags(fs, args)

@@ -13,18 +13,42 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 )
 
-const usage = `livebill — usage metering, rating and billing for real-time services
+// command is a subcommand; each file registers its own in init.
+type command struct {
+	synopsis string // one line for the command list
+	order    int
+	run      func(args []string, stdout, stderr io.Writer) error
+}
 
-Usage:
-  livebill quote FILE [--format table|json]   price a scenario file (SPEC §7.2)
-  livebill test FILE|DIR...                  quote scenario files and check their expect: blocks
-  livebill catalog [NAME]                    list the built-in catalogs, or print one as YAML
+var commands = map[string]command{}
 
-Run 'livebill COMMAND --help' for a command's options.
-Exit status: 0 ok, 1 expectations not met, 2 invalid input.
-`
+func register(name string, c command) { commands[name] = c }
+
+func usageText() string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := commands[names[i]], commands[names[j]]
+		if a.order != b.order {
+			return a.order < b.order
+		}
+		return names[i] < names[j]
+	})
+	var b strings.Builder
+	b.WriteString("livebill — usage metering, rating and billing for real-time services\n\nUsage:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  livebill %-10s %s\n", n, commands[n].synopsis)
+	}
+	b.WriteString("\nRun 'livebill COMMAND --help' for a command's options.\n")
+	b.WriteString("Exit status: 0 ok, 1 expectations not met, 2 invalid input.\n")
+	return b.String()
+}
 
 // exitError carries an exit status.
 type exitError struct {
@@ -52,22 +76,18 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText())
 		return &exitError{code: 2, err: errors.New("")}
 	}
 	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "quote":
-		return cmdQuote(rest, stdout, stderr)
-	case "test":
-		return cmdTest(rest, stdout, stderr)
-	case "catalog":
-		return cmdCatalog(rest, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	if c, ok := commands[cmd]; ok {
+		return c.run(rest, stdout, stderr)
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprint(stdout, usageText())
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(stderr, usageText())
 	return &exitError{code: 2, err: fmt.Errorf("unknown command %q", cmd)}
 }
 

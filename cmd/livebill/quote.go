@@ -20,6 +20,10 @@ people: per-bill lines, totals and notices. JSON is the public contract of
 SPEC §7.3. Invalid events are listed on stderr with their line and field,
 and the exit status is 2, unless --skip-invalid quotes the valid ones.`
 
+func init() {
+	register("quote", command{synopsis: "FILE [--format table|json]  price a scenario file (SPEC §7.2)", order: 1, run: cmdQuote})
+}
+
 func cmdQuote(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("quote", quoteSynopsis, stderr)
 	format := fs.String("format", "table", "output format: table or json")

@@ -19,6 +19,10 @@ it, recursively) and compares every value under its expect: block
 numerically ("2848.5" equals "2848.50"). Prints one line per file and a
 diff per mismatch; exits 1 when any value differs, 2 when a file is invalid.`
 
+func init() {
+	register("test", command{synopsis: "FILE|DIR...  quote scenario files and check their expect: blocks", order: 2, run: cmdTest})
+}
+
 func cmdTest(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("test", testSynopsis, stderr)
 	verbose := fs.Bool("v", false, "print the quote total of passing files too")
