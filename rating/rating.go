@@ -199,30 +199,47 @@ func (q *quoter) durations() error {
 	return nil
 }
 
-// freeTier returns the free allowance of an item in the month starting at
-// monthStart, for an account still inside its free-tier months.
-func (q *quoter) freeTier(item string, month time.Time) money.Decimal {
+// freeTier returns what the free tier covers of an item in a month: the
+// month's allowance, up to the usage that falls inside the free-tier window
+// (see inFreeTier). Outside account mode nothing is free.
+func (q *quoter) freeTier(item string, inWindow money.Decimal) money.Decimal {
 	if q.in.Mode != ModeAccount || q.in.Account.Created.IsZero() {
 		return money.Zero
 	}
 	for _, ft := range q.cat.FreeTiers {
-		if ft.Item != item {
-			continue
-		}
-		// The free tier runs for Months months from the account's creation;
-		// a month is covered when it starts before the tier's end.
-		end := AddPeriod(midnight(q.in.Account.Created, q.loc), 1, 0, 0, ft.Months)
-		if month.Before(end) {
-			return money.MustParse(ft.Amount)
+		if ft.Item == item {
+			if a := money.MustParse(ft.Amount); a.LessThan(inWindow) {
+				return a
+			}
+			return inWindow
 		}
 	}
 	return money.Zero
 }
 
+// inFreeTier reports whether usage at ms is inside the account's free-tier
+// window for the item: date to date, from 00:00 of the creation day to the
+// same day Months months later (anchor kept, SPEC §1), like AWS's "12
+// months from sign-up". Each calendar month's allowance covers only that
+// month's usage inside the window (docs/decisions.md).
+func (q *quoter) inFreeTier(item string, ms int64) bool {
+	if q.in.Account.Created.IsZero() {
+		return false
+	}
+	for _, ft := range q.cat.FreeTiers {
+		if ft.Item == item {
+			start := midnight(q.in.Account.Created, q.loc)
+			end := AddPeriod(start, 1, 0, 0, ft.Months)
+			return ms >= start.UnixMilli() && ms < end.UnixMilli()
+		}
+	}
+	return false
+}
+
 // counts: per (scope, month) count less the monthly allowance, in steps.
 func (q *quoter) counts() error {
 	type key struct{ scope, item, month string }
-	sums := map[key]int64{}
+	sums, inTier := map[key]int64{}, map[key]int64{}
 	var keys []key
 	for _, r := range q.in.Records {
 		it, _ := q.cat.Item(r.Item)
@@ -237,12 +254,14 @@ func (q *quoter) counts() error {
 			keys = append(keys, k)
 		}
 		sums[k] += r.Value
+		if q.inFreeTier(r.Item, r.Window) {
+			inTier[k] += r.Value
+		}
 	}
 	for _, k := range keys {
 		it, _ := q.cat.Item(k.item)
-		month, _ := time.ParseInLocation(time.DateOnly, k.month, q.loc)
 		n := money.Int(sums[k])
-		billable := n.Sub(money.Int(it.FreePerMonth)).Sub(q.freeTier(k.item, month))
+		billable := n.Sub(money.Int(it.FreePerMonth)).Sub(q.freeTier(k.item, money.Int(inTier[k])))
 		if billable.IsNegative() {
 			billable = money.Zero
 		}
@@ -260,7 +279,7 @@ func (q *quoter) counts() error {
 // microseconds: per month, µs → hours pro rata, less the free tier.
 func (q *quoter) microseconds() error {
 	type key struct{ item, month string }
-	sums := map[key]int64{}
+	sums, inTier := map[key]int64{}, map[key]int64{}
 	var keys []key
 	for _, r := range q.in.Records {
 		it, _ := q.cat.Item(r.Item)
@@ -272,13 +291,15 @@ func (q *quoter) microseconds() error {
 			keys = append(keys, k)
 		}
 		sums[k] += r.Value
+		if q.inFreeTier(r.Item, r.Window) {
+			inTier[k] += r.Value
+		}
 	}
 	hour := money.Int(3_600_000_000)
 	for _, k := range keys {
 		it, _ := q.cat.Item(k.item)
-		month, _ := time.ParseInLocation(time.DateOnly, k.month, q.loc)
 		hours := money.Div(money.Int(sums[k]), hour)
-		billable := hours.Sub(q.freeTier(k.item, month))
+		billable := hours.Sub(q.freeTier(k.item, money.Div(money.Int(inTier[k]), hour)))
 		if billable.IsNegative() {
 			billable = money.Zero
 		}
