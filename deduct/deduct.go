@@ -1,0 +1,406 @@
+// Package deduct is the deduction engine of SPEC §4: it offers metered
+// minutes to packs (the monthly free pack, plan gift minutes) and tells
+// what each pack covered, what remains, and what is left as postpaid
+// overage.
+//
+// The domain:
+//
+//   - a Grant is a pack given to the account: its kind, its scope (one app,
+//     or every app), its validity [Start, End), its pack minutes and the
+//     ratio table (pack minutes per usage minute, per item);
+//   - a Pack is a grant and its running balance;
+//   - a Window is one app's metered milliseconds of one item in one
+//     5-minute window (meter.Record);
+//   - a Deduction is the result per (app, billing day, item): the metered
+//     minutes, what packs covered and the overage.
+//
+// Usage is processed in time order. At each window's end, per (app, item)
+// in order app id then catalog item order, the increment is
+// ceil(cumulative day ms / 60000) minus the minutes already counted that
+// day (the seed's FAQ table: 30 s → 1, 50 s → 0 more, 90 s → 1 more). The
+// increment is offered to the valid packs whose scope and ratio table cover
+// it, in order: the free pack first, then the narrower scope (app before
+// account), then the earliest expiry, then the earliest grant. A pack
+// covers min(increment, floor(balance / ratio)) whole usage minutes; the
+// rest goes to the next pack; what no pack covers is overage.
+//
+// Service stop: when an increment is not fully covered although some pack
+// of the account could cover its item, and the app has no paid plan at that
+// window (Options.Paid), the app stops at the window's end. That window is
+// billed; the app's later windows are blocked (not deducted, not billed)
+// until Options.Resume says it runs again.
+//
+// The engine needs every grant up front: a pack is valid from 00:00 of its
+// purchase day, so a plan bought at 15:00 covers the morning's usage too.
+// Knowing all purchases before deducting makes that retroactive cover a
+// plain consequence of time order.
+package deduct
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/livebill/livebill/money"
+)
+
+// Pack kinds.
+const (
+	KindFree = "free" // the monthly free pack
+	KindGift = "gift" // a plan's gift minutes
+)
+
+// WindowMS is the length of a deduction window (5 minutes).
+const WindowMS = 5 * 60 * 1000
+
+// Grant is a pack given to the account.
+type Grant struct {
+	ID   string
+	Kind string // KindFree or KindGift
+	// App is the only app the pack covers; "" covers every app of the
+	// account.
+	App string
+	// Start and End bound the validity [Start, End): a window is covered
+	// when its start is inside.
+	Start, End time.Time
+	Minutes    int64 // pack minutes granted
+	// Ratios: pack minutes per usage minute, per item. Items absent are
+	// not covered by this pack.
+	Ratios map[string]money.Decimal
+	// Seq orders grants made at the same instant (the earlier grant first).
+	Seq int
+}
+
+// Pack is a grant and its balance.
+type Pack struct {
+	Grant
+	// Used is the pack minutes deducted (Σ covered usage minutes × ratio).
+	Used money.Decimal
+	// FirstUse is the start of the first window the pack covered, or -1.
+	FirstUse int64
+}
+
+// Granted is the pack minutes granted.
+func (p *Pack) Granted() money.Decimal { return money.Int(p.Minutes) }
+
+// Remaining is the balance left (it expires at End).
+func (p *Pack) Remaining() money.Decimal { return p.Granted().Sub(p.Used) }
+
+// UsedBefore reports whether the pack covered a window starting before t.
+func (p *Pack) UsedBefore(t time.Time) bool {
+	return p.FirstUse >= 0 && p.FirstUse < t.UnixMilli()
+}
+
+// Window is one app's usage of one item in one 5-minute window.
+type Window struct {
+	App   string
+	Item  string
+	Start int64 // Unix ms of the window's start
+	MS    int64 // metered milliseconds
+}
+
+// Deduction is what happened to one (app, billing day, item): the metered
+// usage minutes (day-ceiled), the minutes packs covered and the overage.
+// Covered + Overage = Metered.
+type Deduction struct {
+	App, Day, Item string
+	Metered        int64
+	Covered        int64
+	Overage        int64
+}
+
+// Stop is a service stop: the app stopped at At (a window's end) because
+// usage exceeded what packs covered while it had no paid plan; it runs
+// again at Resume (0: not within the usage given).
+type Stop struct {
+	App    string
+	At     int64 // Unix ms
+	Resume int64 // Unix ms, 0 if never
+	// Blocked is the metered ms of windows after the stop, per item.
+	Blocked map[string]int64
+	// FirstBlocked is the start of the first blocked window (0: none).
+	FirstBlocked int64
+}
+
+// Options configure a run.
+type Options struct {
+	// Location is the billing zone: days are its calendar days.
+	Location *time.Location
+	// ItemOrder orders items within a window (SPEC §2–3 order); nil sorts
+	// by id.
+	ItemOrder func(item string) int
+	// Paid reports whether the app has a paid plan at the instant. nil
+	// disables service stops.
+	Paid func(app string, at int64) bool
+	// Resume returns when a stopped app runs again (a paid plan bought
+	// at or after stoppedAt), or 0 when it does not.
+	Resume func(app string, stoppedAt int64) int64
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Packs      []*Pack     // in grant order (Seq, then Start, then ID)
+	Deductions []Deduction // sorted by day, app, item order
+	Stops      []Stop      // in time order
+
+	byKey map[dayKey]int // index into Deductions
+	stops map[string][]*Stop
+}
+
+type dayKey struct{ app, day, item string }
+
+// Covered returns the usage minutes packs covered for (app, day, item).
+func (r *Result) Covered(app, day, item string) int64 {
+	if r == nil {
+		return 0
+	}
+	if i, ok := r.byKey[dayKey{app, day, item}]; ok {
+		return r.Deductions[i].Covered
+	}
+	return 0
+}
+
+// Deduction returns the deduction of (app, day, item).
+func (r *Result) Deduction(app, day, item string) (Deduction, bool) {
+	if r == nil {
+		return Deduction{}, false
+	}
+	i, ok := r.byKey[dayKey{app, day, item}]
+	if !ok {
+		return Deduction{}, false
+	}
+	return r.Deductions[i], true
+}
+
+// Blocked reports whether the app's window starting at start was blocked
+// by a service stop.
+func (r *Result) Blocked(app string, start int64) bool {
+	if r == nil {
+		return false
+	}
+	for _, s := range r.stops[app] {
+		if blocked(s, start) {
+			return true
+		}
+	}
+	return false
+}
+
+func blocked(s *Stop, start int64) bool {
+	return start >= s.At && (s.Resume == 0 || start < s.Resume)
+}
+
+// Pack returns the pack with the id.
+func (r *Result) Pack(id string) *Pack {
+	for _, p := range r.Packs {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// Run deducts the usage from the packs of the grants. Windows may come in
+// any order; grants must have positive ratios.
+func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
+	loc := opt.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	order := opt.ItemOrder
+	if order == nil {
+		order = func(string) int { return 0 }
+	}
+	res := &Result{byKey: map[dayKey]int{}, stops: map[string][]*Stop{}}
+	var live []*Stop
+	coverable := map[string]bool{}
+	for _, g := range grants {
+		if g.Minutes < 0 {
+			return nil, fmt.Errorf("cannot deduct: pack %s grants %d minutes", g.ID, g.Minutes)
+		}
+		for item, r := range g.Ratios {
+			if !r.IsPositive() {
+				return nil, fmt.Errorf("cannot deduct: pack %s: ratio of %s must be positive, not %s", g.ID, item, r)
+			}
+			coverable[item] = true
+		}
+		res.Packs = append(res.Packs, &Pack{Grant: g, FirstUse: -1})
+	}
+	sort.SliceStable(res.Packs, func(i, j int) bool {
+		a, b := res.Packs[i], res.Packs[j]
+		if a.Seq != b.Seq {
+			return a.Seq < b.Seq
+		}
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		return a.ID < b.ID
+	})
+	// offer order: free first, app before account, earliest expiry,
+	// earliest grant.
+	offer := make([]*Pack, len(res.Packs))
+	copy(offer, res.Packs)
+	sort.SliceStable(offer, func(i, j int) bool {
+		a, b := offer[i], offer[j]
+		if fa, fb := a.Kind == KindFree, b.Kind == KindFree; fa != fb {
+			return fa
+		}
+		if na, nb := a.App != "", b.App != ""; na != nb {
+			return na
+		}
+		if !a.End.Equal(b.End) {
+			return a.End.Before(b.End)
+		}
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		return false // keep grant order
+	})
+	type packSpan struct {
+		start, end int64
+		ratios     map[string]money.Decimal
+	}
+	spans := make([]packSpan, len(offer))
+	for i, p := range offer {
+		spans[i] = packSpan{p.Start.UnixMilli(), p.End.UnixMilli(), p.Ratios}
+	}
+
+	ws := make([]Window, 0, len(usage))
+	for _, w := range usage {
+		if w.MS < 0 {
+			return nil, fmt.Errorf("cannot deduct: negative usage of %s in app %s at %d", w.Item, w.App, w.Start)
+		}
+		if w.MS > 0 {
+			ws = append(ws, w)
+		}
+	}
+	sort.SliceStable(ws, func(i, j int) bool {
+		a, b := ws[i], ws[j]
+		if a.Start != b.Start {
+			return a.Start < b.Start
+		}
+		if a.App != b.App {
+			return a.App < b.App
+		}
+		if oa, ob := order(a.Item), order(b.Item); oa != ob {
+			return oa < ob
+		}
+		return a.Item < b.Item
+	})
+
+	type dayAcc struct {
+		ms      int64
+		counted int64 // minutes counted so far
+	}
+	acc := map[dayKey]*dayAcc{}
+	var dayStart, dayEnd int64 = math.MaxInt64, math.MinInt64
+	var day string
+	for i := 0; i < len(ws); {
+		// one (window, app) group at a time, so a stop decided in the
+		// window still bills the window's other items.
+		j := i
+		for j < len(ws) && ws[j].Start == ws[i].Start && ws[j].App == ws[i].App {
+			j++
+		}
+		group := ws[i:j]
+		i = j
+		w0 := group[0]
+		if ss := res.stops[w0.App]; len(ss) > 0 && blocked(ss[len(ss)-1], w0.Start) {
+			s := ss[len(ss)-1]
+			if s.FirstBlocked == 0 {
+				s.FirstBlocked = w0.Start
+			}
+			for _, w := range group {
+				s.Blocked[w.Item] += w.MS
+			}
+			continue
+		}
+		if w0.Start < dayStart || w0.Start >= dayEnd {
+			t := time.UnixMilli(w0.Start).In(loc)
+			y, m, d := t.Date()
+			ds := time.Date(y, m, d, 0, 0, 0, 0, loc)
+			dayStart, dayEnd = ds.UnixMilli(), ds.AddDate(0, 0, 1).UnixMilli()
+			day = ds.Format(time.DateOnly)
+		}
+		short := false
+		for _, w := range group {
+			k := dayKey{w.App, day, w.Item}
+			a := acc[k]
+			if a == nil {
+				a = &dayAcc{}
+				acc[k] = a
+				res.byKey[k] = len(res.Deductions)
+				res.Deductions = append(res.Deductions, Deduction{App: w.App, Day: day, Item: w.Item})
+			}
+			a.ms += w.MS
+			total := money.CeilDiv(a.ms, 60000)
+			inc := total - a.counted
+			a.counted = total
+			if inc == 0 {
+				continue
+			}
+			d := &res.Deductions[res.byKey[k]]
+			d.Metered += inc
+			for pi, p := range offer {
+				if inc == 0 {
+					break
+				}
+				sp := spans[pi]
+				if w.Start < sp.start || w.Start >= sp.end || (p.App != "" && p.App != w.App) {
+					continue
+				}
+				ratio, ok := sp.ratios[w.Item]
+				if !ok {
+					continue
+				}
+				avail := p.Remaining().Div(ratio).Floor().IntPart()
+				n := min(inc, avail)
+				if n <= 0 {
+					continue
+				}
+				p.Used = p.Used.Add(ratio.Mul(money.Int(n)))
+				if p.FirstUse < 0 {
+					p.FirstUse = w.Start
+				}
+				d.Covered += n
+				inc -= n
+			}
+			d.Overage += inc
+			if inc > 0 && coverable[w.Item] {
+				short = true
+			}
+		}
+		if short && opt.Paid != nil && !opt.Paid(w0.App, w0.Start) {
+			at := w0.Start + WindowMS
+			s := &Stop{App: w0.App, At: at, Blocked: map[string]int64{}}
+			if opt.Resume != nil {
+				if r := opt.Resume(w0.App, at); r > 0 {
+					s.Resume = max(r, at)
+				}
+			}
+			res.stops[w0.App] = append(res.stops[w0.App], s)
+			live = append(live, s)
+		}
+	}
+	for _, s := range live {
+		res.Stops = append(res.Stops, *s)
+	}
+	sort.SliceStable(res.Deductions, func(i, j int) bool {
+		a, b := res.Deductions[i], res.Deductions[j]
+		if a.Day != b.Day {
+			return a.Day < b.Day
+		}
+		if a.App != b.App {
+			return a.App < b.App
+		}
+		if oa, ob := order(a.Item), order(b.Item); oa != ob {
+			return oa < ob
+		}
+		return a.Item < b.Item
+	})
+	for i, d := range res.Deductions {
+		res.byKey[dayKey{d.App, d.Day, d.Item}] = i
+	}
+	return res, nil
+}
