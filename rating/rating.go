@@ -12,6 +12,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/catalog"
+	"github.com/livebill/livebill/deduct"
 	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/money"
 )
@@ -71,6 +72,7 @@ type quoter struct {
 	usage   map[string]*usageAcc
 	notices []livebill.Notice
 	seq     int
+	pl      *planState // TRTC plans, packs and refunds (plans.go)
 }
 
 // Rate prices the input.
@@ -88,13 +90,15 @@ func Rate(in Input) (*livebill.Quote, error) {
 	q := &quoter{in: in, cat: in.Catalog, loc: in.Location, cur: cur,
 		bills: map[billKey]map[string]*lineAcc{}, usage: map[string]*usageAcc{}}
 	q.notices = append(q.notices, in.Notices...)
-	steps := []func() error{q.durations, q.counts, q.microseconds, q.peaks, q.purchases}
+	steps := []func() error{q.plans, q.durations, q.counts, q.microseconds, q.peaks, q.purchases, q.planBills}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
 		}
 	}
-	return q.quote(), nil
+	out := q.quote()
+	out.Packs = q.packStates()
+	return out, nil
 }
 
 func (q *quoter) inPeriod(ms int64) bool {
@@ -162,7 +166,13 @@ func (q *quoter) month(ms int64) string {
 }
 
 // durations: ms per (app, rounding window, item) → ceil minutes (SPEC §1).
+// In account mode the deduction engine (plans.go) tells what packs covered
+// of each (app, day, item) and which windows a service stop blocked.
 func (q *quoter) durations() error {
+	var ded *deduct.Result
+	if q.pl != nil {
+		ded = q.pl.ded
+	}
 	type key struct{ app, item, window string }
 	sums := map[key]int64{}
 	var keys []key
@@ -171,7 +181,7 @@ func (q *quoter) durations() error {
 		if err != nil {
 			return err
 		}
-		if it.Measure != catalog.MeasureDuration || !q.inPeriod(r.Window) {
+		if it.Measure != catalog.MeasureDuration || !q.inPeriod(r.Window) || ded.Blocked(r.App, r.Window) {
 			continue
 		}
 		k := key{r.App, r.Item, q.day(r.Window)}
@@ -186,7 +196,10 @@ func (q *quoter) durations() error {
 	for _, k := range keys {
 		it, _ := q.cat.Item(k.item)
 		minutes := money.Int(money.CeilDiv(sums[k], 60000))
-		covered := money.Zero // packages: see deduction
+		covered := money.Zero
+		if it.Rounding != catalog.RoundMonth {
+			covered = money.Int(ded.Covered(k.app, k.window, k.item))
+		}
 		q.addUsage(k.item, minutes, covered)
 		kind := livebill.BillDaily
 		if it.Rounding == catalog.RoundMonth {
