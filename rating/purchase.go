@@ -110,6 +110,10 @@ func Schedule(cat *catalog.Catalog, loc *time.Location, purchases []livebill.Pur
 				if rf.Time.Before(s) {
 					return nil, notRunning(p, plan, rf, start, AddPeriod(start, mo, yr, dy, 1), p.AutoRenew)
 				}
+				if held == 0 {
+					return nil, livebill.Errorf(livebill.EINVALID,
+						"refund of %s (plan %s) at %s: every unit was already returned", p.ID, plan.ID, rf.Time.Format(time.RFC3339))
+				}
 				c := rf.Count
 				if c == 0 {
 					c = held // a refund without a count returns every unit held
