@@ -132,7 +132,11 @@ func (r *room) receivedArea(p *participant) int64 {
 	var area int64
 	for k, sb := range p.subs {
 		if s := r.streams[k]; s != nil && s.video && k.user != p.id && !sb.off {
-			area += sb.receivedArea(s)
+			if k.kind == kSmall {
+				area += sb.receivedArea(s)
+			} else {
+				area += s.area // main and screen: the publisher's size
+			}
 		}
 	}
 	return area
