@@ -110,9 +110,7 @@ func (q *quoter) plans() error {
 		if d.err == nil {
 			refunded = true
 			// The refunded period ends now and does not renew.
-			// Later renewals of a refunded first period do not happen
-			// (a refunded renewal is cut the same way here, but the
-			// generic purchase schedule still bills the renewals after it).
+			// The purchase stops renewing after the refunded period.
 			for i := range st.insts {
 				x := &st.insts[i]
 				if x.Purchase.ID == rf.Plan && x.Start.After(d.inst.Start) {
@@ -120,11 +118,7 @@ func (q *quoter) plans() error {
 				}
 			}
 			d.inst.End = rf.Time
-			for i := range q.in.Purchases {
-				if q.in.Purchases[i].ID == rf.Plan && d.inst.Start.Equal(midnight(q.in.Purchases[i].Start, q.loc)) {
-					q.in.Purchases[i].AutoRenew = false
-				}
-			}
+			q.stopRenewals(rf.Plan, d.inst.Start)
 		}
 		st.refunds = append(st.refunds, d)
 	}
@@ -140,6 +134,35 @@ func (q *quoter) plans() error {
 	q.stopNotices()
 	q.downgradeNotices()
 	return nil
+}
+
+// stopRenewals makes purchase id renew no more after its period starting
+// at last: a purchase refunded in its first period loses auto_renew; one
+// refunded in a renewal becomes one non-renewing purchase per period up to
+// that renewal (same id, so the purchase bills stay the same).
+func (q *quoter) stopRenewals(id string, last time.Time) {
+	var out []livebill.Purchase
+	for _, p := range q.in.Purchases {
+		if p.ID != id || !p.AutoRenew {
+			out = append(out, p)
+			continue
+		}
+		plan, _ := q.cat.Plan(p.Plan)
+		mo, yr, dy, _ := catalog.ParsePeriod(plan.Period)
+		start := midnight(p.Start, q.loc)
+		p.AutoRenew = false
+		out = append(out, p)
+		for n := 1; ; n++ {
+			s := AddPeriod(start, mo, yr, dy, n)
+			if s.After(last) {
+				break
+			}
+			r := p
+			r.Start = s
+			out = append(out, r)
+		}
+	}
+	q.in.Purchases = out
 }
 
 // deduct grants the packs of the plan periods and runs the engine over

@@ -447,3 +447,17 @@ func TestDowngradeToTrial(t *testing.T) {
 		t.Errorf("notices %+v: want usage_blocked", q.Notices)
 	}
 }
+
+// A refund in a renewal period (bought Oct 31 with auto-renewal; renewed
+// Nov 30 — anchor 31 clamped —, refunded Dec 2) stops the renewals: bills
+// Oct 31 and Nov 30 (2 × 49.5), refund −49.5 on Dec 2, no Dec 31 renewal.
+// Total 49.50.
+func TestRefundOfRenewal(t *testing.T) {
+	in := input(t, "2023-01-01", "2024-10-01", "2025-02-01")
+	in.Purchases = []livebill.Purchase{{ID: "p", App: "A", Plan: "rtc-engine.lite", Start: d("2024-10-31"), AutoRenew: true}}
+	in.Refunds = []livebill.RefundRequest{{Plan: "p", Time: ts("2024-12-02T10:00:00+08:00")}}
+	q := rate(t, in)
+	if q.Total != "49.50" {
+		t.Errorf("total %s, want 49.50; bills %+v", q.Total, q.Bills)
+	}
+}
