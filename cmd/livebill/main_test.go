@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/livebill/livebill"
+)
+
+const sharedScenarios = "../../../shared/scenarios"
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(args, &out, &errb)
+	var ee *exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.code
+		errb.WriteString(ee.Error())
+	default:
+		code = 2
+		errb.WriteString(err.Error())
+	}
+	return out.String(), errb.String(), code
+}
+
+func needShared(t *testing.T) {
+	if _, err := os.Stat(sharedScenarios); err != nil {
+		t.Skip("../shared/scenarios not present")
+	}
+}
+
+// The quote JSON follows SPEC §7.3: currency, total, lines with item,
+// quantity, unit, unit_price, per, amount; usage; bills; notices.
+func TestQuoteJSONContract(t *testing.T) {
+	needShared(t)
+	out, errs, code := runCLI(t, "quote", filepath.Join(sharedScenarios, "trtc-av-example1.yaml"), "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var q struct {
+		Currency string `json:"currency"`
+		Total    string `json:"total"`
+		Lines    []map[string]string
+		Usage    []map[string]string
+		Bills    []struct {
+			Kind, Date, Total string
+			Lines             []map[string]string
+		}
+		Notices []map[string]string
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	if err := dec.Decode(&q); err != nil {
+		t.Fatal(err)
+	}
+	// Seed 003 example 1: 60 HD + 240 2K + 60 audio minutes = 4.1364 → 4.14 USD.
+	if q.Currency != "USD" || q.Total != "4.14" {
+		t.Fatalf("currency %s total %s, want USD 4.14", q.Currency, q.Total)
+	}
+	var got2k map[string]string
+	for _, l := range q.Lines {
+		for _, k := range []string{"item", "quantity", "unit", "unit_price", "per", "amount"} {
+			if _, ok := l[k]; !ok {
+				t.Errorf("line %v lacks %q", l, k)
+			}
+		}
+		if l["item"] == "trtc.av.2k" {
+			got2k = l
+		}
+	}
+	want := map[string]string{"item": "trtc.av.2k", "quantity": "240", "unit": "minute", "unit_price": "15.99", "per": "1000", "amount": "3.8376"}
+	for k, v := range want {
+		if got2k[k] != v {
+			t.Errorf("trtc.av.2k %s = %q, want %q", k, got2k[k], v)
+		}
+	}
+	if len(q.Bills) != 1 || q.Bills[0].Kind != "daily" || q.Bills[0].Date != "2024-10-01" || q.Bills[0].Total != "4.14" {
+		t.Errorf("bills = %+v, want one daily bill of 2024-10-01 totalling 4.14", q.Bills)
+	}
+	if len(q.Usage) != 3 {
+		t.Errorf("usage has %d items, want 3 (audio, hd, 2k)", len(q.Usage))
+	}
+}
+
+func TestQuoteTableShowsTotal(t *testing.T) {
+	needShared(t)
+	out, errs, code := runCLI(t, "quote", filepath.Join(sharedScenarios, "trtc-av-example1.yaml"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "TOTAL 4.14 USD") || !strings.Contains(out, "daily bill 2024-10-01") {
+		t.Fatalf("table lacks the bill or the total:\n%s", out)
+	}
+}
+
+// A malformed event file exits 2 and names the line and the field.
+func TestQuoteMalformedEventsExit2(t *testing.T) {
+	dir := t.TempDir()
+	nd := `{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A"}
+{"time":"2024-10-01T10:00:00+08:00","type":"stream.start","app":"a","room":"r","user":"A","stream":"main","media":"video","width":1280}
+{"time":"2024-10-01T11:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"A"}
+`
+	os.WriteFile(filepath.Join(dir, "e.ndjson"), []byte(nd), 0o644)
+	os.WriteFile(filepath.Join(dir, "s.yaml"), []byte("catalog: trtc\nperiod: {from: 2024-10-01, to: 2024-10-02}\nevents_file: e.ndjson\n"), 0o644)
+	out, errs, code := runCLI(t, "quote", filepath.Join(dir, "s.yaml"))
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stdout %q", code, out)
+	}
+	if !strings.Contains(errs, "line 2") || !strings.Contains(errs, `"height"`) {
+		t.Fatalf("stderr does not name line 2 and field height: %s", errs)
+	}
+	if out != "" {
+		t.Fatalf("a rejected file must not print a quote, got %q", out)
+	}
+	// --skip-invalid quotes the valid events: A alone in the room for an
+	// hour is 60 audio minutes.
+	out, _, code = runCLI(t, "quote", filepath.Join(dir, "s.yaml"), "--skip-invalid", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"events_rejected"`) || !strings.Contains(out, `"quantity": "60"`) {
+		t.Fatalf("--skip-invalid: exit %d, out %s", code, out)
+	}
+}
+
+func TestTestCommandReportsMismatch(t *testing.T) {
+	dir := t.TempDir()
+	// A alone for 10 minutes: 10 audio minutes × 0.99/1000 = 0.0099 USD; the
+	// file expects 11 minutes, so the test must fail with exit 1.
+	s := `mode: calculator
+catalog: trtc
+period: {from: 2024-10-01, to: 2024-10-02}
+events:
+  - {time: "2024-10-01T10:00:00+08:00", type: room.join, app: a, room: r, user: A}
+  - {time: "2024-10-01T10:10:00+08:00", type: room.leave, app: a, room: r, user: A}
+expect:
+  lines: {trtc.av.audio: {quantity: "11", amount: "0.0099"}}
+`
+	os.WriteFile(filepath.Join(dir, "s.yaml"), []byte(s), 0o644)
+	out, _, code := runCLI(t, "test", dir)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	if !strings.Contains(out, "lines.trtc.av.audio.quantity") || !strings.Contains(out, "expected 11") || !strings.Contains(out, "got 10") {
+		t.Fatalf("no readable diff:\n%s", out)
+	}
+	if strings.Contains(out, "amount") {
+		t.Fatalf("the amount matches numerically and must not be reported:\n%s", out)
+	}
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for name := range commands {
+		_, errs, code := runCLI(t, name, "--help")
+		if code != 0 || !strings.Contains(errs, "Usage:") {
+			t.Errorf("%s --help: exit %d, output %q", name, code, errs)
+		}
+	}
+}
+
+func TestUnpublishedPriceNamesItem(t *testing.T) {
+	// The MAU overage price is unpublished (SPEC §4): quoting usage that
+	// needs it must fail naming the item.
+	err := livebill.Errorf(livebill.EUNPUBLISHED, "x")
+	if exitFor(err) != 2 {
+		t.Fatalf("unpublished price errors must exit 2")
+	}
+}
