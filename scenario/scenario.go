@@ -232,23 +232,50 @@ func (f *File) Run() (*Result, error) {
 		in.Refunds = append(in.Refunds, livebill.RefundRequest{Plan: r.Plan, Count: r.Count, Time: t})
 	}
 
-	m, err := meter.New(cat, meter.Options{Location: loc})
+	res := &Result{}
+	q, rejected, err := Compute(in, func(m *meter.Meter) error { return f.feed(m, res) })
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
-	if err := f.feed(m, res); err != nil {
-		return nil, err
+	res.Rejected = append(res.Rejected, rejected...)
+	res.Quote = q
+	return res, nil
+}
+
+// Compute is the quote pipeline shared by scenario files and the service:
+// it meters the events feed gives (in time order per room), closes the
+// meter at in.To and rates the usage with in's catalog, account and
+// purchases. in.Records, Relays, MAU and Notices are filled here. The
+// meter's rejections (state errors) are returned beside the quote.
+func Compute(in rating.Input, feed func(*meter.Meter) error) (*livebill.Quote, []error, error) {
+	m, err := Meter(in, feed)
+	if err != nil {
+		return nil, nil, err
 	}
-	m.Close(to.UnixMilli())
-	res.Rejected = append(res.Rejected, m.Errors()...)
 	in.Records, in.Relays, in.MAU, in.Notices = m.Records(), m.Relays(), m.MAU(), m.Notices()
 	q, err := rating.Rate(in)
 	if err != nil {
+		return nil, nil, err
+	}
+	return q, m.Errors(), nil
+}
+
+// Meter meters the events feed gives with in's catalog and zone and closes
+// the meter at in.To.
+func Meter(in rating.Input, feed func(*meter.Meter) error) (*meter.Meter, error) {
+	loc := in.Location
+	if loc == nil {
+		loc = in.Catalog.Location()
+	}
+	m, err := meter.New(in.Catalog, meter.Options{Location: loc})
+	if err != nil {
 		return nil, err
 	}
-	res.Quote = q
-	return res, nil
+	if err := feed(m); err != nil {
+		return nil, err
+	}
+	m.Close(in.To.UnixMilli())
+	return m, nil
 }
 
 func (f *File) wrap(err error) error {

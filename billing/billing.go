@@ -1,0 +1,610 @@
+// Package billing is the service's billing logic on top of a livebill.Store:
+// it validates and ingests events, computes usage and quotes by replaying
+// an account's stored events through the same meter and rating code as
+// `livebill quote` (scenario.Compute), and settles closed days into issued
+// bills, with adjustments when a settled day changes later.
+package billing
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/catalog"
+	"github.com/livebill/livebill/eventio"
+	"github.com/livebill/livebill/meter"
+	"github.com/livebill/livebill/money"
+	"github.com/livebill/livebill/rating"
+	"github.com/livebill/livebill/scenario"
+)
+
+// Service implements livebill.BillService and livebill.IngestService.
+type Service struct {
+	Store livebill.Store
+	Clock livebill.Clock
+	// SettleDelay is how long after a day closes (on the billing clock)
+	// it is settled, so events arriving a little late still make the
+	// day's own bill.
+	SettleDelay time.Duration
+
+	mu sync.Mutex // serializes settlement
+}
+
+var (
+	_ livebill.BillService   = (*Service)(nil)
+	_ livebill.IngestService = (*Service)(nil)
+)
+
+// New returns a service on store with the given clock.
+func New(store livebill.Store, clock livebill.Clock) *Service {
+	if clock == nil {
+		clock = livebill.SystemClock{}
+	}
+	return &Service{Store: store, Clock: clock}
+}
+
+// CheckCatalog reports whether name is a catalog the service can rate.
+func CheckCatalog(name string) error {
+	for _, b := range catalog.Builtin() {
+		if b == name {
+			return nil
+		}
+	}
+	return livebill.Errorf(livebill.EINVALID, "catalog: %q is not a built-in catalog (%s)", name, strings.Join(catalog.Builtin(), ", "))
+}
+
+// ---- ingestion
+
+// Ingest parses and validates each event, resolves its account by its app
+// and stores the valid ones in one transaction. Every event needs an id
+// (unique per account).
+func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
+	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
+	statuses := make([]livebill.IngestStatus, len(batch))
+	var good []livebill.IncomingEvent
+	var goodIdx []int
+	apps := map[string]string{}
+	for i, raw := range batch {
+		st := livebill.IngestStatus{Index: i, Line: raw.Line}
+		reject := func(code string, err error) {
+			st.Status, st.Code, st.Error = livebill.IngestRejected, code, err.Error()
+			statuses[i] = st
+		}
+		var e livebill.Event
+		if err := eventio.Parse(raw.Body, &e); err != nil {
+			var ee *livebill.EventError
+			if errors.As(err, &ee) {
+				ee.Line = raw.Line
+				st.ID = ee.ID
+			}
+			reject(livebill.EINVALID, err)
+			continue
+		}
+		e.Line = raw.Line
+		st.ID = e.ID
+		if e.ID == "" {
+			reject(livebill.EINVALID, &livebill.EventError{Line: raw.Line, Field: "id", Reason: "missing (the ingest API needs an id unique per account)"})
+			continue
+		}
+		acct, ok := apps[e.App]
+		if !ok {
+			app, err := s.Store.FindApp(ctx, e.App)
+			if err != nil && livebill.ErrorCode(err) != livebill.ENOTFOUND {
+				return nil, err
+			}
+			if app != nil {
+				acct = app.AccountID
+			}
+			apps[e.App] = acct
+		}
+		if acct == "" {
+			reject(livebill.ENOTFOUND, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not registered", e.App)})
+			continue
+		}
+		body, err := canonical(raw.Body)
+		if err != nil {
+			reject(livebill.EINVALID, err)
+			continue
+		}
+		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body})
+		goodIdx = append(goodIdx, i)
+	}
+	stored, err := s.Store.StoreEvents(ctx, good)
+	if err != nil {
+		return nil, err
+	}
+	for j, st := range stored {
+		i := goodIdx[j]
+		st.Index, st.Line = i, batch[i].Line
+		statuses[i] = st
+	}
+	for _, st := range statuses {
+		res.Add(st)
+	}
+	return res, nil
+}
+
+// canonical re-encodes a JSON object with sorted keys and no spaces, so a
+// re-sent event compares equal to the stored one however it was written.
+func canonical(b []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(out.Bytes()), nil
+}
+
+// ---- replay
+
+// account is what rating an account needs.
+type account struct {
+	rec *livebill.AccountRecord
+	cat *catalog.Catalog
+	loc *time.Location
+	in  rating.Input // without records, period
+}
+
+func (s *Service) load(ctx context.Context, id string) (*account, error) {
+	rec, err := s.Store.FindAccount(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := catalog.Load(rec.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	loc := cat.Location()
+	if rec.Timezone != "" {
+		if loc, err = time.LoadLocation(rec.Timezone); err != nil {
+			return nil, livebill.Errorf(livebill.EINVALID, "account %q: timezone: %v", id, err)
+		}
+	}
+	inZone := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		y, m, d := t.Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, loc)
+	}
+	a := &account{rec: rec, cat: cat, loc: loc}
+	acct := livebill.Account{ID: rec.ID, Balance: rec.Balance, Timezone: rec.Timezone,
+		Created: inZone(rec.Created), Activated: inZone(rec.Activated)}
+	if acct.Activated.IsZero() {
+		acct.Activated = acct.Created
+	}
+	a.in = rating.Input{Catalog: cat, Location: loc, Mode: rec.Mode, Account: acct}
+	ps, err := s.Store.ListPurchases(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		start, err := livebill.ParseInstant(p.Start, loc)
+		if err != nil {
+			return nil, livebill.Errorf(livebill.EINVALID, "purchase %q: start: %v", p.ID, err)
+		}
+		a.in.Purchases = append(a.in.Purchases, livebill.Purchase{ID: p.ID, App: p.App, Plan: p.Plan, Count: p.Count,
+			Region: p.Region, Device: p.Device, Start: start, AutoRenew: p.AutoRenew})
+	}
+	rs, err := s.Store.ListRefunds(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		t, err := livebill.ParseInstant(r.Time, loc)
+		if err != nil {
+			return nil, livebill.Errorf(livebill.EINVALID, "refund of %q: time: %v", r.Purchase, err)
+		}
+		a.in.Refunds = append(a.in.Refunds, livebill.RefundRequest{Plan: r.Purchase, Count: r.Count, Time: t})
+	}
+	return a, nil
+}
+
+// feeder replays the account's stored events with time before to.
+func (s *Service) feeder(ctx context.Context, a *account, to time.Time, rejected *[]error) func(*meter.Meter) error {
+	return func(m *meter.Meter) error {
+		evs, err := s.Store.ListEvents(ctx, a.rec.ID, 0, to.UnixMilli())
+		if err != nil {
+			return err
+		}
+		var e livebill.Event
+		for _, se := range evs {
+			if err := eventio.Parse(se.Body, &e); err != nil {
+				*rejected = append(*rejected, fmt.Errorf("stored event %q: %w", se.ID, err))
+				continue
+			}
+			m.Apply(&e)
+		}
+		return nil
+	}
+}
+
+func (s *Service) compute(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
+	in := a.in
+	in.From, in.To = from, to
+	var rejected []error
+	q, merr, err := scenario.Compute(in, s.feeder(ctx, a, to, &rejected))
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, append(rejected, merr...), nil
+}
+
+func parseDate(s, field string, loc *time.Location) (time.Time, error) {
+	t, err := time.ParseInLocation(time.DateOnly, s, loc)
+	if err != nil {
+		return time.Time{}, livebill.Errorf(livebill.EINVALID, "%s: must be a date YYYY-MM-DD, not %q", field, s)
+	}
+	return t, nil
+}
+
+// Quote rates the account's stored events over [from, to).
+func (s *Service) Quote(ctx context.Context, accountID, from, to string) (*livebill.Quote, error) {
+	a, err := s.load(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseDate(from, "from", a.loc)
+	if err != nil {
+		return nil, err
+	}
+	t, err := parseDate(to, "to", a.loc)
+	if err != nil {
+		return nil, err
+	}
+	if !f.Before(t) {
+		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
+	}
+	q, rejected, err := s.compute(ctx, a, f, t)
+	if err != nil {
+		return nil, err
+	}
+	if len(rejected) > 0 {
+		q.Notices = append(q.Notices, livebill.Notice{Code: "events_rejected",
+			Message: fmt.Sprintf("%d stored events were rejected by the meter (first: %v)", len(rejected), rejected[0])})
+	}
+	return q, nil
+}
+
+// Usage returns metered usage per app, item and 5-minute window or day.
+func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebill.UsagePoint, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	a, err := s.load(ctx, in.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	from, _ := parseDate(in.From, "from", a.loc)
+	to, _ := parseDate(in.To, "to", a.loc)
+	if !from.Before(to) {
+		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
+	}
+	rin := a.in
+	rin.From, rin.To = from, to
+	var rejected []error
+	m, err := scenario.Meter(rin, s.feeder(ctx, a, to, &rejected))
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		app, item string
+		start     int64
+	}
+	sums := map[key]int64{}
+	var keys []key
+	for _, r := range m.Records() {
+		if r.Window < from.UnixMilli() || r.Window >= to.UnixMilli() {
+			continue
+		}
+		start := r.Window
+		if in.Granularity == "day" {
+			y, mo, d := time.UnixMilli(r.Window).In(a.loc).Date()
+			start = time.Date(y, mo, d, 0, 0, 0, 0, a.loc).UnixMilli()
+		}
+		k := key{r.App, r.Item, start}
+		if _, ok := sums[k]; !ok {
+			keys = append(keys, k)
+		}
+		sums[k] += r.Value
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		x, y := keys[i], keys[j]
+		if x.start != y.start {
+			return x.start < y.start
+		}
+		if x.app != y.app {
+			return x.app < y.app
+		}
+		return x.item < y.item
+	})
+	out := make([]livebill.UsagePoint, 0, len(keys))
+	for _, k := range keys {
+		measure := ""
+		if it, ok := a.cat.Item(k.item); ok {
+			measure = it.Measure
+		}
+		out = append(out, livebill.UsagePoint{App: k.app, Item: k.item, Measure: measure, Value: sums[k],
+			Start: time.UnixMilli(k.start).In(a.loc).Format(time.RFC3339)})
+	}
+	return out, nil
+}
+
+// ---- settlement
+
+// SettleAll settles every account; it goes on past an account's error and
+// returns them joined.
+func (s *Service) SettleAll(ctx context.Context) error {
+	accts, err := s.Store.ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range accts {
+		if _, err := s.Settle(ctx, a.ID); err != nil {
+			errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SettleThrough is the first day not yet closed for settlement at now:
+// 00:00 of the day containing now − delay, in loc.
+func SettleThrough(now time.Time, delay time.Duration, loc *time.Location) time.Time {
+	y, m, d := now.Add(-delay).In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+// Settle issues the account's bills for closed days and months, and an
+// adjustment (dated the last day settled now: the next bill) for every
+// issued bill whose recomputed content differs from what was issued.
+// Issued bills are never rewritten.
+func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.load(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Store.FindSettlement(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now()
+	through := SettleThrough(now, s.SettleDelay, a.loc)
+	throughS := through.Format(time.DateOnly)
+	if st.Through == throughS && st.Revision == a.rec.Revision {
+		return nil, nil // nothing closed, nothing changed
+	}
+	from, err := s.start(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if !from.Before(through) {
+		return nil, nil
+	}
+	q, _, err := s.compute(ctx, a, from, through)
+	if err != nil {
+		return nil, err
+	}
+	issued, err := s.Store.ListBills(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := money.LookupCurrency(a.cat.Currency)
+	if err != nil {
+		return nil, err
+	}
+	// what is in force per key: the issued bill plus its adjustments
+	type state struct {
+		lines map[string]*livebill.Line
+		total money.Decimal
+	}
+	force := map[string]*state{}
+	var order []string
+	add := func(key string, b livebill.Bill) {
+		f := force[key]
+		if f == nil {
+			f = &state{lines: map[string]*livebill.Line{}}
+			force[key] = f
+			order = append(order, key)
+		}
+		f.total = f.total.Add(dec(b.Total))
+		for _, l := range b.Lines {
+			k := lineKey(l)
+			if cur := f.lines[k]; cur != nil {
+				cur.Quantity = dec(cur.Quantity).Add(dec(l.Quantity)).String()
+				cur.Amount = dec(cur.Amount).Add(dec(l.Amount)).String()
+			} else {
+				c := l
+				f.lines[k] = &c
+			}
+		}
+	}
+	for _, b := range issued {
+		if b.Kind == livebill.BillAdjustment {
+			add(b.Adjusts, b.Bill)
+		} else {
+			add(b.Key, b.Bill)
+		}
+	}
+	lastDay := through.AddDate(0, 0, -1).Format(time.DateOnly)
+	var out []livebill.IssuedBill
+	seen := map[string]bool{}
+	for _, b := range keyed(q.Bills) {
+		if !due(b.Bill, through, a.loc) {
+			continue
+		}
+		seen[b.key] = true
+		f := force[b.key]
+		if f == nil {
+			out = append(out, livebill.IssuedBill{AccountID: accountID, Key: b.key, Bill: b.Bill, IssuedAt: now})
+			continue
+		}
+		if adj, ok := diff(b.Bill, f.lines, f.total, cur); ok {
+			adj.Date = lastDay
+			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: b.key, IssuedAt: now,
+				Key: fmt.Sprintf("adjustment|%s|r%d", b.key, a.rec.Revision)})
+		}
+	}
+	for _, key := range order { // issued bills that are no longer there
+		if seen[key] {
+			continue
+		}
+		f := force[key]
+		if f.total.IsZero() && len(nonzero(f.lines)) == 0 {
+			continue
+		}
+		if adj, ok := diff(livebill.Bill{Lines: nil, Total: "0"}, f.lines, f.total, cur); ok {
+			adj.Date = lastDay
+			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: key, IssuedAt: now,
+				Key: fmt.Sprintf("adjustment|%s|r%d", key, a.rec.Revision)})
+		}
+	}
+	if err := s.Store.IssueBills(ctx, livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// start is where an account's replay begins: the first day of the month
+// of its creation, its first purchase or its first event, whichever is
+// earliest.
+func (s *Service) start(ctx context.Context, a *account) (time.Time, error) {
+	first := a.in.Account.Created
+	for _, p := range a.in.Purchases {
+		if first.IsZero() || p.Start.Before(first) {
+			first = p.Start
+		}
+	}
+	evs, err := s.Store.ListEvents(ctx, a.rec.ID, 0, 0)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(evs) > 0 {
+		if t := time.UnixMilli(evs[0].Time); first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	if first.IsZero() {
+		first = s.Clock.Now()
+	}
+	y, m, _ := first.In(a.loc).Date()
+	return time.Date(y, m, 1, 0, 0, 0, 0, a.loc), nil
+}
+
+type keyedBill struct {
+	key string
+	livebill.Bill
+}
+
+// keyed names each bill: kind|date, and for purchase bills the items and
+// apps of their lines and an ordinal among equal ones.
+func keyed(bills []livebill.Bill) []keyedBill {
+	out := make([]keyedBill, 0, len(bills))
+	n := map[string]int{}
+	for _, b := range bills {
+		k := b.Kind + "|" + b.Date
+		if b.Kind == livebill.BillPurchase {
+			var sig []string
+			for _, l := range b.Lines {
+				sig = append(sig, l.Item+"@"+l.App)
+			}
+			k += "|" + strings.Join(sig, ",")
+			n[k]++
+			k += fmt.Sprintf("#%d", n[k])
+		}
+		out = append(out, keyedBill{k, b})
+	}
+	return out
+}
+
+// due reports whether a bill's period is closed by through.
+func due(b livebill.Bill, through time.Time, loc *time.Location) bool {
+	d, err := time.ParseInLocation(time.DateOnly, b.Date, loc)
+	if err != nil {
+		return false
+	}
+	if b.Kind == livebill.BillMonthly {
+		return !d.AddDate(0, 1, 0).After(through)
+	}
+	return d.Before(through)
+}
+
+func lineKey(l livebill.Line) string {
+	return l.Item + "\x00" + l.App + "\x00" + l.Unit + "\x00" + l.UnitPrice + "\x00" + l.Per
+}
+
+func dec(s string) money.Decimal {
+	if s == "" {
+		return money.Decimal{}
+	}
+	d, err := money.Parse(s)
+	if err != nil {
+		return money.Decimal{}
+	}
+	return d
+}
+
+func nonzero(m map[string]*livebill.Line) []*livebill.Line {
+	var out []*livebill.Line
+	for _, l := range m {
+		if !dec(l.Quantity).IsZero() || !dec(l.Amount).IsZero() {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// diff returns the adjustment that turns what is in force into b, and
+// whether there is any difference.
+func diff(b livebill.Bill, old map[string]*livebill.Line, oldTotal money.Decimal, cur money.Currency) (livebill.Bill, bool) {
+	adj := livebill.Bill{Kind: livebill.BillAdjustment, Lines: []livebill.Line{}}
+	done := map[string]bool{}
+	for _, l := range b.Lines {
+		k := lineKey(l)
+		done[k] = true
+		q, amt := dec(l.Quantity), dec(l.Amount)
+		if o := old[k]; o != nil {
+			q, amt = q.Sub(dec(o.Quantity)), amt.Sub(dec(o.Amount))
+		}
+		if q.IsZero() && amt.IsZero() {
+			continue
+		}
+		d := l
+		d.Quantity, d.Amount = q.String(), amt.String()
+		adj.Lines = append(adj.Lines, d)
+	}
+	var gone []string
+	for k := range old {
+		if !done[k] {
+			gone = append(gone, k)
+		}
+	}
+	sort.Strings(gone)
+	for _, k := range gone {
+		o := *old[k]
+		if dec(o.Quantity).IsZero() && dec(o.Amount).IsZero() {
+			continue
+		}
+		o.Quantity, o.Amount = dec(o.Quantity).Neg().String(), dec(o.Amount).Neg().String()
+		adj.Lines = append(adj.Lines, o)
+	}
+	total := dec(b.Total).Sub(oldTotal)
+	adj.Total = total.StringFixed(cur.Minor)
+	return adj, len(adj.Lines) > 0 || !total.IsZero()
+}

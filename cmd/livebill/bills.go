@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	lbhttp "github.com/livebill/livebill/http"
+)
+
+const billsSynopsis = `livebill bills show ACCOUNT [--server URL] [--format table|json] [--settle]
+
+Prints an account's issued bills from a livebill server, in issue order:
+daily, monthly and purchase bills, and adjustments (a change to a settled
+day, issued on a later bill). --settle asks the server to settle first.`
+
+func init() {
+	register("bills", command{synopsis: "show ACCOUNT  print an account's issued bills", order: 12, run: cmdBills})
+}
+
+func cmdBills(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bills", billsSynopsis, stderr)
+	server := fs.String("server", serverURL(), "server URL ($LIVEBILL_SERVER)")
+	format := fs.String("format", "table", "table or json")
+	settle := fs.Bool("settle", false, "settle the account first")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 || pos[0] != "show" {
+		fs.Usage()
+		return &exitError{code: 2, err: errors.New("usage: livebill bills show ACCOUNT")}
+	}
+	if *format != "table" && *format != "json" {
+		return &exitError{code: 2, err: fmt.Errorf("--format must be table or json, not %q", *format)}
+	}
+	ctx := context.Background()
+	c := lbhttp.NewClient(*server)
+	if *settle {
+		if _, err := c.Settle(ctx, pos[1]); err != nil {
+			return &exitError{code: exitFor(err), err: err}
+		}
+	}
+	res, err := c.Bills(ctx, pos[1])
+	if err != nil {
+		return &exitError{code: exitFor(err), err: err}
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	through := res.Through
+	if through == "" {
+		through = "(nothing settled yet)"
+	}
+	fmt.Fprintf(stdout, "account %s, settled through %s\n\n", res.Account, through)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, b := range res.Bills {
+		title := fmt.Sprintf("#%d %s bill %s", b.Seq, b.Kind, b.Date)
+		if b.Adjusts != "" {
+			title += " (adjusts " + b.Adjusts + ")"
+		}
+		fmt.Fprintln(stdout, title)
+		fmt.Fprintf(tw, "  item\tapp\tquantity\tunit\tamount\t\n")
+		for _, l := range b.Lines {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t\n", l.Item, l.App, l.Quantity, l.Unit, l.Amount)
+		}
+		fmt.Fprintf(tw, "  total\t\t\t\t%s\t\n", b.Total)
+		tw.Flush()
+		fmt.Fprintln(stdout)
+	}
+	fmt.Fprintf(stdout, "%d bills\n", len(res.Bills))
+	return nil
+}

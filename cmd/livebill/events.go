@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"encoding/json"
+
+	"github.com/livebill/livebill"
+	lbhttp "github.com/livebill/livebill/http"
+)
+
+const eventsSynopsis = `livebill events push FILE.ndjson [--server URL] [--batch N] [--retry D]
+
+Pushes an NDJSON file of usage events (SPEC §7.1; each needs an id) to a
+livebill server in batches, with progress on stderr and a final summary of
+accepted, duplicate and rejected events; rejected events are listed with
+their line in FILE. Re-pushing is safe: events are idempotent on (account,
+id), so a batch whose answer was lost (server restarted) is sent again
+until --retry runs out. Exit status 0, or 1 when some events were rejected.`
+
+func init() {
+	register("events", command{synopsis: "push FILE.ndjson  push usage events to a server", order: 11, run: cmdEvents})
+}
+
+func cmdEvents(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("events", eventsSynopsis, stderr)
+	server := fs.String("server", serverURL(), "server URL ($LIVEBILL_SERVER)")
+	batch := fs.Int("batch", 1000, "events per request (at most 10000)")
+	retry := fs.Duration("retry", 30*time.Second, "how long to keep retrying a batch the server did not answer")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	addIDs := fs.Bool("add-ids", false, "give events without an id the id FILE:LINE (FILE's base name), so re-pushing the same file stays idempotent")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 || pos[0] != "push" {
+		fs.Usage()
+		return &exitError{code: 2, err: errors.New("usage: livebill events push FILE.ndjson")}
+	}
+	if *batch < 1 || *batch > lbhttp.MaxBatchEvents {
+		return &exitError{code: 2, err: fmt.Errorf("--batch must be 1..%d", lbhttp.MaxBatchEvents)}
+	}
+	f, err := os.Open(pos[1])
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	c := lbhttp.NewClient(*server)
+	var total livebill.IngestResult
+	var read int64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 256<<10), 4<<20)
+	line := 0
+	var buf bytes.Buffer
+	var lines []int // file line of each event in buf
+	progress := func(final bool) {
+		if *quiet {
+			return
+		}
+		pct := 100.0
+		if st != nil && st.Size() > 0 {
+			pct = 100 * float64(read) / float64(st.Size())
+		}
+		const width = 30
+		n := int(pct / 100 * width)
+		bar := bytes.Repeat([]byte("#"), n)
+		fmt.Fprintf(stderr, "\r[%-30s] %5.1f%%  %d accepted, %d duplicate, %d rejected", bar, pct, total.Accepted, total.Duplicate, total.Rejected)
+		if final {
+			fmt.Fprintln(stderr)
+		}
+	}
+	flush := func() error {
+		if len(lines) == 0 {
+			return nil
+		}
+		res, err := pushWithRetry(c, buf.Bytes(), *retry)
+		if err != nil {
+			return err
+		}
+		total.Accepted += res.Accepted
+		total.Duplicate += res.Duplicate
+		total.Rejected += res.Rejected
+		for _, e := range res.Errors {
+			if e.Index >= 0 && e.Index < len(lines) {
+				e.Line = lines[e.Index]
+			}
+			total.Errors = append(total.Errors, e)
+		}
+		buf.Reset()
+		lines = lines[:0]
+		progress(false)
+		return nil
+	}
+	for sc.Scan() {
+		line++
+		read += int64(len(sc.Bytes())) + 1
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		if *addIDs {
+			b = withID(b, filepath.Base(pos[1]), line)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+		lines = append(lines, line)
+		if len(lines) >= *batch {
+			if err := flush(); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("%s: line %d: %v", pos[1], line+1, err)}
+	}
+	if err := flush(); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	progress(true)
+	for i, e := range total.Errors {
+		if i == 50 {
+			fmt.Fprintf(stderr, "… and %d more rejected\n", len(total.Errors)-50)
+			break
+		}
+		fmt.Fprintf(stderr, "%s:%d: %s\n", pos[1], e.Line, e.Error)
+	}
+	fmt.Fprintf(stdout, "accepted %d, duplicate %d, rejected %d\n", total.Accepted, total.Duplicate, total.Rejected)
+	if total.Rejected > 0 {
+		return &exitError{code: 1, err: errors.New("")}
+	}
+	return nil
+}
+
+// pushWithRetry sends one batch, retrying transport failures and 5xx
+// answers with backoff for up to d (safe: ingestion is idempotent).
+func pushWithRetry(c *lbhttp.Client, body []byte, d time.Duration) (*livebill.IngestResult, error) {
+	deadline := time.Now().Add(d)
+	wait := 100 * time.Millisecond
+	for {
+		res, err := c.PushEvents(context.Background(), body)
+		if err == nil {
+			return res, nil
+		}
+		code := livebill.ErrorCode(err)
+		if code != livebill.EINTERNAL || time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(wait)
+		if wait < 2*time.Second {
+			wait *= 2
+		}
+	}
+}
+
+// withID adds "id": "base:line" to a JSON object that has no id.
+func withID(b []byte, base string, line int) []byte {
+	var v struct {
+		ID *json.RawMessage `json:"id"`
+	}
+	if len(b) == 0 || b[0] != '{' || json.Unmarshal(b, &v) != nil || v.ID != nil {
+		return b // left for the server to judge
+	}
+	id := strconv.Quote(base + ":" + strconv.Itoa(line))
+	rest := bytes.TrimSpace(b[1:])
+	out := append([]byte(`{"id":`), id...)
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
+}

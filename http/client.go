@@ -1,0 +1,101 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+// Client calls a livebill server.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:8080
+	HTTP    *http.Client
+}
+
+// NewClient returns a client of the server at base.
+func NewClient(base string) *Client {
+	return &Client{BaseURL: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 5 * time.Minute}}
+}
+
+func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var eb ErrorBody
+		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
+			msg := eb.Error.Message
+			if len(eb.Error.Details) > 0 {
+				msg += "\n" + strings.Join(eb.Error.Details, "\n")
+			}
+			return livebill.Errorf(eb.Error.Code, "%s", msg)
+		}
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// PushEvents sends a batch (NDJSON or a JSON array).
+func (c *Client) PushEvents(ctx context.Context, body []byte) (*livebill.IngestResult, error) {
+	var res livebill.IngestResult
+	if err := c.do(ctx, "POST", "/v1/events", "application/x-ndjson", body, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Bills returns an account's issued bills.
+func (c *Client) Bills(ctx context.Context, account string) (*BillsJSON, error) {
+	var res BillsJSON
+	if err := c.do(ctx, "GET", "/v1/accounts/"+url.PathEscape(account)+"/bills", "", nil, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Settle asks the server to settle an account now.
+func (c *Client) Settle(ctx context.Context, account string) ([]livebill.IssuedBill, error) {
+	var res struct {
+		Issued []livebill.IssuedBill `json:"issued"`
+	}
+	if err := c.do(ctx, "POST", "/v1/accounts/"+url.PathEscape(account)+"/settle", "", nil, &res); err != nil {
+		return nil, err
+	}
+	return res.Issued, nil
+}
+
+// Do sends a JSON request and decodes the JSON answer into out.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	return c.do(ctx, method, path, "application/json", body, out)
+}

@@ -1,0 +1,384 @@
+package livebill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The service side of livebill (`livebill serve`): accounts own apps,
+// purchases and usage events; bills are computed by replaying an account's
+// stored events through the same meter and rating code as `livebill quote`,
+// and issued (settled) bills are stored and never rewritten.
+//
+// Storage packages (sqlite, postgres) implement Store; package billing
+// implements BillService on top of a Store; package http exposes both.
+
+// AccountRecord is a stored account: the rating account plus what the
+// service needs to rate it.
+type AccountRecord struct {
+	Account
+	Catalog   string    // built-in catalog name: trtc, cloudgaming, industrial, hst, flexmatch
+	Mode      string    // "account" (default) or "calculator"
+	CreatedAt time.Time // when the record was made (wall/billing clock)
+	Revision  int64     // bumped by every change that can alter bills
+}
+
+// App is an application of an account; events name their app.
+type App struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"account"`
+	Name      string    `json:"name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateAccountInput creates an account.
+type CreateAccountInput struct {
+	ID        string `json:"id"`
+	Catalog   string `json:"catalog"`
+	Mode      string `json:"mode,omitempty"`
+	Created   string `json:"created"`             // date YYYY-MM-DD in the billing zone
+	Activated string `json:"activated,omitempty"` // date; defaults to created
+	Balance   string `json:"balance,omitempty"`   // decimal
+	Timezone  string `json:"timezone,omitempty"`
+}
+
+// Validate reports every problem with the input, joined.
+func (in *CreateAccountInput) Validate() error {
+	var errs []error
+	if in.ID == "" {
+		errs = append(errs, Errorf(EINVALID, "account id: missing"))
+	}
+	if in.Catalog == "" {
+		errs = append(errs, Errorf(EINVALID, "catalog: missing"))
+	}
+	switch in.Mode {
+	case "", "account", "calculator":
+	default:
+		errs = append(errs, Errorf(EINVALID, "mode: must be account or calculator, not %q", in.Mode))
+	}
+	if in.Created == "" {
+		errs = append(errs, Errorf(EINVALID, "created: missing (a date YYYY-MM-DD)"))
+	} else if _, err := time.Parse(time.DateOnly, in.Created); err != nil {
+		errs = append(errs, Errorf(EINVALID, "created: must be a date YYYY-MM-DD, not %q", in.Created))
+	}
+	if in.Activated != "" {
+		if _, err := time.Parse(time.DateOnly, in.Activated); err != nil {
+			errs = append(errs, Errorf(EINVALID, "activated: must be a date YYYY-MM-DD, not %q", in.Activated))
+		}
+	}
+	if in.Timezone != "" {
+		if _, err := time.LoadLocation(in.Timezone); err != nil {
+			errs = append(errs, Errorf(EINVALID, "timezone: %v", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CreateAppInput registers an app under an account.
+type CreateAppInput struct {
+	AccountID string `json:"account"`
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+}
+
+// Validate reports every problem with the input, joined.
+func (in *CreateAppInput) Validate() error {
+	var errs []error
+	if in.AccountID == "" {
+		errs = append(errs, Errorf(EINVALID, "account: missing"))
+	}
+	if in.ID == "" {
+		errs = append(errs, Errorf(EINVALID, "app id: missing"))
+	}
+	return errors.Join(errs...)
+}
+
+// CreatePurchaseInput records a purchase (a plan, concurrency or licence).
+type CreatePurchaseInput struct {
+	AccountID string `json:"account"`
+	ID        string `json:"id"`
+	App       string `json:"app,omitempty"`
+	Plan      string `json:"plan"`
+	Count     int    `json:"count,omitempty"`
+	Region    string `json:"region,omitempty"`
+	Device    string `json:"device,omitempty"`
+	Start     string `json:"start"` // date (00:00 in the billing zone) or RFC 3339
+	AutoRenew bool   `json:"auto_renew,omitempty"`
+}
+
+// Validate reports every problem with the input, joined.
+func (in *CreatePurchaseInput) Validate() error {
+	var errs []error
+	if in.AccountID == "" {
+		errs = append(errs, Errorf(EINVALID, "account: missing"))
+	}
+	if in.ID == "" {
+		errs = append(errs, Errorf(EINVALID, "purchase id: missing"))
+	}
+	if in.Plan == "" {
+		errs = append(errs, Errorf(EINVALID, "plan: missing"))
+	}
+	if in.Count < 0 {
+		errs = append(errs, Errorf(EINVALID, "count: negative"))
+	}
+	if in.Start == "" {
+		errs = append(errs, Errorf(EINVALID, "start: missing (a date or an RFC 3339 time)"))
+	} else if !validInstant(in.Start) {
+		errs = append(errs, Errorf(EINVALID, "start: must be a date or an RFC 3339 time, not %q", in.Start))
+	}
+	return errors.Join(errs...)
+}
+
+// CreateRefundInput asks to refund (part of) a purchase.
+type CreateRefundInput struct {
+	AccountID string `json:"account"`
+	Purchase  string `json:"purchase"`
+	Count     int    `json:"count,omitempty"`
+	Time      string `json:"time"` // RFC 3339 or date
+}
+
+// Validate reports every problem with the input, joined.
+func (in *CreateRefundInput) Validate() error {
+	var errs []error
+	if in.AccountID == "" {
+		errs = append(errs, Errorf(EINVALID, "account: missing"))
+	}
+	if in.Purchase == "" {
+		errs = append(errs, Errorf(EINVALID, "purchase: missing"))
+	}
+	if in.Count < 0 {
+		errs = append(errs, Errorf(EINVALID, "count: negative"))
+	}
+	if !validInstant(in.Time) {
+		errs = append(errs, Errorf(EINVALID, "time: must be a date or an RFC 3339 time, not %q", in.Time))
+	}
+	return errors.Join(errs...)
+}
+
+func validInstant(s string) bool {
+	if _, err := time.Parse(time.DateOnly, s); err == nil {
+		return true
+	}
+	_, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil
+}
+
+// StoredPurchase is a purchase as stored: dates stay as written so they
+// are read in the account's billing zone when rated.
+type StoredPurchase struct {
+	AccountID string `json:"account"`
+	ID        string `json:"id"`
+	App       string `json:"app,omitempty"`
+	Plan      string `json:"plan"`
+	Count     int    `json:"count,omitempty"`
+	Region    string `json:"region,omitempty"`
+	Device    string `json:"device,omitempty"`
+	Start     string `json:"start"`
+	AutoRenew bool   `json:"auto_renew,omitempty"`
+}
+
+// StoredRefund is a refund request as stored.
+type StoredRefund struct {
+	AccountID string `json:"account"`
+	Seq       int64  `json:"seq"`
+	Purchase  string `json:"purchase"`
+	Count     int    `json:"count,omitempty"`
+	Time      string `json:"time"`
+}
+
+// IncomingEvent is one event offered for ingestion: the already-parsed
+// event and its canonical JSON body (what is stored and replayed).
+type IncomingEvent struct {
+	AccountID string
+	Event     Event
+	Body      []byte
+}
+
+// Ingestion statuses of one event.
+const (
+	IngestAccepted  = "accepted"  // new, durable
+	IngestDuplicate = "duplicate" // already stored with the same body; acknowledged again
+	IngestRejected  = "rejected"  // not stored; see Error
+)
+
+// IngestStatus is the outcome for one event of a batch, by index.
+type IngestStatus struct {
+	Index  int    `json:"index"` // 0-based position in the batch
+	Line   int    `json:"line,omitempty"`
+	ID     string `json:"id,omitempty"`
+	Status string `json:"status"`
+	Code   string `json:"code,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// IngestResult sums up a batch. Errors lists only the rejected events.
+type IngestResult struct {
+	Accepted  int            `json:"accepted"`
+	Duplicate int            `json:"duplicate"`
+	Rejected  int            `json:"rejected"`
+	Errors    []IngestStatus `json:"errors"`
+}
+
+// Add counts one status into the result.
+func (r *IngestResult) Add(s IngestStatus) {
+	switch s.Status {
+	case IngestAccepted:
+		r.Accepted++
+	case IngestDuplicate:
+		r.Duplicate++
+	default:
+		r.Rejected++
+		r.Errors = append(r.Errors, s)
+	}
+}
+
+// StoredEvent is an event as replayed from storage.
+type StoredEvent struct {
+	Seq  int64
+	ID   string
+	Time int64 // Unix ms
+	App  string
+	Body []byte
+}
+
+// IssuedBill is a settled bill. It is never rewritten: a change found
+// later is issued as a new bill of kind adjustment.
+type IssuedBill struct {
+	AccountID string `json:"account"`
+	Seq       int64  `json:"seq"` // issue order within the account
+	Key       string `json:"key"` // identity: kind|date|signature
+	Bill
+	Adjusts  string    `json:"adjusts,omitempty"` // for adjustments: the key of the bill adjusted
+	IssuedAt time.Time `json:"issued_at"`
+}
+
+// Settlement is how far an account's bills are settled.
+type Settlement struct {
+	AccountID string
+	Through   string // first day not settled (YYYY-MM-DD); "" = nothing yet
+	Revision  int64  // account revision the last settlement saw
+}
+
+// AccountService stores accounts and their apps.
+type AccountService interface {
+	CreateAccount(ctx context.Context, in *CreateAccountInput) (*AccountRecord, error)
+	FindAccount(ctx context.Context, id string) (*AccountRecord, error)
+	ListAccounts(ctx context.Context) ([]*AccountRecord, error)
+	CreateApp(ctx context.Context, in *CreateAppInput) (*App, error)
+	FindApp(ctx context.Context, id string) (*App, error)
+	ListApps(ctx context.Context, accountID string) ([]*App, error)
+}
+
+// PurchaseService stores purchases and refund requests.
+type PurchaseService interface {
+	CreatePurchase(ctx context.Context, in *CreatePurchaseInput) (*StoredPurchase, error)
+	ListPurchases(ctx context.Context, accountID string) ([]*StoredPurchase, error)
+	CreateRefund(ctx context.Context, in *CreateRefundInput) (*StoredRefund, error)
+	ListRefunds(ctx context.Context, accountID string) ([]*StoredRefund, error)
+}
+
+// EventService stores usage events durably and idempotently.
+type EventService interface {
+	// StoreEvents stores a batch in one transaction and returns a status
+	// per event, in order. An event whose (account, id) is already stored
+	// with the same body is a duplicate; with another body it is rejected
+	// (conflict). Nothing is acknowledged before the transaction commits.
+	StoreEvents(ctx context.Context, events []IncomingEvent) ([]IngestStatus, error)
+	// ListEvents returns an account's events in time order (ties in
+	// arrival order), with Time in [from, to) (Unix ms; to 0 = no bound).
+	ListEvents(ctx context.Context, accountID string, from, to int64) ([]StoredEvent, error)
+	CountEvents(ctx context.Context, accountID string) (int64, error)
+}
+
+// BillStore stores issued bills and settlement state.
+type BillStore interface {
+	// IssueBills stores new bills and the settlement in one transaction;
+	// a bill whose key (other than an adjustment) is already issued is a
+	// conflict and nothing is stored.
+	IssueBills(ctx context.Context, s Settlement, bills []IssuedBill) error
+	ListBills(ctx context.Context, accountID string) ([]IssuedBill, error)
+	FindSettlement(ctx context.Context, accountID string) (*Settlement, error)
+}
+
+// Store is everything a storage backend provides.
+type Store interface {
+	AccountService
+	PurchaseService
+	EventService
+	BillStore
+	Close() error
+}
+
+// UsageInput asks for metered usage.
+type UsageInput struct {
+	AccountID   string
+	From, To    string // dates YYYY-MM-DD in the billing zone, [From, To)
+	Granularity string // "5m" or "day"
+}
+
+// Validate reports every problem with the input, joined.
+func (in *UsageInput) Validate() error {
+	var errs []error
+	if in.AccountID == "" {
+		errs = append(errs, Errorf(EINVALID, "account: missing"))
+	}
+	for _, f := range []struct{ name, v string }{{"from", in.From}, {"to", in.To}} {
+		if _, err := time.Parse(time.DateOnly, f.v); err != nil {
+			errs = append(errs, Errorf(EINVALID, "%s: must be a date YYYY-MM-DD, not %q", f.name, f.v))
+		}
+	}
+	switch in.Granularity {
+	case "5m", "day":
+	default:
+		errs = append(errs, Errorf(EINVALID, "granularity: must be 5m or day, not %q", in.Granularity))
+	}
+	return errors.Join(errs...)
+}
+
+// UsagePoint is an item's metered quantity in one window or day.
+type UsagePoint struct {
+	App     string `json:"app"`
+	Item    string `json:"item"`
+	Start   string `json:"start"` // RFC 3339 in the billing zone
+	Measure string `json:"measure"`
+	Value   int64  `json:"value"` // ms for durations, a count otherwise
+}
+
+// BillService computes usage and bills from stored events.
+type BillService interface {
+	// Settle issues the bills of every day closed (after the settle delay)
+	// on the billing clock, and adjustments for settled days that changed.
+	Settle(ctx context.Context, accountID string) ([]IssuedBill, error)
+	SettleAll(ctx context.Context) error
+	Usage(ctx context.Context, in *UsageInput) ([]UsagePoint, error)
+	// Quote rates the account's stored events over [from, to) like
+	// `livebill quote`.
+	Quote(ctx context.Context, accountID, from, to string) (*Quote, error)
+}
+
+// ParseInstant reads a date (00:00 in loc) or an RFC 3339 time.
+func ParseInstant(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("must be a date or an RFC 3339 time, not %q", s)
+	}
+	return t, nil
+}
+
+// RawEvent is one event as received: its JSON object and where it was in
+// the request (1-based line of NDJSON, or index+1 of a JSON array).
+type RawEvent struct {
+	Line int
+	Body []byte
+}
+
+// IngestService validates and stores batches of raw events: the events of
+// a batch that are valid are kept, the others reported one by one.
+type IngestService interface {
+	Ingest(ctx context.Context, batch []RawEvent) (*IngestResult, error)
+}

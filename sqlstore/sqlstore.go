@@ -1,0 +1,570 @@
+// Package sqlstore implements livebill.Store over database/sql. The SQL is
+// written once with ? placeholders in the dialect SQLite and PostgreSQL
+// share; the backend packages (sqlite, postgres) open the connection, bring
+// their own migrations and say how placeholders are written.
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+// Dialect is what differs between backends.
+type Dialect struct {
+	Name string
+	// Numbered placeholders ($1, $2, …) instead of ?.
+	Numbered bool
+}
+
+// DB is a livebill.Store on a *sql.DB.
+type DB struct {
+	db      *sql.DB
+	dialect Dialect
+	clock   livebill.Clock
+}
+
+var _ livebill.Store = (*DB)(nil)
+
+// New wraps an open database; clock stamps created and issued times.
+func New(db *sql.DB, d Dialect, clock livebill.Clock) *DB {
+	if clock == nil {
+		clock = livebill.SystemClock{}
+	}
+	return &DB{db: db, dialect: d, clock: clock}
+}
+
+// SQL returns the underlying database.
+func (s *DB) SQL() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+func (s *DB) q(query string) string {
+	if !s.dialect.Numbered {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Migrate applies, in version order, the migrations NNNN_name.sql in dir
+// of fsys that are not yet recorded in schema_migrations. Each migration
+// runs in its own transaction.
+func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	ents, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.ParseInt(num, 10, 64)
+		if !ok || err != nil {
+			return fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
+		}
+		var have int
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&have); err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		if have > 0 {
+			continue
+		}
+		body, err := fs.ReadFile(fsys, dir+"/"+name)
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range splitSQL(string(body)) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), v, name, s.clock.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// splitSQL splits a migration on semicolons at line ends; comments are
+// dropped. Migrations keep to that (no procedural bodies).
+func splitSQL(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteString("\n")
+		if strings.HasSuffix(t, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+func now(c livebill.Clock) string { return c.Now().UTC().Format(time.RFC3339Nano) }
+
+// ---- accounts and apps
+
+// CreateAccount stores a new account; an existing id is a conflict.
+func (s *DB) CreateAccount(ctx context.Context, in *livebill.CreateAccountInput) (*livebill.AccountRecord, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if a, _ := s.FindAccount(ctx, in.ID); a != nil {
+		return nil, livebill.Errorf(livebill.ECONFLICT, "account %q already exists", in.ID)
+	}
+	bal := in.Balance
+	if bal == "" {
+		bal = "0"
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		in.ID, in.Catalog, in.Mode, in.Created, in.Activated, bal, in.Timezone, now(s.clock))
+	if err != nil {
+		if a, _ := s.FindAccount(ctx, in.ID); a != nil {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q already exists", in.ID)
+		}
+		return nil, err
+	}
+	return s.FindAccount(ctx, in.ID)
+}
+
+const accountCols = `id, catalog, mode, created, activated, balance, timezone, created_at, revision`
+
+func scanAccount(sc interface{ Scan(...any) error }) (*livebill.AccountRecord, error) {
+	var a livebill.AccountRecord
+	var created, activated, createdAt string
+	if err := sc.Scan(&a.ID, &a.Catalog, &a.Mode, &created, &activated, &a.Balance, &a.Timezone, &createdAt, &a.Revision); err != nil {
+		return nil, err
+	}
+	loc := time.UTC
+	if a.Timezone != "" {
+		if l, err := time.LoadLocation(a.Timezone); err == nil {
+			loc = l
+		}
+	}
+	// Dates are kept as written; Created/Activated here are in UTC or the
+	// account's zone. The billing service re-reads them in the billing zone.
+	a.Created, _ = time.ParseInLocation(time.DateOnly, created, loc)
+	if activated != "" {
+		a.Activated, _ = time.ParseInLocation(time.DateOnly, activated, loc)
+	}
+	a.CreatedAt, _ = time.Parse(time.RFC3339Nano, createdAt)
+	return &a, nil
+}
+
+// FindAccount returns an account or ENOTFOUND.
+func (s *DB) FindAccount(ctx context.Context, id string) (*livebill.AccountRecord, error) {
+	a, err := scanAccount(s.db.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "account %q not found", id)
+	}
+	return a, err
+}
+
+// ListAccounts returns every account by id.
+func (s *DB) ListAccounts(ctx context.Context) ([]*livebill.AccountRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*livebill.AccountRecord
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// CreateApp registers an app; an app id is global (events name only it).
+func (s *DB) CreateApp(ctx context.Context, in *livebill.CreateAppInput) (*livebill.App, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.FindAccount(ctx, in.AccountID); err != nil {
+		return nil, err
+	}
+	if a, _ := s.FindApp(ctx, in.ID); a != nil {
+		return nil, livebill.Errorf(livebill.ECONFLICT, "app %q already exists (account %q)", in.ID, a.AccountID)
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO apps (id, account_id, name, created_at) VALUES (?, ?, ?, ?)`), in.ID, in.AccountID, in.Name, now(s.clock)); err != nil {
+		if a, _ := s.FindApp(ctx, in.ID); a != nil {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "app %q already exists", in.ID)
+		}
+		return nil, err
+	}
+	return s.FindApp(ctx, in.ID)
+}
+
+func scanApp(sc interface{ Scan(...any) error }) (*livebill.App, error) {
+	var a livebill.App
+	var at string
+	if err := sc.Scan(&a.ID, &a.AccountID, &a.Name, &at); err != nil {
+		return nil, err
+	}
+	a.CreatedAt, _ = time.Parse(time.RFC3339Nano, at)
+	return &a, nil
+}
+
+// FindApp returns an app or ENOTFOUND.
+func (s *DB) FindApp(ctx context.Context, id string) (*livebill.App, error) {
+	a, err := scanApp(s.db.QueryRowContext(ctx, s.q(`SELECT id, account_id, name, created_at FROM apps WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "app %q not found", id)
+	}
+	return a, err
+}
+
+// ListApps returns an account's apps by id.
+func (s *DB) ListApps(ctx context.Context, accountID string) ([]*livebill.App, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, account_id, name, created_at FROM apps WHERE account_id = ? ORDER BY id`), accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*livebill.App
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) bump(ctx context.Context, tx *sql.Tx, accountID string) error {
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE accounts SET revision = revision + 1 WHERE id = ?`), accountID)
+	return err
+}
+
+// ---- purchases and refunds
+
+// CreatePurchase stores a purchase; a purchase id is unique per account.
+func (s *DB) CreatePurchase(ctx context.Context, in *livebill.CreatePurchaseInput) (*livebill.StoredPurchase, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.FindAccount(ctx, in.AccountID); err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM purchases WHERE account_id = ? AND id = ?`), in.AccountID, in.ID).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return nil, livebill.Errorf(livebill.ECONFLICT, "purchase %q already exists", in.ID)
+	}
+	auto := 0
+	if in.AutoRenew {
+		auto = 1
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO purchases (account_id, id, app, plan, count, region, device, start, auto_renew) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		in.AccountID, in.ID, in.App, in.Plan, in.Count, in.Region, in.Device, in.Start, auto); err != nil {
+		return nil, err
+	}
+	if err := s.bump(ctx, tx, in.AccountID); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	p := livebill.StoredPurchase(*in)
+	return &p, nil
+}
+
+// ListPurchases returns an account's purchases by start, then id.
+func (s *DB) ListPurchases(ctx context.Context, accountID string) ([]*livebill.StoredPurchase, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE account_id = ? ORDER BY start, id`), accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*livebill.StoredPurchase
+	for rows.Next() {
+		var p livebill.StoredPurchase
+		var auto int
+		if err := rows.Scan(&p.AccountID, &p.ID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto); err != nil {
+			return nil, err
+		}
+		p.AutoRenew = auto != 0
+		out = append(out, &p)
+	}
+	return out, rows.Err()
+}
+
+// CreateRefund stores a refund request for a stored purchase.
+func (s *DB) CreateRefund(ctx context.Context, in *livebill.CreateRefundInput) (*livebill.StoredRefund, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM purchases WHERE account_id = ? AND id = ?`), in.AccountID, in.Purchase).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "purchase %q of account %q not found", in.Purchase, in.AccountID)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refunds (account_id, purchase, count, at) VALUES (?, ?, ?, ?)`), in.AccountID, in.Purchase, in.Count, in.Time); err != nil {
+		return nil, err
+	}
+	if err := s.bump(ctx, tx, in.AccountID); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	rs, err := s.ListRefunds(ctx, in.AccountID)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return rs[len(rs)-1], nil
+}
+
+// ListRefunds returns an account's refund requests in the order made.
+func (s *DB) ListRefunds(ctx context.Context, accountID string) ([]*livebill.StoredRefund, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, account_id, purchase, count, at FROM refunds WHERE account_id = ? ORDER BY seq`), accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*livebill.StoredRefund
+	for rows.Next() {
+		var r livebill.StoredRefund
+		if err := rows.Scan(&r.Seq, &r.AccountID, &r.Purchase, &r.Count, &r.Time); err != nil {
+			return nil, err
+		}
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+// ---- events
+
+// StoreEvents stores a batch in one transaction (see livebill.EventService).
+func (s *DB) StoreEvents(ctx context.Context, events []livebill.IncomingEvent) ([]livebill.IngestStatus, error) {
+	out := make([]livebill.IngestStatus, len(events))
+	if len(events) == 0 {
+		return out, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, s.q(`INSERT INTO events (account_id, id, time_ms, app, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, id) DO NOTHING`))
+	if err != nil {
+		return nil, err
+	}
+	defer ins.Close()
+	sel, err := tx.PrepareContext(ctx, s.q(`SELECT body FROM events WHERE account_id = ? AND id = ?`))
+	if err != nil {
+		return nil, err
+	}
+	defer sel.Close()
+	touched := map[string]bool{}
+	for i, in := range events {
+		st := livebill.IngestStatus{Index: i, Line: in.Event.Line, ID: in.Event.ID}
+		if in.Event.ID == "" || in.AccountID == "" {
+			st.Status, st.Code, st.Error = livebill.IngestRejected, livebill.EINVALID, "event has no id or account"
+			out[i] = st
+			continue
+		}
+		res, err := ins.ExecContext(ctx, in.AccountID, in.Event.ID, in.Event.Time, in.Event.App, string(in.Body))
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		if n == 1 {
+			st.Status = livebill.IngestAccepted
+			touched[in.AccountID] = true
+		} else {
+			var body string
+			if err := sel.QueryRowContext(ctx, in.AccountID, in.Event.ID).Scan(&body); err != nil {
+				return nil, err
+			}
+			if bytes.Equal([]byte(body), in.Body) {
+				st.Status = livebill.IngestDuplicate
+			} else {
+				st.Status, st.Code = livebill.IngestRejected, livebill.ECONFLICT
+				st.Error = fmt.Sprintf("event id %q was already used by a different event", in.Event.ID)
+			}
+		}
+		out[i] = st
+	}
+	accts := make([]string, 0, len(touched))
+	for a := range touched {
+		accts = append(accts, a)
+	}
+	sort.Strings(accts) // lock order, so concurrent batches cannot deadlock
+	for _, a := range accts {
+		if err := s.bump(ctx, tx, a); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListEvents returns events in time order, ties in arrival order.
+func (s *DB) ListEvents(ctx context.Context, accountID string, from, to int64) ([]livebill.StoredEvent, error) {
+	if to == 0 {
+		to = 1<<62 - 1
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, id, time_ms, app, body FROM events WHERE account_id = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms, seq`), accountID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []livebill.StoredEvent
+	for rows.Next() {
+		var e livebill.StoredEvent
+		var body string
+		if err := rows.Scan(&e.Seq, &e.ID, &e.Time, &e.App, &body); err != nil {
+			return nil, err
+		}
+		e.Body = []byte(body)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// CountEvents returns how many events an account has stored.
+func (s *DB) CountEvents(ctx context.Context, accountID string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM events WHERE account_id = ?`), accountID).Scan(&n)
+	return n, err
+}
+
+// ---- bills
+
+// IssueBills stores bills and the settlement in one transaction.
+func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []livebill.IssuedBill) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, b := range bills {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM bills WHERE account_id = ? AND bill_key = ?`), st.AccountID, b.Key).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return livebill.Errorf(livebill.ECONFLICT, "bill %q of account %q is already issued", b.Key, st.AccountID)
+		}
+		lines, err := json.Marshal(b.Lines)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			st.AccountID, b.Key, b.Kind, b.Date, b.Total, string(lines), b.Adjusts, b.IssuedAt.UTC().Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO settlements (account_id, through, revision) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`),
+		st.AccountID, st.Through, st.Revision); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ListBills returns an account's issued bills in issue order.
+func (s *DB) ListBills(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at FROM bills WHERE account_id = ? ORDER BY seq`), accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []livebill.IssuedBill
+	for rows.Next() {
+		var b livebill.IssuedBill
+		var lines, at string
+		if err := rows.Scan(&b.Seq, &b.AccountID, &b.Key, &b.Kind, &b.Date, &b.Total, &lines, &b.Adjusts, &at); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(lines), &b.Lines); err != nil {
+			return nil, err
+		}
+		if b.Lines == nil {
+			b.Lines = []livebill.Line{}
+		}
+		b.IssuedAt, _ = time.Parse(time.RFC3339Nano, at)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// FindSettlement returns an account's settlement; a zero one if none yet.
+func (s *DB) FindSettlement(ctx context.Context, accountID string) (*livebill.Settlement, error) {
+	st := livebill.Settlement{AccountID: accountID}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT through, revision FROM settlements WHERE account_id = ?`), accountID).Scan(&st.Through, &st.Revision)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
