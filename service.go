@@ -302,9 +302,40 @@ type BillStore interface {
 	FindSettlement(ctx context.Context, accountID string) (*Settlement, error)
 }
 
+// CreateDeviceInput registers an industrial field device and its cameras.
+type CreateDeviceInput struct {
+	AccountID string `json:"account"`
+	ID        string `json:"id"`
+	Cameras   []Size `json:"cameras"`
+}
+
+// Validate reports every problem with the input, joined.
+func (in *CreateDeviceInput) Validate() error {
+	var errs []error
+	if in.AccountID == "" {
+		errs = append(errs, Errorf(EINVALID, "account: missing"))
+	}
+	if in.ID == "" {
+		errs = append(errs, Errorf(EINVALID, "device id: missing"))
+	}
+	for i, c := range in.Cameras {
+		if c.Width <= 0 || c.Height <= 0 {
+			errs = append(errs, Errorf(EINVALID, "cameras[%d]: needs a positive width and height", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DeviceService stores industrial field devices.
+type DeviceService interface {
+	CreateDevice(ctx context.Context, in *CreateDeviceInput) (*Device, error)
+	ListDevices(ctx context.Context, accountID string) ([]*Device, error)
+}
+
 // Store is everything a storage backend provides.
 type Store interface {
 	AccountService
+	DeviceService
 	PurchaseService
 	EventService
 	BillStore

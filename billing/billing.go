@@ -200,6 +200,13 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 		a.in.Purchases = append(a.in.Purchases, livebill.Purchase{ID: p.ID, App: p.App, Plan: p.Plan, Count: p.Count,
 			Region: p.Region, Device: p.Device, Start: start, AutoRenew: p.AutoRenew})
 	}
+	ds, err := s.Store.ListDevices(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		a.in.Devices = append(a.in.Devices, *d)
+	}
 	rs, err := s.Store.ListRefunds(ctx, id)
 	if err != nil {
 		return nil, err

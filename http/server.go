@@ -61,6 +61,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/accounts/{id}", s.getAccount)
 	mux.HandleFunc("POST /v1/accounts/{id}/apps", s.createApp)
 	mux.HandleFunc("GET /v1/accounts/{id}/apps", s.listApps)
+	mux.HandleFunc("POST /v1/accounts/{id}/devices", s.createDevice)
+	mux.HandleFunc("GET /v1/accounts/{id}/devices", s.listDevices)
 	mux.HandleFunc("POST /v1/accounts/{id}/purchases", s.createPurchase)
 	mux.HandleFunc("GET /v1/accounts/{id}/purchases", s.listPurchases)
 	mux.HandleFunc("POST /v1/accounts/{id}/refunds", s.createRefund)
@@ -252,6 +254,59 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
 		as = []*livebill.App{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"apps": as})
+}
+
+// ---- devices
+
+// DeviceJSON is an industrial field device in requests and responses.
+type DeviceJSON struct {
+	ID      string `json:"id"`
+	Cameras []struct {
+		Width  int `json:"width"`
+		Height int `json:"height"`
+	} `json:"cameras"`
+}
+
+func deviceJSON(d *livebill.Device) DeviceJSON {
+	j := DeviceJSON{ID: d.ID}
+	for _, c := range d.Cameras {
+		j.Cameras = append(j.Cameras, struct {
+			Width  int `json:"width"`
+			Height int `json:"height"`
+		}{c.Width, c.Height})
+	}
+	return j
+}
+
+func (s *Server) createDevice(w http.ResponseWriter, r *http.Request) {
+	var in DeviceJSON
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	ci := livebill.CreateDeviceInput{AccountID: r.PathValue("id"), ID: in.ID}
+	for _, c := range in.Cameras {
+		ci.Cameras = append(ci.Cameras, livebill.Size{Width: c.Width, Height: c.Height})
+	}
+	d, err := s.Store.CreateDevice(r.Context(), &ci)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, deviceJSON(d))
+}
+
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
+	ds, err := s.Store.ListDevices(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := []DeviceJSON{}
+	for _, d := range ds {
+		out = append(out, deviceJSON(d))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 }
 
 // ---- purchases and refunds

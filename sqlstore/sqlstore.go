@@ -568,3 +568,73 @@ func (s *DB) FindSettlement(ctx context.Context, accountID string) (*livebill.Se
 	}
 	return &st, nil
 }
+
+// ---- devices
+
+type cameraJSON struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+}
+
+// CreateDevice registers a field device; a device id is unique per account.
+func (s *DB) CreateDevice(ctx context.Context, in *livebill.CreateDeviceInput) (*livebill.Device, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.FindAccount(ctx, in.AccountID); err != nil {
+		return nil, err
+	}
+	cams := make([]cameraJSON, len(in.Cameras))
+	for i, c := range in.Cameras {
+		cams[i] = cameraJSON{c.Width, c.Height}
+	}
+	b, _ := json.Marshal(cams)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM devices WHERE account_id = ? AND id = ?`), in.AccountID, in.ID).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return nil, livebill.Errorf(livebill.ECONFLICT, "device %q already exists", in.ID)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (account_id, id, cameras) VALUES (?, ?, ?)`), in.AccountID, in.ID, string(b)); err != nil {
+		return nil, err
+	}
+	if err := s.bump(ctx, tx, in.AccountID); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return &livebill.Device{ID: in.ID, Cameras: append([]livebill.Size(nil), in.Cameras...)}, nil
+}
+
+// ListDevices returns an account's devices by id.
+func (s *DB) ListDevices(ctx context.Context, accountID string) ([]*livebill.Device, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, cameras FROM devices WHERE account_id = ? ORDER BY id`), accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*livebill.Device
+	for rows.Next() {
+		var d livebill.Device
+		var b string
+		if err := rows.Scan(&d.ID, &b); err != nil {
+			return nil, err
+		}
+		var cams []cameraJSON
+		if err := json.Unmarshal([]byte(b), &cams); err != nil {
+			return nil, err
+		}
+		for _, c := range cams {
+			d.Cameras = append(d.Cameras, livebill.Size{Width: c.Width, Height: c.Height})
+		}
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}

@@ -393,9 +393,6 @@ func testEquivalence(t *testing.T, open Opener) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(f.Devices) > 0 {
-				t.Skip("devices (industrial licences) are not yet modelled by the service")
-			}
 			want, err := f.Run()
 			if err != nil {
 				t.Fatal(err)
@@ -407,6 +404,9 @@ func testEquivalence(t *testing.T, open Opener) {
 				acct["created"], acct["activated"], acct["balance"], acct["timezone"] = a.Created, a.Activated, a.Balance, a.Timezone
 			}
 			e.mustDo(t, "POST", "/v1/accounts", acct, nil)
+			for _, d := range f.Devices {
+				e.mustDo(t, "POST", "/v1/accounts/acct/devices", d, nil)
+			}
 			apps := map[string]bool{}
 			for _, a := range f.Apps {
 				apps[a] = true
