@@ -24,6 +24,7 @@ const MaxLine = 4 << 20
 // Decoder reads NDJSON events.
 type Decoder struct {
 	sc     *bufio.Scanner
+	p      *Parser
 	line   int
 	source string
 }
@@ -33,7 +34,7 @@ type Decoder struct {
 func NewDecoder(r io.Reader, source string) *Decoder {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256<<10), MaxLine)
-	return &Decoder{sc: sc, source: source}
+	return &Decoder{sc: sc, p: NewParser(), source: source}
 }
 
 // Line returns the line number of the last event read.
@@ -49,7 +50,7 @@ func (d *Decoder) Next(e *livebill.Event) error {
 		if len(b) == 0 {
 			continue
 		}
-		err := Parse(b, e)
+		err := d.p.Parse(b, e)
 		e.Line = d.line
 		if err != nil {
 			var ee *livebill.EventError

@@ -48,7 +48,8 @@ type noticeKey struct{ code, app string }
 // App is the usage of one application.
 type App struct {
 	ID     string
-	usage  map[winKey]int64
+	usage  map[blockKey]*block
+	last   []blockRef                     // by item: the block written last, to skip the map
 	logins map[string]map[string]struct{} // month (YYYY-MM) → users
 }
 
@@ -119,7 +120,7 @@ func (m *Meter) ItemIndex(id string) (uint16, bool) {
 func (m *Meter) app(id string) *App {
 	a := m.apps[id]
 	if a == nil {
-		a = &App{ID: id, usage: map[winKey]int64{}}
+		a = &App{ID: id, usage: map[blockKey]*block{}}
 		m.apps[id] = a
 	}
 	return a
@@ -255,9 +256,12 @@ type Record struct {
 func (m *Meter) Records() []Record {
 	var out []Record
 	for _, a := range m.apps {
-		for k, v := range a.usage {
-			if v != 0 {
-				out = append(out, Record{a.ID, m.items[k.item], k.window, v})
+		for k, b := range a.usage {
+			for i, v := range b {
+				if v != 0 {
+					w := k.day + (int64(k.block)*blockWindows+int64(i))*WindowMS
+					out = append(out, Record{a.ID, m.items[k.item], w, v})
+				}
 			}
 		}
 	}

@@ -43,8 +43,13 @@ func streamKind(s string) uint8 {
 	return kMain
 }
 
+// uid is a participant id interned by the meter: maps keyed by it hash
+// and compare a pointer instead of a string (the hot path of recomputing
+// charges).
+type uid *string
+
 type streamKey struct {
-	user string
+	user uid
 	kind uint8
 }
 
@@ -61,7 +66,7 @@ type sub struct {
 }
 
 type participant struct {
-	id      string
+	id      uid
 	kind    partKind
 	recv    uint8
 	mini    bool // HST mini-program endpoint
@@ -90,8 +95,9 @@ type room struct {
 	m       *Meter
 	app     *App
 	id      string
-	t       int64 // time of the last applied event group
-	parts   map[string]*participant
+	t       int64          // time of the last applied event group
+	ids     map[string]uid // interned ids of everyone ever in the room
+	parts   map[uid]*participant
 	list    []*participant // present participants
 	streams map[streamKey]*stream
 	// allArea is the summed area of running main and screen video streams:
@@ -105,7 +111,19 @@ type room struct {
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
 	return &room{m: m, app: app, id: id, t: t, pendT: t,
-		parts: map[string]*participant{}, streams: map[streamKey]*stream{}}
+		ids: map[string]uid{}, parts: map[uid]*participant{}, streams: map[streamKey]*stream{}}
+}
+
+// uid interns a participant id (a user, or robot:<kind>:<task>) per room,
+// so the table stays small and in cache.
+func (r *room) uid(id string) uid {
+	if u, ok := r.ids[id]; ok {
+		return u
+	}
+	u := uid(new(string)) // not &id: that would move every caller's id to the heap
+	*u = id
+	r.ids[id] = u
+	return u
 }
 
 // rank orders events of one instant: ends first (so a stop and a restart
@@ -165,13 +183,14 @@ func (r *room) flushPending() {
 func (r *room) apply(e *livebill.Event) {
 	t := e.Time
 	r.t = t
+	user := r.uid(e.User)
 	switch e.Type {
 	case livebill.RoomJoin:
-		if p := r.parts[e.User]; p != nil {
+		if p := r.parts[user]; p != nil {
 			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id)))
 			return
 		}
-		p := &participant{id: e.User, kind: kindUser, recv: recvManual, mini: e.Client == "miniprogram"}
+		p := &participant{id: user, kind: kindUser, recv: recvManual, mini: e.Client == "miniprogram"}
 		switch e.Subscribe {
 		case livebill.SubscribeAll:
 			p.recv = recvAll
@@ -181,7 +200,7 @@ func (r *room) apply(e *livebill.Event) {
 		r.add(p, t)
 		r.recompute(p, t)
 	case livebill.RoomLeave:
-		p := r.parts[e.User]
+		p := r.parts[user]
 		if p == nil || p.kind != kindUser {
 			r.m.fail(badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s", e.User, r.id)))
 			return
@@ -189,17 +208,17 @@ func (r *room) apply(e *livebill.Event) {
 		r.remove(p, t)
 		changed := false
 		for k := kMain; k <= kScreen; k++ {
-			changed = r.stopStream(streamKey{e.User, k}) || changed
+			changed = r.stopStream(streamKey{user, k}) || changed
 		}
 		if changed {
 			r.recomputeAll(t)
 		}
 	case livebill.StreamStart:
-		if r.parts[e.User] == nil {
+		if r.parts[user] == nil {
 			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it", e.User, r.id)))
 			return
 		}
-		k := streamKey{e.User, streamKind(e.Stream)}
+		k := streamKey{user, streamKind(e.Stream)}
 		if r.streams[k] != nil {
 			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is already running (use stream.update)", e.Stream, e.User)))
 			return
@@ -212,7 +231,7 @@ func (r *room) apply(e *livebill.Event) {
 		r.startStream(k, s)
 		r.recomputeAll(t)
 	case livebill.StreamUpdate:
-		s := r.streams[streamKey{e.User, streamKind(e.Stream)}]
+		s := r.streams[streamKey{user, streamKind(e.Stream)}]
 		if s == nil {
 			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User)))
 			return
@@ -225,18 +244,18 @@ func (r *room) apply(e *livebill.Event) {
 		r.allAreaAdjust(streamKind(e.Stream), s.area)
 		r.recomputeAll(t)
 	case livebill.StreamStop:
-		if !r.stopStream(streamKey{e.User, streamKind(e.Stream)}) {
+		if !r.stopStream(streamKey{user, streamKind(e.Stream)}) {
 			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User)))
 			return
 		}
 		r.recomputeAll(t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
-		p := r.parts[e.User]
+		p := r.parts[user]
 		if p == nil {
 			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s is not in room %s", e.User, r.id)))
 			return
 		}
-		k := streamKey{e.Publisher, streamKind(e.Stream)}
+		k := streamKey{r.uid(e.Publisher), streamKind(e.Stream)}
 		if p.subs == nil {
 			p.subs = map[streamKey]sub{}
 		}
@@ -256,20 +275,20 @@ func (r *room) apply(e *livebill.Event) {
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
 		r.startTask(e, t)
 	case livebill.TranscodeUpdate:
-		p := r.parts[robotID(kindTranscode, e.Task)]
+		p := r.parts[r.uid(robotID(kindTranscode, e.Task))]
 		if p == nil {
 			r.m.fail(badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task)))
 			return
 		}
 		tk := p.task
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
-		tk.refs = refs(e.Inputs)
+		tk.refs = r.refs(e.Inputs)
 		p.subs = subsOf(tk.refs)
 		r.recompute(p, t)
 	case livebill.RecordingStop, livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
 		kind := map[livebill.EventType]partKind{livebill.RecordingStop: kindRecording,
 			livebill.TranscodeStop: kindTranscode, livebill.RelayStop: kindRelay, livebill.InputStop: kindInput}[e.Type]
-		p := r.parts[robotID(kind, e.Task)]
+		p := r.parts[r.uid(robotID(kind, e.Task))]
 		if p == nil {
 			r.m.fail(badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id)))
 			return
@@ -286,10 +305,10 @@ func (r *room) apply(e *livebill.Event) {
 
 func robotID(k partKind, task string) string { return "robot:" + robotNames[k] + ":" + task }
 
-func refs(in []livebill.StreamRef) []streamKey {
+func (r *room) refs(in []livebill.StreamRef) []streamKey {
 	out := make([]streamKey, len(in))
 	for i, s := range in {
-		out[i] = streamKey{s.User, streamKind(s.Stream)}
+		out[i] = streamKey{r.uid(s.User), streamKind(s.Stream)}
 	}
 	return out
 }
@@ -314,7 +333,7 @@ func (r *room) startTask(e *livebill.Event, t int64) {
 	case livebill.InputStart:
 		kind = kindInput
 	}
-	id := robotID(kind, e.Task)
+	id := r.uid(robotID(kind, e.Task))
 	if r.parts[id] != nil {
 		r.m.fail(badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id)))
 		return
@@ -326,14 +345,14 @@ func (r *room) startTask(e *livebill.Event, t int64) {
 		tk.formats = int64(len(e.Formats))
 		tk.audioOnly = e.Media == livebill.MediaAudio
 		tk.all = e.AllStreams
-		tk.refs = refs(e.Streams)
+		tk.refs = r.refs(e.Streams)
 		tk.outputs = e.Outputs
 	case kindTranscode:
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
-		tk.refs = refs(e.Inputs)
+		tk.refs = r.refs(e.Inputs)
 	case kindRelay:
 		tk.all = e.AllStreams || len(e.Streams) == 0
-		tk.refs = refs(e.Streams)
+		tk.refs = r.refs(e.Streams)
 		tk.relay = &RelayInterval{App: r.app.ID, Room: r.id, Task: e.Task,
 			Destination: e.Destination, Kbps: e.BitrateKbps, Start: t}
 		r.relays = append(r.relays, tk.relay)

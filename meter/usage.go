@@ -7,10 +7,24 @@ import "time"
 // rating can group it by day or month.
 const WindowMS = 5 * 60 * 1000
 
-// winKey addresses one item's usage in one window of an app.
-type winKey struct {
-	item   uint16
-	window int64 // Unix ms of the window's start
+// Usage is stored in blocks of consecutive windows of one item and local
+// day: consecutive credits land in the same block, found through the app's
+// per-item last-block pointer without a map lookup.
+const blockWindows = 12
+
+type block [blockWindows]int64
+
+// blockKey addresses a block: windows block*12 … block*12+11 of the local
+// day starting at day (Unix ms).
+type blockKey struct {
+	item  uint16
+	block int32
+	day   int64
+}
+
+type blockRef struct {
+	key blockKey
+	b   *block
 }
 
 // zoneCache maps instants to billing days without a time-zone lookup for
@@ -34,34 +48,45 @@ func (z *zoneCache) day(t int64) (start, end int64) {
 	return z.start, z.end
 }
 
-// window returns the start of the 5-minute window containing t and the
-// window's end (clamped to the day's end).
-func (z *zoneCache) window(t int64) (start, end int64) {
-	ds, de := z.day(t)
-	start = ds + (t-ds)/WindowMS*WindowMS
-	end = start + WindowMS
-	if end > de {
-		end = de
-	}
-	return start, end
-}
-
 // addSpan adds mult × the length of [a, b) to an item, split at window
 // boundaries so every window gets exactly its share.
 func (m *Meter) addSpan(app *App, item uint16, a, b int64, mult int64) {
 	for a < b {
-		ws, we := m.zone.window(a)
+		ds, de := m.zone.day(a)
+		idx := (a - ds) / WindowMS
+		we := ds + (idx+1)*WindowMS
+		if we > de {
+			we = de
+		}
 		seg := b
 		if seg > we {
 			seg = we
 		}
-		app.usage[winKey{item, ws}] += (seg - a) * mult
+		*m.slot(app, item, ds, idx) += (seg - a) * mult
 		a = seg
 	}
 }
 
 // addPoint adds a count to the window containing t.
 func (m *Meter) addPoint(app *App, item uint16, t int64, n int64) {
-	ws, _ := m.zone.window(t)
-	app.usage[winKey{item, ws}] += n
+	ds, _ := m.zone.day(t)
+	*m.slot(app, item, ds, (t-ds)/WindowMS) += n
+}
+
+// slot returns the counter of window idx of the local day starting at ds.
+func (m *Meter) slot(app *App, item uint16, ds, idx int64) *int64 {
+	k := blockKey{item, int32(idx / blockWindows), ds}
+	if int(item) >= len(app.last) {
+		app.last = append(app.last, make([]blockRef, int(item)+1-len(app.last))...)
+	}
+	ref := &app.last[item]
+	if ref.b == nil || ref.key != k {
+		b := app.usage[k]
+		if b == nil {
+			b = new(block)
+			app.usage[k] = b
+		}
+		*ref = blockRef{k, b}
+	}
+	return &ref.b[idx%blockWindows]
 }

@@ -1,0 +1,619 @@
+package eventio
+
+import (
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+// Parser decodes events like Parse, but without reflection and, for the
+// ids it has seen before, without allocating. It handles the plain form of
+// every schema field: ASCII strings without escapes, integer numbers,
+// true/false, and the lists and objects of task events. Anything else —
+// escapes, null, unknown or repeated keys, fractions, a bad value — goes to
+// Parse, so the two never disagree; Parse also produces every error.
+//
+// A Parser is not safe for concurrent use.
+type Parser struct {
+	strs *[internSlots]string // interned ids: app, room, user, task…
+}
+
+// internSlots is the size of the intern cache, a 2-way set-associative
+// table: a lookup costs a short hash and two compares at most, memory
+// stays fixed (1 MiB), and an id pushed out is simply allocated again when
+// it comes back.
+const internSlots = 1 << 16
+
+// NewParser returns a parser with an empty intern cache.
+func NewParser() *Parser { return &Parser{strs: new([internSlots]string)} }
+
+// Parse decodes one JSON event object and validates it; the result and the
+// error are those of the package-level Parse.
+func (p *Parser) Parse(b []byte, e *livebill.Event) error {
+	if p.fast(b, e) {
+		if err := e.Validate(); err == nil {
+			return nil
+		}
+	}
+	return Parse(b, e)
+}
+
+// intern returns b as a string, allocating only when it is not cached.
+func (p *Parser) intern(b []byte) string {
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	set := p.strs[(h^h>>16)&(internSlots-1)&^1:][:2]
+	if set[0] == string(b) { // no allocation for the compares
+		return set[0]
+	}
+	if set[1] == string(b) {
+		set[0], set[1] = set[1], set[0] // most recent first
+		return set[0]
+	}
+	set[1], set[0] = set[0], string(b)
+	return set[0]
+}
+
+// enum returns the constant for the schema's fixed words, else interns.
+func (p *Parser) enum(b []byte) string {
+	switch string(b) {
+	case livebill.StreamMain:
+		return livebill.StreamMain
+	case livebill.StreamSmall:
+		return livebill.StreamSmall
+	case livebill.StreamScreen:
+		return livebill.StreamScreen
+	case livebill.MediaAudio:
+		return livebill.MediaAudio
+	case livebill.MediaVideo:
+		return livebill.MediaVideo
+	case livebill.SubscribeManual:
+		return livebill.SubscribeManual
+	case livebill.SubscribeAll:
+		return livebill.SubscribeAll
+	case "h264":
+		return "h264"
+	case "h265":
+		return "h265"
+	case livebill.DestVOD:
+		return livebill.DestVOD
+	case livebill.DestTencent:
+		return livebill.DestTencent
+	case livebill.DestThirdParty:
+		return livebill.DestThirdParty
+	}
+	return p.intern(b)
+}
+
+var eventTypes = func() map[string]livebill.EventType {
+	m := map[string]livebill.EventType{}
+	for t := livebill.RoomJoin; t.String() != "unknown"; t++ {
+		m[t.String()] = t
+	}
+	return m
+}()
+
+// scanner walks one line; ok turns false at the first thing the fast path
+// does not handle, after which every method is a no-op.
+type scanner struct {
+	b  []byte
+	i  int
+	ok bool
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if !s.ok || s.i >= len(s.b) {
+		return 0
+	}
+	return s.b[s.i]
+}
+
+func (s *scanner) expect(c byte) {
+	if s.peek() != c {
+		s.ok = false
+		return
+	}
+	s.i++
+}
+
+// str reads a string without escapes or non-ASCII bytes (encoding/json
+// would rewrite invalid UTF-8, so those go to the slow path).
+func (s *scanner) str() []byte {
+	if s.peek() != '"' {
+		s.ok = false
+		return nil
+	}
+	s.i++
+	start := s.i
+	for ; s.i < len(s.b); s.i++ {
+		c := s.b[s.i]
+		if c == '"' {
+			out := s.b[start:s.i]
+			s.i++
+			return out
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
+	s.ok = false
+	return nil
+}
+
+// intLit reads an integer literal -?(0|[1-9][0-9]*) of at most 18 digits,
+// followed by a delimiter; fractions and exponents are not handled.
+func (s *scanner) intLit() []byte {
+	s.ws()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	d := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	n := s.i - d
+	if n == 0 || n > 18 || (n > 1 && s.b[d] == '0') {
+		s.ok = false
+		return nil
+	}
+	if s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+		default:
+			s.ok = false
+			return nil
+		}
+	}
+	return s.b[start:s.i]
+}
+
+func (s *scanner) int64() int64 {
+	lit := s.intLit()
+	if !s.ok {
+		return 0
+	}
+	neg := lit[0] == '-'
+	if neg {
+		lit = lit[1:]
+	}
+	var v int64
+	for _, c := range lit {
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v
+}
+
+// flex reads a string or an integer (ids may be either), as Parse keeps
+// them: the string's bytes or the number's literal.
+func (s *scanner) flex() []byte {
+	if s.peek() == '"' {
+		return s.str()
+	}
+	return s.intLit()
+}
+
+func (s *scanner) boolean() bool {
+	s.ws()
+	switch {
+	case hasPrefixAt(s.b, s.i, "true"):
+		s.i += 4
+		return true
+	case hasPrefixAt(s.b, s.i, "false"):
+		s.i += 5
+		return false
+	}
+	s.ok = false
+	return false
+}
+
+func hasPrefixAt(b []byte, i int, p string) bool {
+	return len(b)-i >= len(p) && string(b[i:i+len(p)]) == p
+}
+
+// object calls field for each key of an object until it fails.
+func (s *scanner) object(field func(key []byte)) {
+	s.expect('{')
+	if s.peek() == '}' {
+		s.i++
+		return
+	}
+	for s.ok {
+		k := s.str()
+		s.expect(':')
+		if !s.ok {
+			return
+		}
+		field(k)
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return
+		default:
+			s.ok = false
+		}
+	}
+}
+
+// array calls elem for each element of a list until it fails.
+func (s *scanner) array(elem func()) {
+	s.expect('[')
+	if s.peek() == ']' {
+		s.i++
+		return
+	}
+	for s.ok {
+		elem()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return
+		default:
+			s.ok = false
+		}
+	}
+}
+
+// Key bits, to send repeated keys (last one wins in encoding/json) to the
+// slow path.
+const (
+	fID = 1 << iota
+	fType
+	fTime
+	fApp
+	fRoom
+	fUser
+	fSubscribe
+	fClient
+	fStream
+	fMedia
+	fAudio
+	fWidth
+	fHeight
+	fPublisher
+	fTask
+	fFormats
+	fStreams
+	fOutputs
+	fCodec
+	fOutput
+	fInputs
+	fDestination
+	fBitrate
+	fCount
+	fPlayers
+	fDurationUS
+)
+
+// fast decodes the common form of an event into e; false means "use Parse".
+func (p *Parser) fast(b []byte, e *livebill.Event) bool {
+	*e = livebill.Event{}
+	s := scanner{b: b, ok: true}
+	var seen uint32
+	var typ, tim []byte
+	hasCount, hasStreams := false, false
+	once := func(bit uint32) {
+		if seen&bit != 0 {
+			s.ok = false
+		}
+		seen |= bit
+	}
+	s.object(func(k []byte) {
+		switch string(k) {
+		case "id":
+			once(fID)
+			e.ID = string(s.flex()) // unique per event: not worth interning
+		case "type":
+			once(fType)
+			typ = s.str()
+		case "time":
+			once(fTime)
+			tim = s.str()
+		case "app":
+			once(fApp)
+			e.App = p.intern(s.flex())
+		case "room":
+			once(fRoom)
+			e.Room = p.intern(s.flex())
+		case "user":
+			once(fUser)
+			e.User = p.intern(s.flex())
+		case "subscribe":
+			once(fSubscribe)
+			e.Subscribe = p.enum(s.str())
+		case "client":
+			once(fClient)
+			e.Client = p.intern(s.str())
+		case "stream":
+			once(fStream)
+			e.Stream = p.enum(s.str())
+		case "media":
+			once(fMedia)
+			e.Media = p.enum(s.str())
+		case "audio":
+			once(fAudio)
+			e.NoAudio = !s.boolean()
+		case "width":
+			once(fWidth)
+			e.Width = int(s.int64())
+		case "height":
+			once(fHeight)
+			e.Height = int(s.int64())
+		case "publisher":
+			once(fPublisher)
+			e.Publisher = p.intern(s.flex())
+		case "task":
+			once(fTask)
+			e.Task = p.intern(s.flex())
+		case "formats":
+			once(fFormats)
+			e.Formats = []string{}
+			s.array(func() { e.Formats = append(e.Formats, p.intern(s.str())) })
+		case "streams":
+			once(fStreams)
+			hasStreams = true
+			if s.peek() == '"' {
+				if string(s.str()) != "all" {
+					s.ok = false
+				}
+				e.AllStreams = true
+				return
+			}
+			e.Streams = p.refs(&s)
+		case "outputs":
+			once(fOutputs)
+			e.Outputs = p.outputs(&s)
+		case "codec":
+			once(fCodec)
+			e.Codec = p.enum(s.str())
+		case "output":
+			once(fOutput)
+			if s.peek() == '"' {
+				if string(s.str()) != "audio" {
+					s.ok = false
+				}
+				e.OutputAudio = true
+				return
+			}
+			var w, h uint32
+			s.object(func(k []byte) {
+				switch string(k) {
+				case "width":
+					w++
+					e.Output.Width = int(s.int64())
+				case "height":
+					h++
+					e.Output.Height = int(s.int64())
+				default:
+					s.ok = false
+				}
+			})
+			if w > 1 || h > 1 {
+				s.ok = false
+			}
+		case "inputs":
+			once(fInputs)
+			e.Inputs = p.refs(&s)
+		case "destination":
+			once(fDestination)
+			e.Destination = p.enum(s.str())
+		case "bitrate_kbps":
+			once(fBitrate)
+			e.BitrateKbps = s.int64()
+		case "count":
+			once(fCount)
+			hasCount = true
+			e.Count = s.int64()
+		case "players":
+			once(fPlayers)
+			e.Players = s.int64()
+		case "duration_us":
+			once(fDurationUS)
+			e.DurationUS = s.int64()
+		default:
+			s.ok = false // unknown, or a case variant encoding/json accepts
+		}
+	})
+	s.ws()
+	if !s.ok || s.i != len(b) {
+		return false
+	}
+	if e.Type = eventTypes[string(typ)]; e.Type == livebill.EventUnknown {
+		return false
+	}
+	t, ok := fastTime(tim)
+	if !ok {
+		return false
+	}
+	e.Time = t
+	if !hasCount && e.Type == livebill.MatchmakingEvaluation {
+		e.Count = 1
+	}
+	if !hasStreams && e.Type == livebill.RelayStart {
+		e.AllStreams = true
+	}
+	return true
+}
+
+// refs reads a list of {user, stream}.
+func (p *Parser) refs(s *scanner) []livebill.StreamRef {
+	out := []livebill.StreamRef{}
+	s.array(func() {
+		var r livebill.StreamRef
+		var u, st int
+		s.object(func(k []byte) {
+			switch string(k) {
+			case "user":
+				u++
+				r.User = p.intern(s.str())
+			case "stream":
+				st++
+				r.Stream = p.enum(s.str())
+			default:
+				s.ok = false
+			}
+		})
+		if u > 1 || st > 1 {
+			s.ok = false
+		}
+		out = append(out, r)
+	})
+	return out
+}
+
+// outputs reads a list of recording outputs.
+func (p *Parser) outputs(s *scanner) []livebill.Output {
+	out := []livebill.Output{}
+	s.array(func() {
+		var o livebill.Output
+		var seen uint32
+		once := func(bit uint32) {
+			if seen&bit != 0 {
+				s.ok = false
+			}
+			seen |= bit
+		}
+		s.object(func(k []byte) {
+			switch string(k) {
+			case "format":
+				once(1)
+				o.Format = p.intern(s.str())
+			case "destination":
+				once(2)
+				o.Destination = p.enum(s.str())
+			case "width":
+				once(4)
+				o.Width = int(s.int64())
+			case "height":
+				once(8)
+				o.Height = int(s.int64())
+			case "media":
+				once(16)
+				o.Media = p.enum(s.str())
+			default:
+				s.ok = false
+			}
+		})
+		out = append(out, o)
+	})
+	return out
+}
+
+// fastTime reads the common RFC 3339 forms — YYYY-MM-DDTHH:MM:SS, an
+// optional fraction of 1–9 digits, then Z or ±HH:MM — as Unix ms. Anything
+// else, or an out-of-range field, is left to time.Parse.
+func fastTime(b []byte) (int64, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, mon, day := num(0, 4), num(5, 2), num(8, 2)
+	hh, mm, ss := num(11, 2), num(14, 2), num(17, 2)
+	if year < 1 || mon < 1 || mon > 12 || day < 1 || day > daysIn(mon, year) ||
+		hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59 {
+		return 0, false
+	}
+	i := 19
+	ms := 0
+	if b[i] == '.' {
+		i++
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if i-start < 3 {
+				ms = ms*10 + int(b[i]-'0')
+			}
+			i++
+		}
+		n := i - start
+		if n == 0 || n > 9 {
+			return 0, false
+		}
+		for ; n < 3; n++ {
+			ms *= 10
+		}
+	}
+	var off int
+	switch {
+	case i == len(b)-1 && b[i] == 'Z':
+	case i == len(b)-6 && (b[i] == '+' || b[i] == '-') && b[i+3] == ':':
+		oh, om := num(i+1, 2), num(i+4, 2)
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return 0, false
+		}
+		off = (oh*60 + om) * 60
+		if b[i] == '-' {
+			off = -off
+		}
+	default:
+		return 0, false
+	}
+	sec := daysFromCivil(year, mon, day)*86400 + int64(hh*3600+mm*60+ss-off)
+	return sec*1000 + int64(ms), true
+}
+
+func daysIn(mon, year int) int {
+	switch mon {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to the date
+// (Howard Hinnant's algorithm, proleptic Gregorian).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// parseTimeSlow is time.Parse's answer, for tests.
+func parseTimeSlow(s string) (int64, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t.UnixMilli(), err == nil
+}

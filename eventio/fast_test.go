@@ -1,0 +1,144 @@
+package eventio
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/livebill/livebill"
+)
+
+// equivalence lines: the fast path's forms, and forms it must hand to Parse.
+var fastCases = []string{
+	`{"time": "2024-10-01T10:00:00+08:00", "type": "room.join", "app": "1400000001", "room": "r1", "user": "A", "subscribe": "all"}`,
+	`{"time":"2024-10-01T10:00:00.5+08:00","type":"stream.start","app":1400000001,"room":12,"user":"B","stream":"main","media":"video","width":1280,"height":720}`,
+	`{"time":"2024-10-01T10:00:00.123456789Z","type":"stream.start","app":"a","room":"r","user":"B","stream":"main","media":"video","width":1280,"height":720,"audio":false}`,
+	`{"time":"2024-10-01T10:00:00.12-05:30","type":"stream.update","app":"a","room":"r","user":"B","stream":"small","width":320,"height":180}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"subscribe.start","app":"a","room":"r","user":"B","publisher":"A","stream":"small","width":320,"height":180}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"subscribe.stop","app":"a","room":"r","user":"B","publisher":7,"stream":"screen"}`,
+	`{"id":"e1","time":"2024-10-01T10:00:00+08:00","type":"recording.start","app":"a","room":"r","task":"t1","formats":["mp4","hls"],"streams":"all","outputs":[{"format":"mp4","destination":"tencent","width":1280,"height":720},{"format":"hls","destination":"vod","media":"audio"}]}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"recording.start","app":"a","room":"r","task":"t1","formats":["mp4"],"streams":[{"user":"A","stream":"main"},{"stream":"screen","user":"B"}],"media":"audio"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"transcode.start","app":"a","room":"r","task":"t2","codec":"h265","output":{"width":1920,"height":1080},"inputs":[{"user":"A","stream":"main"}]}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"transcode.update","app":"a","room":"r","task":"t2","codec":"h264","output":"audio","inputs":[]}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"relay.start","app":"a","room":"r","task":"t3","destination":"third_party","bitrate_kbps":500}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"relay.start","app":"a","room":"r","task":"t3","destination":"tencent","bitrate_kbps":500,"streams":[]}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"input.start","app":"a","room":"r","task":"t4","media":"video","width":640,"height":360}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"matchmaking.evaluation","app":"a","duration_us":1500}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"matchmaking.evaluation","app":"a","duration_us":1500,"count":0}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"screenshot","app":"a","count":12}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"login","app":"a","user":"u"}`,
+	`  {"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"A"}  `,
+	// errors and unusual forms: Parse decides
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"A"} {}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"A","user":"B"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","Type":"room.leave","app":"a","room":"r","user":"A"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"\u0041"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"Zoë"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":null}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"stream.start","app":"a","room":"r","user":"A","stream":"main","media":"video","width":1280.0,"height":720}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"stream.start","app":"a","room":"r","user":"A","stream":"main","media":"video","width":-1,"height":720}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"stream.start","app":"a","room":"r","user":"A","stream":"main","media":"video","width":"1280","height":720}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"stream.start","app":"a","room":"r","user":"A","stream":"main","media":"video","width":01280,"height":720}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":1.5e3,"room":"r","user":"A"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A","extra":1}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"nope","app":"a"}`,
+	`{"time":"2024-10-01 10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A"}`,
+	`{"time":"2024-02-30T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A"}`,
+	`{"time":"2024-10-01T24:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A"}`,
+	`{"time":"2024-10-01T10:00:00+24:00","type":"room.join","app":"a","room":"r","user":"A"}`,
+	`{"time":"2024-10-01T10:00:00,5+08:00","type":"room.join","app":"a","room":"r","user":"A"}`,
+	`{"time":"2024-10-01T10:00:00","type":"room.join","app":"a","room":"r","user":"A"}`,
+	`{"type":"room.join","app":"a","room":"r","user":"A"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A","subscribe":"some"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"recording.start","app":"a","room":"r","task":"t","formats":["mp4"],"streams":"some"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"recording.start","app":"a","room":"r","task":"t","formats":["mp4"],"streams":[{"user":"A","stream":"main","x":1}]}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"transcode.start","app":"a","room":"r","task":"t","codec":"h264","output":{"width":1,"height":2,"depth":3},"inputs":[]}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"transcode.start","app":"a","room":"r","task":"t","codec":"h264","output":"video","inputs":[]}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A",}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A"`,
+	`[]`, `{}`, `null`, `"x"`, ``,
+}
+
+// check asserts the fast parser and Parse agree on b: same event, same
+// error text.
+func check(t *testing.T, p *Parser, b []byte) {
+	t.Helper()
+	var fe, se = new(livebill.Event), new(livebill.Event)
+	ferr := p.Parse(b, fe)
+	serr := Parse(b, se)
+	if fmt.Sprint(ferr) != fmt.Sprint(serr) {
+		t.Fatalf("%s\nfast error: %v\nslow error: %v", b, ferr, serr)
+	}
+	if !reflect.DeepEqual(fe, se) {
+		t.Fatalf("%s\nfast: %+v\nslow: %+v", b, *fe, *se)
+	}
+}
+
+func TestFastEqualsParse(t *testing.T) {
+	p := NewParser()
+	for _, c := range fastCases {
+		check(t, p, []byte(c))
+		check(t, p, []byte(c)) // interned the second time
+	}
+}
+
+// TestFastPathTaken guards the speed: the plain forms must not fall back.
+func TestFastPathTaken(t *testing.T) {
+	p := NewParser()
+	for _, c := range fastCases[:18] {
+		var e livebill.Event
+		if !p.fast([]byte(c), &e) {
+			t.Errorf("fell back to Parse: %s", c)
+		}
+	}
+}
+
+func TestFastTime(t *testing.T) {
+	for _, s := range []string{
+		"2024-10-01T10:00:00+08:00", "2024-10-01T10:00:00Z", "1970-01-01T00:00:00Z",
+		"1969-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z", "2000-02-29T12:00:00.1-11:45",
+		"2100-02-28T23:59:59.123456789+14:00", "2024-12-31T16:00:00.000+00:00",
+	} {
+		got, ok := fastTime([]byte(s))
+		want, wok := parseTimeSlow(s)
+		if !ok || !wok || got != want {
+			t.Errorf("%s: fast %d %v, time.Parse %d %v", s, got, ok, want, wok)
+		}
+	}
+}
+
+func TestParserAllocs(t *testing.T) {
+	p := NewParser()
+	b := []byte(fastCases[1])
+	var e livebill.Event
+	_ = p.Parse(b, &e)
+	if n := testing.AllocsPerRun(100, func() { _ = p.Parse(b, &e) }); n != 0 {
+		t.Errorf("%v allocations per event, want 0", n)
+	}
+}
+
+func FuzzFastEqualsParse(f *testing.F) {
+	for _, c := range fastCases {
+		f.Add([]byte(c))
+	}
+	p := NewParser()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		check(t, p, b)
+	})
+}
+
+func FuzzFastTime(f *testing.F) {
+	for _, s := range []string{"2024-10-01T10:00:00+08:00", "2024-10-01T10:00:00.5Z", "2024-02-29T23:59:59.999999999-23:59"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := fastTime([]byte(s))
+		if !ok {
+			return // time.Parse decides
+		}
+		want, wok := parseTimeSlow(s)
+		if !wok || got != want {
+			t.Fatalf("%q: fast %d, time.Parse %d (ok %v)", s, got, want, wok)
+		}
+	})
+}
