@@ -63,10 +63,12 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	line := 0
 	var buf bytes.Buffer
 	var lines []int // file line of each event in buf
+	var last time.Time
 	progress := func(final bool) {
-		if *quiet {
+		if *quiet || (!final && time.Since(last) < 250*time.Millisecond) {
 			return
 		}
+		last = time.Now()
 		pct := 100.0
 		if st != nil && st.Size() > 0 {
 			pct = 100 * float64(read) / float64(st.Size())
