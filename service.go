@@ -243,6 +243,12 @@ type StoredEvent struct {
 	Body []byte
 }
 
+// EventSpan sums up an account's stored events.
+type EventSpan struct {
+	Count       int64 `json:"count"`
+	First, Last int64 // Unix ms
+}
+
 // IssuedBill is a settled bill. It is never rewritten: a change found
 // later is issued as a new bill of kind adjustment.
 type IssuedBill struct {
@@ -289,7 +295,9 @@ type EventService interface {
 	// ListEvents returns an account's events in time order (ties in
 	// arrival order), with Time in [from, to) (Unix ms; to 0 = no bound).
 	ListEvents(ctx context.Context, accountID string, from, to int64) ([]StoredEvent, error)
-	CountEvents(ctx context.Context, accountID string) (int64, error)
+	// EventSpan returns how many events an account has stored and the
+	// times of the earliest and latest (Unix ms; 0 when none).
+	EventSpan(ctx context.Context, accountID string) (EventSpan, error)
 }
 
 // BillStore stores issued bills and settlement state.

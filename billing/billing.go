@@ -498,12 +498,12 @@ func (s *Service) start(ctx context.Context, a *account) (time.Time, error) {
 			first = p.Start
 		}
 	}
-	evs, err := s.Store.ListEvents(ctx, a.rec.ID, 0, 0)
+	sp, err := s.Store.EventSpan(ctx, a.rec.ID)
 	if err != nil {
 		return time.Time{}, err
 	}
-	if len(evs) > 0 {
-		if t := time.UnixMilli(evs[0].Time); first.IsZero() || t.Before(first) {
+	if sp.Count > 0 {
+		if t := time.UnixMilli(sp.First); first.IsZero() || t.Before(first) {
 			first = t
 		}
 	}

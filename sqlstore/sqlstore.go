@@ -490,11 +490,13 @@ func (s *DB) ListEvents(ctx context.Context, accountID string, from, to int64) (
 	return out, rows.Err()
 }
 
-// CountEvents returns how many events an account has stored.
-func (s *DB) CountEvents(ctx context.Context, accountID string) (int64, error) {
-	var n int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM events WHERE account_id = ?`), accountID).Scan(&n)
-	return n, err
+// EventSpan returns the count and time span of an account's events.
+func (s *DB) EventSpan(ctx context.Context, accountID string) (livebill.EventSpan, error) {
+	var sp livebill.EventSpan
+	var first, last sql.NullInt64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE account_id = ?`), accountID).Scan(&sp.Count, &first, &last)
+	sp.First, sp.Last = first.Int64, last.Int64
+	return sp, err
 }
 
 // ---- bills

@@ -183,8 +183,11 @@ func testEvents(t *testing.T, open Opener) {
 	if got := strings.Join(ids, ","); got != "e4,e1,e3,e2" {
 		t.Fatalf("replay order %s, want e4,e1,e3,e2 (time, then arrival)", got)
 	}
-	if n, _ := s.CountEvents(ctx, "a1"); n != 4 {
-		t.Fatalf("count %d", n)
+	if sp, err := s.EventSpan(ctx, "a1"); err != nil || sp.Count != 4 || sp.First != 5 || sp.Last != 20 {
+		t.Fatalf("span %+v %v", sp, err)
+	}
+	if sp, err := s.EventSpan(ctx, "nobody"); err != nil || sp.Count != 0 || sp.First != 0 {
+		t.Fatalf("empty span %+v %v", sp, err)
 	}
 	evs, _ = s.ListEvents(ctx, "a1", 10, 20)
 	if len(evs) != 2 {
