@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -334,6 +335,86 @@ func (in *CreateDeviceInput) Validate() error {
 	return errors.Join(errs...)
 }
 
+// CreateTopUpInput adds money to an account's balance. ID is the
+// client's: a re-sent top-up with the same id is applied once.
+type CreateTopUpInput struct {
+	AccountID string `json:"account"`
+	ID        string `json:"id"`
+	Amount    string `json:"amount"` // positive decimal, catalog currency
+	Time      string `json:"time,omitempty"`
+}
+
+// Validate reports every problem with the input, joined.
+func (in *CreateTopUpInput) Validate() error {
+	var errs []error
+	if in.AccountID == "" {
+		errs = append(errs, Errorf(EINVALID, "account: missing"))
+	}
+	if in.ID == "" {
+		errs = append(errs, Errorf(EINVALID, "top-up id: missing"))
+	}
+	if !positiveDecimal(in.Amount) {
+		errs = append(errs, Errorf(EINVALID, "amount: must be a positive decimal string, not %q", in.Amount))
+	}
+	if in.Time != "" {
+		if _, err := time.Parse(time.RFC3339Nano, in.Time); err != nil {
+			errs = append(errs, Errorf(EINVALID, "time: must be RFC 3339, not %q", in.Time))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// positiveDecimal reports whether s is a plain positive decimal like
+// "100" or "0.5" (no sign, exponent or spaces).
+func positiveDecimal(s string) bool {
+	whole, frac, dot := strings.Cut(s, ".")
+	if whole == "" || (dot && frac == "") {
+		return false
+	}
+	nonzero := false
+	for _, r := range whole + frac {
+		if r < '0' || r > '9' {
+			return false
+		}
+		if r != '0' {
+			nonzero = true
+		}
+	}
+	return nonzero
+}
+
+// TopUp is a stored top-up.
+type TopUp struct {
+	AccountID string `json:"account"`
+	Seq       int64  `json:"seq"`
+	ID        string `json:"id"`
+	Amount    string `json:"amount"`
+	Time      string `json:"time"`
+}
+
+// TopUpService stores balance top-ups.
+type TopUpService interface {
+	// CreateTopUp stores a top-up; the same id again returns the stored
+	// one (and created false) when the amount matches, a conflict if not.
+	CreateTopUp(ctx context.Context, in *CreateTopUpInput) (t *TopUp, created bool, err error)
+	ListTopUps(ctx context.Context, accountID string) ([]*TopUp, error)
+}
+
+// Statement is an account's month: the bills issued with dates in it,
+// top-ups, and the balance before and after. Its total is the sum of the
+// bills' rounded totals (SPEC §1).
+type Statement struct {
+	Account        string       `json:"account"`
+	Month          string       `json:"month"` // YYYY-MM
+	Currency       string       `json:"currency"`
+	OpeningBalance string       `json:"opening_balance"`
+	TopUps         []*TopUp     `json:"topups"`
+	Bills          []IssuedBill `json:"bills"`
+	Total          string       `json:"total"`
+	ClosingBalance string       `json:"closing_balance"`
+	Final          bool         `json:"final"` // every day of the month is settled
+}
+
 // DeviceService stores industrial field devices.
 type DeviceService interface {
 	CreateDevice(ctx context.Context, in *CreateDeviceInput) (*Device, error)
@@ -344,6 +425,7 @@ type DeviceService interface {
 type Store interface {
 	AccountService
 	DeviceService
+	TopUpService
 	PurchaseService
 	EventService
 	BillStore
@@ -395,6 +477,8 @@ type BillService interface {
 	// Quote rates the account's stored events over [from, to) like
 	// `livebill quote`.
 	Quote(ctx context.Context, accountID, from, to string) (*Quote, error)
+	// Statement returns the month's statement (YYYY-MM) from issued bills.
+	Statement(ctx context.Context, accountID, month string) (*Statement, error)
 }
 
 // ParseInstant reads a date (00:00 in loc) or an RFC 3339 time.

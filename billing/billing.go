@@ -615,3 +615,67 @@ func diff(b livebill.Bill, old map[string]*livebill.Line, oldTotal money.Decimal
 	adj.Total = total.StringFixed(cur.Minor)
 	return adj, len(adj.Lines) > 0 || !total.IsZero()
 }
+
+// Statement builds the month's statement from issued bills and top-ups.
+// Bills count in the month of their date (an adjustment in the month it is
+// issued for); the balance is the account's opening balance plus top-ups
+// minus issued bill totals.
+func (s *Service) Statement(ctx context.Context, accountID, month string) (*livebill.Statement, error) {
+	a, err := s.load(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	start, err := time.ParseInLocation("2006-01", month, a.loc)
+	if err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "month: must be YYYY-MM, not %q", month)
+	}
+	end := start.AddDate(0, 1, 0)
+	cur, err := money.LookupCurrency(a.cat.Currency)
+	if err != nil {
+		return nil, err
+	}
+	bal := dec(a.rec.Balance)
+	st := &livebill.Statement{Account: accountID, Month: month, Currency: cur.Code,
+		TopUps: []*livebill.TopUp{}, Bills: []livebill.IssuedBill{}}
+	tops, err := s.Store.ListTopUps(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var topIn money.Decimal
+	for _, t := range tops {
+		at, err := time.Parse(time.RFC3339Nano, t.Time)
+		if err != nil {
+			continue
+		}
+		switch {
+		case at.Before(start):
+			bal = bal.Add(dec(t.Amount))
+		case at.Before(end):
+			topIn = topIn.Add(dec(t.Amount))
+			st.TopUps = append(st.TopUps, t)
+		}
+	}
+	bills, err := s.Store.ListBills(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var total money.Decimal
+	for _, b := range bills {
+		switch {
+		case b.Date < month:
+			bal = bal.Sub(dec(b.Total))
+		case strings.HasPrefix(b.Date, month):
+			total = total.Add(dec(b.Total))
+			st.Bills = append(st.Bills, b)
+		}
+	}
+	st.OpeningBalance = bal.StringFixed(cur.Minor)
+	st.Total = total.StringFixed(cur.Minor)
+	st.ClosingBalance = bal.Add(topIn).Sub(total).StringFixed(cur.Minor)
+	set, err := s.Store.FindSettlement(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	st.Final = set.Through != "" && set.Through >= end.Format(time.DateOnly)
+	return st, nil
+}

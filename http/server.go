@@ -67,6 +67,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/accounts/{id}/purchases", s.listPurchases)
 	mux.HandleFunc("POST /v1/accounts/{id}/refunds", s.createRefund)
 	mux.HandleFunc("GET /v1/accounts/{id}/refunds", s.listRefunds)
+	mux.HandleFunc("POST /v1/accounts/{id}/topups", s.createTopUp)
+	mux.HandleFunc("GET /v1/accounts/{id}/topups", s.listTopUps)
+	mux.HandleFunc("GET /v1/accounts/{id}/statements/{month}", s.statement)
 	mux.HandleFunc("GET /v1/accounts/{id}/usage", s.usage)
 	mux.HandleFunc("GET /v1/accounts/{id}/bills", s.listBills)
 	mux.HandleFunc("POST /v1/accounts/{id}/settle", s.settle)
@@ -363,6 +366,48 @@ func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request) {
 		rs = []*livebill.StoredRefund{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"refunds": rs})
+}
+
+// ---- top-ups and statements
+
+func (s *Server) createTopUp(w http.ResponseWriter, r *http.Request) {
+	var in livebill.CreateTopUpInput
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	in.AccountID = r.PathValue("id")
+	t, created, err := s.Store.CreateTopUp(r.Context(), &in)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, t)
+}
+
+func (s *Server) listTopUps(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.Store.ListTopUps(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if ts == nil {
+		ts = []*livebill.TopUp{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"topups": ts})
+}
+
+func (s *Server) statement(w http.ResponseWriter, r *http.Request) {
+	st, err := s.Billing.Statement(r.Context(), r.PathValue("id"), r.PathValue("month"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 // ---- events

@@ -640,3 +640,62 @@ func (s *DB) ListDevices(ctx context.Context, accountID string) ([]*livebill.Dev
 	}
 	return out, rows.Err()
 }
+
+// ---- top-ups
+
+// CreateTopUp stores a top-up once per (account, id).
+func (s *DB) CreateTopUp(ctx context.Context, in *livebill.CreateTopUpInput) (*livebill.TopUp, bool, error) {
+	if err := in.Validate(); err != nil {
+		return nil, false, err
+	}
+	if _, err := s.FindAccount(ctx, in.AccountID); err != nil {
+		return nil, false, err
+	}
+	at := in.Time
+	if at == "" {
+		at = now(s.clock)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO topups (account_id, id, amount, at) VALUES (?, ?, ?, ?) ON CONFLICT (account_id, id) DO NOTHING`), in.AccountID, in.ID, in.Amount, at)
+	if err != nil {
+		return nil, false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, false, err
+	}
+	var t livebill.TopUp
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT seq, account_id, id, amount, at FROM topups WHERE account_id = ? AND id = ?`), in.AccountID, in.ID).
+		Scan(&t.Seq, &t.AccountID, &t.ID, &t.Amount, &t.Time); err != nil {
+		return nil, false, err
+	}
+	if n == 0 && t.Amount != in.Amount {
+		return nil, false, livebill.Errorf(livebill.ECONFLICT, "top-up %q was already made with amount %s", in.ID, t.Amount)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, err
+	}
+	return &t, n == 1, nil
+}
+
+// ListTopUps returns an account's top-ups in the order made.
+func (s *DB) ListTopUps(ctx context.Context, accountID string) ([]*livebill.TopUp, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, account_id, id, amount, at FROM topups WHERE account_id = ? ORDER BY seq`), accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*livebill.TopUp
+	for rows.Next() {
+		var t livebill.TopUp
+		if err := rows.Scan(&t.Seq, &t.AccountID, &t.ID, &t.Amount, &t.Time); err != nil {
+			return nil, err
+		}
+		out = append(out, &t)
+	}
+	return out, rows.Err()
+}

@@ -338,6 +338,26 @@ func testLateEvent(t *testing.T, open Opener) {
 	if q.Lines[0].Quantity != "30" || dec(first.Lines[0].Amount)+dec(adj.Lines[0].Amount) != dec(q.Lines[0].Amount) {
 		t.Fatalf("Oct 1 recomputed %+v; issued %s + adjustment %s", q.Lines, first.Lines[0].Amount, adj.Lines[0].Amount)
 	}
+	// top-ups (idempotent by id) and the month's statement
+	var tu livebill.TopUp
+	e.mustDo(t, "POST", "/v1/accounts/acct/topups", map[string]any{"id": "t1", "amount": "100", "time": "2024-10-02T08:00:00+08:00"}, &tu)
+	e.mustDo(t, "POST", "/v1/accounts/acct/topups", map[string]any{"id": "t1", "amount": "100", "time": "2024-10-02T08:00:00+08:00"}, &tu)
+	if err := e.client.Do(ctx, "POST", "/v1/accounts/acct/topups", map[string]any{"id": "t1", "amount": "5"}, nil); livebill.ErrorCode(err) != livebill.ECONFLICT {
+		t.Fatalf("top-up id reused with another amount: %v", err)
+	}
+	if err := e.client.Do(ctx, "POST", "/v1/accounts/acct/topups", map[string]any{"id": "t2", "amount": "-5"}, nil); livebill.ErrorCode(err) != livebill.EINVALID {
+		t.Fatalf("negative top-up: %v", err)
+	}
+	var st livebill.Statement
+	e.mustDo(t, "GET", "/v1/accounts/acct/statements/2024-10", nil, &st)
+	var sum int64
+	for _, b := range st.Bills {
+		sum += dec(b.Total)
+	}
+	if len(st.Bills) != 3 || len(st.TopUps) != 1 || st.OpeningBalance != "0.00" || dec(st.Total) != sum ||
+		dec(st.ClosingBalance) != 100e6-sum || st.Final || st.Currency != "USD" {
+		t.Fatalf("statement: %+v", st)
+	}
 	// usage queries
 	var u struct {
 		Usage []livebill.UsagePoint `json:"usage"`
