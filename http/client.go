@@ -99,3 +99,15 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	}
 	return c.do(ctx, method, path, "application/json", body, out)
 }
+
+// Usage returns metered usage at granularity "5m" or "day" over [from, to).
+func (c *Client) Usage(ctx context.Context, account, from, to, granularity string) ([]livebill.UsagePoint, error) {
+	var res struct {
+		Usage []livebill.UsagePoint `json:"usage"`
+	}
+	q := url.Values{"from": {from}, "to": {to}, "granularity": {granularity}}
+	if err := c.do(ctx, "GET", "/v1/accounts/"+url.PathEscape(account)+"/usage?"+q.Encode(), "", nil, &res); err != nil {
+		return nil, err
+	}
+	return res.Usage, nil
+}
