@@ -1,0 +1,126 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/billing"
+	lbhttp "github.com/livebill/livebill/http"
+	"github.com/livebill/livebill/scenario"
+	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore/storetest"
+)
+
+func server(t *testing.T) *httptest.Server {
+	store, err := sqlite.Open(context.Background(), ":memory:", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	srv := httptest.NewServer(lbhttp.NewServer(store, billing.New(store, nil)).Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// POST /v1/quote answers what `livebill quote --format json` prints.
+func TestQuoteEndpointMatchesCLI(t *testing.T) {
+	srv := server(t)
+	files, _ := filepath.Glob(filepath.Join(storetest.ScenarioDir(t), "*.yaml"))
+	if len(files) == 0 {
+		t.Skip("no shared scenarios")
+	}
+	n := 0
+	for _, path := range files {
+		f, err := scenario.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := os.ReadFile(path)
+		resp, err := http.Post(srv.URL+"/v1/quote", "application/yaml", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if f.EventsFile != "" {
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("%s: events_file accepted by the API: %d", path, resp.StatusCode)
+			}
+			continue
+		}
+		res, err := f.Run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.Encode(res.Quote)
+		if resp.StatusCode != 200 || !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("%s: status %d\n got %s\nwant %s", filepath.Base(path), resp.StatusCode, got, want.Bytes())
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no scenario with inline events was compared")
+	}
+}
+
+func TestErrorsAndOpenAPI(t *testing.T) {
+	srv := server(t)
+	c := lbhttp.NewClient(srv.URL)
+	ctx := context.Background()
+	var doc map[string]any
+	if err := c.Do(ctx, "GET", "/v1/openapi.json", nil, &doc); err != nil {
+		t.Fatal(err)
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	for _, p := range []string{"/v1/events", "/v1/quote", "/v1/accounts/{id}/bills", "/v1/accounts/{id}/usage", "/v1/accounts/{id}/statements/{month}"} {
+		if _, ok := paths[p]; !ok {
+			t.Errorf("openapi.json lacks %s", p)
+		}
+	}
+	cases := []struct {
+		method, path string
+		body         any
+		code         string
+	}{
+		{"GET", "/v1/accounts/nobody", nil, livebill.ENOTFOUND},
+		{"POST", "/v1/accounts", map[string]any{"id": "a"}, livebill.EINVALID},
+		{"POST", "/v1/accounts", map[string]any{"id": "a", "catalog": "nope", "created": "2024-01-01"}, livebill.EINVALID},
+		{"POST", "/v1/accounts", map[string]any{"id": "a", "catalog": "trtc", "created": "2024-01-01", "extra": 1}, livebill.EINVALID},
+		{"GET", "/v1/accounts/a/usage?from=2024-10-01&to=2024-10-02&granularity=hour", nil, livebill.EINVALID},
+		{"GET", "/v1/nothing", nil, livebill.ENOTFOUND},
+	}
+	for _, tc := range cases {
+		err := c.Do(ctx, tc.method, tc.path, tc.body, nil)
+		if livebill.ErrorCode(err) != tc.code {
+			t.Errorf("%s %s: %v, want code %s", tc.method, tc.path, err, tc.code)
+		}
+	}
+	if err := c.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": "a", "catalog": "trtc", "created": "2024-01-01"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": "a", "catalog": "trtc", "created": "2024-01-01"}, nil); livebill.ErrorCode(err) != livebill.ECONFLICT {
+		t.Errorf("second create: %v", err)
+	}
+}
+
+func TestSplitEvents(t *testing.T) {
+	evs, err := lbhttp.SplitEvents([]byte("\n{\"a\":1}\n\n  {\"b\":2}  \n"))
+	if err != nil || len(evs) != 2 || evs[0].Line != 2 || evs[1].Line != 4 || string(evs[1].Body) != `{"b":2}` {
+		t.Fatalf("ndjson: %+v %v", evs, err)
+	}
+	evs, err = lbhttp.SplitEvents([]byte(` [{"a":1}, {"b":2}]`))
+	if err != nil || len(evs) != 2 || evs[1].Line != 2 {
+		t.Fatalf("array: %+v %v", evs, err)
+	}
+}
