@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/livebill/livebill"
 	lbhttp "github.com/livebill/livebill/http"
 )
@@ -55,6 +58,42 @@ func startServer(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 // once: an acknowledged event lost would leave the count short, one stored
 // twice would push it over.
 func TestCrashSafety(t *testing.T) {
+	crashSafety(t, filepath.Join(t.TempDir(), "data"))
+}
+
+// TestCrashSafetyPostgres is the same on PostgreSQL, in a fresh schema of
+// the database LIVEBILL_TEST_POSTGRES names.
+func TestCrashSafetyPostgres(t *testing.T) {
+	base := os.Getenv("LIVEBILL_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("LIVEBILL_TEST_POSTGRES is not set: skipping the PostgreSQL crash test")
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema := fmt.Sprintf("lbcrash_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("pgx", base); err == nil {
+			db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	crashSafety(t, u.String())
+}
+
+func crashSafety(t *testing.T, data string) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a server")
 	}
@@ -65,7 +104,6 @@ func TestCrashSafety(t *testing.T) {
 	if err := build.Run(); err != nil {
 		t.Fatalf("go build: %v", err)
 	}
-	data := filepath.Join(dir, "data")
 	srv, url := startServer(t, bin, data)
 	c := lbhttp.NewClient(url)
 	ctx := context.Background()
