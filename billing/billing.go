@@ -450,6 +450,12 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 		}
 	}
 	lastDay := through.AddDate(0, 0, -1).Format(time.DateOnly)
+	// what an earlier settlement already closed: a bill appearing there
+	// now (a late event on a day that had none) is an adjustment too
+	var closed time.Time
+	if st.Through != "" {
+		closed, _ = time.ParseInLocation(time.DateOnly, st.Through, a.loc)
+	}
 	var out []livebill.IssuedBill
 	seen := map[string]bool{}
 	for _, b := range keyed(q.Bills) {
@@ -458,9 +464,12 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 		}
 		seen[b.key] = true
 		f := force[b.key]
-		if f == nil {
+		if f == nil && (closed.IsZero() || !due(b.Bill, closed, a.loc)) {
 			out = append(out, livebill.IssuedBill{AccountID: accountID, Key: b.key, Bill: b.Bill, IssuedAt: now})
 			continue
+		}
+		if f == nil {
+			f = &state{lines: map[string]*livebill.Line{}}
 		}
 		if adj, ok := diff(b.Bill, f.lines, f.total, cur); ok {
 			adj.Date = lastDay

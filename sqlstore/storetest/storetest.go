@@ -296,8 +296,10 @@ func testLateEvent(t *testing.T, open Opener) {
 	if bs, err := e.svc.Settle(ctx, "acct"); err != nil || len(bs) != 0 {
 		t.Fatalf("second settle: %v %v", bs, err)
 	}
-	// a late event for Oct 1, and Oct 2 usage
+	// a late event for Oct 1, one for Sep 30 (settled, had no bill), and Oct 2 usage
 	e.push(t,
+		evt("j0", "2024-09-30T12:00:00+08:00", "room.join", `,"user":"C"`),
+		evt("l0", "2024-09-30T12:01:00+08:00", "room.leave", `,"user":"C"`),
 		evt("j2", "2024-10-01T11:00:00+08:00", "room.join", `,"user":"B"`),
 		evt("l2", "2024-10-01T11:20:00+08:00", "room.leave", `,"user":"B"`),
 		evt("j3", "2024-10-02T09:00:00+08:00", "room.join", `,"user":"A"`),
@@ -310,21 +312,26 @@ func testLateEvent(t *testing.T, open Opener) {
 	}{&settled})
 	var bills lbhttp.BillsJSON
 	e.mustDo(t, "GET", "/v1/accounts/acct/bills", nil, &bills)
-	if bills.Through != "2024-10-03" || len(bills.Bills) != 3 {
+	if bills.Through != "2024-10-03" || len(bills.Bills) != 4 {
 		t.Fatalf("bills: %+v", bills)
 	}
 	if b := bills.Bills[0]; b.Key != first.Key || b.Total != first.Total || b.Lines[0].Quantity != "10" {
 		t.Fatalf("issued bill rewritten: %+v, was %+v", b, first)
 	}
-	var daily2, adj *livebill.IssuedBill
+	var daily2, adj, adj0 *livebill.IssuedBill
 	for i := range bills.Bills {
 		b := &bills.Bills[i]
 		switch {
 		case b.Kind == "daily" && b.Date == "2024-10-02":
 			daily2 = b
-		case b.Kind == "adjustment":
+		case b.Kind == "adjustment" && b.Adjusts == first.Key:
 			adj = b
+		case b.Kind == "adjustment":
+			adj0 = b
 		}
+	}
+	if adj0 == nil || adj0.Adjusts != "daily|2024-09-30" || adj0.Date != "2024-10-02" || len(adj0.Lines) != 1 || adj0.Lines[0].Quantity != "1" {
+		t.Fatalf("adjustment for a settled day without a bill: %+v", adj0)
 	}
 	if daily2 == nil || daily2.Lines[0].Quantity != "5" {
 		t.Fatalf("Oct 2 bill: %+v", daily2)
@@ -354,7 +361,7 @@ func testLateEvent(t *testing.T, open Opener) {
 	for _, b := range st.Bills {
 		sum += dec(b.Total)
 	}
-	if len(st.Bills) != 3 || len(st.TopUps) != 1 || st.OpeningBalance != "0.00" || dec(st.Total) != sum ||
+	if len(st.Bills) != 4 || len(st.TopUps) != 1 || st.OpeningBalance != "0.00" || dec(st.Total) != sum ||
 		dec(st.ClosingBalance) != 100e6-sum || st.Final || st.Currency != "USD" {
 		t.Fatalf("statement: %+v", st)
 	}
