@@ -559,7 +559,6 @@ func TestAVSeedExample1Priced(t *testing.T) {
 // room, billed until the meter closes. Whatever is decided about the
 // rejection, B was never in the room: A audio 10 min and nothing for B.
 func TestAVZeroLengthSession(t *testing.T) {
-	t.Skip("BUG: meter/room.go rank() applies room.leave before room.join at one instant: a join+leave at 10:05 rejects the leave and B is billed from 10:05 to Close (5 min here; to the period's end in a quote)")
 	r := applyAll(t, at("10:10"),
 		join(at("10:00"), "A", "all"),
 		join(at("10:05"), "B", "all"), leave(at("10:05"), "B"),
@@ -571,7 +570,6 @@ func TestAVZeroLengthSession(t *testing.T) {
 // 1280×720 at 10:05 and stops at 10:05; B (all) must stay audio. 10 min:
 // audio 20, no video.
 func TestAVZeroLengthStream(t *testing.T) {
-	t.Skip("BUG: meter/room.go rank() applies stream.stop before stream.start at one instant: the stop is rejected (\"not running\") and the stream runs until A leaves, billing B 5 min HD instead of audio")
 	r := applyAll(t, at("10:10"),
 		join(at("10:00"), "A", "all"), join(at("10:00"), "B", "all"),
 		pub(at("10:05"), "A", "main", 1280, 720), unpub(at("10:05"), "A", "main"),

@@ -124,7 +124,7 @@ func (r *room) receivedArea(p *participant) int64 {
 			case sb.off:
 				area -= s.area
 			case k.kind == kSmall:
-				area += sb.receivedArea(s)
+				area += sb.areaOf(k, s)
 			}
 		}
 		return area
@@ -132,18 +132,17 @@ func (r *room) receivedArea(p *participant) int64 {
 	var area int64
 	for k, sb := range p.subs {
 		if s := r.streams[k]; s != nil && s.video && k.user != p.id && !sb.off {
-			if k.kind == kSmall {
-				area += sb.receivedArea(s)
-			} else {
-				area += s.area // main and screen: the publisher's size
-			}
+			area += sb.areaOf(k, s)
 		}
 	}
 	return area
 }
 
-func (sb sub) receivedArea(s *stream) int64 {
-	if sb.area > 0 {
+// areaOf is the area a subscriber receives of stream s: a small stream at
+// the size actually received when the subscription states it, a big stream
+// and a screen share at the publisher's size (SPEC §2; HST uses the same).
+func (sb sub) areaOf(k streamKey, s *stream) int64 {
+	if k.kind == kSmall && sb.area > 0 {
 		return sb.area
 	}
 	return s.area
@@ -291,7 +290,7 @@ func (m *Meter) hstCharges(r *room, p *participant, out []charge) []charge {
 			recv = !explicit || !sb.off
 		}
 		if recv {
-			video(k, sb.receivedArea(s))
+			video(k, sb.areaOf(k, s))
 		}
 	}
 	// Map iteration order varies; keep charges in a stable order so equal

@@ -128,7 +128,9 @@ func (r *room) uid(id string) uid {
 
 // rank orders events of one instant: ends first (so a stop and a restart
 // at the same instant leave the thing running), then joins, publications,
-// subscriptions and task starts.
+// subscriptions, task starts and task updates. An end that finds nothing to
+// end is retried after the instant's starts: a start and a stop at one
+// instant are a zero-length session, not a stop without a start.
 func rank(t livebill.EventType) int {
 	switch t {
 	case livebill.SubscribeStop, livebill.StreamStop, livebill.RecordingStop,
@@ -146,8 +148,10 @@ func rank(t livebill.EventType) int {
 		return 5
 	case livebill.SubscribeStart:
 		return 6
+	case livebill.TranscodeUpdate:
+		return 8
 	}
-	return 7 // task starts and updates
+	return 7 // task starts
 }
 
 // enqueue holds an event until the room's clock moves past its instant.
@@ -173,22 +177,35 @@ func (r *room) flushPending() {
 			p[j], p[j-1] = p[j-1], p[j]
 		}
 	}
+	var retry []int
 	for i := range p {
-		r.apply(&p[i])
+		if err := r.apply(&p[i]); err != nil {
+			if rank(p[i].Type) <= 1 {
+				retry = append(retry, i)
+				continue
+			}
+			r.m.fail(err)
+		}
+	}
+	for _, i := range retry {
+		if err := r.apply(&p[i]); err != nil {
+			r.m.fail(err)
+		}
+	}
+	for i := range p {
 		p[i] = livebill.Event{} // drop references
 	}
 	r.pending = p[:0]
 }
 
-func (r *room) apply(e *livebill.Event) {
+func (r *room) apply(e *livebill.Event) error {
 	t := e.Time
 	r.t = t
 	user := r.uid(e.User)
 	switch e.Type {
 	case livebill.RoomJoin:
 		if p := r.parts[user]; p != nil {
-			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id)))
-			return
+			return badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id))
 		}
 		p := &participant{id: user, kind: kindUser, recv: recvManual, mini: e.Client == "miniprogram"}
 		switch e.Subscribe {
@@ -202,8 +219,7 @@ func (r *room) apply(e *livebill.Event) {
 	case livebill.RoomLeave:
 		p := r.parts[user]
 		if p == nil || p.kind != kindUser {
-			r.m.fail(badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s", e.User, r.id)))
-			return
+			return badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s", e.User, r.id))
 		}
 		r.remove(p, t)
 		changed := false
@@ -215,13 +231,11 @@ func (r *room) apply(e *livebill.Event) {
 		}
 	case livebill.StreamStart:
 		if r.parts[user] == nil {
-			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it", e.User, r.id)))
-			return
+			return badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it", e.User, r.id))
 		}
 		k := streamKey{user, streamKind(e.Stream)}
 		if r.streams[k] != nil {
-			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is already running (use stream.update)", e.Stream, e.User)))
-			return
+			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is already running (use stream.update)", e.Stream, e.User))
 		}
 		s := &stream{video: e.Media == livebill.MediaVideo}
 		s.audio = k.kind == kMain && (!s.video || !e.NoAudio)
@@ -233,8 +247,7 @@ func (r *room) apply(e *livebill.Event) {
 	case livebill.StreamUpdate:
 		s := r.streams[streamKey{user, streamKind(e.Stream)}]
 		if s == nil {
-			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User)))
-			return
+			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
 		if s.video {
 			r.allAreaAdjust(streamKind(e.Stream), -s.area)
@@ -245,15 +258,13 @@ func (r *room) apply(e *livebill.Event) {
 		r.recomputeAll(t)
 	case livebill.StreamStop:
 		if !r.stopStream(streamKey{user, streamKind(e.Stream)}) {
-			r.m.fail(badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User)))
-			return
+			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
 		r.recomputeAll(t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
 		p := r.parts[user]
 		if p == nil {
-			r.m.fail(badEvent(e, "user", fmt.Sprintf("%s is not in room %s", e.User, r.id)))
-			return
+			return badEvent(e, "user", fmt.Sprintf("%s is not in room %s", e.User, r.id))
 		}
 		k := streamKey{r.uid(e.Publisher), streamKind(e.Stream)}
 		if p.subs == nil {
@@ -273,12 +284,11 @@ func (r *room) apply(e *livebill.Event) {
 		}
 		r.recompute(p, t)
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
-		r.startTask(e, t)
+		return r.startTask(e, t)
 	case livebill.TranscodeUpdate:
 		p := r.parts[r.uid(robotID(kindTranscode, e.Task))]
 		if p == nil {
-			r.m.fail(badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task)))
-			return
+			return badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task))
 		}
 		tk := p.task
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
@@ -290,8 +300,7 @@ func (r *room) apply(e *livebill.Event) {
 			livebill.TranscodeStop: kindTranscode, livebill.RelayStop: kindRelay, livebill.InputStop: kindInput}[e.Type]
 		p := r.parts[r.uid(robotID(kind, e.Task))]
 		if p == nil {
-			r.m.fail(badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id)))
-			return
+			return badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id))
 		}
 		r.remove(p, t)
 		if p.task.relay != nil {
@@ -301,6 +310,7 @@ func (r *room) apply(e *livebill.Event) {
 			r.recomputeAll(t)
 		}
 	}
+	return nil
 }
 
 func robotID(k partKind, task string) string { return "robot:" + robotNames[k] + ":" + task }
@@ -321,7 +331,7 @@ func subsOf(ks []streamKey) map[streamKey]sub {
 	return m
 }
 
-func (r *room) startTask(e *livebill.Event, t int64) {
+func (r *room) startTask(e *livebill.Event, t int64) error {
 	var kind partKind
 	switch e.Type {
 	case livebill.RecordingStart:
@@ -335,8 +345,7 @@ func (r *room) startTask(e *livebill.Event, t int64) {
 	}
 	id := r.uid(robotID(kind, e.Task))
 	if r.parts[id] != nil {
-		r.m.fail(badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id)))
-		return
+		return badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id))
 	}
 	tk := &task{}
 	p := &participant{id: id, kind: kind, recv: recvManual, task: tk}
@@ -377,9 +386,10 @@ func (r *room) startTask(e *livebill.Event, t int64) {
 		s := tk.input
 		r.startStream(streamKey{id, kMain}, &s)
 		r.recomputeAll(t)
-		return
+		return nil
 	}
 	r.recompute(p, t)
+	return nil
 }
 
 func (r *room) add(p *participant, t int64) {
