@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("BadBatch", func(t *testing.T) { testBadBatch(t, open) })
 	t.Run("LateEventAdjustment", func(t *testing.T) { testLateEvent(t, open) })
 	t.Run("Equivalence", func(t *testing.T) { testEquivalence(t, open) })
+	t.Run("SettleMonthWithLateEvents", func(t *testing.T) { testSettleMonth(t, open) })
 }
 
 type env struct {
@@ -589,4 +590,113 @@ func jsonable(v any) any {
 		}
 	}
 	return v
+}
+
+// testSettleMonth runs a month on the billing clock in steps of 6 hours:
+// each step pushes the usage of the last hours and, now and then, late
+// usage for days already settled, and settles. At the end every bill's
+// issued version plus its adjustments equals the bill recomputed from all
+// events, and the recomputed quote equals a fresh account fed everything
+// at once. Account mode, so the free pack carries deductions across days
+// and a late event changes later days' bills too.
+func testSettleMonth(t *testing.T, open Opener) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	start := time.Date(2024, 10, 1, 0, 0, 0, 0, sh)
+	e := newEnv(t, open, start)
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-01-10", "timezone": "Asia/Shanghai"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	// a paid plan, so running past the packs bills overage instead of stopping the app
+	e.mustDo(t, "POST", "/v1/accounts/acct/purchases", map[string]any{"id": "p1", "app": app, "plan": "rtc-engine.lite", "start": "2024-10-01"}, nil)
+	ctx := context.Background()
+	n := 0
+	session := func(user string, from time.Time, minutes int, video bool) []string {
+		n++
+		id := fmt.Sprintf("s%d", n)
+		out := []string{evt(id+"j", from.Format(time.RFC3339), "room.join", fmt.Sprintf(`,"user":%q,"subscribe":"all"`, user))}
+		if video {
+			out = append(out, evt(id+"v", from.Format(time.RFC3339), "stream.start", fmt.Sprintf(`,"user":%q,"stream":"main","media":"video","width":1280,"height":720`, user)))
+		}
+		return append(out, evt(id+"l", from.Add(time.Duration(minutes)*time.Minute).Format(time.RFC3339), "room.leave", fmt.Sprintf(`,"user":%q`, user)))
+	}
+	step := 6 * time.Hour
+	for now := start.Add(step); now.Before(start.AddDate(0, 1, 2)); now = now.Add(step) {
+		var lines []string
+		// a publisher and viewers in a room for 100 minutes, in the step before now
+		from := now.Add(-step + time.Hour)
+		if from.Before(start.AddDate(0, 1, 0)) {
+			k := int(now.Sub(start) / step)
+			lines = append(lines, session(fmt.Sprintf("A%d", k), from, 100, true)...)
+			for r := 0; r < 4; r++ { // four viewers of A's HD video: packs run out in a few days
+				lines = append(lines, session(fmt.Sprintf("B%d-%d", k, r), from, 100, false)...)
+			}
+			if k%7 == 3 && now.Sub(start) > 72*time.Hour {
+				// late: usage two days ago, already settled
+				lines = append(lines, session(fmt.Sprintf("L%d", k), from.Add(-48*time.Hour), 30, false)...)
+			}
+		}
+		if len(lines) > 0 {
+			if r := e.push(t, lines...); r.Accepted != len(lines) {
+				t.Fatalf("push at %s: %+v", now, r)
+			}
+		}
+		e.clock.Set(now)
+		if _, err := e.svc.Settle(ctx, "acct"); err != nil {
+			t.Fatalf("settle at %s: %v", now, err)
+		}
+	}
+	bills, err := e.store.ListBills(ctx, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sum struct {
+		total int64
+		lines map[string]int64
+	}
+	got := map[string]*sum{}
+	adjustments := 0
+	for _, b := range bills {
+		key := b.Key
+		if b.Kind == "adjustment" {
+			key = b.Adjusts
+			adjustments++
+		}
+		s := got[key]
+		if s == nil {
+			s = &sum{lines: map[string]int64{}}
+			got[key] = s
+		}
+		s.total += dec(b.Total)
+		for _, l := range b.Lines {
+			s.lines[l.Item] += dec(l.Amount)
+		}
+	}
+	if adjustments == 0 {
+		t.Fatal("no adjustment was issued for the late events")
+	}
+	var q livebill.Quote
+	e.mustDo(t, "GET", "/v1/accounts/acct/quote?from=2024-10-01&to=2024-11-01", nil, &q)
+	if len(q.Bills) < 31 {
+		qj, _ := json.MarshalIndent(q, "", " ")
+		t.Fatalf("recomputed quote has %d bills: %s", len(q.Bills), qj)
+	}
+	for _, b := range q.Bills {
+		if b.Kind == livebill.BillPurchase {
+			continue // keyed by their lines; checked by the equivalence test
+		}
+		key := b.Kind + "|" + b.Date
+		s := got[key]
+		if s == nil {
+			t.Errorf("bill %s never issued", key)
+			continue
+		}
+		if s.total != dec(b.Total) {
+			t.Errorf("bill %s: issued + adjustments total %d µ, recomputed %s", key, s.total, b.Total)
+		}
+		for _, l := range b.Lines {
+			if s.lines[l.Item] != dec(l.Amount) {
+				t.Errorf("bill %s item %s: issued + adjustments %d µ, recomputed %s", key, l.Item, s.lines[l.Item], l.Amount)
+			}
+		}
+	}
+	t.Logf("%d bills issued, %d of them adjustments", len(bills), adjustments)
 }
