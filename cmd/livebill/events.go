@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"encoding/json"
@@ -18,7 +19,7 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 )
 
-const eventsSynopsis = `livebill events push FILE.ndjson [--server URL] [--batch N] [--retry D]
+const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--batch N] [--retry D] [--add-ids]
 
 Pushes an NDJSON file of usage events (SPEC §7.1; each needs an id) to a
 livebill server in batches, with progress on stderr and a final summary of
@@ -49,12 +50,17 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 || *batch > lbhttp.MaxBatchEvents {
 		return &exitError{code: 2, err: fmt.Errorf("--batch must be 1..%d", lbhttp.MaxBatchEvents)}
 	}
-	f, err := os.Open(pos[1])
-	if err != nil {
-		return &exitError{code: 2, err: err}
+	f := os.Stdin
+	if pos[1] != "-" {
+		if f, err = os.Open(pos[1]); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		defer f.Close()
 	}
-	defer f.Close()
 	st, _ := f.Stat()
+	if st != nil && !st.Mode().IsRegular() {
+		st = nil // a pipe: no size to show progress against
+	}
 	c := lbhttp.NewClient(*server)
 	var total livebill.IngestResult
 	var read int64
@@ -64,11 +70,18 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	var buf bytes.Buffer
 	var lines []int // file line of each event in buf
 	var last time.Time
+	var shown [3]int
 	progress := func(final bool) {
 		if *quiet || (!final && time.Since(last) < 250*time.Millisecond) {
 			return
 		}
 		last = time.Now()
+		now := [3]int{total.Accepted, total.Duplicate, total.Rejected}
+		if final && now == shown && read > 0 && !last.IsZero() && shown != [3]int{} {
+			fmt.Fprintln(stderr)
+			return
+		}
+		shown = now
 		pct := 100.0
 		if st != nil && st.Size() > 0 {
 			pct = 100 * float64(read) / float64(st.Size())
@@ -94,6 +107,10 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		total.Rejected += res.Rejected
 		for _, e := range res.Errors {
 			if e.Index >= 0 && e.Index < len(lines) {
+				// the server counts lines in the request; say the file's
+				if e.Line > 0 {
+					e.Error = strings.Replace(e.Error, fmt.Sprintf("line %d", e.Line), fmt.Sprintf("line %d", lines[e.Index]), 1)
+				}
 				e.Line = lines[e.Index]
 			}
 			total.Errors = append(total.Errors, e)
@@ -134,7 +151,7 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "… and %d more rejected\n", len(total.Errors)-50)
 			break
 		}
-		fmt.Fprintf(stderr, "%s:%d: %s\n", pos[1], e.Line, e.Error)
+		fmt.Fprintf(stderr, "%s: %s\n", pos[1], e.Error)
 	}
 	fmt.Fprintf(stdout, "accepted %d, duplicate %d, rejected %d\n", total.Accepted, total.Duplicate, total.Rejected)
 	if total.Rejected > 0 {
