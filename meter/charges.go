@@ -109,13 +109,12 @@ func (r *room) receivedArea(p *participant) int64 {
 	case recvAll:
 		// Every other participant's main and screen video, plus explicit
 		// small-stream subscriptions, less what it unsubscribed from.
-		area := r.allArea
-		for _, k := range [...]uint8{kMain, kScreen} {
-			if s := r.streams[streamKey{p.id, k}]; s != nil && s.video {
-				area -= s.area
-			}
+		area := r.allArea - p.ownArea
+		if len(p.subs) == 0 {
+			return area
 		}
-		for k, sb := range p.subs {
+		for _, sb := range p.subs {
+			k := sb.key
 			s := r.streams[k]
 			if s == nil || !s.video || k.user == p.id {
 				continue
@@ -130,7 +129,8 @@ func (r *room) receivedArea(p *participant) int64 {
 		return area
 	}
 	var area int64
-	for k, sb := range p.subs {
+	for _, sb := range p.subs {
+		k := sb.key
 		if s := r.streams[k]; s != nil && s.video && k.user != p.id && !sb.off {
 			area += sb.areaOf(k, s)
 		}
@@ -278,7 +278,7 @@ func (m *Meter) hstCharges(r *room, p *participant, out []charge) []charge {
 			}
 			continue
 		}
-		sb, explicit := p.subs[k]
+		sb, explicit := p.subs.get(k)
 		if s.audio && !(explicit && sb.off) {
 			add(audio) // audio is received from every publisher
 		}

@@ -2,6 +2,7 @@ package meter
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/livebill/livebill"
 )
@@ -59,8 +60,10 @@ type stream struct {
 }
 
 // sub is an explicit subscription; off marks a stream a receive-all
-// participant unsubscribed from.
+// participant unsubscribed from. A participant has few, so they are kept in
+// a small slice (subList): iterating it is far cheaper than a map.
 type sub struct {
+	key  streamKey
 	off  bool
 	area int64 // the size actually received (small streams), 0 if not stated
 }
@@ -70,9 +73,10 @@ type participant struct {
 	kind    partKind
 	recv    uint8
 	mini    bool // HST mini-program endpoint
-	subs    map[streamKey]sub
+	subs    subList
 	task    *task
 	since   int64
+	ownArea int64 // area of its own running main and screen video
 	charges []charge
 	idx     int // position in room.list
 }
@@ -92,11 +96,15 @@ type task struct {
 }
 
 type room struct {
-	m       *Meter
-	app     *App
-	id      string
-	t       int64          // time of the last applied event group
-	ids     map[string]uid // interned ids of everyone ever in the room
+	m        *Meter
+	app      *App
+	id       string
+	t        int64          // time of the last applied event group
+	ids      map[string]uid // interned ids of everyone ever in the room
+	uidCache [16]struct {
+		s string
+		u uid
+	}
 	parts   map[uid]*participant
 	list    []*participant // present participants
 	streams map[streamKey]*stream
@@ -117,7 +125,16 @@ func newRoom(m *Meter, app *App, id string, t int64) *room {
 // uid interns a participant id (a user, or robot:<kind>:<task>) per room,
 // so the table stays small and in cache.
 func (r *room) uid(id string) uid {
+	// The decoder interns ids, so the same id usually arrives as the same
+	// bytes: a small cache keyed by the string's address skips hashing it.
+	// The cache holds the string, so its address cannot be reused while
+	// cached; equal address and length mean equal content.
+	c := &r.uidCache[uintptr(unsafe.Pointer(unsafe.StringData(id)))>>3&uintptr(len(r.uidCache)-1)]
+	if unsafe.StringData(c.s) == unsafe.StringData(id) && len(c.s) == len(id) && c.u != nil {
+		return c.u
+	}
 	if u, ok := r.ids[id]; ok {
+		c.s, c.u = id, u
 		return u
 	}
 	u := uid(new(string)) // not &id: that would move every caller's id to the heap
@@ -249,12 +266,13 @@ func (r *room) apply(e *livebill.Event) error {
 		if s == nil {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
+		k := streamKey{user, streamKind(e.Stream)}
 		if s.video {
-			r.allAreaAdjust(streamKind(e.Stream), -s.area)
+			r.allAreaAdjust(k, -s.area)
 		}
 		s.video = true
 		s.area = e.Size().Area()
-		r.allAreaAdjust(streamKind(e.Stream), s.area)
+		r.allAreaAdjust(k, s.area)
 		r.recomputeAll(t)
 	case livebill.StreamStop:
 		if !r.stopStream(streamKey{user, streamKind(e.Stream)}) {
@@ -267,20 +285,17 @@ func (r *room) apply(e *livebill.Event) error {
 			return badEvent(e, "user", fmt.Sprintf("%s is not in room %s", e.User, r.id))
 		}
 		k := streamKey{r.uid(e.Publisher), streamKind(e.Stream)}
-		if p.subs == nil {
-			p.subs = map[streamKey]sub{}
-		}
 		autoReceived := p.recv == recvAll && k.kind != kSmall
 		if e.Type == livebill.SubscribeStart {
 			if autoReceived {
-				delete(p.subs, k)
+				p.subs.remove(k)
 			} else {
-				p.subs[k] = sub{area: e.Size().Area()}
+				p.subs.set(sub{key: k, area: e.Size().Area()})
 			}
 		} else if autoReceived {
-			p.subs[k] = sub{off: true}
+			p.subs.set(sub{key: k, off: true})
 		} else {
-			delete(p.subs, k)
+			p.subs.remove(k)
 		}
 		r.recompute(p, t)
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
@@ -323,12 +338,47 @@ func (r *room) refs(in []livebill.StreamRef) []streamKey {
 	return out
 }
 
-func subsOf(ks []streamKey) map[streamKey]sub {
-	m := make(map[streamKey]sub, len(ks))
+func subsOf(ks []streamKey) subList {
+	l := make(subList, 0, len(ks))
 	for _, k := range ks {
-		m[k] = sub{}
+		l.set(sub{key: k})
 	}
-	return m
+	return l
+}
+
+type subList []sub
+
+// get returns the subscription to k, if any.
+func (l subList) get(k streamKey) (sub, bool) {
+	for _, s := range l {
+		if s.key == k {
+			return s, true
+		}
+	}
+	return sub{}, false
+}
+
+// set adds or replaces the subscription to s.key.
+func (l *subList) set(s sub) {
+	for i := range *l {
+		if (*l)[i].key == s.key {
+			(*l)[i] = s
+			return
+		}
+	}
+	*l = append(*l, s)
+}
+
+// remove drops the subscription to k.
+func (l *subList) remove(k streamKey) {
+	for i, s := range *l {
+		if s.key == k {
+			last := len(*l) - 1
+			(*l)[i] = (*l)[last]
+			*l = (*l)[:last]
+			return
+		}
+	}
 }
 
 func (r *room) startTask(e *livebill.Event, t int64) error {
@@ -410,16 +460,22 @@ func (r *room) remove(p *participant, t int64) {
 	delete(r.parts, p.id)
 }
 
-func (r *room) allAreaAdjust(kind uint8, d int64) {
-	if kind != kSmall {
-		r.allArea += d
+// allAreaAdjust keeps the room's receive-all area and the publisher's own
+// published area in step with a main or screen stream's change.
+func (r *room) allAreaAdjust(k streamKey, d int64) {
+	if k.kind == kSmall {
+		return
+	}
+	r.allArea += d
+	if p := r.parts[k.user]; p != nil {
+		p.ownArea += d
 	}
 }
 
 func (r *room) startStream(k streamKey, s *stream) {
 	r.streams[k] = s
 	if s.video {
-		r.allAreaAdjust(k.kind, s.area)
+		r.allAreaAdjust(k, s.area)
 	}
 }
 
@@ -429,7 +485,7 @@ func (r *room) stopStream(k streamKey) bool {
 		return false
 	}
 	if s.video {
-		r.allAreaAdjust(k.kind, -s.area)
+		r.allAreaAdjust(k, -s.area)
 	}
 	delete(r.streams, k)
 	return true
