@@ -310,8 +310,12 @@ func (s *DB) CreatePurchase(ctx context.Context, in *livebill.CreatePurchaseInpu
 	if in.AutoRenew {
 		auto = 1
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO purchases (account_id, id, app, plan, count, region, device, start, auto_renew) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		in.AccountID, in.ID, in.App, in.Plan, in.Count, in.Region, in.Device, in.Start, auto); err != nil {
+	var seq int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(seq), 0) + 1 FROM purchases WHERE account_id = ?`), in.AccountID).Scan(&seq); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO purchases (account_id, id, app, plan, count, region, device, start, auto_renew, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		in.AccountID, in.ID, in.App, in.Plan, in.Count, in.Region, in.Device, in.Start, auto, seq); err != nil {
 		return nil, err
 	}
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
@@ -324,9 +328,9 @@ func (s *DB) CreatePurchase(ctx context.Context, in *livebill.CreatePurchaseInpu
 	return &p, nil
 }
 
-// ListPurchases returns an account's purchases by start, then id.
+// ListPurchases returns an account's purchases in the order made.
 func (s *DB) ListPurchases(ctx context.Context, accountID string) ([]*livebill.StoredPurchase, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE account_id = ? ORDER BY start, id`), accountID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE account_id = ? ORDER BY seq, id`), accountID)
 	if err != nil {
 		return nil, err
 	}
