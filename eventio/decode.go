@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/money"
 )
 
 // MaxLine is the longest NDJSON line accepted.
@@ -115,7 +116,7 @@ type rawEvent struct {
 	BitrateKbps int64                `json:"bitrate_kbps"`
 	Count       *int64               `json:"count"`
 	Players     int64                `json:"players"`
-	DurationUS  int64                `json:"duration_us"`
+	DurationUS  json.Number          `json:"duration_us"`
 }
 
 // Parse decodes one JSON event object and validates it.
@@ -163,7 +164,18 @@ func fromRaw(raw *rawEvent, e *livebill.Event) error {
 	e.Publisher, e.Task = string(raw.Publisher), string(raw.Task)
 	e.Formats, e.Outputs, e.Inputs = raw.Formats, raw.Outputs, raw.Inputs
 	e.Codec, e.Destination, e.BitrateKbps = raw.Codec, raw.Destination, raw.BitrateKbps
-	e.Players, e.DurationUS = raw.Players, raw.DurationUS
+	e.Players = raw.Players
+	if raw.DurationUS != "" {
+		// Each evaluation is rounded up to 1 µs (SPEC §5): 0.4 → 1.
+		d, err := money.Parse(raw.DurationUS.String())
+		if err != nil {
+			return bad("duration_us", "must be a number of microseconds")
+		}
+		if d.IsNegative() {
+			return bad("duration_us", "negative")
+		}
+		e.DurationUS = d.Ceil().IntPart()
+	}
 	if raw.Count != nil {
 		e.Count = *raw.Count
 	} else if e.Type == livebill.MatchmakingEvaluation {
