@@ -20,10 +20,13 @@ import (
 // service needs to rate it.
 type AccountRecord struct {
 	Account
-	Catalog   string    // built-in catalog name: trtc, cloudgaming, industrial, hst, flexmatch
-	Mode      string    // "account" (default) or "calculator"
-	CreatedAt time.Time // when the record was made (wall/billing clock)
-	Revision  int64     // bumped by every change that can alter bills
+	Catalog string // built-in catalog name: trtc, cloudgaming, industrial, hst, flexmatch; or the name of CatalogYAML
+	// CatalogYAML is the account's own catalog document (prices as data,
+	// usually `extends: <built-in>`); empty for a built-in catalog.
+	CatalogYAML string
+	Mode        string    // "account" (default) or "calculator"
+	CreatedAt   time.Time // when the record was made (wall/billing clock)
+	Revision    int64     // bumped by every change that can alter bills
 }
 
 // App is an application of an account; events name their app.
@@ -36,13 +39,16 @@ type App struct {
 
 // CreateAccountInput creates an account.
 type CreateAccountInput struct {
-	ID        string `json:"id"`
-	Catalog   string `json:"catalog"`
-	Mode      string `json:"mode,omitempty"`
-	Created   string `json:"created"`             // date YYYY-MM-DD in the billing zone
-	Activated string `json:"activated,omitempty"` // date; defaults to created
-	Balance   string `json:"balance,omitempty"`   // decimal
-	Timezone  string `json:"timezone,omitempty"`
+	ID      string `json:"id"`
+	Catalog string `json:"catalog"`
+	// CatalogYAML, when given, is the account's catalog document and
+	// Catalog only names it.
+	CatalogYAML string `json:"catalog_yaml,omitempty"`
+	Mode        string `json:"mode,omitempty"`
+	Created     string `json:"created"`             // date YYYY-MM-DD in the billing zone
+	Activated   string `json:"activated,omitempty"` // date; defaults to created
+	Balance     string `json:"balance,omitempty"`   // decimal
+	Timezone    string `json:"timezone,omitempty"`
 }
 
 // Validate reports every problem with the input, joined.

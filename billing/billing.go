@@ -23,6 +23,7 @@ import (
 	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/rating"
 	"github.com/livebill/livebill/scenario"
+	"go.yaml.in/yaml/v3"
 )
 
 // Service implements livebill.BillService and livebill.IngestService.
@@ -48,6 +49,30 @@ func New(store livebill.Store, clock livebill.Clock) *Service {
 		clock = livebill.SystemClock{}
 	}
 	return &Service{Store: store, Clock: clock}
+}
+
+// CheckAccountCatalog checks the catalog of a new account: a built-in name,
+// or a document that parses and extends, if anything, a built-in catalog
+// (the server reads no file a request names).
+func CheckAccountCatalog(in *livebill.CreateAccountInput) error {
+	if in.CatalogYAML == "" {
+		return CheckCatalog(in.Catalog)
+	}
+	var head struct {
+		Extends string `yaml:"extends"`
+	}
+	if err := yaml.Unmarshal([]byte(in.CatalogYAML), &head); err != nil {
+		return livebill.Errorf(livebill.EINVALID, "catalog_yaml: %v", err)
+	}
+	if head.Extends != "" {
+		if err := CheckCatalog(head.Extends); err != nil {
+			return livebill.Errorf(livebill.EINVALID, "catalog_yaml: extends: %v", err)
+		}
+	}
+	if _, err := catalog.Parse([]byte(in.CatalogYAML), in.Catalog); err != nil {
+		return err
+	}
+	return nil
 }
 
 // CheckCatalog reports whether name is a catalog the service can rate.
@@ -164,7 +189,12 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(rec.Catalog)
+	var cat *catalog.Catalog
+	if rec.CatalogYAML != "" {
+		cat, err = catalog.Parse([]byte(rec.CatalogYAML), rec.Catalog)
+	} else {
+		cat, err = catalog.Load(rec.Catalog)
+	}
 	if err != nil {
 		return nil, err
 	}

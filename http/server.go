@@ -153,7 +153,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return livebill.Errorf(livebill.EINVALID, "request body: %v", err)
@@ -165,18 +165,19 @@ func readJSON(r *http.Request, v any) error {
 
 // AccountJSON is an account in responses.
 type AccountJSON struct {
-	ID        string `json:"id"`
-	Catalog   string `json:"catalog"`
-	Mode      string `json:"mode,omitempty"`
-	Created   string `json:"created"`
-	Activated string `json:"activated,omitempty"`
-	Balance   string `json:"balance"`
-	Timezone  string `json:"timezone,omitempty"`
-	Revision  int64  `json:"revision"`
+	ID          string `json:"id"`
+	Catalog     string `json:"catalog"`
+	CatalogYAML string `json:"catalog_yaml,omitempty"`
+	Mode        string `json:"mode,omitempty"`
+	Created     string `json:"created"`
+	Activated   string `json:"activated,omitempty"`
+	Balance     string `json:"balance"`
+	Timezone    string `json:"timezone,omitempty"`
+	Revision    int64  `json:"revision"`
 }
 
 func accountJSON(a *livebill.AccountRecord) AccountJSON {
-	j := AccountJSON{ID: a.ID, Catalog: a.Catalog, Mode: a.Mode, Balance: a.Balance, Timezone: a.Timezone,
+	j := AccountJSON{ID: a.ID, Catalog: a.Catalog, CatalogYAML: a.CatalogYAML, Mode: a.Mode, Balance: a.Balance, Timezone: a.Timezone,
 		Created: a.Created.Format(time.DateOnly), Revision: a.Revision}
 	if !a.Activated.IsZero() {
 		j.Activated = a.Activated.Format(time.DateOnly)
@@ -194,7 +195,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := billing.CheckCatalog(in.Catalog); err != nil {
+	if err := billing.CheckAccountCatalog(&in); err != nil {
 		writeError(w, err)
 		return
 	}

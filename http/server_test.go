@@ -99,6 +99,9 @@ func TestErrorsAndOpenAPI(t *testing.T) {
 		{"POST", "/v1/accounts", map[string]any{"id": "a", "catalog": "trtc", "created": "2024-01-01", "extra": 1}, livebill.EINVALID},
 		{"GET", "/v1/accounts/a/usage?from=2024-10-01&to=2024-10-02&granularity=hour", nil, livebill.EINVALID},
 		{"GET", "/v1/nothing", nil, livebill.ENOTFOUND},
+		// a catalog document may extend only a built-in catalog: no server file is read
+		{"POST", "/v1/accounts", map[string]any{"id": "b", "catalog": "mine", "created": "2024-01-01", "catalog_yaml": "extends: /etc/passwd\n"}, livebill.EINVALID},
+		{"POST", "/v1/accounts", map[string]any{"id": "b", "catalog": "mine", "created": "2024-01-01", "catalog_yaml": "extends: trtc\nitems:\n  - {id: trtc.av.hd, price: \"-1\"}\n"}, livebill.EINVALID},
 	}
 	for _, tc := range cases {
 		err := c.Do(ctx, tc.method, tc.path, tc.body, nil)

@@ -160,8 +160,8 @@ func (s *DB) CreateAccount(ctx context.Context, in *livebill.CreateAccountInput)
 	if bal == "" {
 		bal = "0"
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		in.ID, in.Catalog, in.Mode, in.Created, in.Activated, bal, in.Timezone, now(s.clock))
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO accounts (id, catalog, catalog_yaml, mode, created, activated, balance, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		in.ID, in.Catalog, in.CatalogYAML, in.Mode, in.Created, in.Activated, bal, in.Timezone, now(s.clock))
 	if err != nil {
 		if a, _ := s.FindAccount(ctx, in.ID); a != nil {
 			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q already exists", in.ID)
@@ -171,12 +171,12 @@ func (s *DB) CreateAccount(ctx context.Context, in *livebill.CreateAccountInput)
 	return s.FindAccount(ctx, in.ID)
 }
 
-const accountCols = `id, catalog, mode, created, activated, balance, timezone, created_at, revision`
+const accountCols = `id, catalog, catalog_yaml, mode, created, activated, balance, timezone, created_at, revision`
 
 func scanAccount(sc interface{ Scan(...any) error }) (*livebill.AccountRecord, error) {
 	var a livebill.AccountRecord
 	var created, activated, createdAt string
-	if err := sc.Scan(&a.ID, &a.Catalog, &a.Mode, &created, &activated, &a.Balance, &a.Timezone, &createdAt, &a.Revision); err != nil {
+	if err := sc.Scan(&a.ID, &a.Catalog, &a.CatalogYAML, &a.Mode, &created, &activated, &a.Balance, &a.Timezone, &createdAt, &a.Revision); err != nil {
 		return nil, err
 	}
 	loc := time.UTC

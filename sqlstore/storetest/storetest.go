@@ -432,9 +432,6 @@ func testEquivalence(t *testing.T, open Opener) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if billing.CheckCatalog(f.Catalog) != nil {
-				t.Skipf("catalog %q: accounts take built-in catalogs only (catalog files per account are not supported yet)", f.Catalog)
-			}
 			want, err := f.Run()
 			if err != nil {
 				t.Fatal(err)
@@ -442,6 +439,13 @@ func testEquivalence(t *testing.T, open Opener) {
 			lines := scenarioEvents(t, f, path)
 			e := newEnv(t, open, time.Now())
 			acct := map[string]any{"id": "acct", "catalog": f.Catalog, "mode": f.Mode, "created": f.Period.From}
+			if billing.CheckCatalog(f.Catalog) != nil { // a catalog file: the account carries its document
+				b, err := os.ReadFile(filepath.Join(filepath.Dir(path), f.Catalog))
+				if err != nil {
+					t.Fatal(err)
+				}
+				acct["catalog"], acct["catalog_yaml"] = filepath.Base(f.Catalog), string(b)
+			}
 			if a := f.Account; a != nil {
 				acct["created"], acct["activated"], acct["balance"], acct["timezone"] = a.Created, a.Activated, a.Balance, a.Timezone
 			}
@@ -496,8 +500,10 @@ func testEquivalence(t *testing.T, open Opener) {
 			loc := time.UTC
 			if f.Account != nil && f.Account.Timezone != "" {
 				loc, _ = time.LoadLocation(f.Account.Timezone)
-			} else {
+			} else if billing.CheckCatalog(f.Catalog) == nil {
 				loc = catalogLoc(t, f.Catalog)
+			} else {
+				loc = catalogLoc(t, filepath.Join(filepath.Dir(path), f.Catalog))
 			}
 			to, _ := time.ParseInLocation(time.DateOnly, f.Period.To, loc)
 			e.clock.Set(to.Add(2 * time.Hour))
