@@ -64,12 +64,24 @@ type Grant struct {
 	// Start and End bound the validity [Start, End): a window is covered
 	// when its start is inside.
 	Start, End time.Time
-	Minutes    int64 // pack minutes granted
+	// Bought is the purchase instant (zero: Start). Packs bought at the same
+	// expiry are offered earliest-bought first, and a pack bought during a
+	// day covers that day's earlier windows only for what the packs already
+	// valid then left uncovered (seed: "未被其他时长包抵扣过的用量").
+	Bought  time.Time
+	Minutes int64 // pack minutes granted
 	// Ratios: pack minutes per usage minute, per item. Items absent are
 	// not covered by this pack.
 	Ratios map[string]money.Decimal
 	// Seq orders grants made at the same instant (the earlier grant first).
 	Seq int
+}
+
+func (g *Grant) bought() time.Time {
+	if g.Bought.IsZero() {
+		return g.Start
+	}
+	return g.Bought
 }
 
 // Pack is a grant and its balance.
@@ -252,18 +264,18 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		if !a.End.Equal(b.End) {
 			return a.End.Before(b.End)
 		}
-		if !a.Start.Equal(b.Start) {
-			return a.Start.Before(b.Start)
+		if ba, bb := a.bought(), b.bought(); !ba.Equal(bb) {
+			return ba.Before(bb)
 		}
 		return false // keep grant order
 	})
 	type packSpan struct {
-		start, end int64
-		ratios     map[string]money.Decimal
+		start, end, bought int64
+		ratios             map[string]money.Decimal
 	}
 	spans := make([]packSpan, len(offer))
 	for i, p := range offer {
-		spans[i] = packSpan{p.Start.UnixMilli(), p.End.UnixMilli(), p.Ratios}
+		spans[i] = packSpan{p.Start.UnixMilli(), p.End.UnixMilli(), p.bought().UnixMilli(), p.Ratios}
 	}
 
 	ws := make([]Window, 0, len(usage))
@@ -342,29 +354,36 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 			}
 			d := &res.Deductions[res.byKey[k]]
 			d.Metered += inc
-			for pi, p := range offer {
-				if inc == 0 {
-					break
+			// Packs bought by the window's end first; then packs bought
+			// later that day, retroactively, for what is left.
+			for phase := 0; phase < 2 && inc > 0; phase++ {
+				for pi, p := range offer {
+					if inc == 0 {
+						break
+					}
+					sp := spans[pi]
+					if w.Start < sp.start || w.Start >= sp.end || (p.App != "" && p.App != w.App) {
+						continue
+					}
+					if late := sp.bought >= w.Start+WindowMS; late != (phase == 1) {
+						continue
+					}
+					ratio, ok := sp.ratios[w.Item]
+					if !ok {
+						continue
+					}
+					q, _ := p.Remaining().QuoRem(ratio, 0) // exact floor
+					n := min(inc, q.IntPart())
+					if n <= 0 {
+						continue
+					}
+					p.Used = p.Used.Add(ratio.Mul(money.Int(n)))
+					if p.FirstUse < 0 {
+						p.FirstUse = w.Start
+					}
+					d.Covered += n
+					inc -= n
 				}
-				sp := spans[pi]
-				if w.Start < sp.start || w.Start >= sp.end || (p.App != "" && p.App != w.App) {
-					continue
-				}
-				ratio, ok := sp.ratios[w.Item]
-				if !ok {
-					continue
-				}
-				avail := p.Remaining().Div(ratio).Floor().IntPart()
-				n := min(inc, avail)
-				if n <= 0 {
-					continue
-				}
-				p.Used = p.Used.Add(ratio.Mul(money.Int(n)))
-				if p.FirstUse < 0 {
-					p.FirstUse = w.Start
-				}
-				d.Covered += n
-				inc -= n
 			}
 			d.Overage += inc
 			if inc > 0 && coverable[w.Item] {
@@ -377,6 +396,14 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 			if opt.Resume != nil {
 				if r := opt.Resume(w0.App, at); r > 0 {
 					s.Resume = max(r, at)
+				}
+			}
+			// The next pack covering the app (next month's free pack)
+			// restores service too.
+			for _, p := range offer {
+				st := p.Start.UnixMilli()
+				if st >= at && p.Minutes > 0 && (p.App == "" || p.App == w0.App) && (s.Resume == 0 || st < s.Resume) {
+					s.Resume = st
 				}
 			}
 			res.stops[w0.App] = append(res.stops[w0.App], s)

@@ -99,7 +99,8 @@ func (q *quoter) plans() error {
 		d := refundDecision{req: rf}
 		for i := range st.insts {
 			x := &st.insts[i]
-			if x.Purchase.ID == rf.Plan && !rf.Time.Before(x.Start) && rf.Time.Before(x.End) {
+			// A refund before the purchase instant (same day) finds no plan.
+			if x.Purchase.ID == rf.Plan && !rf.Time.Before(boughtAt(x, q.loc)) && rf.Time.Before(x.End) {
 				d.inst = x
 			}
 		}
@@ -118,6 +119,7 @@ func (q *quoter) plans() error {
 				}
 			}
 			d.inst.End = rf.Time
+			d.inst.Refunded = true
 			q.stopRenewals(rf.Plan, d.inst.Start)
 		}
 		st.refunds = append(st.refunds, d)
@@ -246,7 +248,7 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 				break
 			}
 			out = append(out, deduct.Grant{ID: "free-" + s.Format(time.DateOnly), Kind: deduct.KindFree,
-				Start: s, End: e, Minutes: fp.Minutes, Ratios: ratios, Seq: len(out)})
+				Start: s, End: e, Bought: s, Minutes: fp.Minutes, Ratios: ratios, Seq: len(out)})
 		}
 	}
 	gift, err := parseRatios(cat.GiftRatios)
@@ -256,7 +258,7 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 	promoEnd, _ := time.ParseInLocation(time.DateOnly, GiftPromoUntil, loc)
 	promoEnd = promoEnd.AddDate(0, 0, 1)
 	for _, in := range insts {
-		if in.Plan.GiftMinutes <= 0 || !in.Start.Before(in.End) {
+		if in.Plan.GiftMinutes <= 0 || !in.Start.Before(in.End) || in.Refunded {
 			continue
 		}
 		id := in.Purchase.ID
@@ -269,7 +271,7 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 		}
 		count := max(in.Count, 1)
 		out = append(out, deduct.Grant{ID: id, Kind: deduct.KindGift, App: app, Start: in.Start, End: in.End,
-			Minutes: in.Plan.GiftMinutes * int64(count), Ratios: gift, Seq: len(out)})
+			Bought: boughtAt(&in, loc), Minutes: in.Plan.GiftMinutes * int64(count), Ratios: gift, Seq: len(out)})
 	}
 	return out, nil
 }
@@ -409,15 +411,29 @@ func daysBetween(a, b time.Time) int {
 	return int(db.Sub(da).Hours() / 24)
 }
 
+// blocksInPeriod reports whether a stop blocks any of the app's usage in
+// the quote's period.
+func (q *quoter) blocksInPeriod(app string) bool {
+	for _, r := range q.in.Records {
+		if r.App == app && q.inPeriod(r.Window) && q.pl.ded.Blocked(app, r.Window) {
+			return true
+		}
+	}
+	return false
+}
+
 // stopNotices reports service stops and the usage they blocked.
 func (q *quoter) stopNotices() {
 	for _, s := range q.pl.ded.Stops {
 		if s.At > q.in.To.UnixMilli() {
 			continue
 		}
+		if s.At < q.in.From.UnixMilli() && !q.blocksInPeriod(s.App) {
+			continue // a stop before the period that blocks nothing in it
+		}
 		msg := "usage exceeded what packs cover and the app has no paid plan: service stopped at the end of this 5-minute window"
 		if s.Resume > 0 {
-			msg += fmt.Sprintf("; a paid plan resumed it at %s", q.fmtTime(s.Resume))
+			msg += fmt.Sprintf("; a new pack or paid plan resumed it at %s", q.fmtTime(s.Resume))
 		}
 		q.notices = append(q.notices, livebill.Notice{Code: livebill.NoticeServiceStop, App: s.App, Time: q.fmtTime(s.At), Message: msg})
 		if s.FirstBlocked == 0 {

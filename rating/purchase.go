@@ -19,6 +19,9 @@ type Instance struct {
 	Start, End time.Time
 	// Returned lists the units refunded during this period, in time order.
 	Returned []Returned
+	// Refunded: a TRTC plan period refunded in full (SPEC §4); its gift
+	// minutes go back with the money, so it grants no pack.
+	Refunded bool
 }
 
 // Returned is a refund applied to a period: count units returned at Time.
