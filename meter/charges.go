@@ -115,8 +115,8 @@ func (r *room) receivedArea(p *participant) int64 {
 		}
 		for _, sb := range p.subs {
 			k := sb.key
-			s := r.streams[k]
-			if s == nil || !s.video || k.user == p.id {
+			s := sb.st
+			if !s.on || !s.video || k.user == p.id {
 				continue
 			}
 			switch {
@@ -131,7 +131,7 @@ func (r *room) receivedArea(p *participant) int64 {
 	var area int64
 	for _, sb := range p.subs {
 		k := sb.key
-		if s := r.streams[k]; s != nil && s.video && k.user != p.id && !sb.off {
+		if s := sb.st; s.on && s.video && k.user != p.id && !sb.off {
 			area += sb.areaOf(k, s)
 		}
 	}
@@ -168,8 +168,8 @@ func (r *room) recordedArea(tk *task) int64 {
 		return r.allArea
 	}
 	var area int64
-	for _, k := range tk.refs {
-		if s := r.streams[k]; s != nil && s.video {
+	for _, rf := range tk.refs {
+		if s := rf.st; s.on && s.video {
 			area += s.area
 		}
 	}
@@ -207,10 +207,10 @@ func (m *Meter) recordingCharges(r *room, tk *task, out []charge) []charge {
 // otherwise each adds its own audio time.
 func (m *Meter) transcodeCharges(r *room, tk *task, out []charge) []charge {
 	var videoArea, audioOnly int64
-	for _, k := range tk.refs {
-		s := r.streams[k]
+	for _, rf := range tk.refs {
+		s := rf.st
 		switch {
-		case s == nil:
+		case !s.on:
 		case s.video:
 			videoArea += s.area
 		case s.audio:
@@ -266,7 +266,11 @@ func (m *Meter) hstCharges(r *room, p *participant, out []charge) []charge {
 	if p.mini {
 		audio = m.ids.miniAudio
 	}
-	for k, s := range r.streams {
+	for _, k := range r.streams {
+		s := k.user.slots[k.kind]
+		if !s.on {
+			continue
+		}
 		if k.user == p.id {
 			if p.mini { // sent streams
 				if s.audio {

@@ -44,19 +44,37 @@ func streamKind(s string) uint8 {
 	return kMain
 }
 
-// uid is a participant id interned by the meter: maps keyed by it hash
-// and compare a pointer instead of a string (the hot path of recomputing
-// charges).
-type uid *string
+// ident is a participant id interned per room (a user, or
+// robot:<kind>:<task>): it points at the participant while present and at
+// the slots of the streams it publishes, so the hot path of applying events
+// and recomputing charges follows pointers instead of probing maps.
+type ident struct {
+	id    string
+	p     *participant // nil while absent
+	slots [3]*stream   // by stream kind; nil until first used
+}
+
+type uid = *ident
 
 type streamKey struct {
 	user uid
 	kind uint8
 }
 
+// stream is the slot of one publisher's stream kind in a room. Slots are
+// kept while the room lives (a stopped stream is off, a restart turns it
+// on again), so subscriptions and task inputs hold a pointer to their slot
+// and recomputing charges needs no map lookup.
 type stream struct {
+	on           bool
 	video, audio bool
 	area         int64
+}
+
+// ref is a stream named by a task (recording streams, transcoding inputs).
+type ref struct {
+	key streamKey
+	st  *stream
 }
 
 // sub is an explicit subscription; off marks a stream a receive-all
@@ -64,6 +82,7 @@ type stream struct {
 // a small slice (subList): iterating it is far cheaper than a map.
 type sub struct {
 	key  streamKey
+	st   *stream
 	off  bool
 	area int64 // the size actually received (small streams), 0 if not stated
 }
@@ -86,7 +105,7 @@ type task struct {
 	formats   int64
 	audioOnly bool // recording media: audio
 	all       bool // recording/relay streams: "all"
-	refs      []streamKey
+	refs      []ref
 	outputs   []livebill.Output
 	codec     string
 	outAudio  bool
@@ -105,9 +124,8 @@ type room struct {
 		s string
 		u uid
 	}
-	parts   map[uid]*participant
 	list    []*participant // present participants
-	streams map[streamKey]*stream
+	streams []streamKey    // every stream slot ever used, for iteration
 	// allArea is the summed area of running main and screen video streams:
 	// what a receive-all participant gets, less its own.
 	allArea  int64
@@ -119,7 +137,7 @@ type room struct {
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
 	return &room{m: m, app: app, id: id, t: t, pendT: t,
-		ids: map[string]uid{}, parts: map[uid]*participant{}, streams: map[streamKey]*stream{}}
+		ids: map[string]uid{}}
 }
 
 // uid interns a participant id (a user, or robot:<kind>:<task>) per room,
@@ -137,8 +155,7 @@ func (r *room) uid(id string) uid {
 		c.s, c.u = id, u
 		return u
 	}
-	u := uid(new(string)) // not &id: that would move every caller's id to the heap
-	*u = id
+	u := &ident{id: id}
 	r.ids[id] = u
 	return u
 }
@@ -221,7 +238,7 @@ func (r *room) apply(e *livebill.Event) error {
 	user := r.uid(e.User)
 	switch e.Type {
 	case livebill.RoomJoin:
-		if p := r.parts[user]; p != nil {
+		if user.p != nil {
 			return badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id))
 		}
 		p := &participant{id: user, kind: kindUser, recv: recvManual, mini: e.Client == "miniprogram"}
@@ -234,7 +251,7 @@ func (r *room) apply(e *livebill.Event) error {
 		r.add(p, t)
 		r.recompute(p, t)
 	case livebill.RoomLeave:
-		p := r.parts[user]
+		p := user.p
 		if p == nil || p.kind != kindUser {
 			return badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s", e.User, r.id))
 		}
@@ -247,14 +264,14 @@ func (r *room) apply(e *livebill.Event) error {
 			r.recomputeAll(t)
 		}
 	case livebill.StreamStart:
-		if r.parts[user] == nil {
+		if user.p == nil {
 			return badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it", e.User, r.id))
 		}
 		k := streamKey{user, streamKind(e.Stream)}
-		if r.streams[k] != nil {
+		if r.running(k) != nil {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is already running (use stream.update)", e.Stream, e.User))
 		}
-		s := &stream{video: e.Media == livebill.MediaVideo}
+		s := stream{video: e.Media == livebill.MediaVideo}
 		s.audio = k.kind == kMain && (!s.video || !e.NoAudio)
 		if s.video {
 			s.area = e.Size().Area()
@@ -262,7 +279,7 @@ func (r *room) apply(e *livebill.Event) error {
 		r.startStream(k, s)
 		r.recomputeAll(t)
 	case livebill.StreamUpdate:
-		s := r.streams[streamKey{user, streamKind(e.Stream)}]
+		s := r.running(streamKey{user, streamKind(e.Stream)})
 		if s == nil {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
@@ -280,7 +297,7 @@ func (r *room) apply(e *livebill.Event) error {
 		}
 		r.recomputeAll(t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
-		p := r.parts[user]
+		p := user.p
 		if p == nil {
 			return badEvent(e, "user", fmt.Sprintf("%s is not in room %s", e.User, r.id))
 		}
@@ -290,10 +307,10 @@ func (r *room) apply(e *livebill.Event) error {
 			if autoReceived {
 				p.subs.remove(k)
 			} else {
-				p.subs.set(sub{key: k, area: e.Size().Area()})
+				p.subs.set(sub{key: k, st: r.slot(k), area: e.Size().Area()})
 			}
 		} else if autoReceived {
-			p.subs.set(sub{key: k, off: true})
+			p.subs.set(sub{key: k, st: r.slot(k), off: true})
 		} else {
 			p.subs.remove(k)
 		}
@@ -301,7 +318,7 @@ func (r *room) apply(e *livebill.Event) error {
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
 		return r.startTask(e, t)
 	case livebill.TranscodeUpdate:
-		p := r.parts[r.uid(robotID(kindTranscode, e.Task))]
+		p := r.uid(robotID(kindTranscode, e.Task)).p
 		if p == nil {
 			return badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task))
 		}
@@ -313,7 +330,7 @@ func (r *room) apply(e *livebill.Event) error {
 	case livebill.RecordingStop, livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
 		kind := map[livebill.EventType]partKind{livebill.RecordingStop: kindRecording,
 			livebill.TranscodeStop: kindTranscode, livebill.RelayStop: kindRelay, livebill.InputStop: kindInput}[e.Type]
-		p := r.parts[r.uid(robotID(kind, e.Task))]
+		p := r.uid(robotID(kind, e.Task)).p
 		if p == nil {
 			return badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id))
 		}
@@ -330,18 +347,19 @@ func (r *room) apply(e *livebill.Event) error {
 
 func robotID(k partKind, task string) string { return "robot:" + robotNames[k] + ":" + task }
 
-func (r *room) refs(in []livebill.StreamRef) []streamKey {
-	out := make([]streamKey, len(in))
+func (r *room) refs(in []livebill.StreamRef) []ref {
+	out := make([]ref, len(in))
 	for i, s := range in {
-		out[i] = streamKey{r.uid(s.User), streamKind(s.Stream)}
+		k := streamKey{r.uid(s.User), streamKind(s.Stream)}
+		out[i] = ref{k, r.slot(k)}
 	}
 	return out
 }
 
-func subsOf(ks []streamKey) subList {
-	l := make(subList, 0, len(ks))
-	for _, k := range ks {
-		l.set(sub{key: k})
+func subsOf(rs []ref) subList {
+	l := make(subList, 0, len(rs))
+	for _, rf := range rs {
+		l.set(sub{key: rf.key, st: rf.st})
 	}
 	return l
 }
@@ -394,7 +412,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 		kind = kindInput
 	}
 	id := r.uid(robotID(kind, e.Task))
-	if r.parts[id] != nil {
+	if id.p != nil {
 		return badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id))
 	}
 	tk := &task{}
@@ -418,7 +436,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 		r.m.relays = append(r.m.relays, tk.relay)
 	case kindInput:
 		p.recv = recvAudio
-		tk.input = stream{video: e.Media == livebill.MediaVideo, audio: true}
+		tk.input = stream{on: true, video: e.Media == livebill.MediaVideo, audio: true}
 		if tk.input.video {
 			tk.input.area = e.Size().Area()
 		}
@@ -433,8 +451,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	}
 	r.add(p, t)
 	if kind == kindInput {
-		s := tk.input
-		r.startStream(streamKey{id, kMain}, &s)
+		r.startStream(streamKey{id, kMain}, tk.input)
 		r.recomputeAll(t)
 		return nil
 	}
@@ -445,7 +462,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 func (r *room) add(p *participant, t int64) {
 	p.since = t
 	p.idx = len(r.list)
-	r.parts[p.id] = p
+	p.id.p = p
 	r.list = append(r.list, p)
 }
 
@@ -457,7 +474,7 @@ func (r *room) remove(p *participant, t int64) {
 	r.list[p.idx] = last
 	last.idx = p.idx
 	r.list = r.list[:len(r.list)-1]
-	delete(r.parts, p.id)
+	p.id.p = nil
 }
 
 // allAreaAdjust keeps the room's receive-all area and the publisher's own
@@ -467,27 +484,48 @@ func (r *room) allAreaAdjust(k streamKey, d int64) {
 		return
 	}
 	r.allArea += d
-	if p := r.parts[k.user]; p != nil {
+	if p := k.user.p; p != nil {
 		p.ownArea += d
 	}
 }
 
-func (r *room) startStream(k streamKey, s *stream) {
-	r.streams[k] = s
+// slot returns the stream slot of k, creating an off one.
+func (r *room) slot(k streamKey) *stream {
+	s := k.user.slots[k.kind]
+	if s == nil {
+		s = &stream{}
+		k.user.slots[k.kind] = s
+		r.streams = append(r.streams, k)
+	}
+	return s
+}
+
+// running returns the stream k if it is on.
+func (r *room) running(k streamKey) *stream {
+	if s := k.user.slots[k.kind]; s != nil && s.on {
+		return s
+	}
+	return nil
+}
+
+func (r *room) startStream(k streamKey, s stream) {
+	sl := r.slot(k)
+	*sl = s
+	sl.on = true
 	if s.video {
 		r.allAreaAdjust(k, s.area)
 	}
 }
 
 func (r *room) stopStream(k streamKey) bool {
-	s := r.streams[k]
+	s := r.running(k)
 	if s == nil {
 		return false
 	}
 	if s.video {
 		r.allAreaAdjust(k, -s.area)
 	}
-	delete(r.streams, k)
+	s.on = false
 	return true
 }
 
