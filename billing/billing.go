@@ -23,6 +23,7 @@ import (
 	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/rating"
 	"github.com/livebill/livebill/scenario"
+	"github.com/livebill/livebill/webhook"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -252,19 +253,26 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 }
 
 // feeder replays the account's stored events with time before to.
-func (s *Service) feeder(ctx context.Context, a *account, to time.Time, rejected *[]error) func(*meter.Meter) error {
+// Webhook events go through webhook.Normalizer (a no-op for others);
+// notices, when not nil, gets its estimated_subscriptions notices.
+func (s *Service) feeder(ctx context.Context, a *account, to time.Time, rejected *[]error, notices *[]livebill.Notice) func(*meter.Meter) error {
 	return func(m *meter.Meter) error {
 		evs, err := s.Store.ListEvents(ctx, a.rec.ID, 0, to.UnixMilli())
 		if err != nil {
 			return err
 		}
+		norm := webhook.NewNormalizer(m.Apply)
 		var e livebill.Event
 		for _, se := range evs {
 			if err := eventio.Parse(se.Body, &e); err != nil {
 				*rejected = append(*rejected, fmt.Errorf("stored event %q: %w", se.ID, err))
 				continue
 			}
-			m.Apply(&e)
+			norm.Apply(&e)
+		}
+		norm.Close()
+		if notices != nil {
+			*notices = append(*notices, norm.Notices()...)
 		}
 		return nil
 	}
@@ -274,10 +282,12 @@ func (s *Service) compute(ctx context.Context, a *account, from, to time.Time) (
 	in := a.in
 	in.From, in.To = from, to
 	var rejected []error
-	q, merr, err := scenario.Compute(in, s.feeder(ctx, a, to, &rejected))
+	var notices []livebill.Notice
+	q, merr, err := scenario.Compute(in, s.feeder(ctx, a, to, &rejected, &notices))
 	if err != nil {
 		return nil, nil, err
 	}
+	q.Notices = append(q.Notices, notices...)
 	return q, append(rejected, merr...), nil
 }
 
@@ -334,7 +344,7 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	rin := a.in
 	rin.From, rin.To = from, to
 	var rejected []error
-	m, err := scenario.Meter(rin, s.feeder(ctx, a, to, &rejected))
+	m, err := scenario.Meter(rin, s.feeder(ctx, a, to, &rejected, nil))
 	if err != nil {
 		return nil, err
 	}

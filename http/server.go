@@ -34,11 +34,14 @@ var openapi []byte
 
 // Server serves the API.
 type Server struct {
-	Store    livebill.Store
-	Billing  *billing.Service
-	Logger   *log.Logger
-	server   *http.Server
-	listener net.Listener
+	Store   livebill.Store
+	Billing *billing.Service
+	Logger  *log.Logger
+	// WebhookLateness is how late a vendor callback may arrive after its
+	// event time before it is logged as late (default 60 s); see ingest.go.
+	WebhookLateness time.Duration
+	server          *http.Server
+	listener        net.Listener
 }
 
 // NewServer returns a server on store and the billing service.
@@ -76,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/accounts/{id}/quote", s.accountQuote)
 	mux.HandleFunc("POST /v1/events", s.postEvents)
 	mux.HandleFunc("POST /v1/quote", s.quote)
+	s.ingestRoutes(mux) // vendor webhooks (ingest.go)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, livebill.Errorf(livebill.ENOTFOUND, "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
 	})

@@ -19,7 +19,7 @@ import (
 	"github.com/livebill/livebill/sqlite"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--settle-every D] [--settle-delay D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -54,6 +54,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
+	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of vendor webhooks after their event time (the settle delay is at least this; later ones are re-rated as adjustments)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -71,8 +72,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	defer store.Close()
 	svc := billing.New(store, clock)
-	svc.SettleDelay = *delay
+	svc.SettleDelay = max(*delay, *lateness)
 	srv := lbhttp.NewServer(store, svc)
+	srv.WebhookLateness = *lateness
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		return &exitError{code: 1, err: err}

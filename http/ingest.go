@@ -1,0 +1,287 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/webhook"
+)
+
+// MaxWebhookBody bounds one vendor callback.
+const MaxWebhookBody = 1 << 20
+
+// ingestRoutes registers the vendor webhook endpoints and the per-app
+// webhook configuration.
+func (s *Server) ingestRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("PUT /v1/accounts/{id}/apps/{app}/webhook", s.putWebhookConfig)
+	mux.HandleFunc("GET /v1/accounts/{id}/apps/{app}/webhook", s.getWebhookConfig)
+	mux.HandleFunc("POST /v1/ingest/trtc/{app}", s.ingestTRTC)
+	mux.HandleFunc("POST /v1/ingest/livekit", s.ingestLiveKit)
+	mux.HandleFunc("POST /v1/ingest/livekit/{app}", s.ingestLiveKit)
+	mux.HandleFunc("POST /v1/ingest/agora", s.ingestAgora)
+	mux.HandleFunc("POST /v1/ingest/agora/{app}", s.ingestAgora)
+}
+
+func (s *Server) configs() (webhook.ConfigStore, error) {
+	cs, ok := s.Store.(webhook.ConfigStore)
+	if !ok {
+		return nil, livebill.Errorf(livebill.EINTERNAL, "the store keeps no webhook configurations")
+	}
+	return cs, nil
+}
+
+func (s *Server) appOf(r *http.Request) (*livebill.App, error) {
+	app, err := s.Store.FindApp(r.Context(), r.PathValue("app"))
+	if err != nil {
+		return nil, err
+	}
+	if app.AccountID != r.PathValue("id") {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "app %q is not an app of account %q", app.ID, r.PathValue("id"))
+	}
+	return app, nil
+}
+
+func (s *Server) putWebhookConfig(w http.ResponseWriter, r *http.Request) {
+	var c webhook.Config
+	if err := readJSON(r, &c); err != nil {
+		writeError(w, err)
+		return
+	}
+	app, err := s.appOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	c.App = app.ID
+	if err := c.Validate(); err != nil {
+		writeError(w, err)
+		return
+	}
+	c.Defaults()
+	cs, err := s.configs()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := cs.PutWebhookConfig(r.Context(), &c); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c.Redacted())
+}
+
+func (s *Server) getWebhookConfig(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.appOf(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	cs, err := s.configs()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	c, err := cs.FindWebhookConfig(r.Context(), r.PathValue("app"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c.Redacted())
+}
+
+func unauthorized(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"code": http.StatusUnauthorized,
+		"error": map[string]string{"code": "unauthorized", "message": err.Error()}})
+}
+
+func readWebhook(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	if err != nil {
+		writeError(w, livebill.Errorf(livebill.EINVALID, "body: %v", err))
+		return nil, false
+	}
+	return body, true
+}
+
+// vendorConfig returns the app's configuration for vendor (ENOTFOUND if
+// the app has none or one of another vendor).
+func (s *Server) vendorConfig(ctx context.Context, app, vendor string) (*webhook.Config, error) {
+	cs, err := s.configs()
+	if err != nil {
+		return nil, err
+	}
+	c, err := cs.FindWebhookConfig(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if c.Vendor != vendor {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "app %q takes %s webhooks, not %s", app, c.Vendor, vendor)
+	}
+	return c, nil
+}
+
+func (s *Server) ingestTRTC(w http.ResponseWriter, r *http.Request) {
+	body, ok := readWebhook(w, r)
+	if !ok {
+		return
+	}
+	cfg, err := s.vendorConfig(r.Context(), r.PathValue("app"), webhook.TRTC)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := webhook.VerifyTRTC(body, r.Header.Get("Sign"), cfg.Secret); err != nil {
+		unauthorized(w, err)
+		return
+	}
+	evs, err := webhook.MapTRTC(cfg, body)
+	s.storeWebhook(w, r, evs, err)
+}
+
+func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
+	body, ok := readWebhook(w, r)
+	if !ok {
+		return
+	}
+	auth := r.Header.Get("Authorization")
+	claims, err := webhook.ParseLiveKitToken(auth)
+	if err != nil {
+		unauthorized(w, err)
+		return
+	}
+	var cfg *webhook.Config
+	if app := r.PathValue("app"); app != "" {
+		if cfg, err = s.vendorConfig(r.Context(), app, webhook.LiveKit); err != nil {
+			writeError(w, err)
+			return
+		}
+	} else {
+		cs, err := s.configs()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		list, err := cs.ListWebhookConfigs(r.Context(), webhook.LiveKit, claims.Issuer)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if len(list) != 1 { // unknown key, or one key on several apps: use /v1/ingest/livekit/{app}
+			unauthorized(w, webhook.ErrSignature)
+			return
+		}
+		cfg = list[0]
+	}
+	if err := webhook.VerifyLiveKit(body, auth, cfg.Key, cfg.Secret, s.now()); err != nil {
+		unauthorized(w, err)
+		return
+	}
+	evs, err := webhook.MapLiveKit(cfg, body)
+	s.storeWebhook(w, r, evs, err)
+}
+
+func (s *Server) ingestAgora(w http.ResponseWriter, r *http.Request) {
+	body, ok := readWebhook(w, r)
+	if !ok {
+		return
+	}
+	sig := r.Header.Get("Agora-Signature-V2")
+	var cfg *webhook.Config
+	if app := r.PathValue("app"); app != "" {
+		c, err := s.vendorConfig(r.Context(), app, webhook.Agora)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if webhook.VerifyAgora(body, sig, c.Secret) == nil {
+			cfg = c
+		}
+	} else {
+		// NCS bodies do not name the project: the secret that verifies
+		// the signature does.
+		cs, err := s.configs()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		list, err := cs.ListWebhookConfigs(r.Context(), webhook.Agora, "")
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		for _, c := range list {
+			if webhook.VerifyAgora(body, sig, c.Secret) == nil {
+				cfg = c
+				break
+			}
+		}
+	}
+	if cfg == nil {
+		unauthorized(w, webhook.ErrSignature)
+		return
+	}
+	evs, err := webhook.MapAgora(cfg, body)
+	s.storeWebhook(w, r, evs, err)
+}
+
+func (s *Server) now() time.Time {
+	if s.Billing != nil && s.Billing.Clock != nil {
+		return s.Billing.Clock.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.Logger != nil {
+		s.Logger.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+// storeWebhook ingests a callback's events and answers the vendor:
+// {"code":0} with 200 once stored (or already stored: a retry). A
+// callback whose events the ingestion rejects gets 422 with the reasons;
+// the same id with another body (a callback re-sent after the app's
+// configuration changed) keeps the first version and is acknowledged.
+func (s *Server) storeWebhook(w http.ResponseWriter, r *http.Request, evs []webhook.Event, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if len(evs) > 0 {
+		res, err := s.Billing.Ingest(r.Context(), webhook.Raw(evs))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		var details []string
+		for _, st := range res.Errors {
+			if st.Code == livebill.ECONFLICT {
+				s.logf("webhook: event %s already stored with another body; first version kept", st.ID)
+				continue
+			}
+			details = append(details, st.Error)
+		}
+		if len(details) > 0 {
+			var b ErrorBody
+			b.Error.Code = livebill.EINVALID
+			b.Error.Message = fmt.Sprintf("callback rejected: %d of %d events invalid", len(details), len(evs))
+			b.Error.Details = details
+			writeJSON(w, http.StatusUnprocessableEntity, b)
+			return
+		}
+		lateness := s.WebhookLateness
+		if lateness == 0 {
+			lateness = webhook.DefaultLateness
+		}
+		if t, err := time.Parse(time.RFC3339Nano, evs[0].Time); err == nil && s.now().Sub(t) > lateness && res.Accepted > 0 {
+			s.logf("webhook: %s arrived %s after its event time (allowed lateness %s): re-rated as a late event", evs[0].ID, s.now().Sub(t).Round(time.Second), lateness)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"code": 0})
+}
