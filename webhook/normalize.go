@@ -55,7 +55,13 @@ func (n *Normalizer) Apply(e *livebill.Event) {
 		n.flush()
 	}
 	n.t = e.Time
-	n.buf = append(n.buf, *e)
+	c := *e
+	// the caller may reuse e and its slices (a pooled parser): keep copies
+	c.Formats = append([]string(nil), e.Formats...)
+	c.Streams = append([]livebill.StreamRef(nil), e.Streams...)
+	c.Outputs = append([]livebill.Output(nil), e.Outputs...)
+	c.Inputs = append([]livebill.StreamRef(nil), e.Inputs...)
+	n.buf = append(n.buf, c)
 }
 
 // Close hands over what is buffered.
