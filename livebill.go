@@ -33,6 +33,7 @@ const (
 	ENOTFOUND    = "not_found"   // a referenced thing does not exist
 	ECONFLICT    = "conflict"    // refused because of the current state
 	EUNPUBLISHED = "unpublished" // a price the catalog does not publish
+	ETOOLARGE    = "too_large"   // a request body over the limit
 	EINTERNAL    = "internal"
 )
 

@@ -80,11 +80,33 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/events", s.postEvents)
 	mux.HandleFunc("POST /v1/quote", s.quote)
 	s.ingestRoutes(mux) // vendor webhooks (ingest.go)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, livebill.Errorf(livebill.ENOTFOUND, "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// No route: let the mux decide between 404 and 405 (it sets Allow),
+		// and answer in JSON like every other error.
+		rec := &statusRecorder{header: w.Header()}
+		mux.ServeHTTP(rec, r)
+		var b ErrorBody
+		b.Error.Code, b.Error.Message = livebill.ENOTFOUND, fmt.Sprintf("no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path)
+		if rec.code == http.StatusMethodNotAllowed {
+			b.Error.Code, b.Error.Message = "method_not_allowed", fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, w.Header().Get("Allow"))
+		}
+		writeJSON(w, max(rec.code, http.StatusNotFound), b)
 	})
-	return mux
 }
+
+// statusRecorder captures the status the mux would answer with.
+type statusRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusRecorder) WriteHeader(code int)        { s.code = code }
 
 // Listen binds addr; Serve then serves on it. Split so callers learn the
 // bound address (":0") before serving.
@@ -94,7 +116,10 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 		return nil, err
 	}
 	s.listener = ln
-	s.server = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Bodies may be large NDJSON pushes, so reading gets minutes, not
+	// forever: a stalled client cannot hold a connection open.
+	s.server = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	return ln.Addr(), nil
 }
 
@@ -123,6 +148,8 @@ func StatusOf(err error) int {
 		return http.StatusConflict
 	case livebill.EUNPUBLISHED:
 		return http.StatusUnprocessableEntity
+	case livebill.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }
@@ -156,13 +183,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// maxJSONBody bounds a JSON request body (event pushes have their own).
+const maxJSONBody = 4 << 20
+
 func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<20))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return livebill.Errorf(livebill.EINVALID, "request body: %v", err)
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.Decode(&struct{}{}) != io.EOF {
+			return livebill.Errorf(livebill.EINVALID, "request body: data after the JSON value")
+		}
+		return nil
 	}
-	return nil
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return livebill.Errorf(livebill.ETOOLARGE, "request body: larger than %d bytes", maxJSONBody)
+	}
+	return livebill.Errorf(livebill.EINVALID, "request body: %v", err)
 }
 
 // ---- accounts and apps
