@@ -97,6 +97,8 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 	var good []livebill.IncomingEvent
 	var goodIdx []int
 	apps := map[string]string{}
+	p := parsers.Get().(*eventio.Parser)
+	defer parsers.Put(p)
 	for i, raw := range batch {
 		st := livebill.IngestStatus{Index: i, Line: raw.Line}
 		reject := func(code string, err error) {
@@ -104,7 +106,7 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 			statuses[i] = st
 		}
 		var e livebill.Event
-		if err := eventio.Parse(raw.Body, &e); err != nil {
+		if err := p.Parse(raw.Body, &e); err != nil {
 			var ee *livebill.EventError
 			if errors.As(err, &ee) {
 				ee.Line = raw.Line
@@ -160,6 +162,17 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 // canonical re-encodes a JSON object with sorted keys and no spaces, so a
 // re-sent event compares equal to the stored one however it was written.
 func canonical(b []byte) ([]byte, error) {
+	if out, ok := canonicalFast(b, make([]byte, 0, len(b))); ok {
+		return out, nil
+	}
+	return canonicalSlow(b)
+}
+
+// parsers are the fast event parsers ingestion and replay use (each holds
+// a 1 MiB intern cache, so they are reused).
+var parsers = sync.Pool{New: func() any { return eventio.NewParser() }}
+
+func canonicalSlow(b []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -185,17 +198,39 @@ type account struct {
 	in  rating.Input // without records, period
 }
 
-func (s *Service) load(ctx context.Context, id string) (*account, error) {
-	rec, err := s.Store.FindAccount(ctx, id)
-	if err != nil {
-		return nil, err
+// catalogs caches the parsed built-in catalogs by name: parsing the YAML
+// took 40% of a settlement. Catalogs are read-only once parsed. An
+// account's own document is parsed each time (a cache of those would grow
+// with the accounts).
+var catalogs sync.Map // name → *catalog.Catalog
+
+func loadCatalog(rec *livebill.AccountRecord) (*catalog.Catalog, error) {
+	k := rec.Catalog
+	if c, ok := catalogs.Load(k); ok && rec.CatalogYAML == "" {
+		return c.(*catalog.Catalog), nil
 	}
 	var cat *catalog.Catalog
+	var err error
 	if rec.CatalogYAML != "" {
 		cat, err = catalog.Parse([]byte(rec.CatalogYAML), rec.Catalog)
 	} else {
 		cat, err = catalog.Load(rec.Catalog)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.CatalogYAML == "" {
+		catalogs.Store(k, cat)
+	}
+	return cat, nil
+}
+
+func (s *Service) load(ctx context.Context, id string) (*account, error) {
+	rec, err := s.Store.FindAccount(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := loadCatalog(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -262,9 +297,11 @@ func (s *Service) feeder(ctx context.Context, a *account, to time.Time, rejected
 			return err
 		}
 		norm := webhook.NewNormalizer(m.Apply)
+		p := parsers.Get().(*eventio.Parser)
+		defer parsers.Put(p)
 		var e livebill.Event
 		for _, se := range evs {
-			if err := eventio.Parse(se.Body, &e); err != nil {
+			if err := p.Parse(se.Body, &e); err != nil {
 				*rejected = append(*rejected, fmt.Errorf("stored event %q: %w", se.ID, err))
 				continue
 			}

@@ -5,7 +5,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -32,6 +32,7 @@ type DB struct {
 	db      *sql.DB
 	dialect Dialect
 	clock   livebill.Clock
+	stmts   sync.Map // SQL text → *sql.Stmt (SQLite ingestion statements)
 }
 
 var _ livebill.Store = (*DB)(nil)
@@ -48,7 +49,10 @@ func New(db *sql.DB, d Dialect, clock livebill.Clock) *DB {
 func (s *DB) SQL() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
 
 func (s *DB) q(query string) string {
 	if !s.dialect.Numbered {
@@ -197,7 +201,7 @@ func scanAccount(sc interface{ Scan(...any) error }) (*livebill.AccountRecord, e
 
 // FindAccount returns an account or ENOTFOUND.
 func (s *DB) FindAccount(ctx context.Context, id string) (*livebill.AccountRecord, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE id = ?`), id))
+	a, err := scanAccount(s.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, livebill.Errorf(livebill.ENOTFOUND, "account %q not found", id)
 	}
@@ -254,7 +258,7 @@ func scanApp(sc interface{ Scan(...any) error }) (*livebill.App, error) {
 
 // FindApp returns an app or ENOTFOUND.
 func (s *DB) FindApp(ctx context.Context, id string) (*livebill.App, error) {
-	a, err := scanApp(s.db.QueryRowContext(ctx, s.q(`SELECT id, account_id, name, created_at FROM apps WHERE id = ?`), id))
+	a, err := scanApp(s.queryRow(ctx, `SELECT id, account_id, name, created_at FROM apps WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, livebill.Errorf(livebill.ENOTFOUND, "app %q not found", id)
 	}
@@ -330,7 +334,7 @@ func (s *DB) CreatePurchase(ctx context.Context, in *livebill.CreatePurchaseInpu
 
 // ListPurchases returns an account's purchases in the order made.
 func (s *DB) ListPurchases(ctx context.Context, accountID string) ([]*livebill.StoredPurchase, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE account_id = ? ORDER BY seq, id`), accountID)
+	rows, err := s.query(ctx, `SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE account_id = ? ORDER BY seq, id`, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +387,7 @@ func (s *DB) CreateRefund(ctx context.Context, in *livebill.CreateRefundInput) (
 
 // ListRefunds returns an account's refund requests in the order made.
 func (s *DB) ListRefunds(ctx context.Context, accountID string) ([]*livebill.StoredRefund, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, account_id, purchase, count, at FROM refunds WHERE account_id = ? ORDER BY seq`), accountID)
+	rows, err := s.query(ctx, `SELECT seq, account_id, purchase, count, at FROM refunds WHERE account_id = ? ORDER BY seq`, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -401,82 +405,12 @@ func (s *DB) ListRefunds(ctx context.Context, accountID string) ([]*livebill.Sto
 
 // ---- events
 
-// StoreEvents stores a batch in one transaction (see livebill.EventService).
-func (s *DB) StoreEvents(ctx context.Context, events []livebill.IncomingEvent) ([]livebill.IngestStatus, error) {
-	out := make([]livebill.IngestStatus, len(events))
-	if len(events) == 0 {
-		return out, nil
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, s.q(`INSERT INTO events (account_id, id, time_ms, app, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, id) DO NOTHING`))
-	if err != nil {
-		return nil, err
-	}
-	defer ins.Close()
-	sel, err := tx.PrepareContext(ctx, s.q(`SELECT body FROM events WHERE account_id = ? AND id = ?`))
-	if err != nil {
-		return nil, err
-	}
-	defer sel.Close()
-	touched := map[string]bool{}
-	for i, in := range events {
-		st := livebill.IngestStatus{Index: i, Line: in.Event.Line, ID: in.Event.ID}
-		if in.Event.ID == "" || in.AccountID == "" {
-			st.Status, st.Code, st.Error = livebill.IngestRejected, livebill.EINVALID, "event has no id or account"
-			out[i] = st
-			continue
-		}
-		res, err := ins.ExecContext(ctx, in.AccountID, in.Event.ID, in.Event.Time, in.Event.App, string(in.Body))
-		if err != nil {
-			return nil, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, err
-		}
-		if n == 1 {
-			st.Status = livebill.IngestAccepted
-			touched[in.AccountID] = true
-		} else {
-			var body string
-			if err := sel.QueryRowContext(ctx, in.AccountID, in.Event.ID).Scan(&body); err != nil {
-				return nil, err
-			}
-			if bytes.Equal([]byte(body), in.Body) {
-				st.Status = livebill.IngestDuplicate
-			} else {
-				st.Status, st.Code = livebill.IngestRejected, livebill.ECONFLICT
-				st.Error = fmt.Sprintf("event id %q was already used by a different event", in.Event.ID)
-			}
-		}
-		out[i] = st
-	}
-	accts := make([]string, 0, len(touched))
-	for a := range touched {
-		accts = append(accts, a)
-	}
-	sort.Strings(accts) // lock order, so concurrent batches cannot deadlock
-	for _, a := range accts {
-		if err := s.bump(ctx, tx, a); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // ListEvents returns events in time order, ties in arrival order.
 func (s *DB) ListEvents(ctx context.Context, accountID string, from, to int64) ([]livebill.StoredEvent, error) {
 	if to == 0 {
 		to = 1<<62 - 1
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, id, time_ms, app, body FROM events WHERE account_id = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms, seq`), accountID, from, to)
+	rows, err := s.query(ctx, `SELECT seq, id, time_ms, app, body FROM events WHERE account_id = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms, seq`, accountID, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -498,7 +432,7 @@ func (s *DB) ListEvents(ctx context.Context, accountID string, from, to int64) (
 func (s *DB) EventSpan(ctx context.Context, accountID string) (livebill.EventSpan, error) {
 	var sp livebill.EventSpan
 	var first, last sql.NullInt64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE account_id = ?`), accountID).Scan(&sp.Count, &first, &last)
+	err := s.queryRow(ctx, `SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE account_id = ?`, accountID).Scan(&sp.Count, &first, &last)
 	sp.First, sp.Last = first.Int64, last.Int64
 	return sp, err
 }
@@ -507,14 +441,37 @@ func (s *DB) EventSpan(ctx context.Context, accountID string) (livebill.EventSpa
 
 // IssueBills stores bills and the settlement in one transaction.
 func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []livebill.IssuedBill) error {
+	const (
+		qCount  = `SELECT COUNT(*) FROM bills WHERE account_id = ? AND bill_key = ?`
+		qInsert = `INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+		qSettle = `INSERT INTO settlements (account_id, through, revision) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`
+	)
+	if err := s.prepareAll(ctx, qCount, qInsert, qSettle); err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	queryRow := func(q string, args ...any) *sql.Row {
+		if st := s.txStmt(ctx, tx, q); st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+		return tx.QueryRowContext(ctx, s.q(q), args...)
+	}
+	exec := func(q string, args ...any) error {
+		var err error
+		if st := s.txStmt(ctx, tx, q); st != nil {
+			_, err = st.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, s.q(q), args...)
+		}
+		return err
+	}
 	for _, b := range bills {
 		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM bills WHERE account_id = ? AND bill_key = ?`), st.AccountID, b.Key).Scan(&n); err != nil {
+		if err := queryRow(qCount, st.AccountID, b.Key).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
@@ -524,13 +481,11 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-			st.AccountID, b.Key, b.Kind, b.Date, b.Total, string(lines), b.Adjusts, b.IssuedAt.UTC().Format(time.RFC3339Nano)); err != nil {
+		if err := exec(qInsert, st.AccountID, b.Key, b.Kind, b.Date, b.Total, string(lines), b.Adjusts, b.IssuedAt.UTC().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO settlements (account_id, through, revision) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`),
-		st.AccountID, st.Through, st.Revision); err != nil {
+	if err := exec(qSettle, st.AccountID, st.Through, st.Revision); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -538,7 +493,7 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 
 // ListBills returns an account's issued bills in issue order.
 func (s *DB) ListBills(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at FROM bills WHERE account_id = ? ORDER BY seq`), accountID)
+	rows, err := s.query(ctx, `SELECT seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at FROM bills WHERE account_id = ? ORDER BY seq`, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -565,7 +520,7 @@ func (s *DB) ListBills(ctx context.Context, accountID string) ([]livebill.Issued
 // FindSettlement returns an account's settlement; a zero one if none yet.
 func (s *DB) FindSettlement(ctx context.Context, accountID string) (*livebill.Settlement, error) {
 	st := livebill.Settlement{AccountID: accountID}
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT through, revision FROM settlements WHERE account_id = ?`), accountID).Scan(&st.Through, &st.Revision)
+	err := s.queryRow(ctx, `SELECT through, revision FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &st, nil
 	}
@@ -621,7 +576,7 @@ func (s *DB) CreateDevice(ctx context.Context, in *livebill.CreateDeviceInput) (
 
 // ListDevices returns an account's devices by id.
 func (s *DB) ListDevices(ctx context.Context, accountID string) ([]*livebill.Device, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, cameras FROM devices WHERE account_id = ? ORDER BY id`), accountID)
+	rows, err := s.query(ctx, `SELECT id, cameras FROM devices WHERE account_id = ? ORDER BY id`, accountID)
 	if err != nil {
 		return nil, err
 	}

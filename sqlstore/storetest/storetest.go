@@ -173,7 +173,20 @@ func testEvents(t *testing.T, open Opener) {
 	if st[1].Code != livebill.ECONFLICT {
 		t.Fatalf("changed body: %+v", st[1])
 	}
-	evs, err := s.ListEvents(ctx, "a1", 0, 0)
+	// an id repeated inside one batch is judged against its first
+	// occurrence, as if that one were already stored
+	st, err = s.StoreEvents(ctx, []livebill.IncomingEvent{ev("e5", 30, `{"e":5}`), ev("e5", 30, `{"e":5}`), ev("e5", 30, `{"e":6}`),
+		ev("e2", 20, `{"x":1}`), ev("e2", 20, `{"b":2}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{livebill.IngestAccepted, livebill.IngestDuplicate, livebill.IngestRejected, livebill.IngestRejected, livebill.IngestDuplicate}
+	for i, x := range st {
+		if x.Status != want[i] {
+			t.Fatalf("repeats: event %d: %+v, want %s", i, x, want[i])
+		}
+	}
+	evs, err := s.ListEvents(ctx, "a1", 0, 25)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +197,7 @@ func testEvents(t *testing.T, open Opener) {
 	if got := strings.Join(ids, ","); got != "e4,e1,e3,e2" {
 		t.Fatalf("replay order %s, want e4,e1,e3,e2 (time, then arrival)", got)
 	}
-	if sp, err := s.EventSpan(ctx, "a1"); err != nil || sp.Count != 4 || sp.First != 5 || sp.Last != 20 {
+	if sp, err := s.EventSpan(ctx, "a1"); err != nil || sp.Count != 5 || sp.First != 5 || sp.Last != 30 {
 		t.Fatalf("span %+v %v", sp, err)
 	}
 	if sp, err := s.EventSpan(ctx, "nobody"); err != nil || sp.Count != 0 || sp.First != 0 {

@@ -1,0 +1,6 @@
+// Package bench holds livebill's service benchmarks (issue 7), as Go
+// benchmarks in its test files: durable HTTP ingest through the server on
+// SQLite and PostgreSQL (ingest_test.go), daily settlement of 100,000 apps
+// (settle_test.go) and metering memory with 1M concurrent in-room users
+// (memory_test.go). docs/performance.md gives the commands and figures.
+package bench

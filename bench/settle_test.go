@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/sqlstore"
+)
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+var cst = time.FixedZone("CST", 8*3600)
+
+// BenchmarkSettleDay measures the daily settlement of N apps (default
+// 100,000; LIVEBILL_BENCH_APPS overrides): one account per app (the
+// worst case: settlement works per account), created 2024-10-01 on the
+// trtc catalog in account mode, each app with a little usage that day —
+// one room, two users for 10–40 minutes, one publishing 720p video, the
+// other receiving — 6 events per app. The clock is 2024-10-02 02:00
+// +08:00, so SettleAll issues each account's bill for 2024-10-01. One op
+// is settling the whole day (the store is reloaded for each op; loading
+// is not timed).
+//
+//	go test ./bench -run '^$' -bench SettleDay -benchtime 1x -timeout 30m
+func BenchmarkSettleDay(b *testing.B) {
+	apps := 100_000
+	if v, err := strconv.Atoi(os.Getenv("LIVEBILL_BENCH_APPS")); err == nil && v > 0 {
+		apps = v
+	}
+	clock := fixedClock{time.Date(2024, 10, 2, 2, 0, 0, 0, cst)}
+	for _, be := range backends() {
+		b.Run(fmt.Sprintf("%s/apps=%d", be.name, apps), func(b *testing.B) {
+			var total time.Duration
+			var bills int
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				store := be.open(b, clock)
+				loadDay(b, store, apps)
+				svc := billing.New(store, clock)
+				svc.SettleDelay = time.Hour
+				runtime.GC()
+				b.StartTimer()
+				t0 := time.Now()
+				if err := svc.SettleAll(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(t0)
+				b.StopTimer()
+				if err := store.SQL().QueryRow(`SELECT COUNT(*) FROM bills`).Scan(&bills); err != nil {
+					b.Fatal(err)
+				}
+				if bills < apps {
+					b.Fatalf("%d bills issued for %d apps", bills, apps)
+				}
+				store.Close()
+			}
+			b.ReportMetric(total.Seconds()/float64(b.N), "s/day")
+			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N)/float64(apps), "ns/app")
+			b.ReportMetric(float64(apps)*6*float64(b.N)/total.Seconds(), "events/s")
+			b.ReportMetric(float64(bills)/float64(apps), "bills/app")
+			b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS-MiB")
+		})
+	}
+}
+
+// loadDay writes the accounts, apps and events straight into the tables
+// (bulk, one transaction), as ingestion would have stored them.
+func loadDay(tb testing.TB, store *sqlstore.DB, apps int) {
+	db := store.SQL()
+	q := func(s string) string { return s }
+	if store.SQL().Driver() != nil && fmt.Sprintf("%T", store.SQL().Driver()) != "*sqlite.Driver" {
+		q = numbered
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	acct, err := tx.Prepare(q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z')`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	app, err := tx.Prepare(q(`INSERT INTO apps (id, account_id, name, created_at) VALUES (?, ?, '', '2024-10-01T00:00:00Z')`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ev, err := tx.Prepare(q(`INSERT INTO events (account_id, id, time_ms, app, body) VALUES (?, ?, ?, ?, ?)`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	day := time.Date(2024, 10, 1, 0, 0, 0, 0, cst)
+	for i := 0; i < apps; i++ {
+		a := strconv.Itoa(100000 + i)
+		p := strconv.Itoa(1400000001 + i)
+		if _, err := acct.Exec(a); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := app.Exec(p, a); err != nil {
+			tb.Fatal(err)
+		}
+		start := day.Add(time.Duration(8*3600+i%(12*3600)) * time.Second)
+		end := start.Add(time.Duration(10+i%31) * time.Minute)
+		ts := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000Z07:00") }
+		events := []struct {
+			t    time.Time
+			body string
+		}{
+			{start, `{"app":"` + p + `","id":"e1","room":"r1","subscribe":"all","time":"` + ts(start) + `","type":"room.join","user":"A"}`},
+			{start, `{"app":"` + p + `","id":"e2","room":"r1","subscribe":"all","time":"` + ts(start) + `","type":"room.join","user":"B"}`},
+			{start, `{"app":"` + p + `","height":720,"id":"e3","media":"video","room":"r1","stream":"main","time":"` + ts(start) + `","type":"stream.start","user":"A","width":1280}`},
+			{end, `{"app":"` + p + `","id":"e4","room":"r1","stream":"main","time":"` + ts(end) + `","type":"stream.stop","user":"A"}`},
+			{end, `{"app":"` + p + `","id":"e5","room":"r1","time":"` + ts(end) + `","type":"room.leave","user":"A"}`},
+			{end, `{"app":"` + p + `","id":"e6","room":"r1","time":"` + ts(end) + `","type":"room.leave","user":"B"}`},
+		}
+		for j, e := range events {
+			if _, err := ev.Exec(a, "e"+strconv.Itoa(j+1), e.t.UnixMilli(), p, e.body); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func numbered(s string) string {
+	out := make([]byte, 0, len(s)+16)
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '?' {
+			n++
+			out = append(out, '$')
+			out = strconv.AppendInt(out, int64(n), 10)
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
