@@ -29,7 +29,20 @@ const selectChunk = 1000
 // batch is judged against its first occurrence, as if that one were already
 // stored, which is what storing the events one by one did. Nothing is
 // acknowledged before the commit.
+//
+// Two batches holding the same new ids in different orders can deadlock on
+// PostgreSQL; the loser's transaction is rolled back and run again, so the
+// client never sees the race (nothing was acknowledged before).
 func (s *DB) StoreEvents(ctx context.Context, events []livebill.IncomingEvent) ([]livebill.IngestStatus, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := s.storeEventsOnce(ctx, events)
+		if err == nil || attempt == maxAttempts || !transient(err) {
+			return out, err
+		}
+	}
+}
+
+func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEvent) ([]livebill.IngestStatus, error) {
 	out := make([]livebill.IngestStatus, len(events))
 	if len(events) == 0 {
 		return out, nil

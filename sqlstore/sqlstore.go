@@ -75,6 +75,19 @@ func (s *DB) q(query string) string {
 // of fsys that are not yet recorded in schema_migrations. Each migration
 // runs in its own transaction.
 func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
+	if s.dialect.Numbered {
+		// PostgreSQL: servers starting at once take turns (a session lock
+		// on one connection; SQLite serializes writers by itself).
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7262281)`); err != nil {
+			return fmt.Errorf("migrations: cannot lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7262281)`)
+	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -298,6 +311,24 @@ func (s *DB) CreatePurchase(ctx context.Context, in *livebill.CreatePurchaseInpu
 	if _, err := s.FindAccount(ctx, in.AccountID); err != nil {
 		return nil, err
 	}
+	// Concurrent purchases race for the id (a conflict) or for the next
+	// place in the order made (unique (account, seq): run again).
+	for attempt := 1; ; attempt++ {
+		p, err := s.createPurchaseOnce(ctx, in)
+		if !uniqueViolation(err) && !transient(err) {
+			return p, err
+		}
+		var n int
+		if e := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM purchases WHERE account_id = ? AND id = ?`), in.AccountID, in.ID).Scan(&n); e == nil && n > 0 {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "purchase %q already exists", in.ID)
+		}
+		if attempt == maxAttempts {
+			return nil, err
+		}
+	}
+}
+
+func (s *DB) createPurchaseOnce(ctx context.Context, in *livebill.CreatePurchaseInput) (*livebill.StoredPurchase, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -563,6 +594,9 @@ func (s *DB) CreateDevice(ctx context.Context, in *livebill.CreateDeviceInput) (
 		return nil, livebill.Errorf(livebill.ECONFLICT, "device %q already exists", in.ID)
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (account_id, id, cameras) VALUES (?, ?, ?)`), in.AccountID, in.ID, string(b)); err != nil {
+		if uniqueViolation(err) { // created concurrently
+			return nil, livebill.Errorf(livebill.ECONFLICT, "device %q already exists", in.ID)
+		}
 		return nil, err
 	}
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {

@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("LateEventAdjustment", func(t *testing.T) { testLateEvent(t, open) })
 	t.Run("Equivalence", func(t *testing.T) { testEquivalence(t, open) })
 	t.Run("SettleMonthWithLateEvents", func(t *testing.T) { testSettleMonth(t, open) })
+	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
 
 type env struct {
@@ -729,4 +730,109 @@ func testSettleMonth(t *testing.T, open Opener) {
 		}
 	}
 	t.Logf("%d bills issued, %d of them adjustments", len(bills), adjustments)
+}
+
+// testConcurrency: batches holding the same new ids in opposite orders
+// (a deadlock on PostgreSQL without a retry) each succeed, and every id is
+// accepted exactly once; a purchase created several times at once is made
+// once and refused as a conflict otherwise; purchases made at once get
+// distinct places in the order made.
+func testConcurrency(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, NewClock(time.Now()))
+	if _, err := s.CreateAccount(ctx, &livebill.CreateAccountInput{ID: "a1", Catalog: "trtc", Created: "2024-01-10"}); err != nil {
+		t.Fatal(err)
+	}
+	const n, rounds = 200, 5
+	for round := 0; round < rounds; round++ {
+		batch := func(reverse bool) []livebill.IncomingEvent {
+			out := make([]livebill.IncomingEvent, n)
+			for i := range out {
+				j := i
+				if reverse {
+					j = n - 1 - i
+				}
+				id := fmt.Sprintf("r%d-e%d", round, j)
+				out[i] = livebill.IncomingEvent{AccountID: "a1", Event: livebill.Event{ID: id, Time: int64(j + 1), App: "x"}, Body: []byte(`{"id":"` + id + `"}`)}
+			}
+			return out
+		}
+		var wg sync.WaitGroup
+		results := make([][]livebill.IngestStatus, 2)
+		errs := make([]error, 2)
+		for k := 0; k < 2; k++ {
+			wg.Add(1)
+			go func(k int) {
+				defer wg.Done()
+				results[k], errs[k] = s.StoreEvents(ctx, batch(k == 1))
+			}(k)
+		}
+		wg.Wait()
+		accepted := map[string]int{}
+		for k := 0; k < 2; k++ {
+			if errs[k] != nil {
+				t.Fatalf("round %d batch %d: %v", round, k, errs[k])
+			}
+			for _, st := range results[k] {
+				switch st.Status {
+				case livebill.IngestAccepted:
+					accepted[st.ID]++
+				case livebill.IngestDuplicate:
+				default:
+					t.Fatalf("round %d: %s: %s %s", round, st.ID, st.Status, st.Error)
+				}
+			}
+		}
+		if len(accepted) != n {
+			t.Fatalf("round %d: %d ids accepted, want %d", round, len(accepted), n)
+		}
+		for id, c := range accepted {
+			if c != 1 {
+				t.Fatalf("round %d: %s accepted %d times", round, id, c)
+			}
+		}
+	}
+
+	var wg sync.WaitGroup
+	const same = 4
+	errs := make([]error, same)
+	for i := 0; i < same; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = s.CreatePurchase(ctx, &livebill.CreatePurchaseInput{AccountID: "a1", ID: "dup", App: "x", Plan: "rtc-engine.lite", Start: "2024-10-01"})
+		}(i)
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch code := livebill.ErrorCode(err); code {
+		case "":
+			ok++
+		case livebill.ECONFLICT:
+		default:
+			t.Errorf("concurrent create of one purchase: %v (code %s), want success or conflict", err, code)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d creations of purchase dup succeeded, want 1", ok)
+	}
+	const distinct = 6
+	for i := 0; i < distinct; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, err := s.CreatePurchase(ctx, &livebill.CreatePurchaseInput{AccountID: "a1", ID: fmt.Sprintf("p%d", i), App: fmt.Sprintf("app%d", i), Plan: "rtc-engine.lite", Start: "2024-10-01"}); err != nil {
+				t.Errorf("purchase p%d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	ps, err := s.ListPurchases(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1+distinct {
+		t.Errorf("%d purchases stored, want %d", len(ps), 1+distinct)
+	}
 }
