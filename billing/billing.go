@@ -519,8 +519,17 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 			}
 		}
 	}
+	// Adjustment keys number a bill's adjustments (1, 2, …), so two
+	// changes of one bill never collide, whatever caused them (a late event,
+	// or an engine upgrade re-pricing history at the same revision).
+	adjustments := map[string]int{}
+	adjKey := func(key string) string {
+		adjustments[key]++
+		return fmt.Sprintf("adjustment|%s|%d", key, adjustments[key])
+	}
 	for _, b := range issued {
 		if b.Kind == livebill.BillAdjustment {
+			adjustments[b.Adjusts]++
 			add(b.Adjusts, b.Bill)
 		} else {
 			add(b.Key, b.Bill)
@@ -551,7 +560,7 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 		if adj, ok := diff(b.Bill, f.lines, f.total, cur); ok {
 			adj.Date = lastDay
 			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: b.key, IssuedAt: now,
-				Key: fmt.Sprintf("adjustment|%s|r%d", b.key, a.rec.Revision)})
+				Key: adjKey(b.key)})
 		}
 	}
 	for _, key := range order { // issued bills that are no longer there
@@ -565,7 +574,7 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 		if adj, ok := diff(livebill.Bill{Lines: nil, Total: "0"}, f.lines, f.total, cur); ok {
 			adj.Date = lastDay
 			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: key, IssuedAt: now,
-				Key: fmt.Sprintf("adjustment|%s|r%d", key, a.rec.Revision)})
+				Key: adjKey(key)})
 		}
 	}
 	if err := s.Store.IssueBills(ctx, livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision}, out); err != nil {
