@@ -303,7 +303,7 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 			m.Errors() // keep going: report below
 			return livebill.Errorf(livebill.EINVALID, "%s:%d: %v", f.path, n.Line, err)
 		}
-		b, err := json.Marshal(jsonable(v))
+		b, err := json.Marshal(JSONValue(v))
 		if err != nil {
 			return livebill.Errorf(livebill.EINVALID, "%s:%d: %v", f.path, n.Line, err)
 		}
@@ -346,19 +346,19 @@ func FeedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result) error {
 	}
 }
 
-// jsonable converts YAML-decoded values (time.Time for unquoted times,
+// JSONValue converts YAML-decoded values (time.Time for unquoted times,
 // map[string]any) into values encoding/json writes as the schema expects.
-func jsonable(v any) any {
+func JSONValue(v any) any {
 	switch x := v.(type) {
 	case time.Time:
 		return x.Format(time.RFC3339Nano)
 	case map[string]any:
 		for k, e := range x {
-			x[k] = jsonable(e)
+			x[k] = JSONValue(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = jsonable(e)
+			x[i] = JSONValue(e)
 		}
 	}
 	return v

@@ -590,7 +590,7 @@ func scenarioEvents(t *testing.T, f *scenario.File, path string) []string {
 			if err := n.Decode(&v); err != nil {
 				t.Fatal(err)
 			}
-			objs = append(objs, jsonable(v).(map[string]any))
+			objs = append(objs, scenario.JSONValue(v).(map[string]any))
 		}
 	}
 	var out []string
@@ -605,22 +605,6 @@ func scenarioEvents(t *testing.T, f *scenario.File, path string) []string {
 		out = append(out, string(b))
 	}
 	return out
-}
-
-func jsonable(v any) any {
-	switch x := v.(type) {
-	case time.Time:
-		return x.Format(time.RFC3339Nano)
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonable(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = jsonable(e)
-		}
-	}
-	return v
 }
 
 // testSettleMonth runs a month on the billing clock in steps of 6 hours:
