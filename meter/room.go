@@ -277,7 +277,7 @@ func (r *room) apply(e *livebill.Event) error {
 			s.area = e.Size().Area()
 		}
 		r.startStream(k, s)
-		r.recomputeAll(t)
+		r.recomputeStream(k, t)
 	case livebill.StreamUpdate:
 		s := r.running(streamKey{user, streamKind(e.Stream)})
 		if s == nil {
@@ -290,12 +290,13 @@ func (r *room) apply(e *livebill.Event) error {
 		s.video = true
 		s.area = e.Size().Area()
 		r.allAreaAdjust(k, s.area)
-		r.recomputeAll(t)
+		r.recomputeStream(k, t)
 	case livebill.StreamStop:
-		if !r.stopStream(streamKey{user, streamKind(e.Stream)}) {
+		k := streamKey{user, streamKind(e.Stream)}
+		if !r.stopStream(k) {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
-		r.recomputeAll(t)
+		r.recomputeStream(k, t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
 		p := user.p
 		if p == nil {
@@ -374,6 +375,16 @@ func (l subList) get(k streamKey) (sub, bool) {
 		}
 	}
 	return sub{}, false
+}
+
+// holds reports whether one of the subscriptions is to the stream slot st.
+func (l subList) holds(st *stream) bool {
+	for _, s := range l {
+		if s.st == st {
+			return true
+		}
+	}
+	return false
 }
 
 // set adds or replaces the subscription to s.key.
@@ -549,6 +560,23 @@ func (r *room) recompute(p *participant, t int64) {
 	}
 	r.credit(p, t)
 	p.charges = append(p.charges[:0], next...)
+}
+
+// recomputeStream re-rates the participants a change of stream k can
+// affect. Under TRTC that is whoever receives every stream and whoever
+// subscribed to k (robots' stream lists are subscriptions too); under HST
+// every participant hears every publisher, so everyone.
+func (r *room) recomputeStream(k streamKey, t int64) {
+	if r.m.model != modelTRTC {
+		r.recomputeAll(t)
+		return
+	}
+	st := k.user.slots[k.kind]
+	for _, p := range r.list {
+		if p.recv == recvAll || p.subs.holds(st) {
+			r.recompute(p, t)
+		}
+	}
 }
 
 func (r *room) recomputeAll(t int64) {
