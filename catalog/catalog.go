@@ -240,53 +240,27 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	out.Items = make([]*Item, len(base.Items))
-	for i, it := range base.Items {
-		cp := *it
-		out.Items[i] = &cp
+	itemIDs := make([]string, len(over.Items))
+	for i, it := range over.Items {
+		itemIDs[i] = it.ID
 	}
-	for i, n := range doc.Items {
-		id := over.Items[i].ID
-		if id == "" {
-			return nil, fmt.Errorf("items[%d]: missing id", i)
-		}
-		var target *Item
-		for _, it := range out.Items {
-			if it.ID == id {
-				target = it
-			}
-		}
-		if target == nil {
-			target = &Item{}
-			out.Items = append(out.Items, target)
-		}
-		if err := n.Decode(target); err != nil {
-			return nil, fmt.Errorf("items[%d]: %v", i, err)
-		}
-		if over.Items[i].Price != "" && !nodeHas(&n, "unpublished") {
-			target.Unpublished = false
+	var items []*Item
+	var err error
+	if out.Items, items, err = overrideByID("items", base.Items, doc.Items, itemIDs); err != nil {
+		return nil, err
+	}
+	for i, it := range items {
+		// Giving an unpublished item a price publishes it.
+		if over.Items[i].Price != "" && !nodeHas(&doc.Items[i], "unpublished") {
+			it.Unpublished = false
 		}
 	}
-	out.Plans = make([]*Plan, len(base.Plans))
-	for i, p := range base.Plans {
-		cp := *p
-		out.Plans[i] = &cp
+	planIDs := make([]string, len(over.Plans))
+	for i, p := range over.Plans {
+		planIDs[i] = p.ID
 	}
-	for i, n := range doc.Plans {
-		id := over.Plans[i].ID
-		var target *Plan
-		for _, p := range out.Plans {
-			if p.ID == id {
-				target = p
-			}
-		}
-		if target == nil {
-			target = &Plan{}
-			out.Plans = append(out.Plans, target)
-		}
-		if err := n.Decode(target); err != nil {
-			return nil, fmt.Errorf("plans[%d]: %v", i, err)
-		}
+	if out.Plans, _, err = overrideByID("plans", base.Plans, doc.Plans, planIDs); err != nil {
+		return nil, err
 	}
 	if over.FreePack != nil {
 		out.FreePack = over.FreePack
@@ -298,6 +272,53 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 		out.FreeTiers = over.FreeTiers
 	}
 	return &out, nil
+}
+
+// identified is a catalog entry with an id (an item or a plan).
+type identified interface {
+	Item | Plan
+}
+
+func idOf[T identified](v *T) string {
+	switch x := any(v).(type) {
+	case *Item:
+		return x.ID
+	case *Plan:
+		return x.ID
+	}
+	return ""
+}
+
+// overrideByID copies base's entries and decodes each override node onto
+// the entry with the same id, so only the fields the node sets change; an
+// unknown id is a new entry. It returns the merged list and, per node, the
+// entry it was decoded onto.
+func overrideByID[T identified](what string, base []*T, nodes []yaml.Node, ids []string) (merged, targets []*T, err error) {
+	merged = make([]*T, len(base))
+	for i, v := range base {
+		cp := *v
+		merged[i] = &cp
+	}
+	for i := range nodes {
+		if ids[i] == "" {
+			return nil, nil, fmt.Errorf("%s[%d]: missing id", what, i)
+		}
+		var target *T
+		for _, v := range merged {
+			if idOf(v) == ids[i] {
+				target = v
+			}
+		}
+		if target == nil {
+			target = new(T)
+			merged = append(merged, target)
+		}
+		if err := nodes[i].Decode(target); err != nil {
+			return nil, nil, fmt.Errorf("%s[%d]: %v", what, i, err)
+		}
+		targets = append(targets, target)
+	}
+	return merged, targets, nil
 }
 
 func nodeHas(n *yaml.Node, key string) bool {

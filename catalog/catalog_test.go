@@ -1,7 +1,10 @@
 package catalog
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/livebill/livebill"
 )
 
 func TestBuiltinsLoad(t *testing.T) {
@@ -12,6 +15,66 @@ func TestBuiltinsLoad(t *testing.T) {
 		}
 		if c.Location() == nil {
 			t.Fatalf("%s: no location", name)
+		}
+	}
+}
+
+// An override changes only the fields it sets, publishes an unpublished
+// item it prices, and adds items it does not find.
+func TestOverrideMergesFieldByField(t *testing.T) {
+	c, err := Parse([]byte(`
+extends: trtc
+items:
+  - {id: trtc.av.hd, price: "3.50"}
+  - {id: trtc.mau, price: "0.01"}
+  - {id: trtc.custom, name: "Custom", unit: minute, price: "1", per: 1000, measure: duration_ms}
+`), "over.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd, _ := c.Item("trtc.av.hd")
+	p, _ := hd.PriceOf()
+	// price replaced; unit, per and measure kept from the built-in item
+	if p.String() != "3.5" || hd.Unit != "minute" || hd.Per != 1000 || hd.Measure != MeasureDuration {
+		t.Errorf("trtc.av.hd = %+v price %s, want 3.5 per 1000 minute", hd, p)
+	}
+	mau, _ := c.Item("trtc.mau")
+	if p, err := mau.PriceOf(); err != nil || p.String() != "0.01" {
+		t.Errorf("trtc.mau: price %s err %v, want 0.01 published", p, err)
+	}
+	if _, ok := c.Item("trtc.custom"); !ok {
+		t.Error("new item trtc.custom not added")
+	}
+	base, _ := Load("trtc")
+	if b, _ := base.Item("trtc.av.hd"); b.Price != "3.99" {
+		t.Errorf("the override changed the built-in catalog: %s", b.Price)
+	}
+}
+
+func TestUnpublishedPriceErrorNamesItem(t *testing.T) {
+	c, _ := Load("trtc")
+	it, _ := c.Item("trtc.mau")
+	_, err := it.PriceOf()
+	if livebill.ErrorCode(err) != livebill.EUNPUBLISHED || !strings.Contains(err.Error(), "trtc.mau") {
+		t.Fatalf("err %v, want EUNPUBLISHED naming trtc.mau", err)
+	}
+}
+
+// Each invalid catalog is refused with a message naming the problem.
+func TestValidation(t *testing.T) {
+	base := "name: x\ncurrency: USD\ntimezone: UTC\n"
+	for _, c := range []struct{ doc, want string }{
+		{base + "colour: red\n", "colour"}, // unknown key
+		{base + "resolution_tiers: [{name: a, max_area: 10}, {name: b, max_area: 5}, {name: c}]\n", "does not ascend"},
+		{base + "items: [{id: i, unit: x, price: \"-1\", measure: count}]\n", "negative"},
+		{base + "items: [{id: i, unit: x, price: \"1\", measure: weight}]\n", "unknown measure"},
+		{base + "metering: hst\nresolution_tiers: [{name: sd, max_area: 921600}, {name: hd}]\n", "hst.audio"},
+		{"name: x\ncurrency: XYZ\ntimezone: UTC\n", "currency"},
+		{"extends: trtc\nitems: [{price: \"1\"}]\n", "missing id"},
+	} {
+		_, err := Parse([]byte(c.doc), "bad.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err %v, want one mentioning %q", c.doc, err, c.want)
 		}
 	}
 }

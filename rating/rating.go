@@ -6,7 +6,6 @@
 package rating
 
 import (
-	"fmt"
 	"sort"
 	"time"
 
@@ -469,4 +468,3 @@ func (l *lineAcc) json() livebill.Line {
 		UnitPrice: l.unitPrice.String(), Per: l.per.String(), Amount: l.amount.String()}
 }
 
-var _ = fmt.Sprintf

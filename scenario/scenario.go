@@ -300,7 +300,6 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 	for _, n := range f.Events.Content {
 		var v any
 		if err := n.Decode(&v); err != nil {
-			m.Errors() // keep going: report below
 			return livebill.Errorf(livebill.EINVALID, "%s:%d: %v", f.path, n.Line, err)
 		}
 		b, err := json.Marshal(JSONValue(v))

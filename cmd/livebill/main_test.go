@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/livebill/livebill"
 )
 
 const sharedScenarios = "../../../shared/scenarios"
@@ -163,10 +161,25 @@ func TestEveryCommandHasHelp(t *testing.T) {
 }
 
 func TestUnpublishedPriceNamesItem(t *testing.T) {
-	// The MAU overage price is unpublished (SPEC §4): quoting usage that
-	// needs it must fail naming the item.
-	err := livebill.Errorf(livebill.EUNPUBLISHED, "x")
-	if exitFor(err) != 2 {
-		t.Fatalf("unpublished price errors must exit 2")
+	// SPEC §4: the MAU overage price is unpublished. conference.starter
+	// allows 1,000 MAU; the library's login file has 1,005 distinct users
+	// in October, so 5 are over and the built-in catalog (no price) must
+	// refuse the quote with exit 2, naming trtc.mau.
+	nd, err := filepath.Abs("../../testdata/scenarios/plans-mau-starter.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := `mode: account
+catalog: trtc
+period: {from: 2024-10-01, to: 2024-11-01}
+account: {id: "100001", created: 2024-10-01}
+plans:
+  - {id: s1, app: "A", plan: conference.starter, start: 2024-10-01}
+events_file: ` + nd + "\n"
+	os.WriteFile(filepath.Join(dir, "s.yaml"), []byte(s), 0o644)
+	out, errs, code := runCLI(t, "quote", filepath.Join(dir, "s.yaml"))
+	if code != 2 || !strings.Contains(errs, "trtc.mau") {
+		t.Fatalf("exit %d, stderr %q, stdout %q; want exit 2 naming trtc.mau", code, errs, out)
 	}
 }
