@@ -467,4 +467,3 @@ func (l *lineAcc) json() livebill.Line {
 	return livebill.Line{Item: l.item, Quantity: l.quantity.String(), Unit: l.unit,
 		UnitPrice: l.unitPrice.String(), Per: l.per.String(), Amount: l.amount.String()}
 }
-
