@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Equivalence", func(t *testing.T) { testEquivalence(t, open) })
 	t.Run("SettleMonthWithLateEvents", func(t *testing.T) { testSettleMonth(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("WebhookConfigs", func(t *testing.T) { testWebhookConfigs(t, open) })
 }
 
 type env struct {
