@@ -50,7 +50,7 @@ type App struct {
 	ID     string
 	usage  map[blockKey]*block
 	last   []blockRef                     // by item: the block written last, to skip the map
-	logins map[string]map[string]struct{} // month (YYYY-MM) → users
+	logins map[string]map[string]int64 // month (YYYY-MM) → user → first login (Unix ms)
 }
 
 // RelayInterval is the time a relay task ran and its bandwidth.
@@ -180,15 +180,17 @@ func (m *Meter) applyPoint(e *livebill.Event) {
 	case livebill.Login:
 		a := m.app(e.App)
 		if a.logins == nil {
-			a.logins = map[string]map[string]struct{}{}
+			a.logins = map[string]map[string]int64{}
 		}
 		mon := time.UnixMilli(e.Time).In(m.zone.loc).Format("2006-01")
 		set := a.logins[mon]
 		if set == nil {
-			set = map[string]struct{}{}
+			set = map[string]int64{}
 			a.logins[mon] = set
 		}
-		set[e.User] = struct{}{}
+		if first, ok := set[e.User]; !ok || e.Time < first {
+			set[e.User] = e.Time
+		}
 		return
 	case livebill.MatchmakingRequest:
 		item, n = "flexmatch.player_packs", e.Players
@@ -288,14 +290,27 @@ func (m *Meter) Relays() []RelayInterval {
 }
 
 // MAU returns, per app and month (YYYY-MM), the distinct users who logged in.
-func (m *Meter) MAU() map[string]map[string]int {
+func (m *Meter) MAU() map[string]map[string]int { return m.MAUBefore(1<<63 - 1) }
+
+// MAUBefore is MAU counting only logins before instant t (Unix ms): what a
+// meter fed the events before t would report.
+func (m *Meter) MAUBefore(t int64) map[string]map[string]int {
 	out := map[string]map[string]int{}
 	for id, a := range m.apps {
 		for mon, set := range a.logins {
+			n := 0
+			for _, first := range set {
+				if first < t {
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
 			if out[id] == nil {
 				out[id] = map[string]int{}
 			}
-			out[id][mon] = len(set)
+			out[id][mon] = n
 		}
 	}
 	return out
@@ -328,3 +343,21 @@ func badEvent(e *livebill.Event, field, reason string) error {
 }
 
 func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
+
+// Advance tells the meter that every event before instant t (Unix ms) has
+// been applied: the live meter's watermark. Rooms apply their held events
+// of instants before t, and everyone present is credited up to t, so
+// Records is complete for the windows before t. Unlike Close it ends
+// nothing: later events go on from where the state is.
+func (m *Meter) Advance(t int64) {
+	for _, r := range m.rooms {
+		if len(r.pending) > 0 && r.pendT < t {
+			r.flushPending()
+		}
+		for _, p := range r.list {
+			if p.since < t {
+				r.credit(p, t)
+			}
+		}
+	}
+}
