@@ -49,7 +49,7 @@ type noticeKey struct{ code, app string }
 type App struct {
 	ID     string
 	usage  map[blockKey]*block
-	last   []blockRef                     // by item: the block written last, to skip the map
+	last   []blockRef                  // by item: the block written last, to skip the map
 	logins map[string]map[string]int64 // month (YYYY-MM) → user → first login (Unix ms)
 }
 
