@@ -35,8 +35,16 @@ type Service struct {
 	// it is settled, so events arriving a little late still make the
 	// day's own bill.
 	SettleDelay time.Duration
+	// Lateness is how long after its time an event may arrive and still
+	// be metered in order by the continuous meter (default
+	// webhook.DefaultLateness). A later one costs a rebuild of the
+	// account's meter by one replay; its numbers are the same.
+	Lateness time.Duration
+	// Rebuilds counts the continuous meters rebuilt for late events.
+	Rebuilds int64
 
-	mu sync.Mutex // serializes settlement
+	mu    sync.Mutex            // serializes settlement and the live meters
+	lives map[string]*liveMeter // by account
 }
 
 var (
@@ -315,6 +323,35 @@ func (s *Service) feeder(ctx context.Context, a *account, to time.Time, rejected
 	}
 }
 
+// quote rates [from, to): from the continuous meter when to is before its
+// watermark (every event before to has arrived, or is late), else by a
+// replay that sees the events of the last Lateness too.
+func (s *Service) quote(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if to.After(s.cut()) {
+		return s.compute(ctx, a, from, to)
+	}
+	lm, err := s.live(ctx, a, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := a.in
+	in.From, in.To = from, to
+	return lm.quote(in)
+}
+
+// cut is the continuous meters' watermark at now: events may arrive up to
+// Lateness after their time and still be metered in order.
+func (s *Service) cut() time.Time {
+	l := s.Lateness
+	if l == 0 {
+		l = webhook.DefaultLateness
+	}
+	return s.Clock.Now().Add(-l)
+}
+
+// compute rates [from, to) by replaying the account's events.
 func (s *Service) compute(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
 	in := a.in
 	in.From, in.To = from, to
@@ -353,7 +390,7 @@ func (s *Service) Quote(ctx context.Context, accountID, from, to string) (*liveb
 	if !f.Before(t) {
 		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
 	}
-	q, rejected, err := s.compute(ctx, a, f, t)
+	q, rejected, err := s.quote(ctx, a, f, t)
 	if err != nil {
 		return nil, err
 	}
@@ -378,10 +415,7 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	if !from.Before(to) {
 		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
 	}
-	rin := a.in
-	rin.From, rin.To = from, to
-	var rejected []error
-	m, err := scenario.Meter(rin, s.feeder(ctx, a, to, &rejected, nil))
+	recs, err := s.records(ctx, a, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +425,7 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	}
 	sums := map[key]int64{}
 	var keys []key
-	for _, r := range m.Records() {
+	for _, r := range recs {
 		if r.Window < from.UnixMilli() || r.Window >= to.UnixMilli() {
 			continue
 		}
@@ -426,6 +460,28 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 			Start: time.UnixMilli(k.start).In(a.loc).Format(time.RFC3339)})
 	}
 	return out, nil
+}
+
+// records is the metered usage before to: from the continuous meter when
+// to is before its watermark, else by a replay.
+func (s *Service) records(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !to.After(s.cut()) {
+		lm, err := s.live(ctx, a, to)
+		if err != nil {
+			return nil, err
+		}
+		return recordsBefore(lm.m.Records(), to.UnixMilli()), nil
+	}
+	rin := a.in
+	rin.From, rin.To = from, to
+	var rejected []error
+	m, err := scenario.Meter(rin, s.feeder(ctx, a, to, &rejected, nil))
+	if err != nil {
+		return nil, err
+	}
+	return m.Records(), nil
 }
 
 // ---- settlement
@@ -471,8 +527,18 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	now := s.Clock.Now()
 	through := SettleThrough(now, s.SettleDelay, a.loc)
 	throughS := through.Format(time.DateOnly)
-	if st.Through == throughS && st.Revision == a.rec.Revision {
-		return nil, nil // nothing closed, nothing changed
+	if st.Revision == a.rec.Revision && (st.Through == throughS || st.Through == "") {
+		return nil, nil // nothing closed, nothing changed; or nothing to bill yet
+	}
+	// meter what arrived: the continuous meter advances to the watermark
+	// (at least through)
+	w := s.cut()
+	if w.Before(through) {
+		w = through
+	}
+	lm, err := s.live(ctx, a, w)
+	if err != nil {
+		return nil, err
 	}
 	from, err := s.start(ctx, a)
 	if err != nil {
@@ -481,7 +547,9 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	if !from.Before(through) {
 		return nil, nil
 	}
-	q, _, err := s.compute(ctx, a, from, through)
+	in := a.in
+	in.From, in.To = from, through
+	q, _, err := lm.quote(in)
 	if err != nil {
 		return nil, err
 	}
@@ -575,6 +643,17 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 			adj.Date = lastDay
 			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: key, IssuedAt: now,
 				Key: adjKey(key)})
+		}
+	}
+	if len(issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 {
+		// An account with nothing to bill closes no day: history imported
+		// later gets its own bills, not adjustments dated today.
+		sp, err := s.Store.EventSpan(ctx, accountID)
+		if err != nil {
+			return nil, err
+		}
+		if sp.Count == 0 {
+			throughS = ""
 		}
 	}
 	if err := s.Store.IssueBills(ctx, livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision}, out); err != nil {

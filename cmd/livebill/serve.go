@@ -73,6 +73,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	defer store.Close()
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
+	svc.Lateness = *lateness
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
 	bound, err := srv.Listen(*addr)

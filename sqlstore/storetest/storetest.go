@@ -55,6 +55,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("WebhookConfigs", func(t *testing.T) { testWebhookConfigs(t, open) })
 	t.Run("EventsAfter", func(t *testing.T) { testEventsAfter(t, open) })
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
+	t.Run("ContinuousMetering", func(t *testing.T) { testContinuous(t, open) })
+	t.Run("Backfill", func(t *testing.T) { testBackfill(t, open) })
 }
 
 type env struct {

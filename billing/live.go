@@ -1,0 +1,209 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/eventio"
+	"github.com/livebill/livebill/meter"
+	"github.com/livebill/livebill/rating"
+	"github.com/livebill/livebill/webhook"
+)
+
+// liveBatch is how many events a catch-up reads per query.
+const liveBatch = 10_000
+
+// liveMeter meters one account continuously. It reads the account's new
+// events in arrival order (seq), holds those not yet due and applies them
+// in time order once the watermark passes them, so settling or querying a
+// day meters only what arrived since the last time instead of replaying
+// the account's history. The store locks an account while it inserts its
+// events, so seq order is commit order and reading by seq misses nothing.
+//
+// An event arriving for an instant the watermark has passed (a late
+// event) cannot be applied in order: the meter is rebuilt by one replay,
+// which re-rates the late event's day as the late-event path requires.
+type liveMeter struct {
+	key       string // what the meter was built for: catalog and zone
+	m         *meter.Meter
+	norm      *webhook.Normalizer
+	lastSeq   int64
+	watermark int64 // every event before this instant (Unix ms) is applied
+	pending   []livebill.StoredEvent
+	rejected  []error // stored events that no longer parse
+	applied   int64
+	late      bool
+}
+
+// liveKey names what a live meter depends on besides the events.
+func liveKey(a *account) string {
+	return a.rec.Catalog + "\x00" + a.rec.CatalogYAML + "\x00" + a.loc.String()
+}
+
+func newLiveMeter(a *account) (*liveMeter, error) {
+	m, err := meter.New(a.cat, meter.Options{Location: a.loc})
+	if err != nil {
+		return nil, err
+	}
+	lm := &liveMeter{key: liveKey(a), m: m, watermark: -1 << 62}
+	lm.norm = webhook.NewNormalizer(m.Apply)
+	return lm, nil
+}
+
+// live returns the account's live meter advanced to instant to: every
+// stored event before to applied, everyone present credited up to to.
+// Callers hold s.mu.
+func (s *Service) live(ctx context.Context, a *account, to time.Time) (*liveMeter, error) {
+	if s.lives == nil {
+		s.lives = map[string]*liveMeter{}
+	}
+	lm := s.lives[a.rec.ID]
+	if lm == nil || lm.key != liveKey(a) {
+		var err error
+		if lm, err = newLiveMeter(a); err != nil {
+			return nil, err
+		}
+		s.lives[a.rec.ID] = lm
+	}
+	if err := lm.read(ctx, s.Store, a.rec.ID); err != nil {
+		return nil, err
+	}
+	if lm.late {
+		// rebuild: a fresh meter reads every event again
+		fresh, err := newLiveMeter(a)
+		if err != nil {
+			return nil, err
+		}
+		if err := fresh.read(ctx, s.Store, a.rec.ID); err != nil {
+			return nil, err
+		}
+		lm = fresh
+		s.lives[a.rec.ID] = lm
+		s.Rebuilds++
+	}
+	lm.advance(to.UnixMilli())
+	return lm, nil
+}
+
+// read takes the account's events stored since the last read.
+func (lm *liveMeter) read(ctx context.Context, store livebill.Store, accountID string) error {
+	for {
+		evs, err := store.ListEventsAfter(ctx, accountID, lm.lastSeq, liveBatch)
+		if err != nil {
+			return fmt.Errorf("cannot read the new events of account %s: %w", accountID, err)
+		}
+		for _, e := range evs {
+			lm.lastSeq = e.Seq
+			if e.Time < lm.watermark {
+				lm.late = true
+			}
+			lm.pending = append(lm.pending, e)
+		}
+		if len(evs) < liveBatch {
+			return nil
+		}
+	}
+}
+
+// advance applies the held events before to in time order (ties in
+// arrival order, as a replay reads them) and moves the watermark there.
+func (lm *liveMeter) advance(to int64) {
+	if to <= lm.watermark {
+		return
+	}
+	sort.SliceStable(lm.pending, func(i, j int) bool {
+		x, y := lm.pending[i], lm.pending[j]
+		if x.Time != y.Time {
+			return x.Time < y.Time
+		}
+		return x.Seq < y.Seq
+	})
+	n := sort.Search(len(lm.pending), func(i int) bool { return lm.pending[i].Time >= to })
+	p := parsers.Get().(*eventio.Parser)
+	defer parsers.Put(p)
+	var e livebill.Event
+	for _, se := range lm.pending[:n] {
+		if err := p.Parse(se.Body, &e); err != nil {
+			lm.rejected = append(lm.rejected, fmt.Errorf("stored event %q: %w", se.ID, err))
+			continue
+		}
+		lm.norm.Apply(&e)
+	}
+	lm.applied += int64(n)
+	// every instant before to is complete: the normalizer's held instant
+	// and the rooms' held instants can be applied
+	lm.norm.Close()
+	lm.m.Advance(to)
+	rest := copy(lm.pending, lm.pending[n:])
+	clear(lm.pending[rest:])
+	lm.pending = lm.pending[:rest]
+	lm.watermark = to
+}
+
+// quote rates the live meter's usage before in.To, as scenario.Compute
+// rates a meter fed the events before in.To and closed there.
+func (lm *liveMeter) quote(in rating.Input) (*livebill.Quote, []error, error) {
+	to := in.To.UnixMilli()
+	in.Records = recordsBefore(lm.m.Records(), to)
+	in.Relays = relaysBefore(lm.m.Relays(), to)
+	in.MAU = lm.m.MAUBefore(to)
+	in.Notices = lm.m.Notices()
+	q, err := rating.Rate(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	q.Notices = append(q.Notices, lm.norm.Notices()...)
+	errs := append(append([]error(nil), lm.rejected...), lm.m.Errors()...)
+	return q, errs, nil
+}
+
+// recordsBefore keeps the windows that start before to (to is a window
+// boundary: a midnight in the billing zone).
+func recordsBefore(rs []meter.Record, to int64) []meter.Record {
+	out := rs[:0]
+	for _, r := range rs {
+		if r.Window < to {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// relaysBefore is the relays as a meter closed at to reports them: those
+// started before to, still running ones (and later stops) ending at to.
+func relaysBefore(rs []meter.RelayInterval, to int64) []meter.RelayInterval {
+	out := rs[:0]
+	for _, r := range rs {
+		if r.Start >= to {
+			continue
+		}
+		if r.End == 0 || r.End > to {
+			r.End = to
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// LiveStats describes the continuous meters the service holds.
+type LiveStats struct {
+	Accounts int   `json:"accounts"`
+	Applied  int64 `json:"applied"` // events applied, over all accounts
+	Pending  int   `json:"pending"` // events read and not yet due
+	Rebuilds int64 `json:"rebuilds"`
+}
+
+// Live reports the continuous meters.
+func (s *Service) Live() LiveStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := LiveStats{Accounts: len(s.lives), Rebuilds: s.Rebuilds}
+	for _, lm := range s.lives {
+		st.Applied += lm.applied
+		st.Pending += len(lm.pending)
+	}
+	return st
+}
