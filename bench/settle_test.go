@@ -72,7 +72,8 @@ func BenchmarkSettleDay(b *testing.B) {
 }
 
 // loadDay writes the accounts, apps and events straight into the tables
-// (bulk, one transaction), as ingestion would have stored them.
+// (bulk, one transaction), as ingestion would have stored them (which
+// bumps an account's revision).
 func loadDay(tb testing.TB, store *sqlstore.DB, apps int) {
 	db := store.SQL()
 	q := func(s string) string { return s }
@@ -83,7 +84,7 @@ func loadDay(tb testing.TB, store *sqlstore.DB, apps int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	acct, err := tx.Prepare(q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z')`))
+	acct, err := tx.Prepare(q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z', 1)`))
 	if err != nil {
 		tb.Fatal(err)
 	}
