@@ -24,9 +24,11 @@ const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:POR
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
 and quotes. Events are stored durably (acknowledged only after commit) and
-idempotently on (account, event id); bills are computed by replaying an
-account's events through the same meter and rating as 'livebill quote'.
-Every --settle-every, closed days (older than --settle-delay) are settled
+idempotently on (account, event id). Every --settle-every, each account's
+live meter (the same meter and rating as 'livebill quote') takes the
+events that arrived and applies those older than --webhook-lateness in
+time order; an event later than that rebuilds the account's meter by a
+replay (same numbers). Closed days (older than --settle-delay) are settled
 into issued bills; a settled bill is never rewritten, later changes are
 issued as adjustments.
 
@@ -54,7 +56,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
-	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of vendor webhooks after their event time (the settle delay is at least this; later ones are re-rated as adjustments)")
+	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
