@@ -305,6 +305,11 @@ type EventService interface {
 	// EventSpan returns how many events an account has stored and the
 	// times of the earliest and latest (Unix ms; 0 when none).
 	EventSpan(ctx context.Context, accountID string) (EventSpan, error)
+	// ListEventsAfter returns an account's events with Seq > afterSeq in
+	// Seq order, at most limit (0 = no limit). An account's seqs are given
+	// in commit order, so reading on from the last Seq seen never skips
+	// an event that commits later.
+	ListEventsAfter(ctx context.Context, accountID string, afterSeq int64, limit int) ([]StoredEvent, error)
 }
 
 // BillStore stores issued bills and settlement state.

@@ -30,9 +30,23 @@ const selectChunk = 1000
 // stored, which is what storing the events one by one did. Nothing is
 // acknowledged before the commit.
 //
-// Two batches holding the same new ids in different orders can deadlock on
-// PostgreSQL; the loser's transaction is rolled back and run again, so the
-// client never sees the race (nothing was acknowledged before).
+// Per account, seq order is commit order. Before inserting anything the
+// transaction locks the row of every account it writes to, in sorted id
+// order (so two batches cannot deadlock on the locks): on PostgreSQL a
+// seq (BIGSERIAL) is drawn when a row is inserted, not when it commits, so
+// without the lock two concurrent batches of one account could draw seqs
+// 1–1000 and 1001–2000 and commit in the other order. A reader following
+// the account incrementally by `seq > last seen seq` (ListEventsAfter)
+// would then see 1001–2000, move past them, and never read 1–1000. With
+// the lock the second batch draws its seqs only after the first committed.
+// On SQLite the transaction holds the database's write lock from BEGIN
+// (_txlock=immediate), which orders every writer the same way.
+//
+// The lock also serializes batches of one account that hold the same new
+// ids in different orders, which used to deadlock on the unique index. A
+// transaction PostgreSQL still rolls back as a deadlock or serialization
+// failure is run again, so the client never sees the race (nothing was
+// acknowledged before).
 func (s *DB) StoreEvents(ctx context.Context, events []livebill.IncomingEvent) ([]livebill.IngestStatus, error) {
 	for attempt := 1; ; attempt++ {
 		out, err := s.storeEventsOnce(ctx, events)
@@ -77,6 +91,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 		return nil, err
 	}
 	defer tx.Rollback()
+	if err := s.lockAccounts(ctx, tx, events, rows); err != nil {
+		return nil, err
+	}
 	inserted := make(map[key]bool, len(rows))
 	args := make([]any, 0, 5*min(len(rows), insertChunk))
 	chunkSize := insertChunk
@@ -182,7 +199,7 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	for a := range touched {
 		accts = append(accts, a)
 	}
-	sort.Strings(accts) // lock order, so concurrent batches cannot deadlock
+	sort.Strings(accts) // already locked by lockAccounts; same order anyway
 	for _, a := range accts {
 		if err := s.bump(ctx, tx, a); err != nil {
 			return nil, err
@@ -190,6 +207,72 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// lockAccounts locks, on PostgreSQL, the rows of the accounts the events
+// (rows) belong to, in sorted id order, before any event is inserted; see
+// StoreEvents for why. SQLite needs no lock: the transaction already
+// holds the database's only write lock.
+//
+// An account with no row (the service only stores events of existing
+// accounts) is not locked, and its seqs carry no order guarantee.
+func (s *DB) lockAccounts(ctx context.Context, tx *sql.Tx, events []livebill.IncomingEvent, rows []int) error {
+	if !s.dialect.Numbered {
+		return nil
+	}
+	var accts []string
+	seen := map[string]bool{}
+	for _, i := range rows {
+		if a := events[i].AccountID; !seen[a] {
+			seen[a] = true
+			accts = append(accts, a)
+		}
+	}
+	sort.Strings(accts)
+	for _, a := range accts {
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, a); err != nil {
+			return fmt.Errorf("cannot lock account %q: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// ListEventsAfter returns an account's events with seq > afterSeq in seq
+// order, at most limit of them (0: no limit). Seq order is the account's
+// commit order (see StoreEvents), so a reader that passes the last seq it
+// saw never skips an event committed after its previous call.
+//
+// The query walks the seq (primary key) range after afterSeq and keeps
+// the account's rows: cheap for the intended use, reading what is new.
+func (s *DB) ListEventsAfter(ctx context.Context, accountID string, afterSeq int64, limit int) ([]livebill.StoredEvent, error) {
+	if limit < 0 {
+		return nil, livebill.Errorf(livebill.EINVALID, "limit: must not be negative, not %d", limit)
+	}
+	q := `SELECT seq, id, time_ms, app, body FROM events WHERE account_id = ? AND seq > ? ORDER BY seq`
+	args := []any{accountID, afterSeq}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list events of account %q after seq %d: %w", accountID, afterSeq, err)
+	}
+	defer rows.Close()
+	var out []livebill.StoredEvent
+	for rows.Next() {
+		var e livebill.StoredEvent
+		var body string
+		if err := rows.Scan(&e.Seq, &e.ID, &e.Time, &e.App, &body); err != nil {
+			return nil, fmt.Errorf("cannot read event of account %q: %w", accountID, err)
+		}
+		e.Body = []byte(body)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot list events of account %q after seq %d: %w", accountID, afterSeq, err)
 	}
 	return out, nil
 }

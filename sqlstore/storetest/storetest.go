@@ -52,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Equivalence", func(t *testing.T) { testEquivalence(t, open) })
 	t.Run("SettleMonthWithLateEvents", func(t *testing.T) { testSettleMonth(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("EventsAfter", func(t *testing.T) { testEventsAfter(t, open) })
+	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
 }
 
 type env struct {
