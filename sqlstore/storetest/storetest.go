@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("EventsAfter", func(t *testing.T) { testEventsAfter(t, open) })
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
+	t.Run("RefundsConcurrent", func(t *testing.T) { testRefundsConcurrent(t, open) })
 }
 
 type env struct {
