@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventsAfter", func(t *testing.T) { testEventsAfter(t, open) })
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
 	t.Run("RefundsConcurrent", func(t *testing.T) { testRefundsConcurrent(t, open) })
+	t.Run("IDOrder", func(t *testing.T) { testIDOrder(t, open) })
 }
 
 type env struct {
