@@ -166,7 +166,7 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	touched := map[string]bool{}
 	judge := func(i int, body []byte) {
-		if bytes.Equal(body, events[i].Body) {
+		if bytes.Equal(body, events[i].Body) || sameJSON(body, events[i].Body) {
 			out[i].Status = livebill.IngestDuplicate
 		} else {
 			out[i].Status, out[i].Code = livebill.IngestRejected, livebill.ECONFLICT

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
 	t.Run("RefundsConcurrent", func(t *testing.T) { testRefundsConcurrent(t, open) })
 	t.Run("IDOrder", func(t *testing.T) { testIDOrder(t, open) })
+	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })
 }
 
 type env struct {
