@@ -61,3 +61,38 @@ func TestStore(t *testing.T) {
 		return s
 	})
 }
+
+// TestIDCollation: the text id columns lists are ordered by carry
+// COLLATE "C" (migration 0008), so they sort byte by byte as on SQLite even
+// in a database whose default collation is linguistic. (The suite's
+// IDOrder case cannot tell on a database created with C or C.UTF-8.)
+func TestIDCollation(t *testing.T) {
+	s, err := postgres.Open(context.Background(), dsn(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cols := map[string][]string{
+		"accounts":        {"id"},
+		"apps":            {"id", "account_id"},
+		"purchases":       {"id", "account_id"},
+		"refunds":         {"account_id", "purchase"},
+		"devices":         {"id", "account_id"},
+		"topups":          {"id", "account_id"},
+		"settlements":     {"account_id"},
+		"webhook_configs": {"app_id"},
+	}
+	for table, cs := range cols {
+		for _, c := range cs {
+			var coll sql.NullString
+			err := s.SQL().QueryRow(`SELECT collation_name FROM information_schema.columns
+				WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`, table, c).Scan(&coll)
+			if err != nil {
+				t.Fatalf("%s.%s: %v", table, c, err)
+			}
+			if coll.String != "C" {
+				t.Errorf("%s.%s: collation %q, want C", table, c, coll.String)
+			}
+		}
+	}
+}

@@ -166,7 +166,7 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	touched := map[string]bool{}
 	judge := func(i int, body []byte) {
-		if bytes.Equal(body, events[i].Body) {
+		if bytes.Equal(body, events[i].Body) || sameJSON(body, events[i].Body) {
 			out[i].Status = livebill.IngestDuplicate
 		} else {
 			out[i].Status, out[i].Code = livebill.IngestRejected, livebill.ECONFLICT
@@ -214,7 +214,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 // lockAccounts locks, on PostgreSQL, the rows of the accounts the events
 // (rows) belong to, in sorted id order, before any event is inserted; see
 // StoreEvents for why. SQLite needs no lock: the transaction already
-// holds the database's only write lock.
+// holds the database's only write lock. The lock is the one the revision
+// bump takes anyway (FOR NO KEY UPDATE): it does not hold up inserts of
+// the account's purchases or refunds, whose foreign keys only share it.
 //
 // An account with no row (the service only stores events of existing
 // accounts) is not locked, and its seqs carry no order guarantee.
@@ -232,7 +234,7 @@ func (s *DB) lockAccounts(ctx context.Context, tx *sql.Tx, events []livebill.Inc
 	}
 	sort.Strings(accts)
 	for _, a := range accts {
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, a); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, a); err != nil {
 			return fmt.Errorf("cannot lock account %q: %w", a, err)
 		}
 	}

@@ -383,37 +383,76 @@ func (s *DB) ListPurchases(ctx context.Context, accountID string) ([]*livebill.S
 	return out, rows.Err()
 }
 
-// CreateRefund stores a refund request for a stored purchase.
+// CreateRefund stores a refund request for a stored purchase and returns
+// it as stored (with its seq).
+//
+// Whether a refund is granted is decided when the account is rated, from
+// every request in order (a TRTC plan's once-per-account 5-day refund is
+// refused there with its reason). What the store refuses is what would
+// make the account unratable: a purchase that does not exist, and, for a
+// purchase of a given count, more units back than were bought (the sum of
+// the requests' counts; SPEC decisions: "more than held … is invalid").
+// That check and the insert are one atomic step: the purchase row is
+// locked first (PostgreSQL: FOR UPDATE; SQLite: the transaction holds the
+// database's write lock from BEGIN), so two concurrent requests for the
+// last units cannot both pass it. The stored row is read back by
+// INSERT … RETURNING, not as "the account's last refund", which under
+// concurrency can be another request's.
 func (s *DB) CreateRefund(ctx context.Context, in *livebill.CreateRefundInput) (*livebill.StoredRefund, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		r, err := s.createRefundOnce(ctx, in)
+		if err == nil || attempt == maxAttempts || !transient(err) {
+			return r, err
+		}
+	}
+}
+
+func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInput) (*livebill.StoredRefund, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot begin refund: %w", err)
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM purchases WHERE account_id = ? AND id = ?`), in.AccountID, in.Purchase).Scan(&n); err != nil {
-		return nil, err
+	lock := `SELECT count FROM purchases WHERE account_id = ? AND id = ?`
+	if s.dialect.Numbered {
+		lock += ` FOR UPDATE`
 	}
-	if n == 0 {
+	var bought int64
+	err = tx.QueryRowContext(ctx, s.q(lock), in.AccountID, in.Purchase).Scan(&bought)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, livebill.Errorf(livebill.ENOTFOUND, "purchase %q of account %q not found", in.Purchase, in.AccountID)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refunds (account_id, purchase, count, at) VALUES (?, ?, ?, ?)`), in.AccountID, in.Purchase, in.Count, in.Time); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("cannot read purchase %q: %w", in.Purchase, err)
+	}
+	if bought > 0 {
+		var returned int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(count), 0) FROM refunds WHERE account_id = ? AND purchase = ?`), in.AccountID, in.Purchase).Scan(&returned); err != nil {
+			return nil, fmt.Errorf("cannot sum refunds of purchase %q: %w", in.Purchase, err)
+		}
+		if returned >= bought {
+			return nil, livebill.Errorf(livebill.EINVALID, "cannot refund purchase %q: all %d units bought were already returned", in.Purchase, bought)
+		}
+		if returned+int64(in.Count) > bought {
+			return nil, livebill.Errorf(livebill.EINVALID, "cannot refund %d units of purchase %q: %d bought, %d already returned, %d left",
+				in.Count, in.Purchase, bought, returned, bought-returned)
+		}
+	}
+	r := livebill.StoredRefund{AccountID: in.AccountID, Purchase: in.Purchase, Count: in.Count, Time: in.Time}
+	if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO refunds (account_id, purchase, count, at) VALUES (?, ?, ?, ?) RETURNING seq`),
+		in.AccountID, in.Purchase, in.Count, in.Time).Scan(&r.Seq); err != nil {
+		return nil, fmt.Errorf("cannot store refund of purchase %q: %w", in.Purchase, err)
 	}
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot bump account %q: %w", in.AccountID, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot commit refund of purchase %q: %w", in.Purchase, err)
 	}
-	rs, err := s.ListRefunds(ctx, in.AccountID)
-	if err != nil || len(rs) == 0 {
-		return nil, err
-	}
-	return rs[len(rs)-1], nil
+	return &r, nil
 }
 
 // ListRefunds returns an account's refund requests in the order made.

@@ -1,0 +1,3 @@
+-- Text ids sort byte by byte. SQLite's default collation (BINARY) already
+-- does; PostgreSQL's 0008 gives its id columns COLLATE "C" to match. This
+-- file keeps the two backends' migration versions in step.
