@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -22,10 +23,11 @@ const selectChunk = 1000
 // StoreEvents stores a batch in one transaction (see livebill.EventService).
 //
 // The batch is written with multi-row `INSERT … ON CONFLICT (account_id, id)
-// DO NOTHING RETURNING account_id, id` statements (one round trip per
-// 1,000 events instead of one per event); only the events the database did
-// not insert (already stored) are read back, in one query per account and
-// 1,000 ids, to tell a duplicate from a conflict. An id repeated inside the
+// DO NOTHING` statements (one round trip per 1,000 events instead of one
+// per event; PostgreSQL: one statement of arrays, RETURNING account_id, id;
+// SQLite: the count of rows added, see insertValues); only the events the
+// database did not insert (already stored) are read back, in one query per
+// account and 1,000 ids, to tell a duplicate from a conflict. An id repeated inside the
 // batch is judged against its first occurrence, as if that one were already
 // stored, which is what storing the events one by one did. Nothing is
 // acknowledged before the commit.
@@ -96,21 +98,36 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	inserted := make(map[key]bool, len(rows))
 	args := make([]any, 0, 5*min(len(rows), insertChunk))
+	// SQLite: the rows an INSERT adds get seqs above the largest before it
+	// (rowids; the transaction holds the write lock), which tells them
+	// from rows stored before when an INSERT adds fewer than it was given.
+	before := int64(math.MaxInt64)
+	if !s.dialect.Numbered {
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&before); err != nil {
+			return nil, fmt.Errorf("cannot read the last seq: %w", err)
+		}
+	}
 	chunkSize := insertChunk
 	if s.dialect.Numbered {
 		chunkSize = len(rows) // PostgreSQL: one statement of five arrays
 	}
 	for lo := 0; lo < len(rows); lo += chunkSize {
 		chunk := rows[lo:min(lo+chunkSize, len(rows))]
-		var rs *sql.Rows
-		var err error
-		if s.dialect.Numbered {
-			rs, err = s.insertArrays(ctx, tx, events, chunk)
-		} else {
-			rs, err = s.insertValues(ctx, tx, events, chunk, args)
+		if !s.dialect.Numbered {
+			n, err := s.insertValues(ctx, tx, events, chunk, args)
+			if err != nil {
+				return nil, fmt.Errorf("cannot insert events: %w", err)
+			}
+			if n == int64(len(chunk)) { // else the read below tells
+				for _, i := range chunk {
+					inserted[key{events[i].AccountID, events[i].Event.ID}] = true
+				}
+			}
+			continue
 		}
+		rs, err := s.insertArrays(ctx, tx, events, chunk)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cannot insert events: %w", err)
 		}
 		for rs.Next() {
 			var k key
@@ -127,7 +144,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 			return nil, err
 		}
 	}
-	// bodies already stored for the events not inserted, per account
+	// Bodies already stored for the events not inserted, per account; on
+	// SQLite the same read finds which events of a partly inserted chunk
+	// were inserted (seq > before).
 	stored := map[key]string{}
 	missing := map[string][]string{}
 	for _, i := range rows {
@@ -150,11 +169,16 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 			}
 			for rs.Next() {
 				var id, body string
-				if err := rs.Scan(&id, &body); err != nil {
+				var seq int64
+				if err := rs.Scan(&id, &seq, &body); err != nil {
 					rs.Close()
 					return nil, err
 				}
-				stored[key{acct, id}] = body
+				if seq > before {
+					inserted[key{acct, id}] = true
+				} else {
+					stored[key{acct, id}] = body
+				}
 			}
 			if err := rs.Close(); err != nil {
 				return nil, err
@@ -301,7 +325,7 @@ func (s *DB) insertEventsSQL(n int) string {
 		}
 		b.WriteString(`(?, ?, ?, ?, ?)`)
 	}
-	b.WriteString(` ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, id`)
+	b.WriteString(` ON CONFLICT (account_id, id) DO NOTHING`)
 	q := s.q(b.String())
 	stmtCache.Store(k, q)
 	return q
@@ -313,7 +337,7 @@ func (s *DB) selectBodiesSQL(n int) string {
 		return q.(string)
 	}
 	var b strings.Builder
-	b.WriteString(`SELECT id, body FROM events WHERE account_id = ? AND id IN (`)
+	b.WriteString(`SELECT id, seq, body FROM events WHERE account_id = ? AND id IN (`)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
@@ -327,18 +351,29 @@ func (s *DB) selectBodiesSQL(n int) string {
 }
 
 // insertValues inserts events (rows, at most insertChunk) with one
-// multi-row VALUES statement.
-func (s *DB) insertValues(ctx context.Context, tx *sql.Tx, events []livebill.IncomingEvent, rows []int, args []any) (*sql.Rows, error) {
+// multi-row VALUES statement and returns how many it added. It has no
+// RETURNING clause: SQLite would first store every returned row in a
+// temporary table, and the batch read them back, for the one answer
+// almost always true, "all of them"; StoreEvents finds out which only
+// when some were not added.
+func (s *DB) insertValues(ctx context.Context, tx *sql.Tx, events []livebill.IncomingEvent, rows []int, args []any) (int64, error) {
 	args = args[:0]
 	for _, i := range rows {
 		in := &events[i]
 		args = append(args, in.AccountID, in.Event.ID, in.Event.Time, in.Event.App, string(in.Body))
 	}
 	q := s.insertEventsSQL(len(rows))
+	var res sql.Result
+	var err error
 	if v, ok := s.stmts.Load(q); ok {
-		return tx.StmtContext(ctx, v.(*sql.Stmt)).QueryContext(ctx, args...)
+		res, err = tx.StmtContext(ctx, v.(*sql.Stmt)).ExecContext(ctx, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, q, args...)
 	}
-	return tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // maxPrepared bounds the statements kept prepared (one per batch size).
