@@ -82,6 +82,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 		rows = append(rows, i)
 	}
 	if !s.dialect.Numbered {
+		if err := s.prepare(ctx, qLastSeq); err != nil {
+			return nil, err
+		}
 		for lo := 0; lo < len(rows); lo += insertChunk {
 			if err := s.prepare(ctx, s.insertEventsSQL(min(insertChunk, len(rows)-lo))); err != nil {
 				return nil, err
@@ -103,7 +106,13 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	// from rows stored before when an INSERT adds fewer than it was given.
 	before := int64(math.MaxInt64)
 	if !s.dialect.Numbered {
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&before); err != nil {
+		var row *sql.Row
+		if st := s.txStmt(ctx, tx, qLastSeq); st != nil {
+			row = st.QueryRowContext(ctx)
+		} else {
+			row = tx.QueryRowContext(ctx, qLastSeq)
+		}
+		if err := row.Scan(&before); err != nil {
 			return nil, fmt.Errorf("cannot read the last seq: %w", err)
 		}
 	}
@@ -234,6 +243,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	return out, nil
 }
+
+// qLastSeq reads the largest seq stored (SQLite).
+const qLastSeq = `SELECT COALESCE(MAX(seq), 0) FROM events`
 
 // lockAccounts locks, on PostgreSQL, the rows of the accounts the events
 // (rows) belong to, in sorted id order, before any event is inserted; see
