@@ -370,9 +370,20 @@ func (s *DB) selectBodiesSQL(n int) string {
 // when some were not added.
 func (s *DB) insertValues(ctx context.Context, tx *sql.Tx, events []livebill.IncomingEvent, rows []int, args []any) (int64, error) {
 	args = args[:0]
+	// A string made an `any` is a heap allocation; a batch names a few
+	// accounts and apps many times, so each is boxed once.
+	boxed := make(map[string]any, 16)
+	box := func(v string) any {
+		b, ok := boxed[v]
+		if !ok {
+			b = v
+			boxed[v] = b
+		}
+		return b
+	}
 	for _, i := range rows {
 		in := &events[i]
-		args = append(args, in.AccountID, in.Event.ID, in.Event.Time, in.Event.App, string(in.Body))
+		args = append(args, box(in.AccountID), in.Event.ID, in.Event.Time, box(in.Event.App), string(in.Body))
 	}
 	q := s.insertEventsSQL(len(rows))
 	var res sql.Result
