@@ -42,7 +42,10 @@ const selectChunk = 1000
 // would then see 1001–2000, move past them, and never read 1–1000. With
 // the lock the second batch draws its seqs only after the first committed.
 // On SQLite the transaction holds the database's write lock from BEGIN
-// (_txlock=immediate), which orders every writer the same way.
+// (_txlock=immediate), which orders every writer the same way. The price
+// on PostgreSQL: two batches of one account take turns (the second waits
+// for the first's commit); batches of different accounts still run side
+// by side.
 //
 // The lock also serializes batches of one account that hold the same new
 // ids in different orders, which used to deadlock on the unique index. A
