@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"sync"
 )
@@ -437,19 +436,21 @@ func (c *canonScanner) object(out []byte, depth int) ([]byte, bool) {
 		c.i++
 	}
 	*sp = scratch
-	sorted := true
+	// Insertion sort: an event has about ten keys, often nearly in order;
+	// sort.Slice's reflection and closure cost more than the sorting (and
+	// made members escape to the heap).
 	for j := 1; j < len(members); j++ {
-		if bytes.Compare(members[j-1].key, members[j].key) >= 0 {
-			sorted = false
-			break
+		m := members[j]
+		k := j
+		for k > 0 && bytes.Compare(members[k-1].key, m.key) > 0 {
+			members[k] = members[k-1]
+			k--
 		}
+		members[k] = m
 	}
-	if !sorted {
-		sort.Slice(members, func(x, y int) bool { return bytes.Compare(members[x].key, members[y].key) < 0 })
-		for j := 1; j < len(members); j++ {
-			if bytes.Equal(members[j-1].key, members[j].key) {
-				return nil, false // repeated key: the slow path keeps the last
-			}
+	for j := 1; j < len(members); j++ {
+		if bytes.Equal(members[j-1].key, members[j].key) {
+			return nil, false // repeated key: the encoding/json path keeps the last
 		}
 	}
 	out = append(out, '{')

@@ -32,8 +32,21 @@ func Open(ctx context.Context, dir string, clock livebill.Clock) (*sqlstore.DB, 
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
+		// Durability: WAL with synchronous=FULL fsyncs the WAL at every
+		// commit, and a batch is acknowledged only after its commit, so an
+		// acknowledged event survives kill -9, an OS crash and a power
+		// loss. (synchronous=NORMAL would survive kill -9 only: in WAL mode
+		// it fsyncs at checkpoints, not commits. Not used.)
+		//
+		// wal_autocheckpoint(10000): copy the WAL into the database file
+		// every ~40 MiB of WAL instead of every ~4 MiB (1,000 pages). A
+		// page changed by many batches (the index pages) is copied once per
+		// checkpoint, so fewer writes and fsyncs of the database file per
+		// event; it changes nothing of durability (what is committed is in
+		// the fsynced WAL). The cost: a WAL file of up to ~40 MiB and a
+		// longer recovery after a crash.
 		dsn = "file:" + filepath.Join(dir, FileName) +
-			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -36,3 +36,26 @@ func TestMigrationsIdempotent(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestDurableSettings: the database runs in WAL mode with an fsync of the
+// WAL at every commit (synchronous=FULL, 2), so an acknowledged batch
+// survives a crash or a power loss; checkpoints every 10,000 pages.
+func TestDurableSettings(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mode string
+	var sync, ckpt int
+	db := s.SQL()
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode %q %v, want wal", mode, err)
+	}
+	if err := db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Errorf("synchronous %d %v, want 2 (FULL)", sync, err)
+	}
+	if err := db.QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&ckpt); err != nil || ckpt != 10000 {
+		t.Errorf("wal_autocheckpoint %d %v, want 10000", ckpt, err)
+	}
+}

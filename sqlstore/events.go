@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -22,10 +23,11 @@ const selectChunk = 1000
 // StoreEvents stores a batch in one transaction (see livebill.EventService).
 //
 // The batch is written with multi-row `INSERT … ON CONFLICT (account_id, id)
-// DO NOTHING RETURNING account_id, id` statements (one round trip per
-// 1,000 events instead of one per event); only the events the database did
-// not insert (already stored) are read back, in one query per account and
-// 1,000 ids, to tell a duplicate from a conflict. An id repeated inside the
+// DO NOTHING` statements (one round trip per 1,000 events instead of one
+// per event; PostgreSQL: one statement of arrays, RETURNING account_id, id;
+// SQLite: the count of rows added, see insertValues); only the events the
+// database did not insert (already stored) are read back, in one query per
+// account and 1,000 ids, to tell a duplicate from a conflict. An id repeated inside the
 // batch is judged against its first occurrence, as if that one were already
 // stored, which is what storing the events one by one did. Nothing is
 // acknowledged before the commit.
@@ -40,7 +42,10 @@ const selectChunk = 1000
 // would then see 1001–2000, move past them, and never read 1–1000. With
 // the lock the second batch draws its seqs only after the first committed.
 // On SQLite the transaction holds the database's write lock from BEGIN
-// (_txlock=immediate), which orders every writer the same way.
+// (_txlock=immediate), which orders every writer the same way. The price
+// on PostgreSQL: two batches of one account take turns (the second waits
+// for the first's commit); batches of different accounts still run side
+// by side.
 //
 // The lock also serializes batches of one account that hold the same new
 // ids in different orders, which used to deadlock on the unique index. A
@@ -80,6 +85,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 		rows = append(rows, i)
 	}
 	if !s.dialect.Numbered {
+		if err := s.prepare(ctx, qLastSeq); err != nil {
+			return nil, err
+		}
 		for lo := 0; lo < len(rows); lo += insertChunk {
 			if err := s.prepare(ctx, s.insertEventsSQL(min(insertChunk, len(rows)-lo))); err != nil {
 				return nil, err
@@ -96,21 +104,42 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	inserted := make(map[key]bool, len(rows))
 	args := make([]any, 0, 5*min(len(rows), insertChunk))
+	// SQLite: the rows an INSERT adds get seqs above the largest before it
+	// (rowids; the transaction holds the write lock), which tells them
+	// from rows stored before when an INSERT adds fewer than it was given.
+	before := int64(math.MaxInt64)
+	if !s.dialect.Numbered {
+		var row *sql.Row
+		if st := s.txStmt(ctx, tx, qLastSeq); st != nil {
+			row = st.QueryRowContext(ctx)
+		} else {
+			row = tx.QueryRowContext(ctx, qLastSeq)
+		}
+		if err := row.Scan(&before); err != nil {
+			return nil, fmt.Errorf("cannot read the last seq: %w", err)
+		}
+	}
 	chunkSize := insertChunk
 	if s.dialect.Numbered {
 		chunkSize = len(rows) // PostgreSQL: one statement of five arrays
 	}
 	for lo := 0; lo < len(rows); lo += chunkSize {
 		chunk := rows[lo:min(lo+chunkSize, len(rows))]
-		var rs *sql.Rows
-		var err error
-		if s.dialect.Numbered {
-			rs, err = s.insertArrays(ctx, tx, events, chunk)
-		} else {
-			rs, err = s.insertValues(ctx, tx, events, chunk, args)
+		if !s.dialect.Numbered {
+			n, err := s.insertValues(ctx, tx, events, chunk, args)
+			if err != nil {
+				return nil, fmt.Errorf("cannot insert events: %w", err)
+			}
+			if n == int64(len(chunk)) { // else the read below tells
+				for _, i := range chunk {
+					inserted[key{events[i].AccountID, events[i].Event.ID}] = true
+				}
+			}
+			continue
 		}
+		rs, err := s.insertArrays(ctx, tx, events, chunk)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cannot insert events: %w", err)
 		}
 		for rs.Next() {
 			var k key
@@ -127,7 +156,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 			return nil, err
 		}
 	}
-	// bodies already stored for the events not inserted, per account
+	// Bodies already stored for the events not inserted, per account; on
+	// SQLite the same read finds which events of a partly inserted chunk
+	// were inserted (seq > before).
 	stored := map[key]string{}
 	missing := map[string][]string{}
 	for _, i := range rows {
@@ -150,11 +181,16 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 			}
 			for rs.Next() {
 				var id, body string
-				if err := rs.Scan(&id, &body); err != nil {
+				var seq int64
+				if err := rs.Scan(&id, &seq, &body); err != nil {
 					rs.Close()
 					return nil, err
 				}
-				stored[key{acct, id}] = body
+				if seq > before {
+					inserted[key{acct, id}] = true
+				} else {
+					stored[key{acct, id}] = body
+				}
 			}
 			if err := rs.Close(); err != nil {
 				return nil, err
@@ -210,6 +246,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	return out, nil
 }
+
+// qLastSeq reads the largest seq stored (SQLite).
+const qLastSeq = `SELECT COALESCE(MAX(seq), 0) FROM events`
 
 // lockAccounts locks, on PostgreSQL, the rows of the accounts the events
 // (rows) belong to, in sorted id order, before any event is inserted; see
@@ -301,7 +340,7 @@ func (s *DB) insertEventsSQL(n int) string {
 		}
 		b.WriteString(`(?, ?, ?, ?, ?)`)
 	}
-	b.WriteString(` ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, id`)
+	b.WriteString(` ON CONFLICT (account_id, id) DO NOTHING`)
 	q := s.q(b.String())
 	stmtCache.Store(k, q)
 	return q
@@ -313,7 +352,7 @@ func (s *DB) selectBodiesSQL(n int) string {
 		return q.(string)
 	}
 	var b strings.Builder
-	b.WriteString(`SELECT id, body FROM events WHERE account_id = ? AND id IN (`)
+	b.WriteString(`SELECT id, seq, body FROM events WHERE account_id = ? AND id IN (`)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
@@ -327,18 +366,40 @@ func (s *DB) selectBodiesSQL(n int) string {
 }
 
 // insertValues inserts events (rows, at most insertChunk) with one
-// multi-row VALUES statement.
-func (s *DB) insertValues(ctx context.Context, tx *sql.Tx, events []livebill.IncomingEvent, rows []int, args []any) (*sql.Rows, error) {
+// multi-row VALUES statement and returns how many it added. It has no
+// RETURNING clause: SQLite would first store every returned row in a
+// temporary table, and the batch read them back, for the one answer
+// almost always true, "all of them"; StoreEvents finds out which only
+// when some were not added.
+func (s *DB) insertValues(ctx context.Context, tx *sql.Tx, events []livebill.IncomingEvent, rows []int, args []any) (int64, error) {
 	args = args[:0]
+	// A string made an `any` is a heap allocation; a batch names a few
+	// accounts and apps many times, so each is boxed once.
+	boxed := make(map[string]any, 16)
+	box := func(v string) any {
+		b, ok := boxed[v]
+		if !ok {
+			b = v
+			boxed[v] = b
+		}
+		return b
+	}
 	for _, i := range rows {
 		in := &events[i]
-		args = append(args, in.AccountID, in.Event.ID, in.Event.Time, in.Event.App, string(in.Body))
+		args = append(args, box(in.AccountID), in.Event.ID, in.Event.Time, box(in.Event.App), string(in.Body))
 	}
 	q := s.insertEventsSQL(len(rows))
+	var res sql.Result
+	var err error
 	if v, ok := s.stmts.Load(q); ok {
-		return tx.StmtContext(ctx, v.(*sql.Stmt)).QueryContext(ctx, args...)
+		res, err = tx.StmtContext(ctx, v.(*sql.Stmt)).ExecContext(ctx, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, q, args...)
 	}
-	return tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // maxPrepared bounds the statements kept prepared (one per batch size).

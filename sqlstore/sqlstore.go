@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -33,6 +34,8 @@ type DB struct {
 	dialect Dialect
 	clock   livebill.Clock
 	stmts   sync.Map // SQL text → *sql.Stmt (SQLite ingestion statements)
+	apps    sync.Map // app id → *livebill.App found (apps never change)
+	nApps   atomic.Int64
 }
 
 var _ livebill.Store = (*DB)(nil)
@@ -269,13 +272,34 @@ func scanApp(sc interface{ Scan(...any) error }) (*livebill.App, error) {
 	return &a, nil
 }
 
+// maxCachedApps bounds the apps FindApp keeps.
+const maxCachedApps = 100_000
+
 // FindApp returns an app or ENOTFOUND.
+//
+// Ingestion finds every batch's apps (the account of each event), so apps
+// found are kept in memory: an app is never changed or deleted once made,
+// so a kept one stays true, whichever server made it. An app not found is
+// not kept (it may be made later).
 func (s *DB) FindApp(ctx context.Context, id string) (*livebill.App, error) {
+	if v, ok := s.apps.Load(id); ok {
+		a := *v.(*livebill.App)
+		return &a, nil
+	}
 	a, err := scanApp(s.queryRow(ctx, `SELECT id, account_id, name, created_at FROM apps WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, livebill.Errorf(livebill.ENOTFOUND, "app %q not found", id)
 	}
-	return a, err
+	if err != nil {
+		return nil, fmt.Errorf("cannot find app %q: %w", id, err)
+	}
+	if s.nApps.Load() < maxCachedApps {
+		kept := *a
+		if _, loaded := s.apps.LoadOrStore(id, &kept); !loaded {
+			s.nApps.Add(1)
+		}
+	}
+	return a, nil
 }
 
 // ListApps returns an account's apps by id.

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("RefundsConcurrent", func(t *testing.T) { testRefundsConcurrent(t, open) })
 	t.Run("IDOrder", func(t *testing.T) { testIDOrder(t, open) })
 	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })
+	t.Run("FindApp", func(t *testing.T) { testFindApp(t, open) })
 }
 
 type env struct {
