@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,8 @@ type liveMeter struct {
 	key       string // what the meter was built for: catalog and zone
 	m         *meter.Meter
 	norm      *webhook.Normalizer
+	held      bool  // norm holds events (of instant heldAt) not yet applied
+	heldAt    int64 // Unix ms
 	lastSeq   int64
 	watermark int64 // every event before this instant (Unix ms) is applied
 	pending   []livebill.StoredEvent
@@ -184,17 +187,41 @@ func (lm *liveMeter) advance(to int64) {
 			lm.rejected = append(lm.rejected, fmt.Errorf("stored event %q: %w", se.ID, err))
 			continue
 		}
-		lm.norm.Apply(&e)
+		lm.feed(&e)
 	}
 	lm.applied += int64(n)
 	// every instant before to is complete: the normalizer's held instant
 	// and the rooms' held instants can be applied
 	lm.norm.Close()
+	lm.held = false
 	lm.m.Advance(to)
 	rest := copy(lm.pending, lm.pending[n:])
 	clear(lm.pending[rest:])
 	lm.pending = lm.pending[:rest]
 	lm.watermark = to
+}
+
+// feed applies the next event (in time order) as applying it through the
+// normalizer would, without the normalizer's copy of every event: a
+// webhook event, or one of the instant the normalizer holds, goes through
+// it; another is applied straight to the meter, once what the normalizer
+// holds (an earlier instant) is applied. The normalizer hands events other
+// than webhooks' on unchanged and in order, so the result is the same.
+func (lm *liveMeter) feed(e *livebill.Event) {
+	if strings.HasPrefix(e.ID, webhook.IDPrefix) || (lm.held && e.Time == lm.heldAt) {
+		lm.norm.Apply(e)
+		lm.held, lm.heldAt = true, e.Time
+		return
+	}
+	if lm.held {
+		lm.norm.Close()
+		lm.held = false
+	}
+	// the meter keeps a task's outputs; e is reused for the next event
+	if len(e.Outputs) > 0 {
+		e.Outputs = append([]livebill.Output(nil), e.Outputs...)
+	}
+	lm.m.Apply(e)
 }
 
 // quote rates the live meter's usage before in.To, as scenario.Compute

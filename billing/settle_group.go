@@ -47,194 +47,243 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 	if size <= 0 {
 		size = DefaultSettleGroup
 	}
+	// A pipeline: while a group is computed (on every core) the next one
+	// is read and the previous one written, so the store's round trips
+	// and commits overlap the rating. Each stage takes the groups in
+	// order; slots are locked when a group is read and unlocked when it is
+	// written, so at most three groups are held at once.
+	loaded := make(chan *settleGroup, 1)
+	computed := make(chan *settleGroup, 1)
 	var errs []error
-	for len(ids) > 0 {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for g := range computed {
+			s.writeGroup(ctx, ss, g)
+			errs = append(errs, g.errors())
 		}
-		n, err := s.settleGroup(ctx, ss, ids[:min(size, len(ids))])
-		errs = append(errs, err)
-		ids = ids[n:]
+	}()
+	go func() {
+		defer close(loaded)
+		for len(ids) > 0 {
+			if err := ctx.Err(); err != nil {
+				loaded <- &settleGroup{err: err}
+				return
+			}
+			g := s.loadGroup(ctx, ss, ids[:min(size, len(ids))])
+			ids = ids[len(g.ids):]
+			loaded <- g
+		}
+	}()
+	for g := range loaded {
+		s.computeGroup(ctx, g)
+		computed <- g
 	}
+	close(computed)
+	<-done
 	return errors.Join(errs...)
+}
+
+// settleGroup is a group of accounts being settled.
+type settleGroup struct {
+	ids    []string    // sorted
+	slots  []*liveSlot // locked from loadGroup to writeGroup
+	errs   []error     // by account (ids)
+	jobs   []*groupJob // the accounts due
+	evs    map[string][]livebill.StoredEvent
+	after  map[string]int64
+	now    time.Time
+	err    error // the group's: none of its accounts was settled
+	locked bool
 }
 
 // groupJob is one due account of a group.
 type groupJob struct {
+	k   int // in the group's ids
 	sl  *liveSlot
 	in  settleInput
 	w   *livebill.SettleWrite
 	err error
 }
 
-// settleGroup settles the accounts g (sorted ids) or, when their events
-// are too many, a first part of them; it returns how many it took and
-// their errors joined, each prefixed with its account.
-func (s *Service) settleGroup(ctx context.Context, ss livebill.SettleStore, g []string) (int, error) {
-	slots := make([]*liveSlot, len(g))
-	for i, id := range g {
-		slots[i] = s.slot(id)
-		slots[i].mu.Lock()
+// errors returns the group's errors, each prefixed with its account.
+func (g *settleGroup) errors() error {
+	if g.err != nil {
+		if len(g.ids) == 0 {
+			return g.err
+		}
+		return fmt.Errorf("accounts %s to %s: %w", g.ids[0], g.ids[len(g.ids)-1], g.err)
 	}
-	locked := slots
-	defer func() {
-		for _, sl := range locked {
+	for _, j := range g.jobs {
+		if j.err != nil {
+			g.errs[j.k] = j.err
+		}
+	}
+	var out []error
+	for i, err := range g.errs {
+		if err != nil {
+			out = append(out, fmt.Errorf("account %s: %w", g.ids[i], err))
+		}
+	}
+	return errors.Join(out...)
+}
+
+func (g *settleGroup) unlock() {
+	if g.locked {
+		for _, sl := range g.slots {
 			sl.mu.Unlock()
 		}
-	}()
-	groupErr := func(err error) (int, error) {
-		return len(g), fmt.Errorf("accounts %s to %s: %w", g[0], g[len(g)-1], err)
+		g.locked = false
 	}
-	recs, err := ss.FindAccounts(ctx, g)
-	if err != nil {
-		return groupErr(err)
+}
+
+// loadGroup locks the slots of ids (sorted) and reads their inputs; when
+// their events are too many it takes only a first part of them (at least
+// one account).
+func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []string) *settleGroup {
+	g := &settleGroup{ids: ids, slots: make([]*liveSlot, len(ids)), locked: true}
+	for i, id := range ids {
+		g.slots[i] = s.slot(id)
+		g.slots[i].mu.Lock()
 	}
-	spans, err := ss.EventSpans(ctx, g)
+	fail := func(err error) *settleGroup {
+		g.err = err
+		return g
+	}
+	recs, err := ss.FindAccounts(ctx, ids)
 	if err != nil {
-		return groupErr(err)
+		return fail(err)
+	}
+	spans, err := ss.EventSpans(ctx, ids)
+	if err != nil {
+		return fail(err)
 	}
 	var events int64
-	for i, id := range g {
+	for i, id := range ids {
 		events += spans[id].Count
 		if i > 0 && events > settleGroupEvents {
-			for _, sl := range slots[i:] {
+			for _, sl := range g.slots[i:] {
 				sl.mu.Unlock()
 			}
-			g, slots, locked = g[:i], slots[:i], slots[:i]
+			ids = ids[:i]
+			g.ids, g.slots = ids, g.slots[:i]
 			break
 		}
 	}
-	sets, err := ss.FindSettlements(ctx, g)
+	sets, err := ss.FindSettlements(ctx, ids)
 	if err != nil {
-		return groupErr(err)
+		return fail(err)
 	}
-	ps, err := ss.ListPurchasesOf(ctx, g)
+	ps, err := ss.ListPurchasesOf(ctx, ids)
 	if err != nil {
-		return groupErr(err)
+		return fail(err)
 	}
-	ds, err := ss.ListDevicesOf(ctx, g)
+	ds, err := ss.ListDevicesOf(ctx, ids)
 	if err != nil {
-		return groupErr(err)
+		return fail(err)
 	}
-	rs, err := ss.ListRefundsOf(ctx, g)
+	rs, err := ss.ListRefundsOf(ctx, ids)
 	if err != nil {
-		return groupErr(err)
+		return fail(err)
 	}
-	now := s.Clock.Now()
-	errs := make([]error, len(g))
-	var jobs []*groupJob
-	after := map[string]int64{}
-	for i, id := range g {
+	g.now = s.Clock.Now()
+	g.errs = make([]error, len(ids))
+	g.after = map[string]int64{}
+	var due []string
+	for i, id := range ids {
 		rec := recs[id]
 		if rec == nil {
-			errs[i] = livebill.Errorf(livebill.ENOTFOUND, "account %q not found", id)
+			g.errs[i] = livebill.Errorf(livebill.ENOTFOUND, "account %q not found", id)
 			continue
 		}
 		a, err := build(rec, ps[id], ds[id], rs[id])
 		if err != nil {
-			errs[i] = err
+			g.errs[i] = err
 			continue
 		}
-		if !s.settleDue(a, sets[id], now) {
+		if !s.settleDue(a, sets[id], g.now) {
 			continue
 		}
-		lm, err := slots[i].meter(a)
-		if err != nil {
-			errs[i] = err
-			continue
+		// a meter made (or remade) by computeGroup reads from the start
+		var seq int64
+		if lm := g.slots[i].lm; lm != nil && lm.key == liveKey(a) {
+			seq = lm.lastSeq
 		}
-		jobs = append(jobs, &groupJob{sl: slots[i], in: settleInput{a: a, st: sets[id], span: spans[id], now: now}})
-		after[id] = lm.lastSeq
+		g.after[id] = seq
+		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], span: spans[id], now: g.now}})
+		due = append(due, id)
 	}
-	if len(jobs) > 0 {
-		if err := s.loadJobs(ctx, ss, jobs, after); err != nil {
-			return groupErr(err)
-		}
-		s.computeJobs(ctx, jobs, now)
-		s.writeJobs(ctx, ss, jobs)
+	if len(due) == 0 {
+		return g
 	}
-	byID := make(map[string]int, len(g))
-	for i, id := range g {
-		byID[id] = i
+	if g.evs, err = ss.ListEventsAfterEach(ctx, g.after); err != nil {
+		return fail(err)
 	}
-	for _, j := range jobs {
-		errs[byID[j.in.a.rec.ID]] = j.err
+	bills, err := ss.ListBillsOf(ctx, due)
+	if err != nil {
+		return fail(err)
 	}
-	var out []error
-	for i, err := range errs {
-		if err != nil {
-			out = append(out, fmt.Errorf("account %s: %w", g[i], err))
-		}
+	for _, j := range g.jobs {
+		j.in.issued = bills[j.in.a.rec.ID]
 	}
-	return len(g), errors.Join(out...)
+	return g
 }
 
-// loadJobs reads the due accounts' new events into their live meters and
-// their issued bills.
-func (s *Service) loadJobs(ctx context.Context, ss livebill.SettleStore, jobs []*groupJob, after map[string]int64) error {
-	evs, err := ss.ListEventsAfterEach(ctx, after)
-	if err != nil {
-		return err
+// computeGroup computes each due account's settlement on GOMAXPROCS
+// goroutines: its meter takes its new events and advances, then
+// settleAccount. Each account is on one goroutine, and its slot is held by
+// the group, so no one else touches its meter.
+func (s *Service) computeGroup(ctx context.Context, g *settleGroup) {
+	if g.err != nil || len(g.jobs) == 0 {
+		return
 	}
-	ids := make([]string, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.in.a.rec.ID
-		j.sl.lm.take(evs[ids[i]])
-		delete(evs, ids[i]) // freed as the meters take them
-	}
-	bills, err := ss.ListBillsOf(ctx, ids)
-	if err != nil {
-		return err
-	}
-	for i, j := range jobs {
-		j.in.issued = bills[ids[i]]
-	}
-	return nil
-}
-
-// computeJobs advances each due account's meter and computes its
-// settlement, on GOMAXPROCS goroutines (each account on one: its slot is
-// held by this group, its meter touched by no one else).
-func (s *Service) computeJobs(ctx context.Context, jobs []*groupJob, now time.Time) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+	for range min(runtime.GOMAXPROCS(0), len(g.jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				k := int(next.Add(1)) - 1
-				if k >= len(jobs) {
+				if k >= len(g.jobs) {
 					return
 				}
-				j := jobs[k]
-				lm, err := s.catchUp(ctx, j.sl, j.in.a, s.meterTo(j.in.a, now))
-				if err != nil {
-					j.err = err
-					continue
-				}
-				j.in.lm = lm
-				j.w, j.err = s.settleAccount(&j.in)
+				j := g.jobs[k]
+				j.w, j.err = s.computeJob(ctx, j, g.evs[j.in.a.rec.ID])
 				j.in.issued = nil // not needed any more
 			}
 		}()
 	}
 	wg.Wait()
+	g.evs = nil
 }
 
-// writeJobs issues the group's bills and settlements in one transaction,
-// or account by account if that fails.
-func (s *Service) writeJobs(ctx context.Context, ss livebill.SettleStore, jobs []*groupJob) {
+func (s *Service) computeJob(ctx context.Context, j *groupJob, evs []livebill.StoredEvent) (*livebill.SettleWrite, error) {
+	a := j.in.a
+	lm, err := j.sl.meter(a)
+	if err != nil {
+		return nil, err
+	}
+	lm.take(evs)
+	if j.in.lm, err = s.catchUp(ctx, j.sl, a, s.meterTo(a, j.in.now)); err != nil {
+		return nil, err
+	}
+	return s.settleAccount(&j.in)
+}
+
+// writeGroup issues the group's bills and settlements in one transaction,
+// or account by account if that fails, and unlocks the group's slots.
+func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *settleGroup) {
+	defer g.unlock()
 	var writes []livebill.SettleWrite
 	var owners []*groupJob
-	for _, j := range jobs {
+	for _, j := range g.jobs {
 		if j.err == nil && j.w != nil {
 			writes = append(writes, *j.w)
 			owners = append(owners, j)
 		}
 	}
-	if len(writes) == 0 || ss.IssueBillsEach(ctx, writes) == nil {
+	if g.err != nil || len(writes) == 0 || ss.IssueBillsEach(ctx, writes) == nil {
 		return
 	}
 	for k, w := range writes {

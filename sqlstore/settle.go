@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -243,8 +245,9 @@ func (s *DB) EventSpans(ctx context.Context, ids []string) (map[string]livebill.
 }
 
 // ListEventsAfterEach returns each account's events after its seq, in seq
-// order. The cursors are a table joined to events: unnest of two arrays
-// on PostgreSQL, a VALUES list on SQLite.
+// order. The cursors are a table joined to events (through the index on
+// account_id): unnest of two arrays on PostgreSQL, a VALUES list on
+// SQLite.
 func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (map[string][]livebill.StoredEvent, error) {
 	out := make(map[string][]livebill.StoredEvent, len(after))
 	if len(after) == 0 {
@@ -260,7 +263,7 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 			accts = append(accts, a)
 			seqs = append(seqs, seq)
 		}
-		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(a, s) JOIN events e ON e.account_id = c.a AND e.seq > c.s ORDER BY e.seq`
+		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(a, s) JOIN events e ON e.account_id = c.a AND e.seq > c.s`
 		args = []any{accts, seqs}
 	} else {
 		var b strings.Builder
@@ -273,7 +276,7 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 			b.WriteString(`(?, ?)`)
 			args = append(args, a, seq)
 		}
-		b.WriteString(`) ` + cols + `c JOIN events e ON e.account_id = c.a AND e.seq > c.s ORDER BY e.seq`)
+		b.WriteString(`) ` + cols + `c JOIN events e ON e.account_id = c.a AND e.seq > c.s`)
 		q = b.String()
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
@@ -282,16 +285,19 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var acct, body string
+		var acct string
 		var e livebill.StoredEvent
-		if err := rows.Scan(&acct, &e.Seq, &e.ID, &e.Time, &e.App, &body); err != nil {
+		if err := rows.Scan(&acct, &e.Seq, &e.ID, &e.Time, &e.App, &e.Body); err != nil {
 			return nil, fmt.Errorf("cannot read event: %w", err)
 		}
-		e.Body = []byte(body)
 		out[acct] = append(out[acct], e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot list new events: %w", err)
+	}
+	// sorted here, each account apart: an ORDER BY would sort the bodies
+	for _, evs := range out {
+		slices.SortFunc(evs, func(x, y livebill.StoredEvent) int { return cmp.Compare(x.Seq, y.Seq) })
 	}
 	return out, nil
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
 	t.Run("ContinuousMetering", func(t *testing.T) { testContinuous(t, open) })
 	t.Run("Backfill", func(t *testing.T) { testBackfill(t, open) })
+	t.Run("SettleGroups", func(t *testing.T) { testSettleGroups(t, open) })
 }
 
 type env struct {
