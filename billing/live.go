@@ -132,7 +132,19 @@ func (s *Service) catchUp(ctx context.Context, sl *liveSlot, a *account, to time
 
 // take holds events read for the account (in seq order) by a batched
 // read, as read would have read them; those already read are skipped.
+// The meter may keep evs.
 func (lm *liveMeter) take(evs []livebill.StoredEvent) {
+	if len(lm.pending) == 0 && len(evs) > 0 && evs[0].Seq > lm.lastSeq {
+		// nothing held: hold evs itself (the caller gives it up)
+		for _, e := range evs {
+			if e.Time < lm.watermark {
+				lm.late = true
+			}
+		}
+		lm.lastSeq = evs[len(evs)-1].Seq
+		lm.pending = evs
+		return
+	}
 	for _, e := range evs {
 		if e.Seq <= lm.lastSeq {
 			continue
@@ -198,6 +210,9 @@ func (lm *liveMeter) advance(to int64) {
 	rest := copy(lm.pending, lm.pending[n:])
 	clear(lm.pending[rest:])
 	lm.pending = lm.pending[:rest]
+	if rest == 0 {
+		lm.pending = nil // may be part of a batched read's array (take)
+	}
 	lm.watermark = to
 }
 

@@ -284,20 +284,38 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 		return nil, fmt.Errorf("cannot list new events: %w", err)
 	}
 	defer rows.Close()
+	type row struct {
+		acct string
+		livebill.StoredEvent
+	}
+	var all []row
 	for rows.Next() {
-		var acct string
-		var e livebill.StoredEvent
-		if err := rows.Scan(&acct, &e.Seq, &e.ID, &e.Time, &e.App, &e.Body); err != nil {
+		var r row
+		if err := rows.Scan(&r.acct, &r.Seq, &r.ID, &r.Time, &r.App, &r.Body); err != nil {
 			return nil, fmt.Errorf("cannot read event: %w", err)
 		}
-		out[acct] = append(out[acct], e)
+		all = append(all, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot list new events: %w", err)
 	}
-	// sorted here, each account apart: an ORDER BY would sort the bodies
-	for _, evs := range out {
-		slices.SortFunc(evs, func(x, y livebill.StoredEvent) int { return cmp.Compare(x.Seq, y.Seq) })
+	// by account, each in seq order, sliced from one array (sorted here:
+	// an ORDER BY would sort the bodies)
+	slices.SortFunc(all, func(x, y row) int {
+		if c := strings.Compare(x.acct, y.acct); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Seq, y.Seq)
+	})
+	evs := make([]livebill.StoredEvent, len(all))
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].acct == all[i].acct {
+			evs[j] = all[j].StoredEvent
+			j++
+		}
+		out[all[i].acct] = evs[i:j:j]
+		i = j
 	}
 	return out, nil
 }
