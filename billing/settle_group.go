@@ -7,30 +7,32 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/livebill/livebill"
 )
 
 // Grouped settlement (issue #7: a day of 100,000 accounts in seconds).
-// SettleAll takes the accounts in groups and, for each group:
+// SettleAll cuts the accounts (sorted by id) into groups. One goroutine
+// locks the groups' slots, group after group in id order (so two
+// SettleAlls cannot deadlock; Settle and quotes of one account take one
+// slot), and hands each locked group to one of GOMAXPROCS+1 workers.
+// A worker, for its group:
 //
-//  1. locks the group's slots (in id order, so two SettleAlls cannot
-//     deadlock; Settle and quotes of one account take one slot), so no
-//     one else settles or meters these accounts meanwhile;
-//  2. reads the group's inputs with one query per table (accounts, event
+//  1. reads the group's inputs with one query per table (accounts, event
 //     spans, settlements, purchases, devices, refunds; then, for the
 //     accounts due, their new events by seq and their issued bills);
-//  3. computes each due account's settlement (settleAccount, the same code
-//     as Settle) on GOMAXPROCS goroutines, each account on one;
-//  4. writes every bill and settlement of the group in one transaction.
+//  2. computes each due account's settlement (settleAccount, the same code
+//     as Settle) — workers compute different groups at once, so while
+//     one waits on the store the others rate;
+//  3. writes every bill and settlement of the group in one transaction.
 //     Should it fail (an account settled meanwhile by another server:
 //     a key already issued), each account's write is retried alone, so
-//     one account's conflict does not stop the others.
+//     one account's conflict does not stop the others;
+//  4. unlocks the group's slots.
 //
-// A group is cut short when its accounts' stored events exceed
-// settleGroupEvents, which bounds the events one group holds in memory.
+// A group whose accounts' stored events exceed settleGroupEvents is
+// settled in parts, which bounds the events a worker holds in memory.
 
 // DefaultSettleGroup is the number of accounts SettleAll settles together
 // when Service.SettleGroup is 0.
@@ -47,54 +49,69 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 	if size <= 0 {
 		size = DefaultSettleGroup
 	}
-	// A pipeline: while a group is computed (on every core) the next one
-	// is read and the previous one written, so the store's round trips
-	// and commits overlap the rating. Each stage takes the groups in
-	// order; slots are locked when a group is read and unlocked when it is
-	// written, so at most three groups are held at once.
-	loaded := make(chan *settleGroup, 1)
-	computed := make(chan *settleGroup, 1)
-	var errs []error
-	done := make(chan struct{})
+	var groups [][]string
+	for len(ids) > 0 {
+		n := min(size, len(ids))
+		groups = append(groups, ids[:n])
+		ids = ids[n:]
+	}
+	slots := make([][]*liveSlot, len(groups))
+	errs := make([]error, len(groups)+1)
+	locked := make(chan int, 1)
 	go func() {
-		defer close(done)
-		for g := range computed {
-			s.writeGroup(ctx, ss, g)
-			errs = append(errs, g.errors())
-		}
-	}()
-	go func() {
-		defer close(loaded)
-		for len(ids) > 0 {
+		defer close(locked)
+		for k, g := range groups {
 			if err := ctx.Err(); err != nil {
-				loaded <- &settleGroup{err: err}
+				errs[len(groups)] = err
 				return
 			}
-			g := s.loadGroup(ctx, ss, ids[:min(size, len(ids))])
-			ids = ids[len(g.ids):]
-			loaded <- g
+			slots[k] = make([]*liveSlot, len(g))
+			for i, id := range g {
+				slots[k][i] = s.slot(id)
+				slots[k][i].mu.Lock()
+			}
+			locked <- k
 		}
 	}()
-	for g := range loaded {
-		s.computeGroup(ctx, g)
-		computed <- g
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) + 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range locked {
+				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k])
+			}
+		}()
 	}
-	close(computed)
-	<-done
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// settleRange settles the accounts ids, whose slots are locked, in as
+// many parts as settleGroupEvents asks, unlocking each part's slots once
+// it is written; it returns the accounts' errors joined.
+func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot) error {
+	var errs []error
+	for len(ids) > 0 {
+		g := s.loadGroup(ctx, ss, ids, slots)
+		s.computeGroup(ctx, g)
+		s.writeGroup(ctx, ss, g)
+		errs = append(errs, g.errors())
+		ids, slots = ids[len(g.ids):], slots[len(g.ids):]
+	}
 	return errors.Join(errs...)
 }
 
 // settleGroup is a group of accounts being settled.
 type settleGroup struct {
-	ids    []string    // sorted
-	slots  []*liveSlot // locked from loadGroup to writeGroup
-	errs   []error     // by account (ids)
-	jobs   []*groupJob // the accounts due
-	evs    map[string][]livebill.StoredEvent
-	after  map[string]int64
-	now    time.Time
-	err    error // the group's: none of its accounts was settled
-	locked bool
+	ids   []string    // sorted
+	slots []*liveSlot // locked until writeGroup
+	errs  []error     // by account (ids)
+	jobs  []*groupJob // the accounts due
+	evs   map[string][]livebill.StoredEvent
+	after map[string]int64
+	now   time.Time
+	err   error // the group's: none of its accounts was settled
 }
 
 // groupJob is one due account of a group.
@@ -129,23 +146,16 @@ func (g *settleGroup) errors() error {
 }
 
 func (g *settleGroup) unlock() {
-	if g.locked {
-		for _, sl := range g.slots {
-			sl.mu.Unlock()
-		}
-		g.locked = false
+	for _, sl := range g.slots {
+		sl.mu.Unlock()
 	}
 }
 
-// loadGroup locks the slots of ids (sorted) and reads their inputs; when
-// their events are too many it takes only a first part of them (at least
-// one account).
-func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []string) *settleGroup {
-	g := &settleGroup{ids: ids, slots: make([]*liveSlot, len(ids)), locked: true}
-	for i, id := range ids {
-		g.slots[i] = s.slot(id)
-		g.slots[i].mu.Lock()
-	}
+// loadGroup reads the inputs of the accounts ids (sorted; their slots
+// locked); when their events are too many it takes only a first part of
+// them (at least one account).
+func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot) *settleGroup {
+	g := &settleGroup{ids: ids, slots: slots}
 	fail := func(err error) *settleGroup {
 		g.err = err
 		return g
@@ -162,9 +172,6 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	for i, id := range ids {
 		events += spans[id].Count
 		if i > 0 && events > settleGroupEvents {
-			for _, sl := range g.slots[i:] {
-				sl.mu.Unlock()
-			}
 			ids = ids[:i]
 			g.ids, g.slots = ids, g.slots[:i]
 			break
@@ -229,32 +236,17 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	return g
 }
 
-// computeGroup computes each due account's settlement on GOMAXPROCS
-// goroutines: its meter takes its new events and advances, then
-// settleAccount. Each account is on one goroutine, and its slot is held by
-// the group, so no one else touches its meter.
+// computeGroup computes each due account's settlement: its meter takes
+// its new events and advances, then settleAccount. The group's slots are
+// held, so no one else touches these meters.
 func (s *Service) computeGroup(ctx context.Context, g *settleGroup) {
-	if g.err != nil || len(g.jobs) == 0 {
+	if g.err != nil {
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(g.jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1)) - 1
-				if k >= len(g.jobs) {
-					return
-				}
-				j := g.jobs[k]
-				j.w, j.err = s.computeJob(ctx, j, g.evs[j.in.a.rec.ID])
-				j.in.issued = nil // not needed any more
-			}
-		}()
+	for _, j := range g.jobs {
+		j.w, j.err = s.computeJob(ctx, j, g.evs[j.in.a.rec.ID])
+		j.in.issued = nil // not needed any more
 	}
-	wg.Wait()
 	g.evs = nil
 }
 
