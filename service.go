@@ -516,3 +516,40 @@ type RawEvent struct {
 type IngestService interface {
 	Ingest(ctx context.Context, batch []RawEvent) (*IngestResult, error)
 }
+
+// SettleWrite is one account's part of a grouped settlement: the bills to
+// issue and the settlement to record, as IssueBills takes them.
+type SettleWrite struct {
+	Settlement Settlement
+	Bills      []IssuedBill
+}
+
+// SettleStore reads the inputs of many accounts in a few queries and
+// writes their bills in one transaction, for settling accounts in groups
+// (billing.Service.SettleAll). Maps are by account id; an account with
+// nothing stored has no entry (or, for settlements, a zero one).
+type SettleStore interface {
+	// FindAccounts returns the accounts of ids that exist.
+	FindAccounts(ctx context.Context, ids []string) (map[string]*AccountRecord, error)
+	// FindSettlements returns each account's settlement; a zero one
+	// (Through "") for an account not settled yet.
+	FindSettlements(ctx context.Context, ids []string) (map[string]*Settlement, error)
+	// ListPurchasesOf returns each account's purchases in the order made.
+	ListPurchasesOf(ctx context.Context, ids []string) (map[string][]*StoredPurchase, error)
+	// ListDevicesOf returns each account's devices by id.
+	ListDevicesOf(ctx context.Context, ids []string) (map[string][]*Device, error)
+	// ListRefundsOf returns each account's refund requests in the order made.
+	ListRefundsOf(ctx context.Context, ids []string) (map[string][]*StoredRefund, error)
+	// ListBillsOf returns each account's issued bills in issue order.
+	ListBillsOf(ctx context.Context, ids []string) (map[string][]IssuedBill, error)
+	// EventSpans returns each account's event span (zero when none).
+	EventSpans(ctx context.Context, ids []string) (map[string]EventSpan, error)
+	// ListEventsAfterEach returns, for each account of after, its events
+	// with Seq > after[account] in Seq order, as ListEventsAfter does.
+	ListEventsAfterEach(ctx context.Context, after map[string]int64) (map[string][]StoredEvent, error)
+	// IssueBillsEach stores the bills and settlements of several accounts
+	// in one transaction, with IssueBills' rules: if any bill's key is
+	// already issued for its account, nothing is stored and the error is
+	// a conflict.
+	IssueBillsEach(ctx context.Context, writes []SettleWrite) error
+}

@@ -42,9 +42,13 @@ type Service struct {
 	Lateness time.Duration
 	// Rebuilds counts the continuous meters rebuilt for late events.
 	Rebuilds int64
+	// SettleGroup is how many accounts SettleAll settles together (their
+	// inputs read in a few queries, their bills written in one
+	// transaction); 0 means DefaultSettleGroup.
+	SettleGroup int
 
-	mu    sync.Mutex            // serializes settlement and the live meters
-	lives map[string]*liveMeter // by account
+	mu    sync.Mutex           // guards lives (not the slots' meters)
+	lives map[string]*liveSlot // by account: its live meter and settlement lock
 }
 
 var (
@@ -238,13 +242,48 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
+	ps, err := s.Store.ListPurchases(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := s.Store.ListDevices(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.Store.ListRefunds(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return build(rec, ps, ds, rs)
+}
+
+// zones caches time.LoadLocation, which reads and parses the zone's file
+// each time (tens of µs, for every account settled).
+var zones sync.Map // name → *time.Location
+
+func loadZone(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
+}
+
+// build makes what rating an account needs from its stored record,
+// purchases, devices and refunds.
+func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*livebill.Device, rs []*livebill.StoredRefund) (*account, error) {
+	id := rec.ID
 	cat, err := loadCatalog(rec)
 	if err != nil {
 		return nil, err
 	}
 	loc := cat.Location()
 	if rec.Timezone != "" {
-		if loc, err = time.LoadLocation(rec.Timezone); err != nil {
+		if loc, err = loadZone(rec.Timezone); err != nil {
 			return nil, livebill.Errorf(livebill.EINVALID, "account %q: timezone: %v", id, err)
 		}
 	}
@@ -262,10 +301,6 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 		acct.Activated = acct.Created
 	}
 	a.in = rating.Input{Catalog: cat, Location: loc, Mode: rec.Mode, Account: acct}
-	ps, err := s.Store.ListPurchases(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	for _, p := range ps {
 		start, err := livebill.ParseInstant(p.Start, loc)
 		if err != nil {
@@ -274,16 +309,8 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 		a.in.Purchases = append(a.in.Purchases, livebill.Purchase{ID: p.ID, App: p.App, Plan: p.Plan, Count: p.Count,
 			Region: p.Region, Device: p.Device, Start: start, AutoRenew: p.AutoRenew})
 	}
-	ds, err := s.Store.ListDevices(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	for _, d := range ds {
 		a.in.Devices = append(a.in.Devices, *d)
-	}
-	rs, err := s.Store.ListRefunds(ctx, id)
-	if err != nil {
-		return nil, err
 	}
 	for _, r := range rs {
 		t, err := livebill.ParseInstant(r.Time, loc)
@@ -327,12 +354,13 @@ func (s *Service) feeder(ctx context.Context, a *account, to time.Time, rejected
 // watermark (every event before to has arrived, or is late), else by a
 // replay that sees the events of the last Lateness too.
 func (s *Service) quote(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if to.After(s.cut()) {
 		return s.compute(ctx, a, from, to)
 	}
-	lm, err := s.live(ctx, a, to)
+	sl := s.slot(a.rec.ID)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	lm, err := s.live(ctx, sl, a, to)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -465,10 +493,11 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 // records is the metered usage before to: from the continuous meter when
 // to is before its watermark, else by a replay.
 func (s *Service) records(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !to.After(s.cut()) {
-		lm, err := s.live(ctx, a, to)
+		sl := s.slot(a.rec.ID)
+		sl.mu.Lock()
+		defer sl.mu.Unlock()
+		lm, err := s.live(ctx, sl, a, to)
 		if err != nil {
 			return nil, err
 		}
@@ -487,11 +516,20 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time) (
 // ---- settlement
 
 // SettleAll settles every account; it goes on past an account's error and
-// returns them joined.
+// returns them joined. On a store that reads and writes in batches
+// (livebill.SettleStore) accounts are settled in groups (settleGroups);
+// otherwise one by one.
 func (s *Service) SettleAll(ctx context.Context) error {
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
+	}
+	if ss, ok := s.Store.(livebill.SettleStore); ok {
+		ids := make([]string, len(accts))
+		for i, a := range accts {
+			ids[i] = a.ID
+		}
+		return s.settleGroups(ctx, ss, ids)
 	}
 	var errs []error
 	for _, a := range accts {
@@ -512,44 +550,30 @@ func SettleThrough(now time.Time, delay time.Duration, loc *time.Location) time.
 // Settle issues the account's bills for closed days and months, and an
 // adjustment (dated the last day settled now: the next bill) for every
 // issued bill whose recomputed content differs from what was issued.
-// Issued bills are never rewritten.
+// Issued bills are never rewritten. The bills are computed by
+// settleAccount, as for every account of a grouped SettleAll.
 func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	a, err := s.load(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
+	// the account's slot (made only for an account that exists) keeps
+	// anyone else from settling or metering it until its bills are issued
+	sl := s.slot(accountID)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
 	st, err := s.Store.FindSettlement(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
 	now := s.Clock.Now()
-	through := SettleThrough(now, s.SettleDelay, a.loc)
-	throughS := through.Format(time.DateOnly)
-	if st.Revision == a.rec.Revision && (st.Through == throughS || st.Through == "") {
-		return nil, nil // nothing closed, nothing changed; or nothing to bill yet
-	}
-	// meter what arrived: the continuous meter advances to the watermark
-	// (at least through)
-	w := s.cut()
-	if w.Before(through) {
-		w = through
-	}
-	lm, err := s.live(ctx, a, w)
-	if err != nil {
-		return nil, err
-	}
-	from, err := s.start(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	if !from.Before(through) {
+	if !s.settleDue(a, st, now) {
 		return nil, nil
 	}
-	in := a.in
-	in.From, in.To = from, through
-	q, _, err := lm.quote(in)
+	if _, err := s.live(ctx, sl, a, s.meterTo(a, now)); err != nil {
+		return nil, err
+	}
+	sp, err := s.Store.EventSpan(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -557,135 +581,14 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	if err != nil {
 		return nil, err
 	}
-	cur, err := money.LookupCurrency(a.cat.Currency)
-	if err != nil {
+	w, err := s.settleAccount(&settleInput{a: a, st: st, span: sp, issued: issued, lm: sl.lm, now: now})
+	if err != nil || w == nil {
 		return nil, err
 	}
-	// what is in force per key: the issued bill plus its adjustments
-	type state struct {
-		lines map[string]*livebill.Line
-		total money.Decimal
-	}
-	force := map[string]*state{}
-	var order []string
-	add := func(key string, b livebill.Bill) {
-		f := force[key]
-		if f == nil {
-			f = &state{lines: map[string]*livebill.Line{}}
-			force[key] = f
-			order = append(order, key)
-		}
-		f.total = f.total.Add(dec(b.Total))
-		for _, l := range b.Lines {
-			k := lineKey(l)
-			if cur := f.lines[k]; cur != nil {
-				cur.Quantity = dec(cur.Quantity).Add(dec(l.Quantity)).String()
-				cur.Amount = dec(cur.Amount).Add(dec(l.Amount)).String()
-			} else {
-				c := l
-				f.lines[k] = &c
-			}
-		}
-	}
-	// Adjustment keys number a bill's adjustments (1, 2, …), so two
-	// changes of one bill never collide, whatever caused them (a late event,
-	// or an engine upgrade re-pricing history at the same revision).
-	adjustments := map[string]int{}
-	adjKey := func(key string) string {
-		adjustments[key]++
-		return fmt.Sprintf("adjustment|%s|%d", key, adjustments[key])
-	}
-	for _, b := range issued {
-		if b.Kind == livebill.BillAdjustment {
-			adjustments[b.Adjusts]++
-			add(b.Adjusts, b.Bill)
-		} else {
-			add(b.Key, b.Bill)
-		}
-	}
-	lastDay := through.AddDate(0, 0, -1).Format(time.DateOnly)
-	// what an earlier settlement already closed: a bill appearing there
-	// now (a late event on a day that had none) is an adjustment too
-	var closed time.Time
-	if st.Through != "" {
-		closed, _ = time.ParseInLocation(time.DateOnly, st.Through, a.loc)
-	}
-	var out []livebill.IssuedBill
-	seen := map[string]bool{}
-	for _, b := range keyed(q.Bills) {
-		if !due(b.Bill, through, a.loc) {
-			continue
-		}
-		seen[b.key] = true
-		f := force[b.key]
-		if f == nil && (closed.IsZero() || !due(b.Bill, closed, a.loc)) {
-			out = append(out, livebill.IssuedBill{AccountID: accountID, Key: b.key, Bill: b.Bill, IssuedAt: now})
-			continue
-		}
-		if f == nil {
-			f = &state{lines: map[string]*livebill.Line{}}
-		}
-		if adj, ok := diff(b.Bill, f.lines, f.total, cur); ok {
-			adj.Date = lastDay
-			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: b.key, IssuedAt: now,
-				Key: adjKey(b.key)})
-		}
-	}
-	for _, key := range order { // issued bills that are no longer there
-		if seen[key] {
-			continue
-		}
-		f := force[key]
-		if f.total.IsZero() && len(nonzero(f.lines)) == 0 {
-			continue
-		}
-		if adj, ok := diff(livebill.Bill{Lines: nil, Total: "0"}, f.lines, f.total, cur); ok {
-			adj.Date = lastDay
-			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: key, IssuedAt: now,
-				Key: adjKey(key)})
-		}
-	}
-	if len(issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 {
-		// An account with nothing to bill closes no day: history imported
-		// later gets its own bills, not adjustments dated today.
-		sp, err := s.Store.EventSpan(ctx, accountID)
-		if err != nil {
-			return nil, err
-		}
-		if sp.Count == 0 {
-			throughS = ""
-		}
-	}
-	if err := s.Store.IssueBills(ctx, livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision}, out); err != nil {
+	if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
 		return nil, err
 	}
-	return out, nil
-}
-
-// start is where an account's replay begins: the first day of the month
-// of its creation, its first purchase or its first event, whichever is
-// earliest.
-func (s *Service) start(ctx context.Context, a *account) (time.Time, error) {
-	first := a.in.Account.Created
-	for _, p := range a.in.Purchases {
-		if first.IsZero() || p.Start.Before(first) {
-			first = p.Start
-		}
-	}
-	sp, err := s.Store.EventSpan(ctx, a.rec.ID)
-	if err != nil {
-		return time.Time{}, err
-	}
-	if sp.Count > 0 {
-		if t := time.UnixMilli(sp.First); first.IsZero() || t.Before(first) {
-			first = t
-		}
-	}
-	if first.IsZero() {
-		first = s.Clock.Now()
-	}
-	y, m, _ := first.In(a.loc).Date()
-	return time.Date(y, m, 1, 0, 0, 0, 0, a.loc), nil
+	return w.Bills, nil
 }
 
 type keyedBill struct {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -30,6 +33,8 @@ type liveMeter struct {
 	key       string // what the meter was built for: catalog and zone
 	m         *meter.Meter
 	norm      *webhook.Normalizer
+	held      bool  // norm holds events (of instant heldAt) not yet applied
+	heldAt    int64 // Unix ms
 	lastSeq   int64
 	watermark int64 // every event before this instant (Unix ms) is applied
 	pending   []livebill.StoredEvent
@@ -53,24 +58,61 @@ func newLiveMeter(a *account) (*liveMeter, error) {
 	return lm, nil
 }
 
-// live returns the account's live meter advanced to instant to: every
-// stored event before to applied, everyone present credited up to to.
-// Callers hold s.mu.
-func (s *Service) live(ctx context.Context, a *account, to time.Time) (*liveMeter, error) {
+// liveSlot holds one account's live meter. Its lock serializes the
+// account's settlement and every use of its meter; accounts are settled
+// in parallel, each by one goroutine holding its slot.
+type liveSlot struct {
+	mu sync.Mutex
+	lm *liveMeter
+}
+
+// slot returns the account's slot, made on first use.
+func (s *Service) slot(id string) *liveSlot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.lives == nil {
-		s.lives = map[string]*liveMeter{}
+		s.lives = map[string]*liveSlot{}
 	}
-	lm := s.lives[a.rec.ID]
-	if lm == nil || lm.key != liveKey(a) {
-		var err error
-		if lm, err = newLiveMeter(a); err != nil {
+	sl := s.lives[id]
+	if sl == nil {
+		sl = &liveSlot{}
+		s.lives[id] = sl
+	}
+	return sl
+}
+
+// meter returns the slot's meter for a, made anew when there is none or
+// it was built for another catalog or zone. Callers hold sl.mu.
+func (sl *liveSlot) meter(a *account) (*liveMeter, error) {
+	if sl.lm == nil || sl.lm.key != liveKey(a) {
+		lm, err := newLiveMeter(a)
+		if err != nil {
 			return nil, err
 		}
-		s.lives[a.rec.ID] = lm
+		sl.lm = lm
+	}
+	return sl.lm, nil
+}
+
+// live returns the account's live meter advanced to instant to: every
+// stored event before to applied, everyone present credited up to to.
+// Callers hold sl.mu.
+func (s *Service) live(ctx context.Context, sl *liveSlot, a *account, to time.Time) (*liveMeter, error) {
+	lm, err := sl.meter(a)
+	if err != nil {
+		return nil, err
 	}
 	if err := lm.read(ctx, s.Store, a.rec.ID); err != nil {
 		return nil, err
 	}
+	return s.catchUp(ctx, sl, a, to)
+}
+
+// catchUp advances the slot's meter, which has read the account's new
+// events, to instant to; a late event among them rebuilds the meter by
+// one replay first. Callers hold sl.mu.
+func (s *Service) catchUp(ctx context.Context, sl *liveSlot, a *account, to time.Time) (*liveMeter, error) {
+	lm := sl.lm
 	if lm.late {
 		// rebuild: a fresh meter reads every event again
 		fresh, err := newLiveMeter(a)
@@ -81,11 +123,38 @@ func (s *Service) live(ctx context.Context, a *account, to time.Time) (*liveMete
 			return nil, err
 		}
 		lm = fresh
-		s.lives[a.rec.ID] = lm
-		s.Rebuilds++
+		sl.lm = lm
+		atomic.AddInt64(&s.Rebuilds, 1)
 	}
 	lm.advance(to.UnixMilli())
 	return lm, nil
+}
+
+// take holds events read for the account (in seq order) by a batched
+// read, as read would have read them; those already read are skipped.
+// The meter may keep evs.
+func (lm *liveMeter) take(evs []livebill.StoredEvent) {
+	if len(lm.pending) == 0 && len(evs) > 0 && evs[0].Seq > lm.lastSeq {
+		// nothing held: hold evs itself (the caller gives it up)
+		for _, e := range evs {
+			if e.Time < lm.watermark {
+				lm.late = true
+			}
+		}
+		lm.lastSeq = evs[len(evs)-1].Seq
+		lm.pending = evs
+		return
+	}
+	for _, e := range evs {
+		if e.Seq <= lm.lastSeq {
+			continue
+		}
+		lm.lastSeq = e.Seq
+		if e.Time < lm.watermark {
+			lm.late = true
+		}
+		lm.pending = append(lm.pending, e)
+	}
 }
 
 // read takes the account's events stored since the last read.
@@ -130,17 +199,44 @@ func (lm *liveMeter) advance(to int64) {
 			lm.rejected = append(lm.rejected, fmt.Errorf("stored event %q: %w", se.ID, err))
 			continue
 		}
-		lm.norm.Apply(&e)
+		lm.feed(&e)
 	}
 	lm.applied += int64(n)
 	// every instant before to is complete: the normalizer's held instant
 	// and the rooms' held instants can be applied
 	lm.norm.Close()
+	lm.held = false
 	lm.m.Advance(to)
 	rest := copy(lm.pending, lm.pending[n:])
 	clear(lm.pending[rest:])
 	lm.pending = lm.pending[:rest]
+	if rest == 0 {
+		lm.pending = nil // may be part of a batched read's array (take)
+	}
 	lm.watermark = to
+}
+
+// feed applies the next event (in time order) as applying it through the
+// normalizer would, without the normalizer's copy of every event: a
+// webhook event, or one of the instant the normalizer holds, goes through
+// it; another is applied straight to the meter, once what the normalizer
+// holds (an earlier instant) is applied. The normalizer hands events other
+// than webhooks' on unchanged and in order, so the result is the same.
+func (lm *liveMeter) feed(e *livebill.Event) {
+	if strings.HasPrefix(e.ID, webhook.IDPrefix) || (lm.held && e.Time == lm.heldAt) {
+		lm.norm.Apply(e)
+		lm.held, lm.heldAt = true, e.Time
+		return
+	}
+	if lm.held {
+		lm.norm.Close()
+		lm.held = false
+	}
+	// the meter keeps a task's outputs; e is reused for the next event
+	if len(e.Outputs) > 0 {
+		e.Outputs = append([]livebill.Output(nil), e.Outputs...)
+	}
+	lm.m.Apply(e)
 }
 
 // quote rates the live meter's usage before in.To, as scenario.Compute
@@ -199,11 +295,20 @@ type LiveStats struct {
 // Live reports the continuous meters.
 func (s *Service) Live() LiveStats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := LiveStats{Accounts: len(s.lives), Rebuilds: s.Rebuilds}
-	for _, lm := range s.lives {
-		st.Applied += lm.applied
-		st.Pending += len(lm.pending)
+	slots := make([]*liveSlot, 0, len(s.lives))
+	for _, sl := range s.lives {
+		slots = append(slots, sl)
+	}
+	s.mu.Unlock()
+	st := LiveStats{Rebuilds: atomic.LoadInt64(&s.Rebuilds)}
+	for _, sl := range slots {
+		sl.mu.Lock()
+		if lm := sl.lm; lm != nil {
+			st.Accounts++
+			st.Applied += lm.applied
+			st.Pending += len(lm.pending)
+		}
+		sl.mu.Unlock()
 	}
 	return st
 }

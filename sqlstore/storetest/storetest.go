@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("IDOrder", func(t *testing.T) { testIDOrder(t, open) })
 	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })
 	t.Run("FindApp", func(t *testing.T) { testFindApp(t, open) })
+	t.Run("SettleGroups", func(t *testing.T) { testSettleGroups(t, open) })
 }
 
 type env struct {

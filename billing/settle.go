@@ -1,0 +1,191 @@
+package billing
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/money"
+	"github.com/livebill/livebill/webhook"
+)
+
+// Settling one account, shared by Settle (one account, its inputs read
+// one query at a time) and the grouped SettleAll (a group's inputs read
+// in a few batched queries, accounts computed in parallel): what the store
+// gave is a settleInput; settleAccount turns it into the bills to issue
+// and the settlement to record, touching neither the store nor the clock.
+
+// settleInput is what settling one account reads.
+type settleInput struct {
+	a      *account
+	st     *livebill.Settlement
+	span   livebill.EventSpan    // read after the account record
+	issued []livebill.IssuedBill // in issue order
+	lm     *liveMeter            // advanced to meterTo(a, now)
+	now    time.Time
+}
+
+// settleDue reports whether the account has anything to settle at now: a
+// day closed since its last settlement, or a change (revision) since then.
+// An account never settled with nothing to bill and unchanged is not due.
+func (s *Service) settleDue(a *account, st *livebill.Settlement, now time.Time) bool {
+	throughS := SettleThrough(now, s.SettleDelay, a.loc).Format(time.DateOnly)
+	return !(st.Revision == a.rec.Revision && (st.Through == throughS || st.Through == ""))
+}
+
+// meterTo is the instant the live meter is advanced to for settling at
+// now: the watermark, and at least the first day not settled.
+func (s *Service) meterTo(a *account, now time.Time) time.Time {
+	through := SettleThrough(now, s.SettleDelay, a.loc)
+	if w := now.Add(-s.lateness()); w.After(through) {
+		return w
+	}
+	return through
+}
+
+// lateness is Lateness or its default.
+func (s *Service) lateness() time.Duration {
+	if s.Lateness == 0 {
+		return webhook.DefaultLateness
+	}
+	return s.Lateness
+}
+
+// settleStart is where an account's bills begin: the first day of the
+// month of its creation, its first purchase or its first event, whichever
+// is earliest.
+func settleStart(in *settleInput) time.Time {
+	a := in.a
+	first := a.in.Account.Created
+	for _, p := range a.in.Purchases {
+		if first.IsZero() || p.Start.Before(first) {
+			first = p.Start
+		}
+	}
+	if in.span.Count > 0 {
+		if t := time.UnixMilli(in.span.First); first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	if first.IsZero() {
+		first = in.now
+	}
+	y, m, _ := first.In(a.loc).Date()
+	return time.Date(y, m, 1, 0, 0, 0, 0, a.loc)
+}
+
+// settleAccount computes a due account's settlement: the bills of days
+// and months closed by now, and an adjustment (dated the last day settled
+// now: the next bill) for every issued bill whose recomputed content
+// differs from what is in force (the bill plus its adjustments). It
+// returns nil when there is nothing to write.
+func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) {
+	a, st, now := in.a, in.st, in.now
+	accountID := a.rec.ID
+	through := SettleThrough(now, s.SettleDelay, a.loc)
+	throughS := through.Format(time.DateOnly)
+	from := settleStart(in)
+	if !from.Before(through) {
+		return nil, nil
+	}
+	rin := a.in
+	rin.From, rin.To = from, through
+	q, _, err := in.lm.quote(rin)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := money.LookupCurrency(a.cat.Currency)
+	if err != nil {
+		return nil, err
+	}
+	// what is in force per key: the issued bill plus its adjustments
+	type state struct {
+		lines map[string]*livebill.Line
+		total money.Decimal
+	}
+	force := map[string]*state{}
+	var order []string
+	add := func(key string, b livebill.Bill) {
+		f := force[key]
+		if f == nil {
+			f = &state{lines: map[string]*livebill.Line{}}
+			force[key] = f
+			order = append(order, key)
+		}
+		f.total = f.total.Add(dec(b.Total))
+		for _, l := range b.Lines {
+			k := lineKey(l)
+			if cur := f.lines[k]; cur != nil {
+				cur.Quantity = dec(cur.Quantity).Add(dec(l.Quantity)).String()
+				cur.Amount = dec(cur.Amount).Add(dec(l.Amount)).String()
+			} else {
+				c := l
+				f.lines[k] = &c
+			}
+		}
+	}
+	// Adjustment keys number a bill's adjustments (1, 2, …), so two
+	// changes of one bill never collide, whatever caused them (a late event,
+	// or an engine upgrade re-pricing history at the same revision).
+	adjustments := map[string]int{}
+	adjKey := func(key string) string {
+		adjustments[key]++
+		return fmt.Sprintf("adjustment|%s|%d", key, adjustments[key])
+	}
+	for _, b := range in.issued {
+		if b.Kind == livebill.BillAdjustment {
+			adjustments[b.Adjusts]++
+			add(b.Adjusts, b.Bill)
+		} else {
+			add(b.Key, b.Bill)
+		}
+	}
+	lastDay := through.AddDate(0, 0, -1).Format(time.DateOnly)
+	// what an earlier settlement already closed: a bill appearing there
+	// now (a late event on a day that had none) is an adjustment too
+	var closed time.Time
+	if st.Through != "" {
+		closed, _ = time.ParseInLocation(time.DateOnly, st.Through, a.loc)
+	}
+	var out []livebill.IssuedBill
+	seen := map[string]bool{}
+	for _, b := range keyed(q.Bills) {
+		if !due(b.Bill, through, a.loc) {
+			continue
+		}
+		seen[b.key] = true
+		f := force[b.key]
+		if f == nil && (closed.IsZero() || !due(b.Bill, closed, a.loc)) {
+			out = append(out, livebill.IssuedBill{AccountID: accountID, Key: b.key, Bill: b.Bill, IssuedAt: now})
+			continue
+		}
+		if f == nil {
+			f = &state{lines: map[string]*livebill.Line{}}
+		}
+		if adj, ok := diff(b.Bill, f.lines, f.total, cur); ok {
+			adj.Date = lastDay
+			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: b.key, IssuedAt: now,
+				Key: adjKey(b.key)})
+		}
+	}
+	for _, key := range order { // issued bills that are no longer there
+		if seen[key] {
+			continue
+		}
+		f := force[key]
+		if f.total.IsZero() && len(nonzero(f.lines)) == 0 {
+			continue
+		}
+		if adj, ok := diff(livebill.Bill{Lines: nil, Total: "0"}, f.lines, f.total, cur); ok {
+			adj.Date = lastDay
+			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: key, IssuedAt: now,
+				Key: adjKey(key)})
+		}
+	}
+	if len(in.issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 && in.span.Count == 0 {
+		// An account with nothing to bill closes no day: history imported
+		// later gets its own bills, not adjustments dated today.
+		throughS = ""
+	}
+	return &livebill.SettleWrite{Settlement: livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision}, Bills: out}, nil
+}

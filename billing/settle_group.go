@@ -1,0 +1,286 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+// Grouped settlement (issue #7: a day of 100,000 accounts in seconds).
+// SettleAll cuts the accounts (sorted by id) into groups. One goroutine
+// locks the groups' slots, group after group in id order (so two
+// SettleAlls cannot deadlock; Settle and quotes of one account take one
+// slot), and hands each locked group to one of GOMAXPROCS+1 workers.
+// A worker, for its group:
+//
+//  1. reads the group's inputs with one query per table (accounts, event
+//     spans, settlements, purchases, devices, refunds; then, for the
+//     accounts due, their new events by seq and their issued bills);
+//  2. computes each due account's settlement (settleAccount, the same code
+//     as Settle) — workers compute different groups at once, so while
+//     one waits on the store the others rate;
+//  3. writes every bill and settlement of the group in one transaction.
+//     Should it fail (an account settled meanwhile by another server:
+//     a key already issued), each account's write is retried alone, so
+//     one account's conflict does not stop the others;
+//  4. unlocks the group's slots.
+//
+// A group whose accounts' stored events exceed settleGroupEvents is
+// settled in parts, which bounds the events a worker holds in memory.
+
+// DefaultSettleGroup is the number of accounts SettleAll settles together
+// when Service.SettleGroup is 0.
+const DefaultSettleGroup = 1000
+
+// settleGroupEvents bounds the stored events (by EventSpan count) of one
+// group's accounts; a group holds at least one account.
+const settleGroupEvents = 1_000_000
+
+func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string) error {
+	ids = append([]string(nil), ids...)
+	sort.Strings(ids)
+	size := s.SettleGroup
+	if size <= 0 {
+		size = DefaultSettleGroup
+	}
+	var groups [][]string
+	for len(ids) > 0 {
+		n := min(size, len(ids))
+		groups = append(groups, ids[:n])
+		ids = ids[n:]
+	}
+	slots := make([][]*liveSlot, len(groups))
+	errs := make([]error, len(groups)+1)
+	locked := make(chan int, 1)
+	go func() {
+		defer close(locked)
+		for k, g := range groups {
+			if err := ctx.Err(); err != nil {
+				errs[len(groups)] = err
+				return
+			}
+			slots[k] = make([]*liveSlot, len(g))
+			for i, id := range g {
+				slots[k][i] = s.slot(id)
+				slots[k][i].mu.Lock()
+			}
+			locked <- k
+		}
+	}()
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) + 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range locked {
+				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k])
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// settleRange settles the accounts ids, whose slots are locked, in as
+// many parts as settleGroupEvents asks, unlocking each part's slots once
+// it is written; it returns the accounts' errors joined.
+func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot) error {
+	var errs []error
+	for len(ids) > 0 {
+		g := s.loadGroup(ctx, ss, ids, slots)
+		s.computeGroup(ctx, g)
+		s.writeGroup(ctx, ss, g)
+		errs = append(errs, g.errors())
+		ids, slots = ids[len(g.ids):], slots[len(g.ids):]
+	}
+	return errors.Join(errs...)
+}
+
+// settleGroup is a group of accounts being settled.
+type settleGroup struct {
+	ids   []string    // sorted
+	slots []*liveSlot // locked until writeGroup
+	errs  []error     // by account (ids)
+	jobs  []*groupJob // the accounts due
+	evs   map[string][]livebill.StoredEvent
+	after map[string]int64
+	now   time.Time
+	err   error // the group's: none of its accounts was settled
+}
+
+// groupJob is one due account of a group.
+type groupJob struct {
+	k   int // in the group's ids
+	sl  *liveSlot
+	in  settleInput
+	w   *livebill.SettleWrite
+	err error
+}
+
+// errors returns the group's errors, each prefixed with its account.
+func (g *settleGroup) errors() error {
+	if g.err != nil {
+		if len(g.ids) == 0 {
+			return g.err
+		}
+		return fmt.Errorf("accounts %s to %s: %w", g.ids[0], g.ids[len(g.ids)-1], g.err)
+	}
+	for _, j := range g.jobs {
+		if j.err != nil {
+			g.errs[j.k] = j.err
+		}
+	}
+	var out []error
+	for i, err := range g.errs {
+		if err != nil {
+			out = append(out, fmt.Errorf("account %s: %w", g.ids[i], err))
+		}
+	}
+	return errors.Join(out...)
+}
+
+func (g *settleGroup) unlock() {
+	for _, sl := range g.slots {
+		sl.mu.Unlock()
+	}
+}
+
+// loadGroup reads the inputs of the accounts ids (sorted; their slots
+// locked); when their events are too many it takes only a first part of
+// them (at least one account).
+func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot) *settleGroup {
+	g := &settleGroup{ids: ids, slots: slots}
+	fail := func(err error) *settleGroup {
+		g.err = err
+		return g
+	}
+	recs, err := ss.FindAccounts(ctx, ids)
+	if err != nil {
+		return fail(err)
+	}
+	spans, err := ss.EventSpans(ctx, ids)
+	if err != nil {
+		return fail(err)
+	}
+	var events int64
+	for i, id := range ids {
+		events += spans[id].Count
+		if i > 0 && events > settleGroupEvents {
+			ids = ids[:i]
+			g.ids, g.slots = ids, g.slots[:i]
+			break
+		}
+	}
+	sets, err := ss.FindSettlements(ctx, ids)
+	if err != nil {
+		return fail(err)
+	}
+	ps, err := ss.ListPurchasesOf(ctx, ids)
+	if err != nil {
+		return fail(err)
+	}
+	ds, err := ss.ListDevicesOf(ctx, ids)
+	if err != nil {
+		return fail(err)
+	}
+	rs, err := ss.ListRefundsOf(ctx, ids)
+	if err != nil {
+		return fail(err)
+	}
+	g.now = s.Clock.Now()
+	g.errs = make([]error, len(ids))
+	g.after = map[string]int64{}
+	var due []string
+	for i, id := range ids {
+		rec := recs[id]
+		if rec == nil {
+			g.errs[i] = livebill.Errorf(livebill.ENOTFOUND, "account %q not found", id)
+			continue
+		}
+		a, err := build(rec, ps[id], ds[id], rs[id])
+		if err != nil {
+			g.errs[i] = err
+			continue
+		}
+		if !s.settleDue(a, sets[id], g.now) {
+			continue
+		}
+		// a meter made (or remade) by computeGroup reads from the start
+		var seq int64
+		if lm := g.slots[i].lm; lm != nil && lm.key == liveKey(a) {
+			seq = lm.lastSeq
+		}
+		g.after[id] = seq
+		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], span: spans[id], now: g.now}})
+		due = append(due, id)
+	}
+	if len(due) == 0 {
+		return g
+	}
+	if g.evs, err = ss.ListEventsAfterEach(ctx, g.after); err != nil {
+		return fail(err)
+	}
+	bills, err := ss.ListBillsOf(ctx, due)
+	if err != nil {
+		return fail(err)
+	}
+	for _, j := range g.jobs {
+		j.in.issued = bills[j.in.a.rec.ID]
+	}
+	return g
+}
+
+// computeGroup computes each due account's settlement: its meter takes
+// its new events and advances, then settleAccount. The group's slots are
+// held, so no one else touches these meters.
+func (s *Service) computeGroup(ctx context.Context, g *settleGroup) {
+	if g.err != nil {
+		return
+	}
+	for _, j := range g.jobs {
+		j.w, j.err = s.computeJob(ctx, j, g.evs[j.in.a.rec.ID])
+		j.in.issued = nil // not needed any more
+	}
+	g.evs = nil
+}
+
+func (s *Service) computeJob(ctx context.Context, j *groupJob, evs []livebill.StoredEvent) (*livebill.SettleWrite, error) {
+	a := j.in.a
+	lm, err := j.sl.meter(a)
+	if err != nil {
+		return nil, err
+	}
+	lm.take(evs)
+	if j.in.lm, err = s.catchUp(ctx, j.sl, a, s.meterTo(a, j.in.now)); err != nil {
+		return nil, err
+	}
+	return s.settleAccount(&j.in)
+}
+
+// writeGroup issues the group's bills and settlements in one transaction,
+// or account by account if that fails, and unlocks the group's slots.
+func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *settleGroup) {
+	defer g.unlock()
+	var writes []livebill.SettleWrite
+	var owners []*groupJob
+	for _, j := range g.jobs {
+		if j.err == nil && j.w != nil {
+			writes = append(writes, *j.w)
+			owners = append(owners, j)
+		}
+	}
+	if g.err != nil || len(writes) == 0 || ss.IssueBillsEach(ctx, writes) == nil {
+		return
+	}
+	for k, w := range writes {
+		if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
+			owners[k].err = err
+		}
+	}
+}

@@ -1,0 +1,442 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+// Grouped settlement (livebill.SettleStore): the inputs of a group of
+// accounts are read with one query per table, the accounts named by
+// `account_id IN (…)` on SQLite and `= ANY(array)` on PostgreSQL, and the
+// group's bills and settlements are written in one transaction (one
+// commit, one fsync) with multi-row statements.
+
+var _ livebill.SettleStore = (*DB)(nil)
+
+// billRows is how many bills one INSERT writes on SQLite (9 parameters
+// each; SQLite allows 32,766).
+const billRows = 500
+
+// inIDs returns the condition "col is one of ids" and its arguments.
+func (s *DB) inIDs(col string, ids []string) (string, []any) {
+	if s.dialect.Numbered {
+		return col + ` = ANY(CAST(? AS TEXT[]))`, []any{ids}
+	}
+	var b strings.Builder
+	b.Grow(len(col) + 6 + 2*len(ids))
+	b.WriteString(col)
+	b.WriteString(" IN (")
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('?')
+		args[i] = id
+	}
+	b.WriteByte(')')
+	return b.String(), args
+}
+
+// queryIDs runs query, whose %s is the condition on col, for ids.
+func (s *DB) queryIDs(ctx context.Context, query, col string, ids []string) (*sql.Rows, error) {
+	cond, args := s.inIDs(col, ids)
+	return s.db.QueryContext(ctx, s.q(fmt.Sprintf(query, cond)), args...)
+}
+
+// FindAccounts returns the accounts of ids that exist.
+func (s *DB) FindAccounts(ctx context.Context, ids []string) (map[string]*livebill.AccountRecord, error) {
+	out := make(map[string]*livebill.AccountRecord, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `SELECT `+accountCols+` FROM accounts WHERE %s`, "id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot find accounts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read account: %w", err)
+		}
+		out[a.ID] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot find accounts: %w", err)
+	}
+	return out, nil
+}
+
+// FindSettlements returns each account's settlement, a zero one if none.
+func (s *DB) FindSettlements(ctx context.Context, ids []string) (map[string]*livebill.Settlement, error) {
+	out := make(map[string]*livebill.Settlement, len(ids))
+	for _, id := range ids {
+		out[id] = &livebill.Settlement{AccountID: id}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `SELECT account_id, through, revision FROM settlements WHERE %s`, "account_id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot find settlements: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st livebill.Settlement
+		if err := rows.Scan(&st.AccountID, &st.Through, &st.Revision); err != nil {
+			return nil, fmt.Errorf("cannot read settlement: %w", err)
+		}
+		out[st.AccountID] = &st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot find settlements: %w", err)
+	}
+	return out, nil
+}
+
+// ListPurchasesOf returns each account's purchases in the order made (the
+// order of ListPurchases).
+func (s *DB) ListPurchasesOf(ctx context.Context, ids []string) (map[string][]*livebill.StoredPurchase, error) {
+	out := map[string][]*livebill.StoredPurchase{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE %s ORDER BY seq, id`, "account_id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list purchases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p livebill.StoredPurchase
+		var auto int
+		if err := rows.Scan(&p.AccountID, &p.ID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto); err != nil {
+			return nil, fmt.Errorf("cannot read purchase: %w", err)
+		}
+		p.AutoRenew = auto != 0
+		out[p.AccountID] = append(out[p.AccountID], &p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot list purchases: %w", err)
+	}
+	return out, nil
+}
+
+// ListDevicesOf returns each account's devices by id (the order of
+// ListDevices).
+func (s *DB) ListDevicesOf(ctx context.Context, ids []string) (map[string][]*livebill.Device, error) {
+	out := map[string][]*livebill.Device{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `SELECT account_id, id, cameras FROM devices WHERE %s ORDER BY id`, "account_id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list devices: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var acct, b string
+		var d livebill.Device
+		if err := rows.Scan(&acct, &d.ID, &b); err != nil {
+			return nil, fmt.Errorf("cannot read device: %w", err)
+		}
+		var cams []cameraJSON
+		if err := json.Unmarshal([]byte(b), &cams); err != nil {
+			return nil, fmt.Errorf("cannot read the cameras of device %q: %w", d.ID, err)
+		}
+		for _, c := range cams {
+			d.Cameras = append(d.Cameras, livebill.Size{Width: c.Width, Height: c.Height})
+		}
+		out[acct] = append(out[acct], &d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot list devices: %w", err)
+	}
+	return out, nil
+}
+
+// ListRefundsOf returns each account's refund requests in the order made.
+func (s *DB) ListRefundsOf(ctx context.Context, ids []string) (map[string][]*livebill.StoredRefund, error) {
+	out := map[string][]*livebill.StoredRefund{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `SELECT seq, account_id, purchase, count, at FROM refunds WHERE %s ORDER BY seq`, "account_id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list refunds: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r livebill.StoredRefund
+		if err := rows.Scan(&r.Seq, &r.AccountID, &r.Purchase, &r.Count, &r.Time); err != nil {
+			return nil, fmt.Errorf("cannot read refund: %w", err)
+		}
+		out[r.AccountID] = append(out[r.AccountID], &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot list refunds: %w", err)
+	}
+	return out, nil
+}
+
+// ListBillsOf returns each account's issued bills in issue order.
+func (s *DB) ListBillsOf(ctx context.Context, ids []string) (map[string][]livebill.IssuedBill, error) {
+	out := map[string][]livebill.IssuedBill{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `SELECT seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at FROM bills WHERE %s ORDER BY seq`, "account_id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list bills: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b livebill.IssuedBill
+		var lines, at string
+		if err := rows.Scan(&b.Seq, &b.AccountID, &b.Key, &b.Kind, &b.Date, &b.Total, &lines, &b.Adjusts, &at); err != nil {
+			return nil, fmt.Errorf("cannot read bill: %w", err)
+		}
+		if err := json.Unmarshal([]byte(lines), &b.Lines); err != nil {
+			return nil, fmt.Errorf("cannot read the lines of bill %q of account %q: %w", b.Key, b.AccountID, err)
+		}
+		if b.Lines == nil {
+			b.Lines = []livebill.Line{}
+		}
+		b.IssuedAt, _ = time.Parse(time.RFC3339Nano, at)
+		out[b.AccountID] = append(out[b.AccountID], b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot list bills: %w", err)
+	}
+	return out, nil
+}
+
+// EventSpans returns each account's event count and time span.
+func (s *DB) EventSpans(ctx context.Context, ids []string) (map[string]livebill.EventSpan, error) {
+	out := make(map[string]livebill.EventSpan, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `SELECT account_id, COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE %s GROUP BY account_id`, "account_id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read event spans: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var acct string
+		var sp livebill.EventSpan
+		if err := rows.Scan(&acct, &sp.Count, &sp.First, &sp.Last); err != nil {
+			return nil, fmt.Errorf("cannot read event span: %w", err)
+		}
+		out[acct] = sp
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read event spans: %w", err)
+	}
+	return out, nil
+}
+
+// ListEventsAfterEach returns each account's events after its seq, in seq
+// order. The cursors are a table joined to events (through the index on
+// account_id): unnest of two arrays on PostgreSQL, a VALUES list on
+// SQLite.
+func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (map[string][]livebill.StoredEvent, error) {
+	out := make(map[string][]livebill.StoredEvent, len(after))
+	if len(after) == 0 {
+		return out, nil
+	}
+	const cols = `SELECT c.a, e.seq, e.id, e.time_ms, e.app, e.body FROM `
+	var q string
+	var args []any
+	if s.dialect.Numbered {
+		accts := make([]string, 0, len(after))
+		seqs := make([]int64, 0, len(after))
+		for a, seq := range after {
+			accts = append(accts, a)
+			seqs = append(seqs, seq)
+		}
+		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(a, s) JOIN events e ON e.account_id = c.a AND e.seq > c.s`
+		args = []any{accts, seqs}
+	} else {
+		var b strings.Builder
+		b.WriteString(`WITH c(a, s) AS (VALUES `)
+		args = make([]any, 0, 2*len(after))
+		for a, seq := range after {
+			if len(args) > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?, ?)`)
+			args = append(args, a, seq)
+		}
+		b.WriteString(`) ` + cols + `c JOIN events e ON e.account_id = c.a AND e.seq > c.s`)
+		q = b.String()
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list new events: %w", err)
+	}
+	defer rows.Close()
+	type row struct {
+		acct string
+		livebill.StoredEvent
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.acct, &r.Seq, &r.ID, &r.Time, &r.App, &r.Body); err != nil {
+			return nil, fmt.Errorf("cannot read event: %w", err)
+		}
+		all = append(all, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot list new events: %w", err)
+	}
+	// by account, each in seq order, sliced from one array (sorted here:
+	// an ORDER BY would sort the bodies)
+	slices.SortFunc(all, func(x, y row) int {
+		if c := strings.Compare(x.acct, y.acct); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Seq, y.Seq)
+	})
+	evs := make([]livebill.StoredEvent, len(all))
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].acct == all[i].acct {
+			evs[j] = all[j].StoredEvent
+			j++
+		}
+		out[all[i].acct] = evs[i:j:j]
+		i = j
+	}
+	return out, nil
+}
+
+// IssueBillsEach stores the bills and settlements of several accounts in
+// one transaction. The bills' uniqueness per (account, key) is the
+// table's: a key already issued fails the insert and nothing is stored
+// (ECONFLICT). Bills are inserted in the order given, so each account's
+// bills keep their issue order (seq).
+func (s *DB) IssueBillsEach(ctx context.Context, writes []livebill.SettleWrite) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cannot begin issuing bills: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.insertBills(ctx, tx, writes); err != nil {
+		if uniqueViolation(err) {
+			return livebill.Errorf(livebill.ECONFLICT, "a bill of the group is already issued: %v", err)
+		}
+		return fmt.Errorf("cannot issue bills: %w", err)
+	}
+	if err := s.upsertSettlements(ctx, tx, writes); err != nil {
+		return fmt.Errorf("cannot record settlements: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("cannot commit bills: %w", err)
+	}
+	return nil
+}
+
+func (s *DB) insertBills(ctx context.Context, tx *sql.Tx, writes []livebill.SettleWrite) error {
+	const head = `INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) `
+	if s.dialect.Numbered {
+		var accts, keys, kinds, dates, totals, lines, adjusts, ats []string
+		for _, w := range writes {
+			for _, b := range w.Bills {
+				l, err := json.Marshal(b.Lines)
+				if err != nil {
+					return err
+				}
+				accts = append(accts, w.Settlement.AccountID)
+				keys = append(keys, b.Key)
+				kinds = append(kinds, b.Kind)
+				dates = append(dates, b.Date)
+				totals = append(totals, b.Total)
+				lines = append(lines, string(l))
+				adjusts = append(adjusts, b.Adjusts)
+				ats = append(ats, b.IssuedAt.UTC().Format(time.RFC3339Nano))
+			}
+		}
+		if len(accts) == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, head+`SELECT a, k, d, t, o, l, j, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u(a, k, d, t, o, l, j, i, n) ORDER BY n`,
+			accts, keys, kinds, dates, totals, lines, adjusts, ats)
+		return err
+	}
+	var b strings.Builder
+	args := make([]any, 0, 8*billRows)
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, b.String(), args...)
+		b.Reset()
+		args = args[:0]
+		return err
+	}
+	for _, w := range writes {
+		for _, bill := range w.Bills {
+			l, err := json.Marshal(bill.Lines)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				b.WriteString(head + `VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+			} else {
+				b.WriteString(`, (?, ?, ?, ?, ?, ?, ?, ?)`)
+			}
+			args = append(args, w.Settlement.AccountID, bill.Key, bill.Kind, bill.Date, bill.Total, string(l), bill.Adjusts, bill.IssuedAt.UTC().Format(time.RFC3339Nano))
+			if len(args) == 8*billRows {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
+}
+
+func (s *DB) upsertSettlements(ctx context.Context, tx *sql.Tx, writes []livebill.SettleWrite) error {
+	const tail = ` ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`
+	if s.dialect.Numbered {
+		accts := make([]string, len(writes))
+		throughs := make([]string, len(writes))
+		revs := make([]int64, len(writes))
+		for i, w := range writes {
+			accts[i], throughs[i], revs[i] = w.Settlement.AccountID, w.Settlement.Through, w.Settlement.Revision
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO settlements (account_id, through, revision) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])`+tail, accts, throughs, revs)
+		return err
+	}
+	for start := 0; start < len(writes); start += billRows {
+		end := min(start+billRows, len(writes))
+		var b strings.Builder
+		b.WriteString(`INSERT INTO settlements (account_id, through, revision) VALUES `)
+		args := make([]any, 0, 3*(end-start))
+		for i, w := range writes[start:end] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?)")
+			args = append(args, w.Settlement.AccountID, w.Settlement.Through, w.Settlement.Revision)
+		}
+		b.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
