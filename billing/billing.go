@@ -6,9 +6,7 @@
 package billing
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -171,34 +169,19 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 	return res, nil
 }
 
-// canonical re-encodes a JSON object with sorted keys and no spaces, so a
-// re-sent event compares equal to the stored one however it was written.
+// canonical re-encodes a JSON object with sorted keys, no spaces and one
+// form per number value (billing/canonical.go), so a re-sent event
+// compares equal to the stored one however it was written.
 func canonical(b []byte) ([]byte, error) {
-	if out, ok := canonicalFast(b, make([]byte, 0, len(b))); ok {
+	if out, ok := canonicalScan(b, make([]byte, 0, len(b))); ok {
 		return out, nil
 	}
-	return canonicalSlow(b)
+	return canonicalStd(b)
 }
 
 // parsers are the fast event parsers ingestion and replay use (each holds
 // a 1 MiB intern cache, so they are reused).
 var parsers = sync.Pool{New: func() any { return eventio.NewParser() }}
-
-func canonicalSlow(b []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSpace(out.Bytes()), nil
-}
 
 // ---- replay
 

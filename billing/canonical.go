@@ -24,28 +24,9 @@ import (
 // identKeys are the top-level fields whose numbers are identifiers.
 var identKeys = map[string]bool{"id": true, "app": true, "room": true, "user": true, "publisher": true, "task": true}
 
-// canonicalFast returns b's canonical form appended to out, or false when
-// b is not valid JSON. The usual body (strings of printable ASCII without
-// escapes, no repeated key: every event livebill gen writes) is done by a
-// scanner without reflection; anything else by canonicalStd, through
-// encoding/json. Both give the same bytes wherever both answer.
-//
-// canonical (billing.go) falls back to canonicalSlow when this reports
-// false, which is then only for invalid JSON (canonicalSlow reports the
-// error); canonicalSlow keeps numbers as written and is otherwise
-// superseded by canonicalStd.
-func canonicalFast(b []byte, out []byte) ([]byte, bool) {
-	if res, ok := canonicalScan(b, out); ok {
-		return res, true
-	}
-	res, err := canonicalStd(b)
-	if err != nil {
-		return nil, false
-	}
-	return append(out, res...), true
-}
-
-// canonicalScan is the scanner path of canonicalFast: it reports false
+// canonicalScan is the fast path of canonical: a scanner without
+// reflection for the usual body (strings of printable ASCII without
+// escapes, no repeated key: every event livebill gen writes). It reports false
 // for anything but the usual body — an escape, a control or non-ASCII byte,
 // a repeated key, trailing data, a syntax error.
 func canonicalScan(b []byte, out []byte) ([]byte, bool) {
