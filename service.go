@@ -490,6 +490,24 @@ type BillService interface {
 	Quote(ctx context.Context, accountID, from, to string) (*Quote, error)
 	// Statement returns the month's statement (YYYY-MM) from issued bills.
 	Statement(ctx context.Context, accountID, month string) (*Statement, error)
+	// Rejections lists the account's stored events the meter refused
+	// (a leave without a join, …): stored and acknowledged, never billed.
+	Rejections(ctx context.Context, accountID string) (*Rejections, error)
+}
+
+// Rejections are the stored events of an account that the meter refused,
+// up to Through (the live meter's watermark), in time order.
+type Rejections struct {
+	AccountID string      `json:"account"`
+	Through   time.Time   `json:"through"`
+	Events    []Rejection `json:"events"`
+}
+
+// Rejection is one refused event: its id, the field at fault and why.
+type Rejection struct {
+	ID     string `json:"id,omitempty"`
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // ParseInstant reads a date (00:00 in loc) or an RFC 3339 time.

@@ -73,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/accounts/{id}/topups", s.createTopUp)
 	mux.HandleFunc("GET /v1/accounts/{id}/topups", s.listTopUps)
 	mux.HandleFunc("GET /v1/accounts/{id}/statements/{month}", s.statement)
+	mux.HandleFunc("GET /v1/accounts/{id}/rejections", s.rejections)
 	mux.HandleFunc("GET /v1/accounts/{id}/usage", s.usage)
 	mux.HandleFunc("GET /v1/accounts/{id}/bills", s.listBills)
 	mux.HandleFunc("POST /v1/accounts/{id}/settle", s.settle)
@@ -451,6 +452,15 @@ func (s *Server) statement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) rejections(w http.ResponseWriter, r *http.Request) {
+	rj, err := s.Billing.Rejections(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rj)
 }
 
 // ---- events

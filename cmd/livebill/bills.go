@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"text/tabwriter"
 
+	"github.com/livebill/livebill"
 	lbhttp "github.com/livebill/livebill/http"
 )
 
@@ -15,7 +17,9 @@ const billsSynopsis = `livebill bills show ACCOUNT [--server URL] [--format tabl
 
 Prints an account's issued bills from a livebill server, in issue order:
 daily, monthly and purchase bills, and adjustments (a change to a settled
-day, issued on a later bill). --settle asks the server to settle first.`
+day, issued on a later bill). --settle asks the server to settle first.
+Stored events the meter refused (a leave without a join, …) are billed
+nowhere; a warning on stderr counts them.`
 
 func init() {
 	register("bills", command{synopsis: "show ACCOUNT  print an account's issued bills", order: 12, run: cmdBills})
@@ -74,5 +78,12 @@ func cmdBills(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintf(stdout, "%d bills\n", len(res.Bills))
+	// events the meter refused are billed nowhere: say so beside the bills
+	var rj livebill.Rejections
+	if err := c.Do(ctx, "GET", "/v1/accounts/"+url.PathEscape(pos[1])+"/rejections", nil, &rj); err == nil && len(rj.Events) > 0 {
+		first := rj.Events[0]
+		fmt.Fprintf(stderr, "warning: %d stored events were refused by the meter and are billed nowhere (first: event %q, %s: %s); see GET /v1/accounts/%s/rejections\n",
+			len(rj.Events), first.ID, first.Field, first.Reason, pos[1])
+	}
 	return nil
 }

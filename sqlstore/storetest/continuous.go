@@ -192,3 +192,44 @@ func testBackfill(t *testing.T, open Opener) {
 		t.Fatalf("backfilled history: %+v, want one daily bill of 2024-10-02 for 0.03", bills)
 	}
 }
+
+// testRejections: an event the ingestion accepts but the meter refuses (a
+// leave of a user who never joined) is stored, billed nowhere, and listed
+// with its id and field by GET /v1/accounts/{id}/rejections.
+func testRejections(t *testing.T, open Opener) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	e := newEnv(t, open, time.Date(2024, 10, 2, 12, 0, 0, 0, sh))
+	setupTRTC(t, e)
+	if r := e.push(t,
+		evt("j", "2024-10-01T10:00:00+08:00", "room.join", `,"user":"A"`),
+		evt("ghost", "2024-10-01T10:10:00+08:00", "room.leave", `,"user":"B"`),
+		evt("l", "2024-10-01T10:30:00+08:00", "room.leave", `,"user":"A"`),
+	); r.Accepted != 3 {
+		t.Fatalf("push: %+v", r)
+	}
+	var rj livebill.Rejections
+	e.mustDo(t, "GET", "/v1/accounts/acct/rejections", nil, &rj)
+	if len(rj.Events) != 1 || rj.Events[0].ID != "ghost" || rj.Events[0].Field != "user" || rj.Events[0].Reason == "" {
+		t.Fatalf("rejections: %+v, want the leave %q on field user", rj, "ghost")
+	}
+	// A alone for 30 minutes: 30 audio minutes × 0.99/1000 = 0.0297 → 0.03;
+	// B's leave changes nothing
+	if _, err := e.svc.Settle(context.Background(), "acct"); err != nil {
+		t.Fatal(err)
+	}
+	bills, err := e.store.ListBills(context.Background(), "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bills) != 1 || bills[0].Total != "0.03" {
+		t.Fatalf("bills: %+v, want one of 0.03", bills)
+	}
+	e.mustDo(t, "GET", "/v1/accounts/acct/rejections", nil, &rj)
+	if len(rj.Events) != 1 {
+		t.Fatalf("after settling: %+v, still one rejection", rj)
+	}
+	var q struct{}
+	if err := e.client.Do(context.Background(), "GET", "/v1/accounts/nobody/rejections", nil, &q); livebill.ErrorCode(err) != livebill.ENOTFOUND {
+		t.Fatalf("unknown account: %v, want ENOTFOUND", err)
+	}
+}

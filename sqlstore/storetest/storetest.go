@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
 	t.Run("ContinuousMetering", func(t *testing.T) { testContinuous(t, open) })
 	t.Run("Backfill", func(t *testing.T) { testBackfill(t, open) })
+	t.Run("Rejections", func(t *testing.T) { testRejections(t, open) })
 	t.Run("RefundsConcurrent", func(t *testing.T) { testRefundsConcurrent(t, open) })
 	t.Run("IDOrder", func(t *testing.T) { testIDOrder(t, open) })
 	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })

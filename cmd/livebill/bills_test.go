@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"net/http/httptest"
+
+	"github.com/livebill/livebill/billing"
+	lbhttp "github.com/livebill/livebill/http"
+	"github.com/livebill/livebill/sqlite"
+)
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+// bills show settles, prints the day's bill and warns on stderr about the
+// stored event the meter refused (a leave of a user who never joined).
+func TestBillsShowWarnsOfRejections(t *testing.T) {
+	ctx := context.Background()
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	clock := fixedClock{time.Date(2024, 10, 2, 12, 0, 0, 0, sh)}
+	store, err := sqlite.Open(ctx, ":memory:", clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc := billing.New(store, clock)
+	svc.SettleDelay = time.Hour
+	srv := httptest.NewServer(lbhttp.NewServer(store, svc).Handler())
+	defer srv.Close()
+	c := lbhttp.NewClient(srv.URL)
+	for _, r := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-10-01"}},
+		{"/v1/accounts/acct/apps", map[string]any{"id": "1400000001"}},
+	} {
+		if err := c.Do(ctx, "POST", r.path, r.body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := func(id, tm, typ, user string) string {
+		return `{"id":"` + id + `","time":"` + tm + `","type":"` + typ + `","app":"1400000001","room":"r1","user":"` + user + `"}`
+	}
+	body := strings.Join([]string{
+		ev("j", "2024-10-01T10:00:00+08:00", "room.join", "A"),
+		ev("ghost", "2024-10-01T10:10:00+08:00", "room.leave", "B"),
+		ev("l", "2024-10-01T10:30:00+08:00", "room.leave", "A"),
+	}, "\n")
+	if res, err := c.PushEvents(ctx, []byte(body)); err != nil || res.Accepted != 3 {
+		t.Fatalf("push: %+v %v", res, err)
+	}
+	var out, errb bytes.Buffer
+	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--settle"}, &out, &errb); err != nil {
+		t.Fatalf("bills show: %v\n%s", err, errb.String())
+	}
+	// A alone 30 minutes: 30 audio minutes × 0.99/1000 = 0.0297 → 0.03
+	if !strings.Contains(out.String(), "daily bill 2024-10-01") || !strings.Contains(out.String(), "0.03") {
+		t.Fatalf("stdout:\n%s", out.String())
+	}
+	if w := errb.String(); !strings.Contains(w, "1 stored events were refused") || !strings.Contains(w, `"ghost"`) {
+		t.Fatalf("stderr: %q, want a warning naming the refused event", w)
+	}
+}
