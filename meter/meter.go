@@ -253,30 +253,7 @@ type Record struct {
 }
 
 // Records returns the metered usage sorted by app, item, window.
-func (m *Meter) Records() []Record {
-	var out []Record
-	for _, a := range m.apps {
-		for k, b := range a.usage {
-			for i, v := range b {
-				if v != 0 {
-					w := k.day + (int64(k.block)*blockWindows+int64(i))*WindowMS
-					out = append(out, Record{a.ID, m.items[k.item], w, v})
-				}
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		x, y := out[i], out[j]
-		if x.App != y.App {
-			return x.App < y.App
-		}
-		if x.Item != y.Item {
-			return x.Item < y.Item
-		}
-		return x.Window < y.Window
-	})
-	return out
-}
+func (m *Meter) Records() []Record { return m.records() }
 
 // Relays returns every relay interval.
 func (m *Meter) Relays() []RelayInterval {
