@@ -106,12 +106,13 @@ type task struct {
 	audioOnly bool // recording media: audio
 	all       bool // recording/relay streams: "all"
 	refs      []ref
-	outputs   []livebill.Output
 	codec     string
+	tc        []uint16 // the codec's transcoding items, by tier
 	outAudio  bool
 	outArea   int64
 	relay     *RelayInterval
-	input     stream // pull-stream input: the stream it publishes
+	input     stream   // pull-stream input: the stream it publishes
+	fixed     []charge // charges that do not change while it runs (taskCharges)
 }
 
 type room struct {
@@ -133,6 +134,7 @@ type room struct {
 	pendT    int64
 	relays   []*RelayInterval
 	newCharg []charge // scratch
+	robotBuf []byte   // scratch for robot ids
 }
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
@@ -319,7 +321,7 @@ func (r *room) apply(e *livebill.Event) error {
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
 		return r.startTask(e, t)
 	case livebill.TranscodeUpdate:
-		p := r.uid(robotID(kindTranscode, e.Task)).p
+		p := r.robot(kindTranscode, e.Task).p
 		if p == nil {
 			return badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task))
 		}
@@ -327,11 +329,11 @@ func (r *room) apply(e *livebill.Event) error {
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
 		tk.refs = r.refs(e.Inputs)
 		p.subs = subsOf(tk.refs)
+		r.m.taskCharges(r, kindTranscode, tk, nil)
 		r.recompute(p, t)
 	case livebill.RecordingStop, livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
-		kind := map[livebill.EventType]partKind{livebill.RecordingStop: kindRecording,
-			livebill.TranscodeStop: kindTranscode, livebill.RelayStop: kindRelay, livebill.InputStop: kindInput}[e.Type]
-		p := r.uid(robotID(kind, e.Task)).p
+		kind := taskKind(e.Type)
+		p := r.robot(kind, e.Task).p
 		if p == nil {
 			return badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id))
 		}
@@ -346,7 +348,32 @@ func (r *room) apply(e *livebill.Event) error {
 	return nil
 }
 
-func robotID(k partKind, task string) string { return "robot:" + robotNames[k] + ":" + task }
+// taskKind is the kind of robot a task event is about.
+func taskKind(t livebill.EventType) partKind {
+	switch t {
+	case livebill.RecordingStart, livebill.RecordingStop:
+		return kindRecording
+	case livebill.TranscodeStart, livebill.TranscodeUpdate, livebill.TranscodeStop:
+		return kindTranscode
+	case livebill.RelayStart, livebill.RelayStop:
+		return kindRelay
+	}
+	return kindInput
+}
+
+// robot interns the id of a task's robot, robot:<kind>:<task>. The id is
+// built in a scratch buffer: looking up a known robot allocates nothing.
+func (r *room) robot(k partKind, task string) uid {
+	b := append(r.robotBuf[:0], "robot:"...)
+	b = append(b, robotNames[k]...)
+	b = append(b, ':')
+	b = append(b, task...)
+	r.robotBuf = b
+	if u, ok := r.ids[string(b)]; ok {
+		return u
+	}
+	return r.uid(string(b))
+}
 
 func (r *room) refs(in []livebill.StreamRef) []ref {
 	out := make([]ref, len(in))
@@ -411,18 +438,8 @@ func (l *subList) remove(k streamKey) {
 }
 
 func (r *room) startTask(e *livebill.Event, t int64) error {
-	var kind partKind
-	switch e.Type {
-	case livebill.RecordingStart:
-		kind = kindRecording
-	case livebill.TranscodeStart:
-		kind = kindTranscode
-	case livebill.RelayStart:
-		kind = kindRelay
-	case livebill.InputStart:
-		kind = kindInput
-	}
-	id := r.uid(robotID(kind, e.Task))
+	kind := taskKind(e.Type)
+	id := r.robot(kind, e.Task)
 	if id.p != nil {
 		return badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id))
 	}
@@ -434,7 +451,6 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 		tk.audioOnly = e.Media == livebill.MediaAudio
 		tk.all = e.AllStreams
 		tk.refs = r.refs(e.Streams)
-		tk.outputs = e.Outputs
 	case kindTranscode:
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
 		tk.refs = r.refs(e.Inputs)
@@ -460,6 +476,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	case kind != kindInput:
 		p.subs = subsOf(tk.refs)
 	}
+	r.m.taskCharges(r, kind, tk, e.Outputs)
 	r.add(p, t)
 	if kind == kindInput {
 		r.startStream(streamKey{id, kMain}, tk.input)
