@@ -135,6 +135,9 @@ type room struct {
 	relays   []*RelayInterval
 	newCharg []charge // scratch
 	robotBuf []byte   // scratch for robot ids
+	// free holds participants that left, for reuse by later joins and
+	// tasks: rooms churn, and allocating every participant anew costs.
+	free []*participant
 }
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
@@ -146,19 +149,29 @@ func newRoom(m *Meter, app *App, id string, t int64) *room {
 // so the table stays small and in cache.
 func (r *room) uid(id string) uid {
 	// The decoder interns ids, so the same id usually arrives as the same
-	// bytes: a small cache keyed by the string's address skips hashing it.
-	// The cache holds the string, so its address cannot be reused while
-	// cached; equal address and length mean equal content.
-	c := &r.uidCache[uintptr(unsafe.Pointer(unsafe.StringData(id)))>>3&uintptr(len(r.uidCache)-1)]
-	if unsafe.StringData(c.s) == unsafe.StringData(id) && len(c.s) == len(id) && c.u != nil {
-		return c.u
+	// bytes: a small cache keyed by the string's address skips hashing it
+	// (and the cold map). The cache holds the string, so its address cannot
+	// be reused while cached; equal address and length mean equal content.
+	// It is 2-way set-associative, indexed by a multiplicative hash of the
+	// address: small strings share 16-byte blocks, so low address bits
+	// alone collide.
+	a := unsafe.StringData(id)
+	h := uint64(uintptr(unsafe.Pointer(a))) * 0x9E3779B97F4A7C15
+	set := r.uidCache[(h>>61)*2:][:2] // 8 sets of 2 of the 16 entries
+	if unsafe.StringData(set[0].s) == a && len(set[0].s) == len(id) && set[0].u != nil {
+		return set[0].u
 	}
-	if u, ok := r.ids[id]; ok {
-		c.s, c.u = id, u
-		return u
+	if unsafe.StringData(set[1].s) == a && len(set[1].s) == len(id) && set[1].u != nil {
+		set[0], set[1] = set[1], set[0] // most recent first
+		return set[0].u
 	}
-	u := &ident{id: id}
-	r.ids[id] = u
+	u, ok := r.ids[id]
+	if !ok {
+		u = &ident{id: id}
+		r.ids[id] = u
+	}
+	set[1] = set[0]
+	set[0].s, set[0].u = id, u
 	return u
 }
 
@@ -243,7 +256,8 @@ func (r *room) apply(e *livebill.Event) error {
 		if user.p != nil {
 			return badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id))
 		}
-		p := &participant{id: user, kind: kindUser, recv: recvManual, mini: e.Client == "miniprogram"}
+		p := r.newParticipant()
+		p.id, p.kind, p.recv, p.mini = user, kindUser, recvManual, e.Client == "miniprogram"
 		switch e.Subscribe {
 		case livebill.SubscribeAll:
 			p.recv = recvAll
@@ -444,7 +458,8 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 		return badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id))
 	}
 	tk := &task{}
-	p := &participant{id: id, kind: kind, recv: recvManual, task: tk}
+	p := r.newParticipant()
+	p.id, p.kind, p.recv, p.task = id, kind, recvManual, tk
 	switch kind {
 	case kindRecording:
 		tk.formats = int64(len(e.Formats))
@@ -487,6 +502,20 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	return nil
 }
 
+// newParticipant returns a zeroed participant, reusing one that left (and
+// the capacity of its slices).
+func (r *room) newParticipant() *participant {
+	n := len(r.free)
+	if n == 0 {
+		return &participant{}
+	}
+	p := r.free[n-1]
+	r.free[n-1] = nil
+	r.free = r.free[:n-1]
+	*p = participant{subs: p.subs[:0], charges: p.charges[:0]}
+	return p
+}
+
 func (r *room) add(p *participant, t int64) {
 	p.since = t
 	p.idx = len(r.list)
@@ -494,7 +523,8 @@ func (r *room) add(p *participant, t int64) {
 	r.list = append(r.list, p)
 }
 
-// remove credits a participant up to t and takes it out of the room.
+// remove credits a participant up to t and takes it out of the room. The
+// caller may still read p (its task); it is reused only by a later join.
 func (r *room) remove(p *participant, t int64) {
 	r.credit(p, t)
 	p.charges = p.charges[:0]
@@ -503,6 +533,7 @@ func (r *room) remove(p *participant, t int64) {
 	last.idx = p.idx
 	r.list = r.list[:len(r.list)-1]
 	p.id.p = nil
+	r.free = append(r.free, p)
 }
 
 // allAreaAdjust keeps the room's receive-all area and the publisher's own
@@ -559,10 +590,8 @@ func (r *room) stopStream(k streamKey) bool {
 
 // credit adds the participant's charges for [since, t).
 func (r *room) credit(p *participant, t int64) {
-	if t > p.since {
-		for _, c := range p.charges {
-			r.m.addSpan(r.app, c.item, p.since, t, c.mult)
-		}
+	if t > p.since && len(p.charges) > 0 {
+		r.m.addSpans(r.app, p.charges, p.since, t)
 	}
 	p.since = t
 }

@@ -53,21 +53,18 @@ func (z *zoneCache) day(t int64) (start, end int64) {
 	return z.start, z.end
 }
 
-// addSpan adds mult × the length of [a, b) to an item, split at window
-// boundaries so every window gets exactly its share.
-func (m *Meter) addSpan(app *App, item uint16, a, b int64, mult int64) {
+// addSpans adds mult × the length of [a, b) to each charge's item, split at
+// window boundaries so every window gets exactly its share. The windows are
+// worked out once for all the charges.
+func (m *Meter) addSpans(app *App, cs []charge, a, b int64) {
 	for a < b {
 		ds, de := m.zone.day(a)
 		idx := (a - ds) / WindowMS
-		we := ds + (idx+1)*WindowMS
-		if we > de {
-			we = de
+		we := min(ds+(idx+1)*WindowMS, de)
+		seg := min(b, we)
+		for _, c := range cs {
+			*m.slot(app, c.item, ds, idx) += (seg - a) * c.mult
 		}
-		seg := b
-		if seg > we {
-			seg = we
-		}
-		*m.slot(app, item, ds, idx) += (seg - a) * mult
 		a = seg
 	}
 }
