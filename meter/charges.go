@@ -69,7 +69,10 @@ func (m *Meter) internModel() modelItems {
 // above the top tier.
 func (m *Meter) tier(r *room, area int64) int {
 	t, above := m.cat.TierOf(area)
-	if above {
+	if above && !r.aboveTop {
+		// Notices are per app: once per room is enough, and spares
+		// re-rating a map write.
+		r.aboveTop = true
 		m.notice("resolution_above_top_tier", r.app.ID)
 	}
 	return t

@@ -135,6 +135,7 @@ type room struct {
 	relays   []*RelayInterval
 	newCharg []charge // scratch
 	robotBuf []byte   // scratch for robot ids
+	aboveTop bool     // the above-top-tier notice was given for its app
 	// free holds participants that left, for reuse by later joins and
 	// tasks: rooms churn, and allocating every participant anew costs.
 	free []*participant
