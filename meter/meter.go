@@ -36,6 +36,7 @@ type Meter struct {
 
 	apps    map[string]*App
 	rooms   map[roomKey]*room
+	roomC   []roomCacheEntry // see room
 	relays  []*RelayInterval
 	notices map[noticeKey]bool
 	errs    []error
@@ -156,13 +157,7 @@ func (m *Meter) Apply(e *livebill.Event) {
 			m.fail(badEvent(e, "type", fmt.Sprintf("catalog %s has no %s tasks", m.cat.Name, e.Type)))
 			return
 		}
-		k := roomKey{e.App, e.Room}
-		r := m.rooms[k]
-		if r == nil {
-			r = newRoom(m, m.app(e.App), e.Room, e.Time)
-			m.rooms[k] = r
-		}
-		r.enqueue(e)
+		m.room(e).enqueue(e)
 		return
 	}
 	m.applyPoint(e)

@@ -2,6 +2,7 @@ package meter
 
 import (
 	"fmt"
+	"math/bits"
 	"unsafe"
 
 	"github.com/livebill/livebill"
@@ -144,6 +145,43 @@ type room struct {
 func newRoom(m *Meter, app *App, id string, t int64) *room {
 	return &room{m: m, app: app, id: id, t: t, pendT: t,
 		ids: map[string]uid{}}
+}
+
+// roomCacheEntry caches a room by the strings of its app and id.
+type roomCacheEntry struct {
+	app, id string
+	r       *room
+}
+
+// room returns the event's room, creating it. The decoder interns ids, so
+// a room's events usually carry the same app and room strings: a cache
+// keyed by their addresses (as in uid) skips hashing two strings into the
+// rooms map. It grows with the number of rooms, up to 8,192 entries.
+func (m *Meter) room(e *livebill.Event) *room {
+	a, id := unsafe.StringData(e.App), unsafe.StringData(e.Room)
+	h := (uint64(uintptr(unsafe.Pointer(id))) ^ uint64(uintptr(unsafe.Pointer(a)))>>4) * 0x9E3779B97F4A7C15
+	var c *roomCacheEntry
+	if len(m.roomC) > 0 {
+		c = &m.roomC[h>>(64-bits.TrailingZeros(uint(len(m.roomC))))]
+		if unsafe.StringData(c.id) == id && unsafe.StringData(c.app) == a &&
+			len(c.id) == len(e.Room) && len(c.app) == len(e.App) {
+			return c.r
+		}
+	}
+	k := roomKey{e.App, e.Room}
+	r := m.rooms[k]
+	if r == nil {
+		r = newRoom(m, m.app(e.App), e.Room, e.Time)
+		m.rooms[k] = r
+		if n := len(m.roomC); n < 8192 && 2*len(m.rooms) > n {
+			m.roomC = make([]roomCacheEntry, max(64, 2*n))
+			return r
+		}
+	}
+	if c != nil {
+		*c = roomCacheEntry{e.App, e.Room, r}
+	}
+	return r
 }
 
 // uid interns a participant id (a user, or robot:<kind>:<task>) per room,
