@@ -311,12 +311,15 @@ func (r *room) apply(e *livebill.Event) error {
 			return badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s", e.User, r.id))
 		}
 		r.remove(p, t)
-		changed := false
+		all := r.allArea
+		var stopped [3]*stream
 		for k := kMain; k <= kScreen; k++ {
-			changed = r.stopStream(streamKey{user, k}) || changed
+			if r.stopStream(streamKey{user, k}) {
+				stopped[k] = user.slots[k]
+			}
 		}
-		if changed {
-			r.recomputeAll(t)
+		if stopped != [3]*stream{} {
+			r.recomputeStreams(stopped[:], all, t)
 		}
 	case livebill.StreamStart:
 		if user.p == nil {
@@ -331,27 +334,30 @@ func (r *room) apply(e *livebill.Event) error {
 		if s.video {
 			s.area = e.Size().Area()
 		}
+		all := r.allArea
 		r.startStream(k, s)
-		r.recomputeStream(k, t)
+		r.recomputeStream(k, all, t)
 	case livebill.StreamUpdate:
 		s := r.running(streamKey{user, streamKind(e.Stream)})
 		if s == nil {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
 		k := streamKey{user, streamKind(e.Stream)}
+		all := r.allArea
 		if s.video {
 			r.allAreaAdjust(k, -s.area)
 		}
 		s.video = true
 		s.area = e.Size().Area()
 		r.allAreaAdjust(k, s.area)
-		r.recomputeStream(k, t)
+		r.recomputeStream(k, all, t)
 	case livebill.StreamStop:
 		k := streamKey{user, streamKind(e.Stream)}
+		all := r.allArea
 		if !r.stopStream(k) {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
-		r.recomputeStream(k, t)
+		r.recomputeStream(k, all, t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
 		p := user.p
 		if p == nil {
@@ -457,11 +463,14 @@ func (l subList) get(k streamKey) (sub, bool) {
 	return sub{}, false
 }
 
-// holds reports whether one of the subscriptions is to the stream slot st.
-func (l subList) holds(st *stream) bool {
+// holdsAny reports whether one of the subscriptions is to one of the
+// stream slots sts (nil entries match nothing).
+func (l subList) holdsAny(sts []*stream) bool {
 	for _, s := range l {
-		if s.st == st {
-			return true
+		for _, st := range sts {
+			if s.st == st {
+				return true
+			}
 		}
 	}
 	return false
@@ -648,17 +657,28 @@ func (r *room) recompute(p *participant, t int64) {
 }
 
 // recomputeStream re-rates the participants a change of stream k can
-// affect. Under TRTC that is whoever receives every stream and whoever
-// subscribed to k (robots' stream lists are subscriptions too); under HST
-// every participant hears every publisher, so everyone.
-func (r *room) recomputeStream(k streamKey, t int64) {
+// affect; the room's receive-all area was all before the change.
+func (r *room) recomputeStream(k streamKey, all int64, t int64) {
+	r.recomputeStreams([]*stream{k.user.slots[k.kind]}, all, t)
+}
+
+// recomputeStreams re-rates the participants a change of the stream slots
+// sts (nil entries ignored) can affect; the room's receive-all area was all
+// before the change. Under TRTC that is whoever subscribed to one of them
+// (robots' stream lists are subscriptions too), and whoever receives every
+// stream if the receive-all area changed: such a participant gets that
+// area less its own streams (which change it alike), corrected by its
+// explicit subscriptions, and a recording of all streams records it. So a
+// small stream or an audio-only stream re-rates only its subscribers.
+// Under HST every participant hears every publisher, so everyone.
+func (r *room) recomputeStreams(sts []*stream, all int64, t int64) {
 	if r.m.model != modelTRTC {
 		r.recomputeAll(t)
 		return
 	}
-	st := k.user.slots[k.kind]
+	allChanged := r.allArea != all
 	for _, p := range r.list {
-		if p.recv == recvAll || p.subs.holds(st) {
+		if allChanged && p.recv == recvAll || p.subs.holdsAny(sts) {
 			r.recompute(p, t)
 		}
 	}
