@@ -95,7 +95,10 @@ func (m *Meter) chargesOf(r *room, p *participant, out []charge) []charge {
 	}
 	// What does not depend on the room's streams was worked out when the
 	// task started (taskCharges).
-	return append(out, p.task.fixed...)
+	if len(p.task.fixed) > 0 {
+		out = append(out, p.task.fixed...)
+	}
+	return out
 }
 
 // taskCharges sets the charges of a task that never change while it runs,

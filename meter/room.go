@@ -127,7 +127,7 @@ type room struct {
 		u uid
 	}
 	list    []*participant // present participants
-	streams []streamKey    // every stream slot ever used, for iteration
+	streams []streamKey    // every stream slot ever used, for iteration (HST)
 	// allArea is the summed area of running main and screen video streams:
 	// what a receive-all participant gets, less its own.
 	allArea  int64
@@ -602,7 +602,9 @@ func (r *room) slot(k streamKey) *stream {
 	if s == nil {
 		s = &stream{}
 		k.user.slots[k.kind] = s
-		r.streams = append(r.streams, k)
+		if r.m.model == modelHST { // only HST rating iterates them
+			r.streams = append(r.streams, k)
+		}
 	}
 	return s
 }
