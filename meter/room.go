@@ -139,7 +139,8 @@ type room struct {
 	aboveTop bool     // the above-top-tier notice was given for its app
 	// free holds participants that left, for reuse by later joins and
 	// tasks: rooms churn, and allocating every participant anew costs.
-	free []*participant
+	free      []*participant
+	freeTasks []*task
 }
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
@@ -386,8 +387,8 @@ func (r *room) apply(e *livebill.Event) error {
 		}
 		tk := p.task
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
-		tk.refs = r.refs(e.Inputs)
-		p.subs = subsOf(tk.refs)
+		tk.refs = r.refs(tk.refs[:0], e.Inputs)
+		p.subs = subsOf(p.subs[:0], tk.refs)
 		r.m.taskCharges(r, kindTranscode, tk, nil)
 		r.recompute(p, t)
 	case livebill.RecordingStop, livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
@@ -434,17 +435,17 @@ func (r *room) robot(k partKind, task string) uid {
 	return r.uid(string(b))
 }
 
-func (r *room) refs(in []livebill.StreamRef) []ref {
-	out := make([]ref, len(in))
-	for i, s := range in {
+// refs appends the stream slots named by in to out.
+func (r *room) refs(out []ref, in []livebill.StreamRef) []ref {
+	for _, s := range in {
 		k := streamKey{r.uid(s.User), streamKind(s.Stream)}
-		out[i] = ref{k, r.slot(k)}
+		out = append(out, ref{k, r.slot(k)})
 	}
 	return out
 }
 
-func subsOf(rs []ref) subList {
-	l := make(subList, 0, len(rs))
+// subsOf adds subscriptions to the streams rs to l.
+func subsOf(l subList, rs []ref) subList {
 	for _, rf := range rs {
 		l.set(sub{key: rf.key, st: rf.st})
 	}
@@ -505,7 +506,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	if id.p != nil {
 		return badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id))
 	}
-	tk := &task{}
+	tk := r.newTask()
 	p := r.newParticipant()
 	p.id, p.kind, p.recv, p.task = id, kind, recvManual, tk
 	switch kind {
@@ -513,13 +514,13 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 		tk.formats = int64(len(e.Formats))
 		tk.audioOnly = e.Media == livebill.MediaAudio
 		tk.all = e.AllStreams
-		tk.refs = r.refs(e.Streams)
+		tk.refs = r.refs(tk.refs, e.Streams)
 	case kindTranscode:
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
-		tk.refs = r.refs(e.Inputs)
+		tk.refs = r.refs(tk.refs, e.Inputs)
 	case kindRelay:
 		tk.all = e.AllStreams || len(e.Streams) == 0
-		tk.refs = r.refs(e.Streams)
+		tk.refs = r.refs(tk.refs, e.Streams)
 		tk.relay = &RelayInterval{App: r.app.ID, Room: r.id, Task: e.Task,
 			Destination: e.Destination, Kbps: e.BitrateKbps, Start: t}
 		r.relays = append(r.relays, tk.relay)
@@ -537,7 +538,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	case tk.all:
 		p.recv = recvAll
 	case kind != kindInput:
-		p.subs = subsOf(tk.refs)
+		p.subs = subsOf(p.subs, tk.refs)
 	}
 	r.m.taskCharges(r, kind, tk, e.Outputs)
 	r.add(p, t)
@@ -560,8 +561,25 @@ func (r *room) newParticipant() *participant {
 	p := r.free[n-1]
 	r.free[n-1] = nil
 	r.free = r.free[:n-1]
+	if p.task != nil {
+		r.freeTasks = append(r.freeTasks, p.task)
+	}
 	*p = participant{subs: p.subs[:0], charges: p.charges[:0]}
 	return p
+}
+
+// newTask returns a zeroed task, reusing one whose robot left (and the
+// capacity of its slices; its relay interval stays with the meter).
+func (r *room) newTask() *task {
+	n := len(r.freeTasks)
+	if n == 0 {
+		return &task{}
+	}
+	tk := r.freeTasks[n-1]
+	r.freeTasks[n-1] = nil
+	r.freeTasks = r.freeTasks[:n-1]
+	*tk = task{refs: tk.refs[:0], fixed: tk.fixed[:0]}
+	return tk
 }
 
 func (r *room) add(p *participant, t int64) {
