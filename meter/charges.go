@@ -4,6 +4,8 @@ package meter
 // instant (SPEC §2, §3, §5 HST). Everything else in the package is
 // bookkeeping: who is in the room, which streams run, and for how long.
 
+import "github.com/livebill/livebill"
+
 type model uint8
 
 const (
@@ -67,7 +69,10 @@ func (m *Meter) internModel() modelItems {
 // above the top tier.
 func (m *Meter) tier(r *room, area int64) int {
 	t, above := m.cat.TierOf(area)
-	if above {
+	if above && !r.aboveTop {
+		// Notices are per app: once per room is enough, and spares
+		// re-rating a map write.
+		r.aboveTop = true
 		m.notice("resolution_above_top_tier", r.app.ID)
 	}
 	return t
@@ -87,15 +92,46 @@ func (m *Meter) chargesOf(r *room, p *participant, out []charge) []charge {
 		out = m.recordingCharges(r, p.task, out)
 	case kindTranscode:
 		out = m.transcodeCharges(r, p.task, out)
-	case kindInput:
-		// A pulled-in stream is billed as H.264 transcoding input time.
-		if in := p.task.input; in.video {
-			out = append(out, charge{m.ids.tc["h264"][m.tier(r, in.area)], 1})
-		} else {
-			out = append(out, charge{m.ids.tcAudio, 1})
-		}
+	}
+	// What does not depend on the room's streams was worked out when the
+	// task started (taskCharges).
+	if len(p.task.fixed) > 0 {
+		out = append(out, p.task.fixed...)
 	}
 	return out
+}
+
+// taskCharges sets the charges of a task that never change while it runs,
+// so re-rating its robot on every stream change does not redo them: a
+// recording's delivered output files and a pull-stream input. It also
+// resolves the transcoding items of the output codec. Called when the task
+// starts or is updated, before its robot is first rated.
+func (m *Meter) taskCharges(r *room, kind partKind, tk *task, outputs []livebill.Output) {
+	tk.fixed = tk.fixed[:0]
+	switch kind {
+	case kindRecording:
+		// Each delivered output file counts its task's time at the file's
+		// output tier. Delivery to vod is free and not metered.
+		for _, o := range outputs {
+			if o.Destination == livebill.DestVOD {
+				continue
+			}
+			if o.AudioOnly() {
+				tk.fixed = append(tk.fixed, charge{m.ids.dlvAudio[o.Destination], 1})
+			} else {
+				tk.fixed = append(tk.fixed, charge{m.ids.dlv[o.Destination][m.tier(r, o.VideoArea())], 1})
+			}
+		}
+	case kindTranscode:
+		tk.tc = m.ids.tc[tk.codec]
+	case kindInput:
+		// A pulled-in stream is billed as H.264 transcoding input time.
+		if in := tk.input; in.video {
+			tk.fixed = append(tk.fixed, charge{m.ids.tc["h264"][m.tier(r, in.area)], 1})
+		} else {
+			tk.fixed = append(tk.fixed, charge{m.ids.tcAudio, 1})
+		}
+	}
 }
 
 // receivedArea is the TRTC aggregate resolution a participant receives:
@@ -178,25 +214,14 @@ func (r *room) recordedArea(tk *task) int64 {
 
 // recordingCharges (SPEC §3): one task counts once however many streams,
 // at the tier of the recorded aggregate (audio when none has video), once
-// per output format; each delivered output file counts its task's time at
-// the file's output tier. Delivery to vod is free and not metered.
+// per output format. The delivered output files are in the task's fixed
+// charges (taskCharges).
 func (m *Meter) recordingCharges(r *room, tk *task, out []charge) []charge {
 	item := m.ids.recAudio
 	if area := r.recordedArea(tk); area > 0 {
 		item = m.ids.rec[m.tier(r, area)]
 	}
-	out = append(out, charge{item, tk.formats})
-	for _, o := range tk.outputs {
-		if o.Destination == "vod" {
-			continue
-		}
-		if o.AudioOnly() {
-			out = append(out, charge{m.ids.dlvAudio[o.Destination], 1})
-		} else {
-			out = append(out, charge{m.ids.dlv[o.Destination][m.tier(r, o.VideoArea())], 1})
-		}
-	}
-	return out
+	return append(out, charge{item, tk.formats})
 }
 
 // transcodeCharges (SPEC §3, input-time billing): video input time at the
@@ -226,7 +251,7 @@ func (m *Meter) transcodeCharges(r *room, tk *task, out []charge) []charge {
 		}
 	}
 	if videoArea > 0 {
-		out = append(out, charge{m.ids.tc[tk.codec][m.tier(r, videoArea)], 1})
+		out = append(out, charge{tk.tc[m.tier(r, videoArea)], 1})
 	}
 	switch {
 	case audioOnly == 0:

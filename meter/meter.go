@@ -36,6 +36,7 @@ type Meter struct {
 
 	apps    map[string]*App
 	rooms   map[roomKey]*room
+	roomC   []roomCacheEntry // see room
 	relays  []*RelayInterval
 	notices map[noticeKey]bool
 	errs    []error
@@ -156,13 +157,7 @@ func (m *Meter) Apply(e *livebill.Event) {
 			m.fail(badEvent(e, "type", fmt.Sprintf("catalog %s has no %s tasks", m.cat.Name, e.Type)))
 			return
 		}
-		k := roomKey{e.App, e.Room}
-		r := m.rooms[k]
-		if r == nil {
-			r = newRoom(m, m.app(e.App), e.Room, e.Time)
-			m.rooms[k] = r
-		}
-		r.enqueue(e)
+		m.room(e).enqueue(e)
 		return
 	}
 	m.applyPoint(e)
@@ -255,30 +250,7 @@ type Record struct {
 }
 
 // Records returns the metered usage sorted by app, item, window.
-func (m *Meter) Records() []Record {
-	var out []Record
-	for _, a := range m.apps {
-		for k, b := range a.usage {
-			for i, v := range b {
-				if v != 0 {
-					w := k.day + (int64(k.block)*blockWindows+int64(i))*WindowMS
-					out = append(out, Record{a.ID, m.items[k.item], w, v})
-				}
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		x, y := out[i], out[j]
-		if x.App != y.App {
-			return x.App < y.App
-		}
-		if x.Item != y.Item {
-			return x.Item < y.Item
-		}
-		return x.Window < y.Window
-	})
-	return out
-}
+func (m *Meter) Records() []Record { return m.records() }
 
 // Relays returns every relay interval.
 func (m *Meter) Relays() []RelayInterval {

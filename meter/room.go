@@ -2,6 +2,7 @@ package meter
 
 import (
 	"fmt"
+	"math/bits"
 	"unsafe"
 
 	"github.com/livebill/livebill"
@@ -106,12 +107,13 @@ type task struct {
 	audioOnly bool // recording media: audio
 	all       bool // recording/relay streams: "all"
 	refs      []ref
-	outputs   []livebill.Output
 	codec     string
+	tc        []uint16 // the codec's transcoding items, by tier
 	outAudio  bool
 	outArea   int64
 	relay     *RelayInterval
-	input     stream // pull-stream input: the stream it publishes
+	input     stream   // pull-stream input: the stream it publishes
+	fixed     []charge // charges that do not change while it runs (taskCharges)
 }
 
 type room struct {
@@ -125,7 +127,7 @@ type room struct {
 		u uid
 	}
 	list    []*participant // present participants
-	streams []streamKey    // every stream slot ever used, for iteration
+	streams []streamKey    // every stream slot ever used, for iteration (HST)
 	// allArea is the summed area of running main and screen video streams:
 	// what a receive-all participant gets, less its own.
 	allArea  int64
@@ -133,6 +135,12 @@ type room struct {
 	pendT    int64
 	relays   []*RelayInterval
 	newCharg []charge // scratch
+	robotBuf []byte   // scratch for robot ids
+	aboveTop bool     // the above-top-tier notice was given for its app
+	// free holds participants that left, for reuse by later joins and
+	// tasks: rooms churn, and allocating every participant anew costs.
+	free      []*participant
+	freeTasks []*task
 }
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
@@ -140,23 +148,70 @@ func newRoom(m *Meter, app *App, id string, t int64) *room {
 		ids: map[string]uid{}}
 }
 
+// roomCacheEntry caches a room by the strings of its app and id.
+type roomCacheEntry struct {
+	app, id string
+	r       *room
+}
+
+// room returns the event's room, creating it. The decoder interns ids, so
+// a room's events usually carry the same app and room strings: a cache
+// keyed by their addresses (as in uid) skips hashing two strings into the
+// rooms map. It grows with the number of rooms, up to 8,192 entries.
+func (m *Meter) room(e *livebill.Event) *room {
+	a, id := unsafe.StringData(e.App), unsafe.StringData(e.Room)
+	h := (uint64(uintptr(unsafe.Pointer(id))) ^ uint64(uintptr(unsafe.Pointer(a)))>>4) * 0x9E3779B97F4A7C15
+	var c *roomCacheEntry
+	if len(m.roomC) > 0 {
+		c = &m.roomC[h>>(64-bits.TrailingZeros(uint(len(m.roomC))))]
+		if unsafe.StringData(c.id) == id && unsafe.StringData(c.app) == a &&
+			len(c.id) == len(e.Room) && len(c.app) == len(e.App) {
+			return c.r
+		}
+	}
+	k := roomKey{e.App, e.Room}
+	r := m.rooms[k]
+	if r == nil {
+		r = newRoom(m, m.app(e.App), e.Room, e.Time)
+		m.rooms[k] = r
+		if n := len(m.roomC); n < 8192 && 2*len(m.rooms) > n {
+			m.roomC = make([]roomCacheEntry, max(64, 2*n))
+			return r
+		}
+	}
+	if c != nil {
+		*c = roomCacheEntry{e.App, e.Room, r}
+	}
+	return r
+}
+
 // uid interns a participant id (a user, or robot:<kind>:<task>) per room,
 // so the table stays small and in cache.
 func (r *room) uid(id string) uid {
 	// The decoder interns ids, so the same id usually arrives as the same
-	// bytes: a small cache keyed by the string's address skips hashing it.
-	// The cache holds the string, so its address cannot be reused while
-	// cached; equal address and length mean equal content.
-	c := &r.uidCache[uintptr(unsafe.Pointer(unsafe.StringData(id)))>>3&uintptr(len(r.uidCache)-1)]
-	if unsafe.StringData(c.s) == unsafe.StringData(id) && len(c.s) == len(id) && c.u != nil {
-		return c.u
+	// bytes: a small cache keyed by the string's address skips hashing it
+	// (and the cold map). The cache holds the string, so its address cannot
+	// be reused while cached; equal address and length mean equal content.
+	// It is 2-way set-associative, indexed by a multiplicative hash of the
+	// address: small strings share 16-byte blocks, so low address bits
+	// alone collide.
+	a := unsafe.StringData(id)
+	h := uint64(uintptr(unsafe.Pointer(a))) * 0x9E3779B97F4A7C15
+	set := r.uidCache[(h>>61)*2:][:2] // 8 sets of 2 of the 16 entries
+	if unsafe.StringData(set[0].s) == a && len(set[0].s) == len(id) && set[0].u != nil {
+		return set[0].u
 	}
-	if u, ok := r.ids[id]; ok {
-		c.s, c.u = id, u
-		return u
+	if unsafe.StringData(set[1].s) == a && len(set[1].s) == len(id) && set[1].u != nil {
+		set[0], set[1] = set[1], set[0] // most recent first
+		return set[0].u
 	}
-	u := &ident{id: id}
-	r.ids[id] = u
+	u, ok := r.ids[id]
+	if !ok {
+		u = &ident{id: id}
+		r.ids[id] = u
+	}
+	set[1] = set[0]
+	set[0].s, set[0].u = id, u
 	return u
 }
 
@@ -241,7 +296,8 @@ func (r *room) apply(e *livebill.Event) error {
 		if user.p != nil {
 			return badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id))
 		}
-		p := &participant{id: user, kind: kindUser, recv: recvManual, mini: e.Client == "miniprogram"}
+		p := r.newParticipant()
+		p.id, p.kind, p.recv, p.mini = user, kindUser, recvManual, e.Client == "miniprogram"
 		switch e.Subscribe {
 		case livebill.SubscribeAll:
 			p.recv = recvAll
@@ -256,12 +312,15 @@ func (r *room) apply(e *livebill.Event) error {
 			return badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s", e.User, r.id))
 		}
 		r.remove(p, t)
-		changed := false
+		all := r.allArea
+		var stopped [3]*stream
 		for k := kMain; k <= kScreen; k++ {
-			changed = r.stopStream(streamKey{user, k}) || changed
+			if r.stopStream(streamKey{user, k}) {
+				stopped[k] = user.slots[k]
+			}
 		}
-		if changed {
-			r.recomputeAll(t)
+		if stopped != [3]*stream{} {
+			r.recomputeStreams(stopped[:], all, t)
 		}
 	case livebill.StreamStart:
 		if user.p == nil {
@@ -276,27 +335,30 @@ func (r *room) apply(e *livebill.Event) error {
 		if s.video {
 			s.area = e.Size().Area()
 		}
+		all := r.allArea
 		r.startStream(k, s)
-		r.recomputeStream(k, t)
+		r.recomputeStream(k, all, t)
 	case livebill.StreamUpdate:
 		s := r.running(streamKey{user, streamKind(e.Stream)})
 		if s == nil {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
 		k := streamKey{user, streamKind(e.Stream)}
+		all := r.allArea
 		if s.video {
 			r.allAreaAdjust(k, -s.area)
 		}
 		s.video = true
 		s.area = e.Size().Area()
 		r.allAreaAdjust(k, s.area)
-		r.recomputeStream(k, t)
+		r.recomputeStream(k, all, t)
 	case livebill.StreamStop:
 		k := streamKey{user, streamKind(e.Stream)}
+		all := r.allArea
 		if !r.stopStream(k) {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
-		r.recomputeStream(k, t)
+		r.recomputeStream(k, all, t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
 		p := user.p
 		if p == nil {
@@ -319,19 +381,19 @@ func (r *room) apply(e *livebill.Event) error {
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
 		return r.startTask(e, t)
 	case livebill.TranscodeUpdate:
-		p := r.uid(robotID(kindTranscode, e.Task)).p
+		p := r.robot(kindTranscode, e.Task).p
 		if p == nil {
 			return badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task))
 		}
 		tk := p.task
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
-		tk.refs = r.refs(e.Inputs)
-		p.subs = subsOf(tk.refs)
+		tk.refs = r.refs(tk.refs[:0], e.Inputs)
+		p.subs = subsOf(p.subs[:0], tk.refs)
+		r.m.taskCharges(r, kindTranscode, tk, nil)
 		r.recompute(p, t)
 	case livebill.RecordingStop, livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
-		kind := map[livebill.EventType]partKind{livebill.RecordingStop: kindRecording,
-			livebill.TranscodeStop: kindTranscode, livebill.RelayStop: kindRelay, livebill.InputStop: kindInput}[e.Type]
-		p := r.uid(robotID(kind, e.Task)).p
+		kind := taskKind(e.Type)
+		p := r.robot(kind, e.Task).p
 		if p == nil {
 			return badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id))
 		}
@@ -346,19 +408,44 @@ func (r *room) apply(e *livebill.Event) error {
 	return nil
 }
 
-func robotID(k partKind, task string) string { return "robot:" + robotNames[k] + ":" + task }
+// taskKind is the kind of robot a task event is about.
+func taskKind(t livebill.EventType) partKind {
+	switch t {
+	case livebill.RecordingStart, livebill.RecordingStop:
+		return kindRecording
+	case livebill.TranscodeStart, livebill.TranscodeUpdate, livebill.TranscodeStop:
+		return kindTranscode
+	case livebill.RelayStart, livebill.RelayStop:
+		return kindRelay
+	}
+	return kindInput
+}
 
-func (r *room) refs(in []livebill.StreamRef) []ref {
-	out := make([]ref, len(in))
-	for i, s := range in {
+// robot interns the id of a task's robot, robot:<kind>:<task>. The id is
+// built in a scratch buffer: looking up a known robot allocates nothing.
+func (r *room) robot(k partKind, task string) uid {
+	b := append(r.robotBuf[:0], "robot:"...)
+	b = append(b, robotNames[k]...)
+	b = append(b, ':')
+	b = append(b, task...)
+	r.robotBuf = b
+	if u, ok := r.ids[string(b)]; ok {
+		return u
+	}
+	return r.uid(string(b))
+}
+
+// refs appends the stream slots named by in to out.
+func (r *room) refs(out []ref, in []livebill.StreamRef) []ref {
+	for _, s := range in {
 		k := streamKey{r.uid(s.User), streamKind(s.Stream)}
-		out[i] = ref{k, r.slot(k)}
+		out = append(out, ref{k, r.slot(k)})
 	}
 	return out
 }
 
-func subsOf(rs []ref) subList {
-	l := make(subList, 0, len(rs))
+// subsOf adds subscriptions to the streams rs to l.
+func subsOf(l subList, rs []ref) subList {
 	for _, rf := range rs {
 		l.set(sub{key: rf.key, st: rf.st})
 	}
@@ -377,11 +464,14 @@ func (l subList) get(k streamKey) (sub, bool) {
 	return sub{}, false
 }
 
-// holds reports whether one of the subscriptions is to the stream slot st.
-func (l subList) holds(st *stream) bool {
+// holdsAny reports whether one of the subscriptions is to one of the
+// stream slots sts (nil entries match nothing).
+func (l subList) holdsAny(sts []*stream) bool {
 	for _, s := range l {
-		if s.st == st {
-			return true
+		for _, st := range sts {
+			if s.st == st {
+				return true
+			}
 		}
 	}
 	return false
@@ -411,36 +501,26 @@ func (l *subList) remove(k streamKey) {
 }
 
 func (r *room) startTask(e *livebill.Event, t int64) error {
-	var kind partKind
-	switch e.Type {
-	case livebill.RecordingStart:
-		kind = kindRecording
-	case livebill.TranscodeStart:
-		kind = kindTranscode
-	case livebill.RelayStart:
-		kind = kindRelay
-	case livebill.InputStart:
-		kind = kindInput
-	}
-	id := r.uid(robotID(kind, e.Task))
+	kind := taskKind(e.Type)
+	id := r.robot(kind, e.Task)
 	if id.p != nil {
 		return badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id))
 	}
-	tk := &task{}
-	p := &participant{id: id, kind: kind, recv: recvManual, task: tk}
+	tk := r.newTask()
+	p := r.newParticipant()
+	p.id, p.kind, p.recv, p.task = id, kind, recvManual, tk
 	switch kind {
 	case kindRecording:
 		tk.formats = int64(len(e.Formats))
 		tk.audioOnly = e.Media == livebill.MediaAudio
 		tk.all = e.AllStreams
-		tk.refs = r.refs(e.Streams)
-		tk.outputs = e.Outputs
+		tk.refs = r.refs(tk.refs, e.Streams)
 	case kindTranscode:
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
-		tk.refs = r.refs(e.Inputs)
+		tk.refs = r.refs(tk.refs, e.Inputs)
 	case kindRelay:
 		tk.all = e.AllStreams || len(e.Streams) == 0
-		tk.refs = r.refs(e.Streams)
+		tk.refs = r.refs(tk.refs, e.Streams)
 		tk.relay = &RelayInterval{App: r.app.ID, Room: r.id, Task: e.Task,
 			Destination: e.Destination, Kbps: e.BitrateKbps, Start: t}
 		r.relays = append(r.relays, tk.relay)
@@ -458,8 +538,9 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	case tk.all:
 		p.recv = recvAll
 	case kind != kindInput:
-		p.subs = subsOf(tk.refs)
+		p.subs = subsOf(p.subs, tk.refs)
 	}
+	r.m.taskCharges(r, kind, tk, e.Outputs)
 	r.add(p, t)
 	if kind == kindInput {
 		r.startStream(streamKey{id, kMain}, tk.input)
@@ -470,6 +551,37 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	return nil
 }
 
+// newParticipant returns a zeroed participant, reusing one that left (and
+// the capacity of its slices).
+func (r *room) newParticipant() *participant {
+	n := len(r.free)
+	if n == 0 {
+		return &participant{}
+	}
+	p := r.free[n-1]
+	r.free[n-1] = nil
+	r.free = r.free[:n-1]
+	if p.task != nil {
+		r.freeTasks = append(r.freeTasks, p.task)
+	}
+	*p = participant{subs: p.subs[:0], charges: p.charges[:0]}
+	return p
+}
+
+// newTask returns a zeroed task, reusing one whose robot left (and the
+// capacity of its slices; its relay interval stays with the meter).
+func (r *room) newTask() *task {
+	n := len(r.freeTasks)
+	if n == 0 {
+		return &task{}
+	}
+	tk := r.freeTasks[n-1]
+	r.freeTasks[n-1] = nil
+	r.freeTasks = r.freeTasks[:n-1]
+	*tk = task{refs: tk.refs[:0], fixed: tk.fixed[:0]}
+	return tk
+}
+
 func (r *room) add(p *participant, t int64) {
 	p.since = t
 	p.idx = len(r.list)
@@ -477,7 +589,8 @@ func (r *room) add(p *participant, t int64) {
 	r.list = append(r.list, p)
 }
 
-// remove credits a participant up to t and takes it out of the room.
+// remove credits a participant up to t and takes it out of the room. The
+// caller may still read p (its task); it is reused only by a later join.
 func (r *room) remove(p *participant, t int64) {
 	r.credit(p, t)
 	p.charges = p.charges[:0]
@@ -486,6 +599,7 @@ func (r *room) remove(p *participant, t int64) {
 	last.idx = p.idx
 	r.list = r.list[:len(r.list)-1]
 	p.id.p = nil
+	r.free = append(r.free, p)
 }
 
 // allAreaAdjust keeps the room's receive-all area and the publisher's own
@@ -506,7 +620,9 @@ func (r *room) slot(k streamKey) *stream {
 	if s == nil {
 		s = &stream{}
 		k.user.slots[k.kind] = s
-		r.streams = append(r.streams, k)
+		if r.m.model == modelHST { // only HST rating iterates them
+			r.streams = append(r.streams, k)
+		}
 	}
 	return s
 }
@@ -542,10 +658,8 @@ func (r *room) stopStream(k streamKey) bool {
 
 // credit adds the participant's charges for [since, t).
 func (r *room) credit(p *participant, t int64) {
-	if t > p.since {
-		for _, c := range p.charges {
-			r.m.addSpan(r.app, c.item, p.since, t, c.mult)
-		}
+	if t > p.since && len(p.charges) > 0 {
+		r.m.addSpans(r.app, p.charges, p.since, t)
 	}
 	p.since = t
 }
@@ -563,17 +677,28 @@ func (r *room) recompute(p *participant, t int64) {
 }
 
 // recomputeStream re-rates the participants a change of stream k can
-// affect. Under TRTC that is whoever receives every stream and whoever
-// subscribed to k (robots' stream lists are subscriptions too); under HST
-// every participant hears every publisher, so everyone.
-func (r *room) recomputeStream(k streamKey, t int64) {
+// affect; the room's receive-all area was all before the change.
+func (r *room) recomputeStream(k streamKey, all int64, t int64) {
+	r.recomputeStreams([]*stream{k.user.slots[k.kind]}, all, t)
+}
+
+// recomputeStreams re-rates the participants a change of the stream slots
+// sts (nil entries ignored) can affect; the room's receive-all area was all
+// before the change. Under TRTC that is whoever subscribed to one of them
+// (robots' stream lists are subscriptions too), and whoever receives every
+// stream if the receive-all area changed: such a participant gets that
+// area less its own streams (which change it alike), corrected by its
+// explicit subscriptions, and a recording of all streams records it. So a
+// small stream or an audio-only stream re-rates only its subscribers.
+// Under HST every participant hears every publisher, so everyone.
+func (r *room) recomputeStreams(sts []*stream, all int64, t int64) {
 	if r.m.model != modelTRTC {
 		r.recomputeAll(t)
 		return
 	}
-	st := k.user.slots[k.kind]
+	allChanged := r.allArea != all
 	for _, p := range r.list {
-		if p.recv == recvAll || p.subs.holds(st) {
+		if allChanged && p.recv == recvAll || p.subs.holdsAny(sts) {
 			r.recompute(p, t)
 		}
 	}

@@ -1,6 +1,11 @@
 package meter
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
 
 // WindowMS is the length of a deduction window: usage is kept per 5-minute
 // window of the billing day so deduction can replay it in time order and
@@ -48,21 +53,18 @@ func (z *zoneCache) day(t int64) (start, end int64) {
 	return z.start, z.end
 }
 
-// addSpan adds mult × the length of [a, b) to an item, split at window
-// boundaries so every window gets exactly its share.
-func (m *Meter) addSpan(app *App, item uint16, a, b int64, mult int64) {
+// addSpans adds mult × the length of [a, b) to each charge's item, split at
+// window boundaries so every window gets exactly its share. The windows are
+// worked out once for all the charges.
+func (m *Meter) addSpans(app *App, cs []charge, a, b int64) {
 	for a < b {
 		ds, de := m.zone.day(a)
 		idx := (a - ds) / WindowMS
-		we := ds + (idx+1)*WindowMS
-		if we > de {
-			we = de
+		we := min(ds+(idx+1)*WindowMS, de)
+		seg := min(b, we)
+		for _, c := range cs {
+			*m.slot(app, c.item, ds, idx) += (seg - a) * c.mult
 		}
-		seg := b
-		if seg > we {
-			seg = we
-		}
-		*m.slot(app, item, ds, idx) += (seg - a) * mult
 		a = seg
 	}
 }
@@ -89,4 +91,61 @@ func (m *Meter) slot(app *App, item uint16, ds, idx int64) *int64 {
 		*ref = blockRef{k, b}
 	}
 	return &ref.b[idx%blockWindows]
+}
+
+// records lists the nonzero windows sorted by app, item, window. It sorts
+// blocks, not windows (a twelfth as many, by integer keys): a block's
+// windows are consecutive, and a local day's windows all lie inside that
+// day, so ordering blocks by (item name, day, block) orders windows by time.
+func (m *Meter) records() []Record {
+	// rank orders interned item indexes by item name.
+	byName := make([]uint16, len(m.items))
+	for i := range byName {
+		byName[i] = uint16(i)
+	}
+	slices.SortFunc(byName, func(a, b uint16) int { return strings.Compare(m.items[a], m.items[b]) })
+	rank := make([]uint16, len(m.items))
+	for r, i := range byName {
+		rank[i] = uint16(r)
+	}
+	apps := make([]*App, 0, len(m.apps))
+	n := 0
+	for _, a := range m.apps {
+		apps = append(apps, a)
+		for _, b := range a.usage {
+			for _, v := range b {
+				if v != 0 {
+					n++
+				}
+			}
+		}
+	}
+	slices.SortFunc(apps, func(a, b *App) int { return strings.Compare(a.ID, b.ID) })
+	out := make([]Record, 0, n)
+	var blocks []blockRef
+	for _, a := range apps {
+		blocks = blocks[:0]
+		for k, b := range a.usage {
+			blocks = append(blocks, blockRef{k, b})
+		}
+		slices.SortFunc(blocks, func(x, y blockRef) int {
+			if c := cmp.Compare(rank[x.key.item], rank[y.key.item]); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(x.key.day, y.key.day); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.key.block, y.key.block)
+		})
+		for _, br := range blocks {
+			k := br.key
+			for i, v := range br.b {
+				if v != 0 {
+					w := k.day + (int64(k.block)*blockWindows+int64(i))*WindowMS
+					out = append(out, Record{a.ID, m.items[k.item], w, v})
+				}
+			}
+		}
+	}
+	return out
 }
