@@ -268,11 +268,14 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 	if err != nil {
 		return nil, fmt.Errorf("cannot read gift_ratios: %w", err)
 	}
-	promoEnd, _ := time.ParseInLocation(time.DateOnly, GiftPromoUntil, loc)
-	promoEnd = promoEnd.AddDate(0, 0, 1)
+	var promoEnd time.Time // the day after GiftPromoUntil, once a period needs it
 	for _, in := range insts {
 		if in.Plan.GiftMinutes <= 0 || !in.Start.Before(in.End) || in.Refunded {
 			continue
+		}
+		if promoEnd.IsZero() {
+			promoEnd, _ = time.ParseInLocation(time.DateOnly, GiftPromoUntil, loc)
+			promoEnd = promoEnd.AddDate(0, 0, 1)
 		}
 		id := in.Purchase.ID
 		if !in.Start.Equal(midnight(in.Purchase.Start, loc)) {

@@ -55,6 +55,8 @@ type lineAcc struct {
 	per       money.Decimal
 	quantity  money.Decimal
 	amount    money.Decimal
+
+	priceStr, perStr string // unitPrice and per as strings, once formatted
 }
 
 // usageAcc accumulates an item's metered quantity and coverage.
@@ -493,6 +495,9 @@ func (q *quoter) sortedLines(m map[string]*lineAcc) []*lineAcc {
 }
 
 func (l *lineAcc) json() livebill.Line {
+	if l.priceStr == "" { // kept for the summary line, a copy of the bill's
+		l.priceStr, l.perStr = l.unitPrice.String(), l.per.String()
+	}
 	return livebill.Line{Item: l.item, Quantity: l.quantity.String(), Unit: l.unit,
-		UnitPrice: l.unitPrice.String(), Per: l.per.String(), Amount: l.amount.String()}
+		UnitPrice: l.priceStr, Per: l.perStr, Amount: l.amount.String()}
 }
