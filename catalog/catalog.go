@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -68,6 +69,47 @@ type Catalog struct {
 	loc   *time.Location
 	items map[string]*Item
 	plans map[string]*Plan
+	// derived is data computed from the catalog on first use (a catalog
+	// is read-only once parsed); init gives each parsed catalog its own.
+	derived *derived
+}
+
+// derived holds what rating recomputed for every account: the item
+// positions and the parsed ratio tables. It is computed once per catalog
+// value, behind once, and read-only afterwards.
+type derived struct {
+	once       sync.Once
+	order      map[string]int             // item id → position in Items (first one)
+	freeTables []map[string]money.Decimal // parallel to FreePack.Tables
+	freeErrs   []error
+	gift       map[string]money.Decimal
+	giftErr    error
+}
+
+// get returns the catalog's derived data, computing it on first use. A
+// catalog that was not parsed (no init) gets fresh, uncached data.
+func (c *Catalog) get() *derived {
+	d := c.derived
+	if d == nil {
+		d = &derived{}
+	}
+	d.once.Do(func() {
+		d.order = make(map[string]int, len(c.Items))
+		for i, it := range c.Items {
+			if _, dup := d.order[it.ID]; !dup {
+				d.order[it.ID] = i
+			}
+		}
+		if c.FreePack != nil {
+			d.freeTables = make([]map[string]money.Decimal, len(c.FreePack.Tables))
+			d.freeErrs = make([]error, len(c.FreePack.Tables))
+			for i, t := range c.FreePack.Tables {
+				d.freeTables[i], d.freeErrs[i] = t.Ratios.Parse()
+			}
+		}
+		d.gift, d.giftErr = c.GiftRatios.Parse()
+	})
+	return d
 }
 
 // Tier is a resolution tier: areas up to MaxArea (inclusive); the last tier
@@ -345,6 +387,7 @@ func (c *Catalog) init() error {
 		loc = time.UTC
 	}
 	c.loc = loc
+	c.derived = &derived{}
 	for i, t := range c.ResolutionTiers {
 		if t.Name == "" {
 			add("resolution_tiers[%d]: missing name", i)
@@ -505,10 +548,8 @@ func (c *Catalog) Plan(id string) (*Plan, bool) {
 // ItemOrder returns the position of an item in the catalog (for sorting
 // lines as the catalog lists them); unknown items sort last.
 func (c *Catalog) ItemOrder(id string) int {
-	for i, it := range c.Items {
-		if it.ID == id {
-			return i
-		}
+	if i, ok := c.get().order[id]; ok {
+		return i
 	}
 	return len(c.Items)
 }
@@ -547,14 +588,55 @@ func (c *Catalog) TierOf(area int64) (tier int, aboveTop bool) {
 // RatioTable returns the free-pack ratio table for an account created on
 // the given date.
 func (fp *FreePack) RatioTable(created time.Time) Ratios {
+	if i := fp.tableIndex(created); i >= 0 {
+		return fp.Tables[i].Ratios
+	}
+	return nil
+}
+
+// tableIndex is the index of RatioTable's table, or -1 for none.
+func (fp *FreePack) tableIndex(created time.Time) int {
 	day := created.Format(time.DateOnly)
-	var r Ratios
-	for _, t := range fp.Tables {
+	n := -1
+	for i, t := range fp.Tables {
 		if t.From == "" || t.From <= day {
-			r = t.Ratios
+			n = i
 		}
 	}
-	return r
+	return n
+}
+
+// FreePackRatios is the free pack's ratio table for an account created on
+// the given date (FreePack.RatioTable), parsed: pack minutes per usage
+// minute, per item. The map is parsed once per catalog and shared: callers
+// must not modify it. The catalog must have a free pack.
+func (c *Catalog) FreePackRatios(created time.Time) (map[string]money.Decimal, error) {
+	i := c.FreePack.tableIndex(created)
+	if i < 0 {
+		return map[string]money.Decimal{}, nil
+	}
+	d := c.get()
+	return d.freeTables[i], d.freeErrs[i]
+}
+
+// GiftRatioValues is GiftRatios parsed, once per catalog and shared:
+// callers must not modify the map.
+func (c *Catalog) GiftRatioValues() (map[string]money.Decimal, error) {
+	d := c.get()
+	return d.gift, d.giftErr
+}
+
+// Parse reads the ratios as decimals.
+func (r Ratios) Parse() (map[string]money.Decimal, error) {
+	out := make(map[string]money.Decimal, len(r))
+	for item, v := range r {
+		d, err := money.Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("cannot parse the ratio of %s: %w", item, err)
+		}
+		out[item] = d
+	}
+	return out, nil
 }
 
 // ParsePeriod reads a plan period: "month", "year", or "<n>d".

@@ -3,6 +3,7 @@ package catalog
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/livebill/livebill"
 )
@@ -76,5 +77,49 @@ func TestValidation(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: err %v, want one mentioning %q", c.doc, err, c.want)
 		}
+	}
+}
+
+// The parsed ratio tables and item positions are the catalog's own: an
+// override's gift_ratios, free pack and added items show in it, and the
+// built-in catalog it extends keeps its own (each parsed catalog computes
+// its derived data once).
+func TestDerivedDataPerCatalog(t *testing.T) {
+	base, err := Load("trtc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := base.GiftRatioValues(); g["trtc.av.hd"].String() != "4" {
+		t.Fatalf("built-in gift ratio of trtc.av.hd = %s, want 4", g["trtc.av.hd"])
+	}
+	c, err := Parse([]byte(`
+extends: trtc
+gift_ratios: {trtc.av.hd: "2.5"}
+free_pack: {minutes: 100, months: 1, tables: [{from: "", ratios: {trtc.av.audio: "3"}}, {from: "2024-01-01", ratios: {trtc.av.audio: "0.5"}}]}
+items:
+  - {id: trtc.custom, name: "Custom", unit: minute, price: "1", measure: duration_ms}
+`), "over.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.GiftRatioValues()
+	if err != nil || len(g) != 1 || g["trtc.av.hd"].String() != "2.5" {
+		t.Errorf("override gift ratios %v (%v), want trtc.av.hd 2.5 only", g, err)
+	}
+	for day, want := range map[string]string{"2023-12-31": "3", "2024-01-01": "0.5"} {
+		created, _ := time.Parse(time.DateOnly, day)
+		r, err := c.FreePackRatios(created)
+		if err != nil || len(r) != 1 || r["trtc.av.audio"].String() != want {
+			t.Errorf("created %s: free pack ratios %v (%v), want trtc.av.audio %s", day, r, err, want)
+		}
+	}
+	if n := len(c.Items); c.ItemOrder("trtc.custom") != n-1 || c.ItemOrder("nope") != n || c.ItemOrder(c.Items[0].ID) != 0 {
+		t.Errorf("item order: custom %d, unknown %d, first %d; %d items", c.ItemOrder("trtc.custom"), c.ItemOrder("nope"), c.ItemOrder(c.Items[0].ID), n)
+	}
+	if base.ItemOrder("trtc.custom") != len(base.Items) {
+		t.Error("the override's item shows in the built-in catalog")
+	}
+	if g, _ := base.GiftRatioValues(); g["trtc.av.hd"].String() != "4" {
+		t.Errorf("built-in gift ratio of trtc.av.hd became %s", g["trtc.av.hd"])
 	}
 }

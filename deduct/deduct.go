@@ -37,9 +37,12 @@
 package deduct
 
 import (
+	"cmp"
 	"fmt"
 	"math"
-	"sort"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/livebill/livebill/money"
@@ -226,56 +229,70 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 	}
 	res := &Result{byKey: map[dayKey]int{}, stops: map[string][]*Stop{}}
 	var live []*Stop
-	coverable := map[string]bool{}
-	for _, g := range grants {
+	res.Packs = make([]*Pack, 0, len(grants))
+	packs := make([]Pack, len(grants))
+	var checked []map[string]money.Decimal // ratio tables already checked (grants share their catalog's)
+	for i, g := range grants {
 		if g.Minutes < 0 {
 			return nil, fmt.Errorf("cannot deduct: pack %s grants %d minutes", g.ID, g.Minutes)
 		}
-		for item, r := range g.Ratios {
-			if !r.IsPositive() {
-				return nil, fmt.Errorf("cannot deduct: pack %s: ratio of %s must be positive, not %s", g.ID, item, r)
+		if !sameTable(checked, g.Ratios) {
+			for item, r := range g.Ratios {
+				if !r.IsPositive() {
+					return nil, fmt.Errorf("cannot deduct: pack %s: ratio of %s must be positive, not %s", g.ID, item, r)
+				}
 			}
-			coverable[item] = true
+			checked = append(checked, g.Ratios)
 		}
-		res.Packs = append(res.Packs, &Pack{Grant: g, FirstUse: -1})
+		packs[i] = Pack{Grant: g, FirstUse: -1}
+		res.Packs = append(res.Packs, &packs[i])
 	}
-	sort.SliceStable(res.Packs, func(i, j int) bool {
-		a, b := res.Packs[i], res.Packs[j]
+	slices.SortStableFunc(res.Packs, func(a, b *Pack) int {
 		if a.Seq != b.Seq {
-			return a.Seq < b.Seq
+			return cmp.Compare(a.Seq, b.Seq)
 		}
-		if !a.Start.Equal(b.Start) {
-			return a.Start.Before(b.Start)
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
 		}
-		return a.ID < b.ID
+		return strings.Compare(a.ID, b.ID)
 	})
 	// offer order: free first, app before account, earliest expiry,
 	// earliest grant.
-	offer := make([]*Pack, len(res.Packs))
-	copy(offer, res.Packs)
-	sort.SliceStable(offer, func(i, j int) bool {
-		a, b := offer[i], offer[j]
+	offer := slices.Clone(res.Packs)
+	slices.SortStableFunc(offer, func(a, b *Pack) int {
 		if fa, fb := a.Kind == KindFree, b.Kind == KindFree; fa != fb {
-			return fa
+			if fa {
+				return -1
+			}
+			return 1
 		}
 		if na, nb := a.App != "", b.App != ""; na != nb {
-			return na
+			if na {
+				return -1
+			}
+			return 1
 		}
-		if !a.End.Equal(b.End) {
-			return a.End.Before(b.End)
+		if c := a.End.Compare(b.End); c != 0 {
+			return c
 		}
-		if ba, bb := a.bought(), b.bought(); !ba.Equal(bb) {
-			return ba.Before(bb)
-		}
-		return false // keep grant order
+		return a.bought().Compare(b.bought()) // then grant order
 	})
-	type packSpan struct {
-		start, end, bought int64
-		ratios             map[string]money.Decimal
-	}
 	spans := make([]packSpan, len(offer))
 	for i, p := range offer {
-		spans[i] = packSpan{p.Start.UnixMilli(), p.End.UnixMilli(), p.bought().UnixMilli(), p.Ratios}
+		spans[i] = packSpan{start: p.Start.UnixMilli(), end: p.End.UnixMilli(), bought: p.bought().UnixMilli(), ratios: p.Ratios,
+			fixed: !decimalOnly && p.Minutes <= math.MaxInt64/fixedScale}
+		if spans[i].fixed {
+			spans[i].granted = p.Minutes * fixedScale
+		}
+	}
+	// coverable reports whether some pack's ratio table covers the item.
+	coverable := func(item string) bool {
+		for i := range spans {
+			if _, ok := spans[i].ratios[item]; ok {
+				return true
+			}
+		}
+		return false
 	}
 
 	ws := make([]Window, 0, len(usage))
@@ -287,25 +304,25 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 			ws = append(ws, w)
 		}
 	}
-	sort.SliceStable(ws, func(i, j int) bool {
-		a, b := ws[i], ws[j]
+	slices.SortStableFunc(ws, func(a, b Window) int {
 		if a.Start != b.Start {
-			return a.Start < b.Start
+			return cmp.Compare(a.Start, b.Start)
 		}
 		if a.App != b.App {
-			return a.App < b.App
+			return strings.Compare(a.App, b.App)
 		}
 		if oa, ob := order(a.Item), order(b.Item); oa != ob {
-			return oa < ob
+			return cmp.Compare(oa, ob)
 		}
-		return a.Item < b.Item
+		return strings.Compare(a.Item, b.Item)
 	})
 
+	// acc[i] accumulates res.Deductions[i] (before the final sort).
 	type dayAcc struct {
 		ms      int64
 		counted int64 // minutes counted so far
 	}
-	acc := map[dayKey]*dayAcc{}
+	var acc []dayAcc
 	var dayStart, dayEnd int64 = math.MaxInt64, math.MinInt64
 	var day string
 	for i := 0; i < len(ws); {
@@ -338,13 +355,14 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		short := false
 		for _, w := range group {
 			k := dayKey{w.App, day, w.Item}
-			a := acc[k]
-			if a == nil {
-				a = &dayAcc{}
-				acc[k] = a
-				res.byKey[k] = len(res.Deductions)
+			di, ok := res.byKey[k]
+			if !ok {
+				di = len(res.Deductions)
+				res.byKey[k] = di
 				res.Deductions = append(res.Deductions, Deduction{App: w.App, Day: day, Item: w.Item})
+				acc = append(acc, dayAcc{})
 			}
+			a := &acc[di]
 			a.ms += w.MS
 			total := money.CeilDiv(a.ms, 60000)
 			inc := total - a.counted
@@ -352,7 +370,7 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 			if inc == 0 {
 				continue
 			}
-			d := &res.Deductions[res.byKey[k]]
+			d := &res.Deductions[di]
 			d.Metered += inc
 			// Packs bought by the window's end first; then packs bought
 			// later that day, retroactively, for what is left.
@@ -361,23 +379,17 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 					if inc == 0 {
 						break
 					}
-					sp := spans[pi]
+					sp := &spans[pi]
 					if w.Start < sp.start || w.Start >= sp.end || (p.App != "" && p.App != w.App) {
 						continue
 					}
 					if late := sp.bought >= w.Start+WindowMS; late != (phase == 1) {
 						continue
 					}
-					ratio, ok := sp.ratios[w.Item]
-					if !ok {
+					n, ok := sp.cover(p, w.Item, inc)
+					if !ok || n <= 0 {
 						continue
 					}
-					q, _ := p.Remaining().QuoRem(ratio, 0) // exact floor
-					n := min(inc, q.IntPart())
-					if n <= 0 {
-						continue
-					}
-					p.Used = p.Used.Add(ratio.Mul(money.Int(n)))
 					if p.FirstUse < 0 {
 						p.FirstUse = w.Start
 					}
@@ -386,7 +398,7 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 				}
 			}
 			d.Overage += inc
-			if inc > 0 && coverable[w.Item] {
+			if inc > 0 && coverable(w.Item) {
 				short = true
 			}
 		}
@@ -410,24 +422,128 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 			live = append(live, s)
 		}
 	}
+	for i := range spans {
+		spans[i].flush(offer[i])
+	}
 	for _, s := range live {
 		res.Stops = append(res.Stops, *s)
 	}
-	sort.SliceStable(res.Deductions, func(i, j int) bool {
-		a, b := res.Deductions[i], res.Deductions[j]
+	slices.SortStableFunc(res.Deductions, func(a, b Deduction) int {
 		if a.Day != b.Day {
-			return a.Day < b.Day
+			return strings.Compare(a.Day, b.Day)
 		}
 		if a.App != b.App {
-			return a.App < b.App
+			return strings.Compare(a.App, b.App)
 		}
 		if oa, ob := order(a.Item), order(b.Item); oa != ob {
-			return oa < ob
+			return cmp.Compare(oa, ob)
 		}
-		return a.Item < b.Item
+		return strings.Compare(a.Item, b.Item)
 	})
 	for i, d := range res.Deductions {
 		res.byKey[dayKey{d.App, d.Day, d.Item}] = i
 	}
 	return res, nil
+}
+
+// fixedPlaces is the precision of the exact fixed-point pack balances:
+// pack minutes are counted in units of 10^-fixedPlaces while every ratio
+// a pack meets has at most that many decimal places (TRTC's have one).
+const (
+	fixedPlaces = 6
+	fixedScale  = 1_000_000 // 10^fixedPlaces
+)
+
+// packSpan is a pack as the deduction loop sees it: its validity in Unix
+// ms, its ratio table and its balance. While fixed, the pack minutes used
+// are counted exactly in used (units of 10^-fixedPlaces), which spares
+// the decimal arithmetic of each window; a ratio that does not fit makes
+// the pack fall back to decimals (Pack.Used) for the rest of the run.
+type packSpan struct {
+	start, end, bought int64
+	ratios             map[string]money.Decimal
+
+	fixed         bool
+	granted, used int64 // in units of 10^-fixedPlaces, while fixed
+	seen          []fixedRatio
+}
+
+// fixedRatio is a ratio in units of 10^-fixedPlaces; ok is false when it
+// has more places or is too large.
+type fixedRatio struct {
+	item string
+	r    int64
+	ok   bool
+}
+
+// cover takes up to inc usage minutes of item from the pack: it returns
+// the minutes covered, min(inc, floor(balance / ratio)), and false when
+// the pack's table does not cover the item.
+func (sp *packSpan) cover(p *Pack, item string, inc int64) (int64, bool) {
+	ratio, ok := sp.ratios[item]
+	if !ok {
+		return 0, false
+	}
+	if sp.fixed {
+		if r, ok := sp.fixedRatio(item, ratio); ok {
+			n := min(inc, (sp.granted-sp.used)/r) // both non-negative: the floor
+			if n > 0 {
+				sp.used += r * n // ≤ granted: no overflow
+			}
+			return n, true
+		}
+		sp.flush(p)
+		sp.fixed = false
+	}
+	q, _ := p.Remaining().QuoRem(ratio, 0) // exact floor
+	n := min(inc, q.IntPart())
+	if n > 0 {
+		p.Used = p.Used.Add(ratio.Mul(money.Int(n)))
+	}
+	return n, true
+}
+
+func (sp *packSpan) fixedRatio(item string, ratio money.Decimal) (int64, bool) {
+	for _, f := range sp.seen {
+		if f.item == item {
+			return f.r, f.ok
+		}
+	}
+	f := fixedRatio{item: item}
+	if s := ratio.Shift(fixedPlaces); s.IsInteger() && s.IsPositive() && s.LessThanOrEqual(maxFixed) {
+		f.r, f.ok = s.IntPart(), true
+	}
+	sp.seen = append(sp.seen, f)
+	return f.r, f.ok
+}
+
+var maxFixed = money.Int(math.MaxInt64)
+
+// decimalOnly turns the fixed-point balances off (tests compare both).
+var decimalOnly bool
+
+// flush stores a fixed-point balance in the pack's Used.
+func (sp *packSpan) flush(p *Pack) {
+	if !sp.fixed || sp.used == 0 {
+		return
+	}
+	v, places := sp.used, int32(fixedPlaces)
+	for places > 0 && v%10 == 0 {
+		v /= 10
+		places--
+	}
+	p.Used = p.Used.Add(money.Int(v).Shift(-places))
+	sp.used = 0
+}
+
+// sameTable reports whether the ratio table m is one of tables (the same
+// map, not an equal one).
+func sameTable(tables []map[string]money.Decimal, m map[string]money.Decimal) bool {
+	pm := reflect.ValueOf(m).UnsafePointer()
+	for _, t := range tables {
+		if reflect.ValueOf(t).UnsafePointer() == pm {
+			return true
+		}
+	}
+	return false
 }

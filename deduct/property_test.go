@@ -1,6 +1,7 @@
 package deduct
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -80,6 +81,63 @@ func TestPropertyBalances(t *testing.T) {
 			if d.Covered+d.Overage != d.Metered || d.Covered < 0 || d.Overage < 0 {
 				t.Fatalf("%+v: covered + overage != metered", d)
 			}
+		}
+	})
+}
+
+// The fixed-point balances give exactly what decimal balances give: for
+// random packs (ratios with up to 8 places, which fall back to decimals,
+// and huge grants) and usage, Run with and without them agrees on every
+// pack, deduction and stop.
+func TestPropertyFixedMatchesDecimal(t *testing.T) {
+	items := []string{"trtc.av.audio", "trtc.av.hd", "trtc.recording.hd"}
+	ratios := []string{"1", "4", "36", "6.1", "0.13", "54.5", "0.000001", "1.2345678", "0.00000001", "123456789.123456"}
+	apps := []string{"A", "B"}
+	rapid.Check(t, func(t *rapid.T) {
+		base := time.Date(2024, 10, 1, 0, 0, 0, 0, shanghai)
+		var grants []Grant
+		for i := range rapid.IntRange(0, 5).Draw(t, "packs") {
+			r := map[string]money.Decimal{}
+			for _, it := range items {
+				if rapid.Bool().Draw(t, "covers") {
+					r[it] = money.MustParse(rapid.SampledFrom(ratios).Draw(t, "ratio"))
+				}
+			}
+			start := base.AddDate(0, 0, rapid.IntRange(0, 2).Draw(t, "start"))
+			app := ""
+			if rapid.Bool().Draw(t, "scoped") {
+				app = rapid.SampledFrom(apps).Draw(t, "app")
+			}
+			minutes := rapid.SampledFrom([]int64{0, 1, 7, 100, 10000, 9_223_372_036_854, 9_223_372_036_855, 1 << 62}).Draw(t, "minutes")
+			grants = append(grants, Grant{ID: string(rune('a' + i)), Kind: KindGift, App: app, Start: start,
+				End: start.AddDate(0, 0, rapid.IntRange(1, 3).Draw(t, "days")), Minutes: minutes, Ratios: r, Seq: i})
+		}
+		var usage []Window
+		for range rapid.IntRange(0, 40).Draw(t, "windows") {
+			w := rapid.IntRange(0, 4*288-1).Draw(t, "window")
+			usage = append(usage, Window{App: rapid.SampledFrom(apps).Draw(t, "app"), Item: rapid.SampledFrom(items).Draw(t, "item"),
+				Start: base.UnixMilli() + int64(w)*WindowMS, MS: rapid.Int64Range(0, 30*60_000).Draw(t, "ms")})
+		}
+		o := opts()
+		o.Paid = func(app string, _ int64) bool { return app == "A" }
+		fast, err := Run(grants, usage, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decimalOnly = true
+		slow, err := Run(grants, usage, o)
+		decimalOnly = false
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range fast.Packs {
+			s := slow.Packs[i]
+			if p.ID != s.ID || !p.Used.Equal(s.Used) || p.Used.String() != s.Used.String() || p.FirstUse != s.FirstUse {
+				t.Fatalf("pack %s: used %s (first %d), decimals say %s (first %d)", p.ID, p.Used, p.FirstUse, s.Used, s.FirstUse)
+			}
+		}
+		if !reflect.DeepEqual(fast.Deductions, slow.Deductions) || !reflect.DeepEqual(fast.Stops, slow.Stops) {
+			t.Fatalf("deductions or stops differ:\n%+v %+v\n%+v %+v", fast.Deductions, fast.Stops, slow.Deductions, slow.Stops)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/catalog"
 	"github.com/livebill/livebill/deduct"
+	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/money"
 )
 
@@ -174,18 +175,29 @@ func (q *quoter) deduct(insts []Instance) (*deduct.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var usage []deduct.Window
 	to := q.in.To.UnixMilli()
-	for _, r := range q.in.Records {
+	deducted := func(r *meter.Record) bool {
 		it, ok := q.cat.Item(r.Item)
-		if !ok || it.Measure != catalog.MeasureDuration || it.Rounding == catalog.RoundMonth || r.Window >= to {
-			continue
-		}
-		usage = append(usage, deduct.Window{App: r.App, Item: r.Item, Start: r.Window, MS: r.Value})
+		return ok && it.Measure == catalog.MeasureDuration && it.Rounding != catalog.RoundMonth && r.Window < to
 	}
-	paid := map[string][]Instance{}
+	n := 0
+	for i := range q.in.Records {
+		if deducted(&q.in.Records[i]) {
+			n++
+		}
+	}
+	usage := make([]deduct.Window, 0, n)
+	for i := range q.in.Records {
+		if r := &q.in.Records[i]; deducted(r) {
+			usage = append(usage, deduct.Window{App: r.App, Item: r.Item, Start: r.Window, MS: r.Value})
+		}
+	}
+	var paid map[string][]Instance
 	for _, in := range insts {
 		if paidAV(in.Plan) && in.Start.Before(in.End) {
+			if paid == nil {
+				paid = map[string][]Instance{}
+			}
 			paid[in.Purchase.App] = append(paid[in.Purchase.App], in)
 		}
 	}
@@ -222,7 +234,8 @@ func (q *quoter) deduct(insts []Instance) (*deduct.Result, error) {
 // creation day; an account without dates is taken as created on the
 // period's first day), and the gift minutes of every paid period (A/V
 // ratios; scope the plan's app, or every app for periods starting on or
-// before GiftPromoUntil).
+// before GiftPromoUntil). The grants' Ratios are the catalog's parsed
+// tables, shared by every account: read-only.
 func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, from, to time.Time, insts []Instance) ([]deduct.Grant, error) {
 	var out []deduct.Grant
 	created, activated := acct.Created, acct.Activated
@@ -233,7 +246,7 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 		activated = created
 	}
 	if fp := cat.FreePack; fp != nil && fp.Minutes > 0 {
-		ratios, err := parseRatios(fp.RatioTable(midnight(created, loc)))
+		ratios, err := cat.FreePackRatios(midnight(created, loc))
 		if err != nil {
 			return nil, fmt.Errorf("cannot read the free pack's ratios: %w", err)
 		}
@@ -251,15 +264,18 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 				Start: s, End: e, Bought: s, Minutes: fp.Minutes, Ratios: ratios, Seq: len(out)})
 		}
 	}
-	gift, err := parseRatios(cat.GiftRatios)
+	gift, err := cat.GiftRatioValues()
 	if err != nil {
 		return nil, fmt.Errorf("cannot read gift_ratios: %w", err)
 	}
-	promoEnd, _ := time.ParseInLocation(time.DateOnly, GiftPromoUntil, loc)
-	promoEnd = promoEnd.AddDate(0, 0, 1)
+	var promoEnd time.Time // the day after GiftPromoUntil, once a period needs it
 	for _, in := range insts {
 		if in.Plan.GiftMinutes <= 0 || !in.Start.Before(in.End) || in.Refunded {
 			continue
+		}
+		if promoEnd.IsZero() {
+			promoEnd, _ = time.ParseInLocation(time.DateOnly, GiftPromoUntil, loc)
+			promoEnd = promoEnd.AddDate(0, 0, 1)
 		}
 		id := in.Purchase.ID
 		if !in.Start.Equal(midnight(in.Purchase.Start, loc)) {
@@ -272,18 +288,6 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 		count := max(in.Count, 1)
 		out = append(out, deduct.Grant{ID: id, Kind: deduct.KindGift, App: app, Start: in.Start, End: in.End,
 			Bought: boughtAt(&in, loc), Minutes: in.Plan.GiftMinutes * int64(count), Ratios: gift, Seq: len(out)})
-	}
-	return out, nil
-}
-
-func parseRatios(r catalog.Ratios) (map[string]money.Decimal, error) {
-	out := make(map[string]money.Decimal, len(r))
-	for item, v := range r {
-		d, err := money.Parse(v)
-		if err != nil {
-			return nil, fmt.Errorf("cannot parse the ratio of %s: %w", item, err)
-		}
-		out[item] = d
 	}
 	return out, nil
 }

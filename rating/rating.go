@@ -55,6 +55,8 @@ type lineAcc struct {
 	per       money.Decimal
 	quantity  money.Decimal
 	amount    money.Decimal
+
+	priceStr, perStr string // unitPrice and per as strings, once formatted
 }
 
 // usageAcc accumulates an item's metered quantity and coverage.
@@ -72,6 +74,9 @@ type quoter struct {
 	notices []livebill.Notice
 	seq     int
 	pl      *planState // TRTC plans, packs and refunds (plans.go)
+
+	dayStart, dayEnd int64 // the day of dayStr (day), Unix ms
+	dayStr           string
 }
 
 // Rate prices the input.
@@ -156,8 +161,17 @@ func (q *quoter) line(bk billKey, item, unit string, price, per, quantity, amoun
 	l.amount = l.amount.Add(amount)
 }
 
+// day is the billing day of instant ms, YYYY-MM-DD. Records come mostly
+// in time order, so the last day's bounds are kept.
 func (q *quoter) day(ms int64) string {
-	return time.UnixMilli(ms).In(q.loc).Format(time.DateOnly)
+	if q.dayStr == "" || ms < q.dayStart || ms >= q.dayEnd {
+		t := time.UnixMilli(ms).In(q.loc)
+		y, m, d := t.Date()
+		ds := time.Date(y, m, d, 0, 0, 0, 0, q.loc)
+		q.dayStart, q.dayEnd = ds.UnixMilli(), ds.AddDate(0, 0, 1).UnixMilli()
+		q.dayStr = ds.Format(time.DateOnly)
+	}
+	return q.dayStr
 }
 
 func (q *quoter) month(ms int64) string {
@@ -396,14 +410,13 @@ func (q *quoter) quote() *livebill.Quote {
 	for k := range q.bills {
 		keys = append(keys, k)
 	}
-	kindOrder := map[string]int{livebill.BillPurchase: 0, livebill.BillDaily: 1, livebill.BillMonthly: 2, livebill.BillAdjustment: 3}
 	sort.Slice(keys, func(i, j int) bool {
 		a, b := keys[i], keys[j]
 		if a.date != b.date {
 			return a.date < b.date
 		}
 		if a.kind != b.kind {
-			return kindOrder[a.kind] < kindOrder[b.kind]
+			return kindOrder(a.kind) < kindOrder(b.kind)
 		}
 		return a.seq < b.seq
 	})
@@ -412,7 +425,7 @@ func (q *quoter) quote() *livebill.Quote {
 	for _, k := range keys {
 		lines := q.sortedLines(q.bills[k])
 		bt := money.Zero
-		bill := livebill.Bill{Kind: k.kind, Date: k.date, Lines: []livebill.Line{}}
+		bill := livebill.Bill{Kind: k.kind, Date: k.date, Lines: make([]livebill.Line, 0, len(lines))}
 		for _, l := range lines {
 			bt = bt.Add(l.amount)
 			bill.Lines = append(bill.Lines, l.json())
@@ -430,9 +443,12 @@ func (q *quoter) quote() *livebill.Quote {
 		total = total.Add(rounded)
 		out.Bills = append(out.Bills, bill)
 	}
-	for _, l := range q.sortedLines(sum) {
+	sumLines := q.sortedLines(sum)
+	out.Lines = make([]livebill.Line, 0, len(sumLines))
+	for _, l := range sumLines {
 		out.Lines = append(out.Lines, l.json())
 	}
+	out.Usage = make([]livebill.UsageLine, 0, len(q.usage))
 	items := make([]string, 0, len(q.usage))
 	for id := range q.usage {
 		items = append(items, id)
@@ -444,6 +460,21 @@ func (q *quoter) quote() *livebill.Quote {
 	}
 	out.Total = q.cur.FormatTotal(total)
 	return out
+}
+
+// kindOrder orders a day's bills: purchases, daily, monthly, adjustments.
+func kindOrder(kind string) int {
+	switch kind {
+	case livebill.BillPurchase:
+		return 0
+	case livebill.BillDaily:
+		return 1
+	case livebill.BillMonthly:
+		return 2
+	case livebill.BillAdjustment:
+		return 3
+	}
+	return 0
 }
 
 func (q *quoter) less(a, b string) bool {
@@ -464,6 +495,9 @@ func (q *quoter) sortedLines(m map[string]*lineAcc) []*lineAcc {
 }
 
 func (l *lineAcc) json() livebill.Line {
+	if l.priceStr == "" { // kept for the summary line, a copy of the bill's
+		l.priceStr, l.perStr = l.unitPrice.String(), l.per.String()
+	}
 	return livebill.Line{Item: l.item, Quantity: l.quantity.String(), Unit: l.unit,
-		UnitPrice: l.unitPrice.String(), Per: l.per.String(), Amount: l.amount.String()}
+		UnitPrice: l.priceStr, Per: l.perStr, Amount: l.amount.String()}
 }
