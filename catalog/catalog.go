@@ -84,6 +84,23 @@ type derived struct {
 	freeErrs   []error
 	gift       map[string]money.Decimal
 	giftErr    error
+	memo       sync.Map // Memo's values, by key
+}
+
+// Memo returns what build derives from the catalog, built once per parsed
+// catalog and key (concurrent first callers may both build; one value
+// wins): data other packages derive from a catalog, such as the meter's
+// interned items. The value must be treated as read-only. A catalog that
+// was not parsed builds anew on each call.
+func (c *Catalog) Memo(key any, build func() any) any {
+	if c.derived == nil {
+		return build()
+	}
+	if v, ok := c.derived.memo.Load(key); ok {
+		return v
+	}
+	v, _ := c.derived.memo.LoadOrStore(key, build())
+	return v
 }
 
 // get returns the catalog's derived data, computing it on first use. A

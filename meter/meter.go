@@ -30,8 +30,9 @@ type Meter struct {
 	model model
 	zone  zoneCache
 
-	items   []string          // interned item ids
-	itemIdx map[string]uint16 // id → index in items
+	items   []string          // interned item ids: the model's, then the meter's own
+	base    map[string]uint16 // the model's items → index, shared by the catalog's meters (read-only)
+	itemIdx map[string]uint16 // the meter's own further items → index
 	ids     modelItems
 
 	apps    map[string]*App
@@ -79,7 +80,6 @@ func New(cat *catalog.Catalog, opt Options) (*Meter, error) {
 	m := &Meter{
 		cat:     cat,
 		zone:    zoneCache{loc: loc},
-		itemIdx: map[string]uint16{},
 		apps:    map[string]*App{},
 		rooms:   map[roomKey]*room{},
 		notices: map[noticeKey]bool{},
@@ -98,13 +98,34 @@ func New(cat *catalog.Catalog, opt Options) (*Meter, error) {
 	default:
 		m.model = modelNone
 	}
-	m.ids = m.internModel()
+	// The model's items are interned once per catalog, not per meter: a
+	// service keeps a meter per account.
+	t := cat.Memo(modelKey{}, func() any {
+		b := &Meter{cat: cat, model: m.model, itemIdx: map[string]uint16{}}
+		ids := b.internModel()
+		return &modelTemplate{items: b.items, idx: b.itemIdx, ids: ids}
+	}).(*modelTemplate)
+	m.items = t.items[:len(t.items):len(t.items)] // an append copies
+	m.base, m.ids = t.idx, t.ids
 	return m, nil
 }
 
+// modelKey is the key of a catalog's modelTemplate in catalog.Memo.
+type modelKey struct{}
+
+// modelTemplate is the metering model's items interned for one catalog.
+type modelTemplate struct {
+	items []string
+	idx   map[string]uint16
+	ids   modelItems
+}
+
 func (m *Meter) intern(id string) uint16 {
-	if i, ok := m.itemIdx[id]; ok {
+	if i, ok := m.ItemIndex(id); ok {
 		return i
+	}
+	if m.itemIdx == nil {
+		m.itemIdx = map[string]uint16{}
 	}
 	i := uint16(len(m.items))
 	m.items = append(m.items, id)
@@ -114,6 +135,9 @@ func (m *Meter) intern(id string) uint16 {
 
 // ItemIndex returns the interned index of an item id, if the meter knows it.
 func (m *Meter) ItemIndex(id string) (uint16, bool) {
+	if i, ok := m.base[id]; ok {
+		return i, true
+	}
 	i, ok := m.itemIdx[id]
 	return i, ok
 }
