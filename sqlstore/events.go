@@ -235,10 +235,16 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	for a := range touched {
 		accts = append(accts, a)
 	}
-	sort.Strings(accts) // already locked by lockAccounts; same order anyway
-	for _, a := range accts {
-		if err := s.bump(ctx, tx, a); err != nil {
+	if s.dialect.Numbered && len(accts) > 1 { // PostgreSQL: one round trip
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET revision = revision + 1 WHERE id = ANY($1)`, accts); err != nil {
 			return nil, err
+		}
+	} else {
+		sort.Strings(accts) // already locked by lockAccounts; same order anyway
+		for _, a := range accts {
+			if err := s.bump(ctx, tx, a); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -271,11 +277,17 @@ func (s *DB) lockAccounts(ctx context.Context, tx *sql.Tx, events []livebill.Inc
 			accts = append(accts, a)
 		}
 	}
-	sort.Strings(accts)
-	for _, a := range accts {
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, a); err != nil {
-			return fmt.Errorf("cannot lock account %q: %w", a, err)
-		}
+	// one round trip: rows are locked as the sort returns them, so in id
+	// order (ids sort byte-wise, COLLATE "C")
+	locked, err := tx.QueryContext(ctx, `SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, accts)
+	if err != nil {
+		return fmt.Errorf("cannot lock accounts %q: %w", accts, err)
+	}
+	defer locked.Close()
+	for locked.Next() {
+	}
+	if err := locked.Err(); err != nil {
+		return fmt.Errorf("cannot lock accounts %q: %w", accts, err)
 	}
 	return nil
 }
