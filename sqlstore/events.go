@@ -313,21 +313,27 @@ func (s *DB) ListEventsAfter(ctx context.Context, accountID string, afterSeq int
 	if err != nil {
 		return nil, fmt.Errorf("cannot list events of account %q after seq %d: %w", accountID, afterSeq, err)
 	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list events of account %q after seq %d: %w", accountID, afterSeq, err)
+	}
+	return out, nil
+}
+
+// scanEvents reads rows of (seq, id, time_ms, app, body) and closes them.
+func scanEvents(rows *sql.Rows) ([]livebill.StoredEvent, error) {
 	defer rows.Close()
 	var out []livebill.StoredEvent
 	for rows.Next() {
 		var e livebill.StoredEvent
 		var body string
 		if err := rows.Scan(&e.Seq, &e.ID, &e.Time, &e.App, &body); err != nil {
-			return nil, fmt.Errorf("cannot read event of account %q: %w", accountID, err)
+			return nil, err
 		}
 		e.Body = []byte(body)
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cannot list events of account %q after seq %d: %w", accountID, afterSeq, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // Statement texts by row count, built once per dialect and count.

@@ -508,18 +508,7 @@ func (s *DB) ListEvents(ctx context.Context, accountID string, from, to int64) (
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []livebill.StoredEvent
-	for rows.Next() {
-		var e livebill.StoredEvent
-		var body string
-		if err := rows.Scan(&e.Seq, &e.ID, &e.Time, &e.App, &body); err != nil {
-			return nil, err
-		}
-		e.Body = []byte(body)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanEvents(rows)
 }
 
 // EventSpan returns the count and time span of an account's events.

@@ -150,7 +150,7 @@ func setupSettleGroups(t *testing.T, e *env) []string {
 	own, _ := filepath.Glob(filepath.Join(ModuleRoot(t), "testdata", "scenarios", "*.yaml"))
 	for i, path := range append(files, own...) {
 		id := fmt.Sprintf("s%02d", i)
-		lines = append(lines, setupScenarioAccount(t, e, path, id)...)
+		lines = append(lines, setupScenarioAccount(t, e, path, id, func(a string) string { return id + "-" + a })...)
 		ids = append(ids, id)
 	}
 	// a broken catalog document (the API refuses one; the store keeps what
@@ -169,18 +169,20 @@ func setupSettleGroups(t *testing.T, e *env) []string {
 	return ids
 }
 
-// setupScenarioAccount makes account id from the scenario at path (its
-// apps renamed id-<app>, as app ids are global) and returns its events.
-func setupScenarioAccount(t *testing.T, e *env, path, id string) []string {
+// setupScenarioAccount makes account id from the scenario at path through
+// the API: account, devices, apps, purchases and refunds. It returns the
+// scenario's events to push. rename, when not nil, renames the apps (app
+// ids are global, so several scenarios in one store need their own).
+func setupScenarioAccount(t *testing.T, e *env, path, id string, rename func(string) string) []string {
 	f, err := scenario.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := func(a string) string {
-		if a == "" {
-			return ""
+		if a == "" || rename == nil {
+			return a
 		}
-		return id + "-" + a
+		return rename(a)
 	}
 	acct := map[string]any{"id": id, "catalog": f.Catalog, "mode": f.Mode, "created": f.Period.From}
 	if billing.CheckCatalog(f.Catalog) != nil {
@@ -210,11 +212,15 @@ func setupScenarioAccount(t *testing.T, e *env, path, id string) []string {
 		if err := d.Decode(&m); err != nil {
 			t.Fatal(err)
 		}
-		a := app(fmt.Sprint(m["app"]))
-		m["app"] = a
+		a := fmt.Sprint(m["app"])
+		if rename != nil {
+			a = rename(a)
+			m["app"] = a
+			b, _ := json.Marshal(m)
+			l = string(b)
+		}
 		apps[a] = true
-		b, _ := json.Marshal(m)
-		lines = append(lines, string(b))
+		lines = append(lines, l)
 	}
 	for _, p := range f.Plans {
 		if p.App != "" {

@@ -461,55 +461,8 @@ func testEquivalence(t *testing.T, open Opener) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lines := scenarioEvents(t, f, path)
 			e := newEnv(t, open, time.Now())
-			acct := map[string]any{"id": "acct", "catalog": f.Catalog, "mode": f.Mode, "created": f.Period.From}
-			if billing.CheckCatalog(f.Catalog) != nil { // a catalog file: the account carries its document
-				b, err := os.ReadFile(filepath.Join(filepath.Dir(path), f.Catalog))
-				if err != nil {
-					t.Fatal(err)
-				}
-				acct["catalog"], acct["catalog_yaml"] = filepath.Base(f.Catalog), string(b)
-			}
-			if a := f.Account; a != nil {
-				acct["created"], acct["activated"], acct["balance"], acct["timezone"] = a.Created, a.Activated, a.Balance, a.Timezone
-			}
-			e.mustDo(t, "POST", "/v1/accounts", acct, nil)
-			for _, d := range f.Devices {
-				e.mustDo(t, "POST", "/v1/accounts/acct/devices", d, nil)
-			}
-			apps := map[string]bool{}
-			for _, a := range f.Apps {
-				apps[a] = true
-			}
-			for _, p := range f.Plans {
-				if p.App != "" {
-					apps[p.App] = true
-				}
-			}
-			for _, l := range lines {
-				var v struct{ App json.RawMessage }
-				json.Unmarshal([]byte(l), &v)
-				var s string
-				if json.Unmarshal(v.App, &s) != nil {
-					s = string(v.App)
-				}
-				apps[s] = true
-			}
-			for a := range apps {
-				e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": a}, nil)
-			}
-			for i, p := range f.Plans {
-				id := p.ID
-				if id == "" {
-					id = fmt.Sprintf("plan-%d", i+1)
-				}
-				e.mustDo(t, "POST", "/v1/accounts/acct/purchases", livebill.CreatePurchaseInput{ID: id, App: p.App, Plan: p.Plan, Count: p.Count,
-					Region: p.Region, Device: p.Device, Start: p.Start, AutoRenew: p.AutoRenew}, nil)
-			}
-			for _, r := range f.Refunds {
-				e.mustDo(t, "POST", "/v1/accounts/acct/refunds", livebill.CreateRefundInput{Purchase: r.Plan, Count: r.Count, Time: r.Time}, nil)
-			}
+			lines := setupScenarioAccount(t, e, path, "acct", nil)
 			res := e.push(t, lines...)
 			if res.Accepted != len(lines) {
 				t.Fatalf("pushed %d events: %+v", len(lines), res)
