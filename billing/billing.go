@@ -354,13 +354,7 @@ func (s *Service) quote(ctx context.Context, a *account, from, to time.Time) (*l
 
 // cut is the continuous meters' watermark at now: events may arrive up to
 // Lateness after their time and still be metered in order.
-func (s *Service) cut() time.Time {
-	l := s.Lateness
-	if l == 0 {
-		l = webhook.DefaultLateness
-	}
-	return s.Clock.Now().Add(-l)
-}
+func (s *Service) cut() time.Time { return s.Clock.Now().Add(-s.lateness()) }
 
 // compute rates [from, to) by replaying the account's events.
 func (s *Service) compute(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
