@@ -530,15 +530,20 @@ func SettleThrough(now time.Time, delay time.Duration, loc *time.Location) time.
 // Issued bills are never rewritten. The bills are computed by
 // settleAccount, as for every account of a grouped SettleAll.
 func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
+	if _, err := s.Store.FindAccount(ctx, accountID); err != nil {
+		return nil, err
+	}
+	// the account's slot (made only for an account that exists) keeps
+	// anyone else from settling or metering it until its bills are issued;
+	// its inputs are read under it, so none changes between reading them
+	// and issuing (a settlement in between would be undone)
+	sl := s.slot(accountID)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
 	a, err := s.load(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	// the account's slot (made only for an account that exists) keeps
-	// anyone else from settling or metering it until its bills are issued
-	sl := s.slot(accountID)
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
 	st, err := s.Store.FindSettlement(ctx, accountID)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,10 @@ import (
 // when Service.SettleGroup is 0.
 const DefaultSettleGroup = 1000
 
+// MaxSettleGroup bounds Service.SettleGroup: a group's batched queries take
+// two parameters per account, and SQLite allows 32,766 per statement.
+const MaxSettleGroup = 10_000
+
 // settleGroupEvents bounds the stored events (by EventSpan count) of one
 // group's accounts; a group holds at least one account.
 const settleGroupEvents = 1_000_000
@@ -49,6 +53,7 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 	if size <= 0 {
 		size = DefaultSettleGroup
 	}
+	size = min(size, MaxSettleGroup)
 	var groups [][]string
 	for len(ids) > 0 {
 		n := min(size, len(ids))

@@ -496,7 +496,10 @@ func (sp *packSpan) cover(p *Pack, item string, inc int64) (int64, bool) {
 		sp.fixed = false
 	}
 	q, _ := p.Remaining().QuoRem(ratio, 0) // exact floor
-	n := min(inc, q.IntPart())
+	n := inc
+	if q.LessThan(money.Int(inc)) { // compared as decimals: q may not fit in int64
+		n = q.IntPart()
+	}
 	if n > 0 {
 		p.Used = p.Used.Add(ratio.Mul(money.Int(n)))
 	}

@@ -252,3 +252,14 @@ func TestInvalidGrant(t *testing.T) {
 		t.Error("negative usage must be refused")
 	}
 }
+
+// A pack whose balance ÷ ratio does not fit in int64 (a ratio finer than
+// the fixed-point millionths, so the decimal path) still covers the whole
+// increment: 10 minutes against 9.2e18 minutes at 1e-8 per minute (the
+// quotient, 9.2e26, once wrapped to a negative count and covered nothing).
+func TestHugeQuotientCoversIncrement(t *testing.T) {
+	g := free(1<<63 - 1)
+	g.Ratios = map[string]money.Decimal{"trtc.av.audio": money.MustParse("0.00000001")}
+	res := run(t, []Grant{g}, []Window{win("a", "trtc.av.audio", 1, 10, 0, 10*60000)}, opts())
+	wantDed(t, res, "a", "2024-10-01", "trtc.av.audio", 10, 10, 0)
+}
