@@ -232,10 +232,7 @@ func (lm *liveMeter) feed(e *livebill.Event) {
 		lm.norm.Close()
 		lm.held = false
 	}
-	// the meter keeps a task's outputs; e is reused for the next event
-	if len(e.Outputs) > 0 {
-		e.Outputs = append([]livebill.Output(nil), e.Outputs...)
-	}
+	// the parser gives each event fresh slices, so the meter may keep them
 	lm.m.Apply(e)
 }
 
