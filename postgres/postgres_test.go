@@ -96,3 +96,26 @@ func TestIDCollation(t *testing.T) {
 		}
 	}
 }
+
+// TestJITOff: sessions run with jit=off (postgres.Open) unless the DSN
+// asks for jit itself.
+func TestJITOff(t *testing.T) {
+	base := dsn(t)
+	for _, c := range []struct{ dsn, want string }{
+		{base, "off"},
+		{base + "&jit=on", "on"},
+	} {
+		s, err := postgres.Open(context.Background(), c.dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jit string
+		if err := s.SQL().QueryRow(`SHOW jit`).Scan(&jit); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if jit != c.want {
+			t.Errorf("jit = %q, want %q (dsn %s)", jit, c.want, c.dsn)
+		}
+	}
+}

@@ -225,7 +225,16 @@ func (s *DB) EventSpans(ctx context.Context, ids []string) (map[string]livebill.
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `SELECT account_id, COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE %s GROUP BY account_id`, "account_id", ids)
+	var rows *sql.Rows
+	var err error
+	if s.dialect.Numbered {
+		// one index range per account, whatever the planner's statistics
+		// say: a plain "= ANY" over a freshly loaded table was planned as a
+		// scan of all events, per group
+		rows, err = s.db.QueryContext(ctx, `SELECT c.a, n.n, n.lo, n.hi FROM unnest($1::text[]) AS c(a) CROSS JOIN LATERAL (SELECT COUNT(*) AS n, MIN(time_ms) AS lo, MAX(time_ms) AS hi FROM events e WHERE e.account_id = c.a) AS n WHERE n.n > 0`, ids)
+	} else {
+		rows, err = s.queryIDs(ctx, `SELECT account_id, COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE %s GROUP BY account_id`, "account_id", ids)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read event spans: %w", err)
 	}
@@ -246,8 +255,8 @@ func (s *DB) EventSpans(ctx context.Context, ids []string) (map[string]livebill.
 
 // ListEventsAfterEach returns each account's events after its seq, in seq
 // order. The cursors are a table joined to events (through the index on
-// account_id): unnest of two arrays on PostgreSQL, a VALUES list on
-// SQLite.
+// account_id): unnest of two arrays joined LATERAL on PostgreSQL, a
+// VALUES list on SQLite.
 func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (map[string][]livebill.StoredEvent, error) {
 	out := make(map[string][]livebill.StoredEvent, len(after))
 	if len(after) == 0 {
@@ -263,7 +272,9 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 			accts = append(accts, a)
 			seqs = append(seqs, seq)
 		}
-		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(a, s) JOIN events e ON e.account_id = c.a AND e.seq > c.s`
+		// LATERAL: one index range per account; a join was planned as a
+		// hash join over every event when the statistics were stale
+		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(a, s) CROSS JOIN LATERAL (SELECT seq, id, time_ms, app, body FROM events WHERE account_id = c.a AND seq > c.s) AS e`
 		args = []any{accts, seqs}
 	} else {
 		var b strings.Builder
