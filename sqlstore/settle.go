@@ -25,15 +25,21 @@ var _ livebill.SettleStore = (*DB)(nil)
 // each; SQLite allows 32,766).
 const billRows = 500
 
-// inIDs returns the condition "col is one of ids" and its arguments.
-func (s *DB) inIDs(col string, ids []string) (string, []any) {
+// queryIDs runs "SELECT cols FROM table WHERE col is one of ids tail",
+// tail an ORDER BY or GROUP BY clause or empty. The rows of one id come in order; rows of
+// different ids may interleave on SQLite. On PostgreSQL each id is
+// looked up by itself (a LATERAL join over the distinct ids): a plain
+// "col = ANY(ids)" over a table without fresh statistics (bills and
+// settlements grow during a settlement) can be planned as a scan of the
+// whole table per group.
+func (s *DB) queryIDs(ctx context.Context, cols, table, col, tail string, ids []string) (*sql.Rows, error) {
 	if s.dialect.Numbered {
-		return col + ` = ANY(CAST(? AS TEXT[]))`, []any{ids}
+		return s.db.QueryContext(ctx, `SELECT t.* FROM (SELECT DISTINCT unnest(CAST($1 AS TEXT[])) AS k) AS c CROSS JOIN LATERAL (SELECT `+
+			cols+` FROM `+table+` WHERE `+col+` = c.k `+tail+`) AS t`, ids)
 	}
 	var b strings.Builder
-	b.Grow(len(col) + 6 + 2*len(ids))
-	b.WriteString(col)
-	b.WriteString(" IN (")
+	b.Grow(len(cols) + len(table) + len(col) + len(tail) + 32 + 2*len(ids))
+	b.WriteString("SELECT " + cols + " FROM " + table + " WHERE " + col + " IN (")
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		if i > 0 {
@@ -42,14 +48,8 @@ func (s *DB) inIDs(col string, ids []string) (string, []any) {
 		b.WriteByte('?')
 		args[i] = id
 	}
-	b.WriteByte(')')
-	return b.String(), args
-}
-
-// queryIDs runs query, whose %s is the condition on col, for ids.
-func (s *DB) queryIDs(ctx context.Context, query, col string, ids []string) (*sql.Rows, error) {
-	cond, args := s.inIDs(col, ids)
-	return s.db.QueryContext(ctx, s.q(fmt.Sprintf(query, cond)), args...)
+	b.WriteString(") " + tail)
+	return s.db.QueryContext(ctx, b.String(), args...)
 }
 
 // FindAccounts returns the accounts of ids that exist.
@@ -58,7 +58,7 @@ func (s *DB) FindAccounts(ctx context.Context, ids []string) (map[string]*livebi
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `SELECT `+accountCols+` FROM accounts WHERE %s`, "id", ids)
+	rows, err := s.queryIDs(ctx, accountCols, "accounts", "id", "", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot find accounts: %w", err)
 	}
@@ -85,7 +85,7 @@ func (s *DB) FindSettlements(ctx context.Context, ids []string) (map[string]*liv
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `SELECT account_id, through, revision FROM settlements WHERE %s`, "account_id", ids)
+	rows, err := s.queryIDs(ctx, `account_id, through, revision`, "settlements", "account_id", "", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot find settlements: %w", err)
 	}
@@ -110,7 +110,7 @@ func (s *DB) ListPurchasesOf(ctx context.Context, ids []string) (map[string][]*l
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE %s ORDER BY seq, id`, "account_id", ids)
+	rows, err := s.queryIDs(ctx, `account_id, id, app, plan, count, region, device, start, auto_renew`, "purchases", "account_id", "ORDER BY seq, id", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list purchases: %w", err)
 	}
@@ -137,7 +137,7 @@ func (s *DB) ListDevicesOf(ctx context.Context, ids []string) (map[string][]*liv
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `SELECT account_id, id, cameras FROM devices WHERE %s ORDER BY id`, "account_id", ids)
+	rows, err := s.queryIDs(ctx, `account_id, id, cameras`, "devices", "account_id", "ORDER BY id", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list devices: %w", err)
 	}
@@ -169,7 +169,7 @@ func (s *DB) ListRefundsOf(ctx context.Context, ids []string) (map[string][]*liv
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `SELECT seq, account_id, purchase, count, at FROM refunds WHERE %s ORDER BY seq`, "account_id", ids)
+	rows, err := s.queryIDs(ctx, `seq, account_id, purchase, count, at`, "refunds", "account_id", "ORDER BY seq", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list refunds: %w", err)
 	}
@@ -193,7 +193,7 @@ func (s *DB) ListBillsOf(ctx context.Context, ids []string) (map[string][]livebi
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `SELECT seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at FROM bills WHERE %s ORDER BY seq`, "account_id", ids)
+	rows, err := s.queryIDs(ctx, `seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at`, "bills", "account_id", "ORDER BY seq", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list bills: %w", err)
 	}
@@ -233,7 +233,7 @@ func (s *DB) EventSpans(ctx context.Context, ids []string) (map[string]livebill.
 		// scan of all events, per group
 		rows, err = s.db.QueryContext(ctx, `SELECT c.a, n.n, n.lo, n.hi FROM unnest($1::text[]) AS c(a) CROSS JOIN LATERAL (SELECT COUNT(*) AS n, MIN(time_ms) AS lo, MAX(time_ms) AS hi FROM events e WHERE e.account_id = c.a) AS n WHERE n.n > 0`, ids)
 	} else {
-		rows, err = s.queryIDs(ctx, `SELECT account_id, COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE %s GROUP BY account_id`, "account_id", ids)
+		rows, err = s.queryIDs(ctx, `account_id, COUNT(*), MIN(time_ms), MAX(time_ms)`, "events", "account_id", "GROUP BY account_id", ids)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read event spans: %w", err)

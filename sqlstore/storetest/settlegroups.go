@@ -97,6 +97,7 @@ func testSettleGroups(t *testing.T, open Opener) {
 		}
 	}
 	compare("after a late event")
+	checkSettleReads(t, grouped.store, ids)
 	bills, err := grouped.store.ListBills(ctx, "late")
 	if err != nil {
 		t.Fatal(err)
