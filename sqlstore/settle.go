@@ -26,16 +26,11 @@ var _ livebill.SettleStore = (*DB)(nil)
 const billRows = 500
 
 // queryIDs runs "SELECT cols FROM table WHERE col is one of ids tail",
-// tail an ORDER BY or GROUP BY clause or empty. The rows of one id come in order; rows of
-// different ids may interleave on SQLite. On PostgreSQL each id is
-// looked up by itself (a LATERAL join over the distinct ids): a plain
-// "col = ANY(ids)" over a table without fresh statistics (bills and
-// settlements grow during a settlement) can be planned as a scan of the
-// whole table per group.
+// tail an ORDER BY or GROUP BY clause or empty: `col IN (…)` on SQLite,
+// `col = ANY(array)` on PostgreSQL.
 func (s *DB) queryIDs(ctx context.Context, cols, table, col, tail string, ids []string) (*sql.Rows, error) {
 	if s.dialect.Numbered {
-		return s.db.QueryContext(ctx, `SELECT t.* FROM (SELECT DISTINCT unnest(CAST($1 AS TEXT[])) AS k) AS c CROSS JOIN LATERAL (SELECT `+
-			cols+` FROM `+table+` WHERE `+col+` = c.k `+tail+`) AS t`, ids)
+		return s.db.QueryContext(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+col+` = ANY($1::text[]) `+tail, ids)
 	}
 	var b strings.Builder
 	b.Grow(len(cols) + len(table) + len(col) + len(tail) + 32 + 2*len(ids))
@@ -193,7 +188,18 @@ func (s *DB) ListBillsOf(ctx context.Context, ids []string) (map[string][]livebi
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at`, "bills", "account_id", "ORDER BY seq", ids)
+	const cols = `seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at`
+	var rows *sql.Rows
+	var err error
+	if s.dialect.Numbered {
+		// each account's bills through the (account_id, bill_key) index:
+		// bills grows during a settlement, without statistics, and
+		// "account_id = ANY(…) ORDER BY seq" was planned as a walk of
+		// the whole table in seq order, per group
+		rows, err = s.db.QueryContext(ctx, `SELECT b.* FROM (SELECT DISTINCT unnest($1::text[]) AS a) AS c CROSS JOIN LATERAL (SELECT `+cols+` FROM bills WHERE account_id = c.a ORDER BY seq) AS b`, ids)
+	} else {
+		rows, err = s.queryIDs(ctx, cols, "bills", "account_id", "ORDER BY seq", ids)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot list bills: %w", err)
 	}
