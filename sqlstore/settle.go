@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -268,30 +269,33 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 	if len(after) == 0 {
 		return out, nil
 	}
-	const cols = `SELECT c.a, e.seq, e.id, e.time_ms, e.app, e.body FROM `
+	// the cursors are numbered, and a row names its account by number
+	accts := make([]string, 0, len(after))
+	seqs := make([]int64, 0, len(after))
+	for a, seq := range after {
+		accts = append(accts, a)
+		seqs = append(seqs, seq)
+	}
+	const cols = `SELECT c.n, e.seq, e.id, e.time_ms, e.app, e.body FROM `
 	var q string
 	var args []any
 	if s.dialect.Numbered {
-		accts := make([]string, 0, len(after))
-		seqs := make([]int64, 0, len(after))
-		for a, seq := range after {
-			accts = append(accts, a)
-			seqs = append(seqs, seq)
-		}
 		// LATERAL: one index range per account; a join was planned as a
 		// hash join over every event when the statistics were stale
-		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(a, s) CROSS JOIN LATERAL (SELECT seq, id, time_ms, app, body FROM events WHERE account_id = c.a AND seq > c.s) AS e`
+		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) WITH ORDINALITY AS c(a, s, n) CROSS JOIN LATERAL (SELECT seq, id, time_ms, app, body FROM events WHERE account_id = c.a AND seq > c.s) AS e`
 		args = []any{accts, seqs}
 	} else {
 		var b strings.Builder
-		b.WriteString(`WITH c(a, s) AS (VALUES `)
-		args = make([]any, 0, 2*len(after))
-		for a, seq := range after {
-			if len(args) > 0 {
+		b.WriteString(`WITH c(a, s, n) AS (VALUES `)
+		args = make([]any, 0, 2*len(accts))
+		for i := range accts {
+			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(`(?, ?)`)
-			args = append(args, a, seq)
+			b.WriteString(`(?, ?, `)
+			b.WriteString(strconv.Itoa(i + 1))
+			b.WriteByte(')')
+			args = append(args, accts[i], seqs[i])
 		}
 		b.WriteString(`) ` + cols + `c JOIN events e ON e.account_id = c.a AND e.seq > c.s`)
 		q = b.String()
@@ -301,41 +305,78 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 		return nil, fmt.Errorf("cannot list new events: %w", err)
 	}
 	defer rows.Close()
-	type row struct {
-		acct string
-		livebill.StoredEvent
-	}
-	var all []row
+	var evs []livebill.StoredEvent
+	var of []int32 // evs[i] is of account accts[of[i]]
 	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.acct, &r.Seq, &r.ID, &r.Time, &r.App, &r.Body); err != nil {
+		var e livebill.StoredEvent
+		var n int
+		if err := rows.Scan(&n, &e.Seq, &e.ID, &e.Time, &e.App, &e.Body); err != nil {
 			return nil, fmt.Errorf("cannot read event: %w", err)
 		}
-		all = append(all, r)
+		if n < 1 || n > len(accts) {
+			return nil, fmt.Errorf("cannot list new events: cursor %d of %d", n, len(accts))
+		}
+		evs = append(evs, e)
+		of = append(of, int32(n-1))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot list new events: %w", err)
 	}
-	// by account, each in seq order, sliced from one array (sorted here:
-	// an ORDER BY would sort the bodies)
-	slices.SortFunc(all, func(x, y row) int {
-		if c := strings.Compare(x.acct, y.acct); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.Seq, y.Seq)
-	})
-	evs := make([]livebill.StoredEvent, len(all))
-	for i := 0; i < len(all); {
-		j := i
-		for j < len(all) && all[j].acct == all[i].acct {
-			evs[j] = all[j].StoredEvent
-			j++
-		}
-		out[all[i].acct] = evs[i:j:j]
-		i = j
-	}
+	groupEvents(accts, evs, of, out)
 	return out, nil
 }
+
+// groupEvents puts evs, evs[i] of account accts[of[i]], into out by
+// account, each account's in seq order. The rows usually come one
+// account after another (the join walks the cursors), and then each
+// account's events are a slice of evs; otherwise they are first moved
+// into account order (stable). No ORDER BY in SQL: it would sort the
+// bodies.
+func groupEvents(accts []string, evs []livebill.StoredEvent, of []int32, out map[string][]livebill.StoredEvent) {
+	seen := make([]bool, len(accts))
+	grouped := true
+	for i := range of {
+		if i == 0 || of[i] != of[i-1] {
+			if seen[of[i]] {
+				grouped = false
+				break
+			}
+			seen[of[i]] = true
+		}
+	}
+	if !grouped {
+		// counting sort by account
+		start := make([]int, len(accts)+1)
+		for _, n := range of {
+			start[n+1]++
+		}
+		for n := range accts {
+			start[n+1] += start[n]
+		}
+		sorted := make([]livebill.StoredEvent, len(evs))
+		byAcct := make([]int32, len(of))
+		for i, n := range of {
+			sorted[start[n]] = evs[i]
+			byAcct[start[n]] = n
+			start[n]++
+		}
+		evs, of = sorted, byAcct
+	}
+	for i := 0; i < len(evs); {
+		j := i + 1
+		for j < len(evs) && of[j] == of[i] {
+			j++
+		}
+		run := evs[i:j:j]
+		if !slices.IsSortedFunc(run, bySeq) {
+			slices.SortFunc(run, bySeq)
+		}
+		out[accts[of[i]]] = run
+		i = j
+	}
+}
+
+func bySeq(x, y livebill.StoredEvent) int { return cmp.Compare(x.Seq, y.Seq) }
 
 // IssueBillsEach stores the bills and settlements of several accounts in
 // one transaction. The bills' uniqueness per (account, key) is the
