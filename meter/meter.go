@@ -355,5 +355,6 @@ func (m *Meter) Advance(t int64) {
 				r.credit(p, t)
 			}
 		}
+		r.trim()
 	}
 }

@@ -175,7 +175,7 @@ func (m *Meter) room(e *livebill.Event) *room {
 		r = newRoom(m, m.app(e.App), e.Room, e.Time)
 		m.rooms[k] = r
 		if n := len(m.roomC); n < 8192 && 2*len(m.rooms) > n {
-			m.roomC = make([]roomCacheEntry, max(64, 2*n))
+			m.roomC = make([]roomCacheEntry, max(8, 2*n))
 			return r
 		}
 	}
@@ -285,6 +285,20 @@ func (r *room) flushPending() {
 		p[i] = livebill.Event{} // drop references
 	}
 	r.pending = p[:0]
+}
+
+// trim releases what an idle room keeps for reuse: its buffer of held
+// events and, when nobody is in it, the participants and task states
+// that left. A live meter (billing) advances every account's meter each
+// settlement tick and lives as long as the server: kept buffers would be
+// most of an account's memory.
+func (r *room) trim() {
+	if len(r.pending) == 0 {
+		r.pending = nil
+	}
+	if len(r.list) == 0 {
+		r.free, r.freeTasks = nil, nil
+	}
 }
 
 func (r *room) apply(e *livebill.Event) error {
