@@ -6,6 +6,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"io/fs"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -15,6 +16,10 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// Migrations returns the schema migrations Open applies, in directory
+// "migrations" (for tests that start from an older schema).
+func Migrations() fs.FS { return migrations }
 
 // Open connects to the database at dsn (postgres://…) and applies the
 // migrations.

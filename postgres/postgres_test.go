@@ -12,6 +12,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/postgres"
+	"github.com/livebill/livebill/sqlstore"
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
@@ -118,4 +119,15 @@ func TestJITOff(t *testing.T) {
 			t.Errorf("jit = %q, want %q (dsn %s)", jit, c.want, c.dsn)
 		}
 	}
+}
+
+// TestEventSpanBackfill: migration 0009 fills the event spans of events
+// stored before it.
+func TestEventSpanBackfill(t *testing.T) {
+	db, err := sql.Open("pgx", dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.CheckEventSpanBackfill(t, sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Numbered: true}, nil), postgres.Migrations())
 }

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -18,6 +19,10 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// Migrations returns the schema migrations Open applies, in directory
+// "migrations" (for tests that start from an older schema).
+func Migrations() fs.FS { return migrations }
 
 // FileName is the database file inside the data directory.
 const FileName = "livebill.db"

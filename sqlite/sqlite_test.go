@@ -2,11 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore"
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
@@ -58,4 +60,16 @@ func TestDurableSettings(t *testing.T) {
 	if err := db.QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&ckpt); err != nil || ckpt != 10000 {
 		t.Errorf("wal_autocheckpoint %d %v, want 10000", ckpt, err)
 	}
+}
+
+// TestEventSpanBackfill: migration 0009 fills the event spans of events
+// stored before it.
+func TestEventSpanBackfill(t *testing.T) {
+	db, err := sql.Open("sqlite", "file::memory:?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	storetest.CheckEventSpanBackfill(t, sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"}, nil), sqlite.Migrations())
 }

@@ -200,7 +200,7 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 			}
 		}
 	}
-	touched := map[string]bool{}
+	touched := map[string]*livebill.EventSpan{} // of the events inserted
 	judge := func(i int, body []byte) {
 		if bytes.Equal(body, events[i].Body) || sameJSON(body, events[i].Body) {
 			out[i].Status = livebill.IngestDuplicate
@@ -213,7 +213,13 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 		k := key{events[i].AccountID, events[i].Event.ID}
 		if inserted[k] {
 			out[i].Status = livebill.IngestAccepted
-			touched[k.acct] = true
+			t := events[i].Event.Time
+			if sp := touched[k.acct]; sp == nil {
+				touched[k.acct] = &livebill.EventSpan{Count: 1, First: t, Last: t}
+			} else {
+				sp.Count++
+				sp.First, sp.Last = min(sp.First, t), max(sp.Last, t)
+			}
 			continue
 		}
 		body, ok := stored[k]
@@ -231,26 +237,49 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 			judge(i, []byte(stored[k]))
 		}
 	}
-	accts := make([]string, 0, len(touched))
-	for a := range touched {
-		accts = append(accts, a)
-	}
-	if s.dialect.Numbered && len(accts) > 1 { // PostgreSQL: one round trip
-		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET revision = revision + 1 WHERE id = ANY($1)`, accts); err != nil {
-			return nil, err
-		}
-	} else {
-		sort.Strings(accts) // already locked by lockAccounts; same order anyway
-		for _, a := range accts {
-			if err := s.bump(ctx, tx, a); err != nil {
-				return nil, err
-			}
-		}
+	if err := s.addEvents(ctx, tx, touched); err != nil {
+		return nil, fmt.Errorf("cannot update the accounts' revisions and event spans: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// addEvents bumps the revision of each account that got events and adds
+// them to its event span (count, first and last time), in the same row
+// update. SET expressions see the row as it was, so an account without
+// events takes the new span as it is.
+func (s *DB) addEvents(ctx context.Context, tx *sql.Tx, spans map[string]*livebill.EventSpan) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	accts := make([]string, 0, len(spans))
+	for a := range spans {
+		accts = append(accts, a)
+	}
+	sort.Strings(accts)     // already locked by lockAccounts; same order anyway
+	if s.dialect.Numbered { // PostgreSQL: one round trip
+		ns, los, his := make([]int64, len(accts)), make([]int64, len(accts)), make([]int64, len(accts))
+		for i, a := range accts {
+			ns[i], los[i], his[i] = spans[a].Count, spans[a].First, spans[a].Last
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE accounts a SET revision = a.revision + 1, event_count = a.event_count + u.n,
+			first_ms = CASE WHEN a.event_count = 0 THEN u.lo ELSE LEAST(a.first_ms, u.lo) END,
+			last_ms = CASE WHEN a.event_count = 0 THEN u.hi ELSE GREATEST(a.last_ms, u.hi) END
+			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, n, lo, hi) WHERE a.id = u.id`, accts, ns, los, his)
+		return err
+	}
+	for _, a := range accts {
+		sp := spans[a]
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET revision = revision + 1, event_count = event_count + ?,
+			first_ms = CASE WHEN event_count = 0 THEN ? ELSE MIN(first_ms, ?) END,
+			last_ms = CASE WHEN event_count = 0 THEN ? ELSE MAX(last_ms, ?) END WHERE id = ?`,
+			sp.Count, sp.First, sp.First, sp.Last, sp.Last, a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // qLastSeq reads the largest seq stored (SQLite).

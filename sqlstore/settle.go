@@ -226,22 +226,14 @@ func (s *DB) ListBillsOf(ctx context.Context, ids []string) (map[string][]livebi
 	return out, nil
 }
 
-// EventSpans returns each account's event count and time span.
+// EventSpans returns each account's event count and time span, kept on
+// the accounts' rows (see EventSpan).
 func (s *DB) EventSpans(ctx context.Context, ids []string) (map[string]livebill.EventSpan, error) {
 	out := make(map[string]livebill.EventSpan, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	var rows *sql.Rows
-	var err error
-	if s.dialect.Numbered {
-		// one index range per account, whatever the planner's statistics
-		// say: a plain "= ANY" over a freshly loaded table was planned as a
-		// scan of all events, per group
-		rows, err = s.db.QueryContext(ctx, `SELECT c.a, n.n, n.lo, n.hi FROM unnest($1::text[]) AS c(a) CROSS JOIN LATERAL (SELECT COUNT(*) AS n, MIN(time_ms) AS lo, MAX(time_ms) AS hi FROM events e WHERE e.account_id = c.a) AS n WHERE n.n > 0`, ids)
-	} else {
-		rows, err = s.queryIDs(ctx, `account_id, COUNT(*), MIN(time_ms), MAX(time_ms)`, "events", "account_id", "GROUP BY account_id", ids)
-	}
+	rows, err := s.queryIDs(ctx, `id, event_count, first_ms, last_ms`, "accounts", "id", "", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read event spans: %w", err)
 	}
@@ -252,7 +244,9 @@ func (s *DB) EventSpans(ctx context.Context, ids []string) (map[string]livebill.
 		if err := rows.Scan(&acct, &sp.Count, &sp.First, &sp.Last); err != nil {
 			return nil, fmt.Errorf("cannot read event span: %w", err)
 		}
-		out[acct] = sp
+		if sp.Count > 0 {
+			out[acct] = sp
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot read event spans: %w", err)

@@ -57,6 +57,10 @@ func (s *DB) Close() error {
 	return s.db.Close()
 }
 
+// Rebind writes query, whose parameters are ?, in the dialect's
+// placeholders ($1, $2, … on PostgreSQL).
+func (s *DB) Rebind(query string) string { return s.q(query) }
+
 func (s *DB) q(query string) string {
 	if !s.dialect.Numbered {
 		return query
@@ -511,12 +515,15 @@ func (s *DB) ListEvents(ctx context.Context, accountID string, from, to int64) (
 	return scanEvents(rows)
 }
 
-// EventSpan returns the count and time span of an account's events.
+// EventSpan returns the count and time span of an account's events, as
+// ingestion keeps them on the account's row (migration 0009); zero for an
+// account that does not exist.
 func (s *DB) EventSpan(ctx context.Context, accountID string) (livebill.EventSpan, error) {
 	var sp livebill.EventSpan
-	var first, last sql.NullInt64
-	err := s.queryRow(ctx, `SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE account_id = ?`, accountID).Scan(&sp.Count, &first, &last)
-	sp.First, sp.Last = first.Int64, last.Int64
+	err := s.queryRow(ctx, `SELECT event_count, first_ms, last_ms FROM accounts WHERE id = ?`, accountID).Scan(&sp.Count, &sp.First, &sp.Last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return livebill.EventSpan{}, nil
+	}
 	return sp, err
 }
 

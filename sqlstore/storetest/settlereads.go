@@ -84,6 +84,18 @@ func checkSettleReads(t *testing.T, store livebill.Store, ids []string) {
 		ev, err := store.ListEventsAfter(ctx, id, 0, 0)
 		must(err)
 		same("events", id, evs[id], ev)
+		// the span kept by ingestion is the stored events'
+		var want livebill.EventSpan
+		for i, e := range ev {
+			if i == 0 || e.Time < want.First {
+				want.First = e.Time
+			}
+			if i == 0 || e.Time > want.Last {
+				want.Last = e.Time
+			}
+			want.Count++
+		}
+		same("event span kept", id, sp, want)
 		events += len(ev)
 	}
 	if events == 0 {
