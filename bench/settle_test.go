@@ -87,7 +87,8 @@ func loadDay(tb testing.TB, store *sqlstore.DB, apps int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	acct, err := tx.Prepare(q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z', 1)`))
+	// with the event span ingestion keeps on the row (migration 0009)
+	acct, err := tx.Prepare(q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision, event_count, first_ms, last_ms) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z', 1, 6, ?, ?)`))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -103,14 +104,14 @@ func loadDay(tb testing.TB, store *sqlstore.DB, apps int) {
 	for i := 0; i < apps; i++ {
 		a := strconv.Itoa(100000 + i)
 		p := strconv.Itoa(1400000001 + i)
-		if _, err := acct.Exec(a); err != nil {
+		start := day.Add(time.Duration(8*3600+i%(12*3600)) * time.Second)
+		end := start.Add(time.Duration(10+i%31) * time.Minute)
+		if _, err := acct.Exec(a, start.UnixMilli(), end.UnixMilli()); err != nil {
 			tb.Fatal(err)
 		}
 		if _, err := app.Exec(p, a); err != nil {
 			tb.Fatal(err)
 		}
-		start := day.Add(time.Duration(8*3600+i%(12*3600)) * time.Second)
-		end := start.Add(time.Duration(10+i%31) * time.Minute)
 		ts := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000Z07:00") }
 		events := []struct {
 			t    time.Time
@@ -128,12 +129,6 @@ func loadDay(tb testing.TB, store *sqlstore.DB, apps int) {
 				tb.Fatal(err)
 			}
 		}
-	}
-	// the event spans ingestion keeps on the account rows (migration 0009)
-	if _, err := tx.Exec(`UPDATE accounts SET event_count = 6,
-		first_ms = (SELECT MIN(time_ms) FROM events WHERE events.account_id = accounts.id),
-		last_ms = (SELECT MAX(time_ms) FROM events WHERE events.account_id = accounts.id)`); err != nil {
-		tb.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
 		tb.Fatal(err)
