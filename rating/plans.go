@@ -503,7 +503,7 @@ func (q *quoter) planBills() error {
 		bk := billKey{kind: livebill.BillPurchase, date: d.req.Time.In(q.loc).Format(time.DateOnly), seq: q.seq}
 		n := money.Int(int64(max(d.inst.Count, 1)))
 		price := d.inst.Plan.PriceValue()
-		q.line(bk, d.inst.Plan.ID+".refund", unitOf(q.cat, d.inst.Plan), price.Neg(), money.One, n, price.Mul(n).Neg())
+		q.line(bk, d.inst.Plan.ID+".refund", unitOf(q.cat, d.inst.Plan), price.Neg(), 1, n, price.Mul(n).Neg())
 	}
 	if q.in.Mode != ModeAccount {
 		return nil

@@ -6,7 +6,11 @@
 package rating
 
 import (
+	"cmp"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -52,28 +56,39 @@ type lineAcc struct {
 	item      string
 	unit      string
 	unitPrice money.Decimal
-	per       money.Decimal
+	per       int64
 	quantity  money.Decimal
 	amount    money.Decimal
 
 	priceStr, perStr string // unitPrice and per as strings, once formatted
+	// quantity and amount as strings, once formatted; "" after a change
+	quantityStr, amountStr string
+}
+
+// billAcc accumulates a bill's lines, one per item (a bill has a few:
+// searched linearly).
+type billAcc struct {
+	key   billKey
+	lines []lineAcc
 }
 
 // usageAcc accumulates an item's metered quantity and coverage.
 type usageAcc struct {
+	item              string
 	quantity, covered money.Decimal
 }
 
 type quoter struct {
-	in      Input
-	cat     *catalog.Catalog
-	loc     *time.Location
-	cur     money.Currency
-	bills   map[billKey]map[string]*lineAcc
-	usage   map[string]*usageAcc
-	notices []livebill.Notice
-	seq     int
-	pl      *planState // TRTC plans, packs and refunds (plans.go)
+	in       Input
+	cat      *catalog.Catalog
+	loc      *time.Location
+	cur      money.Currency
+	bills    []billAcc
+	lastBill int        // index in bills of the bill last added to
+	usage    []usageAcc // one per item, in first-use order
+	notices  []livebill.Notice
+	seq      int
+	pl       *planState // TRTC plans, packs and refunds (plans.go)
 
 	dayStart, dayEnd int64 // the day of dayStr (day), Unix ms
 	dayStr           string
@@ -91,14 +106,30 @@ func Rate(in Input) (*livebill.Quote, error) {
 	if in.Mode == "" {
 		in.Mode = ModeAccount
 	}
-	q := &quoter{in: in, cat: in.Catalog, loc: in.Location, cur: cur,
-		bills: map[billKey]map[string]*lineAcc{}, usage: map[string]*usageAcc{}}
+	q := &quoter{in: in, cat: in.Catalog, loc: in.Location, cur: cur}
 	q.notices = append(q.notices, in.Notices...)
-	steps := []func() error{q.plans, q.durations, q.counts, q.microseconds, q.peaks, q.purchases, q.planBills}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return nil, err
-		}
+	// The steps are called one by one: a slice of method values would
+	// allocate each.
+	if err := q.plans(); err != nil {
+		return nil, err
+	}
+	if err := q.durations(); err != nil {
+		return nil, err
+	}
+	if err := q.counts(); err != nil {
+		return nil, err
+	}
+	if err := q.microseconds(); err != nil {
+		return nil, err
+	}
+	if err := q.peaks(); err != nil {
+		return nil, err
+	}
+	if err := q.purchases(); err != nil {
+		return nil, err
+	}
+	if err := q.planBills(); err != nil {
+		return nil, err
 	}
 	out := q.quote()
 	out.Packs = q.packStates()
@@ -119,13 +150,72 @@ func (q *quoter) item(id string) (*catalog.Item, error) {
 
 // addUsage records an item's metered quantity and what packages covered.
 func (q *quoter) addUsage(item string, quantity, covered money.Decimal) {
-	u := q.usage[item]
-	if u == nil {
-		u = &usageAcc{}
-		q.usage[item] = u
+	var u *usageAcc
+	for i := range q.usage {
+		if q.usage[i].item == item {
+			u = &q.usage[i]
+			break
+		}
 	}
-	u.quantity = u.quantity.Add(quantity)
-	u.covered = u.covered.Add(covered)
+	if u == nil {
+		if q.usage == nil {
+			q.usage = make([]usageAcc, 0, 4)
+		}
+		q.usage = append(q.usage, usageAcc{item: item})
+		u = &q.usage[len(q.usage)-1]
+	}
+	u.quantity = add(u.quantity, quantity)
+	u.covered = add(u.covered, covered)
+}
+
+// add is a + b; a sum with zero is the other term, without the
+// arithmetic (a value equal to the sum: the same string, the same
+// rounding).
+func add(a, b money.Decimal) money.Decimal {
+	switch {
+	case b.IsZero():
+		return a
+	case a.IsZero():
+		return b
+	}
+	return a.Add(b)
+}
+
+// intDecimal is money.Int, without an allocation for 0.
+func intDecimal(n int64) money.Decimal {
+	if n == 0 {
+		return money.Zero
+	}
+	return money.Int(n)
+}
+
+// cost is money.Cost(quantity, price, money.Int(per)). When per is a power
+// of ten and the quotient has at most money.DivisionPlaces places (every
+// published price), the division is exact: a shift, without DivRound's
+// arithmetic.
+func cost(quantity, price money.Decimal, per int64) money.Decimal {
+	if per > 0 && (quantity.IsZero() || price.IsZero()) {
+		return money.Zero
+	}
+	shift := int32(0)
+	for p := per; p > 1 && p%10 == 0; p /= 10 {
+		shift++
+	}
+	if pow10(shift) == per {
+		if x := quantity.Mul(price).Shift(-shift); x.Exponent() >= -money.DivisionPlaces {
+			return x
+		}
+	}
+	return money.Cost(quantity, price, money.Int(per))
+}
+
+// pow10 is 10^n for small n.
+func pow10(n int32) int64 {
+	p := int64(1)
+	for range n {
+		p *= 10
+	}
+	return p
 }
 
 // addLine adds a billed quantity of a catalog item to a bill. A zero
@@ -138,27 +228,47 @@ func (q *quoter) addLine(bk billKey, it *catalog.Item, quantity money.Decimal, f
 		}
 		return err
 	}
-	amount := money.Cost(quantity, price, money.Int(it.Per))
-	if free {
-		amount = money.Zero
+	amount := money.Zero
+	if !free {
+		amount = cost(quantity, price, it.Per)
 	}
-	q.line(bk, it.ID, it.Unit, price, money.Int(it.Per), quantity, amount)
+	q.line(bk, it.ID, it.Unit, price, it.Per, quantity, amount)
 	return nil
 }
 
-func (q *quoter) line(bk billKey, item, unit string, price, per, quantity, amount money.Decimal) {
-	b := q.bills[bk]
+func (q *quoter) line(bk billKey, item, unit string, price money.Decimal, per int64, quantity, amount money.Decimal) {
+	var b *billAcc
+	if q.lastBill < len(q.bills) && q.bills[q.lastBill].key == bk {
+		b = &q.bills[q.lastBill]
+	} else {
+		for i := range q.bills {
+			if q.bills[i].key == bk {
+				b, q.lastBill = &q.bills[i], i
+				break
+			}
+		}
+	}
 	if b == nil {
-		b = map[string]*lineAcc{}
-		q.bills[bk] = b
+		q.bills = append(q.bills, billAcc{key: bk})
+		q.lastBill = len(q.bills) - 1
+		b = &q.bills[q.lastBill]
 	}
-	l := b[item]
+	var l *lineAcc
+	for i := range b.lines {
+		if b.lines[i].item == item {
+			l = &b.lines[i]
+			break
+		}
+	}
 	if l == nil {
-		l = &lineAcc{item: item, unit: unit, unitPrice: price, per: per}
-		b[item] = l
+		if b.lines == nil {
+			b.lines = make([]lineAcc, 0, 4)
+		}
+		b.lines = append(b.lines, lineAcc{item: item, unit: unit, unitPrice: price, per: per})
+		l = &b.lines[len(b.lines)-1]
 	}
-	l.quantity = l.quantity.Add(quantity)
-	l.amount = l.amount.Add(amount)
+	l.quantity = add(l.quantity, quantity)
+	l.amount = add(l.amount, amount)
 }
 
 // day is the billing day of instant ms, YYYY-MM-DD. Records come mostly
@@ -188,7 +298,7 @@ func (q *quoter) durations() error {
 	}
 	type key struct{ app, item, window string }
 	sums := map[key]int64{}
-	var keys []key
+	keys := make([]key, 0, 8) // on the stack while an account has few
 	for _, r := range q.in.Records {
 		it, err := q.item(r.Item)
 		if err != nil {
@@ -208,17 +318,17 @@ func (q *quoter) durations() error {
 	}
 	for _, k := range keys {
 		it, _ := q.cat.Item(k.item)
-		minutes := money.Int(money.CeilDiv(sums[k], 60000))
-		covered := money.Zero
+		minutes := money.CeilDiv(sums[k], 60000)
+		var covered int64
 		if it.Rounding != catalog.RoundMonth {
-			covered = money.Int(ded.Covered(k.app, k.window, k.item))
+			covered = ded.Covered(k.app, k.window, k.item)
 		}
-		q.addUsage(k.item, minutes, covered)
+		q.addUsage(k.item, intDecimal(minutes), intDecimal(covered))
 		kind := livebill.BillDaily
 		if it.Rounding == catalog.RoundMonth {
 			kind = livebill.BillMonthly
 		}
-		if err := q.addLine(billKey{kind: kind, date: k.window}, it, minutes.Sub(covered), false); err != nil {
+		if err := q.addLine(billKey{kind: kind, date: k.window}, it, intDecimal(minutes-covered), false); err != nil {
 			return err
 		}
 	}
@@ -399,66 +509,76 @@ func (q *quoter) peaks() error {
 	return nil
 }
 
-// quote assembles bills and the per-item summary.
+// quote assembles bills and the per-item summary. It sorts q.bills: no
+// line may be added after it.
 func (q *quoter) quote() *livebill.Quote {
-	out := &livebill.Quote{Currency: q.cur.Code, Lines: []livebill.Line{}, Usage: []livebill.UsageLine{},
-		Bills: []livebill.Bill{}, Notices: q.notices}
+	out := &livebill.Quote{Currency: q.cur.Code, Notices: q.notices}
 	if out.Notices == nil {
 		out.Notices = []livebill.Notice{}
 	}
-	keys := make([]billKey, 0, len(q.bills))
-	for k := range q.bills {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.date != b.date {
-			return a.date < b.date
+	slices.SortFunc(q.bills, func(a, b billAcc) int {
+		if c := strings.Compare(a.key.date, b.key.date); c != 0 {
+			return c
 		}
-		if a.kind != b.kind {
-			return kindOrder(a.kind) < kindOrder(b.kind)
+		if c := cmp.Compare(kindOrder(a.key.kind), kindOrder(b.key.kind)); c != 0 {
+			return c
 		}
-		return a.seq < b.seq
+		return cmp.Compare(a.key.seq, b.key.seq)
 	})
+	byItem := func(a, b lineAcc) int { return q.compare(a.item, b.item) }
+	n := 0
+	for i := range q.bills {
+		slices.SortFunc(q.bills[i].lines, byItem)
+		n += len(q.bills[i].lines)
+	}
+	// The bills' lines and the summary's share one array (at most n
+	// summary lines); each slice is capped at its length.
+	all := make([]livebill.Line, 0, 2*n)
+	out.Bills = make([]livebill.Bill, 0, len(q.bills))
 	total := money.Zero
-	sum := map[string]*lineAcc{}
-	for _, k := range keys {
-		lines := q.sortedLines(q.bills[k])
+	var sum []lineAcc // one per item: a quote has a few
+	for i := range q.bills {
+		b := &q.bills[i]
 		bt := money.Zero
-		bill := livebill.Bill{Kind: k.kind, Date: k.date, Lines: make([]livebill.Line, 0, len(lines))}
-		for _, l := range lines {
-			bt = bt.Add(l.amount)
-			bill.Lines = append(bill.Lines, l.json())
-			s := sum[l.item]
-			if s == nil {
-				cp := *l
-				sum[l.item] = &cp
-			} else {
-				s.quantity = s.quantity.Add(l.quantity)
-				s.amount = s.amount.Add(l.amount)
+		first := len(all)
+		for j := range b.lines {
+			l := &b.lines[j]
+			bt = add(bt, l.amount)
+			all = append(all, l.json())
+			k := slices.IndexFunc(sum, func(s lineAcc) bool { return s.item == l.item })
+			if k < 0 {
+				if sum == nil {
+					sum = make([]lineAcc, 0, n)
+				}
+				sum = append(sum, *l) // formatted: the strings are the bill line's while no other bill adds
+				continue
 			}
+			s := &sum[k]
+			s.quantity = s.quantity.Add(l.quantity)
+			s.amount = s.amount.Add(l.amount)
+			s.quantityStr, s.amountStr = "", ""
 		}
 		rounded := q.cur.RoundTotal(bt)
-		bill.Total = q.cur.FormatTotal(rounded)
-		total = total.Add(rounded)
-		out.Bills = append(out.Bills, bill)
+		out.Bills = append(out.Bills, livebill.Bill{Kind: b.key.kind, Date: b.key.date, Lines: all[first:len(all):len(all)],
+			Total: rounded.StringFixed(q.cur.Minor)}) // rounded already: FormatTotal would round again
+		total = add(total, rounded)
 	}
-	sumLines := q.sortedLines(sum)
-	out.Lines = make([]livebill.Line, 0, len(sumLines))
-	for _, l := range sumLines {
-		out.Lines = append(out.Lines, l.json())
+	slices.SortFunc(sum, byItem)
+	first := len(all)
+	for i := range sum {
+		all = append(all, sum[i].json())
 	}
+	out.Lines = all[first:len(all):len(all)]
+	slices.SortFunc(q.usage, func(a, b usageAcc) int { return q.compare(a.item, b.item) })
 	out.Usage = make([]livebill.UsageLine, 0, len(q.usage))
-	items := make([]string, 0, len(q.usage))
-	for id := range q.usage {
-		items = append(items, id)
+	for _, u := range q.usage {
+		out.Usage = append(out.Usage, livebill.UsageLine{Item: u.item, Quantity: u.quantity.String(), Covered: u.covered.String()})
 	}
-	sort.Slice(items, func(i, j int) bool { return q.less(items[i], items[j]) })
-	for _, id := range items {
-		u := q.usage[id]
-		out.Usage = append(out.Usage, livebill.UsageLine{Item: id, Quantity: u.quantity.String(), Covered: u.covered.String()})
+	if len(out.Bills) == 1 {
+		out.Total = out.Bills[0].Total // the same sum, formatted
+	} else {
+		out.Total = q.cur.FormatTotal(total)
 	}
-	out.Total = q.cur.FormatTotal(total)
 	return out
 }
 
@@ -477,27 +597,23 @@ func kindOrder(kind string) int {
 	return 0
 }
 
-func (q *quoter) less(a, b string) bool {
-	oa, ob := q.cat.ItemOrder(a), q.cat.ItemOrder(b)
-	if oa != ob {
-		return oa < ob
-	}
-	return a < b
-}
+func (q *quoter) less(a, b string) bool { return q.compare(a, b) < 0 }
 
-func (q *quoter) sortedLines(m map[string]*lineAcc) []*lineAcc {
-	out := make([]*lineAcc, 0, len(m))
-	for _, l := range m {
-		out = append(out, l)
+// compare orders items as the catalog lists them, then by id.
+func (q *quoter) compare(a, b string) int {
+	if c := cmp.Compare(q.cat.ItemOrder(a), q.cat.ItemOrder(b)); c != 0 {
+		return c
 	}
-	sort.Slice(out, func(i, j int) bool { return q.less(out[i].item, out[j].item) })
-	return out
+	return strings.Compare(a, b)
 }
 
 func (l *lineAcc) json() livebill.Line {
 	if l.priceStr == "" { // kept for the summary line, a copy of the bill's
-		l.priceStr, l.perStr = l.unitPrice.String(), l.per.String()
+		l.priceStr, l.perStr = l.unitPrice.String(), strconv.FormatInt(l.per, 10)
 	}
-	return livebill.Line{Item: l.item, Quantity: l.quantity.String(), Unit: l.unit,
-		UnitPrice: l.priceStr, Per: l.perStr, Amount: l.amount.String()}
+	if l.quantityStr == "" {
+		l.quantityStr, l.amountStr = l.quantity.String(), l.amount.String()
+	}
+	return livebill.Line{Item: l.item, Quantity: l.quantityStr, Unit: l.unit,
+		UnitPrice: l.priceStr, Per: l.perStr, Amount: l.amountStr}
 }
