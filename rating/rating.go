@@ -57,7 +57,7 @@ type lineAcc struct {
 	unit      string
 	unitPrice money.Decimal
 	per       int64
-	quantity  money.Decimal
+	quantity  qty
 	amount    money.Decimal
 
 	priceStr, perStr string // unitPrice and per as strings, once formatted
@@ -75,7 +75,62 @@ type billAcc struct {
 // usageAcc accumulates an item's metered quantity and coverage.
 type usageAcc struct {
 	item              string
-	quantity, covered money.Decimal
+	quantity, covered qty
+}
+
+// qty is an exact quantity that adds integers (minutes, counts) as int64,
+// without decimal arithmetic: its value is n + d.
+type qty struct {
+	n int64
+	d money.Decimal
+}
+
+// add adds v: as an integer when it is one that fits.
+func (x *qty) add(v money.Decimal) {
+	if n, ok := int64Of(v); ok {
+		x.addInt(n)
+		return
+	}
+	x.d = add(x.d, v)
+}
+
+func (x *qty) addInt(v int64) {
+	s := x.n + v
+	if (v > 0 && s < x.n) || (v < 0 && s > x.n) { // overflow: v goes to the decimal
+		x.d = add(x.d, money.Int(v))
+		return
+	}
+	x.n = s
+}
+
+func (x *qty) addQty(y qty) {
+	x.addInt(y.n)
+	x.d = add(x.d, y.d)
+}
+
+// String is the value's decimal string (money.Decimal's).
+func (x qty) String() string {
+	if x.d.IsZero() {
+		return strconv.FormatInt(x.n, 10)
+	}
+	return add(intDecimal(x.n), x.d).String()
+}
+
+// int64Of returns d as an int64 when it is an integer of exponent 0 that
+// fits (money.Int's values).
+func int64Of(d money.Decimal) (int64, bool) {
+	if d.Exponent() != 0 || d.NumDigits() > 18 {
+		return 0, false
+	}
+	return d.CoefficientInt64(), true
+}
+
+// decString is d.String(), through strconv for an integer that fits.
+func decString(d money.Decimal) string {
+	if n, ok := int64Of(d); ok {
+		return strconv.FormatInt(n, 10)
+	}
+	return d.String()
 }
 
 type quoter struct {
@@ -150,6 +205,19 @@ func (q *quoter) item(id string) (*catalog.Item, error) {
 
 // addUsage records an item's metered quantity and what packages covered.
 func (q *quoter) addUsage(item string, quantity, covered money.Decimal) {
+	u := q.usageOf(item)
+	u.quantity.add(quantity)
+	u.covered.add(covered)
+}
+
+// addUsageInt is addUsage for integers.
+func (q *quoter) addUsageInt(item string, quantity, covered int64) {
+	u := q.usageOf(item)
+	u.quantity.addInt(quantity)
+	u.covered.addInt(covered)
+}
+
+func (q *quoter) usageOf(item string) *usageAcc {
 	var u *usageAcc
 	for i := range q.usage {
 		if q.usage[i].item == item {
@@ -164,8 +232,7 @@ func (q *quoter) addUsage(item string, quantity, covered money.Decimal) {
 		q.usage = append(q.usage, usageAcc{item: item})
 		u = &q.usage[len(q.usage)-1]
 	}
-	u.quantity = add(u.quantity, quantity)
-	u.covered = add(u.covered, covered)
+	return u
 }
 
 // add is a + b; a sum with zero is the other term, without the
@@ -267,7 +334,7 @@ func (q *quoter) line(bk billKey, item, unit string, price money.Decimal, per in
 		b.lines = append(b.lines, lineAcc{item: item, unit: unit, unitPrice: price, per: per})
 		l = &b.lines[len(b.lines)-1]
 	}
-	l.quantity = add(l.quantity, quantity)
+	l.quantity.add(quantity)
 	l.amount = add(l.amount, amount)
 }
 
@@ -323,7 +390,7 @@ func (q *quoter) durations() error {
 		if it.Rounding != catalog.RoundMonth {
 			covered = ded.Covered(k.app, k.window, k.item)
 		}
-		q.addUsage(k.item, intDecimal(minutes), intDecimal(covered))
+		q.addUsageInt(k.item, minutes, covered)
 		kind := livebill.BillDaily
 		if it.Rounding == catalog.RoundMonth {
 			kind = livebill.BillMonthly
@@ -554,13 +621,13 @@ func (q *quoter) quote() *livebill.Quote {
 				continue
 			}
 			s := &sum[k]
-			s.quantity = s.quantity.Add(l.quantity)
-			s.amount = s.amount.Add(l.amount)
+			s.quantity.addQty(l.quantity)
+			s.amount = add(s.amount, l.amount)
 			s.quantityStr, s.amountStr = "", ""
 		}
 		rounded := q.cur.RoundTotal(bt)
 		out.Bills = append(out.Bills, livebill.Bill{Kind: b.key.kind, Date: b.key.date, Lines: all[first:len(all):len(all)],
-			Total: rounded.StringFixed(q.cur.Minor)}) // rounded already: FormatTotal would round again
+			Total: q.formatTotal(rounded)})
 		total = add(total, rounded)
 	}
 	slices.SortFunc(sum, byItem)
@@ -577,10 +644,27 @@ func (q *quoter) quote() *livebill.Quote {
 	if len(out.Bills) == 1 {
 		out.Total = out.Bills[0].Total // the same sum, formatted
 	} else {
-		out.Total = q.cur.FormatTotal(total)
+		out.Total = q.formatTotal(total)
 	}
 	return out
 }
+
+// formatTotal is q.cur.FormatTotal of a total already rounded (rounding
+// it again changes nothing); a zero total's string is made once.
+func (q *quoter) formatTotal(rounded money.Decimal) string {
+	if rounded.IsZero() && int(q.cur.Minor) < len(zeroTotals) {
+		return zeroTotals[q.cur.Minor]
+	}
+	return rounded.StringFixed(q.cur.Minor)
+}
+
+// zeroTotals[m] is a zero total with m minor places ("0.00").
+var zeroTotals = func() (z [5]string) {
+	for m := range z {
+		z[m] = money.Currency{Minor: int32(m)}.FormatTotal(money.Zero)
+	}
+	return z
+}()
 
 // kindOrder orders a day's bills: purchases, daily, monthly, adjustments.
 func kindOrder(kind string) int {
@@ -612,7 +696,7 @@ func (l *lineAcc) json() livebill.Line {
 		l.priceStr, l.perStr = l.unitPrice.String(), strconv.FormatInt(l.per, 10)
 	}
 	if l.quantityStr == "" {
-		l.quantityStr, l.amountStr = l.quantity.String(), l.amount.String()
+		l.quantityStr, l.amountStr = l.quantity.String(), decString(l.amount)
 	}
 	return livebill.Line{Item: l.item, Quantity: l.quantityStr, Unit: l.unit,
 		UnitPrice: l.priceStr, Per: l.perStr, Amount: l.amountStr}
