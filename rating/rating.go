@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -144,9 +145,38 @@ type quoter struct {
 	notices  []livebill.Notice
 	seq      int
 	pl       *planState // TRTC plans, packs and refunds (plans.go)
+	plans0   planState  // pl's storage
 
 	dayStart, dayEnd int64 // the day of dayStr (day), Unix ms
 	dayStr           string
+
+	windows []deduct.Window // the deduction's usage (plans.go)
+}
+
+// quoters keeps quoters between Rate calls for their scratch space (the
+// bill, line and usage accumulators and the deduction's usage): a
+// settlement rates one account per call and every allocation is costly.
+// A quoter serves one Rate at a time, and nothing Rate returns points into
+// it: the quote's slices and strings are made by quote and packStates.
+var quoters = sync.Pool{New: func() any { return new(quoter) }}
+
+// maxPooled bounds the scratch space a pooled quoter keeps (a year's quote
+// of a big account is not kept for the next one).
+const maxPooled = 4096
+
+// release clears q, keeping its buffers, and returns it to quoters.
+func (q *quoter) release() {
+	for i := range q.bills {
+		clear(q.bills[i].lines)
+		q.bills[i] = billAcc{lines: q.bills[i].lines[:0]}
+	}
+	clear(q.usage)
+	clear(q.windows)
+	big := cap(q.bills) > 64 || cap(q.usage) > 64 || cap(q.windows) > maxPooled
+	*q = quoter{bills: q.bills[:0], usage: q.usage[:0], windows: q.windows[:0]}
+	if !big {
+		quoters.Put(q)
+	}
 }
 
 // Rate prices the input.
@@ -161,8 +191,10 @@ func Rate(in Input) (*livebill.Quote, error) {
 	if in.Mode == "" {
 		in.Mode = ModeAccount
 	}
-	q := &quoter{in: in, cat: in.Catalog, loc: in.Location, cur: cur}
-	q.notices = append(q.notices, in.Notices...)
+	q := quoters.Get().(*quoter)
+	defer q.release()
+	q.in, q.cat, q.loc, q.cur = in, in.Catalog, in.Location, cur
+	q.notices = append([]livebill.Notice(nil), in.Notices...) // returned: never pooled
 	// The steps are called one by one: a slice of method values would
 	// allocate each.
 	if err := q.plans(); err != nil {
@@ -316,7 +348,13 @@ func (q *quoter) line(bk billKey, item, unit string, price money.Decimal, per in
 		}
 	}
 	if b == nil {
-		q.bills = append(q.bills, billAcc{key: bk})
+		// A pooled bill past len keeps its lines' array (release emptied it).
+		if n := len(q.bills); n < cap(q.bills) {
+			q.bills = q.bills[:n+1]
+			q.bills[n].key = bk
+		} else {
+			q.bills = append(q.bills, billAcc{key: bk})
+		}
 		q.lastBill = len(q.bills) - 1
 		b = &q.bills[q.lastBill]
 	}
