@@ -312,7 +312,12 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		}
 		return a.bought().Compare(b.bought()) // then grant order
 	})
-	spans := make([]packSpan, len(offer))
+	var spanBuf [4]packSpan // a few packs: on the stack
+	spans := spanBuf[:0]
+	if len(offer) > len(spanBuf) {
+		spans = make([]packSpan, 0, len(offer))
+	}
+	spans = spans[:len(offer)]
 	for i, p := range offer {
 		spans[i] = packSpan{start: p.Start.UnixMilli(), end: p.End.UnixMilli(), bought: p.bought().UnixMilli(), ratios: p.Ratios,
 			fixed: !decimalOnly && p.Minutes <= math.MaxInt64/fixedScale}
@@ -354,7 +359,8 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		ms      int64
 		counted int64 // minutes counted so far
 	}
-	var acc []dayAcc
+	var accBuf [8]dayAcc
+	acc := accBuf[:0]
 	var dayStart, dayEnd int64 = math.MaxInt64, math.MinInt64
 	var day string
 	for i := 0; i < len(ws); {
@@ -390,8 +396,7 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 			if !ok {
 				di = len(res.Deductions)
 				if res.Deductions == nil {
-					res.Deductions = make([]Deduction, 0, 4)
-					acc = make([]dayAcc, 0, 4)
+					res.Deductions = make([]Deduction, 0, 2) // an account's day: audio and a video tier
 				}
 				res.Deductions = append(res.Deductions, Deduction{App: w.App, Day: day, Item: w.Item})
 				acc = append(acc, dayAcc{})
@@ -530,9 +535,10 @@ type packSpan struct {
 	ratios             map[string]money.Decimal
 
 	fixed         bool
-	granted, used int64 // in units of 10^-fixedPlaces, while fixed
-	seen          []fixedRatio
-	seenBuf       [4]fixedRatio // seen's first items, without an allocation
+	granted, used int64         // in units of 10^-fixedPlaces, while fixed
+	seen          [2]fixedRatio // the first items seen (no slice into itself: spans stay on the stack)
+	nseen         int
+	more          []fixedRatio // the items seen after them
 }
 
 // fixedRatio is a ratio in units of 10^-fixedPlaces; ok is false when it
@@ -574,7 +580,12 @@ func (sp *packSpan) cover(p *Pack, item string, inc int64) (int64, bool) {
 }
 
 func (sp *packSpan) fixedRatio(item string, ratio money.Decimal) (int64, bool) {
-	for _, f := range sp.seen {
+	for _, f := range sp.seen[:sp.nseen] {
+		if f.item == item {
+			return f.r, f.ok
+		}
+	}
+	for _, f := range sp.more {
 		if f.item == item {
 			return f.r, f.ok
 		}
@@ -585,10 +596,12 @@ func (sp *packSpan) fixedRatio(item string, ratio money.Decimal) (int64, bool) {
 	} else if s := ratio.Shift(fixedPlaces); s.IsInteger() && s.IsPositive() && s.LessThanOrEqual(maxFixed) {
 		f.r, f.ok = s.IntPart(), true
 	}
-	if sp.seen == nil {
-		sp.seen = sp.seenBuf[:0]
+	if sp.nseen < len(sp.seen) {
+		sp.seen[sp.nseen] = f
+		sp.nseen++
+	} else {
+		sp.more = append(sp.more, f)
 	}
-	sp.seen = append(sp.seen, f)
 	return f.r, f.ok
 }
 
