@@ -273,7 +273,7 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 				break
 			}
 			if out == nil {
-				out = make([]deduct.Grant, 0, 2)
+				out = make([]deduct.Grant, 0, 1+len(insts)) // a day's free pack, and the periods' gifts
 			}
 			var id [32]byte
 			out = append(out, deduct.Grant{ID: string(s.AppendFormat(append(id[:0], "free-"...), time.DateOnly)), Kind: deduct.KindFree,

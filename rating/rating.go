@@ -64,6 +64,11 @@ type lineAcc struct {
 	priceStr, perStr string // unitPrice and per as strings, once formatted
 	// quantity and amount as strings, once formatted; "" after a change
 	quantityStr, amountStr string
+
+	// A summary line: the first bill line of its item, whose strings it
+	// takes (all of them unless another bill's line was added: merged).
+	from   *lineAcc
+	merged bool
 }
 
 // billAcc accumulates a bill's lines, one per item (a bill has a few:
@@ -151,6 +156,7 @@ type quoter struct {
 	dayStr           string
 
 	windows []deduct.Window // the deduction's usage (plans.go)
+	sum     []lineAcc       // the quote's summary lines (quote)
 }
 
 // quoters keeps quoters between Rate calls for their scratch space (the
@@ -172,8 +178,9 @@ func (q *quoter) release() {
 	}
 	clear(q.usage)
 	clear(q.windows)
-	big := cap(q.bills) > 64 || cap(q.usage) > 64 || cap(q.windows) > maxPooled
-	*q = quoter{bills: q.bills[:0], usage: q.usage[:0], windows: q.windows[:0]}
+	clear(q.sum)
+	big := cap(q.bills) > 64 || cap(q.usage) > 64 || cap(q.windows) > maxPooled || cap(q.sum) > 64
+	*q = quoter{bills: q.bills[:0], usage: q.usage[:0], windows: q.windows[:0], sum: q.sum[:0]}
 	if !big {
 		quoters.Put(q)
 	}
@@ -636,12 +643,30 @@ func (q *quoter) quote() *livebill.Quote {
 		slices.SortFunc(q.bills[i].lines, byItem)
 		n += len(q.bills[i].lines)
 	}
-	// The bills' lines and the summary's share one array (at most n
-	// summary lines); each slice is capped at its length.
-	all := make([]livebill.Line, 0, 2*n)
+	// The summary: one line per item (a quote has a few).
+	sum := q.sum[:0]
+	for i := range q.bills {
+		for j := range q.bills[i].lines {
+			l := &q.bills[i].lines[j]
+			k := slices.IndexFunc(sum, func(s lineAcc) bool { return s.item == l.item })
+			if k < 0 {
+				sum = append(sum, *l)
+				sum[len(sum)-1].from = l
+				continue
+			}
+			s := &sum[k]
+			s.quantity.addQty(l.quantity)
+			s.amount = add(s.amount, l.amount)
+			s.merged = true
+		}
+	}
+	q.sum = sum
+	slices.SortFunc(sum, byItem)
+	// The bills' lines and the summary's share one array; each slice is
+	// capped at its length.
+	all := make([]livebill.Line, 0, n+len(sum))
 	out.Bills = make([]livebill.Bill, 0, len(q.bills))
 	total := money.Zero
-	var sum []lineAcc // one per item: a quote has a few
 	for i := range q.bills {
 		b := &q.bills[i]
 		bt := money.Zero
@@ -650,28 +675,20 @@ func (q *quoter) quote() *livebill.Quote {
 			l := &b.lines[j]
 			bt = add(bt, l.amount)
 			all = append(all, l.json())
-			k := slices.IndexFunc(sum, func(s lineAcc) bool { return s.item == l.item })
-			if k < 0 {
-				if sum == nil {
-					sum = make([]lineAcc, 0, n)
-				}
-				sum = append(sum, *l) // formatted: the strings are the bill line's while no other bill adds
-				continue
-			}
-			s := &sum[k]
-			s.quantity.addQty(l.quantity)
-			s.amount = add(s.amount, l.amount)
-			s.quantityStr, s.amountStr = "", ""
 		}
 		rounded := q.cur.RoundTotal(bt)
 		out.Bills = append(out.Bills, livebill.Bill{Kind: b.key.kind, Date: b.key.date, Lines: all[first:len(all):len(all)],
 			Total: q.formatTotal(rounded)})
 		total = add(total, rounded)
 	}
-	slices.SortFunc(sum, byItem)
 	first := len(all)
 	for i := range sum {
-		all = append(all, sum[i].json())
+		s := &sum[i]
+		s.priceStr, s.perStr = s.from.priceStr, s.from.perStr // the first bill's, as formatted
+		if !s.merged {
+			s.quantityStr, s.amountStr = s.from.quantityStr, s.from.amountStr
+		}
+		all = append(all, s.json())
 	}
 	out.Lines = all[first:len(all):len(all)]
 	slices.SortFunc(q.usage, func(a, b usageAcc) int { return q.compare(a.item, b.item) })
