@@ -159,8 +159,41 @@ type Result struct {
 	Deductions []Deduction // sorted by day, app, item order
 	Stops      []Stop      // in time order
 
-	byKey map[dayKey]int // index into Deductions
+	byKey map[dayKey]int // index into Deductions, once there are more than smallSet
 	stops map[string][]*Stop
+}
+
+// smallSet is the size up to which sets are searched linearly: a run of
+// one account's day has a few (app, day, item) deductions, and a map per
+// run costs more than the search.
+const smallSet = 8
+
+// find returns the index in r.Deductions of (app, day, item).
+func (r *Result) find(app, day, item string) (int, bool) {
+	if r.byKey != nil {
+		i, ok := r.byKey[dayKey{app, day, item}]
+		return i, ok
+	}
+	for i := range r.Deductions {
+		if d := &r.Deductions[i]; d.Item == item && d.App == app && d.Day == day {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// index maps the deductions' keys to their indexes once they are too many
+// to search.
+func (r *Result) index() {
+	if r.byKey == nil && len(r.Deductions) <= smallSet {
+		return
+	}
+	if r.byKey == nil {
+		r.byKey = make(map[dayKey]int, 2*len(r.Deductions))
+	}
+	for i, d := range r.Deductions {
+		r.byKey[dayKey{d.App, d.Day, d.Item}] = i
+	}
 }
 
 type dayKey struct{ app, day, item string }
@@ -170,7 +203,7 @@ func (r *Result) Covered(app, day, item string) int64 {
 	if r == nil {
 		return 0
 	}
-	if i, ok := r.byKey[dayKey{app, day, item}]; ok {
+	if i, ok := r.find(app, day, item); ok {
 		return r.Deductions[i].Covered
 	}
 	return 0
@@ -181,7 +214,7 @@ func (r *Result) Deduction(app, day, item string) (Deduction, bool) {
 	if r == nil {
 		return Deduction{}, false
 	}
-	i, ok := r.byKey[dayKey{app, day, item}]
+	i, ok := r.find(app, day, item)
 	if !ok {
 		return Deduction{}, false
 	}
@@ -227,9 +260,11 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 	if order == nil {
 		order = func(string) int { return 0 }
 	}
-	res := &Result{byKey: map[dayKey]int{}, stops: map[string][]*Stop{}}
+	res := &Result{}
 	var live []*Stop
-	res.Packs = make([]*Pack, 0, len(grants))
+	// res.Packs and the offer order share one array.
+	ptrs := make([]*Pack, 2*len(grants))
+	res.Packs = ptrs[:0:len(grants)]
 	packs := make([]Pack, len(grants))
 	var checked []map[string]money.Decimal // ratio tables already checked (grants share their catalog's)
 	for i, g := range grants {
@@ -258,7 +293,7 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 	})
 	// offer order: free first, app before account, earliest expiry,
 	// earliest grant.
-	offer := slices.Clone(res.Packs)
+	offer := append(ptrs[len(grants):len(grants)], res.Packs...)
 	slices.SortStableFunc(offer, func(a, b *Pack) int {
 		if fa, fb := a.Kind == KindFree, b.Kind == KindFree; fa != fb {
 			if fa {
@@ -277,7 +312,12 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		}
 		return a.bought().Compare(b.bought()) // then grant order
 	})
-	spans := make([]packSpan, len(offer))
+	var spanBuf [4]packSpan // a few packs: on the stack
+	spans := spanBuf[:0]
+	if len(offer) > len(spanBuf) {
+		spans = make([]packSpan, 0, len(offer))
+	}
+	spans = spans[:len(offer)]
 	for i, p := range offer {
 		spans[i] = packSpan{start: p.Start.UnixMilli(), end: p.End.UnixMilli(), bought: p.bought().UnixMilli(), ratios: p.Ratios,
 			fixed: !decimalOnly && p.Minutes <= math.MaxInt64/fixedScale}
@@ -295,34 +335,32 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		return false
 	}
 
-	ws := make([]Window, 0, len(usage))
+	positive := true
 	for _, w := range usage {
 		if w.MS < 0 {
 			return nil, fmt.Errorf("cannot deduct: negative usage of %s in app %s at %d", w.Item, w.App, w.Start)
 		}
-		if w.MS > 0 {
-			ws = append(ws, w)
-		}
+		positive = positive && w.MS > 0
 	}
-	slices.SortStableFunc(ws, func(a, b Window) int {
-		if a.Start != b.Start {
-			return cmp.Compare(a.Start, b.Start)
+	// Usage already in order (SortWindows) is read in place, not copied.
+	ws := usage
+	if !positive || !slices.IsSortedFunc(usage, windowOrder(order)) {
+		ws = make([]Window, 0, len(usage))
+		for _, w := range usage {
+			if w.MS > 0 {
+				ws = append(ws, w)
+			}
 		}
-		if a.App != b.App {
-			return strings.Compare(a.App, b.App)
-		}
-		if oa, ob := order(a.Item), order(b.Item); oa != ob {
-			return cmp.Compare(oa, ob)
-		}
-		return strings.Compare(a.Item, b.Item)
-	})
+		slices.SortStableFunc(ws, windowOrder(order))
+	}
 
 	// acc[i] accumulates res.Deductions[i] (before the final sort).
 	type dayAcc struct {
 		ms      int64
 		counted int64 // minutes counted so far
 	}
-	var acc []dayAcc
+	var accBuf [8]dayAcc
+	acc := accBuf[:0]
 	var dayStart, dayEnd int64 = math.MaxInt64, math.MinInt64
 	var day string
 	for i := 0; i < len(ws); {
@@ -354,13 +392,19 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		}
 		short := false
 		for _, w := range group {
-			k := dayKey{w.App, day, w.Item}
-			di, ok := res.byKey[k]
+			di, ok := res.find(w.App, day, w.Item)
 			if !ok {
 				di = len(res.Deductions)
-				res.byKey[k] = di
+				if res.Deductions == nil {
+					res.Deductions = make([]Deduction, 0, 2) // an account's day: audio and a video tier
+				}
 				res.Deductions = append(res.Deductions, Deduction{App: w.App, Day: day, Item: w.Item})
 				acc = append(acc, dayAcc{})
+				if res.byKey != nil {
+					res.byKey[dayKey{w.App, day, w.Item}] = di
+				} else {
+					res.index()
+				}
 			}
 			a := &acc[di]
 			a.ms += w.MS
@@ -418,6 +462,9 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 					s.Resume = st
 				}
 			}
+			if res.stops == nil {
+				res.stops = map[string][]*Stop{}
+			}
 			res.stops[w0.App] = append(res.stops[w0.App], s)
 			live = append(live, s)
 		}
@@ -440,10 +487,34 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		}
 		return strings.Compare(a.Item, b.Item)
 	})
-	for i, d := range res.Deductions {
-		res.byKey[dayKey{d.App, d.Day, d.Item}] = i
-	}
+	res.index()
 	return res, nil
+}
+
+// windowOrder is the order Run reads usage in: window start, app id, then
+// catalog item order.
+func windowOrder(order func(string) int) func(a, b Window) int {
+	return func(a, b Window) int {
+		if a.Start != b.Start {
+			return cmp.Compare(a.Start, b.Start)
+		}
+		if a.App != b.App {
+			return strings.Compare(a.App, b.App)
+		}
+		if oa, ob := order(a.Item), order(b.Item); oa != ob {
+			return cmp.Compare(oa, ob)
+		}
+		return strings.Compare(a.Item, b.Item)
+	}
+}
+
+// SortWindows sorts usage in the order Run reads it (Options.ItemOrder
+// orders items; nil sorts by id), so that Run need not copy it.
+func SortWindows(usage []Window, itemOrder func(item string) int) {
+	if itemOrder == nil {
+		itemOrder = func(string) int { return 0 }
+	}
+	slices.SortStableFunc(usage, windowOrder(itemOrder))
 }
 
 // fixedPlaces is the precision of the exact fixed-point pack balances:
@@ -464,8 +535,10 @@ type packSpan struct {
 	ratios             map[string]money.Decimal
 
 	fixed         bool
-	granted, used int64 // in units of 10^-fixedPlaces, while fixed
-	seen          []fixedRatio
+	granted, used int64         // in units of 10^-fixedPlaces, while fixed
+	seen          [2]fixedRatio // the first items seen (no slice into itself: spans stay on the stack)
+	nseen         int
+	more          []fixedRatio // the items seen after them
 }
 
 // fixedRatio is a ratio in units of 10^-fixedPlaces; ok is false when it
@@ -507,17 +580,55 @@ func (sp *packSpan) cover(p *Pack, item string, inc int64) (int64, bool) {
 }
 
 func (sp *packSpan) fixedRatio(item string, ratio money.Decimal) (int64, bool) {
-	for _, f := range sp.seen {
+	for _, f := range sp.seen[:sp.nseen] {
+		if f.item == item {
+			return f.r, f.ok
+		}
+	}
+	for _, f := range sp.more {
 		if f.item == item {
 			return f.r, f.ok
 		}
 	}
 	f := fixedRatio{item: item}
-	if s := ratio.Shift(fixedPlaces); s.IsInteger() && s.IsPositive() && s.LessThanOrEqual(maxFixed) {
+	if r, ok, known := smallFixed(ratio); known {
+		f.r, f.ok = r, ok
+	} else if s := ratio.Shift(fixedPlaces); s.IsInteger() && s.IsPositive() && s.LessThanOrEqual(maxFixed) {
 		f.r, f.ok = s.IntPart(), true
 	}
-	sp.seen = append(sp.seen, f)
+	if sp.nseen < len(sp.seen) {
+		sp.seen[sp.nseen] = f
+		sp.nseen++
+	} else {
+		sp.more = append(sp.more, f)
+	}
 	return f.r, f.ok
+}
+
+// smallFixed is fixedRatio's test for a ratio whose coefficient fits in
+// int64 (every catalog ratio), in integers: the decimal test allocates.
+// known is false when the coefficient may not fit.
+func smallFixed(ratio money.Decimal) (r int64, ok, known bool) {
+	if ratio.NumDigits() > 18 {
+		return 0, false, false
+	}
+	c, e := ratio.CoefficientInt64(), int(ratio.Exponent())+fixedPlaces
+	if c <= 0 {
+		return 0, false, true
+	}
+	for ; e < 0; e++ {
+		if c%10 != 0 {
+			return 0, false, true // more than fixedPlaces places
+		}
+		c /= 10
+	}
+	for ; e > 0; e-- {
+		if c > math.MaxInt64/10 {
+			return 0, false, true
+		}
+		c *= 10
+	}
+	return c, true, true
 }
 
 var maxFixed = money.Int(math.MaxInt64)
@@ -535,7 +646,11 @@ func (sp *packSpan) flush(p *Pack) {
 		v /= 10
 		places--
 	}
-	p.Used = p.Used.Add(money.Int(v).Shift(-places))
+	if u := money.Int(v).Shift(-places); p.Used.IsZero() {
+		p.Used = u
+	} else {
+		p.Used = p.Used.Add(u)
+	}
 	sp.used = 0
 }
 

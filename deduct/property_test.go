@@ -141,3 +141,35 @@ func TestPropertyFixedMatchesDecimal(t *testing.T) {
 		}
 	})
 }
+
+// smallFixed, the integer test of fixedRatio, agrees with the decimal test
+// it stands in for.
+func TestSmallFixedMatchesDecimal(t *testing.T) {
+	check := func(t interface{ Fatalf(string, ...any) }, ratio money.Decimal) {
+		r, ok, known := smallFixed(ratio)
+		if !known {
+			if ratio.NumDigits() <= 18 {
+				t.Fatalf("%s: smallFixed does not know a ratio of %d digits", ratio, ratio.NumDigits())
+			}
+			return
+		}
+		var want int64
+		s := ratio.Shift(fixedPlaces)
+		wantOK := s.IsInteger() && s.IsPositive() && s.LessThanOrEqual(maxFixed)
+		if wantOK {
+			want = s.IntPart()
+		}
+		if ok != wantOK || r != want {
+			t.Fatalf("%s: smallFixed = %d, %v; decimals say %d, %v", ratio, r, ok, want, wantOK)
+		}
+	}
+	for _, s := range []string{"1", "4", "6.1", "0.13", "0.000001", "0.0000001", "1.2345678", "0", "-1", "-0.5",
+		"9223372036854.775807", "9223372036854.775808", "9223372036854775807", "1e30", "1.000000000000", "123456789012345678901234567890"} {
+		check(t, money.MustParse(s))
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		c := rapid.Int64().Draw(t, "coefficient")
+		e := int32(rapid.IntRange(-25, 20).Draw(t, "exponent"))
+		check(t, money.Int(c).Shift(e))
+	})
+}

@@ -2,7 +2,9 @@ package rating
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,8 +66,8 @@ func (q *quoter) plans() error {
 	if !isTRTCPlans(q.cat) {
 		return nil
 	}
-	st := &planState{}
-	q.pl = st
+	q.pl = &q.plans0
+	st := q.pl
 	// TRTC plan refunds are decided here; the others stay in q.in.Refunds.
 	byID := map[string]livebill.Purchase{}
 	for _, p := range q.in.Purchases {
@@ -186,12 +188,15 @@ func (q *quoter) deduct(insts []Instance) (*deduct.Result, error) {
 			n++
 		}
 	}
-	usage := make([]deduct.Window, 0, n)
+	usage := slices.Grow(q.windows[:0], n)
 	for i := range q.in.Records {
 		if r := &q.in.Records[i]; deducted(r) {
 			usage = append(usage, deduct.Window{App: r.App, Item: r.Item, Start: r.Window, MS: r.Value})
 		}
 	}
+	order := q.cat.ItemOrder
+	deduct.SortWindows(usage, order) // ours: Run reads it in place
+	q.windows = usage                // kept for the next quote (Run's result does not point into it)
 	var paid map[string][]Instance
 	for _, in := range insts {
 		if paidAV(in.Plan) && in.Start.Before(in.End) {
@@ -201,33 +206,40 @@ func (q *quoter) deduct(insts []Instance) (*deduct.Result, error) {
 			paid[in.Purchase.App] = append(paid[in.Purchase.App], in)
 		}
 	}
-	res, err := deduct.Run(grants, usage, deduct.Options{
-		Location:  q.loc,
-		ItemOrder: q.cat.ItemOrder,
-		Paid: func(app string, at int64) bool {
+	// Without paid plans the answers are constant: functions without
+	// captures, which need no allocation.
+	opt := deduct.Options{Location: q.loc, ItemOrder: order, Paid: noPaidPlan, Resume: noResume}
+	if paid != nil {
+		loc := q.loc
+		opt.Paid = func(app string, at int64) bool {
 			for _, in := range paid[app] {
 				if at >= in.Start.UnixMilli() && at < in.End.UnixMilli() {
 					return true
 				}
 			}
 			return false
-		},
-		Resume: func(app string, stopped int64) int64 {
+		}
+		opt.Resume = func(app string, stopped int64) int64 {
 			var best int64
 			for _, in := range paid[app] {
-				b := boughtAt(&in, q.loc).UnixMilli()
+				b := boughtAt(&in, loc).UnixMilli()
 				if b >= stopped && in.End.UnixMilli() > b && (best == 0 || b < best) {
 					best = b
 				}
 			}
 			return best
-		},
-	})
+		}
+	}
+	res, err := deduct.Run(grants, usage, opt)
 	if err != nil {
 		return nil, fmt.Errorf("cannot deduct packages: %w", err)
 	}
 	return res, nil
 }
+
+func noPaidPlan(string, int64) bool { return false }
+
+func noResume(string, int64) int64 { return 0 }
 
 // Grants returns the packs of an account: a free pack per month for
 // free_pack.months months from the activation day (ratio table by the
@@ -260,7 +272,11 @@ func Grants(cat *catalog.Catalog, loc *time.Location, acct livebill.Account, fro
 			if !s.Before(to) {
 				break
 			}
-			out = append(out, deduct.Grant{ID: "free-" + s.Format(time.DateOnly), Kind: deduct.KindFree,
+			if out == nil {
+				out = make([]deduct.Grant, 0, 1+len(insts)) // a day's free pack, and the periods' gifts
+			}
+			var id [32]byte
+			out = append(out, deduct.Grant{ID: string(s.AppendFormat(append(id[:0], "free-"...), time.DateOnly)), Kind: deduct.KindFree,
 				Start: s, End: e, Bought: s, Minutes: fp.Minutes, Ratios: ratios, Seq: len(out)})
 		}
 	}
@@ -303,7 +319,7 @@ func CheckPlans(cat *catalog.Catalog, insts []Instance, loc *time.Location) erro
 			sorted = append(sorted, &insts[i])
 		}
 	}
-	sort.SliceStable(sorted, func(i, j int) bool { return boughtAt(sorted[i], loc).Before(boughtAt(sorted[j], loc)) })
+	slices.SortStableFunc(sorted, func(a, b *Instance) int { return boughtAt(a, loc).Compare(boughtAt(b, loc)) })
 	day := func(t time.Time) string { return t.In(loc).Format(time.DateOnly) }
 	for j, b := range sorted {
 		if b.Plan.Trial {
@@ -503,7 +519,7 @@ func (q *quoter) planBills() error {
 		bk := billKey{kind: livebill.BillPurchase, date: d.req.Time.In(q.loc).Format(time.DateOnly), seq: q.seq}
 		n := money.Int(int64(max(d.inst.Count, 1)))
 		price := d.inst.Plan.PriceValue()
-		q.line(bk, d.inst.Plan.ID+".refund", unitOf(q.cat, d.inst.Plan), price.Neg(), money.One, n, price.Mul(n).Neg())
+		q.line(bk, d.inst.Plan.ID+".refund", unitOf(q.cat, d.inst.Plan), price.Neg(), 1, n, price.Mul(n).Neg())
 	}
 	if q.in.Mode != ModeAccount {
 		return nil
@@ -591,9 +607,21 @@ func (q *quoter) packStates() []livebill.PackState {
 		if !p.End.After(q.in.From) || !p.Start.Before(q.in.To) {
 			continue
 		}
-		out = append(out, livebill.PackState{ID: p.ID, Kind: p.Kind, App: p.App,
-			Start: p.Start.In(q.loc).Format(time.DateOnly), End: p.End.In(q.loc).Format(time.DateOnly),
-			Granted: p.Granted().String(), Used: p.Used.String(), Remaining: p.Remaining().String()})
+		if out == nil {
+			out = make([]livebill.PackState, 0, len(q.pl.ded.Packs))
+		}
+		// Start and End are cut from one string.
+		var buf [64]byte
+		b := p.Start.In(q.loc).AppendFormat(buf[:0], time.DateOnly)
+		n := len(b)
+		dates := string(p.End.In(q.loc).AppendFormat(b, time.DateOnly))
+		granted := strconv.FormatInt(p.Minutes, 10) // p.Granted().String()
+		used, remaining := decString(p.Used), granted
+		if !p.Used.IsZero() {
+			remaining = decString(p.Remaining())
+		}
+		out = append(out, livebill.PackState{ID: p.ID, Kind: p.Kind, App: p.App, Start: dates[:n], End: dates[n:],
+			Granted: granted, Used: used, Remaining: remaining})
 	}
 	return out
 }

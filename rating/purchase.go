@@ -240,7 +240,7 @@ func (q *quoter) purchases() error {
 		bk := billKey{kind: livebill.BillPurchase, date: in.Start.Format(time.DateOnly), seq: q.seq}
 		n := money.Int(int64(in.Count))
 		price := in.Plan.PriceValue()
-		q.line(bk, in.Plan.ID, unitOf(q.cat, in.Plan), price, money.One, n, n.Mul(price))
+		q.line(bk, in.Plan.ID, unitOf(q.cat, in.Plan), price, 1, n, n.Mul(price))
 	}
 	// Refund bills in the order of the requests' times.
 	sort.SliceStable(refunds, func(i, j int) bool { return refunds[i].r.Time.Before(refunds[j].r.Time) })
@@ -251,7 +251,7 @@ func (q *quoter) purchases() error {
 		q.seq++
 		bk := billKey{kind: livebill.BillPurchase, date: rl.r.Time.In(q.loc).Format(time.DateOnly), seq: q.seq}
 		n := money.Int(int64(rl.r.Count))
-		q.line(bk, rl.in.Plan.ID+".refund", unitOf(q.cat, rl.in.Plan), rl.r.PerUnit.Neg(), money.One, n, rl.r.PerUnit.Mul(n).Neg())
+		q.line(bk, rl.in.Plan.ID+".refund", unitOf(q.cat, rl.in.Plan), rl.r.PerUnit.Neg(), 1, n, rl.r.PerUnit.Mul(n).Neg())
 	}
 	return nil
 }

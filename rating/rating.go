@@ -6,7 +6,12 @@
 package rating
 
 import (
+	"cmp"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -52,31 +57,133 @@ type lineAcc struct {
 	item      string
 	unit      string
 	unitPrice money.Decimal
-	per       money.Decimal
-	quantity  money.Decimal
+	per       int64
+	quantity  qty
 	amount    money.Decimal
 
 	priceStr, perStr string // unitPrice and per as strings, once formatted
+	// quantity and amount as strings, once formatted; "" after a change
+	quantityStr, amountStr string
+
+	// A summary line: the first bill line of its item, whose strings it
+	// takes (all of them unless another bill's line was added: merged).
+	from   *lineAcc
+	merged bool
+}
+
+// billAcc accumulates a bill's lines, one per item (a bill has a few:
+// searched linearly).
+type billAcc struct {
+	key   billKey
+	lines []lineAcc
 }
 
 // usageAcc accumulates an item's metered quantity and coverage.
 type usageAcc struct {
-	quantity, covered money.Decimal
+	item              string
+	quantity, covered qty
+}
+
+// qty is an exact quantity that adds integers (minutes, counts) as int64,
+// without decimal arithmetic: its value is n + d.
+type qty struct {
+	n int64
+	d money.Decimal
+}
+
+// add adds v: as an integer when it is one that fits.
+func (x *qty) add(v money.Decimal) {
+	if n, ok := int64Of(v); ok {
+		x.addInt(n)
+		return
+	}
+	x.d = add(x.d, v)
+}
+
+func (x *qty) addInt(v int64) {
+	s := x.n + v
+	if (v > 0 && s < x.n) || (v < 0 && s > x.n) { // overflow: v goes to the decimal
+		x.d = add(x.d, money.Int(v))
+		return
+	}
+	x.n = s
+}
+
+func (x *qty) addQty(y qty) {
+	x.addInt(y.n)
+	x.d = add(x.d, y.d)
+}
+
+// String is the value's decimal string (money.Decimal's).
+func (x qty) String() string {
+	if x.d.IsZero() {
+		return strconv.FormatInt(x.n, 10)
+	}
+	return add(intDecimal(x.n), x.d).String()
+}
+
+// int64Of returns d as an int64 when it is an integer of exponent 0 that
+// fits (money.Int's values).
+func int64Of(d money.Decimal) (int64, bool) {
+	if d.Exponent() != 0 || d.NumDigits() > 18 {
+		return 0, false
+	}
+	return d.CoefficientInt64(), true
+}
+
+// decString is d.String(), through strconv for an integer that fits.
+func decString(d money.Decimal) string {
+	if n, ok := int64Of(d); ok {
+		return strconv.FormatInt(n, 10)
+	}
+	return d.String()
 }
 
 type quoter struct {
-	in      Input
-	cat     *catalog.Catalog
-	loc     *time.Location
-	cur     money.Currency
-	bills   map[billKey]map[string]*lineAcc
-	usage   map[string]*usageAcc
-	notices []livebill.Notice
-	seq     int
-	pl      *planState // TRTC plans, packs and refunds (plans.go)
+	in       Input
+	cat      *catalog.Catalog
+	loc      *time.Location
+	cur      money.Currency
+	bills    []billAcc
+	lastBill int        // index in bills of the bill last added to
+	usage    []usageAcc // one per item, in first-use order
+	notices  []livebill.Notice
+	seq      int
+	pl       *planState // TRTC plans, packs and refunds (plans.go)
+	plans0   planState  // pl's storage
 
 	dayStart, dayEnd int64 // the day of dayStr (day), Unix ms
 	dayStr           string
+
+	windows []deduct.Window // the deduction's usage (plans.go)
+	sum     []lineAcc       // the quote's summary lines (quote)
+}
+
+// quoters keeps quoters between Rate calls for their scratch space (the
+// bill, line and usage accumulators and the deduction's usage): a
+// settlement rates one account per call and every allocation is costly.
+// A quoter serves one Rate at a time, and nothing Rate returns points into
+// it: the quote's slices and strings are made by quote and packStates.
+var quoters = sync.Pool{New: func() any { return new(quoter) }}
+
+// maxPooled bounds the scratch space a pooled quoter keeps (a year's quote
+// of a big account is not kept for the next one).
+const maxPooled = 4096
+
+// release clears q, keeping its buffers, and returns it to quoters.
+func (q *quoter) release() {
+	for i := range q.bills {
+		clear(q.bills[i].lines)
+		q.bills[i] = billAcc{lines: q.bills[i].lines[:0]}
+	}
+	clear(q.usage)
+	clear(q.windows)
+	clear(q.sum)
+	big := cap(q.bills) > 64 || cap(q.usage) > 64 || cap(q.windows) > maxPooled || cap(q.sum) > 64
+	*q = quoter{bills: q.bills[:0], usage: q.usage[:0], windows: q.windows[:0], sum: q.sum[:0]}
+	if !big {
+		quoters.Put(q)
+	}
 }
 
 // Rate prices the input.
@@ -91,14 +198,32 @@ func Rate(in Input) (*livebill.Quote, error) {
 	if in.Mode == "" {
 		in.Mode = ModeAccount
 	}
-	q := &quoter{in: in, cat: in.Catalog, loc: in.Location, cur: cur,
-		bills: map[billKey]map[string]*lineAcc{}, usage: map[string]*usageAcc{}}
-	q.notices = append(q.notices, in.Notices...)
-	steps := []func() error{q.plans, q.durations, q.counts, q.microseconds, q.peaks, q.purchases, q.planBills}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return nil, err
-		}
+	q := quoters.Get().(*quoter)
+	defer q.release()
+	q.in, q.cat, q.loc, q.cur = in, in.Catalog, in.Location, cur
+	q.notices = append([]livebill.Notice(nil), in.Notices...) // returned: never pooled
+	// The steps are called one by one: a slice of method values would
+	// allocate each.
+	if err := q.plans(); err != nil {
+		return nil, err
+	}
+	if err := q.durations(); err != nil {
+		return nil, err
+	}
+	if err := q.counts(); err != nil {
+		return nil, err
+	}
+	if err := q.microseconds(); err != nil {
+		return nil, err
+	}
+	if err := q.peaks(); err != nil {
+		return nil, err
+	}
+	if err := q.purchases(); err != nil {
+		return nil, err
+	}
+	if err := q.planBills(); err != nil {
+		return nil, err
 	}
 	out := q.quote()
 	out.Packs = q.packStates()
@@ -119,13 +244,84 @@ func (q *quoter) item(id string) (*catalog.Item, error) {
 
 // addUsage records an item's metered quantity and what packages covered.
 func (q *quoter) addUsage(item string, quantity, covered money.Decimal) {
-	u := q.usage[item]
-	if u == nil {
-		u = &usageAcc{}
-		q.usage[item] = u
+	u := q.usageOf(item)
+	u.quantity.add(quantity)
+	u.covered.add(covered)
+}
+
+// addUsageInt is addUsage for integers.
+func (q *quoter) addUsageInt(item string, quantity, covered int64) {
+	u := q.usageOf(item)
+	u.quantity.addInt(quantity)
+	u.covered.addInt(covered)
+}
+
+func (q *quoter) usageOf(item string) *usageAcc {
+	var u *usageAcc
+	for i := range q.usage {
+		if q.usage[i].item == item {
+			u = &q.usage[i]
+			break
+		}
 	}
-	u.quantity = u.quantity.Add(quantity)
-	u.covered = u.covered.Add(covered)
+	if u == nil {
+		if q.usage == nil {
+			q.usage = make([]usageAcc, 0, 4)
+		}
+		q.usage = append(q.usage, usageAcc{item: item})
+		u = &q.usage[len(q.usage)-1]
+	}
+	return u
+}
+
+// add is a + b; a sum with zero is the other term, without the
+// arithmetic (a value equal to the sum: the same string, the same
+// rounding).
+func add(a, b money.Decimal) money.Decimal {
+	switch {
+	case b.IsZero():
+		return a
+	case a.IsZero():
+		return b
+	}
+	return a.Add(b)
+}
+
+// intDecimal is money.Int, without an allocation for 0.
+func intDecimal(n int64) money.Decimal {
+	if n == 0 {
+		return money.Zero
+	}
+	return money.Int(n)
+}
+
+// cost is money.Cost(quantity, price, money.Int(per)). When per is a power
+// of ten and the quotient has at most money.DivisionPlaces places (every
+// published price), the division is exact: a shift, without DivRound's
+// arithmetic.
+func cost(quantity, price money.Decimal, per int64) money.Decimal {
+	if per > 0 && (quantity.IsZero() || price.IsZero()) {
+		return money.Zero
+	}
+	shift := int32(0)
+	for p := per; p > 1 && p%10 == 0; p /= 10 {
+		shift++
+	}
+	if pow10(shift) == per {
+		if x := quantity.Mul(price).Shift(-shift); x.Exponent() >= -money.DivisionPlaces {
+			return x
+		}
+	}
+	return money.Cost(quantity, price, money.Int(per))
+}
+
+// pow10 is 10^n for small n.
+func pow10(n int32) int64 {
+	p := int64(1)
+	for range n {
+		p *= 10
+	}
+	return p
 }
 
 // addLine adds a billed quantity of a catalog item to a bill. A zero
@@ -138,27 +334,53 @@ func (q *quoter) addLine(bk billKey, it *catalog.Item, quantity money.Decimal, f
 		}
 		return err
 	}
-	amount := money.Cost(quantity, price, money.Int(it.Per))
-	if free {
-		amount = money.Zero
+	amount := money.Zero
+	if !free {
+		amount = cost(quantity, price, it.Per)
 	}
-	q.line(bk, it.ID, it.Unit, price, money.Int(it.Per), quantity, amount)
+	q.line(bk, it.ID, it.Unit, price, it.Per, quantity, amount)
 	return nil
 }
 
-func (q *quoter) line(bk billKey, item, unit string, price, per, quantity, amount money.Decimal) {
-	b := q.bills[bk]
+func (q *quoter) line(bk billKey, item, unit string, price money.Decimal, per int64, quantity, amount money.Decimal) {
+	var b *billAcc
+	if q.lastBill < len(q.bills) && q.bills[q.lastBill].key == bk {
+		b = &q.bills[q.lastBill]
+	} else {
+		for i := range q.bills {
+			if q.bills[i].key == bk {
+				b, q.lastBill = &q.bills[i], i
+				break
+			}
+		}
+	}
 	if b == nil {
-		b = map[string]*lineAcc{}
-		q.bills[bk] = b
+		// A pooled bill past len keeps its lines' array (release emptied it).
+		if n := len(q.bills); n < cap(q.bills) {
+			q.bills = q.bills[:n+1]
+			q.bills[n].key = bk
+		} else {
+			q.bills = append(q.bills, billAcc{key: bk})
+		}
+		q.lastBill = len(q.bills) - 1
+		b = &q.bills[q.lastBill]
 	}
-	l := b[item]
+	var l *lineAcc
+	for i := range b.lines {
+		if b.lines[i].item == item {
+			l = &b.lines[i]
+			break
+		}
+	}
 	if l == nil {
-		l = &lineAcc{item: item, unit: unit, unitPrice: price, per: per}
-		b[item] = l
+		if b.lines == nil {
+			b.lines = make([]lineAcc, 0, 4)
+		}
+		b.lines = append(b.lines, lineAcc{item: item, unit: unit, unitPrice: price, per: per})
+		l = &b.lines[len(b.lines)-1]
 	}
-	l.quantity = l.quantity.Add(quantity)
-	l.amount = l.amount.Add(amount)
+	l.quantity.add(quantity)
+	l.amount = add(l.amount, amount)
 }
 
 // day is the billing day of instant ms, YYYY-MM-DD. Records come mostly
@@ -188,7 +410,7 @@ func (q *quoter) durations() error {
 	}
 	type key struct{ app, item, window string }
 	sums := map[key]int64{}
-	var keys []key
+	keys := make([]key, 0, 8) // on the stack while an account has few
 	for _, r := range q.in.Records {
 		it, err := q.item(r.Item)
 		if err != nil {
@@ -208,17 +430,17 @@ func (q *quoter) durations() error {
 	}
 	for _, k := range keys {
 		it, _ := q.cat.Item(k.item)
-		minutes := money.Int(money.CeilDiv(sums[k], 60000))
-		covered := money.Zero
+		minutes := money.CeilDiv(sums[k], 60000)
+		var covered int64
 		if it.Rounding != catalog.RoundMonth {
-			covered = money.Int(ded.Covered(k.app, k.window, k.item))
+			covered = ded.Covered(k.app, k.window, k.item)
 		}
-		q.addUsage(k.item, minutes, covered)
+		q.addUsageInt(k.item, minutes, covered)
 		kind := livebill.BillDaily
 		if it.Rounding == catalog.RoundMonth {
 			kind = livebill.BillMonthly
 		}
-		if err := q.addLine(billKey{kind: kind, date: k.window}, it, minutes.Sub(covered), false); err != nil {
+		if err := q.addLine(billKey{kind: kind, date: k.window}, it, intDecimal(minutes-covered), false); err != nil {
 			return err
 		}
 	}
@@ -399,68 +621,105 @@ func (q *quoter) peaks() error {
 	return nil
 }
 
-// quote assembles bills and the per-item summary.
+// quote assembles bills and the per-item summary. It sorts q.bills: no
+// line may be added after it.
 func (q *quoter) quote() *livebill.Quote {
-	out := &livebill.Quote{Currency: q.cur.Code, Lines: []livebill.Line{}, Usage: []livebill.UsageLine{},
-		Bills: []livebill.Bill{}, Notices: q.notices}
+	out := &livebill.Quote{Currency: q.cur.Code, Notices: q.notices}
 	if out.Notices == nil {
 		out.Notices = []livebill.Notice{}
 	}
-	keys := make([]billKey, 0, len(q.bills))
-	for k := range q.bills {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.date != b.date {
-			return a.date < b.date
+	slices.SortFunc(q.bills, func(a, b billAcc) int {
+		if c := strings.Compare(a.key.date, b.key.date); c != 0 {
+			return c
 		}
-		if a.kind != b.kind {
-			return kindOrder(a.kind) < kindOrder(b.kind)
+		if c := cmp.Compare(kindOrder(a.key.kind), kindOrder(b.key.kind)); c != 0 {
+			return c
 		}
-		return a.seq < b.seq
+		return cmp.Compare(a.key.seq, b.key.seq)
 	})
-	total := money.Zero
-	sum := map[string]*lineAcc{}
-	for _, k := range keys {
-		lines := q.sortedLines(q.bills[k])
-		bt := money.Zero
-		bill := livebill.Bill{Kind: k.kind, Date: k.date, Lines: make([]livebill.Line, 0, len(lines))}
-		for _, l := range lines {
-			bt = bt.Add(l.amount)
-			bill.Lines = append(bill.Lines, l.json())
-			s := sum[l.item]
-			if s == nil {
-				cp := *l
-				sum[l.item] = &cp
-			} else {
-				s.quantity = s.quantity.Add(l.quantity)
-				s.amount = s.amount.Add(l.amount)
+	byItem := func(a, b lineAcc) int { return q.compare(a.item, b.item) }
+	n := 0
+	for i := range q.bills {
+		slices.SortFunc(q.bills[i].lines, byItem)
+		n += len(q.bills[i].lines)
+	}
+	// The summary: one line per item (a quote has a few).
+	sum := q.sum[:0]
+	for i := range q.bills {
+		for j := range q.bills[i].lines {
+			l := &q.bills[i].lines[j]
+			k := slices.IndexFunc(sum, func(s lineAcc) bool { return s.item == l.item })
+			if k < 0 {
+				sum = append(sum, *l)
+				sum[len(sum)-1].from = l
+				continue
 			}
+			s := &sum[k]
+			s.quantity.addQty(l.quantity)
+			s.amount = add(s.amount, l.amount)
+			s.merged = true
+		}
+	}
+	q.sum = sum
+	slices.SortFunc(sum, byItem)
+	// The bills' lines and the summary's share one array; each slice is
+	// capped at its length.
+	all := make([]livebill.Line, 0, n+len(sum))
+	out.Bills = make([]livebill.Bill, 0, len(q.bills))
+	total := money.Zero
+	for i := range q.bills {
+		b := &q.bills[i]
+		bt := money.Zero
+		first := len(all)
+		for j := range b.lines {
+			l := &b.lines[j]
+			bt = add(bt, l.amount)
+			all = append(all, l.json())
 		}
 		rounded := q.cur.RoundTotal(bt)
-		bill.Total = q.cur.FormatTotal(rounded)
-		total = total.Add(rounded)
-		out.Bills = append(out.Bills, bill)
+		out.Bills = append(out.Bills, livebill.Bill{Kind: b.key.kind, Date: b.key.date, Lines: all[first:len(all):len(all)],
+			Total: q.formatTotal(rounded)})
+		total = add(total, rounded)
 	}
-	sumLines := q.sortedLines(sum)
-	out.Lines = make([]livebill.Line, 0, len(sumLines))
-	for _, l := range sumLines {
-		out.Lines = append(out.Lines, l.json())
+	first := len(all)
+	for i := range sum {
+		s := &sum[i]
+		s.priceStr, s.perStr = s.from.priceStr, s.from.perStr // the first bill's, as formatted
+		if !s.merged {
+			s.quantityStr, s.amountStr = s.from.quantityStr, s.from.amountStr
+		}
+		all = append(all, s.json())
 	}
+	out.Lines = all[first:len(all):len(all)]
+	slices.SortFunc(q.usage, func(a, b usageAcc) int { return q.compare(a.item, b.item) })
 	out.Usage = make([]livebill.UsageLine, 0, len(q.usage))
-	items := make([]string, 0, len(q.usage))
-	for id := range q.usage {
-		items = append(items, id)
+	for _, u := range q.usage {
+		out.Usage = append(out.Usage, livebill.UsageLine{Item: u.item, Quantity: u.quantity.String(), Covered: u.covered.String()})
 	}
-	sort.Slice(items, func(i, j int) bool { return q.less(items[i], items[j]) })
-	for _, id := range items {
-		u := q.usage[id]
-		out.Usage = append(out.Usage, livebill.UsageLine{Item: id, Quantity: u.quantity.String(), Covered: u.covered.String()})
+	if len(out.Bills) == 1 {
+		out.Total = out.Bills[0].Total // the same sum, formatted
+	} else {
+		out.Total = q.formatTotal(total)
 	}
-	out.Total = q.cur.FormatTotal(total)
 	return out
 }
+
+// formatTotal is q.cur.FormatTotal of a total already rounded (rounding
+// it again changes nothing); a zero total's string is made once.
+func (q *quoter) formatTotal(rounded money.Decimal) string {
+	if rounded.IsZero() && int(q.cur.Minor) < len(zeroTotals) {
+		return zeroTotals[q.cur.Minor]
+	}
+	return rounded.StringFixed(q.cur.Minor)
+}
+
+// zeroTotals[m] is a zero total with m minor places ("0.00").
+var zeroTotals = func() (z [5]string) {
+	for m := range z {
+		z[m] = money.Currency{Minor: int32(m)}.FormatTotal(money.Zero)
+	}
+	return z
+}()
 
 // kindOrder orders a day's bills: purchases, daily, monthly, adjustments.
 func kindOrder(kind string) int {
@@ -477,27 +736,23 @@ func kindOrder(kind string) int {
 	return 0
 }
 
-func (q *quoter) less(a, b string) bool {
-	oa, ob := q.cat.ItemOrder(a), q.cat.ItemOrder(b)
-	if oa != ob {
-		return oa < ob
-	}
-	return a < b
-}
+func (q *quoter) less(a, b string) bool { return q.compare(a, b) < 0 }
 
-func (q *quoter) sortedLines(m map[string]*lineAcc) []*lineAcc {
-	out := make([]*lineAcc, 0, len(m))
-	for _, l := range m {
-		out = append(out, l)
+// compare orders items as the catalog lists them, then by id.
+func (q *quoter) compare(a, b string) int {
+	if c := cmp.Compare(q.cat.ItemOrder(a), q.cat.ItemOrder(b)); c != 0 {
+		return c
 	}
-	sort.Slice(out, func(i, j int) bool { return q.less(out[i].item, out[j].item) })
-	return out
+	return strings.Compare(a, b)
 }
 
 func (l *lineAcc) json() livebill.Line {
 	if l.priceStr == "" { // kept for the summary line, a copy of the bill's
-		l.priceStr, l.perStr = l.unitPrice.String(), l.per.String()
+		l.priceStr, l.perStr = l.unitPrice.String(), strconv.FormatInt(l.per, 10)
 	}
-	return livebill.Line{Item: l.item, Quantity: l.quantity.String(), Unit: l.unit,
-		UnitPrice: l.priceStr, Per: l.perStr, Amount: l.amount.String()}
+	if l.quantityStr == "" {
+		l.quantityStr, l.amountStr = l.quantity.String(), decString(l.amount)
+	}
+	return livebill.Line{Item: l.item, Quantity: l.quantityStr, Unit: l.unit,
+		UnitPrice: l.priceStr, Per: l.perStr, Amount: l.amountStr}
 }
