@@ -299,8 +299,10 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 		return nil, fmt.Errorf("cannot list new events: %w", err)
 	}
 	defer rows.Close()
-	var evs []livebill.StoredEvent
-	var of []int32 // evs[i] is of account accts[of[i]]
+	// sized for a few events per account: growing by doubling copied
+	// the group's rows about twice
+	evs := make([]livebill.StoredEvent, 0, 8*len(accts))
+	of := make([]int32, 0, 8*len(accts)) // evs[i] is of account accts[of[i]]
 	for rows.Next() {
 		var e livebill.StoredEvent
 		var n int
