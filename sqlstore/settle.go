@@ -26,15 +26,25 @@ var _ livebill.SettleStore = (*DB)(nil)
 // each; SQLite allows 32,766).
 const billRows = 500
 
-// queryIDs runs "SELECT cols FROM table WHERE col is one of ids tail",
-// tail an ORDER BY or GROUP BY clause or empty: `col IN (…)` on SQLite,
-// `col = ANY(array)` on PostgreSQL.
-func (s *DB) queryIDs(ctx context.Context, cols, table, col, tail string, ids []string) (*sql.Rows, error) {
+// queryIDs runs "SELECT cols FROM table WHERE col = id ORDER BY order"
+// for each of ids at once; order "" means col is the table's key (one
+// row per id). SQLite: `col IN (…)`. PostgreSQL: each distinct id is
+// looked up by itself, through a LATERAL subquery the planner cannot
+// flatten into a join (it has an ORDER BY, or LIMIT 1 on a key). A join
+// or `col = ANY(…)` is planned from statistics, and without them (a
+// table just bulk-loaded, or bills and settlements, which grow during a
+// settlement) PostgreSQL chose a scan of the whole table per group.
+func (s *DB) queryIDs(ctx context.Context, cols, table, col, order string, ids []string) (*sql.Rows, error) {
 	if s.dialect.Numbered {
-		return s.db.QueryContext(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+col+` = ANY($1::text[]) `+tail, ids)
+		tail := " LIMIT 1"
+		if order != "" {
+			tail = " ORDER BY " + order
+		}
+		return s.db.QueryContext(ctx, `SELECT t.* FROM (SELECT DISTINCT unnest($1::text[]) AS k) AS c CROSS JOIN LATERAL (SELECT `+
+			cols+` FROM `+table+` WHERE `+col+` = c.k`+tail+`) AS t`, ids)
 	}
 	var b strings.Builder
-	b.Grow(len(cols) + len(table) + len(col) + len(tail) + 32 + 2*len(ids))
+	b.Grow(len(cols) + len(table) + len(col) + len(order) + 42 + 2*len(ids))
 	b.WriteString("SELECT " + cols + " FROM " + table + " WHERE " + col + " IN (")
 	args := make([]any, len(ids))
 	for i, id := range ids {
@@ -44,7 +54,10 @@ func (s *DB) queryIDs(ctx context.Context, cols, table, col, tail string, ids []
 		b.WriteByte('?')
 		args[i] = id
 	}
-	b.WriteString(") " + tail)
+	b.WriteByte(')')
+	if order != "" {
+		b.WriteString(" ORDER BY " + order)
+	}
 	return s.db.QueryContext(ctx, b.String(), args...)
 }
 
@@ -106,7 +119,7 @@ func (s *DB) ListPurchasesOf(ctx context.Context, ids []string) (map[string][]*l
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `account_id, id, app, plan, count, region, device, start, auto_renew`, "purchases", "account_id", "ORDER BY seq, id", ids)
+	rows, err := s.queryIDs(ctx, `account_id, id, app, plan, count, region, device, start, auto_renew`, "purchases", "account_id", "seq, id", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list purchases: %w", err)
 	}
@@ -133,7 +146,7 @@ func (s *DB) ListDevicesOf(ctx context.Context, ids []string) (map[string][]*liv
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `account_id, id, cameras`, "devices", "account_id", "ORDER BY id", ids)
+	rows, err := s.queryIDs(ctx, `account_id, id, cameras`, "devices", "account_id", "id", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list devices: %w", err)
 	}
@@ -165,7 +178,7 @@ func (s *DB) ListRefundsOf(ctx context.Context, ids []string) (map[string][]*liv
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `seq, account_id, purchase, count, at`, "refunds", "account_id", "ORDER BY seq", ids)
+	rows, err := s.queryIDs(ctx, `seq, account_id, purchase, count, at`, "refunds", "account_id", "seq", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list refunds: %w", err)
 	}
@@ -189,18 +202,7 @@ func (s *DB) ListBillsOf(ctx context.Context, ids []string) (map[string][]livebi
 	if len(ids) == 0 {
 		return out, nil
 	}
-	const cols = `seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at`
-	var rows *sql.Rows
-	var err error
-	if s.dialect.Numbered {
-		// each account's bills through the (account_id, bill_key) index:
-		// bills grows during a settlement, without statistics, and
-		// "account_id = ANY(…) ORDER BY seq" was planned as a walk of
-		// the whole table in seq order, per group
-		rows, err = s.db.QueryContext(ctx, `SELECT b.* FROM (SELECT DISTINCT unnest($1::text[]) AS a) AS c CROSS JOIN LATERAL (SELECT `+cols+` FROM bills WHERE account_id = c.a ORDER BY seq) AS b`, ids)
-	} else {
-		rows, err = s.queryIDs(ctx, cols, "bills", "account_id", "ORDER BY seq", ids)
-	}
+	rows, err := s.queryIDs(ctx, `seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at`, "bills", "account_id", "seq", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list bills: %w", err)
 	}
@@ -274,9 +276,10 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 	var q string
 	var args []any
 	if s.dialect.Numbered {
-		// LATERAL: one index range per account; a join was planned as a
-		// hash join over every event when the statistics were stale
-		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) WITH ORDINALITY AS c(a, s, n) CROSS JOIN LATERAL (SELECT seq, id, time_ms, app, body FROM events WHERE account_id = c.a AND seq > c.s) AS e`
+		// LATERAL, one index range per account (see queryIDs; the ORDER
+		// BY keeps the subquery from being flattened into a join, which
+		// without statistics was a hash join over every event)
+		q = cols + `unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) WITH ORDINALITY AS c(a, s, n) CROSS JOIN LATERAL (SELECT seq, id, time_ms, app, body FROM events WHERE account_id = c.a AND seq > c.s ORDER BY seq) AS e`
 		args = []any{accts, seqs}
 	} else {
 		var b strings.Builder

@@ -9,3 +9,6 @@ UPDATE accounts SET
 	event_count = (SELECT COUNT(*) FROM events WHERE events.account_id = accounts.id),
 	first_ms = COALESCE((SELECT MIN(time_ms) FROM events WHERE events.account_id = accounts.id), 0),
 	last_ms = COALESCE((SELECT MAX(time_ms) FROM events WHERE events.account_id = accounts.id), 0);
+-- an account's refunds are read by account (settlement reads a group's
+-- accounts one by one)
+CREATE INDEX refunds_account ON refunds(account_id, seq);
