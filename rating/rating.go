@@ -381,6 +381,7 @@ func (q *quoter) line(bk billKey, item, unit string, price money.Decimal, per in
 	}
 	l.quantity.add(quantity)
 	l.amount = add(l.amount, amount)
+	l.quantityStr, l.amountStr = "", "" // formatted again if already
 }
 
 // day is the billing day of instant ms, YYYY-MM-DD. Records come mostly
@@ -658,6 +659,7 @@ func (q *quoter) quote() *livebill.Quote {
 			s.quantity.addQty(l.quantity)
 			s.amount = add(s.amount, l.amount)
 			s.merged = true
+			s.quantityStr, s.amountStr = "", ""
 		}
 	}
 	q.sum = sum
