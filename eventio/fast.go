@@ -146,13 +146,56 @@ func (p *Parser) enum(b []byte) string {
 	return p.intern(b, w0, w1)
 }
 
-var eventTypes = func() map[string]livebill.EventType {
-	m := map[string]livebill.EventType{}
-	for t := livebill.RoomJoin; t.String() != "unknown"; t++ {
-		m[t.String()] = t
+// eventType returns the type named b, or EventUnknown: a switch, which
+// compiles to compares of lengths and words, is cheaper than hashing b
+// into a map.
+func eventType(b []byte) livebill.EventType {
+	switch string(b) {
+	case "room.join":
+		return livebill.RoomJoin
+	case "room.leave":
+		return livebill.RoomLeave
+	case "stream.start":
+		return livebill.StreamStart
+	case "stream.update":
+		return livebill.StreamUpdate
+	case "stream.stop":
+		return livebill.StreamStop
+	case "subscribe.start":
+		return livebill.SubscribeStart
+	case "subscribe.stop":
+		return livebill.SubscribeStop
+	case "recording.start":
+		return livebill.RecordingStart
+	case "recording.stop":
+		return livebill.RecordingStop
+	case "transcode.start":
+		return livebill.TranscodeStart
+	case "transcode.update":
+		return livebill.TranscodeUpdate
+	case "transcode.stop":
+		return livebill.TranscodeStop
+	case "relay.start":
+		return livebill.RelayStart
+	case "relay.stop":
+		return livebill.RelayStop
+	case "input.start":
+		return livebill.InputStart
+	case "input.stop":
+		return livebill.InputStop
+	case "screenshot":
+		return livebill.Screenshot
+	case "login":
+		return livebill.Login
+	case "signal":
+		return livebill.Signal
+	case "matchmaking.request":
+		return livebill.MatchmakingRequest
+	case "matchmaking.evaluation":
+		return livebill.MatchmakingEvaluation
 	}
-	return m
-}()
+	return livebill.EventUnknown
+}
 
 // scanner walks one line; ok turns false at the first thing the fast path
 // does not handle, after which every method is a no-op.
@@ -544,7 +587,7 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 	if !s.ok || s.i != len(b) {
 		return false
 	}
-	if e.Type = eventTypes[string(typ)]; e.Type == livebill.EventUnknown {
+	if e.Type = eventType(typ); e.Type == livebill.EventUnknown {
 		return false
 	}
 	t, ok := p.time(tim)

@@ -232,3 +232,22 @@ func TestStrWords(t *testing.T) {
 		}
 	}
 }
+
+// TestEventType checks the fast path's type names against livebill's.
+func TestEventType(t *testing.T) {
+	n := 0
+	for typ := livebill.RoomJoin; typ.String() != "unknown"; typ++ {
+		if got := eventType([]byte(typ.String())); got != typ {
+			t.Errorf("%s: %v", typ, got)
+		}
+		n++
+	}
+	for _, s := range []string{"", "unknown", "room.Join", "room.join ", "login2"} {
+		if got := eventType([]byte(s)); got != livebill.EventUnknown {
+			t.Errorf("%q: %v, want unknown", s, got)
+		}
+	}
+	if n != 21 {
+		t.Errorf("%d event types; the switch has 21", n)
+	}
+}
