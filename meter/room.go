@@ -254,7 +254,28 @@ func (r *room) enqueue(e *livebill.Event) {
 		r.flushPending()
 		r.pendT = e.Time
 	}
-	r.pending = append(r.pending, *e)
+	if e.Type.IsTask() {
+		r.pending = append(r.pending, *e)
+		return
+	}
+	// Slots past the end are zero (flushPending clears them), so an event
+	// other than a task needs only the fields apply reads for it: copying
+	// the whole event costs several times more.
+	if len(r.pending) == cap(r.pending) {
+		r.pending = append(r.pending, livebill.Event{})
+	} else {
+		r.pending = r.pending[:len(r.pending)+1]
+	}
+	copyRoomFields(&r.pending[len(r.pending)-1], e)
+}
+
+// copyRoomFields copies the fields apply reads for events other than
+// tasks (those of stream, subscription, join and leave events).
+func copyRoomFields(dst, src *livebill.Event) {
+	dst.Line, dst.ID, dst.Type, dst.Time = src.Line, src.ID, src.Type, src.Time
+	dst.App, dst.Room, dst.User, dst.Publisher = src.App, src.Room, src.User, src.Publisher
+	dst.Subscribe, dst.Client, dst.Stream, dst.Media = src.Subscribe, src.Client, src.Stream, src.Media
+	dst.NoAudio, dst.Width, dst.Height = src.NoAudio, src.Width, src.Height
 }
 
 // flushPending applies the held events of one instant in canonical order.
@@ -281,8 +302,13 @@ func (r *room) flushPending() {
 			r.m.fail(err)
 		}
 	}
+	var zero livebill.Event
 	for i := range p {
-		p[i] = livebill.Event{} // drop references
+		if p[i].Type.IsTask() {
+			p[i] = zero // drop references
+		} else {
+			copyRoomFields(&p[i], &zero) // the only ones set (enqueue)
+		}
 	}
 	r.pending = p[:0]
 }
