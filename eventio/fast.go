@@ -83,7 +83,7 @@ func (p *Parser) id(s *scanner) string {
 // flexID reads a string or an integer (ids may be either), as Parse keeps
 // them: the string's bytes or the number's literal, interned.
 func (p *Parser) flexID(s *scanner) string {
-	if s.peek() == '"' {
+	if s.next() == '"' {
 		return p.id(s)
 	}
 	b := s.intLit()
@@ -220,6 +220,14 @@ func (s *scanner) ws() {
 	}
 }
 
+// next is peek, quicker when there is no space to skip.
+func (s *scanner) next() byte {
+	if s.ok && s.i < len(s.b) && s.b[s.i] > ' ' {
+		return s.b[s.i]
+	}
+	return s.peek()
+}
+
 // peek returns the next non-space byte, 0 at the end.
 func (s *scanner) peek() byte {
 	s.ws()
@@ -240,9 +248,11 @@ func (s *scanner) expect(c byte) {
 // str reads a string without escapes or non-ASCII bytes (encoding/json
 // would rewrite invalid UTF-8, so those go to the slow path).
 func (s *scanner) str() []byte {
-	if s.peek() != '"' {
-		s.ok = false
-		return nil
+	if !s.ok || s.i >= len(s.b) || s.b[s.i] != '"' { // else no space to skip
+		if s.peek() != '"' {
+			s.ok = false
+			return nil
+		}
 	}
 	s.i++
 	start := s.i
@@ -352,7 +362,7 @@ func (s *scanner) int64() int64 {
 // flex reads a string or an integer, as Parse keeps them: the string's
 // bytes or the number's literal.
 func (s *scanner) flex() []byte {
-	if s.peek() == '"' {
+	if s.next() == '"' {
 		return s.str()
 	}
 	return s.intLit()
@@ -385,12 +395,16 @@ func (s *scanner) object(field func(key []byte)) {
 	}
 	for s.ok {
 		k := s.str()
-		s.expect(':')
+		if s.i < len(s.b) && s.b[s.i] == ':' { // the usual case: no space
+			s.i++
+		} else {
+			s.expect(':')
+		}
 		if !s.ok {
 			return
 		}
 		field(k)
-		switch s.peek() {
+		switch s.next() {
 		case ',':
 			s.i++
 		case '}':
@@ -411,7 +425,7 @@ func (s *scanner) array(elem func()) {
 	}
 	for s.ok {
 		elem()
-		switch s.peek() {
+		switch s.next() {
 		case ',':
 			s.i++
 		case ']':
