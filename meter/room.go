@@ -258,9 +258,9 @@ func (r *room) enqueue(e *livebill.Event) {
 		r.pending = append(r.pending, *e)
 		return
 	}
-	// Slots past the end are zero (flushPending clears them), so an event
-	// other than a task needs only the fields apply reads for it: copying
-	// the whole event costs several times more.
+	// Slots past the end have zero task fields (flushPending clears task
+	// events), so an event other than a task needs only the fields apply
+	// reads for it: copying the whole event costs several times more.
 	if len(r.pending) == cap(r.pending) {
 		r.pending = append(r.pending, livebill.Event{})
 	} else {
@@ -302,12 +302,12 @@ func (r *room) flushPending() {
 			r.m.fail(err)
 		}
 	}
-	var zero livebill.Event
 	for i := range p {
+		// Task events drop their references and leave the slot zero for
+		// enqueue. Other events set only the fields enqueue overwrites; they
+		// hold strings the room keeps anyway (ids), or an event id.
 		if p[i].Type.IsTask() {
-			p[i] = zero // drop references
-		} else {
-			copyRoomFields(&p[i], &zero) // the only ones set (enqueue)
+			p[i] = livebill.Event{}
 		}
 	}
 	r.pending = p[:0]
