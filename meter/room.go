@@ -122,7 +122,7 @@ type room struct {
 	id       string
 	t        int64          // time of the last applied event group
 	ids      map[string]uid // interned ids of everyone ever in the room
-	uidCache [16]struct {
+	uidCache [32]struct {
 		s string
 		u uid
 	}
@@ -197,7 +197,7 @@ func (r *room) uid(id string) uid {
 	// alone collide.
 	a := unsafe.StringData(id)
 	h := uint64(uintptr(unsafe.Pointer(a))) * 0x9E3779B97F4A7C15
-	set := r.uidCache[(h>>61)*2:][:2] // 8 sets of 2 of the 16 entries
+	set := r.uidCache[(h>>60)*2:][:2] // 16 sets of 2 of the 32 entries
 	if unsafe.StringData(set[0].s) == a && len(set[0].s) == len(id) && set[0].u != nil {
 		return set[0].u
 	}
