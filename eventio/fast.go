@@ -1,6 +1,8 @@
 package eventio
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -15,17 +17,27 @@ import (
 //
 // A Parser is not safe for concurrent use.
 type Parser struct {
-	strs *[internSlots]string // interned ids: app, room, user, task…
+	strs *[internSlots]internEntry // interned ids: app, room, user, task…
+	date [10]byte                  // the date (YYYY-MM-DD) of the last time read
+	days int64                     // date's days since 1970-01-01, 0 before the first
 }
 
 // internSlots is the size of the intern cache, a 2-way set-associative
-// table: a lookup costs a short hash and two compares at most, memory
-// stays fixed (1 MiB), and an id pushed out is simply allocated again when
-// it comes back.
-const internSlots = 1 << 16
+// table: a lookup costs a multiply and two compares of words held in the
+// table, memory stays fixed (1 MiB), and an id pushed out is simply
+// allocated again when it comes back.
+const internSlots = 1 << 15
+
+// internEntry is an interned id with its first 16 bytes as words (zero
+// padded): a lookup compares the words without reading the string, which
+// would be one more cache miss.
+type internEntry struct {
+	w0, w1 uint64
+	s      string
+}
 
 // NewParser returns a parser with an empty intern cache.
-func NewParser() *Parser { return &Parser{strs: new([internSlots]string)} }
+func NewParser() *Parser { return &Parser{strs: new([internSlots]internEntry)} }
 
 // Parse decodes one JSON event object and validates it; the result and the
 // error are those of the package-level Parse.
@@ -38,22 +50,68 @@ func (p *Parser) Parse(b []byte, e *livebill.Event) error {
 	return Parse(b, e)
 }
 
-// intern returns b as a string, allocating only when it is not cached.
-func (p *Parser) intern(b []byte) string {
-	h := uint32(2166136261) // FNV-1a
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
+// intern returns b as a string, allocating only when it is not cached;
+// w0 and w1 are its first 16 bytes (words).
+func (p *Parser) intern(b []byte, w0, w1 uint64) string {
+	n := len(b)
+	h := w0 ^ bits.RotateLeft64(w1, 29) ^ uint64(n)<<58
+	for i := 16; i < n; i += 8 { // long ids: the rest too
+		h = bits.RotateLeft64(h, 23) ^ le64(b[i:])
 	}
-	set := p.strs[(h^h>>16)&(internSlots-1)&^1:][:2]
-	if set[0] == string(b) { // no allocation for the compares
-		return set[0]
+	h *= 0x9E3779B97F4A7C15
+	set := p.strs[(h>>(64-bits.TrailingZeros(internSlots)))&^1:][:2]
+	if len(set[0].s) == n && set[0].w0 == w0 && set[0].w1 == w1 && (n <= 16 || set[0].s == string(b)) {
+		return set[0].s
 	}
-	if set[1] == string(b) {
+	if len(set[1].s) == n && set[1].w0 == w0 && set[1].w1 == w1 && (n <= 16 || set[1].s == string(b)) {
 		set[0], set[1] = set[1], set[0] // most recent first
-		return set[0]
+		return set[0].s
 	}
-	set[1], set[0] = set[0], string(b)
-	return set[0]
+	set[1], set[0] = set[0], internEntry{w0, w1, string(b)}
+	return set[0].s
+}
+
+// id reads a string and interns it.
+func (p *Parser) id(s *scanner) string {
+	b := s.str()
+	if !s.ok {
+		return ""
+	}
+	return p.intern(b, s.w0, s.w1)
+}
+
+// flexID reads a string or an integer (ids may be either), as Parse keeps
+// them: the string's bytes or the number's literal, interned.
+func (p *Parser) flexID(s *scanner) string {
+	if s.next() == '"' {
+		return p.id(s)
+	}
+	b := s.intLit()
+	w0, w1 := words(b)
+	return p.intern(b, w0, w1)
+}
+
+// words returns the first 16 bytes of b as little-endian words, zero
+// padded.
+func words(b []byte) (w0, w1 uint64) {
+	w0 = le64(b)
+	if len(b) > 8 {
+		w1 = le64(b[8:])
+	}
+	return w0, w1
+}
+
+// le64 returns the first 8 bytes of b (fewer, zero padded) as a
+// little-endian word.
+func le64(b []byte) uint64 {
+	if len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b)
+	}
+	var w uint64
+	for i, c := range b {
+		w |= uint64(c) << (8 * i)
+	}
+	return w
 }
 
 // enum returns the constant for the schema's fixed words, else interns.
@@ -84,26 +142,74 @@ func (p *Parser) enum(b []byte) string {
 	case livebill.DestThirdParty:
 		return livebill.DestThirdParty
 	}
-	return p.intern(b)
+	w0, w1 := words(b)
+	return p.intern(b, w0, w1)
 }
 
-var eventTypes = func() map[string]livebill.EventType {
-	m := map[string]livebill.EventType{}
-	for t := livebill.RoomJoin; t.String() != "unknown"; t++ {
-		m[t.String()] = t
+// eventType returns the type named b, or EventUnknown: a switch, which
+// compiles to compares of lengths and words, is cheaper than hashing b
+// into a map.
+func eventType(b []byte) livebill.EventType {
+	switch string(b) {
+	case "room.join":
+		return livebill.RoomJoin
+	case "room.leave":
+		return livebill.RoomLeave
+	case "stream.start":
+		return livebill.StreamStart
+	case "stream.update":
+		return livebill.StreamUpdate
+	case "stream.stop":
+		return livebill.StreamStop
+	case "subscribe.start":
+		return livebill.SubscribeStart
+	case "subscribe.stop":
+		return livebill.SubscribeStop
+	case "recording.start":
+		return livebill.RecordingStart
+	case "recording.stop":
+		return livebill.RecordingStop
+	case "transcode.start":
+		return livebill.TranscodeStart
+	case "transcode.update":
+		return livebill.TranscodeUpdate
+	case "transcode.stop":
+		return livebill.TranscodeStop
+	case "relay.start":
+		return livebill.RelayStart
+	case "relay.stop":
+		return livebill.RelayStop
+	case "input.start":
+		return livebill.InputStart
+	case "input.stop":
+		return livebill.InputStop
+	case "screenshot":
+		return livebill.Screenshot
+	case "login":
+		return livebill.Login
+	case "signal":
+		return livebill.Signal
+	case "matchmaking.request":
+		return livebill.MatchmakingRequest
+	case "matchmaking.evaluation":
+		return livebill.MatchmakingEvaluation
 	}
-	return m
-}()
+	return livebill.EventUnknown
+}
 
 // scanner walks one line; ok turns false at the first thing the fast path
 // does not handle, after which every method is a no-op.
 type scanner struct {
-	b  []byte
-	i  int
-	ok bool
+	b      []byte
+	i      int
+	ok     bool
+	w0, w1 uint64 // the first 16 bytes of the last string read (words)
 }
 
 func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' { // the usual case: no space
+		return
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -112,6 +218,14 @@ func (s *scanner) ws() {
 			return
 		}
 	}
+}
+
+// next is peek, quicker when there is no space to skip.
+func (s *scanner) next() byte {
+	if s.ok && s.i < len(s.b) && s.b[s.i] > ' ' {
+		return s.b[s.i]
+	}
+	return s.peek()
 }
 
 // peek returns the next non-space byte, 0 at the end.
@@ -134,25 +248,68 @@ func (s *scanner) expect(c byte) {
 // str reads a string without escapes or non-ASCII bytes (encoding/json
 // would rewrite invalid UTF-8, so those go to the slow path).
 func (s *scanner) str() []byte {
-	if s.peek() != '"' {
-		s.ok = false
-		return nil
+	if !s.ok || s.i >= len(s.b) || s.b[s.i] != '"' { // else no space to skip
+		if s.peek() != '"' {
+			s.ok = false
+			return nil
+		}
 	}
 	s.i++
 	start := s.i
-	for ; s.i < len(s.b); s.i++ {
-		c := s.b[s.i]
-		if c == '"' {
-			out := s.b[start:s.i]
-			s.i++
-			return out
+	// Eight bytes at a time while the line has them: ids and keys are
+	// short, so this is usually one step. The first two words are kept for
+	// intern.
+	s.w0, s.w1 = 0, 0
+	for n := 0; s.i+8 <= len(s.b); n++ {
+		w := binary.LittleEndian.Uint64(s.b[s.i:])
+		m := special(w)
+		if m != 0 {
+			w &= 1<<(bits.TrailingZeros64(m)&^7) - 1 // the bytes before it
 		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			break
+		switch n {
+		case 0:
+			s.w0 = w
+		case 1:
+			s.w1 = w
+		}
+		if m != 0 {
+			s.i += bits.TrailingZeros64(m) / 8
+			return s.strEnd(start)
+		}
+		s.i += 8
+	}
+	for ; s.i < len(s.b); s.i++ {
+		if c := s.b[s.i]; c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+			out := s.strEnd(start)
+			s.w0, s.w1 = words(out)
+			return out
 		}
 	}
 	s.ok = false
 	return nil
+}
+
+// strEnd ends a string at the first special byte, s.i: a quote ends it,
+// anything else goes to the slow path.
+func (s *scanner) strEnd(start int) []byte {
+	if s.b[s.i] != '"' {
+		s.ok = false
+		return nil
+	}
+	out := s.b[start:s.i]
+	s.i++
+	return out
+}
+
+// special marks the bytes of w (little-endian) that end or complicate a
+// string: '"', '\\', control characters and non-ASCII. The lowest mark is
+// exact (a borrow runs only upward from a marked byte), which is all str
+// needs.
+func special(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (ones * '"')
+	bs := w ^ (ones * '\\')
+	return ((q-ones) & ^q | (bs-ones) & ^bs | (w-ones*0x20) & ^w | w) & highs
 }
 
 // intLit reads an integer literal -?(0|[1-9][0-9]*) of at most 18 digits,
@@ -202,10 +359,10 @@ func (s *scanner) int64() int64 {
 	return v
 }
 
-// flex reads a string or an integer (ids may be either), as Parse keeps
-// them: the string's bytes or the number's literal.
+// flex reads a string or an integer, as Parse keeps them: the string's
+// bytes or the number's literal.
 func (s *scanner) flex() []byte {
-	if s.peek() == '"' {
+	if s.next() == '"' {
 		return s.str()
 	}
 	return s.intLit()
@@ -238,12 +395,16 @@ func (s *scanner) object(field func(key []byte)) {
 	}
 	for s.ok {
 		k := s.str()
-		s.expect(':')
+		if s.i < len(s.b) && s.b[s.i] == ':' { // the usual case: no space
+			s.i++
+		} else {
+			s.expect(':')
+		}
 		if !s.ok {
 			return
 		}
 		field(k)
-		switch s.peek() {
+		switch s.next() {
 		case ',':
 			s.i++
 		case '}':
@@ -264,7 +425,7 @@ func (s *scanner) array(elem func()) {
 	}
 	for s.ok {
 		elem()
-		switch s.peek() {
+		switch s.next() {
 		case ',':
 			s.i++
 		case ']':
@@ -333,19 +494,19 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 			tim = s.str()
 		case "app":
 			once(fApp)
-			e.App = p.intern(s.flex())
+			e.App = p.flexID(&s)
 		case "room":
 			once(fRoom)
-			e.Room = p.intern(s.flex())
+			e.Room = p.flexID(&s)
 		case "user":
 			once(fUser)
-			e.User = p.intern(s.flex())
+			e.User = p.flexID(&s)
 		case "subscribe":
 			once(fSubscribe)
 			e.Subscribe = p.enum(s.str())
 		case "client":
 			once(fClient)
-			e.Client = p.intern(s.str())
+			e.Client = p.id(&s)
 		case "stream":
 			once(fStream)
 			e.Stream = p.enum(s.str())
@@ -363,14 +524,14 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 			e.Height = int(s.int64())
 		case "publisher":
 			once(fPublisher)
-			e.Publisher = p.intern(s.flex())
+			e.Publisher = p.flexID(&s)
 		case "task":
 			once(fTask)
-			e.Task = p.intern(s.flex())
+			e.Task = p.flexID(&s)
 		case "formats":
 			once(fFormats)
 			e.Formats = []string{}
-			s.array(func() { e.Formats = append(e.Formats, p.intern(s.str())) })
+			s.array(func() { e.Formats = append(e.Formats, p.id(&s)) })
 		case "streams":
 			once(fStreams)
 			hasStreams = true
@@ -440,10 +601,10 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 	if !s.ok || s.i != len(b) {
 		return false
 	}
-	if e.Type = eventTypes[string(typ)]; e.Type == livebill.EventUnknown {
+	if e.Type = eventType(typ); e.Type == livebill.EventUnknown {
 		return false
 	}
-	t, ok := fastTime(tim)
+	t, ok := p.time(tim)
 	if !ok {
 		return false
 	}
@@ -467,7 +628,7 @@ func (p *Parser) refs(s *scanner) []livebill.StreamRef {
 			switch string(k) {
 			case "user":
 				u++
-				r.User = p.intern(s.str())
+				r.User = p.id(s)
 			case "stream":
 				st++
 				r.Stream = p.enum(s.str())
@@ -499,7 +660,7 @@ func (p *Parser) outputs(s *scanner) []livebill.Output {
 			switch string(k) {
 			case "format":
 				once(1)
-				o.Format = p.intern(s.str())
+				o.Format = p.id(s)
 			case "destination":
 				once(2)
 				o.Destination = p.enum(s.str())
@@ -525,23 +686,73 @@ func (p *Parser) outputs(s *scanner) []livebill.Output {
 // optional fraction of 1–9 digits, then Z or ±HH:MM — as Unix ms. Anything
 // else, or an out-of-range field, is left to time.Parse.
 func fastTime(b []byte) (int64, bool) {
+	days, ok := fastDate(b)
+	if !ok {
+		return 0, false
+	}
+	return fastClock(b, days)
+}
+
+// time is fastTime with the date of the last time read remembered: events
+// come in time order, so the date is almost always the one before.
+func (p *Parser) time(b []byte) (int64, bool) {
+	if len(b) >= 20 && p.days != 0 && string(b[:10]) == string(p.date[:]) {
+		return fastClock(b, p.days)
+	}
+	days, ok := fastDate(b)
+	if !ok {
+		return 0, false
+	}
+	if days != 0 { // 0 marks the empty cache
+		copy(p.date[:], b)
+		p.days = days
+	}
+	return fastClock(b, days)
+}
+
+// num reads n digits at b[i:] as a number, -1 if one is not a digit.
+func num(b []byte, i, n int) int {
+	v := 0
+	for _, c := range b[i : i+n] {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v
+}
+
+// two reads the two digits at b[i:] as a number, -1 if one is not a digit.
+func two(b []byte, i int) int {
+	_ = b[i+1]
+	hi, lo := uint(b[i])-'0', uint(b[i+1])-'0'
+	if hi > 9 || lo > 9 {
+		return -1
+	}
+	return int(hi*10 + lo)
+}
+
+// fastDate checks the layout of a time and reads its date, YYYY-MM-DD, as
+// days since 1970-01-01.
+func fastDate(b []byte) (int64, bool) {
 	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return 0, false
 	}
-	num := func(i, n int) int {
-		v := 0
-		for _, c := range b[i : i+n] {
-			if c < '0' || c > '9' {
-				return -1
-			}
-			v = v*10 + int(c-'0')
-		}
-		return v
+	year, mon, day := num(b, 0, 4), num(b, 5, 2), num(b, 8, 2)
+	if year < 1 || mon < 1 || mon > 12 || day < 1 || day > daysIn(mon, year) {
+		return 0, false
 	}
-	year, mon, day := num(0, 4), num(5, 2), num(8, 2)
-	hh, mm, ss := num(11, 2), num(14, 2), num(17, 2)
-	if year < 1 || mon < 1 || mon > 12 || day < 1 || day > daysIn(mon, year) ||
-		hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59 {
+	return daysFromCivil(year, mon, day), true
+}
+
+// fastClock reads the rest of a time whose date (fastDate) is days: the
+// clock, the fraction and the offset.
+func fastClock(b []byte, days int64) (int64, bool) {
+	if b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	hh, mm, ss := two(b, 11), two(b, 14), two(b, 17)
+	if hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59 {
 		return 0, false
 	}
 	i := 19
@@ -567,7 +778,7 @@ func fastTime(b []byte) (int64, bool) {
 	switch {
 	case i == len(b)-1 && b[i] == 'Z':
 	case i == len(b)-6 && (b[i] == '+' || b[i] == '-') && b[i+3] == ':':
-		oh, om := num(i+1, 2), num(i+4, 2)
+		oh, om := two(b, i+1), two(b, i+4)
 		if oh < 0 || oh > 23 || om < 0 || om > 59 {
 			return 0, false
 		}
@@ -578,7 +789,7 @@ func fastTime(b []byte) (int64, bool) {
 	default:
 		return 0, false
 	}
-	sec := daysFromCivil(year, mon, day)*86400 + int64(hh*3600+mm*60+ss-off)
+	sec := days*86400 + int64(hh*3600+mm*60+ss-off)
 	return sec*1000 + int64(ms), true
 }
 

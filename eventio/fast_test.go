@@ -1,8 +1,11 @@
 package eventio
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/livebill/livebill"
@@ -107,6 +110,27 @@ func TestFastTime(t *testing.T) {
 	}
 }
 
+// TestParserTime checks the parser's remembered date: each time read
+// after each other gives fastTime's answer.
+func TestParserTime(t *testing.T) {
+	times := []string{
+		"2024-10-01T10:00:00+08:00", "2024-10-01T23:59:59.999-01:00", "2024-10-01X10:00:00+08:00",
+		"2024-10-01T10:00:00", "2024-10-01T1:00:00Z", "2024-10-01T25:00:00Z", "2024-10-02T00:00:00Z",
+		"1970-01-01T00:00:00Z", "1970-01-01T00:00:00.001Z", "2024-02-30T00:00:00Z", "2024-10-01",
+	}
+	for _, a := range times {
+		for _, b := range times {
+			p := NewParser()
+			p.time([]byte(a))
+			got, ok := p.time([]byte(b))
+			want, wok := fastTime([]byte(b))
+			if got != want || ok != wok {
+				t.Errorf("%s after %s: %d %v, fastTime %d %v", b, a, got, ok, want, wok)
+			}
+		}
+	}
+}
+
 func TestParserAllocs(t *testing.T) {
 	p := NewParser()
 	b := []byte(fastCases[1])
@@ -140,5 +164,90 @@ func FuzzFastTime(f *testing.F) {
 		if !wok || got != want {
 			t.Fatalf("%q: fast %d, time.Parse %d (ok %v)", s, got, want, wok)
 		}
+		p := NewParser()
+		p.time([]byte("2024-10-01T10:00:00+08:00"))
+		p.time([]byte(s))
+		if got2, ok2 := p.time([]byte(s)); got2 != got || !ok2 {
+			t.Fatalf("%q: remembered date gives %d %v, want %d", s, got2, ok2, got)
+		}
 	})
+}
+
+// TestSpecial checks the word-at-a-time scan against the byte rule: the
+// lowest marked byte is the first quote, backslash, control character or
+// non-ASCII byte, for every byte value at every position after every mix
+// of plain, special and borrow-prone bytes before and after it.
+func TestSpecial(t *testing.T) {
+	isSpecial := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	fills := []byte{'a', '0', 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x20, 0x01, 0x00, '"', '\\', 0x1f, 0x80, 0xff}
+	var w [8]byte
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			for _, before := range fills[:7] { // plain bytes only before pos
+				for _, after := range fills {
+					for i := range w {
+						switch {
+						case i < pos:
+							w[i] = before
+						case i == pos:
+							w[i] = byte(c)
+						default:
+							w[i] = after
+						}
+					}
+					want := 8
+					for i, b := range w {
+						if isSpecial(b) {
+							want = i
+							break
+						}
+					}
+					got := 8
+					if m := special(binary.LittleEndian.Uint64(w[:])); m != 0 {
+						got = bits.TrailingZeros64(m) / 8
+					}
+					if got != want {
+						t.Fatalf("% x: first special at %d, want %d", w, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestStrWords checks the words str keeps for intern against the string
+// it read, at every distance from the end of the line (where str reads a
+// byte at a time).
+func TestStrWords(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		for pad := 0; pad <= 20; pad++ {
+			id := strings.Repeat("x", n/3) + strings.Repeat("7", n-n/3)
+			line := []byte(`"` + id + `"` + strings.Repeat(" ", pad))
+			s := scanner{b: line, ok: true}
+			got := s.str()
+			w0, w1 := words(got)
+			if !s.ok || string(got) != id || s.w0 != w0 || s.w1 != w1 {
+				t.Fatalf("%q: read %q (ok %v), words %x %x, want %x %x", line, got, s.ok, s.w0, s.w1, w0, w1)
+			}
+		}
+	}
+}
+
+// TestEventType checks the fast path's type names against livebill's.
+func TestEventType(t *testing.T) {
+	n := 0
+	for typ := livebill.RoomJoin; typ.String() != "unknown"; typ++ {
+		if got := eventType([]byte(typ.String())); got != typ {
+			t.Errorf("%s: %v", typ, got)
+		}
+		n++
+	}
+	for _, s := range []string{"", "unknown", "room.Join", "room.join ", "login2"} {
+		if got := eventType([]byte(s)); got != livebill.EventUnknown {
+			t.Errorf("%q: %v, want unknown", s, got)
+		}
+	}
+	if n != 21 {
+		t.Errorf("%d event types; the switch has 21", n)
+	}
 }

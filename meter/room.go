@@ -122,7 +122,7 @@ type room struct {
 	id       string
 	t        int64          // time of the last applied event group
 	ids      map[string]uid // interned ids of everyone ever in the room
-	uidCache [16]struct {
+	uidCache [32]struct {
 		s string
 		u uid
 	}
@@ -197,7 +197,7 @@ func (r *room) uid(id string) uid {
 	// alone collide.
 	a := unsafe.StringData(id)
 	h := uint64(uintptr(unsafe.Pointer(a))) * 0x9E3779B97F4A7C15
-	set := r.uidCache[(h>>61)*2:][:2] // 8 sets of 2 of the 16 entries
+	set := r.uidCache[(h>>60)*2:][:2] // 16 sets of 2 of the 32 entries
 	if unsafe.StringData(set[0].s) == a && len(set[0].s) == len(id) && set[0].u != nil {
 		return set[0].u
 	}
@@ -254,7 +254,28 @@ func (r *room) enqueue(e *livebill.Event) {
 		r.flushPending()
 		r.pendT = e.Time
 	}
-	r.pending = append(r.pending, *e)
+	if e.Type.IsTask() {
+		r.pending = append(r.pending, *e)
+		return
+	}
+	// Slots past the end have zero task fields (flushPending clears task
+	// events), so an event other than a task needs only the fields apply
+	// reads for it: copying the whole event costs several times more.
+	if len(r.pending) == cap(r.pending) {
+		r.pending = append(r.pending, livebill.Event{})
+	} else {
+		r.pending = r.pending[:len(r.pending)+1]
+	}
+	copyRoomFields(&r.pending[len(r.pending)-1], e)
+}
+
+// copyRoomFields copies the fields apply reads for events other than
+// tasks (those of stream, subscription, join and leave events).
+func copyRoomFields(dst, src *livebill.Event) {
+	dst.Line, dst.ID, dst.Type, dst.Time = src.Line, src.ID, src.Type, src.Time
+	dst.App, dst.Room, dst.User, dst.Publisher = src.App, src.Room, src.User, src.Publisher
+	dst.Subscribe, dst.Client, dst.Stream, dst.Media = src.Subscribe, src.Client, src.Stream, src.Media
+	dst.NoAudio, dst.Width, dst.Height = src.NoAudio, src.Width, src.Height
 }
 
 // flushPending applies the held events of one instant in canonical order.
@@ -282,7 +303,12 @@ func (r *room) flushPending() {
 		}
 	}
 	for i := range p {
-		p[i] = livebill.Event{} // drop references
+		// Task events drop their references and leave the slot zero for
+		// enqueue. Other events set only the fields enqueue overwrites; they
+		// hold strings the room keeps anyway (ids), or an event id.
+		if p[i].Type.IsTask() {
+			p[i] = livebill.Event{}
+		}
 	}
 	r.pending = p[:0]
 }
