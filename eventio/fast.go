@@ -393,6 +393,25 @@ func (s *scanner) object(field func(key []byte)) {
 		s.i++
 		return
 	}
+	s.members(field)
+}
+
+// more goes on after an object's member: the next members, or its end.
+func (s *scanner) more(field func(key []byte)) {
+	switch s.next() {
+	case ',':
+		s.i++
+		s.members(field)
+	case '}':
+		s.i++
+	default:
+		s.ok = false
+	}
+}
+
+// members calls field for each key of an object, from the first key after
+// its '{' or a ',', to its end.
+func (s *scanner) members(field func(key []byte)) {
 	for s.ok {
 		k := s.str()
 		if s.i < len(s.b) && s.b[s.i] == ':' { // the usual case: no space
@@ -481,7 +500,7 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 		}
 		seen |= bit
 	}
-	s.object(func(k []byte) {
+	field := func(k []byte) {
 		switch string(k) {
 		case "id":
 			once(fID)
@@ -596,7 +615,35 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 		default:
 			s.ok = false // unknown, or a case variant encoding/json accepts
 		}
-	})
+	}
+	// Events usually start with time, type, app, room and user in this
+	// order (gen and the examples write them so): those are read by
+	// matching the literal keys, not through field's switch, whose
+	// branches mispredict. At the first other key, or any space, the
+	// generic loop takes over from there.
+	if hasPrefixAt(b, 0, `{"time":`) {
+		s.i = len(`{"time":`)
+		seen, tim = fTime, s.str()
+		if s.ok && hasPrefixAt(b, s.i, `,"type":`) {
+			s.i += len(`,"type":`)
+			seen, typ = seen|fType, s.str()
+			if s.ok && hasPrefixAt(b, s.i, `,"app":`) {
+				s.i += len(`,"app":`)
+				seen, e.App = seen|fApp, p.flexID(&s)
+				if s.ok && hasPrefixAt(b, s.i, `,"room":`) {
+					s.i += len(`,"room":`)
+					seen, e.Room = seen|fRoom, p.flexID(&s)
+					if s.ok && hasPrefixAt(b, s.i, `,"user":`) {
+						s.i += len(`,"user":`)
+						seen, e.User = seen|fUser, p.flexID(&s)
+					}
+				}
+			}
+		}
+		s.more(field)
+	} else {
+		s.object(field)
+	}
 	s.ws()
 	if !s.ok || s.i != len(b) {
 		return false
