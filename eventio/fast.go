@@ -636,6 +636,7 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 					if s.ok && hasPrefixAt(b, s.i, `,"user":`) {
 						s.i += len(`,"user":`)
 						seen, e.User = seen|fUser, p.flexID(&s)
+						p.laneRest(&s, e, &seen)
 					}
 				}
 			}
@@ -663,6 +664,38 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 		e.AllStreams = true
 	}
 	return true
+}
+
+// laneRest goes on with fast's lane after the user: the usual further
+// keys of joins, streams and subscriptions in gen's order.
+func (p *Parser) laneRest(s *scanner, e *livebill.Event, seen *uint32) {
+	b := s.b
+	if s.ok && hasPrefixAt(b, s.i, `,"subscribe":`) {
+		s.i += len(`,"subscribe":`)
+		*seen, e.Subscribe = *seen|fSubscribe, p.enum(s.str())
+		return
+	}
+	if s.ok && hasPrefixAt(b, s.i, `,"publisher":`) {
+		s.i += len(`,"publisher":`)
+		*seen, e.Publisher = *seen|fPublisher, p.flexID(s)
+	}
+	if !s.ok || !hasPrefixAt(b, s.i, `,"stream":`) {
+		return
+	}
+	s.i += len(`,"stream":`)
+	*seen, e.Stream = *seen|fStream, p.enum(s.str())
+	if s.ok && hasPrefixAt(b, s.i, `,"media":`) {
+		s.i += len(`,"media":`)
+		*seen, e.Media = *seen|fMedia, p.enum(s.str())
+	}
+	if s.ok && hasPrefixAt(b, s.i, `,"width":`) {
+		s.i += len(`,"width":`)
+		*seen, e.Width = *seen|fWidth, int(s.int64())
+		if s.ok && hasPrefixAt(b, s.i, `,"height":`) {
+			s.i += len(`,"height":`)
+			*seen, e.Height = *seen|fHeight, int(s.int64())
+		}
+	}
 }
 
 // refs reads a list of {user, stream}.

@@ -40,6 +40,7 @@ var fastCases = []string{
 	`{"time":"2024-10-01T10:00:00+08:00","type":"stream.start","app":"a","room":"r","user":"A","stream":"main","media":"video","width":640}`,
 	`{"time":"2024-10-01T10:00:00+08:00","type":"subscribe.start","app":"a","room":"r","user":"B","publisher":"A"}`,
 	`{"time":"2024-10-01T10:00:00+08:00"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"relay.stop","app":"a","room":"r","task":7}`,
 	// errors and unusual forms: Parse decides
 	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"A","time":"2024-10-01T10:00:01+08:00"}`,
 	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"A","app":"b"}`,
@@ -47,6 +48,8 @@ var fastCases = []string{
 	`{"time":"2024-10-01T10:00:00+08:00","type":"stream.start","app":"a","room":"r","user":"A","stream":"main","media":"video","width":640,"height":360,"width":1}`,
 	`{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A","subscribe":"all","subscribe":"audio"}`,
 	`{"time":1,"type":"room.join","app":"a","room":"r","user":"A"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"relay.stop","app":"a","room":"r","task":"t","task":"u"}`,
+	`{"time":"2024-10-01T10:00:00+08:00","type":"relay.stop","app":"a","room":"r","task":"t","user":"A","task":"u"}`,
 	`{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"A"`,
 	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"A"} {}`,
 	`{"time":"2024-10-01T10:00:00+08:00","type":"room.leave","app":"a","room":"r","user":"A","user":"B"}`,
