@@ -393,6 +393,25 @@ func (s *scanner) object(field func(key []byte)) {
 		s.i++
 		return
 	}
+	s.members(field)
+}
+
+// more goes on after an object's member: the next members, or its end.
+func (s *scanner) more(field func(key []byte)) {
+	switch s.next() {
+	case ',':
+		s.i++
+		s.members(field)
+	case '}':
+		s.i++
+	default:
+		s.ok = false
+	}
+}
+
+// members calls field for each key of an object, from the first key after
+// its '{' or a ',', to its end.
+func (s *scanner) members(field func(key []byte)) {
 	for s.ok {
 		k := s.str()
 		if s.i < len(s.b) && s.b[s.i] == ':' { // the usual case: no space
@@ -481,7 +500,7 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 		}
 		seen |= bit
 	}
-	s.object(func(k []byte) {
+	field := func(k []byte) {
 		switch string(k) {
 		case "id":
 			once(fID)
@@ -596,7 +615,36 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 		default:
 			s.ok = false // unknown, or a case variant encoding/json accepts
 		}
-	})
+	}
+	// Events usually start with time, type, app, room and user in this
+	// order (gen and the examples write them so): those are read by
+	// matching the literal keys, not through field's switch, whose
+	// branches mispredict. At the first other key, or any space, the
+	// generic loop takes over from there.
+	if hasPrefixAt(b, 0, `{"time":`) {
+		s.i = len(`{"time":`)
+		seen, tim = fTime, s.str()
+		if s.ok && hasPrefixAt(b, s.i, `,"type":`) {
+			s.i += len(`,"type":`)
+			seen, typ = seen|fType, s.str()
+			if s.ok && hasPrefixAt(b, s.i, `,"app":`) {
+				s.i += len(`,"app":`)
+				seen, e.App = seen|fApp, p.flexID(&s)
+				if s.ok && hasPrefixAt(b, s.i, `,"room":`) {
+					s.i += len(`,"room":`)
+					seen, e.Room = seen|fRoom, p.flexID(&s)
+					if s.ok && hasPrefixAt(b, s.i, `,"user":`) {
+						s.i += len(`,"user":`)
+						seen, e.User = seen|fUser, p.flexID(&s)
+						p.laneRest(&s, e, &seen)
+					}
+				}
+			}
+		}
+		s.more(field)
+	} else {
+		s.object(field)
+	}
 	s.ws()
 	if !s.ok || s.i != len(b) {
 		return false
@@ -616,6 +664,38 @@ func (p *Parser) fast(b []byte, e *livebill.Event) bool {
 		e.AllStreams = true
 	}
 	return true
+}
+
+// laneRest goes on with fast's lane after the user: the usual further
+// keys of joins, streams and subscriptions in gen's order.
+func (p *Parser) laneRest(s *scanner, e *livebill.Event, seen *uint32) {
+	b := s.b
+	if s.ok && hasPrefixAt(b, s.i, `,"subscribe":`) {
+		s.i += len(`,"subscribe":`)
+		*seen, e.Subscribe = *seen|fSubscribe, p.enum(s.str())
+		return
+	}
+	if s.ok && hasPrefixAt(b, s.i, `,"publisher":`) {
+		s.i += len(`,"publisher":`)
+		*seen, e.Publisher = *seen|fPublisher, p.flexID(s)
+	}
+	if !s.ok || !hasPrefixAt(b, s.i, `,"stream":`) {
+		return
+	}
+	s.i += len(`,"stream":`)
+	*seen, e.Stream = *seen|fStream, p.enum(s.str())
+	if s.ok && hasPrefixAt(b, s.i, `,"media":`) {
+		s.i += len(`,"media":`)
+		*seen, e.Media = *seen|fMedia, p.enum(s.str())
+	}
+	if s.ok && hasPrefixAt(b, s.i, `,"width":`) {
+		s.i += len(`,"width":`)
+		*seen, e.Width = *seen|fWidth, int(s.int64())
+		if s.ok && hasPrefixAt(b, s.i, `,"height":`) {
+			s.i += len(`,"height":`)
+			*seen, e.Height = *seen|fHeight, int(s.int64())
+		}
+	}
 }
 
 // refs reads a list of {user, stream}.
