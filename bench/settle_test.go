@@ -112,10 +112,11 @@ func loadEvents(tb testing.TB, store *sqlstore.DB, apps, n int) {
 		tb.Fatal(err)
 	}
 	// with the event span ingestion keeps on the row (migration 0009)
-	acct, err := tx.Prepare(q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision, event_count, first_ms, last_ms) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z', 1, 6, ?, ?)`))
+	acctSQL := `INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision, event_count, first_ms, last_ms) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z', 1, 6, ?, ?)`
 	if n > 0 {
-		acct, err = tx.Prepare(q(`UPDATE accounts SET revision = revision + 1, event_count = event_count + 6, last_ms = ? WHERE id = ?`))
+		acctSQL = `UPDATE accounts SET revision = revision + 1, event_count = event_count + 6, last_ms = ? WHERE id = ?`
 	}
+	acct, err := tx.Prepare(q(acctSQL))
 	if err != nil {
 		tb.Fatal(err)
 	}

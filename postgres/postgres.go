@@ -7,6 +7,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -24,7 +25,9 @@ func Migrations() fs.FS { return migrations }
 // Open connects to the database at dsn (postgres://…) and applies the
 // migrations.
 //
-// Sessions run with jit=off unless the dsn sets jit: every statement here
+// Sessions run with jit=off unless the dsn sets jit (as a parameter or in
+// options=-c jit=…; a jit set for the role or database is overridden):
+// every statement here
 // is a short indexed one, and the planner's cost of the settlement's
 // per-group array joins crossed jit_above_cost, so each paid ~10 ms of
 // compiling for a few ms of work.
@@ -33,7 +36,7 @@ func Open(ctx context.Context, dsn string, clock livebill.Clock) (*sqlstore.DB, 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: cannot parse the dsn: %w", err)
 	}
-	if _, ok := cfg.RuntimeParams["jit"]; !ok {
+	if _, ok := cfg.RuntimeParams["jit"]; !ok && !strings.Contains(cfg.RuntimeParams["options"], "jit") {
 		cfg.RuntimeParams["jit"] = "off"
 	}
 	db := stdlib.OpenDB(*cfg)

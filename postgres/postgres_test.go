@@ -105,6 +105,7 @@ func TestJITOff(t *testing.T) {
 	for _, c := range []struct{ dsn, want string }{
 		{base, "off"},
 		{base + "&jit=on", "on"},
+		{base + "&options=-c%20jit%3Don", "on"},
 	} {
 		s, err := postgres.Open(context.Background(), c.dsn, nil)
 		if err != nil {
