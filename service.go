@@ -27,6 +27,9 @@ type AccountRecord struct {
 	Mode        string    // "account" (default) or "calculator"
 	CreatedAt   time.Time // when the record was made (wall/billing clock)
 	Revision    int64     // bumped by every change that can alter bills
+	// Events sums up the account's stored events, kept by ingestion in
+	// the same row update as Revision.
+	Events EventSpan
 }
 
 // App is an application of an account; events name their app.
@@ -560,8 +563,6 @@ type SettleStore interface {
 	ListRefundsOf(ctx context.Context, ids []string) (map[string][]*StoredRefund, error)
 	// ListBillsOf returns each account's issued bills in issue order.
 	ListBillsOf(ctx context.Context, ids []string) (map[string][]IssuedBill, error)
-	// EventSpans returns each account's event span (zero when none).
-	EventSpans(ctx context.Context, ids []string) (map[string]EventSpan, error)
 	// ListEventsAfterEach returns, for each account of after, its events
 	// with Seq > after[account] in Seq order, as ListEventsAfter does.
 	ListEventsAfterEach(ctx context.Context, after map[string]int64) (map[string][]StoredEvent, error)

@@ -103,10 +103,7 @@ func loadDay(tb testing.TB, store *sqlstore.DB, apps int) { loadEvents(tb, store
 // bumps each account's revision and adds to its event span.
 func loadEvents(tb testing.TB, store *sqlstore.DB, apps, n int) {
 	db := store.SQL()
-	q := func(s string) string { return s }
-	if store.SQL().Driver() != nil && fmt.Sprintf("%T", store.SQL().Driver()) != "*sqlite.Driver" {
-		q = numbered
-	}
+	q := store.Rebind
 	tx, err := db.Begin()
 	if err != nil {
 		tb.Fatal(err)
@@ -181,19 +178,4 @@ func loadEvents(tb testing.TB, store *sqlstore.DB, apps, n int) {
 			}
 		}
 	}
-}
-
-func numbered(s string) string {
-	out := make([]byte, 0, len(s)+16)
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '?' {
-			n++
-			out = append(out, '$')
-			out = strconv.AppendInt(out, int64(n), 10)
-			continue
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
 }

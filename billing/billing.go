@@ -555,15 +555,11 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	if _, err := s.live(ctx, sl, a, s.meterTo(a, now)); err != nil {
 		return nil, err
 	}
-	sp, err := s.Store.EventSpan(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
 	issued, err := s.Store.ListBills(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.settleAccount(&settleInput{a: a, st: st, span: sp, issued: issued, lm: sl.lm, now: now})
+	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now})
 	if err != nil || w == nil {
 		return nil, err
 	}

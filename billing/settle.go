@@ -19,7 +19,6 @@ import (
 type settleInput struct {
 	a      *account
 	st     *livebill.Settlement
-	span   livebill.EventSpan    // read after the account record
 	issued []livebill.IssuedBill // in issue order
 	lm     *liveMeter            // advanced to meterTo(a, now)
 	now    time.Time
@@ -62,8 +61,8 @@ func settleStart(in *settleInput) time.Time {
 			first = p.Start
 		}
 	}
-	if in.span.Count > 0 {
-		if t := time.UnixMilli(in.span.First); first.IsZero() || t.Before(first) {
+	if sp := a.rec.Events; sp.Count > 0 {
+		if t := time.UnixMilli(sp.First); first.IsZero() || t.Before(first) {
 			first = t
 		}
 	}
@@ -182,7 +181,7 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 				Key: adjKey(key)})
 		}
 	}
-	if len(in.issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 && in.span.Count == 0 {
+	if len(in.issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 && a.rec.Events.Count == 0 {
 		// An account with nothing to bill closes no day: history imported
 		// later gets its own bills, not adjustments dated today.
 		throughS = ""

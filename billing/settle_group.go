@@ -19,8 +19,8 @@ import (
 // slot), and hands each locked group to one of GOMAXPROCS+1 workers.
 // A worker, for its group:
 //
-//  1. reads the group's inputs with one query per table (accounts, event
-//     spans, settlements, purchases, devices, refunds; then, for the
+//  1. reads the group's inputs with one query per table (accounts with
+//     their event spans, settlements, purchases, devices, refunds; then, for the
 //     accounts due, their new events by seq and their issued bills);
 //  2. computes each due account's settlement (settleAccount, the same code
 //     as Settle) — workers compute different groups at once, so while
@@ -42,7 +42,7 @@ const DefaultSettleGroup = 1000
 // two parameters per account, and SQLite allows 32,766 per statement.
 const MaxSettleGroup = 10_000
 
-// settleGroupEvents bounds the stored events (by EventSpan count) of one
+// settleGroupEvents bounds the stored events (by the accounts' event counts) of one
 // group's accounts; a group holds at least one account.
 const settleGroupEvents = 1_000_000
 
@@ -169,13 +169,11 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	if err != nil {
 		return fail(err)
 	}
-	spans, err := ss.EventSpans(ctx, ids)
-	if err != nil {
-		return fail(err)
-	}
 	var events int64
 	for i, id := range ids {
-		events += spans[id].Count
+		if rec := recs[id]; rec != nil {
+			events += rec.Events.Count
+		}
 		if i > 0 && events > settleGroupEvents {
 			ids = ids[:i]
 			g.ids, g.slots = ids, g.slots[:i]
@@ -222,7 +220,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			seq = lm.lastSeq
 		}
 		g.after[id] = seq
-		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], span: spans[id], now: g.now}})
+		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], now: g.now}})
 		due = append(due, id)
 	}
 	if len(due) == 0 {

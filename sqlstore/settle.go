@@ -15,8 +15,7 @@ import (
 )
 
 // Grouped settlement (livebill.SettleStore): the inputs of a group of
-// accounts are read with one query per table, the accounts named by
-// `account_id IN (…)` on SQLite and `= ANY(array)` on PostgreSQL, and the
+// accounts are read with one query per table (see queryIDs), and the
 // group's bills and settlements are written in one transaction (one
 // commit, one fsync) with multi-row statements.
 
@@ -224,34 +223,6 @@ func (s *DB) ListBillsOf(ctx context.Context, ids []string) (map[string][]livebi
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot list bills: %w", err)
-	}
-	return out, nil
-}
-
-// EventSpans returns each account's event count and time span, kept on
-// the accounts' rows (see EventSpan).
-func (s *DB) EventSpans(ctx context.Context, ids []string) (map[string]livebill.EventSpan, error) {
-	out := make(map[string]livebill.EventSpan, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := s.queryIDs(ctx, `id, event_count, first_ms, last_ms`, "accounts", "id", "", ids)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read event spans: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var acct string
-		var sp livebill.EventSpan
-		if err := rows.Scan(&acct, &sp.Count, &sp.First, &sp.Last); err != nil {
-			return nil, fmt.Errorf("cannot read event span: %w", err)
-		}
-		if sp.Count > 0 {
-			out[acct] = sp
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cannot read event spans: %w", err)
 	}
 	return out, nil
 }
