@@ -17,37 +17,28 @@ func TestGroupEvents(t *testing.T) {
 		name string
 		seqs []int64
 		of   []int32
+		want map[string][]int64 // by hand: each account's seqs, ascending
 	}{
-		{"one account after another", []int64{1, 2, 5, 3, 4}, []int32{0, 0, 0, 1, 1}},
-		{"interleaved", []int64{1, 3, 2, 5, 4, 6}, []int32{0, 1, 0, 2, 1, 0}},
-		{"seq out of order within an account", []int64{5, 1, 3, 2, 4}, []int32{0, 0, 0, 1, 1}},
-		{"interleaved and out of order", []int64{6, 3, 1, 5, 4, 2}, []int32{0, 1, 0, 2, 1, 0}},
-		{"none", nil, nil},
+		{"one account after another", []int64{1, 2, 5, 3, 4}, []int32{0, 0, 0, 1, 1},
+			map[string][]int64{"a": {1, 2, 5}, "b": {3, 4}}},
+		{"interleaved", []int64{1, 3, 2, 5, 4, 6}, []int32{0, 1, 0, 2, 1, 0},
+			map[string][]int64{"a": {1, 2, 6}, "b": {3, 4}, "c": {5}}},
+		{"seq out of order within an account", []int64{5, 1, 3, 2, 4}, []int32{0, 0, 0, 1, 1},
+			map[string][]int64{"a": {1, 3, 5}, "b": {2, 4}}},
+		{"interleaved and out of order", []int64{6, 3, 1, 5, 4, 2}, []int32{0, 1, 0, 2, 1, 0},
+			map[string][]int64{"a": {1, 2, 6}, "b": {3, 4}, "c": {5}}},
+		{"none", nil, nil, map[string][]int64{}},
 	} {
 		evs := make([]livebill.StoredEvent, len(c.seqs))
-		want := map[string][]int64{}
 		for i, s := range c.seqs {
 			evs[i] = ev(s)
-			want[accts[c.of[i]]] = append(want[accts[c.of[i]]], s)
-		}
-		// expected: each account's seqs ascending (computed by hand above:
-		// the test data gives each account distinct seqs)
-		for a := range want {
-			s := want[a]
-			for i := range s {
-				for j := i + 1; j < len(s); j++ {
-					if s[j] < s[i] {
-						s[i], s[j] = s[j], s[i]
-					}
-				}
-			}
 		}
 		out := map[string][]livebill.StoredEvent{}
 		groupEvents(accts, evs, c.of, out)
-		if len(out) != len(want) {
-			t.Fatalf("%s: %d accounts, want %d", c.name, len(out), len(want))
+		if len(out) != len(c.want) {
+			t.Fatalf("%s: %d accounts, want %d", c.name, len(out), len(c.want))
 		}
-		for a, ws := range want {
+		for a, ws := range c.want {
 			got := out[a]
 			if len(got) != len(ws) {
 				t.Fatalf("%s: account %s: %d events, want %d", c.name, a, len(got), len(ws))
