@@ -36,6 +36,8 @@ func TestRatePooledConcurrent(t *testing.T) {
 	want := make([]string, len(ins))
 	quotes := make([]*livebill.Quote, len(ins))
 	for i, in := range ins {
+		// rated alone: a fresh pool, so this quoter has served nothing before
+		quoters = sync.Pool{New: func() any { return new(quoter) }}
 		q, err := Rate(in)
 		if err != nil {
 			t.Fatal(err)
