@@ -256,10 +256,9 @@ func loadZone(name string) (*time.Location, error) {
 	return l, nil
 }
 
-// build makes what rating an account needs from its stored record,
-// purchases, devices and refunds.
-func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*livebill.Device, rs []*livebill.StoredRefund) (*account, error) {
-	id := rec.ID
+// accountZone is the part of an account its record alone gives: its
+// catalog and billing zone (enough to tell whether it is due).
+func accountZone(rec *livebill.AccountRecord) (*account, error) {
 	cat, err := loadCatalog(rec)
 	if err != nil {
 		return nil, err
@@ -267,9 +266,20 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 	loc := cat.Location()
 	if rec.Timezone != "" {
 		if loc, err = loadZone(rec.Timezone); err != nil {
-			return nil, livebill.Errorf(livebill.EINVALID, "account %q: timezone: %v", id, err)
+			return nil, livebill.Errorf(livebill.EINVALID, "account %q: timezone: %v", rec.ID, err)
 		}
 	}
+	return &account{rec: rec, cat: cat, loc: loc}, nil
+}
+
+// build makes what rating an account needs from its stored record,
+// purchases, devices and refunds.
+func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*livebill.Device, rs []*livebill.StoredRefund) (*account, error) {
+	a, err := accountZone(rec)
+	if err != nil {
+		return nil, err
+	}
+	cat, loc := a.cat, a.loc
 	inZone := func(t time.Time) time.Time {
 		if t.IsZero() {
 			return t
@@ -277,7 +287,6 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 		y, m, d := t.Date()
 		return time.Date(y, m, d, 0, 0, 0, 0, loc)
 	}
-	a := &account{rec: rec, cat: cat, loc: loc}
 	acct := livebill.Account{ID: rec.ID, Balance: rec.Balance, Timezone: rec.Timezone,
 		Created: inZone(rec.Created), Activated: inZone(rec.Activated)}
 	if acct.Activated.IsZero() {

@@ -184,34 +184,49 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	if err != nil {
 		return fail(err)
 	}
-	ps, err := ss.ListPurchasesOf(ctx, ids)
-	if err != nil {
-		return fail(err)
-	}
-	ds, err := ss.ListDevicesOf(ctx, ids)
-	if err != nil {
-		return fail(err)
-	}
-	rs, err := ss.ListRefundsOf(ctx, ids)
-	if err != nil {
-		return fail(err)
-	}
 	g.now = s.Clock.Now()
 	g.errs = make([]error, len(ids))
 	g.after = map[string]int64{}
+	// which accounts are due needs only their records and settlements; the
+	// rest is read for those (most ticks, few or none)
 	var due []string
+	var dueAt []int
 	for i, id := range ids {
 		rec := recs[id]
 		if rec == nil {
 			g.errs[i] = livebill.Errorf(livebill.ENOTFOUND, "account %q not found", id)
 			continue
 		}
-		a, err := build(rec, ps[id], ds[id], rs[id])
+		a, err := accountZone(rec)
 		if err != nil {
 			g.errs[i] = err
 			continue
 		}
-		if !s.settleDue(a, sets[id], g.now) {
+		if s.settleDue(a, sets[id], g.now) {
+			due, dueAt = append(due, id), append(dueAt, i)
+		}
+	}
+	if len(due) == 0 {
+		return g
+	}
+	ps, err := ss.ListPurchasesOf(ctx, due)
+	if err != nil {
+		return fail(err)
+	}
+	ds, err := ss.ListDevicesOf(ctx, due)
+	if err != nil {
+		return fail(err)
+	}
+	rs, err := ss.ListRefundsOf(ctx, due)
+	if err != nil {
+		return fail(err)
+	}
+	due = due[:0]
+	for _, i := range dueAt {
+		id := ids[i]
+		a, err := build(recs[id], ps[id], ds[id], rs[id])
+		if err != nil {
+			g.errs[i] = err
 			continue
 		}
 		// a meter made (or remade) by computeGroup reads from the start
