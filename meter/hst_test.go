@@ -195,3 +195,17 @@ func TestHSTAudioOnlyReceiver(t *testing.T) {
 		hstLeave(60, "A"), hstLeave(60, "B"))
 	expectMS(t, got, map[string]int64{"hst.audio": 60 * hstMin})
 }
+
+// A main video stream with `audio: false` (SPEC §7.1) carries no audio:
+// B, receiving A's 720P main stream for 60 min, pays 60 min of sd video
+// and no audio minutes. (The stream is held a moment by the room before
+// it is applied, so this also checks that `audio: false` survives that.)
+func TestHSTMainVideoWithoutAudio(t *testing.T) {
+	silent := hstVideo(0, "A", "main", 1280, 720)
+	silent.NoAudio = true
+	got := meterHST(t,
+		hstJoin(0, "A", "all", ""), hstJoin(0, "B", "all", ""),
+		silent,
+		hstLeave(60, "A"), hstLeave(60, "B"))
+	expectMS(t, got, map[string]int64{"hst.video.sd": 60 * hstMin})
+}
