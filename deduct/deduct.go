@@ -40,7 +40,6 @@ import (
 	"cmp"
 	"fmt"
 	"math"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -266,18 +265,14 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 	ptrs := make([]*Pack, 2*len(grants))
 	res.Packs = ptrs[:0:len(grants)]
 	packs := make([]Pack, len(grants))
-	var checked []map[string]money.Decimal // ratio tables already checked (grants share their catalog's)
 	for i, g := range grants {
 		if g.Minutes < 0 {
 			return nil, fmt.Errorf("cannot deduct: pack %s grants %d minutes", g.ID, g.Minutes)
 		}
-		if !sameTable(checked, g.Ratios) {
-			for item, r := range g.Ratios {
-				if !r.IsPositive() {
-					return nil, fmt.Errorf("cannot deduct: pack %s: ratio of %s must be positive, not %s", g.ID, item, r)
-				}
+		for item, r := range g.Ratios {
+			if !r.IsPositive() {
+				return nil, fmt.Errorf("cannot deduct: pack %s: ratio of %s must be positive, not %s", g.ID, item, r)
 			}
-			checked = append(checked, g.Ratios)
 		}
 		packs[i] = Pack{Grant: g, FirstUse: -1}
 		res.Packs = append(res.Packs, &packs[i])
@@ -652,16 +647,4 @@ func (sp *packSpan) flush(p *Pack) {
 		p.Used = p.Used.Add(u)
 	}
 	sp.used = 0
-}
-
-// sameTable reports whether the ratio table m is one of tables (the same
-// map, not an equal one).
-func sameTable(tables []map[string]money.Decimal, m map[string]money.Decimal) bool {
-	pm := reflect.ValueOf(m).UnsafePointer()
-	for _, t := range tables {
-		if reflect.ValueOf(t).UnsafePointer() == pm {
-			return true
-		}
-	}
-	return false
 }
