@@ -130,30 +130,26 @@ func (s *Service) catchUp(ctx context.Context, sl *liveSlot, a *account, to time
 	return lm, nil
 }
 
-// take holds events read for the account (in seq order) by a batched
-// read, as read would have read them; those already read are skipped.
-// The meter may keep evs.
+// take holds events read for the account, in seq order (by read, or by
+// a batched read); those already read are skipped. The meter may keep
+// evs itself.
 func (lm *liveMeter) take(evs []livebill.StoredEvent) {
-	if len(lm.pending) == 0 && len(evs) > 0 && evs[0].Seq > lm.lastSeq {
-		// nothing held: hold evs itself (the caller gives it up)
-		for _, e := range evs {
-			if e.Time < lm.watermark {
-				lm.late = true
-			}
-		}
-		lm.lastSeq = evs[len(evs)-1].Seq
-		lm.pending = evs
+	for len(evs) > 0 && evs[0].Seq <= lm.lastSeq {
+		evs = evs[1:]
+	}
+	if len(evs) == 0 {
 		return
 	}
 	for _, e := range evs {
-		if e.Seq <= lm.lastSeq {
-			continue
-		}
-		lm.lastSeq = e.Seq
 		if e.Time < lm.watermark {
 			lm.late = true
 		}
-		lm.pending = append(lm.pending, e)
+	}
+	lm.lastSeq = evs[len(evs)-1].Seq
+	if len(lm.pending) == 0 {
+		lm.pending = evs
+	} else {
+		lm.pending = append(lm.pending, evs...)
 	}
 }
 
@@ -164,13 +160,7 @@ func (lm *liveMeter) read(ctx context.Context, store livebill.Store, accountID s
 		if err != nil {
 			return fmt.Errorf("cannot read the new events of account %s: %w", accountID, err)
 		}
-		for _, e := range evs {
-			lm.lastSeq = e.Seq
-			if e.Time < lm.watermark {
-				lm.late = true
-			}
-			lm.pending = append(lm.pending, e)
-		}
+		lm.take(evs)
 		if len(evs) < liveBatch {
 			return nil
 		}
