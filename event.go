@@ -1,5 +1,7 @@
 package livebill
 
+import "strings"
+
 // EventType is the type of a usage event (SPEC §7.1).
 type EventType uint8
 
@@ -54,6 +56,10 @@ func ParseEventType(s string) EventType {
 	}
 	return EventUnknown
 }
+
+// RobotPrefix starts the participant id of a task's robot,
+// robot:<kind>:<task> (SPEC §2); users may not take such ids.
+const RobotPrefix = "robot:"
 
 // Stream kinds, media and subscription modes.
 const (
@@ -161,6 +167,11 @@ func (e *Event) Validate() error {
 		}
 		if e.User == "" {
 			return bad("user", "missing")
+		}
+		if strings.HasPrefix(e.User, RobotPrefix) {
+			// robot:<kind>:<task> is a task's robot (SPEC §2): a user
+			// event under that name would act for the task
+			return bad("user", quote(e.User)+" is reserved: ids starting with "+quote(RobotPrefix)+" name tasks' robots")
 		}
 		return nil
 	}

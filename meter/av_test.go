@@ -7,6 +7,7 @@ package meter_test
 // 4096×2160 = 8,847,360 (top tier).
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/livebill/livebill"
@@ -575,4 +576,17 @@ func TestAVZeroLengthStream(t *testing.T) {
 		pub(at("10:05"), "A", "main", 1280, 720), unpub(at("10:05"), "A", "main"),
 		leave(at("10:10"), "A"), leave(at("10:10"), "B"))
 	expectTotals(t, r, map[string]int64{avAudio: 20 * min})
+}
+
+// User ids starting with robot: are reserved for tasks' robots
+// (docs/decisions.md): a join as robot:recording:rec is rejected (field
+// user) and bills nothing, so no user event can act for a task.
+func TestRobotIDsReserved(t *testing.T) {
+	r := applyAll(t, at("10:10"),
+		join(at("10:00"), "robot:recording:rec", "all"), leave(at("10:10"), "robot:recording:rec"))
+	errs := r.m.Errors()
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `field "user"`) {
+		t.Fatalf("want the join and the leave rejected on field user, got %v", errs)
+	}
+	expectTotals(t, r, map[string]int64{})
 }
