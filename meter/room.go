@@ -490,10 +490,17 @@ func (r *room) robot(k partKind, task string) uid {
 	return r.uid(string(b))
 }
 
-// refs appends the stream slots named by in to out.
+// refs appends the stream slots named by in to out, each once: a stream
+// listed twice is recorded or transcoded once.
 func (r *room) refs(out []ref, in []livebill.StreamRef) []ref {
+next:
 	for _, s := range in {
 		k := streamKey{r.uid(s.User), streamKind(s.Stream)}
+		for _, rf := range out {
+			if rf.key == k {
+				continue next
+			}
+		}
 		out = append(out, ref{k, r.slot(k)})
 	}
 	return out

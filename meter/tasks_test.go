@@ -600,3 +600,19 @@ func TestTranscodeStartAndUpdateSameInstant(t *testing.T) {
 		})
 	}
 }
+
+// A stream listed twice counts once (docs/decisions.md). Transcoding A's
+// 1280×720 main listed twice, audio output, 10 min: input area 921,600 →
+// h264 HD 10 (not 1,843,200 → FHD). Recording A's main listed twice: one
+// stream of 921,600 → recording HD 10; its robot receives it once: A/V HD.
+func TestStreamListedTwiceCountsOnce(t *testing.T) {
+	r := runMeter(t, at("10:10"),
+		join(at("10:00"), "A", "manual"), pub(at("10:00"), "A", "main", 1280, 720),
+		tcStart(at("10:00"), "mix", "h264", 0, 0, ref("A", "main"), ref("A", "main")),
+		recStart(at("10:00"), "rec", mp4, "", nil, ref("A", "main"), ref("A", "main")),
+		tcStop(at("10:10"), "mix"), recStop(at("10:10"), "rec"), leave(at("10:10"), "A"))
+	expectPrefix(t, r, "trtc.transcode.", map[string]int64{"trtc.transcode.h264.hd": 10 * min})
+	expectPrefix(t, r, "trtc.recording.", map[string]int64{recHD: 10 * min})
+	// A: audio 10; both robots receive 921,600: HD 2 × 10.
+	expectPrefix(t, r, "trtc.av.", map[string]int64{avAudio: 10 * min, avHD: 20 * min})
+}
