@@ -12,7 +12,8 @@
 //
 // Events of one room must arrive in time order. Events of a room that share
 // a timestamp are applied in a canonical order (ends before starts; see
-// rank), so their order in the input never changes the result.
+// rank), so their order in the input does not change the result
+// (docs/decisions.md, "Events at the same instant", lists the pairs).
 package meter
 
 import (

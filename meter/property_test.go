@@ -56,11 +56,10 @@ type roomModel struct {
 	off     map[string]map[skey]bool  // receive-all users' unsubscribed main/screen
 	// last is the instant an entity (user, stream, subscription, task)
 	// was last touched. Two events on one entity at one instant are not
-	// generated, except a stop then a restart (and a leave then a rejoin),
-	// which the canonical order keeps as written: a start and a stop at
-	// one instant (a zero-length session) is the known bug of
-	// TestAVZeroLengthSession, and two updates at one instant contradict
-	// each other.
+	// generated here, except a stop then a restart (and a leave then a
+	// rejoin): this model credits as it goes and cannot read an instant
+	// as a whole. TestPropMeterMatchesModel (model_prop_test.go) covers
+	// every same-instant pair against the reference model.
 	last map[string]int64
 }
 

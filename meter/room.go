@@ -1,6 +1,7 @@
 package meter
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"unsafe"
@@ -53,6 +54,10 @@ type ident struct {
 	id    string
 	p     *participant // nil while absent
 	slots [3]*stream   // by stream kind; nil until first used
+	// leftAt is the instant it last left (Unix ms; 0: never): the events
+	// of a user that leaves at an instant without rejoining, found after
+	// its leave in the canonical order, happened before it (see apply).
+	leftAt int64
 }
 
 type uid = *ident
@@ -70,6 +75,7 @@ type stream struct {
 	on           bool
 	video, audio bool
 	area         int64
+	stoppedAt    int64 // the instant it last stopped (Unix ms; 0: never)
 }
 
 // ref is a stream named by a task (recording streams, transcoding inputs).
@@ -230,11 +236,16 @@ func (r *room) uid(id string) uid {
 	return u
 }
 
+// errNothingToEnd is a subscription stop that found nothing to end.
+var errNothingToEnd = errors.New("nothing to end")
+
 // rank orders events of one instant: ends first (so a stop and a restart
 // at the same instant leave the thing running), then joins, publications,
 // subscriptions, task starts and task updates. An end that finds nothing to
 // end is retried after the instant's starts: a start and a stop at one
-// instant are a zero-length session, not a stop without a start.
+// instant are a zero-length session, not a stop without a start. The
+// rules, pair by pair, are in docs/decisions.md ("Events at the same
+// instant").
 func rank(t livebill.EventType) int {
 	switch t {
 	case livebill.SubscribeStop, livebill.StreamStop, livebill.RecordingStop,
@@ -313,7 +324,7 @@ func (r *room) flushPending() {
 		}
 	}
 	for _, i := range retry {
-		if err := r.apply(&p[i]); err != nil {
+		if err := r.apply(&p[i]); err != nil && err != errNothingToEnd {
 			r.m.fail(err)
 		}
 	}
@@ -379,6 +390,9 @@ func (r *room) apply(e *livebill.Event) error {
 		}
 	case livebill.StreamStart:
 		if user.p == nil {
+			if user.leftAt == t {
+				return nil // started and ended by its publisher's leave at this instant
+			}
 			return badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it", e.User, r.id))
 		}
 		k := streamKey{user, streamKind(e.Stream)}
@@ -396,6 +410,9 @@ func (r *room) apply(e *livebill.Event) error {
 	case livebill.StreamUpdate:
 		s := r.running(streamKey{user, streamKind(e.Stream)})
 		if s == nil {
+			if sl := user.slots[streamKind(e.Stream)]; sl != nil && sl.stoppedAt == t || user.p == nil && user.leftAt == t {
+				return nil // changed, then stopped at this instant
+			}
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
 		k := streamKey{user, streamKind(e.Stream)}
@@ -411,12 +428,18 @@ func (r *room) apply(e *livebill.Event) error {
 		k := streamKey{user, streamKind(e.Stream)}
 		all := r.allArea
 		if !r.stopStream(k) {
+			if user.p == nil && user.leftAt == t {
+				return nil // started at this instant, before its publisher's leave
+			}
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
 		r.recomputeStream(k, all, t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
 		p := user.p
 		if p == nil {
+			if user.leftAt == t {
+				return nil // before its leave at this instant, which ends it
+			}
 			return badEvent(e, "user", fmt.Sprintf("%s is not in room %s", e.User, r.id))
 		}
 		k := streamKey{r.uid(e.Publisher), streamKind(e.Stream)}
@@ -427,17 +450,30 @@ func (r *room) apply(e *livebill.Event) error {
 			} else {
 				p.subs.set(sub{key: k, st: r.slot(k), area: e.Size().Area()})
 			}
-		} else if autoReceived {
-			p.subs.set(sub{key: k, st: r.slot(k), off: true})
 		} else {
-			p.subs.remove(k)
+			// A stop that finds nothing to end is retried after the
+			// instant's starts, like the other ends, and then ignored:
+			// unsubscribing from what one does not receive is harmless.
+			sb, explicit := p.subs.get(k)
+			if autoReceived && explicit && sb.off || !autoReceived && !explicit {
+				return errNothingToEnd
+			}
+			if autoReceived {
+				p.subs.set(sub{key: k, st: r.slot(k), off: true})
+			} else {
+				p.subs.remove(k)
+			}
 		}
 		r.recompute(p, t)
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
 		return r.startTask(e, t)
 	case livebill.TranscodeUpdate:
-		p := r.robot(kindTranscode, e.Task).p
+		id := r.robot(kindTranscode, e.Task)
+		p := id.p
 		if p == nil {
+			if id.leftAt == t {
+				return nil // changed, then stopped at this instant
+			}
 			return badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task))
 		}
 		tk := p.task
@@ -655,6 +691,7 @@ func (r *room) add(p *participant, t int64) {
 // caller may still read p (its task); it is reused only by a later join.
 func (r *room) remove(p *participant, t int64) {
 	r.credit(p, t)
+	p.id.leftAt = t
 	p.charges = p.charges[:0]
 	last := r.list[len(r.list)-1]
 	r.list[p.idx] = last
@@ -715,6 +752,7 @@ func (r *room) stopStream(k streamKey) bool {
 		r.allAreaAdjust(k, -s.area)
 	}
 	s.on = false
+	s.stoppedAt = r.t
 	return true
 }
 
