@@ -52,6 +52,9 @@ const (
 type Notice struct {
 	Code    string `json:"code"`
 	App     string `json:"app,omitempty"`
+	Room    string `json:"room,omitempty"`
+	User    string `json:"user,omitempty"`
+	Task    string `json:"task,omitempty"`
 	Item    string `json:"item,omitempty"`
 	Time    string `json:"time,omitempty"`
 	Message string `json:"message,omitempty"`

@@ -65,10 +65,15 @@ type Catalog struct {
 	FreeTiers   []FreeTier `yaml:"free_tiers"`
 	// LicenceArea is the pixel area one industrial licence serves.
 	LicenceArea int64 `yaml:"licence_area"`
+	// SessionTimeout closes a room participant or task with no event of
+	// its own for longer than this, at its last event plus the timeout
+	// (a Go duration such as "24h"; default DefaultSessionTimeout).
+	SessionTimeout string `yaml:"session_timeout"`
 
-	loc   *time.Location
-	items map[string]*Item
-	plans map[string]*Plan
+	loc            *time.Location
+	sessionTimeout time.Duration
+	items          map[string]*Item
+	plans          map[string]*Plan
 	// derived is data computed from the catalog on first use (a catalog
 	// is read-only once parsed); init gives each parsed catalog its own.
 	derived *derived
@@ -289,6 +294,9 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 	if over.Title != "" {
 		out.Title = over.Title
 	}
+	if over.SessionTimeout != "" {
+		out.SessionTimeout = over.SessionTimeout
+	}
 	if len(over.ResolutionTiers) > 0 {
 		out.ResolutionTiers = over.ResolutionTiers
 	}
@@ -404,6 +412,18 @@ func (c *Catalog) init() error {
 		loc = time.UTC
 	}
 	c.loc = loc
+	c.sessionTimeout = DefaultSessionTimeout
+	if c.SessionTimeout != "" {
+		d, err := time.ParseDuration(c.SessionTimeout)
+		switch {
+		case err != nil:
+			add("session_timeout: %q is not a duration (e.g. 24h, 90m)", c.SessionTimeout)
+		case d < time.Minute:
+			add("session_timeout: %s is below the minimum of 1m", c.SessionTimeout)
+		default:
+			c.sessionTimeout = d
+		}
+	}
 	c.derived = &derived{}
 	for i, t := range c.ResolutionTiers {
 		if t.Name == "" {
@@ -549,6 +569,19 @@ func (c *Catalog) init() error {
 
 // Location is the billing time zone.
 func (c *Catalog) Location() *time.Location { return c.loc }
+
+// DefaultSessionTimeout is the session timeout of a catalog that sets
+// none: generous, so only sessions whose end was lost are closed.
+const DefaultSessionTimeout = 24 * time.Hour
+
+// SessionTimeoutDuration is how long a room participant or task may go without an
+// event of its own before the meter closes it (session_timeout).
+func (c *Catalog) SessionTimeoutDuration() time.Duration {
+	if c.sessionTimeout == 0 { // a catalog that was not parsed
+		return DefaultSessionTimeout
+	}
+	return c.sessionTimeout
+}
 
 // Item returns the item with the id.
 func (c *Catalog) Item(id string) (*Item, bool) {

@@ -18,7 +18,9 @@ package meter
 
 import (
 	"fmt"
+	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -40,9 +42,12 @@ type Meter struct {
 	rooms   map[roomKey]*room
 	roomC   []roomCacheEntry // see room
 	relays  []*RelayInterval
-	notices map[noticeKey]bool
-	errs    []error
-	maxErrs int
+	timeout int64 // session timeout, ms
+	// timeouts are the sessions the timeout closed, for their notices.
+	timeouts []sessionTimeout
+	notices  map[noticeKey]bool
+	errs     []error
+	maxErrs  int
 }
 
 type roomKey struct{ app, room string }
@@ -85,6 +90,7 @@ func New(cat *catalog.Catalog, opt Options) (*Meter, error) {
 		rooms:   map[roomKey]*room{},
 		notices: map[noticeKey]bool{},
 		maxErrs: opt.MaxErrors,
+		timeout: cat.SessionTimeoutDuration().Milliseconds(),
 	}
 	if m.maxErrs == 0 {
 		m.maxErrs = 1000
@@ -228,8 +234,9 @@ func (m *Meter) applyPoint(e *livebill.Event) {
 }
 
 // Close ends the stream at instant at: pending same-instant events are
-// applied, and everyone still in a room, every task and relay still running
-// is credited up to at (or its room's last event, if later).
+// applied, sessions that time out before at are closed at their timeout,
+// and everyone still in a room, every task and relay still running is
+// credited up to at (or its room's last event, if later).
 func (m *Meter) Close(at int64) {
 	keys := make([]roomKey, 0, len(m.rooms))
 	for k := range m.rooms {
@@ -248,6 +255,7 @@ func (m *Meter) Close(at int64) {
 		if r.t > end {
 			end = r.t
 		}
+		r.expire(end)
 		for _, p := range r.list {
 			r.credit(p, end)
 		}
@@ -313,9 +321,15 @@ func (m *Meter) MAUBefore(t int64) map[string]map[string]int {
 	return out
 }
 
-// Notices returns what the meter noticed, sorted.
-func (m *Meter) Notices() []livebill.Notice {
-	var out []livebill.Notice
+// Notices returns what the meter noticed, sorted by code and app (an app's
+// timed-out sessions in time order).
+func (m *Meter) Notices() []livebill.Notice { return m.NoticesBefore(math.MaxInt64) }
+
+// NoticesBefore is Notices with only the sessions timed out before instant
+// t (Unix ms): what a meter fed the events before t and closed at t would
+// report.
+func (m *Meter) NoticesBefore(t int64) []livebill.Notice {
+	out := m.timeoutNotices(t)
 	for k := range m.notices {
 		n := livebill.Notice{Code: k.code, App: k.app}
 		switch k.code {
@@ -326,13 +340,85 @@ func (m *Meter) Notices() []livebill.Notice {
 		}
 		out = append(out, n)
 	}
-	sort.Slice(out, func(i, j int) bool {
+	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Code != out[j].Code {
 			return out[i].Code < out[j].Code
 		}
 		return out[i].App < out[j].App
 	})
 	return out
+}
+
+// NoticeSessionTimedOut: a participant or task with no event of its own
+// for longer than the catalog's session timeout was closed at its last
+// event plus the timeout.
+const NoticeSessionTimedOut = "session_timed_out"
+
+// maxTimeoutNotices is how many timed-out sessions an app's notices name;
+// one more notice counts the rest (a feed that never closes sessions
+// would otherwise give one per session).
+const maxTimeoutNotices = 100
+
+// sessionTimeout is a session the timeout closed.
+type sessionTimeout struct {
+	app, room, id string // id: the user, or robot:<kind>:<task>
+	kind          partKind
+	at            int64
+}
+
+// timeoutNotices lists the sessions timed out before t, per app in time
+// order, at most maxTimeoutNotices per app.
+func (m *Meter) timeoutNotices(t int64) []livebill.Notice {
+	var ts []sessionTimeout
+	for _, to := range m.timeouts {
+		if to.at < t {
+			ts = append(ts, to)
+		}
+	}
+	sort.Slice(ts, func(i, j int) bool {
+		a, b := ts[i], ts[j]
+		switch {
+		case a.app != b.app:
+			return a.app < b.app
+		case a.at != b.at:
+			return a.at < b.at
+		case a.room != b.room:
+			return a.room < b.room
+		}
+		return a.id < b.id
+	})
+	limit := time.Duration(m.timeout) * time.Millisecond
+	var out []livebill.Notice
+	for i := 0; i < len(ts); {
+		j := i
+		for j < len(ts) && ts[j].app == ts[i].app {
+			j++
+		}
+		for k, to := range ts[i:j] {
+			if k == maxTimeoutNotices {
+				out = append(out, livebill.Notice{Code: NoticeSessionTimedOut, App: to.app,
+					Message: fmt.Sprintf("%d more sessions had no event for %v and were closed at their last event plus that timeout", j-i-k, limit)})
+				break
+			}
+			n := livebill.Notice{Code: NoticeSessionTimedOut, App: to.app, Room: to.room, Time: m.fmtLocal(to.at)}
+			who := "user " + to.id
+			if to.kind == kindUser {
+				n.User = to.id
+			} else {
+				n.Task = strings.TrimPrefix(to.id, "robot:"+robotNames[to.kind]+":")
+				who = robotNames[to.kind] + " task " + n.Task
+			}
+			n.Message = fmt.Sprintf("%s in room %s had no event for %v: closed at its last event plus that timeout", who, to.room, limit)
+			out = append(out, n)
+		}
+		i = j
+	}
+	return out
+}
+
+// fmtLocal formats an instant in the billing zone, to the millisecond.
+func (m *Meter) fmtLocal(ms int64) string {
+	return time.UnixMilli(ms).In(m.zone.loc).Format(time.RFC3339Nano)
 }
 
 func badEvent(e *livebill.Event, field, reason string) error {
@@ -351,6 +437,7 @@ func (m *Meter) Advance(t int64) {
 		if len(r.pending) > 0 && r.pendT < t {
 			r.flushPending()
 		}
+		r.expire(t)
 		for _, p := range r.list {
 			if p.since < t {
 				r.credit(p, t)

@@ -303,17 +303,27 @@ func followUp(g *rand.Rand, f livebill.Event) livebill.Event {
 
 // modelTimeouts are the session timeouts runs draw: 0 is the catalog's
 // default.
-var modelTimeouts = []time.Duration{0}
+var modelTimeouts = []time.Duration{0, 0, 50 * time.Minute}
 
 // effectiveTimeout is the timeout a run's meter applies.
 func effectiveTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return catalog.DefaultSessionTimeout
+	}
 	return d
 }
 
 // catalogFor returns the trtc catalog, or an override of it with another
 // session timeout.
 func catalogFor(t tb, timeout time.Duration) *catalog.Catalog {
-	return trtc(t)
+	if timeout == 0 {
+		return trtc(t)
+	}
+	c, err := catalog.Parse([]byte("extends: trtc\nsession_timeout: "+timeout.String()+"\n"), "model")
+	if err != nil {
+		t.Fatalf("catalog: %v", err)
+	}
+	return c
 }
 
 // meterResult feeds the meter the events as the NDJSON lines a failure
@@ -336,6 +346,24 @@ func meterResult(t tb, run modelRun, es []livebill.Event) (refResult, []error) {
 		out.relays = append(out.relays, fmt.Sprintf("%s %s %s %s %d %d-%d", rl.App, rl.Room, rl.Task, rl.Destination, rl.Kbps, rl.Start, rl.End))
 	}
 	sort.Strings(out.relays)
+	for _, n := range m.Notices() {
+		if n.Code != meter.NoticeSessionTimedOut {
+			continue
+		}
+		if n.Room == "" {
+			t.Fatalf("more timed-out sessions than the notices list: %s", n.Message)
+		}
+		at, err := time.Parse(time.RFC3339Nano, n.Time)
+		if err != nil {
+			t.Fatalf("notice time %q: %v", n.Time, err)
+		}
+		who := n.User
+		if n.Task != "" {
+			who = robotID(strings.TrimSuffix(strings.SplitN(n.Message, " task ", 2)[0], ""), n.Task)
+		}
+		out.timeouts = append(out.timeouts, fmt.Sprintf("%s %s %s %d", n.App, n.Room, who, at.UnixMilli()))
+	}
+	sort.Strings(out.timeouts)
 	return out, append(res.Rejected, m.Errors()...)
 }
 
@@ -599,10 +627,38 @@ var modelCases = []string{
 	"same ms: stream start+leave", "same ms: subscribe start+stop", "same ms: subscribe stop+start",
 	"same ms: subscribe+leave", "same ms: task start+stop", "same ms: task stop+start",
 	"same ms: transcode update+stop", "same ms: stream stop+subscribe stop",
+	"timed-out user", "timed-out task", "late end of a timed-out session", "late update of a timed-out session",
 }
 
 // classify counts the cases of modelCases in run.
 func classify(run modelRun, seen map[string]int) {
+	// the model's view: timed-out sessions and the late events about them
+	m := newRefModel(run.loc, effectiveTimeout(run.timeout))
+	for i := range run.events {
+		e := &run.events[i]
+		m.advance(e.Time)
+		r := m.room(e.App, e.Room)
+		late := r.users[e.User] == nil && r.timedOut[e.User]
+		if e.Type.IsTask() {
+			id := robotID(taskKind(e.Type), e.Task)
+			late = r.tasks[id] == nil && r.timedOut[id]
+		}
+		switch {
+		case late && isUpdate(e.Type):
+			seen["late update of a timed-out session"]++
+		case late && !isStart(e.Type):
+			seen["late end of a timed-out session"]++
+		}
+		m.apply(e)
+	}
+	m.close(run.closeAt)
+	for _, to := range m.timeouts {
+		if strings.HasPrefix(to.who, "robot:") {
+			seen["timed-out task"]++
+		} else {
+			seen["timed-out user"]++
+		}
+	}
 	apps, rooms, days := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i, e := range run.events {
 		apps[e.App] = true

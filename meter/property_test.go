@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/catalog"
 	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/scenario"
 	"pgregory.net/rapid"
@@ -461,7 +462,11 @@ func feedNDJSON(t *rapid.T, closeAt int64, parts ...[]byte) snapshot {
 }
 
 func snap(t *rapid.T, closeAt int64, es []livebill.Event) snapshot {
-	m, err := meter.New(trtc(t), meter.Options{})
+	return snapWith(t, trtc(t), closeAt, es)
+}
+
+func snapWith(t *rapid.T, cat *catalog.Catalog, closeAt int64, es []livebill.Event) snapshot {
+	m, err := meter.New(cat, meter.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -596,12 +596,13 @@ type refInstant struct {
 	leaves   map[string]int  // per room|user
 	early    map[string]bool // per room|user: a start, or an end of something not endable, before its leave
 	lateEnds map[string]bool // per room|user: an end of something not endable, before any join
+	lateUpd  map[string]bool // per room|user: an update of a timed-out session's stream
 }
 
 func (in *refInstant) reset(t int64) {
 	*in = refInstant{t: t, endable: map[string]bool{}, owners: map[string]refOwner{}, starts: map[string]int{},
 		ends: map[string]int{}, updates: map[string]int{}, joins: map[string]int{}, leaves: map[string]int{},
-		early: map[string]bool{}, lateEnds: map[string]bool{}}
+		early: map[string]bool{}, lateEnds: map[string]bool{}, lateUpd: map[string]bool{}}
 }
 
 // subOn says whether user u receives or explicitly subscribes to k: what a
@@ -684,7 +685,8 @@ func isUpdate(t livebill.EventType) bool {
 //  3. an update comes after the thing's start at the instant, if any;
 //  4. a user that leaves and rejoins at the instant has no start, and no
 //     end of something that was not running, before its leave: its events
-//     at the instant belong to the new session.
+//     at the instant belong to the new session; likewise a timed-out
+//     user's late update comes after its rejoin.
 func (in *refInstant) canonical(m *refModel, e *livebill.Event) error {
 	if e.Time != in.t {
 		return nil // a new instant: nothing before it
@@ -702,6 +704,9 @@ func (in *refInstant) canonical(m *refModel, e *livebill.Event) error {
 		}
 		if in.lateEnds[uk] {
 			return fmt.Errorf("rule 2: an end of something not running before its owner's join")
+		}
+		if in.lateUpd[uk] {
+			return fmt.Errorf("rule 4: a timed-out session's update before the user's rejoin")
 		}
 	case e.Type == livebill.RoomLeave:
 		if in.ends[th.key] > 0 {
@@ -772,6 +777,9 @@ func (in *refInstant) record(m *refModel, e *livebill.Event) {
 		}
 	case isUpdate(e.Type):
 		in.updates[th.key]++
+		if th.owner != "" && r.users[e.User] == nil {
+			in.lateUpd[th.owner] = true
+		}
 	default:
 		in.ends[th.key]++
 		if !pre && th.owner != "" {
