@@ -253,7 +253,13 @@ func runMeter(t tb, closeAt int64, es ...livebill.Event) *metered {
 // applyAll is runMeter without the check on rejected events.
 func applyAll(t tb, closeAt int64, es ...livebill.Event) *metered {
 	t.Helper()
-	m, err := meter.New(trtc(t), meter.Options{})
+	return applyAllWith(t, trtc(t), closeAt, es...)
+}
+
+// applyAllWith is applyAll with another catalog.
+func applyAllWith(t tb, cat *catalog.Catalog, closeAt int64, es ...livebill.Event) *metered {
+	t.Helper()
+	m, err := meter.New(cat, meter.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -466,15 +466,7 @@ func snap(t *rapid.T, closeAt int64, es []livebill.Event) snapshot {
 }
 
 func snapWith(t *rapid.T, cat *catalog.Catalog, closeAt int64, es []livebill.Event) snapshot {
-	m, err := meter.New(cat, meter.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range es {
-		e := es[i]
-		m.Apply(&e)
-	}
-	m.Close(closeAt)
+	m := applyAllWith(t, cat, closeAt, es...).m
 	return snapshot{m.Records(), sortedRelays(m.Relays()), m.Notices(), len(m.Errors())}
 }
 

@@ -17,16 +17,7 @@ import (
 // meterWith is applyAll with another catalog session timeout.
 func meterWith(t *testing.T, timeout time.Duration, closeAt int64, es ...livebill.Event) *metered {
 	t.Helper()
-	m, err := meter.New(catalogFor(t, timeout), meter.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range es {
-		e := es[i]
-		m.Apply(&e)
-	}
-	m.Close(closeAt)
-	return &metered{m: m, recs: m.Records()}
+	return applyAllWith(t, catalogFor(t, timeout), closeAt, es...)
 }
 
 // Timeout 1 h. A (receive all) joins at 10:00 and does nothing more; B
