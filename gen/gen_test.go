@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,5 +213,56 @@ func TestLeaveOpen(t *testing.T) {
 	}
 	if n, err := Write(io.Discard, Config{Events: 1, LeaveOpen: true}); n != 1 || err != nil {
 		t.Errorf("1 event, left open: %d, %v", n, err)
+	}
+}
+
+// No user or task goes longer than MaxIdle without an event of its own
+// (docs/decisions.md, "Open sessions": its join, stream and subscription
+// events; a task's start and updates), up to its leave or stop — also
+// while the last events close thousands of sessions — and every session
+// ends (sessions to and from a leave, read from the NDJSON).
+func TestNoSessionIdlesPastMaxIdle(t *testing.T) {
+	for _, cfg := range []Config{
+		{Events: 20_000, Rooms: 2_000, Apps: 3, Seed: 1, Tasks: 0.5, MaxIdle: 10 * time.Minute},
+		{Events: 300, Apps: 2, Seed: 2, Tasks: 0.5, Span: 20 * 24 * time.Hour},
+		{Events: 50_000, Apps: 3, Seed: 3, Tasks: 0.3, Span: 10 * time.Second, MaxIdle: time.Second},
+	} {
+		cfg.defaults()
+		var buf bytes.Buffer
+		if _, err := Write(&buf, cfg); err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]time.Time{} // open session → its last own event
+		var worst time.Duration
+		for i, l := range bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n")) {
+			var e struct{ Time, Type, App, Room, User, Task string }
+			if err := json.Unmarshal(l, &e); err != nil {
+				t.Fatalf("line %d: %v", i+1, err)
+			}
+			at, err := time.Parse(time.RFC3339Nano, e.Time)
+			if err != nil {
+				t.Fatalf("line %d: %v", i+1, err)
+			}
+			key := e.App + "|" + e.Room + "|" + e.User
+			if e.Task != "" {
+				key = e.App + "|" + e.Room + "|task " + e.Task
+			}
+			if prev, ok := last[key]; ok {
+				worst = max(worst, at.Sub(prev))
+			}
+			switch {
+			case e.Type == "room.leave" || strings.HasSuffix(e.Type, ".stop") && e.Task != "":
+				delete(last, key)
+			default:
+				last[key] = at
+			}
+		}
+		if worst > cfg.MaxIdle+time.Minute {
+			t.Errorf("%+v: a session went %v without an event (MaxIdle %v)", cfg, worst, cfg.MaxIdle)
+		}
+		if len(last) > 0 {
+			t.Errorf("%+v: %d sessions never ended", cfg, len(last))
+		}
+		t.Logf("%d events, %d rooms: longest silence %v", cfg.Events, cfg.Rooms, worst)
 	}
 }
