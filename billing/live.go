@@ -233,7 +233,7 @@ func (lm *liveMeter) quote(in rating.Input) (*livebill.Quote, []error, error) {
 	in.Records = recordsBefore(lm.m.Records(), to)
 	in.Relays = relaysBefore(lm.m.Relays(), to)
 	in.MAU = lm.m.MAUBefore(to)
-	in.Notices = lm.m.NoticesBefore(to)
+	in.Notices = lm.m.NoticesIn(in.From.UnixMilli(), to)
 	q, err := rating.Rate(in)
 	if err != nil {
 		return nil, nil, err

@@ -323,13 +323,13 @@ func (m *Meter) MAUBefore(t int64) map[string]map[string]int {
 
 // Notices returns what the meter noticed, sorted by code and app (an app's
 // timed-out sessions in time order).
-func (m *Meter) Notices() []livebill.Notice { return m.NoticesBefore(math.MaxInt64) }
+func (m *Meter) Notices() []livebill.Notice { return m.NoticesIn(math.MinInt64, math.MaxInt64) }
 
-// NoticesBefore is Notices with only the sessions timed out before instant
-// t (Unix ms): what a meter fed the events before t and closed at t would
-// report.
-func (m *Meter) NoticesBefore(t int64) []livebill.Notice {
-	out := m.timeoutNotices(t)
+// NoticesIn is Notices with only the sessions timed out in [from, to)
+// (Unix ms): for a quote of that period, which a meter fed the events
+// before to and closed at to reports the same.
+func (m *Meter) NoticesIn(from, to int64) []livebill.Notice {
+	out := m.timeoutNotices(from, to)
 	for k := range m.notices {
 		n := livebill.Notice{Code: k.code, App: k.app}
 		switch k.code {
@@ -366,13 +366,13 @@ type sessionTimeout struct {
 	at            int64
 }
 
-// timeoutNotices lists the sessions timed out before t, per app in time
-// order, at most maxTimeoutNotices per app.
-func (m *Meter) timeoutNotices(t int64) []livebill.Notice {
+// timeoutNotices lists the sessions timed out in [from, to), per app in
+// time order, at most maxTimeoutNotices per app.
+func (m *Meter) timeoutNotices(from, to int64) []livebill.Notice {
 	var ts []sessionTimeout
-	for _, to := range m.timeouts {
-		if to.at < t {
-			ts = append(ts, to)
+	for _, st := range m.timeouts {
+		if from <= st.at && st.at < to {
+			ts = append(ts, st)
 		}
 	}
 	sort.Slice(ts, func(i, j int) bool {

@@ -118,3 +118,16 @@ func TestSessionTimeoutNoticesCapped(t *testing.T) {
 		t.Fatalf("%d notices, last %+v; want 100 named and one counting 50 more", len(ns), ns[len(ns)-1])
 	}
 }
+
+// A quote lists the sessions timed out in its period: A times out at
+// 11:00, B at 13:00 (timeout 1 h); the period [11:30, 14:00) names B only.
+func TestSessionTimeoutNoticesInPeriod(t *testing.T) {
+	r := meterWith(t, time.Hour, at("14:00"), join(at("10:00"), "A", "manual"), join(at("12:00"), "B", "manual"))
+	ns := timeoutNotices(r.m.NoticesIn(at("11:30"), at("14:00")))
+	if len(ns) != 1 || ns[0].User != "B" {
+		t.Fatalf("notices %+v, want B's only", ns)
+	}
+	if all := timeoutNotices(r.m.Notices()); len(all) != 2 {
+		t.Fatalf("all notices %+v, want A's and B's", all)
+	}
+}
