@@ -108,7 +108,6 @@ func Write(w io.Writer, cfg Config) (int64, error) {
 	g.idle = make(idleHeap, cfg.Rooms)
 	for i := range g.rooms {
 		g.rooms[i] = g.newRoom()
-		g.rooms[i].slot = i
 		g.idle[i] = g.rooms[i]
 		g.rooms[i].hidx = i
 	}
@@ -218,7 +217,6 @@ type room struct {
 	withTasks bool
 	tasks     []task
 	taskSeq   int
-	slot      int   // index in generator.rooms
 	hidx      int   // index in generator.idle
 	deadline  int64 // the earliest last event + MaxIdle of its users and tasks
 }
@@ -676,7 +674,7 @@ func (g *generator) touched(r *room) {
 func (g *generator) replace(i int) {
 	old := g.rooms[i]
 	r := g.newRoom()
-	r.slot, r.hidx = i, old.hidx
+	r.hidx = old.hidx
 	g.rooms[i], g.idle[r.hidx] = r, r
 	heap.Fix(&g.idle, r.hidx)
 }
