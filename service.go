@@ -443,6 +443,9 @@ type Store interface {
 	PurchaseService
 	EventService
 	BillStore
+	PageService
+	KeyService
+	IdempotencyStore
 	Close() error
 }
 

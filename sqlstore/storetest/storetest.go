@@ -63,6 +63,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })
 	t.Run("FindApp", func(t *testing.T) { testFindApp(t, open) })
 	t.Run("SettleGroups", func(t *testing.T) { testSettleGroups(t, open) })
+	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
+	t.Run("IdempotencyStore", func(t *testing.T) { testIdempotencyStore(t, open) })
+	t.Run("Pages", func(t *testing.T) { testPages(t, open) })
 }
 
 type env struct {
