@@ -102,6 +102,14 @@ func CheckCatalog(name string) error {
 // and stores the valid ones in one transaction. Every event needs an id
 // (unique per account).
 func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
+	return s.IngestFor(ctx, "", batch)
+}
+
+// IngestFor is Ingest for a caller limited to one account (an account's
+// API key): an event of an app that is not that account's is rejected
+// (forbidden), whether the app exists or not, so the caller learns
+// nothing of other accounts' apps. onlyAccount "" allows every account.
+func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
 	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
 	statuses := make([]livebill.IngestStatus, len(batch))
 	var good []livebill.IncomingEvent
@@ -141,6 +149,10 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 				acct = app.AccountID
 			}
 			apps[e.App] = acct
+		}
+		if onlyAccount != "" && acct != onlyAccount {
+			reject(livebill.EFORBIDDEN, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not an app of account %q, which this key is limited to", e.App, onlyAccount)})
+			continue
 		}
 		if acct == "" {
 			reject(livebill.ENOTFOUND, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not registered", e.App)})

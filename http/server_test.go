@@ -19,15 +19,27 @@ import (
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
+// testAdminKey is the operator key the test servers are started with.
+const testAdminKey = "test-operator-key-0123456789abcdef0123"
+
 func server(t *testing.T) *httptest.Server {
 	store, err := sqlite.Open(context.Background(), ":memory:", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	srv := httptest.NewServer(lbhttp.NewServer(store, billing.New(store, nil)).Handler())
+	s := lbhttp.NewServer(store, billing.New(store, nil))
+	s.AdminKey = testAdminKey
+	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// client returns a client of srv with the operator key.
+func client(srv *httptest.Server) *lbhttp.Client {
+	c := lbhttp.NewClient(srv.URL)
+	c.Key = testAdminKey
+	return c
 }
 
 // POST /v1/quote answers what `livebill quote --format json` prints.
@@ -44,7 +56,10 @@ func TestQuoteEndpointMatchesCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		body, _ := os.ReadFile(path)
-		resp, err := http.Post(srv.URL+"/v1/quote", "application/yaml", bytes.NewReader(body))
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/quote", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/yaml")
+		req.Header.Set("Authorization", "Bearer "+testAdminKey)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +91,7 @@ func TestQuoteEndpointMatchesCLI(t *testing.T) {
 
 func TestErrorsAndOpenAPI(t *testing.T) {
 	srv := server(t)
-	c := lbhttp.NewClient(srv.URL)
+	c := client(srv)
 	ctx := context.Background()
 	var doc map[string]any
 	if err := c.Do(ctx, "GET", "/v1/openapi.json", nil, &doc); err != nil {
