@@ -142,10 +142,13 @@ func (s *Server) guard(rt route) http.Handler {
 	})
 }
 
-// Bounds of the body read after an early answer.
+// Bounds of the body read and dropped after an early answer: clients
+// that send the whole body before reading the answer (most scripting
+// languages' HTTP clients) get it if the body ends within them.
 const (
-	drainBytes = 16 << 20
-	drainTime  = 5 * time.Second
+	drainBytes = 256 << 20
+	drainTime  = 10 * time.Second
+	smallBody  = 256 << 10 // what net/http itself reads after an answer to keep the connection
 )
 
 // refuse answers a request before its body is read (too large, no key, not
@@ -155,8 +158,8 @@ const (
 // closes (closing on unread data resets the connection, and a reset can
 // destroy an answer the client has not read yet).
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
-		writeError(w, err)
+	if r.ContentLength >= 0 && r.ContentLength <= smallBody {
+		writeError(w, err) // the server reads a small rest itself and keeps the connection
 		return
 	}
 	w.Header().Set("Connection", "close")

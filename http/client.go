@@ -118,6 +118,23 @@ func (c *Client) Rejections(ctx context.Context, account string) (*livebill.Reje
 	return &all, nil
 }
 
+// Keys returns every API key (never the keys themselves), following the
+// pages.
+func (c *Client) Keys(ctx context.Context) ([]KeyJSON, error) {
+	var all []KeyJSON
+	err := c.pages(ctx, "/v1/keys", func(raw []byte) error {
+		var page struct {
+			Keys []KeyJSON `json:"keys"`
+		}
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return err
+		}
+		all = append(all, page.Keys...)
+		return nil
+	})
+	return all, err
+}
+
 // pages reads the list at path a page of livebill.MaxPageLimit items at a
 // time, giving each page's JSON to read, until a page has no next.
 func (c *Client) pages(ctx context.Context, path string, read func(page []byte) error) error {

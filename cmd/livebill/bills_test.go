@@ -14,6 +14,9 @@ import (
 	"github.com/livebill/livebill/sqlite"
 )
 
+// testAdminKey is the operator key of the tests' servers.
+const testAdminKey = "cli-test-operator-key-0123456789abcdef"
+
 type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time { return c.t }
@@ -31,9 +34,12 @@ func TestBillsShowWarnsOfRejections(t *testing.T) {
 	defer store.Close()
 	svc := billing.New(store, clock)
 	svc.SettleDelay = time.Hour
-	srv := httptest.NewServer(lbhttp.NewServer(store, svc).Handler())
+	api := lbhttp.NewServer(store, svc)
+	api.AdminKey = testAdminKey
+	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	c := lbhttp.NewClient(srv.URL)
+	c.Key = testAdminKey
 	for _, r := range []struct {
 		path string
 		body map[string]any
@@ -57,7 +63,7 @@ func TestBillsShowWarnsOfRejections(t *testing.T) {
 		t.Fatalf("push: %+v %v", res, err)
 	}
 	var out, errb bytes.Buffer
-	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--settle"}, &out, &errb); err != nil {
+	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--key", testAdminKey, "--settle"}, &out, &errb); err != nil {
 		t.Fatalf("bills show: %v\n%s", err, errb.String())
 	}
 	// A alone 30 minutes: 30 audio minutes × 0.99/1000 = 0.0297 → 0.03

@@ -19,14 +19,16 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 )
 
-const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--batch N] [--retry D] [--add-ids]
+const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--key-file F] [--batch N] [--retry D] [--add-ids]
 
 Pushes an NDJSON file of usage events (SPEC §7.1; each needs an id) to a
 livebill server in batches, with progress on stderr and a final summary of
 accepted, duplicate and rejected events; rejected events are listed with
 their line in FILE. Re-pushing is safe: events are idempotent on (account,
 id), so a batch whose answer was lost (server restarted) is sent again
-until --retry runs out. Exit status 0, or 1 when some events were rejected.`
+until --retry runs out. Exit status 0, or 1 when some events were rejected.
+The API key comes from --key, --key-file or $LIVEBILL_KEY: an operator
+key pushes for every account, an account's key for its own apps only.`
 
 func init() {
 	register("events", command{synopsis: "push FILE.ndjson  push usage events to a server", order: 11, run: cmdEvents})
@@ -34,7 +36,7 @@ func init() {
 
 func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("events", eventsSynopsis, stderr)
-	server := fs.String("server", serverURL(), "server URL ($LIVEBILL_SERVER)")
+	rem := remoteFlags(fs)
 	batch := fs.Int("batch", 1000, "events per request (at most 10000)")
 	retry := fs.Duration("retry", 30*time.Second, "how long to keep retrying a batch the server did not answer")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -61,7 +63,10 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	if st != nil && !st.Mode().IsRegular() {
 		st = nil // a pipe: no size to show progress against
 	}
-	c := lbhttp.NewClient(*server)
+	c, err := rem.client()
+	if err != nil {
+		return err
+	}
 	var total livebill.IngestResult
 	var read int64
 	sc := bufio.NewScanner(f)

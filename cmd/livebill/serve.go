@@ -34,7 +34,12 @@ issued as adjustments.
 
 --db is a data directory for the embedded SQLite database (default ./data,
 created if needed) or a PostgreSQL URL. Migrations are applied on start.
-The server listens on loopback by default.`
+The server listens on loopback by default.
+
+Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
+an API key (Authorization: Bearer <key>). The operator key is
+$LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either, the
+first start makes one and prints it once on stderr.`
 
 func init() {
 	register("serve", command{synopsis: "[--db DIR|URL] [--addr A]  run the API server (SQLite in ./data by default)", order: 10, run: cmdServe})
@@ -56,6 +61,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
+	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -64,6 +70,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 {
 		fs.Usage()
 		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", pos)}
+	}
+	adminKey, err := adminKeyFrom(os.Getenv("LIVEBILL_ADMIN_KEY"), *adminKeyFile)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -78,9 +88,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	svc.Lateness = *lateness
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
+	srv.AdminKey = adminKey
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		return &exitError{code: 1, err: err}
+	}
+	if adminKey == "" {
+		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
+			return &exitError{code: 1, err: err}
+		}
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
 	logger.Printf("storage: %s", what)
