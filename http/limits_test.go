@@ -94,7 +94,7 @@ func TestOversizedBodiesGet413(t *testing.T) {
 	const size = 70 << 20
 	for _, c := range []struct {
 		name, path, key string
-		length         int64
+		length          int64
 	}{
 		{"events, Content-Length", "/v1/events", testAdminKey, size},
 		{"account, Content-Length", "/v1/accounts", testAdminKey, size},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-
 )
 
 const billsSynopsis = `livebill bills show ACCOUNT [--server URL] [--key-file F] [--format table|json] [--settle]
