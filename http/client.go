@@ -84,14 +84,9 @@ func (c *Client) PushEvents(ctx context.Context, body []byte) (*livebill.IngestR
 // Bills returns all of an account's issued bills, following the pages.
 func (c *Client) Bills(ctx context.Context, account string) (*BillsJSON, error) {
 	all := BillsJSON{Bills: []livebill.IssuedBill{}}
-	err := c.pages(ctx, "/v1/accounts/"+url.PathEscape(account)+"/bills", func(raw []byte) error {
-		var page BillsJSON
-		if err := json.Unmarshal(raw, &page); err != nil {
-			return err
-		}
+	err := readPages(ctx, c, "/v1/accounts/"+url.PathEscape(account)+"/bills", func(page BillsJSON) {
 		all.Account, all.Through = page.Account, page.Through
 		all.Bills = append(all.Bills, page.Bills...)
-		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -103,14 +98,9 @@ func (c *Client) Bills(ctx context.Context, account string) (*BillsJSON, error) 
 // following the pages.
 func (c *Client) Rejections(ctx context.Context, account string) (*livebill.Rejections, error) {
 	var all livebill.Rejections
-	err := c.pages(ctx, "/v1/accounts/"+url.PathEscape(account)+"/rejections", func(raw []byte) error {
-		var page livebill.Rejections
-		if err := json.Unmarshal(raw, &page); err != nil {
-			return err
-		}
+	err := readPages(ctx, c, "/v1/accounts/"+url.PathEscape(account)+"/rejections", func(page livebill.Rejections) {
 		all.AccountID, all.Through = page.AccountID, page.Through
 		all.Events = append(all.Events, page.Events...)
-		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -122,17 +112,25 @@ func (c *Client) Rejections(ctx context.Context, account string) (*livebill.Reje
 // pages.
 func (c *Client) Keys(ctx context.Context) ([]KeyJSON, error) {
 	var all []KeyJSON
-	err := c.pages(ctx, "/v1/keys", func(raw []byte) error {
-		var page struct {
-			Keys []KeyJSON `json:"keys"`
-		}
+	err := readPages(ctx, c, "/v1/keys", func(page struct {
+		Keys []KeyJSON `json:"keys"`
+	}) {
+		all = append(all, page.Keys...)
+	})
+	return all, err
+}
+
+// readPages reads every page of the list at path, decoding each into a P
+// for add.
+func readPages[P any](ctx context.Context, c *Client, path string, add func(P)) error {
+	return c.pages(ctx, path, func(raw []byte) error {
+		var page P
 		if err := json.Unmarshal(raw, &page); err != nil {
 			return err
 		}
-		all = append(all, page.Keys...)
+		add(page)
 		return nil
 	})
-	return all, err
 }
 
 // pages reads the list at path a page of livebill.MaxPageLimit items at a

@@ -68,21 +68,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
-	p, err := pageOf(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	ks, next, err := s.Store.ListKeys(r.Context(), p)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	out := []KeyJSON{}
-	for _, k := range ks {
-		out = append(out, keyJSON(k))
-	}
-	writePage(w, "keys", out, next)
+	servePage(w, r, "keys", s.Store.ListKeys, keyJSON)
 }
 
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {

@@ -14,21 +14,13 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
-	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
-	"github.com/livebill/livebill/sqlite"
 )
 
 // listen starts a server with its own listener (the one `livebill serve`
 // uses, with its timeouts) and returns its base URL.
 func listen(t *testing.T, configure func(*lbhttp.Server)) string {
-	store, err := sqlite.Open(context.Background(), ":memory:", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	s := lbhttp.NewServer(store, billing.New(store, nil))
-	s.AdminKey = testAdminKey
+	s := api(t)
 	if configure != nil {
 		configure(s)
 	}

@@ -151,21 +151,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) {
-	p, err := pageOf(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	as, next, err := s.Store.PageAccounts(r.Context(), p)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	out := []AccountJSON{}
-	for _, a := range as {
-		out = append(out, accountJSON(a))
-	}
-	writePage(w, "accounts", out, next)
+	servePage(w, r, "accounts", s.Store.PageAccounts, accountJSON)
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
@@ -399,6 +385,26 @@ func accountPage[T any](s *Server, w http.ResponseWriter, r *http.Request, fetch
 		return nil, "", false
 	}
 	return items, next, true
+}
+
+// servePage answers a page of a list of no account, each item shown as
+// show makes it.
+func servePage[T, J any](w http.ResponseWriter, r *http.Request, name string, fetch func(context.Context, livebill.Page) ([]T, string, error), show func(T) J) {
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	items, next, err := fetch(r.Context(), p)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = show(it)
+	}
+	writePage(w, name, out, next)
 }
 
 // writePage answers a page: {"<name>": [...], "next": "<cursor>"}, next

@@ -23,7 +23,9 @@ import (
 // testAdminKey is the operator key the test servers are started with.
 const testAdminKey = "test-operator-key-0123456789abcdef0123"
 
-func server(t *testing.T) *httptest.Server {
+// api returns a server of an in-memory store, with the operator key
+// testAdminKey.
+func api(t *testing.T) *lbhttp.Server {
 	store, err := sqlite.Open(context.Background(), ":memory:", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +33,11 @@ func server(t *testing.T) *httptest.Server {
 	t.Cleanup(func() { store.Close() })
 	s := lbhttp.NewServer(store, billing.New(store, nil))
 	s.AdminKey = testAdminKey
-	srv := httptest.NewServer(s.Handler())
+	return s
+}
+
+func server(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(api(t).Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }
