@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/livebill/livebill"
 )
@@ -176,5 +177,27 @@ func TestUnknownAccessFailsClosed(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
 	if served || rec.Code != http.StatusInternalServerError {
 		t.Fatalf("served %v, status %d", served, rec.Code)
+	}
+}
+
+// Listen gives the server every timeout, WriteTimeout included, so no
+// client can hold a connection open for good; zero fields take the
+// defaults.
+func TestListenSetsTimeouts(t *testing.T) {
+	s := &Server{ReadHeaderTimeout: time.Second}
+	if _, err := s.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.listener.Close()
+	got := []time.Duration{s.server.ReadHeaderTimeout, s.server.ReadTimeout, s.server.WriteTimeout, s.server.IdleTimeout}
+	want := []time.Duration{time.Second, DefaultReadTimeout, DefaultWriteTimeout, DefaultIdleTimeout}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("timeouts %v, want %v", got, want)
+			break
+		}
+	}
+	if DefaultWriteTimeout <= DefaultReadTimeout {
+		t.Errorf("the write timeout %v counts from the end of the header, so it must be longer than reading a body (%v)", DefaultWriteTimeout, DefaultReadTimeout)
 	}
 }

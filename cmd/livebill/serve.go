@@ -19,7 +19,7 @@ import (
 	"github.com/livebill/livebill/sqlite"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
