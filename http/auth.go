@@ -51,8 +51,8 @@ func withPrincipal(ctx context.Context, p principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
 
-// principalOf returns the request's principal (set by guard); a request
-// on a public route has none (the zero principal, which is not admin).
+// principalOf returns the request's principal, set by guard on the
+// routes that need a key; false on public and signed routes.
 func principalOf(r *http.Request) (principal, bool) {
 	p, ok := r.Context().Value(principalKey{}).(principal)
 	return p, ok

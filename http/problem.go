@@ -89,7 +89,7 @@ func problemOf(status int, code string, err error, details ...error) Problem {
 			msgs[i] = e.Error()
 		}
 		p.Detail = fmt.Sprintf("%d problems: %s", len(parts), strings.Join(msgs, "; "))
-		details = append(parts, details...)
+		details = append(append([]error(nil), parts...), details...)
 	}
 	for _, d := range details {
 		pd, ok := d.(ProblemDetail)

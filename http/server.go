@@ -1,6 +1,8 @@
-// Package http is livebill's JSON API (/v1) and its client. It maps coded
-// domain errors to HTTP statuses; the logic lives in the root package's
-// services.
+// Package http is livebill's JSON API (/v1) and its client. Every route
+// is declared once, with who may call it, in the route table (routes.go;
+// API keys and access levels in auth.go). Coded domain errors are
+// answered as RFC 9457 problem documents (problem.go); the logic lives in
+// the root package's services.
 package http
 
 import (
