@@ -141,6 +141,7 @@ type room struct {
 	newCharg []charge // scratch
 	robotBuf []byte   // scratch for robot ids
 	aboveTop bool     // the above-top-tier notice was given for its app
+	nextDiss int      // the meter's dissolutions before this one are applied
 	// free holds participants that left, for reuse by later joins and
 	// tasks: rooms churn, and allocating every participant anew costs.
 	free      []*participant
@@ -264,6 +265,9 @@ func (r *room) enqueue(e *livebill.Event) {
 		r.m.fail(badEvent(e, "time", fmt.Sprintf("earlier than the previous event of room %s (%s)",
 			r.id, fmtTime(r.pendT))))
 		return
+	}
+	if r.nextDiss < len(r.m.diss) && e.Time >= r.m.diss[r.nextDiss].At {
+		r.dissolveUpTo(e.Time)
 	}
 	if e.Time > r.pendT {
 		r.flushPending()
