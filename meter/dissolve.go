@@ -29,15 +29,7 @@ type Dissolution struct {
 // (the caller rebuilds the meter instead), and that is an error.
 func (m *Meter) SetDissolutions(ds []Dissolution) error {
 	ds = slices.Clone(ds)
-	slices.SortStableFunc(ds, func(a, b Dissolution) int {
-		if a.At != b.At {
-			if a.At < b.At {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.App, b.App)
-	})
+	SortDissolutions(ds)
 	// What each room applied must stay the list's prefix, and nothing new
 	// may come before what the meter has metered.
 	for i := range ds {
@@ -61,8 +53,24 @@ func (m *Meter) SetDissolutions(ds []Dissolution) error {
 	return nil
 }
 
-// Dissolutions returns the meter's dissolutions, in time order.
-func (m *Meter) Dissolutions() []Dissolution { return slices.Clone(m.diss) }
+// SortDissolutions sorts dissolutions as a meter keeps them: by time,
+// then app.
+func SortDissolutions(ds []Dissolution) {
+	slices.SortStableFunc(ds, func(a, b Dissolution) int {
+		if a.At != b.At {
+			if a.At < b.At {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.App, b.App)
+	})
+}
+
+// Dissolutions returns the meter's dissolutions, in the order
+// SetDissolutions sorts them (time, then app); the slice is the meter's:
+// read only.
+func (m *Meter) Dissolutions() []Dissolution { return m.diss }
 
 // dissolveUpTo applies the room's dissolutions at or before instant t.
 func (r *room) dissolveUpTo(t int64) {

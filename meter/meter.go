@@ -350,6 +350,17 @@ func badEvent(e *livebill.Event, field, reason string) error {
 
 func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
 
+// Open reports whether anyone is in a room or any task runs: usage that
+// accrues without further events.
+func (m *Meter) Open() bool {
+	for _, r := range m.rooms {
+		if len(r.list) > 0 || len(r.pending) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Advance tells the meter that every event before instant t (Unix ms) has
 // been applied: the live meter's watermark. Rooms apply their held events
 // of instants before t, and everyone present is credited up to t, so
