@@ -50,8 +50,10 @@ type CreateAccountInput struct {
 	Mode        string `json:"mode,omitempty"`
 	Created     string `json:"created"`             // date YYYY-MM-DD in the billing zone
 	Activated   string `json:"activated,omitempty"` // date; defaults to created
-	Balance     string `json:"balance,omitempty"`   // decimal
-	Timezone    string `json:"timezone,omitempty"`
+	// Balance is the opening balance (decimal, may be negative; default
+	// 0): the ledger's first entry.
+	Balance  string `json:"balance,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // Validate reports every problem with the input, joined.
@@ -82,6 +84,9 @@ func (in *CreateAccountInput) Validate() error {
 		if _, err := time.LoadLocation(in.Timezone); err != nil {
 			errs = append(errs, Errorf(EINVALID, "timezone: %v", err))
 		}
+	}
+	if in.Balance != "" && !plainDecimal(strings.TrimPrefix(in.Balance, "-")) {
+		errs = append(errs, Errorf(EINVALID, "balance: must be a decimal string like \"100\" or \"-2.50\", not %q", in.Balance))
 	}
 	return errors.Join(errs...)
 }
@@ -268,6 +273,10 @@ type IssuedBill struct {
 	Bill
 	Adjusts  string    `json:"adjusts,omitempty"` // for adjustments: the key of the bill adjusted
 	IssuedAt time.Time `json:"issued_at"`
+	// Charge is when the bill is charged to the balance (the end of the
+	// day or month it bills; see lifecycle.ChargeAt): its ledger entry's
+	// instant. Set by settlement for IssueBills; the ledger keeps it.
+	Charge time.Time `json:"-"`
 }
 
 // Settlement is how far an account's bills are settled.
@@ -395,6 +404,21 @@ func positiveDecimal(s string) bool {
 		}
 	}
 	return nonzero
+}
+
+// plainDecimal reports whether s is a plain decimal of at most 30 digits
+// like "0", "100" or "0.5" (no sign, exponent or spaces).
+func plainDecimal(s string) bool {
+	whole, frac, dot := strings.Cut(s, ".")
+	if whole == "" || (dot && frac == "") || len(whole)+len(frac) > 30 {
+		return false
+	}
+	for _, r := range whole + frac {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // TopUp is a stored top-up.
