@@ -326,10 +326,13 @@ type EventService interface {
 
 // BillStore stores issued bills and settlement state.
 type BillStore interface {
-	// IssueBills stores new bills and the settlement in one transaction;
-	// a bill whose key (other than an adjustment) is already issued is a
-	// conflict and nothing is stored.
-	IssueBills(ctx context.Context, s Settlement, bills []IssuedBill) error
+	// IssueBills stores new bills and the settlement in one transaction,
+	// and charges each bill to the account's balance there: a ledger
+	// entry at its Charge instant, in charge order, after the transitions
+	// time brought before it, and the transition it causes (under
+	// w.Terms). A bill whose key (other than an adjustment) is already
+	// issued is a conflict and nothing is stored.
+	IssueBills(ctx context.Context, w SettleWrite) error
 	ListBills(ctx context.Context, accountID string) ([]IssuedBill, error)
 	FindSettlement(ctx context.Context, accountID string) (*Settlement, error)
 }
@@ -470,6 +473,8 @@ type Store interface {
 	PageService
 	KeyService
 	IdempotencyStore
+	LifecycleService
+	NotificationService
 	Close() error
 }
 
@@ -565,11 +570,12 @@ type IngestService interface {
 	Ingest(ctx context.Context, batch []RawEvent) (*IngestResult, error)
 }
 
-// SettleWrite is one account's part of a grouped settlement: the bills to
-// issue and the settlement to record, as IssueBills takes them.
+// SettleWrite is one account's settlement: the bills to issue, the
+// settlement to record, and the terms the bills are charged under.
 type SettleWrite struct {
 	Settlement Settlement
 	Bills      []IssuedBill
+	Terms      Terms
 }
 
 // SettleStore reads the inputs of many accounts in a few queries and

@@ -44,6 +44,10 @@ type Service struct {
 	// inputs read in a few queries, their bills written in one
 	// transaction); 0 means DefaultSettleGroup.
 	SettleGroup int
+	// ObserveEvery is how often an account with sessions open is looked
+	// at between settlements (a trial app stops when its packs run out);
+	// 0 means DefaultObserveEvery.
+	ObserveEvery time.Duration
 
 	mu    sync.Mutex           // guards lives (not the slots' meters)
 	lives map[string]*liveSlot // by account: its live meter and settlement lock
@@ -199,10 +203,11 @@ var parsers = sync.Pool{New: func() any { return eventio.NewParser() }}
 
 // account is what rating an account needs.
 type account struct {
-	rec *livebill.AccountRecord
-	cat *catalog.Catalog
-	loc *time.Location
-	in  rating.Input // without records, period
+	rec  *livebill.AccountRecord
+	cat  *catalog.Catalog
+	loc  *time.Location
+	in   rating.Input // without records, period; Blocks from life
+	life *accountLife // nil when not read
 }
 
 // catalogs caches the parsed built-in catalogs by name: parsing the YAML
@@ -249,7 +254,19 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(rec, ps, ds, rs)
+	l, err := s.loadLife(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if l.state.State == livebill.AccountReclaimed {
+		return nil, gone(l.state)
+	}
+	a, err := build(rec, ps, ds, rs)
+	if err != nil {
+		return nil, err
+	}
+	a.live(l)
+	return a, nil
 }
 
 // zones caches time.LoadLocation, which reads and parses the zone's file
@@ -518,6 +535,11 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time) (
 // (livebill.SettleStore) accounts are settled in groups (settleGroups);
 // otherwise one by one.
 func (s *Service) SettleAll(ctx context.Context) error {
+	// what time brought first: a day's bills are rated with the
+	// suspensions that ended their graces recorded
+	if err := s.AdvanceLifecycles(ctx); err != nil {
+		return err
+	}
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
@@ -561,6 +583,15 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	sl := s.slot(accountID)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	now := s.Clock.Now()
+	// what time brought first (the end of a grace), as the ticker does
+	if st, err := s.Store.FindAccountState(ctx, accountID); err != nil {
+		return nil, err
+	} else if due := st.Due(); !due.IsZero() && !due.After(now) {
+		if err := s.advance(ctx, st, now); err != nil {
+			return nil, err
+		}
+	}
 	a, err := s.load(ctx, accountID)
 	if err != nil {
 		return nil, err
@@ -569,23 +600,22 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	if err != nil {
 		return nil, err
 	}
-	now := s.Clock.Now()
-	if !s.settleDue(a, st, now) {
+	if !s.settleDue(a, st, sl, now) {
 		return nil, nil
-	}
-	if _, err := s.live(ctx, sl, a, s.meterTo(a, now)); err != nil {
-		return nil, err
 	}
 	issued, err := s.Store.ListBills(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now})
+	w, q, err := s.settleLoop(ctx, sl, &settleInput{a: a, st: st, issued: issued, now: now}, nil)
 	if err != nil || w == nil {
 		return nil, err
 	}
-	if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
+	if err := s.Store.IssueBills(ctx, *w); err != nil {
 		return nil, err
+	}
+	if err := s.observe(ctx, sl, a, q, now); err != nil {
+		return w.Bills, err
 	}
 	return w.Bills, nil
 }
@@ -692,10 +722,13 @@ func diff(b livebill.Bill, old map[string]*livebill.Line, oldTotal money.Decimal
 	return adj, len(adj.Lines) > 0 || !total.IsZero()
 }
 
-// Statement builds the month's statement from issued bills and top-ups.
-// Bills count in the month of their date (an adjustment in the month it is
-// issued for); the balance is the account's opening balance plus top-ups
-// minus issued bill totals.
+// Statement builds the month's statement. Its balances come from the
+// ledger: the opening balance is the account's opening entry plus every
+// entry before the month (bills by the date they bill, an adjustment in
+// the month it is dated, top-ups by when they count in the billing zone);
+// the closing balance adds the month's. It lists the bills dated in the
+// month and its top-ups; its total is the sum of the bills' rounded
+// totals (SPEC §1), which the ledger charged.
 func (s *Service) Statement(ctx context.Context, accountID, month string) (*livebill.Statement, error) {
 	a, err := s.load(ctx, accountID)
 	if err != nil {
@@ -710,24 +743,50 @@ func (s *Service) Statement(ctx context.Context, accountID, month string) (*live
 	if err != nil {
 		return nil, err
 	}
-	bal := dec(a.rec.Balance)
 	st := &livebill.Statement{Account: accountID, Month: month, Currency: cur.Code,
 		TopUps: []*livebill.TopUp{}, Bills: []livebill.IssuedBill{}}
+	entries, err := s.Store.ListLedger(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var bal, moved money.Decimal
+	inMonth := map[string]bool{} // top-ups counted in the month, by id
+	for _, e := range entries {
+		var when int // -1 before the month, 0 in it, 1 after
+		switch e.Kind {
+		case livebill.LedgerOpening:
+			when = -1
+		case livebill.LedgerTopUp:
+			switch {
+			case e.At.Before(start):
+				when = -1
+			case e.At.Before(end):
+				inMonth[e.Ref] = true
+			default:
+				when = 1
+			}
+		default: // a bill, by its date
+			switch {
+			case e.Date < month:
+				when = -1
+			case strings.HasPrefix(e.Date, month):
+			default:
+				when = 1
+			}
+		}
+		switch when {
+		case -1:
+			bal = bal.Add(dec(e.Amount))
+		case 0:
+			moved = moved.Add(dec(e.Amount))
+		}
+	}
 	tops, err := s.Store.ListTopUps(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	var topIn money.Decimal
 	for _, t := range tops {
-		at, err := time.Parse(time.RFC3339Nano, t.Time)
-		if err != nil {
-			continue
-		}
-		switch {
-		case at.Before(start):
-			bal = bal.Add(dec(t.Amount))
-		case at.Before(end):
-			topIn = topIn.Add(dec(t.Amount))
+		if inMonth[t.ID] {
 			st.TopUps = append(st.TopUps, t)
 		}
 	}
@@ -737,17 +796,14 @@ func (s *Service) Statement(ctx context.Context, accountID, month string) (*live
 	}
 	var total money.Decimal
 	for _, b := range bills {
-		switch {
-		case b.Date < month:
-			bal = bal.Sub(dec(b.Total))
-		case strings.HasPrefix(b.Date, month):
+		if strings.HasPrefix(b.Date, month) {
 			total = total.Add(dec(b.Total))
 			st.Bills = append(st.Bills, b)
 		}
 	}
 	st.OpeningBalance = bal.StringFixed(cur.Minor)
 	st.Total = total.StringFixed(cur.Minor)
-	st.ClosingBalance = bal.Add(topIn).Sub(total).StringFixed(cur.Minor)
+	st.ClosingBalance = bal.Add(moved).StringFixed(cur.Minor)
 	set, err := s.Store.FindSettlement(ctx, accountID)
 	if err != nil {
 		return nil, err

@@ -125,6 +125,7 @@ type groupJob struct {
 	sl  *liveSlot
 	in  settleInput
 	w   *livebill.SettleWrite
+	q   *livebill.Quote // what w came from, for observe
 	err error
 }
 
@@ -202,7 +203,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			g.errs[i] = err
 			continue
 		}
-		if s.settleDue(a, sets[id], g.now) {
+		if s.settleDue(a, sets[id], g.slots[i], g.now) {
 			due, dueAt = append(due, id), append(dueAt, i)
 		}
 	}
@@ -221,14 +222,23 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	if err != nil {
 		return fail(err)
 	}
+	lives, err := s.loadLives(ctx, due)
+	if err != nil {
+		return fail(err)
+	}
 	due = due[:0]
 	for _, i := range dueAt {
 		id := ids[i]
+		l := lives[id]
+		if l == nil || l.state.State == livebill.AccountReclaimed {
+			continue // purged: nothing to settle
+		}
 		a, err := build(recs[id], ps[id], ds[id], rs[id])
 		if err != nil {
 			g.errs[i] = err
 			continue
 		}
+		a.live(l)
 		// a meter made (or remade) by computeGroup reads from the start
 		var seq int64
 		if lm := g.slots[i].lm; lm != nil && lm.key == liveKey(a) {
@@ -275,16 +285,27 @@ func (s *Service) computeJob(ctx context.Context, j *groupJob, evs []livebill.St
 		return nil, err
 	}
 	lm.take(evs)
-	if j.in.lm, err = s.catchUp(ctx, j.sl, a, s.meterTo(a, j.in.now)); err != nil {
+	if lm, err = s.catchUp(ctx, j.sl, a, s.meterTo(a, j.in.now)); err != nil {
 		return nil, err
 	}
-	return s.settleAccount(&j.in)
+	w, q, err := s.settleLoop(ctx, j.sl, &j.in, lm)
+	j.q = q
+	return w, err
 }
 
 // writeGroup issues the group's bills and settlements in one transaction,
-// or account by account if that fails, and unlocks the group's slots.
+// or account by account if that fails, records what the accounts'
+// ratings found (observe) and unlocks the group's slots.
 func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *settleGroup) {
 	defer g.unlock()
+	defer func() {
+		for _, j := range g.jobs {
+			if j.err == nil && j.q != nil {
+				j.err = s.observe(ctx, j.sl, j.in.a, j.q, j.in.now)
+			}
+			j.q = nil
+		}
+	}()
 	var writes []livebill.SettleWrite
 	var owners []*groupJob
 	for _, j := range g.jobs {
@@ -297,7 +318,7 @@ func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *se
 		return
 	}
 	for k, w := range writes {
-		if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
+		if err := s.Store.IssueBills(ctx, w); err != nil {
 			owners[k].err = err
 		}
 	}
