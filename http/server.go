@@ -108,7 +108,9 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.server.Shutdown(
 
 // ---- accounts and apps
 
-// AccountJSON is an account in responses.
+// AccountJSON is an account in responses, with its state and balance
+// (StatusJSON: balance is the current one, opening_balance the one it was
+// made with).
 type AccountJSON struct {
 	ID          string `json:"id"`
 	Catalog     string `json:"catalog"`
@@ -116,13 +118,13 @@ type AccountJSON struct {
 	Mode        string `json:"mode,omitempty"`
 	Created     string `json:"created"`
 	Activated   string `json:"activated,omitempty"`
-	Balance     string `json:"balance"`
 	Timezone    string `json:"timezone,omitempty"`
 	Revision    int64  `json:"revision"`
+	StatusJSON         // state, since, grace_until, reclaim_at, balance, opening_balance
 }
 
 func accountJSON(a *livebill.AccountRecord) AccountJSON {
-	j := AccountJSON{ID: a.ID, Catalog: a.Catalog, CatalogYAML: a.CatalogYAML, Mode: a.Mode, Balance: a.Balance, Timezone: a.Timezone,
+	j := AccountJSON{ID: a.ID, Catalog: a.Catalog, CatalogYAML: a.CatalogYAML, Mode: a.Mode, Timezone: a.Timezone,
 		Created: a.Created.Format(time.DateOnly), Revision: a.Revision}
 	if !a.Activated.IsZero() {
 		j.Activated = a.Activated.Format(time.DateOnly)
@@ -149,20 +151,45 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, accountJSON(a))
+	s.writeAccount(w, r, http.StatusCreated, a)
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, "accounts", s.Store.PageAccounts, accountJSON)
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	as, next, err := s.Store.PageAccounts(r.Context(), p)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out, err := s.withStatus(r.Context(), as)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writePage(w, "accounts", out, next)
 }
 
+// getAccount answers the account with its current state and balance.
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.Store.FindAccount(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, accountJSON(a))
+	s.writeAccount(w, r, http.StatusOK, a)
+}
+
+func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, status int, a *livebill.AccountRecord) {
+	out, err := s.withStatus(r.Context(), []*livebill.AccountRecord{a})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, status, out[0])
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
@@ -180,10 +207,22 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, a)
 }
 
+// listApps answers a page of the account's apps, each with its state.
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
-	if as, next, ok := accountPage(s, w, r, s.Store.PageApps); ok {
-		writePage(w, "apps", as, next)
+	as, next, ok := accountPage(s, w, r, s.Store.PageApps)
+	if !ok {
+		return
 	}
+	st, sts, err := s.Billing.AccountStatus(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]AppJSON, len(as))
+	for i, a := range as {
+		out[i] = appJSON(a, billing.AppStatusOf(st, sts, a.ID))
+	}
+	writePage(w, "apps", out, next)
 }
 
 // ---- devices

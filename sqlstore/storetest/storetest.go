@@ -69,6 +69,12 @@ func Run(t *testing.T, open Opener) {
 	t.Run("RouteAuth", func(t *testing.T) { testRouteAuth(t, open) })
 	t.Run("AccountKeys", func(t *testing.T) { testAccountKeys(t, open) })
 	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, open) })
+	t.Run("ArrearsTopUpInGrace", func(t *testing.T) { testArrearsTopUpInGrace(t, open) })
+	t.Run("SuspendAndRestore", func(t *testing.T) { testSuspendAndRestore(t, open) })
+	t.Run("Reclaim", func(t *testing.T) { testReclaim(t, open) })
+	t.Run("TrialStop", func(t *testing.T) { testTrialStop(t, open) })
+	t.Run("TrialResumesOnPlan", func(t *testing.T) { testTrialResumesOnPlan(t, open) })
+	t.Run("DisableEnable", func(t *testing.T) { testDisableEnable(t, open) })
 }
 
 type env struct {
@@ -80,6 +86,10 @@ type env struct {
 
 // AdminKey is the operator key the suite's servers are started with.
 const AdminKey = "storetest-operator-key-0123456789abcdef"
+
+// EnoughMoney is the opening balance of the suite's accounts that are not
+// about the balance: no bill of theirs takes it below zero.
+const EnoughMoney = "1000000000"
 
 // NewAPI serves the API of store and svc on a loopback port, with the
 // operator key AdminKey, and returns its URL and a client with that key.
@@ -481,20 +491,6 @@ func testEquivalence(t *testing.T, open Opener) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := newEnv(t, open, time.Now())
-			lines := setupScenarioAccount(t, e, path, "acct", nil)
-			res := e.push(t, lines...)
-			if res.Accepted != len(lines) {
-				t.Fatalf("pushed %d events: %+v", len(lines), res)
-			}
-			var got livebill.Quote
-			e.mustDo(t, "GET", "/v1/accounts/acct/quote?from="+f.Period.From+"&to="+f.Period.To, nil, &got)
-			wj, _ := json.MarshalIndent(want.Quote, "", " ")
-			gj, _ := json.MarshalIndent(&got, "", " ")
-			if !bytes.Equal(wj, gj) {
-				t.Fatalf("service quote differs from livebill quote\nwant %s\ngot  %s", wj, gj)
-			}
-			// settle after the period; the issued bills dated in it are the quote's bills
 			loc := time.UTC
 			if f.Account != nil && f.Account.Timezone != "" {
 				loc, _ = time.LoadLocation(f.Account.Timezone)
@@ -503,10 +499,47 @@ func testEquivalence(t *testing.T, open Opener) {
 			} else {
 				loc = catalogLoc(t, filepath.Join(filepath.Dir(path), f.Catalog))
 			}
+			from, _ := time.ParseInLocation(time.DateOnly, f.Period.From, loc)
 			to, _ := time.ParseInLocation(time.DateOnly, f.Period.To, loc)
-			e.clock.Set(to.Add(2 * time.Hour))
-			if _, err := e.svc.Settle(context.Background(), "acct"); err != nil {
-				t.Fatal(err)
+			// A scenario with an account lifecycle runs on the service's
+			// clock from the period's start, settled every day and topped
+			// up (apps disabled) at the scenario's times, as a live
+			// service would; the others are settled once, after the period.
+			life := want.Quote.Account != nil || len(f.AppActions) > 0
+			start := time.Now()
+			if life {
+				start = from
+			}
+			e := newEnv(t, open, start)
+			opening := ""
+			if life {
+				opening = openingFor(t, f, want.Quote.Account)
+			}
+			lines := setupScenarioAccount(t, e, path, "acct", opening, nil)
+			res := e.push(t, lines...)
+			if res.Accepted != len(lines) {
+				t.Fatalf("pushed %d events: %+v", len(lines), res)
+			}
+			if life {
+				runScenarioClock(t, e, f, loc, from, to)
+			}
+			var got livebill.Quote
+			e.mustDo(t, "GET", "/v1/accounts/acct/quote?from="+f.Period.From+"&to="+f.Period.To, nil, &got)
+			wq := *want.Quote
+			wq.Account = nil // the service tells the account's lifecycle elsewhere (GET /v1/accounts/{id}, ledger, history)
+			wj, _ := json.MarshalIndent(&wq, "", " ")
+			gj, _ := json.MarshalIndent(&got, "", " ")
+			if !bytes.Equal(wj, gj) {
+				t.Fatalf("service quote differs from livebill quote\nwant %s\ngot  %s", wj, gj)
+			}
+			if !life {
+				// settle after the period; the issued bills dated in it are the quote's bills
+				e.clock.Set(to.Add(2 * time.Hour))
+				if _, err := e.svc.Settle(context.Background(), "acct"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				checkScenarioAccount(t, e, want.Quote.Account)
 			}
 			bills, err := e.store.ListBills(context.Background(), "acct")
 			if err != nil {
@@ -602,7 +635,7 @@ func testSettleMonth(t *testing.T, open Opener) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	start := time.Date(2024, 10, 1, 0, 0, 0, 0, sh)
 	e := newEnv(t, open, start)
-	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-01-10", "timezone": "Asia/Shanghai"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-01-10", "timezone": "Asia/Shanghai", "balance": EnoughMoney}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
 	// a paid plan, so running past the packs bills overage instead of stopping the app
 	e.mustDo(t, "POST", "/v1/accounts/acct/purchases", map[string]any{"id": "p1", "app": app, "plan": "rtc-engine.lite", "start": "2024-10-01"}, nil)
