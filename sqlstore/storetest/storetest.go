@@ -75,6 +75,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("TrialStop", func(t *testing.T) { testTrialStop(t, open) })
 	t.Run("TrialResumesOnPlan", func(t *testing.T) { testTrialResumesOnPlan(t, open) })
 	t.Run("DisableEnable", func(t *testing.T) { testDisableEnable(t, open) })
+	t.Run("NotifyRetriesInOrder", func(t *testing.T) { testNotifyRetriesInOrder(t, open) })
+	t.Run("NotifyHeadBlocksItsAccount", func(t *testing.T) { testNotifyHeadBlocksItsAccount(t, open) })
+	t.Run("NotifyReceiverDownAnHour", func(t *testing.T) { testNotifyReceiverDownAnHour(t, open) })
+	t.Run("LifecycleNotifications", func(t *testing.T) { testLifecycleNotifications(t, open) })
 }
 
 type env struct {
