@@ -108,6 +108,39 @@ func (c *Client) Rejections(ctx context.Context, account string) (*livebill.Reje
 	return &all, nil
 }
 
+// Ledger returns all of an account's ledger, following the pages.
+func (c *Client) Ledger(ctx context.Context, account string) ([]livebill.LedgerEntry, error) {
+	var all []livebill.LedgerEntry
+	err := readPages(ctx, c, "/v1/accounts/"+url.PathEscape(account)+"/ledger", func(page struct {
+		Ledger []livebill.LedgerEntry `json:"ledger"`
+	}) {
+		all = append(all, page.Ledger...)
+	})
+	return all, err
+}
+
+// LedgerCSV writes an account's ledger export (CSV) to w.
+func (c *Client) LedgerCSV(ctx context.Context, account string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.BaseURL+"/v1/accounts/"+url.PathEscape(account)+"/ledger?format=csv", nil)
+	if err != nil {
+		return err
+	}
+	if c.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Key)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return problemError("GET", req.URL.Path, resp, b)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
 // Keys returns every API key (never the keys themselves), following the
 // pages.
 func (c *Client) Keys(ctx context.Context) ([]KeyJSON, error) {

@@ -127,7 +127,7 @@ type Worker struct {
 	GiveUp      time.Duration
 	Batch       int           // deliveries claimed at a time; default 100
 	Concurrency int           // sends at once; default 8
-	Lease       time.Duration // a claimed delivery's lease; default 2 min
+	Lease       time.Duration // a claimed delivery's lease; default 30 s (the timeout is 10 s)
 	// Jitter returns a number in [0, 1); default math/rand/v2.
 	Jitter func() float64
 	Logf   func(format string, args ...any)
@@ -153,7 +153,7 @@ func (w *Worker) defaults() {
 		w.Concurrency = 8
 	}
 	if w.Lease <= 0 {
-		w.Lease = 2 * time.Minute
+		w.Lease = 30 * time.Second
 	}
 	if w.Jitter == nil {
 		w.Jitter = rand.Float64

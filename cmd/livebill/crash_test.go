@@ -20,12 +20,12 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 )
 
-// startServer runs the built binary's serve on a loopback port and returns
-// its URL once it listens, and the operator key it printed ("" if it
-// printed none: only a first start makes one).
-func startServer(t *testing.T, bin, dataDir string) (*exec.Cmd, string, string) {
+// startServer runs the built binary's serve on a loopback port (with
+// extra flags) and returns its URL once it listens, and the operator key it
+// printed ("" if it printed none: only a first start makes one).
+func startServer(t *testing.T, bin, dataDir string, flags ...string) (*exec.Cmd, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", dataDir, "--addr", "127.0.0.1:0", "--settle-every", "0")
+	cmd := exec.Command(bin, append([]string{"serve", "--db", dataDir, "--addr", "127.0.0.1:0", "--settle-every", "0"}, flags...)...)
 	cmd.Env = append(os.Environ(), "LIVEBILL_ADMIN_KEY=")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -72,6 +72,12 @@ func TestCrashSafety(t *testing.T) {
 // TestCrashSafetyPostgres is the same on PostgreSQL, in a fresh schema of
 // the database LIVEBILL_TEST_POSTGRES names.
 func TestCrashSafetyPostgres(t *testing.T) {
+	crashSafety(t, postgresSchema(t))
+}
+
+// postgresSchema returns the DSN of a fresh schema of the database
+// LIVEBILL_TEST_POSTGRES names (dropped after the test), or skips.
+func postgresSchema(t *testing.T) string {
 	base := os.Getenv("LIVEBILL_TEST_POSTGRES")
 	if base == "" {
 		t.Skip("LIVEBILL_TEST_POSTGRES is not set: skipping the PostgreSQL crash test")
@@ -98,20 +104,25 @@ func TestCrashSafetyPostgres(t *testing.T) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	crashSafety(t, u.String())
+	return u.String()
 }
 
-func crashSafety(t *testing.T, data string) {
+// buildBinary builds the livebill binary for a test (skipped with -short).
+func buildBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a server")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "livebill")
+	bin := filepath.Join(t.TempDir(), "livebill")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		t.Fatalf("go build: %v", err)
 	}
+	return bin
+}
+
+func crashSafety(t *testing.T, data string) {
+	bin := buildBinary(t)
 	srv, url, key := startServer(t, bin, data)
 	if key == "" {
 		t.Fatal("the first start printed no operator key")

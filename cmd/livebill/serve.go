@@ -15,11 +15,12 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
+	"github.com/livebill/livebill/notify"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/sqlite"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D] [--notify-every D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -30,7 +31,10 @@ events that arrived and applies those older than --webhook-lateness in
 time order; an event later than that rebuilds the account's meter by a
 replay (same numbers). Closed days (older than --settle-delay) are settled
 into issued bills; a settled bill is never rewritten, later changes are
-issued as adjustments.
+issued as adjustments. Each tick also runs the account lifecycle: an
+account in arrears past its grace is suspended, one suspended past its
+reclaim date is reclaimed. Every --notify-every, the notifications of
+state changes and bills go out to the registered webhook endpoints.
 
 --db is a data directory for the embedded SQLite database (default ./data,
 created if needed) or a PostgreSQL URL. Migrations are applied on start.
@@ -62,6 +66,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
 	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
+	notifyEvery := fs.Duration("notify-every", time.Second, "how often to send due notifications to webhook endpoints (0: never; they wait in the outbox)")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -116,6 +121,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}()
+	}
+	if *notifyEvery > 0 {
+		w := &notify.Worker{Store: store, Clock: clock, Logf: logger.Printf}
+		go w.Run(ctx, *notifyEvery)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
