@@ -116,6 +116,34 @@ func (r *room) dissolve(t int64) {
 		}
 		if err := r.apply(&e); err != nil {
 			r.m.fail(fmt.Errorf("dissolving room %s at %s: %w", r.id, fmtTime(t), err))
+			continue
 		}
+		if r.gone == nil {
+			r.gone = map[string]bool{}
+		}
+		r.gone[p.id.id] = true
+	}
+}
+
+// dissolved reports whether an event is about a participant a dissolution
+// removed and that has not come back: its own leave, the stop of its
+// stream or task, arriving after the dissolution ended them. Such events
+// are dropped, not rejected: the dissolution did what they say.
+func (r *room) dissolved(e *livebill.Event) bool {
+	if len(r.gone) == 0 {
+		return false
+	}
+	id := e.User
+	if e.Type.IsTask() {
+		id = "robot:" + robotNames[taskKind(e.Type)] + ":" + e.Task
+	}
+	return r.gone[id]
+}
+
+// back clears a participant's dissolved mark when it joins or starts
+// again.
+func (r *room) back(id string) {
+	if len(r.gone) > 0 {
+		delete(r.gone, id)
 	}
 }

@@ -4,6 +4,7 @@ package meter_test
 // dissolved; seed 003 停服说明: "触发停服后，立即解散全部已有房间").
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/livebill/livebill"
@@ -72,8 +73,10 @@ func TestDissolutionEndsEverything(t *testing.T) {
 }
 
 // A dissolution of one app leaves the other app's rooms alone; an event at
-// the dissolution's instant comes after it (a join at 10:30 stays), and a
-// leave at that instant of someone the dissolution removed is no error.
+// the dissolution's instant comes after it (a join at 10:30 stays), and
+// what a dissolved participant's own end says (a leave, at that instant or
+// later) is dropped, not rejected; a participant who never was there is
+// still an error.
 func TestDissolutionOfOneApp(t *testing.T) {
 	es := cat(
 		[]livebill.Event{join(at("10:00"), "A", "manual"), leave(at("10:30"), "A"), join(at("10:30"), "B", "manual"), leave(at("10:45"), "B")},
@@ -87,10 +90,10 @@ func TestDissolutionOfOneApp(t *testing.T) {
 		m.Apply(&es[i])
 	}
 	m.Close(at("12:00"))
-	// A's own leave at 10:30 finds A gone: rejected as a leave without a
-	// join (the dissolution came first), which changes nothing billed.
-	if errs := m.Errors(); len(errs) != 1 {
-		t.Fatalf("errors %v, want A's leave at 10:30 only", errs)
+	// A's own leave at 10:30 finds A gone (the dissolution came first): it
+	// is dropped, not rejected
+	if errs := m.Errors(); len(errs) != 0 {
+		t.Fatalf("errors %v", errs)
 	}
 	r := &metered{m: m, recs: m.Records()}
 	expectMap(t, r.byDay(), map[string]int64{
@@ -101,6 +104,29 @@ func TestDissolutionOfOneApp(t *testing.T) {
 
 // A live meter advanced past a dissolution applies it to rooms that got no
 // event since; a new dissolution before what a room took is refused.
+func TestDissolutionDropsLaterEnds(t *testing.T) {
+	es := []livebill.Event{
+		join(at("10:00"), "A", "manual"), pub(at("10:00"), "A", "main", 1280, 720),
+		recStart(at("10:00"), "rec", mp4, "", nil, ref("A", "main")),
+		unpub(at("11:00"), "A", "main"), recStop(at("11:00"), "rec"), leave(at("11:00"), "A"),
+		leave(at("11:00"), "Z"), // never joined: an error
+		join(at("11:30"), "A", "manual"), leave(at("11:40"), "A"),
+		leave(at("11:50"), "A"), // A left already: an error again
+	}
+	m, err := meter.New(trtc(t), meter.Options{Dissolutions: []meter.Dissolution{{At: at("10:30")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range es {
+		m.Apply(&es[i])
+	}
+	m.Close(at("12:00"))
+	errs := m.Errors()
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), "Z") || !strings.Contains(errs[1].Error(), "leave without join") {
+		t.Fatalf("errors %v, want Z's leave and A's second leave", errs)
+	}
+}
+
 func TestDissolutionAdvance(t *testing.T) {
 	m, err := meter.New(trtc(t), meter.Options{})
 	if err != nil {

@@ -451,10 +451,16 @@ func testReclaim(t *testing.T, open Opener) {
 // 3840×2160 (4K) and B receives it from 10:00; per window audio +5 (5 pack
 // minutes) and 4K +5 (180): the 10,000-minute free pack is short in the
 // window 14:30–14:35 → stopped at 14:35.
+//
+// The free pack crosses 80 % used (8,000 of 10,000 pack minutes) at the
+// 44th window, 13:35–13:40; it never reaches 100 % (the stop leaves 5):
+// one pack.threshold notification, before the app.stopped one.
 func testTrialStop(t *testing.T, open Opener) {
 	e := newEnv(t, open, sh(1, "00:00"))
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-03-01", "balance": EnoughMoney}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	r := newReceiver(t, e.clock)
+	r.endpoint(t, e, "acct", livebill.EventAppStopped, livebill.EventPackThreshold)
 	at := func(c string) string { return sh(2, c).Format(time.RFC3339) }
 	if r := e.push(t,
 		evt("j1", at("10:00"), "room.join", `,"user":"A"`),
@@ -483,6 +489,14 @@ func testTrialStop(t *testing.T, open Opener) {
 	h := history(t, e, "acct")
 	if len(h) < 1 || h[0].App != app || h[0].To != livebill.AppStopped || !h[0].At.Equal(sh(2, "14:35")) {
 		t.Fatalf("history %s, want the app stopped at 14:35 first", kinds(h))
+	}
+	drain(t, e, worker(e), r, 2, time.Minute, 5)
+	got, _ := r.snapshot()
+	var alert livebill.PackAlert
+	json.Unmarshal(got[0].n.Data, &alert)
+	if len(got) != 2 || got[0].n.Type != livebill.EventPackThreshold || got[1].n.Type != livebill.EventAppStopped ||
+		alert.Threshold != 80 || alert.Pack != "free-2024-03-01" || alert.Granted != "10000" || dec(alert.Used) < dec("8000") {
+		t.Fatalf("notified %+v (alert %+v), want pack.threshold 80 of free-2024-03-01, then app.stopped", got, alert)
 	}
 	for _, tr := range h {
 		if tr.App == "" {
@@ -550,8 +564,8 @@ func testDisableEnable(t *testing.T, open Opener) {
 		t.Fatalf("enabled: %+v", st)
 	}
 	e.tick(t, sh(2, "01:30"))
-	// A: 10:00–10:30 (the disable dissolved the room; A's leave at 12:00
-	// finds nobody and is refused by the meter) = 30; A2: 11:20–11:40 = 20
+	// A: 10:00–10:30 (the disable dissolved the room; A's own leave at
+	// 12:00 is dropped) = 30; A2: 11:20–11:40 = 20
 	// → app audio 50 min; other: 120 min. Calculator mode: 0.99/1000 per
 	// minute: 170 × 0.00099 = 0.1683 → 0.17.
 	var q livebill.Quote
@@ -567,6 +581,44 @@ func testDisableEnable(t *testing.T, open Opener) {
 	if a := call(t, "POST", e.client.BaseURL+"/v1/accounts/acct/apps/nope/disable", AdminKey, nil); a.status != http.StatusNotFound {
 		t.Fatalf("disable a missing app: %d", a.status)
 	}
-	var raw json.RawMessage
-	e.mustDo(t, "GET", "/v1/accounts/acct/ledger?format=json", nil, &raw)
+	for _, n := range q.Notices {
+		if n.Code == "events_rejected" {
+			t.Fatalf("the dissolved session's own leave was rejected: %+v", n)
+		}
+	}
+}
+
+// testRefundCredited: a refunded plan's bill gives the money back: the
+// ledger has the purchase's charge and the refund's credit, the refund is
+// notified (purchase.refunded), and the CSV export lists the same
+// entries.
+func testRefundCredited(t *testing.T, open Opener) {
+	e := newEnv(t, open, sh(1, "00:00"))
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-03-01", "balance": "100"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	r := newReceiver(t, e.clock)
+	r.endpoint(t, e, "", livebill.EventPurchaseRefunded)
+	e.mustDo(t, "POST", "/v1/accounts/acct/purchases", map[string]any{"id": "p1", "app": app, "plan": "rtc-engine.lite", "start": "2024-03-01"}, nil)
+	e.clock.Set(sh(2, "10:00"))
+	e.mustDo(t, "POST", "/v1/accounts/acct/refunds", map[string]any{"purchase": "p1", "time": sh(2, "10:00").Format(time.RFC3339)}, nil)
+	e.tick(t, sh(3, "01:30"))
+	// 100 − 49.50 (charged March 2 00:00) + 49.50 (March 3 00:00) = 100
+	var got []string
+	for _, x := range ledgerOf(t, e, "acct") {
+		got = append(got, x.Kind+" "+x.Amount+" "+x.Balance)
+	}
+	if want := "opening 100 100; purchase -49.50 50.50; refund 49.50 100.00"; strings.Join(got, "; ") != want {
+		t.Fatalf("ledger %s, want %s", strings.Join(got, "; "), want)
+	}
+	a := call(t, "GET", e.client.BaseURL+"/v1/accounts/acct/ledger?format=csv", AdminKey, nil)
+	lines := strings.Split(strings.TrimSpace(string(a.body)), "\n")
+	if a.status != http.StatusOK || !strings.HasPrefix(a.header.Get("Content-Type"), "text/csv") || len(lines) != 4 ||
+		lines[0] != strings.Join(lbhttp.LedgerCSVHeader, ",") || !strings.Contains(lines[3], ",refund,purchase|2024-03-02|rtc-engine.lite.refund@#1,2024-03-02,49.50,100.00,") {
+		t.Fatalf("CSV export: %d %s\n%s", a.status, a.header.Get("Content-Type"), string(a.body))
+	}
+	drain(t, e, worker(e), r, 1, time.Minute, 5)
+	got2, _ := r.snapshot()
+	if len(got2) != 1 || got2[0].n.Type != livebill.EventPurchaseRefunded || got2[0].n.AccountID != "acct" {
+		t.Fatalf("notified %+v, want purchase.refunded", got2)
+	}
 }

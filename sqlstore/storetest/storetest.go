@@ -75,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("TrialStop", func(t *testing.T) { testTrialStop(t, open) })
 	t.Run("TrialResumesOnPlan", func(t *testing.T) { testTrialResumesOnPlan(t, open) })
 	t.Run("DisableEnable", func(t *testing.T) { testDisableEnable(t, open) })
+	t.Run("RefundCredited", func(t *testing.T) { testRefundCredited(t, open) })
 	t.Run("NotifyRetriesInOrder", func(t *testing.T) { testNotifyRetriesInOrder(t, open) })
 	t.Run("NotifyHeadBlocksItsAccount", func(t *testing.T) { testNotifyHeadBlocksItsAccount(t, open) })
 	t.Run("NotifyReceiverDownAnHour", func(t *testing.T) { testNotifyReceiverDownAnHour(t, open) })
