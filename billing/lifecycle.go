@@ -246,8 +246,8 @@ func (s *Service) observe(ctx context.Context, sl *liveSlot, a *account, q *live
 	}
 	today := now.In(a.loc).Format(time.DateOnly)
 	for _, p := range q.Packs {
-		if p.End <= today {
-			continue // expired: its alerts are past
+		if p.End <= today || p.Used == "0" {
+			continue // expired (its alerts are past), or unused
 		}
 		granted, err1 := money.Parse(p.Granted)
 		used, err2 := money.Parse(p.Used)

@@ -42,7 +42,7 @@ func (o *outbox) notify(accountID, typ string, at time.Time, data any) error {
 		}
 		o.eps, o.loaded = eps, true
 	}
-	n := &livebill.Notification{ID: livebill.NewNotificationID(), Type: typ, AccountID: accountID, At: at.UTC()}
+	n := &livebill.Notification{Type: typ, AccountID: accountID, At: at.UTC()}
 	var to []*livebill.Endpoint
 	for _, ep := range o.eps {
 		if ep.Wants(n) {
@@ -52,6 +52,7 @@ func (o *outbox) notify(accountID, typ string, at time.Time, data any) error {
 	if len(to) == 0 {
 		return nil
 	}
+	n.ID = livebill.NewNotificationID()
 	var err error
 	if n.Data, err = json.Marshal(data); err != nil {
 		return fmt.Errorf("cannot write notification %s: %w", typ, err)
