@@ -170,6 +170,10 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body})
 		goodIdx = append(goodIdx, i)
 	}
+	good, goodIdx, err := s.dropReclaimed(ctx, good, goodIdx, statuses, batch)
+	if err != nil {
+		return nil, err
+	}
 	stored, err := s.Store.StoreEvents(ctx, good)
 	if err != nil {
 		return nil, err
@@ -183,6 +187,38 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 		res.Add(st)
 	}
 	return res, nil
+}
+
+// dropReclaimed rejects the events of reclaimed accounts (their apps are
+// purged, but another server may still know an app it found before the
+// reclaim): one read of the batch's accounts' states.
+func (s *Service) dropReclaimed(ctx context.Context, good []livebill.IncomingEvent, goodIdx []int, statuses []livebill.IngestStatus, batch []livebill.RawEvent) ([]livebill.IncomingEvent, []int, error) {
+	if len(good) == 0 {
+		return good, goodIdx, nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range good {
+		if !seen[e.AccountID] {
+			seen[e.AccountID] = true
+			ids = append(ids, e.AccountID)
+		}
+	}
+	sts, err := s.Store.FindAccountStates(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep, keepIdx := good[:0], goodIdx[:0]
+	for j, e := range good {
+		if st := sts[e.AccountID]; st != nil && st.State == livebill.AccountReclaimed {
+			i := goodIdx[j]
+			statuses[i] = livebill.IngestStatus{Index: i, Line: batch[i].Line, ID: e.Event.ID, Status: livebill.IngestRejected, Code: livebill.EGONE,
+				Error: (&livebill.EventError{Line: batch[i].Line, ID: e.Event.ID, Field: "app", Reason: fmt.Sprintf("the account of app %q was reclaimed", e.Event.App)}).Error()}
+			continue
+		}
+		keep, keepIdx = append(keep, e), append(keepIdx, goodIdx[j])
+	}
+	return keep, keepIdx, nil
 }
 
 // canonical re-encodes a JSON object with sorted keys, no spaces and one

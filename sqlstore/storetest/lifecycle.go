@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/scenario"
@@ -435,6 +436,14 @@ func testReclaim(t *testing.T, open Opener) {
 	if res.Accepted != 0 || res.Rejected != len(recordedHour(20, app)) {
 		t.Errorf("events of a reclaimed account's app: %+v, want all rejected", res)
 	}
+	// another server that found the app before the reclaim (its cache
+	// still has it) refuses its events too
+	stale := billing.New(staleApps{e.store, app, "acct"}, e.clock)
+	raw := recordedHour(21, app)[:1]
+	ires, err := stale.Ingest(ctx, []livebill.RawEvent{{Line: 1, Body: []byte(raw[0])}})
+	if err != nil || ires.Rejected != 1 || ires.Errors[0].Code != livebill.EGONE {
+		t.Errorf("an event ingested through a stale app cache: %+v %v, want rejected (gone)", ires, err)
+	}
 	// settling again issues nothing (no adjustment undoes the kept bills)
 	e.tick(t, time.Date(2024, 5, 3, 2, 0, 0, 0, sh(1, "00:00").Location()))
 	if got, _ := e.store.ListBills(ctx, "acct"); len(got) != len(bills) {
@@ -621,4 +630,17 @@ func testRefundCredited(t *testing.T, open Opener) {
 	if len(got2) != 1 || got2[0].n.Type != livebill.EventPurchaseRefunded || got2[0].n.AccountID != "acct" {
 		t.Fatalf("notified %+v, want purchase.refunded", got2)
 	}
+}
+
+// staleApps is a store whose app cache still has an app purged since.
+type staleApps struct {
+	livebill.Store
+	app, account string
+}
+
+func (s staleApps) FindApp(ctx context.Context, id string) (*livebill.App, error) {
+	if id == s.app {
+		return &livebill.App{ID: id, AccountID: s.account}, nil
+	}
+	return s.Store.FindApp(ctx, id)
 }
