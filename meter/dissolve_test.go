@@ -14,19 +14,11 @@ import (
 // runDissolved is runMeter with dissolutions.
 func runDissolved(t *testing.T, ds []meter.Dissolution, closeAt int64, es ...livebill.Event) *metered {
 	t.Helper()
-	m, err := meter.New(trtc(t), meter.Options{Dissolutions: ds})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range es {
-		e := es[i]
-		m.Apply(&e)
-	}
-	m.Close(closeAt)
-	if errs := m.Errors(); len(errs) > 0 {
+	r := applyWith(t, meter.Options{Dissolutions: ds}, closeAt, es...)
+	if errs := r.m.Errors(); len(errs) > 0 {
 		t.Fatalf("events rejected: %v", errs)
 	}
-	return &metered{m: m, recs: m.Records()}
+	return r
 }
 
 // A and B in room r1 of app1 from 10:00, A publishing 1280×720 and B
@@ -82,20 +74,13 @@ func TestDissolutionOfOneApp(t *testing.T) {
 		[]livebill.Event{join(at("10:00"), "A", "manual"), leave(at("10:30"), "A"), join(at("10:30"), "B", "manual"), leave(at("10:45"), "B")},
 		on(app2, join(at("10:00"), "C", "manual"), leave(at("11:00"), "C")),
 	)
-	m, err := meter.New(trtc(t), meter.Options{Dissolutions: []meter.Dissolution{{App: app1, At: at("10:30")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range es {
-		m.Apply(&es[i])
-	}
-	m.Close(at("12:00"))
+	r := applyWith(t, meter.Options{Dissolutions: []meter.Dissolution{{App: app1, At: at("10:30")}}}, at("12:00"), es...)
+	m := r.m
 	// A's own leave at 10:30 finds A gone (the dissolution came first): it
 	// is dropped, not rejected
 	if errs := m.Errors(); len(errs) != 0 {
 		t.Fatalf("errors %v", errs)
 	}
-	r := &metered{m: m, recs: m.Records()}
 	expectMap(t, r.byDay(), map[string]int64{
 		app1 + " 2024-10-01 trtc.av.audio": 45 * min, // A 30, B 15
 		app2 + " 2024-10-01 trtc.av.audio": 60 * min,
@@ -113,15 +98,7 @@ func TestDissolutionDropsLaterEnds(t *testing.T) {
 		join(at("11:30"), "A", "manual"), leave(at("11:40"), "A"),
 		leave(at("11:50"), "A"), // A left already: an error again
 	}
-	m, err := meter.New(trtc(t), meter.Options{Dissolutions: []meter.Dissolution{{At: at("10:30")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range es {
-		m.Apply(&es[i])
-	}
-	m.Close(at("12:00"))
-	errs := m.Errors()
+	errs := applyWith(t, meter.Options{Dissolutions: []meter.Dissolution{{At: at("10:30")}}}, at("12:00"), es...).m.Errors()
 	if len(errs) != 2 || !strings.Contains(errs[0].Error(), "Z") || !strings.Contains(errs[1].Error(), "leave without join") {
 		t.Fatalf("errors %v, want Z's leave and A's second leave", errs)
 	}

@@ -121,21 +121,9 @@ func (s *DB) lockStates(ctx context.Context, tx *sql.Tx, ids []string) (map[stri
 	} else {
 		rows, err = tx.QueryContext(ctx, `SELECT `+stateCols+` FROM account_states WHERE account_id IN (`+marks(len(ids))+`)`, anys(ids)...)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot read account states: %w", err)
+	if err := scanStates(rows, err, out); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		st, err := scanState(rows)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read account state: %w", err)
-		}
-		out[st.AccountID] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cannot read account states: %w", err)
-	}
-	rows.Close()
 	for _, id := range ids {
 		if out[id] != nil {
 			continue
@@ -156,6 +144,26 @@ func (s *DB) lockStates(ctx context.Context, tx *sql.Tx, ids []string) (map[stri
 		out[id] = st
 	}
 	return out, nil
+}
+
+// scanStates reads the rows of a states query (err its error) into out,
+// and closes them.
+func scanStates(rows *sql.Rows, err error, out map[string]*livebill.AccountState) error {
+	if err != nil {
+		return fmt.Errorf("cannot read account states: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		st, err := scanState(rows)
+		if err != nil {
+			return fmt.Errorf("cannot read account state: %w", err)
+		}
+		out[st.AccountID] = st
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cannot read account states: %w", err)
+	}
+	return nil
 }
 
 func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
@@ -315,21 +323,9 @@ func (s *DB) FindAccountStates(ctx context.Context, ids []string) (map[string]*l
 		return out, nil
 	}
 	rows, err := s.queryIDs(ctx, stateCols, "account_states", "account_id", "", ids)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read account states: %w", err)
+	if err := scanStates(rows, err, out); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		st, err := scanState(rows)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read account state: %w", err)
-		}
-		out[st.AccountID] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cannot read account states: %w", err)
-	}
-	rows.Close()
 	var missing []string
 	for _, id := range ids {
 		if out[id] == nil {
