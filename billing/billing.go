@@ -624,7 +624,7 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	if st, err := s.Store.FindAccountState(ctx, accountID); err != nil {
 		return nil, err
 	} else if due := st.Due(); !due.IsZero() && !due.After(now) {
-		if err := s.advance(ctx, st, now); err != nil {
+		if err := s.advance(ctx, sl, st, now); err != nil {
 			return nil, err
 		}
 	}

@@ -161,7 +161,11 @@ func (s *Service) AdvanceLifecycles(ctx context.Context) error {
 			}
 			done[st.AccountID]++
 			progress = true
-			if err := s.advance(ctx, st, now); err != nil {
+			sl := s.slot(st.AccountID) // no settlement of the account meanwhile
+			sl.mu.Lock()
+			err := s.advance(ctx, sl, st, now)
+			sl.mu.Unlock()
+			if err != nil {
 				errs = append(errs, fmt.Errorf("account %s: %w", st.AccountID, err))
 			}
 		}
@@ -171,8 +175,8 @@ func (s *Service) AdvanceLifecycles(ctx context.Context) error {
 	}
 }
 
-// advance makes one account's due transitions.
-func (s *Service) advance(ctx context.Context, st *livebill.AccountState, now time.Time) error {
+// advance makes one account's due transitions; the caller holds its slot.
+func (s *Service) advance(ctx context.Context, sl *liveSlot, st *livebill.AccountState, now time.Time) error {
 	switch st.State {
 	case livebill.AccountArrears:
 		_, err := s.Store.AdvanceAccount(ctx, st.AccountID, now)
@@ -181,9 +185,7 @@ func (s *Service) advance(ctx context.Context, st *livebill.AccountState, now ti
 		if _, err := s.Store.ReclaimAccount(ctx, st.AccountID, now); err != nil {
 			return err
 		}
-		s.mu.Lock()
-		delete(s.lives, st.AccountID) // its meter, of purged events
-		s.mu.Unlock()
+		sl.lm = nil // its meter, of purged events
 	}
 	return nil
 }

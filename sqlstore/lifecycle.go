@@ -252,6 +252,9 @@ func (s *DB) chargeBills(ctx context.Context, tx *sql.Tx, writes []livebill.Sett
 	for _, w := range writes {
 		id := w.Settlement.AccountID
 		if st := states[id]; st != nil {
+			if st.State == livebill.AccountReclaimed {
+				return livebill.Errorf(livebill.EGONE, "account %q was reclaimed: it is billed no more", id)
+			}
 			m, err := lifecycle.New(*st)
 			if err != nil {
 				return err
