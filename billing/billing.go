@@ -44,6 +44,9 @@ type Service struct {
 	// inputs read in a few queries, their bills written in one
 	// transaction); 0 means DefaultSettleGroup.
 	SettleGroup int
+	// Monitor, when set, is told of each batch ingested and each
+	// settlement run (SettleAll).
+	Monitor livebill.BillingMonitor
 
 	mu    sync.Mutex           // guards lives (not the slots' meters)
 	lives map[string]*liveSlot // by account: its live meter and settlement lock
@@ -110,6 +113,7 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 // (forbidden), whether the app exists or not, so the caller learns
 // nothing of other accounts' apps. onlyAccount "" allows every account.
 func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
+	start := s.Clock.Now()
 	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
 	statuses := make([]livebill.IngestStatus, len(batch))
 	var good []livebill.IncomingEvent
@@ -178,6 +182,7 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 	for _, st := range statuses {
 		res.Add(st)
 	}
+	s.monitorIngest(res, start)
 	return res, nil
 }
 
@@ -516,8 +521,16 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time) (
 // SettleAll settles every account; it goes on past an account's error and
 // returns them joined. On a store that reads and writes in batches
 // (livebill.SettleStore) accounts are settled in groups (settleGroups);
-// otherwise one by one.
+// otherwise one by one. The Monitor is told of the run.
 func (s *Service) SettleAll(ctx context.Context) error {
+	start := s.Clock.Now()
+	tally := &runTally{}
+	err := s.settleAll(ctx, tally)
+	s.report(tally, start)
+	return err
+}
+
+func (s *Service) settleAll(ctx context.Context, tally *runTally) error {
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
@@ -527,13 +540,21 @@ func (s *Service) SettleAll(ctx context.Context) error {
 		for i, a := range accts {
 			ids[i] = a.ID
 		}
-		return s.settleGroups(ctx, ss, ids)
+		return s.settleGroups(ctx, ss, ids, tally)
 	}
 	var errs []error
 	for _, a := range accts {
-		if _, err := s.Settle(ctx, a.ID); err != nil {
+		bills, err := s.Settle(ctx, a.ID)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
 		}
+		z, zerr := accountZone(a)
+		st, serr := s.Store.FindSettlement(ctx, a.ID)
+		if zerr != nil || serr != nil {
+			tally.failedAccount()
+			continue
+		}
+		tally.account(s, z, st.Through, err != nil, len(bills) > 0, len(bills))
 	}
 	return errors.Join(errs...)
 }

@@ -46,7 +46,7 @@ const MaxSettleGroup = 10_000
 // group's accounts; a group holds at least one account.
 const settleGroupEvents = 1_000_000
 
-func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string) error {
+func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string, tally *runTally) error {
 	ids = append([]string(nil), ids...)
 	sort.Strings(ids)
 	size := s.SettleGroup
@@ -84,7 +84,7 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 		go func() {
 			defer wg.Done()
 			for k := range locked {
-				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k])
+				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k], tally)
 			}
 		}()
 	}
@@ -94,14 +94,16 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 
 // settleRange settles the accounts ids, whose slots are locked, in as
 // many parts as settleGroupEvents asks, unlocking each part's slots once
-// it is written; it returns the accounts' errors joined.
-func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot) error {
+// it is written; it returns the accounts' errors joined and counts them
+// in tally.
+func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot, tally *runTally) error {
 	var errs []error
 	for len(ids) > 0 {
 		g := s.loadGroup(ctx, ss, ids, slots)
 		s.computeGroup(ctx, g)
 		s.writeGroup(ctx, ss, g)
 		errs = append(errs, g.errors())
+		g.count(s, tally)
 		ids, slots = ids[len(g.ids):], slots[len(g.ids):]
 	}
 	return errors.Join(errs...)
@@ -117,6 +119,10 @@ type settleGroup struct {
 	after map[string]int64
 	now   time.Time
 	err   error // the group's: none of its accounts was settled
+	// for the run's tally: each account's zone (nil if unknown) and
+	// settlement as read
+	zones []*account
+	sets  map[string]*livebill.Settlement
 }
 
 // groupJob is one due account of a group.
@@ -186,6 +192,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	}
 	g.now = s.Clock.Now()
 	g.errs = make([]error, len(ids))
+	g.zones, g.sets = make([]*account, len(ids)), sets
 	g.after = map[string]int64{}
 	// which accounts are due needs only their records and settlements; the
 	// rest is read for those (most ticks, few or none)
@@ -202,6 +209,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			g.errs[i] = err
 			continue
 		}
+		g.zones[i] = a
 		if s.settleDue(a, sets[id], g.now) {
 			due, dueAt = append(due, id), append(dueAt, i)
 		}
@@ -300,5 +308,38 @@ func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *se
 		if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
 			owners[k].err = err
 		}
+	}
+}
+
+// count adds the group's accounts to the run's tally, once written and
+// its errors gathered (errors).
+func (g *settleGroup) count(s *Service, tally *runTally) {
+	if g.err != nil {
+		for range g.ids {
+			tally.failedAccount()
+		}
+		return
+	}
+	written := make([]*livebill.SettleWrite, len(g.ids))
+	for _, j := range g.jobs {
+		if j.err == nil {
+			written[j.k] = j.w
+		}
+	}
+	for i, id := range g.ids {
+		a := g.zones[i]
+		if a == nil {
+			tally.failedAccount()
+			continue
+		}
+		through := ""
+		if st := g.sets[id]; st != nil {
+			through = st.Through
+		}
+		bills := 0
+		if w := written[i]; w != nil {
+			through, bills = w.Settlement.Through, len(w.Bills)
+		}
+		tally.account(s, a, through, g.errs[i] != nil, written[i] != nil, bills)
 	}
 }
