@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,10 +15,11 @@ import (
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
+	"github.com/livebill/livebill/prometheus"
 	"github.com/livebill/livebill/sqlite"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -36,10 +36,17 @@ issued as adjustments.
 created if needed) or a PostgreSQL URL. Migrations are applied on start.
 The server listens on loopback by default.
 
-Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
-an API key (Authorization: Bearer <key>). The operator key is
-$LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either, the
-first start makes one and prints it once on stderr.`
+Every route but /v1/health, /v1/ready, /v1/openapi.json and the vendor
+webhooks needs an API key (Authorization: Bearer <key>). The operator key
+is $LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either,
+the first start makes one and prints it once on stderr.
+
+Logs go to stderr, as text or JSON (--log-format): one line per request
+answered (method, route, status, duration, bytes, key id) and the
+server's notices. /v1/health answers while the process serves; /v1/ready
+while its database answers too. Prometheus metrics are at /v1/metrics
+(operator key), and at /metrics without a key on --metrics-addr, a
+separate listener to keep on a private address.`
 
 func init() {
 	register("serve", command{synopsis: "[--db DIR|URL] [--addr A]  run the API server (SQLite in ./data by default)", order: 10, run: cmdServe})
@@ -63,9 +70,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
 	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
+	logFormat := fs.String("log-format", "text", "log format on stderr: text (key=value) or json (one object per line)")
+	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
+	metricsAddr := fs.String("metrics-addr", "", "also serve the Prometheus metrics at /metrics, without a key, on this address (keep it private; default: off, /v1/metrics with an operator key only)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	if len(pos) != 0 {
 		fs.Usage()
@@ -83,24 +97,36 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 1, err: err}
 	}
 	defer store.Close()
+	metrics := prometheus.New(clock, prometheus.BuildOf(readBuildInfo()))
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
+	svc.Monitor = metrics
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
 	srv.AdminKey = adminKey
+	srv.Logger, srv.Monitor, srv.Metrics = logger, metrics, metrics.Handler(logger)
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		return &exitError{code: 1, err: err}
+	}
+	var msrv *metricsServer
+	if *metricsAddr != "" {
+		if msrv, err = listenMetrics(*metricsAddr, metrics.Handler(logger), logger); err != nil {
+			return &exitError{code: 1, err: err}
+		}
 	}
 	if adminKey == "" {
 		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
 			return &exitError{code: 1, err: err}
 		}
 	}
-	logger := log.New(stderr, "livebill: ", log.LstdFlags)
-	logger.Printf("storage: %s", what)
-	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
+	logger.Info("storage: " + what)
+	logger.Info(fmt.Sprintf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound))
+	if msrv != nil {
+		logger.Info(fmt.Sprintf("metrics on http://%s/metrics", msrv.addr))
+		go msrv.serve()
+	}
 	if *every > 0 {
 		go func() {
 			t := time.NewTicker(*every)
@@ -111,7 +137,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 					return
 				case <-t.C:
 					if err := svc.SettleAll(ctx); err != nil && ctx.Err() == nil {
-						logger.Printf("settle: %v", err)
+						logger.Error("settlement: some accounts were not settled", "error", err.Error())
 					}
 				}
 			}
@@ -124,9 +150,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 1, err: err}
 	case <-ctx.Done():
 	}
-	logger.Printf("shutting down")
+	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if msrv != nil {
+		msrv.server.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
