@@ -1,15 +1,12 @@
 package http_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,29 +15,14 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/sqlite"
 	"github.com/livebill/livebill/sqlstore"
+	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
-// syncBuffer is a log destination the server's goroutines write to while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// jsonLog is a server's JSON log.
+type jsonLog struct{ storetest.SyncBuffer }
 
 // lines decodes the JSON log lines whose msg is msg.
-func (s *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
+func (s *jsonLog) lines(t *testing.T, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
@@ -57,13 +39,13 @@ func (s *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
 
 // loggedServer is a server of an in-memory store logging JSON into log,
 // from level debug.
-func loggedServer(t *testing.T) (*httptest.Server, *sqlstore.DB, *syncBuffer) {
+func loggedServer(t *testing.T) (*httptest.Server, *sqlstore.DB, *jsonLog) {
 	store, err := sqlite.Open(context.Background(), ":memory:", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	log := &syncBuffer{}
+	log := &jsonLog{}
 	s := lbhttp.NewServer(store, billing.New(store, nil))
 	s.AdminKey = testAdminKey
 	s.Logger = slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -74,23 +56,7 @@ func loggedServer(t *testing.T) (*httptest.Server, *sqlstore.DB, *syncBuffer) {
 
 func call(t *testing.T, method, url, key string, body string, header ...string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return storetest.Call(t, method, url, key, []byte(body), header...)
 }
 
 // Every request gets one access log line: its method, route pattern (not

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/prometheus"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore/storetest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -155,24 +155,6 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// lockedBuffer is a process's stderr, read while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestMonitoringDoc runs the Monitoring section of docs/operations.md: it
 // starts the server as shown, runs the health, readiness and scrape
 // commands and checks their outputs, checks the access log line shown
@@ -184,12 +166,7 @@ func TestMonitoringDoc(t *testing.T) {
 		t.Skip("builds the binary and runs a server")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin", "livebill")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := buildLivebill(t)
 	const key = "monitoring-doc-operator-key-0123456789abcdef"
 	d := &monitoringDoc{t: t, parts: readDocParts(t, operationsDoc), used: map[string]bool{}, dir: dir,
 		addrs: strings.NewReplacer("127.0.0.1:8080", freePort(t), "127.0.0.1:9090", freePort(t))}
@@ -202,7 +179,7 @@ func TestMonitoringDoc(t *testing.T) {
 		"LIVEBILL_ADMIN_KEY="+key, "LIVEBILL_KEY="+key)
 
 	serve := d.command("monitor-serve")
-	logs := &lockedBuffer{}
+	logs := &storetest.SyncBuffer{}
 	serve.Stderr = logs
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,19 @@ import (
 	"time"
 )
 
+// buildLivebill builds the binary into a temporary directory of its own
+// and returns its path.
+func buildLivebill(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "livebill")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
 // Bad --log-format and --log-level values are refused before anything
 // starts (exit status 2), naming the flag and the values it takes.
 func TestServeLogFlags(t *testing.T) {
@@ -94,12 +107,7 @@ func TestServeJSONLogsAndMetricsListener(t *testing.T) {
 		t.Skip("builds the binary and runs a server")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "livebill")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := buildLivebill(t)
 	const key = "observe-test-operator-key-0123456789abcdef"
 	cmd := exec.Command(bin, "serve", "--db", filepath.Join(dir, "data"), "--addr", "127.0.0.1:0", "--settle-every", "0",
 		"--log-format", "json", "--log-level", "info", "--metrics-addr", "127.0.0.1:0")
