@@ -40,8 +40,11 @@ type Server struct {
 	// WebhookLateness is how late a vendor callback may arrive after its
 	// event time before it is logged as late (default 60 s); see ingest.go.
 	WebhookLateness time.Duration
-	server          *http.Server
-	listener        net.Listener
+	// WebhookWindow is how far a callback's own timestamp may be from the
+	// clock before it is refused (default webhook.DefaultWindow).
+	WebhookWindow time.Duration
+	server        *http.Server
+	listener      net.Listener
 }
 
 // NewServer returns a server on store and the billing service.
