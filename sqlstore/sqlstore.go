@@ -384,6 +384,10 @@ func (s *DB) createPurchaseOnce(ctx context.Context, in *livebill.CreatePurchase
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
 		return nil, err
 	}
+	// the purchase changes bills from its day: settling them waits for quiet
+	if err := s.touchDay(ctx, tx, in.AccountID, livebill.EffectiveDay(in.Start)); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
@@ -477,6 +481,9 @@ func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInpu
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
 		return nil, fmt.Errorf("cannot bump account %q: %w", in.AccountID, err)
 	}
+	if err := s.touchDay(ctx, tx, in.AccountID, livebill.EffectiveDay(in.Time)); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("cannot commit refund of purchase %q: %w", in.Purchase, err)
 	}
@@ -534,7 +541,7 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 	const (
 		qCount  = `SELECT COUNT(*) FROM bills WHERE account_id = ? AND bill_key = ?`
 		qInsert = `INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-		qSettle = `INSERT INTO settlements (account_id, through, revision) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`
+		qSettle = `INSERT INTO settlements (account_id, through, revision, held) VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision, held = excluded.held`
 	)
 	if err := s.prepareAll(ctx, qCount, qInsert, qSettle); err != nil {
 		return err
@@ -575,7 +582,7 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 			return err
 		}
 	}
-	if err := exec(qSettle, st.AccountID, st.Through, st.Revision); err != nil {
+	if err := exec(qSettle, st.AccountID, st.Through, st.Revision, st.Held); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -610,7 +617,7 @@ func (s *DB) ListBills(ctx context.Context, accountID string) ([]livebill.Issued
 // FindSettlement returns an account's settlement; a zero one if none yet.
 func (s *DB) FindSettlement(ctx context.Context, accountID string) (*livebill.Settlement, error) {
 	st := livebill.Settlement{AccountID: accountID}
-	err := s.queryRow(ctx, `SELECT through, revision FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision)
+	err := s.queryRow(ctx, `SELECT through, revision, held FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision, &st.Held)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &st, nil
 	}

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })
 	t.Run("FindApp", func(t *testing.T) { testFindApp(t, open) })
 	t.Run("SettleGroups", func(t *testing.T) { testSettleGroups(t, open) })
+	t.Run("HoldsStore", func(t *testing.T) { testHoldsStore(t, open) })
 }
 
 type env struct {
