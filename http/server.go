@@ -576,16 +576,21 @@ func (s *Server) listBills(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, BillsJSON{Account: id, Through: st.Through, Bills: bs})
 }
 
+// settle settles the account now, as the ticker does: days whose ingest
+// is not quiet yet, or held by an open import, wait (the answer says
+// which and until when), unless ?force=true.
 func (s *Server) settle(w http.ResponseWriter, r *http.Request) {
-	bs, err := s.Billing.Settle(r.Context(), r.PathValue("id"))
+	force, err := boolParam(r, "force")
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if bs == nil {
-		bs = []livebill.IssuedBill{}
+	res, err := s.Billing.SettleWith(r.Context(), r.PathValue("id"), billing.SettleOptions{Force: force})
+	if err != nil {
+		writeError(w, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issued": bs})
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) accountQuote(w http.ResponseWriter, r *http.Request) {

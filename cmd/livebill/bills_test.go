@@ -12,18 +12,18 @@ import (
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore/storetest"
 )
-
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
 
 // bills show settles, prints the day's bill and warns on stderr about the
 // stored event the meter refused (a leave of a user who never joined).
+// Settled a minute after the push, the day waits (its events arrived less
+// than the quiet delay ago) and a note says so.
 func TestBillsShowWarnsOfRejections(t *testing.T) {
 	ctx := context.Background()
 	sh, _ := time.LoadLocation("Asia/Shanghai")
-	clock := fixedClock{time.Date(2024, 10, 2, 12, 0, 0, 0, sh)}
+	pushed := time.Date(2024, 10, 2, 12, 0, 0, 0, sh)
+	clock := storetest.NewClock(pushed)
 	store, err := sqlite.Open(ctx, ":memory:", clock)
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +57,21 @@ func TestBillsShowWarnsOfRejections(t *testing.T) {
 		t.Fatalf("push: %+v %v", res, err)
 	}
 	var out, errb bytes.Buffer
+	clock.Set(pushed.Add(time.Minute))
+	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--settle"}, &out, &errb); err != nil {
+		t.Fatalf("bills show: %v\n%s", err, errb.String())
+	}
+	// quiet at 12:00 + 5 minutes, shown in the local zone
+	until := pushed.Add(billing.DefaultSettleQuiet).Local().Format(time.DateTime)
+	if !strings.Contains(out.String(), "0 bills") || !strings.Contains(errb.String(), "bills from 2024-10-01 on wait") || !strings.Contains(errb.String(), until) {
+		t.Fatalf("settled a minute after the push:\nstdout %s\nstderr %s", out.String(), errb.String())
+	}
+	if _, _, code := runCLI(t, "bills", "show", "acct", "--server", srv.URL, "--force"); code != 2 {
+		t.Fatalf("--force without --settle: exit %d, want 2", code)
+	}
+	out.Reset()
+	errb.Reset()
+	clock.Set(pushed.Add(billing.DefaultSettleQuiet + time.Second))
 	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--settle"}, &out, &errb); err != nil {
 		t.Fatalf("bills show: %v\n%s", err, errb.String())
 	}

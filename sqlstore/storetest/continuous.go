@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/billing"
 )
 
 // testContinuous (issue #6, continuous metering): events arrive in near
@@ -151,6 +152,17 @@ func testContinuous(t *testing.T, open Opener) {
 	if st := e.svc.Live(); st.Rebuilds != 1 {
 		t.Fatalf("after a late event: %+v, want one rebuild", st)
 	}
+	// the 1st's ingest is not quiet: its adjustment waits
+	if _, _, adj := issuedDay(); adj != 0 {
+		t.Fatalf("an adjustment issued at once, before the day's ingest was quiet (%d)", adj)
+	}
+	e.clock.Set(day.Add(26*time.Hour + 5*time.Minute + billing.DefaultSettleQuiet + time.Second))
+	if err := e.svc.SettleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.svc.Live(); st.Rebuilds != 1 {
+		t.Fatalf("after the quiet delay: %+v, still one rebuild", st)
+	}
 	want = replayDay()
 	_, total, adj := issuedDay()
 	if adj != 1 || total != dec(want.Total) {
@@ -180,6 +192,8 @@ func testBackfill(t *testing.T, open Opener) {
 		evt("l", "2024-10-02T10:30:00+08:00", "room.leave", `,"user":"A"`)); r.Accepted != 2 {
 		t.Fatalf("push: %+v", r)
 	}
+	// once the 2nd's ingest has been quiet for the delay
+	e.clock.Set(e.clock.Now().Add(billing.DefaultSettleQuiet + time.Second))
 	if err := e.svc.SettleAll(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +227,8 @@ func testRejections(t *testing.T, open Opener) {
 		t.Fatalf("rejections: %+v, want the leave %q on field user", rj, "ghost")
 	}
 	// A alone for 30 minutes: 30 audio minutes × 0.99/1000 = 0.0297 → 0.03;
-	// B's leave changes nothing
+	// B's leave changes nothing (settled once the 1st's ingest is quiet)
+	e.clock.Set(e.clock.Now().Add(billing.DefaultSettleQuiet + time.Second))
 	if _, err := e.svc.Settle(context.Background(), "acct"); err != nil {
 		t.Fatal(err)
 	}
