@@ -84,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/events", s.postEvents)
 	mux.HandleFunc("POST /v1/quote", s.quote)
 	s.ingestRoutes(mux) // vendor webhooks (ingest.go)
+	s.importRoutes(mux) // bulk imports (imports.go)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern != "" {
 			mux.ServeHTTP(w, r)

@@ -66,6 +66,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("HoldsStore", func(t *testing.T) { testHoldsStore(t, open) })
 	t.Run("QuietTrickle", func(t *testing.T) { testQuietTrickle(t, open) })
 	t.Run("QuietLive", func(t *testing.T) { testQuietLive(t, open) })
+	t.Run("ImportHolds", func(t *testing.T) { testImportHolds(t, open) })
+	t.Run("ImportExpires", func(t *testing.T) { testImportExpires(t, open) })
 	t.Run("SettleForce", func(t *testing.T) { testSettleForce(t, open) })
 	t.Run("Walkthrough", func(t *testing.T) { testWalkthrough(t, open) })
 }
