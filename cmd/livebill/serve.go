@@ -17,9 +17,10 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -29,8 +30,15 @@ live meter (the same meter and rating as 'livebill quote') takes the
 events that arrived and applies those older than --webhook-lateness in
 time order; an event later than that rebuilds the account's meter by a
 replay (same numbers). Closed days (older than --settle-delay) are settled
-into issued bills; a settled bill is never rewritten, later changes are
-issued as adjustments.
+into issued bills once the account's events for the day have stopped
+arriving for --settle-quiet (a backfill or a device flushing its buffer is
+billed once it is done, not billed early and adjusted; an account with
+traffic today still gets yesterday settled); an open bulk
+import (events push --import) holds its accounts until it finishes, or
+for --import-timeout after its last batch. A settled bill is never
+rewritten, later changes are issued as adjustments. Vendor callbacks
+whose own timestamp is more than --webhook-window from the server's clock
+are refused (401), so a captured callback cannot be replayed.
 
 --db is a data directory for the embedded SQLite database (default ./data,
 created if needed) or a PostgreSQL URL. Migrations are applied on start.
@@ -56,7 +64,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
+	quietFor := fs.Duration("settle-quiet", billing.DefaultSettleQuiet, "a day is settled only once nothing for it (events, a purchase or refund taking effect that day) has arrived for this long, per account and billing day; POST /v1/accounts/{id}/settle?force=true overrides")
+	importTimeout := fs.Duration("import-timeout", billing.DefaultImportTimeout, "an unfinished import stops holding its accounts' settlement this long after its last batch")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
+	window := fs.Duration("webhook-window", webhook.DefaultWindow, "vendor callbacks whose own timestamp (TRTC CallbackTs, LiveKit token nbf, Agora notifyMs) is further than this from the server's clock are refused")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -64,6 +75,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 {
 		fs.Usage()
 		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", pos)}
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"settle-quiet", *quietFor}, {"import-timeout", *importTimeout}, {"webhook-window", *window}} {
+		if f.d <= 0 {
+			return &exitError{code: 2, err: fmt.Errorf("--%s must be positive, not %s", f.name, f.d)}
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -76,8 +95,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
+	svc.SettleQuiet = *quietFor
+	svc.ImportTimeout = *importTimeout
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
+	srv.WebhookWindow = *window
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		return &exitError{code: 1, err: err}
