@@ -115,6 +115,7 @@ func CheckCatalog(name string) error {
 // the import of ctx (WithImport), which then holds its account.
 func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
 	imp := importOf(ctx)
+	days := map[string]billingDay{} // per account, the day of its last event
 	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
 	statuses := make([]livebill.IngestStatus, len(batch))
 	var good []livebill.IncomingEvent
@@ -164,11 +165,14 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 			reject(livebill.EINVALID, err)
 			continue
 		}
-		day, err := s.dayOf(ctx, acct, e.Time)
-		if err != nil {
-			return nil, err
+		day, ok := days[acct]
+		if !ok || e.Time < day.lo || e.Time >= day.hi { // a batch's events are mostly of one day
+			if day, err = s.dayOf(ctx, acct, e.Time); err != nil {
+				return nil, err
+			}
+			days[acct] = day
 		}
-		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body, Day: day, Import: imp})
+		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body, Day: day.day, Import: imp})
 		goodIdx = append(goodIdx, i)
 	}
 	stored, err := s.Store.StoreEvents(ctx, good)

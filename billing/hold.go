@@ -108,28 +108,49 @@ type zoneCache struct {
 	n atomic.Int64
 }
 
+// billingDay is one billing day of an account: [lo, hi) in Unix ms.
+type billingDay struct {
+	lo, hi int64
+	day    string // YYYY-MM-DD
+}
+
 // dayOf returns the billing day of instant ms (Unix ms) for the account:
 // in its zone, or EarliestDay when the zone cannot be known (a broken
 // catalog document: the account cannot be settled anyway).
-func (s *Service) dayOf(ctx context.Context, accountID string, ms int64) (string, error) {
+func (s *Service) dayOf(ctx context.Context, accountID string, ms int64) (billingDay, error) {
 	t := time.UnixMilli(ms)
+	loc, err := s.zoneOf(ctx, accountID)
+	if err != nil {
+		return billingDay{}, err
+	}
+	if loc == nil {
+		return billingDay{lo: ms, hi: ms + 1, day: livebill.EarliestDay(t)}, nil
+	}
+	y, m, d := t.In(loc).Date()
+	start := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	return billingDay{lo: start.UnixMilli(), hi: start.AddDate(0, 0, 1).UnixMilli(), day: start.Format(time.DateOnly)}, nil
+}
+
+// zoneOf returns the account's billing zone, nil if its catalog cannot
+// be loaded.
+func (s *Service) zoneOf(ctx context.Context, accountID string) (*time.Location, error) {
 	if v, ok := s.zones.m.Load(accountID); ok {
-		return t.In(v.(*time.Location)).Format(time.DateOnly), nil
+		return v.(*time.Location), nil
 	}
 	rec, err := s.Store.FindAccount(ctx, accountID)
 	if err != nil {
-		return "", fmt.Errorf("cannot find the billing zone of account %q: %w", accountID, err)
+		return nil, fmt.Errorf("cannot find the billing zone of account %q: %w", accountID, err)
 	}
 	a, err := accountZone(rec)
 	if err != nil {
-		return livebill.EarliestDay(t), nil
+		return nil, nil
 	}
 	if s.zones.n.Load() < maxCachedZones {
 		if _, loaded := s.zones.m.LoadOrStore(accountID, a.loc); !loaded {
 			s.zones.n.Add(1)
 		}
 	}
-	return t.In(a.loc).Format(time.DateOnly), nil
+	return a.loc, nil
 }
 
 // ---- imports
