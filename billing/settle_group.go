@@ -21,7 +21,8 @@ import (
 //
 //  1. reads the group's inputs with one query per table (accounts with
 //     their event spans, settlements, purchases, devices, refunds; then, for the
-//     accounts due, their new events by seq and their issued bills);
+//     accounts due, what holds them (hold.go: an account an open import
+//     holds is left out), their new events by seq and their issued bills);
 //  2. computes each due account's settlement (settleAccount, the same code
 //     as Settle) — workers compute different groups at once, so while
 //     one waits on the store the others rate;

@@ -45,25 +45,28 @@ func checkWindow(field string, at int64, now time.Time, window time.Duration) er
 // callbacks carry no other timestamp of their own (headers: Sign and
 // SdkAppId only).
 func CheckTRTCTime(body []byte, now time.Time, window time.Duration) error {
-	var cb struct {
-		CallbackTs int64 `json:"CallbackTs"`
-	}
-	if err := json.Unmarshal(body, &cb); err != nil {
-		return fmt.Errorf("%w: CallbackTs unreadable", ErrStale)
-	}
-	return checkWindow("CallbackTs", cb.CallbackTs, now, window)
+	return checkBodyTime(body, "CallbackTs", now, window)
 }
 
 // CheckAgoraTime checks a verified Agora NCS notification's notifyMs (ms:
 // when Agora sent it, in the signed body) against now.
 func CheckAgoraTime(body []byte, now time.Time, window time.Duration) error {
-	var n struct {
-		NotifyMs int64 `json:"notifyMs"`
+	return checkBodyTime(body, "notifyMs", now, window)
+}
+
+// checkBodyTime checks the body's top-level field, a time in Unix ms.
+func checkBodyTime(body []byte, field string, now time.Time, window time.Duration) error {
+	var top map[string]json.RawMessage
+	var ms int64
+	if err := json.Unmarshal(body, &top); err != nil {
+		return fmt.Errorf("%w: %s unreadable", ErrStale, field)
 	}
-	if err := json.Unmarshal(body, &n); err != nil {
-		return fmt.Errorf("%w: notifyMs unreadable", ErrStale)
+	if raw, ok := top[field]; ok {
+		if err := json.Unmarshal(raw, &ms); err != nil {
+			return fmt.Errorf("%w: %s must be a time in milliseconds", ErrStale, field)
+		}
 	}
-	return checkWindow("notifyMs", n.NotifyMs, now, window)
+	return checkWindow(field, ms, now, window)
 }
 
 // CheckLiveKitTime checks a verified LiveKit webhook token's nbf (when

@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"net/http"
 	"net/http/httptest"
 
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore"
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
@@ -24,27 +26,8 @@ func TestBillsShowWarnsOfRejections(t *testing.T) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	pushed := time.Date(2024, 10, 2, 12, 0, 0, 0, sh)
 	clock := storetest.NewClock(pushed)
-	store, err := sqlite.Open(ctx, ":memory:", clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	svc := billing.New(store, clock)
-	svc.SettleDelay = time.Hour
-	srv := httptest.NewServer(lbhttp.NewServer(store, svc).Handler())
-	defer srv.Close()
-	c := lbhttp.NewClient(srv.URL)
-	for _, r := range []struct {
-		path string
-		body map[string]any
-	}{
-		{"/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-10-01"}},
-		{"/v1/accounts/acct/apps", map[string]any{"id": "1400000001"}},
-	} {
-		if err := c.Do(ctx, "POST", r.path, r.body, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ts := startTestServer(t, clock, nil)
+	srv, c := ts.srv, ts.client
 	ev := func(id, tm, typ, user string) string {
 		return `{"id":"` + id + `","time":"` + tm + `","type":"` + typ + `","app":"1400000001","room":"r1","user":"` + user + `"}`
 	}
@@ -82,4 +65,46 @@ func TestBillsShowWarnsOfRejections(t *testing.T) {
 	if w := errb.String(); !strings.Contains(w, "1 stored events were refused") || !strings.Contains(w, `"ghost"`) {
 		t.Fatalf("stderr: %q, want a warning naming the refused event", w)
 	}
+}
+
+// testServer is a server on an in-memory SQLite store with the account
+// acct (list prices, Asia/Shanghai) and its app 1400000001.
+type testServer struct {
+	store  *sqlstore.DB
+	svc    *billing.Service
+	srv    *httptest.Server
+	client *lbhttp.Client
+}
+
+// startTestServer starts a testServer on clock; wrap, when not nil, wraps
+// the API's handler.
+func startTestServer(t *testing.T, clock *storetest.Clock, wrap func(http.Handler) http.Handler) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, ":memory:", clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc := billing.New(store, clock)
+	svc.SettleDelay = time.Hour
+	h := lbhttp.NewServer(store, svc).Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c := lbhttp.NewClient(srv.URL)
+	for _, r := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-09-20", "timezone": "Asia/Shanghai"}},
+		{"/v1/accounts/acct/apps", map[string]any{"id": "1400000001"}},
+	} {
+		if err := c.Do(ctx, "POST", r.path, r.body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &testServer{store: store, svc: svc, srv: srv, client: c}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/livebill/livebill/billing"
-	lbhttp "github.com/livebill/livebill/http"
-	"github.com/livebill/livebill/sqlite"
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
@@ -27,42 +24,25 @@ func TestEventsPushImport(t *testing.T) {
 	ctx := context.Background()
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, sh))
-	store, err := sqlite.Open(ctx, ":memory:", clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	svc := billing.New(store, clock)
-	svc.SettleDelay = time.Hour
-	api := lbhttp.NewServer(store, svc).Handler()
+	var ts *testServer
 	batches := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/events") {
-			// the pause before each batch, with the ticker running
-			clock.Set(clock.Now().Add(7 * time.Minute))
-			if err := svc.SettleAll(ctx); err != nil {
-				t.Errorf("settle: %v", err)
+	ts = startTestServer(t, clock, func(api http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/events") {
+				// the pause before each batch, with the ticker running
+				clock.Set(clock.Now().Add(7 * time.Minute))
+				if err := ts.svc.SettleAll(ctx); err != nil {
+					t.Errorf("settle: %v", err)
+				}
+				if bills, _ := ts.store.ListBills(ctx, "acct"); len(bills) != 0 {
+					t.Errorf("before batch %d: %d bills issued during the import", batches+1, len(bills))
+				}
+				batches++
 			}
-			if bills, _ := store.ListBills(ctx, "acct"); len(bills) != 0 {
-				t.Errorf("before batch %d: %d bills issued during the import", batches+1, len(bills))
-			}
-			batches++
-		}
-		api.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	c := lbhttp.NewClient(srv.URL)
-	for _, r := range []struct {
-		path string
-		body map[string]any
-	}{
-		{"/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-09-20", "timezone": "Asia/Shanghai"}},
-		{"/v1/accounts/acct/apps", map[string]any{"id": "1400000001"}},
-	} {
-		if err := c.Do(ctx, "POST", r.path, r.body, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+			api.ServeHTTP(w, r)
+		})
+	})
+	svc, store, srv, c := ts.svc, ts.store, ts.srv, ts.client
 	// U1…U3 alone 10:00–10:40 on the 1st, 2nd and 3rd; each session's
 	// join and leave land in different batches of two
 	var lines []string

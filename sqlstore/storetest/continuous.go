@@ -31,13 +31,9 @@ func testContinuous(t *testing.T, open Opener) {
 
 	// Every 30 minutes a publisher (720p) and two receive-all viewers meet
 	// for 47 minutes; everything ends before 23:30.
-	type timed struct {
-		at   time.Time
-		line string
-	}
-	var evs []timed
+	var evs []timedLine
 	add := func(at time.Time, id, typ, extra string) {
-		evs = append(evs, timed{at, evt(id, at.Format(time.RFC3339), typ, extra)})
+		evs = append(evs, timedLine{at, evt(id, at.Format(time.RFC3339), typ, extra)})
 	}
 	for k := 0; k < 47; k++ {
 		from := day.Add(time.Duration(k)*30*time.Minute + 90*time.Second)
@@ -61,15 +57,7 @@ func testContinuous(t *testing.T, open Opener) {
 	// at each tick, what happened since the last tick arrives
 	next := 0
 	for now := day.Add(5 * time.Minute); !now.After(day.Add(26 * time.Hour)); now = now.Add(5 * time.Minute) {
-		var lines []string
-		for ; next < len(evs) && evs[next].at.Before(now); next++ {
-			lines = append(lines, evs[next].line)
-		}
-		if len(lines) > 0 {
-			if r := e.push(t, lines...); r.Accepted != len(lines) {
-				t.Fatalf("push at %s: %+v", now, r)
-			}
-		}
+		arrive(t, e, evs, &next, now)
 		e.clock.Set(now)
 		if err := e.svc.SettleAll(ctx); err != nil {
 			t.Fatalf("settle at %s: %v", now, err)
