@@ -2,7 +2,10 @@ package livebill
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Settlement waits until what it bills has stopped arriving. Ingestion
@@ -25,11 +28,39 @@ const (
 // long).
 type Import struct {
 	ID         string    `json:"id"`
-	State      string    `json:"state"` // open, finished or expired
+	State      string    `json:"state"`             // open, finished or expired
+	Name       string    `json:"name,omitempty"`    // the client's label (events push: the file's name)
+	Account    string    `json:"account,omitempty"` // the account whose key started it; "" for an operator
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at"` // renewed by every batch while open
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Accounts   int       `json:"accounts"` // accounts its batches sent events for
+}
+
+// CreateImportInput starts an import.
+type CreateImportInput struct {
+	ID      string        `json:"-"` // made by the service
+	Name    string        `json:"name,omitempty"`
+	Account string        `json:"-"` // the account whose key starts it; "" for an operator
+	Timeout time.Duration `json:"-"` // how long it holds after its last batch
+}
+
+// maxImportName bounds an import's name (bytes).
+const maxImportName = 256
+
+// Validate reports every problem with the input, joined.
+func (in *CreateImportInput) Validate() error {
+	var errs []error
+	if in.ID == "" {
+		errs = append(errs, Errorf(EINVALID, "import id: missing"))
+	}
+	if len(in.Name) > maxImportName || !utf8.ValidString(in.Name) || strings.ContainsRune(in.Name, 0) {
+		errs = append(errs, Errorf(EINVALID, "name: must be valid UTF-8 without NUL, at most %d bytes", maxImportName))
+	}
+	if in.Timeout <= 0 {
+		errs = append(errs, Errorf(EINVALID, "timeout: must be positive, not %s", in.Timeout))
+	}
+	return errors.Join(errs...)
 }
 
 // SettleHold is what keeps an account's days from being settled now.
@@ -54,8 +85,8 @@ func (h SettleHold) Held() bool { return h.Day != "" || h.Import != "" }
 // IncomingEvent.Day and Import), and by purchases and refunds on the day
 // they take effect.
 type HoldService interface {
-	// CreateImport records a new open import expiring timeout from now.
-	CreateImport(ctx context.Context, id string, timeout time.Duration) (*Import, error)
+	// CreateImport records a new open import expiring in.Timeout from now.
+	CreateImport(ctx context.Context, in *CreateImportInput) (*Import, error)
 	// FindImport returns an import or ENOTFOUND.
 	FindImport(ctx context.Context, id string) (*Import, error)
 	// FinishImport marks an import finished (again: no change); ENOTFOUND

@@ -458,6 +458,9 @@ type Store interface {
 	EventService
 	BillStore
 	HoldService
+	PageService
+	KeyService
+	IdempotencyStore
 	Close() error
 }
 

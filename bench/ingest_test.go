@@ -58,6 +58,15 @@ func benchIngest(b *testing.B, be backend, lines [][]byte, size, clients int) {
 		}
 	}
 	srv := lbhttp.NewServer(store, billing.New(store, nil))
+	// an account key, as a tenant pushing its own events: each request
+	// authenticates it against the store
+	k, key, err := livebill.NewKey(&livebill.CreateKeyInput{AccountID: "100001"}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.CreateKey(ctx, k); err != nil {
+		b.Fatal(err)
+	}
 	addr, err := srv.Listen("127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -79,6 +88,7 @@ func benchIngest(b *testing.B, be backend, lines [][]byte, size, clients int) {
 		go func() {
 			defer wg.Done()
 			cl := lbhttp.NewClient(base)
+			cl.Key = key
 			cl.HTTP.Transport = &http2Off{}
 			var body bytes.Buffer
 			for {

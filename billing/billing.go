@@ -114,6 +114,14 @@ func CheckCatalog(name string) error {
 // store records ingest activity (settlement waits for quiet), and with
 // the import of ctx (WithImport), which then holds its account.
 func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
+	return s.IngestFor(ctx, "", batch)
+}
+
+// IngestFor is Ingest for a caller limited to one account (an account's
+// API key): an event of an app that is not that account's is rejected
+// (forbidden), whether the app exists or not, so the caller learns
+// nothing of other accounts' apps. onlyAccount "" allows every account.
+func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
 	imp := importOf(ctx)
 	days := map[string]billingDay{} // per account, the day of its last event
 	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
@@ -155,6 +163,10 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 				acct = app.AccountID
 			}
 			apps[e.App] = acct
+		}
+		if onlyAccount != "" && acct != onlyAccount {
+			reject(livebill.EFORBIDDEN, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not an app of account %q, which this key is limited to", e.App, onlyAccount)})
+			continue
 		}
 		if acct == "" {
 			reject(livebill.ENOTFOUND, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not registered", e.App)})

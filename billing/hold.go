@@ -169,15 +169,16 @@ func importOf(ctx context.Context) string {
 	return id
 }
 
-// CreateImport starts a bulk import with a new random id; it holds the
-// accounts its batches send events for until FinishImport, or until
-// ImportTimeout passes without a batch.
-func (s *Service) CreateImport(ctx context.Context) (*livebill.Import, error) {
+// CreateImport starts a bulk import with a new random id and the
+// service's ImportTimeout; it holds the accounts its batches send events
+// for until FinishImport, or until the timeout passes without a batch.
+func (s *Service) CreateImport(ctx context.Context, in livebill.CreateImportInput) (*livebill.Import, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("cannot make an import id: %w", err)
 	}
-	return s.Store.CreateImport(ctx, "imp_"+hex.EncodeToString(b[:]), s.importTimeout())
+	in.ID, in.Timeout = "imp_"+hex.EncodeToString(b[:]), s.importTimeout()
+	return s.Store.CreateImport(ctx, &in)
 }
 
 // FindImport returns an import.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // Client calls a livebill server.
 type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:8080
+	Key     string // API key, sent as Authorization: Bearer <key>; "" for none
 	HTTP    *http.Client
 }
 
@@ -34,6 +36,9 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	if c.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Key)
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return err
@@ -44,20 +49,28 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		var eb ErrorBody
-		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
-			msg := eb.Error.Message
-			if len(eb.Error.Details) > 0 {
-				msg += "\n" + strings.Join(eb.Error.Details, "\n")
-			}
-			return livebill.Errorf(eb.Error.Code, "%s", msg)
-		}
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+		return problemError(method, path, resp, b)
 	}
 	if out == nil {
 		return nil
 	}
 	return json.Unmarshal(b, out)
+}
+
+// problemError reads an error answer: a problem document (its code, detail
+// and the single problems, one a line), or any other body as it is.
+func problemError(method, path string, resp *http.Response, b []byte) error {
+	var p Problem
+	if json.Unmarshal(b, &p) == nil && p.Code != "" {
+		msg := p.Detail
+		for _, d := range p.Errors {
+			if !strings.Contains(msg, d.Detail) {
+				msg += "\n" + d.Detail
+			}
+		}
+		return livebill.Errorf(p.Code, "%s", msg)
+	}
+	return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
 }
 
 // PushEvents sends a batch (NDJSON or a JSON array).
@@ -69,13 +82,81 @@ func (c *Client) PushEvents(ctx context.Context, body []byte) (*livebill.IngestR
 	return &res, nil
 }
 
-// Bills returns an account's issued bills.
+// Bills returns all of an account's issued bills, following the pages.
 func (c *Client) Bills(ctx context.Context, account string) (*BillsJSON, error) {
-	var res BillsJSON
-	if err := c.do(ctx, "GET", "/v1/accounts/"+url.PathEscape(account)+"/bills", "", nil, &res); err != nil {
+	all := BillsJSON{Bills: []livebill.IssuedBill{}}
+	err := readPages(ctx, c, "/v1/accounts/"+url.PathEscape(account)+"/bills", func(page BillsJSON) {
+		all.Account, all.Through = page.Account, page.Through
+		all.Bills = append(all.Bills, page.Bills...)
+	})
+	if err != nil {
 		return nil, err
 	}
-	return &res, nil
+	return &all, nil
+}
+
+// Rejections returns all of an account's rejected stored events,
+// following the pages.
+func (c *Client) Rejections(ctx context.Context, account string) (*livebill.Rejections, error) {
+	var all livebill.Rejections
+	err := readPages(ctx, c, "/v1/accounts/"+url.PathEscape(account)+"/rejections", func(page livebill.Rejections) {
+		all.AccountID, all.Through = page.AccountID, page.Through
+		all.Events = append(all.Events, page.Events...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &all, nil
+}
+
+// Keys returns every API key (never the keys themselves), following the
+// pages.
+func (c *Client) Keys(ctx context.Context) ([]KeyJSON, error) {
+	var all []KeyJSON
+	err := readPages(ctx, c, "/v1/keys", func(page struct {
+		Keys []KeyJSON `json:"keys"`
+	}) {
+		all = append(all, page.Keys...)
+	})
+	return all, err
+}
+
+// readPages reads every page of the list at path, decoding each into a P
+// for add.
+func readPages[P any](ctx context.Context, c *Client, path string, add func(P)) error {
+	return c.pages(ctx, path, func(raw []byte) error {
+		var page P
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return err
+		}
+		add(page)
+		return nil
+	})
+}
+
+// pages reads the list at path a page of livebill.MaxPageLimit items at a
+// time, giving each page's JSON to read, until a page has no next.
+func (c *Client) pages(ctx context.Context, path string, read func(page []byte) error) error {
+	q := url.Values{"limit": {strconv.Itoa(livebill.MaxPageLimit)}}
+	for {
+		var raw json.RawMessage
+		if err := c.do(ctx, "GET", path+"?"+q.Encode(), "", nil, &raw); err != nil {
+			return err
+		}
+		if err := read(raw); err != nil {
+			return err
+		}
+		var cursor struct {
+			Next string `json:"next"`
+		}
+		if err := json.Unmarshal(raw, &cursor); err != nil {
+			return err
+		}
+		if cursor.Next == "" {
+			return nil
+		}
+		q.Set("after", cursor.Next)
+	}
 }
 
 // Settle asks the server to settle an account now.
@@ -101,10 +182,11 @@ func (c *Client) SettleWith(ctx context.Context, account string, force bool) (*b
 	return &res, nil
 }
 
-// CreateImport starts a bulk import (see PushImportEvents, FinishImport).
-func (c *Client) CreateImport(ctx context.Context) (*livebill.Import, error) {
+// CreateImport starts a bulk import named name (see PushImportEvents,
+// FinishImport).
+func (c *Client) CreateImport(ctx context.Context, name string) (*livebill.Import, error) {
 	var im livebill.Import
-	if err := c.do(ctx, "POST", "/v1/imports", "", nil, &im); err != nil {
+	if err := c.Do(ctx, "POST", "/v1/imports", livebill.CreateImportInput{Name: name}, &im); err != nil {
 		return nil, err
 	}
 	return &im, nil

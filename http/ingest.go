@@ -15,16 +15,19 @@ import (
 // MaxWebhookBody bounds one vendor callback.
 const MaxWebhookBody = 1 << 20
 
-// ingestRoutes registers the vendor webhook endpoints and the per-app
-// webhook configuration.
-func (s *Server) ingestRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("PUT /v1/accounts/{id}/apps/{app}/webhook", s.putWebhookConfig)
-	mux.HandleFunc("GET /v1/accounts/{id}/apps/{app}/webhook", s.getWebhookConfig)
-	mux.HandleFunc("POST /v1/ingest/trtc/{app}", s.ingestTRTC)
-	mux.HandleFunc("POST /v1/ingest/livekit", s.ingestLiveKit)
-	mux.HandleFunc("POST /v1/ingest/livekit/{app}", s.ingestLiveKit)
-	mux.HandleFunc("POST /v1/ingest/agora", s.ingestAgora)
-	mux.HandleFunc("POST /v1/ingest/agora/{app}", s.ingestAgora)
+// ingestRoutes are the per-app webhook configuration (operators only: it
+// holds the vendor's secret) and the vendor webhook endpoints, which the
+// vendors' signatures authenticate.
+func (s *Server) ingestRoutes() []route {
+	return []route{
+		{method: "PUT", path: "/v1/accounts/{id}/apps/{app}/webhook", access: Admin, handle: s.putWebhookConfig},
+		{method: "GET", path: "/v1/accounts/{id}/apps/{app}/webhook", access: Admin, handle: s.getWebhookConfig},
+		{method: "POST", path: "/v1/ingest/trtc/{app}", access: Signed, body: MaxWebhookBody, handle: s.ingestTRTC},
+		{method: "POST", path: "/v1/ingest/livekit", access: Signed, body: MaxWebhookBody, handle: s.ingestLiveKit},
+		{method: "POST", path: "/v1/ingest/livekit/{app}", access: Signed, body: MaxWebhookBody, handle: s.ingestLiveKit},
+		{method: "POST", path: "/v1/ingest/agora", access: Signed, body: MaxWebhookBody, handle: s.ingestAgora},
+		{method: "POST", path: "/v1/ingest/agora/{app}", access: Signed, body: MaxWebhookBody, handle: s.ingestAgora},
+	}
 }
 
 func (s *Server) configs() (webhook.ConfigStore, error) {
@@ -93,15 +96,15 @@ func (s *Server) getWebhookConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c.Redacted())
 }
 
+// unauthorized refuses a callback whose signature does not verify.
 func unauthorized(w http.ResponseWriter, err error) {
-	writeJSON(w, http.StatusUnauthorized, map[string]any{"code": http.StatusUnauthorized,
-		"error": map[string]string{"code": "unauthorized", "message": err.Error()}})
+	writeProblem(w, problemOf(http.StatusUnauthorized, livebill.EUNAUTHORIZED, err))
 }
 
 func readWebhook(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	if err != nil {
-		writeError(w, livebill.Errorf(livebill.EINVALID, "body: %v", err))
+		writeError(w, readError(err))
 		return nil, false
 	}
 	return body, true
@@ -281,20 +284,17 @@ func (s *Server) storeWebhook(w http.ResponseWriter, r *http.Request, evs []webh
 			writeError(w, err)
 			return
 		}
-		var details []string
+		var details []error
 		for _, st := range res.Errors {
 			if st.Code == livebill.ECONFLICT {
 				s.logf("webhook: event %s already stored with another body; first version kept", st.ID)
 				continue
 			}
-			details = append(details, st.Error)
+			details = append(details, ProblemDetail{Detail: st.Error, Line: st.Line, ID: st.ID})
 		}
 		if len(details) > 0 {
-			var b ErrorBody
-			b.Error.Code = livebill.EINVALID
-			b.Error.Message = fmt.Sprintf("callback rejected: %d of %d events invalid", len(details), len(evs))
-			b.Error.Details = details
-			writeJSON(w, http.StatusUnprocessableEntity, b)
+			writeProblem(w, problemOf(http.StatusUnprocessableEntity, livebill.EINVALID,
+				fmt.Errorf("callback rejected: %d of %d events invalid", len(details), len(evs)), details...))
 			return
 		}
 		lateness := s.WebhookLateness

@@ -146,34 +146,35 @@ func (s *DB) holdImports(ctx context.Context, tx *sql.Tx, events []livebill.Inco
 }
 
 // CreateImport records a new open import expiring timeout from now.
-func (s *DB) CreateImport(ctx context.Context, id string, timeout time.Duration) (*livebill.Import, error) {
-	if id == "" || timeout <= 0 {
-		return nil, livebill.Errorf(livebill.EINVALID, "import: needs an id and a positive timeout")
+func (s *DB) CreateImport(ctx context.Context, in *livebill.CreateImportInput) (*livebill.Import, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
 	}
-	now := s.clock.Now().UnixMilli()
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO imports (id, created_ms, timeout_ms, expires_ms) VALUES (?, ?, ?, ?)`),
-		id, now, timeout.Milliseconds(), now+timeout.Milliseconds()); err != nil {
+	now, timeout := s.clock.Now().UnixMilli(), in.Timeout.Milliseconds()
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO imports (id, name, account_id, created_ms, timeout_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)`),
+		in.ID, in.Name, in.Account, now, timeout, now+timeout); err != nil {
 		if uniqueViolation(err) {
-			return nil, livebill.Errorf(livebill.ECONFLICT, "import %q already exists", id)
+			return nil, livebill.Errorf(livebill.ECONFLICT, "import %q already exists", in.ID)
 		}
-		return nil, fmt.Errorf("cannot create import %q: %w", id, err)
+		return nil, fmt.Errorf("cannot create import %q: %w", in.ID, err)
 	}
-	return s.FindImport(ctx, id)
+	return s.FindImport(ctx, in.ID)
 }
 
 // FindImport returns an import, its state at now, or ENOTFOUND.
 func (s *DB) FindImport(ctx context.Context, id string) (*livebill.Import, error) {
 	var created, expires, finished int64
+	var name, owner string
 	var accounts int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT created_ms, expires_ms, finished_ms, (SELECT COUNT(*) FROM import_accounts WHERE import_id = ?) FROM imports WHERE id = ?`), id, id).
-		Scan(&created, &expires, &finished, &accounts)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, account_id, created_ms, expires_ms, finished_ms, (SELECT COUNT(*) FROM import_accounts WHERE import_id = ?) FROM imports WHERE id = ?`), id, id).
+		Scan(&name, &owner, &created, &expires, &finished, &accounts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, livebill.Errorf(livebill.ENOTFOUND, "import %q not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot find import %q: %w", id, err)
 	}
-	im := &livebill.Import{ID: id, CreatedAt: time.UnixMilli(created).UTC(), ExpiresAt: time.UnixMilli(expires).UTC(), Accounts: accounts}
+	im := &livebill.Import{ID: id, Name: name, Account: owner, CreatedAt: time.UnixMilli(created).UTC(), ExpiresAt: time.UnixMilli(expires).UTC(), Accounts: accounts}
 	switch {
 	case finished > 0:
 		im.State, im.FinishedAt = livebill.ImportFinished, time.UnixMilli(finished).UTC()

@@ -230,20 +230,7 @@ func (s *DB) FindAccount(ctx context.Context, id string) (*livebill.AccountRecor
 
 // ListAccounts returns every account by id.
 func (s *DB) ListAccounts(ctx context.Context) ([]*livebill.AccountRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.AccountRecord
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return all(ctx, s, accountsList(), scanAccountRow)
 }
 
 // CreateApp registers an app; an app id is global (events name only it).
@@ -308,20 +295,7 @@ func (s *DB) FindApp(ctx context.Context, id string) (*livebill.App, error) {
 
 // ListApps returns an account's apps by id.
 func (s *DB) ListApps(ctx context.Context, accountID string) ([]*livebill.App, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, account_id, name, created_at FROM apps WHERE account_id = ? ORDER BY id`), accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.App
-	for rows.Next() {
-		a, err := scanApp(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return all(ctx, s, appsList(accountID), scanAppRow)
 }
 
 func (s *DB) bump(ctx context.Context, tx *sql.Tx, accountID string) error {
@@ -397,22 +371,7 @@ func (s *DB) createPurchaseOnce(ctx context.Context, in *livebill.CreatePurchase
 
 // ListPurchases returns an account's purchases in the order made.
 func (s *DB) ListPurchases(ctx context.Context, accountID string) ([]*livebill.StoredPurchase, error) {
-	rows, err := s.query(ctx, `SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE account_id = ? ORDER BY seq, id`, accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.StoredPurchase
-	for rows.Next() {
-		var p livebill.StoredPurchase
-		var auto int
-		if err := rows.Scan(&p.AccountID, &p.ID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto); err != nil {
-			return nil, err
-		}
-		p.AutoRenew = auto != 0
-		out = append(out, &p)
-	}
-	return out, rows.Err()
+	return all(ctx, s, purchasesList(accountID), scanPurchaseRow)
 }
 
 // CreateRefund stores a refund request for a stored purchase and returns
@@ -492,20 +451,7 @@ func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInpu
 
 // ListRefunds returns an account's refund requests in the order made.
 func (s *DB) ListRefunds(ctx context.Context, accountID string) ([]*livebill.StoredRefund, error) {
-	rows, err := s.query(ctx, `SELECT seq, account_id, purchase, count, at FROM refunds WHERE account_id = ? ORDER BY seq`, accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.StoredRefund
-	for rows.Next() {
-		var r livebill.StoredRefund
-		if err := rows.Scan(&r.Seq, &r.AccountID, &r.Purchase, &r.Count, &r.Time); err != nil {
-			return nil, err
-		}
-		out = append(out, &r)
-	}
-	return out, rows.Err()
+	return all(ctx, s, refundsList(accountID), scanRefundRow)
 }
 
 // ---- events
@@ -590,28 +536,7 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 
 // ListBills returns an account's issued bills in issue order.
 func (s *DB) ListBills(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
-	rows, err := s.query(ctx, `SELECT seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at FROM bills WHERE account_id = ? ORDER BY seq`, accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []livebill.IssuedBill
-	for rows.Next() {
-		var b livebill.IssuedBill
-		var lines, at string
-		if err := rows.Scan(&b.Seq, &b.AccountID, &b.Key, &b.Kind, &b.Date, &b.Total, &lines, &b.Adjusts, &at); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(lines), &b.Lines); err != nil {
-			return nil, err
-		}
-		if b.Lines == nil {
-			b.Lines = []livebill.Line{}
-		}
-		b.IssuedAt, _ = time.Parse(time.RFC3339Nano, at)
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return all(ctx, s, billsList(accountID), scanBillRow)
 }
 
 // FindSettlement returns an account's settlement; a zero one if none yet.
@@ -676,28 +601,7 @@ func (s *DB) CreateDevice(ctx context.Context, in *livebill.CreateDeviceInput) (
 
 // ListDevices returns an account's devices by id.
 func (s *DB) ListDevices(ctx context.Context, accountID string) ([]*livebill.Device, error) {
-	rows, err := s.query(ctx, `SELECT id, cameras FROM devices WHERE account_id = ? ORDER BY id`, accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.Device
-	for rows.Next() {
-		var d livebill.Device
-		var b string
-		if err := rows.Scan(&d.ID, &b); err != nil {
-			return nil, err
-		}
-		var cams []cameraJSON
-		if err := json.Unmarshal([]byte(b), &cams); err != nil {
-			return nil, err
-		}
-		for _, c := range cams {
-			d.Cameras = append(d.Cameras, livebill.Size{Width: c.Width, Height: c.Height})
-		}
-		out = append(out, &d)
-	}
-	return out, rows.Err()
+	return all(ctx, s, devicesList(accountID), scanDeviceRow)
 }
 
 // ---- top-ups
@@ -743,18 +647,5 @@ func (s *DB) CreateTopUp(ctx context.Context, in *livebill.CreateTopUpInput) (*l
 
 // ListTopUps returns an account's top-ups in the order made.
 func (s *DB) ListTopUps(ctx context.Context, accountID string) ([]*livebill.TopUp, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, account_id, id, amount, at FROM topups WHERE account_id = ? ORDER BY seq`), accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.TopUp
-	for rows.Next() {
-		var t livebill.TopUp
-		if err := rows.Scan(&t.Seq, &t.AccountID, &t.ID, &t.Amount, &t.Time); err != nil {
-			return nil, err
-		}
-		out = append(out, &t)
-	}
-	return out, rows.Err()
+	return all(ctx, s, topUpsList(accountID), scanTopUpRow)
 }

@@ -6,15 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"text/tabwriter"
 	"time"
-
-	"github.com/livebill/livebill"
-	lbhttp "github.com/livebill/livebill/http"
 )
 
-const billsSynopsis = `livebill bills show ACCOUNT [--server URL] [--format table|json] [--settle [--force]]
+const billsSynopsis = `livebill bills show ACCOUNT [--server URL] [--key-file F] [--format table|json] [--settle [--force]]
 
 Prints an account's issued bills from a livebill server, in issue order:
 daily, monthly and purchase bills, and adjustments (a change to a settled
@@ -24,7 +20,9 @@ serve --settle-quiet ago) or held by an open import wait, and a note on
 stderr says until when. --force settles every closed day now regardless
 (anything that arrives later becomes an adjustment).
 Stored events the meter refused (a leave without a join, …) are billed
-nowhere; a warning on stderr counts them.`
+nowhere; a warning on stderr counts them. The API key comes from --key,
+--key-file or $LIVEBILL_KEY (an operator key, or the account's own;
+--settle needs an operator key).`
 
 func init() {
 	register("bills", command{synopsis: "show ACCOUNT  print an account's issued bills", order: 12, run: cmdBills})
@@ -32,7 +30,7 @@ func init() {
 
 func cmdBills(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bills", billsSynopsis, stderr)
-	server := fs.String("server", serverURL(), "server URL ($LIVEBILL_SERVER)")
+	rem := remoteFlags(fs)
 	format := fs.String("format", "table", "table or json")
 	settle := fs.Bool("settle", false, "settle the account first (days whose events are still arriving wait)")
 	force := fs.Bool("force", false, "with --settle: settle every closed day now, even those whose events are still arriving")
@@ -48,7 +46,10 @@ func cmdBills(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 2, err: fmt.Errorf("--format must be table or json, not %q", *format)}
 	}
 	ctx := context.Background()
-	c := lbhttp.NewClient(*server)
+	c, err := rem.client()
+	if err != nil {
+		return err
+	}
 	if *force && !*settle {
 		return &exitError{code: 2, err: errors.New("--force goes with --settle")}
 	}
@@ -97,8 +98,7 @@ func cmdBills(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d bills\n", len(res.Bills))
 	// events the meter refused are billed nowhere: say so beside the bills
-	var rj livebill.Rejections
-	if err := c.Do(ctx, "GET", "/v1/accounts/"+url.PathEscape(pos[1])+"/rejections", nil, &rj); err == nil && len(rj.Events) > 0 {
+	if rj, err := c.Rejections(ctx, pos[1]); err == nil && len(rj.Events) > 0 {
 		first := rj.Events[0]
 		fmt.Fprintf(stderr, "warning: %d stored events were refused by the meter and are billed nowhere (first: event %q, %s: %s); see GET /v1/accounts/%s/rejections\n",
 			len(rj.Events), first.ID, first.Field, first.Reason, pos[1])

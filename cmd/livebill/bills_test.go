@@ -17,6 +17,13 @@ import (
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
+// testAdminKey is the operator key of the tests' servers.
+const testAdminKey = "cli-test-operator-key-0123456789abcdef"
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
 // bills show settles, prints the day's bill and warns on stderr about the
 // stored event the meter refused (a leave of a user who never joined).
 // Settled a minute after the push, the day waits (its events arrived less
@@ -41,7 +48,7 @@ func TestBillsShowWarnsOfRejections(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	clock.Set(pushed.Add(time.Minute))
-	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--settle"}, &out, &errb); err != nil {
+	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--key", testAdminKey, "--settle"}, &out, &errb); err != nil {
 		t.Fatalf("bills show: %v\n%s", err, errb.String())
 	}
 	// quiet at 12:00 + 5 minutes, shown in the local zone
@@ -49,13 +56,13 @@ func TestBillsShowWarnsOfRejections(t *testing.T) {
 	if !strings.Contains(out.String(), "0 bills") || !strings.Contains(errb.String(), "bills from 2024-10-01 on wait") || !strings.Contains(errb.String(), until) {
 		t.Fatalf("settled a minute after the push:\nstdout %s\nstderr %s", out.String(), errb.String())
 	}
-	if _, _, code := runCLI(t, "bills", "show", "acct", "--server", srv.URL, "--force"); code != 2 {
+	if _, _, code := runCLI(t, "bills", "show", "acct", "--server", srv.URL, "--key", testAdminKey, "--force"); code != 2 {
 		t.Fatalf("--force without --settle: exit %d, want 2", code)
 	}
 	out.Reset()
 	errb.Reset()
 	clock.Set(pushed.Add(billing.DefaultSettleQuiet + time.Second))
-	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--settle"}, &out, &errb); err != nil {
+	if err := cmdBills([]string{"show", "acct", "--server", srv.URL, "--key", testAdminKey, "--settle"}, &out, &errb); err != nil {
 		t.Fatalf("bills show: %v\n%s", err, errb.String())
 	}
 	// A alone 30 minutes: 30 audio minutes × 0.99/1000 = 0.0297 → 0.03
@@ -88,13 +95,16 @@ func startTestServer(t *testing.T, clock *storetest.Clock, wrap func(http.Handle
 	t.Cleanup(func() { store.Close() })
 	svc := billing.New(store, clock)
 	svc.SettleDelay = time.Hour
-	h := lbhttp.NewServer(store, svc).Handler()
+	api := lbhttp.NewServer(store, svc)
+	api.AdminKey = testAdminKey
+	h := api.Handler()
 	if wrap != nil {
 		h = wrap(h)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	c := lbhttp.NewClient(srv.URL)
+	c.Key = testAdminKey
 	for _, r := range []struct {
 		path string
 		body map[string]any

@@ -21,10 +21,12 @@ import (
 )
 
 // startServer runs the built binary's serve on a loopback port and returns
-// its URL once it listens.
-func startServer(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
+// its URL once it listens, and the operator key it printed ("" if it
+// printed none: only a first start makes one).
+func startServer(t *testing.T, bin, dataDir string) (*exec.Cmd, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--db", dataDir, "--addr", "127.0.0.1:0", "--settle-every", "0")
+	cmd.Env = append(os.Environ(), "LIVEBILL_ADMIN_KEY=")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -33,23 +35,29 @@ func startServer(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	re := regexp.MustCompile(`listening on (http://\S+)`)
-	urls := make(chan string, 1)
+	listening := regexp.MustCompile(`listening on (http://\S+)`)
+	printed := regexp.MustCompile(`^\s+(lbk_[0-9a-f]{16}_[A-Za-z0-9_-]{43})\s*$`)
+	type started struct{ url, key string }
+	ready := make(chan started, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		key := ""
 		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
+			if m := printed.FindStringSubmatch(sc.Text()); m != nil {
+				key = m[1]
+			}
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				ready <- started{m[1], key}
 			}
 		}
 	}()
 	select {
-	case u := <-urls:
-		return cmd, u
+	case s := <-ready:
+		return cmd, s.url, s.key
 	case <-time.After(60 * time.Second):
 		t.Fatal("server did not start")
 	}
-	return nil, ""
+	return nil, "", ""
 }
 
 // TestCrashSafety kills the server with SIGKILL while a client pushes
@@ -104,8 +112,12 @@ func crashSafety(t *testing.T, data string) {
 	if err := build.Run(); err != nil {
 		t.Fatalf("go build: %v", err)
 	}
-	srv, url := startServer(t, bin, data)
+	srv, url, key := startServer(t, bin, data)
+	if key == "" {
+		t.Fatal("the first start printed no operator key")
+	}
 	c := lbhttp.NewClient(url)
+	c.Key = key
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
@@ -167,8 +179,12 @@ func crashSafety(t *testing.T, data string) {
 	}
 	t.Logf("killed after %d of %d batches acknowledged", k, len(acked))
 
-	_, url = startServer(t, bin, data)
+	_, url, again := startServer(t, bin, data)
+	if again != "" {
+		t.Fatal("the restart printed an operator key again")
+	}
 	c = lbhttp.NewClient(url)
+	c.Key = key
 	count := func() int64 {
 		var u struct {
 			Usage []livebill.UsagePoint `json:"usage"`

@@ -19,7 +19,7 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 )
 
-const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--batch N] [--retry D] [--add-ids] [--import]
+const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--key-file F] [--batch N] [--retry D] [--add-ids] [--import]
 
 Pushes an NDJSON file of usage events (SPEC §7.1; each needs an id) to a
 livebill server in batches, with progress on stderr and a final summary of
@@ -27,6 +27,8 @@ accepted, duplicate and rejected events; rejected events are listed with
 their line in FILE. Re-pushing is safe: events are idempotent on (account,
 id), so a batch whose answer was lost (server restarted) is sent again
 until --retry runs out. Exit status 0, or 1 when some events were rejected.
+The API key comes from --key, --key-file or $LIVEBILL_KEY: an operator
+key pushes for every account, an account's key for its own apps only.
 
 --import sends the file as one bulk import: the server settles none of the
 accounts it sends events for until the last batch is in (the import is
@@ -41,7 +43,7 @@ func init() {
 
 func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("events", eventsSynopsis, stderr)
-	server := fs.String("server", serverURL(), "server URL ($LIVEBILL_SERVER)")
+	rem := remoteFlags(fs)
 	batch := fs.Int("batch", 1000, "events per request (at most 10000)")
 	retry := fs.Duration("retry", 30*time.Second, "how long to keep retrying a batch the server did not answer")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -69,11 +71,14 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	if st != nil && !st.Mode().IsRegular() {
 		st = nil // a pipe: no size to show progress against
 	}
-	c := lbhttp.NewClient(*server)
+	c, err := rem.client()
+	if err != nil {
+		return err
+	}
 	push := c.PushEvents
 	var imp *livebill.Import
 	if *bulk {
-		if imp, err = c.CreateImport(context.Background()); err != nil {
+		if imp, err = c.CreateImport(context.Background(), filepath.Base(pos[1])); err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("cannot start an import: %w", err)}
 		}
 		push = func(ctx context.Context, body []byte) (*livebill.IngestResult, error) {

@@ -57,7 +57,7 @@ func TestEventsPushImport(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code := runCLI(t, "events", "push", file, "--import", "--batch", "2", "--server", srv.URL)
+	out, errs, code := runCLI(t, "events", "push", file, "--import", "--batch", "2", "--server", srv.URL, "--key", testAdminKey)
 	if code != 0 || !strings.Contains(out, "accepted 6, duplicate 0, rejected 0") || batches != 3 {
 		t.Fatalf("push: exit %d, %d batches\nstdout %s\nstderr %s", code, batches, out, errs)
 	}

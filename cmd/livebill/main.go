@@ -15,6 +15,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/livebill/livebill"
 )
 
 // command is a subcommand; each file registers its own in init.
@@ -58,20 +60,27 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 
+func (e *exitError) Unwrap() error { return e.err }
+
 func main() {
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	if err == nil {
 		return
 	}
+	code := 2
 	var ee *exitError
 	if errors.As(err, &ee) {
+		code = ee.code
 		if ee.err != nil && ee.err.Error() != "" {
 			fmt.Fprintln(os.Stderr, "livebill:", ee.err)
 		}
-		os.Exit(ee.code)
+	} else {
+		fmt.Fprintln(os.Stderr, "livebill:", err)
 	}
-	fmt.Fprintln(os.Stderr, "livebill:", err)
-	os.Exit(2)
+	if livebill.ErrorCode(err) == livebill.EUNAUTHORIZED {
+		fmt.Fprintln(os.Stderr, "livebill: give the server's API key with $LIVEBILL_KEY, --key-file FILE or --key KEY")
+	}
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {

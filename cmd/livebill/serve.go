@@ -20,7 +20,7 @@ import (
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -42,7 +42,12 @@ are refused (401), so a captured callback cannot be replayed.
 
 --db is a data directory for the embedded SQLite database (default ./data,
 created if needed) or a PostgreSQL URL. Migrations are applied on start.
-The server listens on loopback by default.`
+The server listens on loopback by default.
+
+Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
+an API key (Authorization: Bearer <key>). The operator key is
+$LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either, the
+first start makes one and prints it once on stderr.`
 
 func init() {
 	register("serve", command{synopsis: "[--db DIR|URL] [--addr A]  run the API server (SQLite in ./data by default)", order: 10, run: cmdServe})
@@ -64,6 +69,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
+	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
 	quietFor := fs.Duration("settle-quiet", billing.DefaultSettleQuiet, "a day is settled only once nothing for it (events, a purchase or refund taking effect that day) has arrived for this long, per account and billing day; POST /v1/accounts/{id}/settle?force=true overrides")
 	importTimeout := fs.Duration("import-timeout", billing.DefaultImportTimeout, "an unfinished import stops holding its accounts' settlement this long after its last batch")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
@@ -84,6 +90,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			return &exitError{code: 2, err: fmt.Errorf("--%s must be positive, not %s", f.name, f.d)}
 		}
 	}
+	adminKey, err := adminKeyFrom(os.Getenv("LIVEBILL_ADMIN_KEY"), *adminKeyFile)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	clock := livebill.SystemClock{}
@@ -100,9 +110,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
 	srv.WebhookWindow = *window
+	srv.AdminKey = adminKey
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		return &exitError{code: 1, err: err}
+	}
+	if adminKey == "" {
+		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
+			return &exitError{code: 1, err: err}
+		}
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
 	logger.Printf("storage: %s", what)

@@ -11,9 +11,12 @@ CREATE TABLE ingest_days (
 CREATE INDEX ingest_days_last ON ingest_days(last_ms);
 -- Bulk imports hold the accounts their batches sent events for until they
 -- finish, or expire timeout_ms after their last batch (finished_ms 0: not
--- finished).
+-- finished). account_id is the account whose key started it ('' for an
+-- operator's); name is the client's label.
 CREATE TABLE imports (
 	id          TEXT PRIMARY KEY,
+	account_id  TEXT NOT NULL DEFAULT '',
+	name        TEXT NOT NULL DEFAULT '',
 	created_ms  BIGINT NOT NULL,
 	timeout_ms  BIGINT NOT NULL,
 	expires_ms  BIGINT NOT NULL,

@@ -69,10 +69,10 @@ func testHoldsStore(t *testing.T, open Opener) {
 	holds(map[string]livebill.SettleHold{"a1": {Day: "2024-10-03", LastIngest: t10}, "a2": {Day: "2024-10-02", LastIngest: t10}})
 
 	// imports: a batch renews the expiry and holds its accounts
-	if _, err := s.CreateImport(ctx, "imp1", 10*time.Minute); err != nil {
+	if _, err := s.CreateImport(ctx, &livebill.CreateImportInput{ID: "imp1", Timeout: 10 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateImport(ctx, "imp1", 10*time.Minute); livebill.ErrorCode(err) != livebill.ECONFLICT {
+	if _, err := s.CreateImport(ctx, &livebill.CreateImportInput{ID: "imp1", Timeout: 10 * time.Minute}); livebill.ErrorCode(err) != livebill.ECONFLICT {
 		t.Fatalf("import id reused: %v", err)
 	}
 	clock.Set(t0.Add(20 * time.Minute))
@@ -104,7 +104,7 @@ func testHoldsStore(t *testing.T, open Opener) {
 	}
 	holds(map[string]livebill.SettleHold{})
 	// expired: it holds nothing once its timeout passed without a batch
-	if _, err := s.CreateImport(ctx, "imp2", 10*time.Minute); err != nil {
+	if _, err := s.CreateImport(ctx, &livebill.CreateImportInput{ID: "imp2", Account: "a1", Timeout: 10 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if err := store(ev("e6", "", "imp2")); err != nil {
@@ -112,7 +112,7 @@ func testHoldsStore(t *testing.T, open Opener) {
 	}
 	clock.Set(t20.Add(10 * time.Minute))
 	holds(map[string]livebill.SettleHold{})
-	if im, err := s.FindImport(ctx, "imp2"); err != nil || im.State != livebill.ImportExpired {
+	if im, err := s.FindImport(ctx, "imp2"); err != nil || im.State != livebill.ImportExpired || im.Account != "a1" {
 		t.Fatalf("lapsed import: %+v %v", im, err)
 	}
 	// pruning forgets activity and ended imports before the cutoff

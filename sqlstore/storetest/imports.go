@@ -8,6 +8,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
+	lbhttp "github.com/livebill/livebill/http"
 )
 
 // testImportHolds: three days of history sent as a bulk import in four
@@ -21,7 +22,7 @@ func testImportHolds(t *testing.T, open Opener) {
 	start := at(10, 10, 0)
 	e := newEnv(t, open, start)
 	quietAccount(t, e)
-	im, err := e.client.CreateImport(ctx)
+	im, err := e.client.CreateImport(ctx, "history")
 	if err != nil || im.State != livebill.ImportOpen || !strings.HasPrefix(im.ID, "imp_") {
 		t.Fatalf("create import: %+v %v", im, err)
 	}
@@ -97,7 +98,7 @@ func testImportExpires(t *testing.T, open Opener) {
 	start := at(10, 10, 0)
 	e := newEnv(t, open, start)
 	quietAccount(t, e)
-	im, err := e.client.CreateImport(ctx)
+	im, err := e.client.CreateImport(ctx, "history")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,5 +137,41 @@ func testImportExpires(t *testing.T, open Opener) {
 	byTicker(t, e)
 	if got := issued(t, e); len(got) != 1 {
 		t.Fatalf("issued %q while the revived import was open", got)
+	}
+}
+
+// testImportKeys: an account key's import is its own: it holds and takes
+// events of that account's apps only (another account's are forbidden, one
+// by one), and other accounts' keys get 404 for it; an operator sees it.
+func testImportKeys(t *testing.T, open Opener) {
+	ctx := context.Background()
+	e := newAuthEnv(t, open)
+	a, b := lbhttp.NewClient(e.url), lbhttp.NewClient(e.url)
+	a.Key, b.Key = e.keyA, e.keyB
+	im, err := a.CreateImport(ctx, "a-history")
+	if err != nil || im.Account != "acct-a" || im.Name != "a-history" {
+		t.Fatalf("acct-a's import: %+v %v", im, err)
+	}
+	ev := func(app, id string) string {
+		return `{"id":"` + id + `","time":"2024-10-01T12:00:00+08:00","type":"room.join","app":"` + app + `","room":"r2","user":"v"}`
+	}
+	res, err := a.PushImportEvents(ctx, im.ID, []byte(ev("acct-a-app", "i1")+"\n"+ev("acct-b-app", "i2")))
+	if err != nil || res.Accepted != 1 || res.Rejected != 1 || res.Errors[0].Code != livebill.EFORBIDDEN {
+		t.Fatalf("acct-a's batch with one event of acct-b: %+v %v", res, err)
+	}
+	if _, err := b.FindImport(ctx, im.ID); livebill.ErrorCode(err) != livebill.ENOTFOUND {
+		t.Errorf("acct-b reads acct-a's import: %v, want not found", err)
+	}
+	if _, err := b.PushImportEvents(ctx, im.ID, []byte(ev("acct-b-app", "i3"))); livebill.ErrorCode(err) != livebill.ENOTFOUND {
+		t.Errorf("acct-b pushes under acct-a's import: %v, want not found", err)
+	}
+	if _, err := b.FinishImport(ctx, im.ID); livebill.ErrorCode(err) != livebill.ENOTFOUND {
+		t.Errorf("acct-b finishes acct-a's import: %v, want not found", err)
+	}
+	if got, err := e.admin.FindImport(ctx, im.ID); err != nil || got.State != livebill.ImportOpen || got.Accounts != 1 {
+		t.Errorf("the operator reads acct-a's import: %+v %v, want open, holding acct-a only", got, err)
+	}
+	if got, err := a.FinishImport(ctx, im.ID); err != nil || got.State != livebill.ImportFinished {
+		t.Errorf("acct-a finishes its import: %+v %v", got, err)
 	}
 }

@@ -63,11 +63,18 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })
 	t.Run("FindApp", func(t *testing.T) { testFindApp(t, open) })
 	t.Run("SettleGroups", func(t *testing.T) { testSettleGroups(t, open) })
+	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
+	t.Run("IdempotencyStore", func(t *testing.T) { testIdempotencyStore(t, open) })
+	t.Run("Pages", func(t *testing.T) { testPages(t, open) })
+	t.Run("RouteAuth", func(t *testing.T) { testRouteAuth(t, open) })
+	t.Run("AccountKeys", func(t *testing.T) { testAccountKeys(t, open) })
+	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, open) })
 	t.Run("HoldsStore", func(t *testing.T) { testHoldsStore(t, open) })
 	t.Run("QuietTrickle", func(t *testing.T) { testQuietTrickle(t, open) })
 	t.Run("QuietLive", func(t *testing.T) { testQuietLive(t, open) })
 	t.Run("ImportHolds", func(t *testing.T) { testImportHolds(t, open) })
 	t.Run("ImportExpires", func(t *testing.T) { testImportExpires(t, open) })
+	t.Run("ImportKeys", func(t *testing.T) { testImportKeys(t, open) })
 	t.Run("SettleForce", func(t *testing.T) { testSettleForce(t, open) })
 	t.Run("Walkthrough", func(t *testing.T) { testWalkthrough(t, open) })
 }
@@ -79,14 +86,28 @@ type env struct {
 	client *lbhttp.Client
 }
 
+// AdminKey is the operator key the suite's servers are started with.
+const AdminKey = "storetest-operator-key-0123456789abcdef"
+
+// NewAPI serves the API of store and svc on a loopback port, with the
+// operator key AdminKey, and returns its URL and a client with that key.
+func NewAPI(t *testing.T, store livebill.Store, svc *billing.Service) (*lbhttp.Server, string, *lbhttp.Client) {
+	s := lbhttp.NewServer(store, svc)
+	s.AdminKey = AdminKey
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	c := lbhttp.NewClient(srv.URL)
+	c.Key = AdminKey
+	return s, srv.URL, c
+}
+
 func newEnv(t *testing.T, open Opener, now time.Time) *env {
 	clock := NewClock(now)
 	store := open(t, clock)
 	svc := billing.New(store, clock)
 	svc.SettleDelay = time.Hour
-	srv := httptest.NewServer(lbhttp.NewServer(store, svc).Handler())
-	t.Cleanup(srv.Close)
-	return &env{store: store, clock: clock, svc: svc, client: lbhttp.NewClient(srv.URL)}
+	_, _, client := NewAPI(t, store, svc)
+	return &env{store: store, clock: clock, svc: svc, client: client}
 }
 
 func (e *env) mustDo(t *testing.T, method, path string, in, out any) {
