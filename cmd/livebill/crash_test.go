@@ -102,16 +102,7 @@ func TestCrashSafetyPostgres(t *testing.T) {
 }
 
 func crashSafety(t *testing.T, data string) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs a server")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "livebill")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := livebillBinary(t)
 	srv, url, key := startServer(t, bin, data)
 	if key == "" {
 		t.Fatal("the first start printed no operator key")
