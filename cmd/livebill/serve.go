@@ -8,7 +8,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 	"github.com/livebill/livebill/sqlite"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -32,32 +31,32 @@ replay (same numbers). Closed days (older than --settle-delay) are settled
 into issued bills; a settled bill is never rewritten, later changes are
 issued as adjustments.
 
---db is a data directory for the embedded SQLite database (default ./data,
-created if needed) or a PostgreSQL URL. Migrations are applied on start.
-The server listens on loopback by default.
+The data directory is created if needed. Migrations are applied on
+start; a database whose schema is newer than this binary knows is
+refused. The server listens on loopback by default.
 
 Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
 an API key (Authorization: Bearer <key>). The operator key is
 $LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either, the
-first start makes one and prints it once on stderr.`
+first start makes one and prints it once on stderr.
+
+` + dbHelp
 
 func init() {
 	register("serve", command{synopsis: "[--db DIR|URL] [--addr A]  run the API server (SQLite in ./data by default)", order: 10, run: cmdServe})
 }
 
 // openStore opens the backend --db names.
-func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.Store, string, error) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		s, err := postgres.Open(ctx, db, clock)
-		return s, "postgres", err
+func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.Store, error) {
+	if isPostgres(db) {
+		return postgres.Open(ctx, db, clock)
 	}
-	s, err := sqlite.Open(ctx, db, clock)
-	return s, "sqlite " + db, err
+	return sqlite.Open(ctx, db, clock)
 }
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stderr)
-	db := fs.String("db", "data", "data directory (embedded SQLite) or postgres:// URL")
+	dbf := addDBFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
@@ -75,12 +74,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	db, err := dbf.value()
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	clock := livebill.SystemClock{}
-	store, what, err := openStore(ctx, *db, clock)
+	store, err := openStore(ctx, db, clock)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
 	}
 	defer store.Close()
 	svc := billing.New(store, clock)
@@ -99,7 +102,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
-	logger.Printf("storage: %s", what)
+	logger.Printf("storage: %s", describeDB(db))
 	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
 	if *every > 0 {
 		go func() {
