@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,41 +21,10 @@ import (
 // startServer runs the built binary's serve on a loopback port and returns
 // its URL once it listens, and the operator key it printed ("" if it
 // printed none: only a first start makes one).
-func startServer(t *testing.T, bin, dataDir string) (*exec.Cmd, string, string) {
+func startServer(t *testing.T, bin, dataDir string) (*serveProc, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", dataDir, "--addr", "127.0.0.1:0", "--settle-every", "0")
-	cmd.Env = append(os.Environ(), "LIVEBILL_ADMIN_KEY=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	listening := regexp.MustCompile(`listening on (http://\S+)`)
-	printed := regexp.MustCompile(`^\s+(lbk_[0-9a-f]{16}_[A-Za-z0-9_-]{43})\s*$`)
-	type started struct{ url, key string }
-	ready := make(chan started, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		key := ""
-		for sc.Scan() {
-			if m := printed.FindStringSubmatch(sc.Text()); m != nil {
-				key = m[1]
-			}
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- started{m[1], key}
-			}
-		}
-	}()
-	select {
-	case s := <-ready:
-		return cmd, s.url, s.key
-	case <-time.After(60 * time.Second):
-		t.Fatal("server did not start")
-	}
-	return nil, "", ""
+	p := startServe(t, bin, nil, "--db", dataDir, "--settle-every", "0")
+	return p, p.url, p.key
 }
 
 // TestCrashSafety kills the server with SIGKILL while a client pushes
@@ -72,16 +39,25 @@ func TestCrashSafety(t *testing.T) {
 // TestCrashSafetyPostgres is the same on PostgreSQL, in a fresh schema of
 // the database LIVEBILL_TEST_POSTGRES names.
 func TestCrashSafetyPostgres(t *testing.T) {
+	crashSafety(t, freshPostgres(t, "the PostgreSQL crash test"))
+}
+
+var schemaN atomic.Int64
+
+// freshPostgres returns the URL of a fresh schema (dropped after the test)
+// in the database LIVEBILL_TEST_POSTGRES names, or skips what the test is.
+func freshPostgres(t *testing.T, what string) string {
+	t.Helper()
 	base := os.Getenv("LIVEBILL_TEST_POSTGRES")
 	if base == "" {
-		t.Skip("LIVEBILL_TEST_POSTGRES is not set: skipping the PostgreSQL crash test")
+		t.Skipf("LIVEBILL_TEST_POSTGRES is not set: skipping %s", what)
 	}
 	db, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	schema := fmt.Sprintf("lbcrash_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	schema := fmt.Sprintf("lbcmd_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
 	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +74,7 @@ func TestCrashSafetyPostgres(t *testing.T) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	crashSafety(t, u.String())
+	return u.String()
 }
 
 func crashSafety(t *testing.T, data string) {
@@ -159,8 +135,8 @@ func crashSafety(t *testing.T, data string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	must(srv.Process.Kill())
-	srv.Wait()
+	must(srv.cmd.Process.Kill())
+	<-srv.exited
 	<-done
 	mu.Lock()
 	k := ackedN
