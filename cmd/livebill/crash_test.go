@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,13 +34,26 @@ func startServer(t *testing.T, bin, dataDir string) (*serveProc, string, string)
 // once: an acknowledged event lost would leave the count short, one stored
 // twice would push it over.
 func TestCrashSafety(t *testing.T) {
-	crashSafety(t, filepath.Join(t.TempDir(), "data"))
+	crashSafety(t, filepath.Join(t.TempDir(), "data"), syscall.SIGKILL)
+}
+
+// TestGracefulShutdown is the same with SIGTERM, with the settle loop
+// running: the server answers the batch in flight, exits 0 within its
+// --shutdown-timeout, and the events stored are exactly the acknowledged
+// ones (none was stored without its answer reaching the client).
+func TestGracefulShutdown(t *testing.T) {
+	crashSafety(t, filepath.Join(t.TempDir(), "data"), syscall.SIGTERM)
+}
+
+// TestGracefulShutdownPostgres is the same on PostgreSQL.
+func TestGracefulShutdownPostgres(t *testing.T) {
+	crashSafety(t, freshPostgres(t, "the PostgreSQL shutdown test"), syscall.SIGTERM)
 }
 
 // TestCrashSafetyPostgres is the same on PostgreSQL, in a fresh schema of
 // the database LIVEBILL_TEST_POSTGRES names.
 func TestCrashSafetyPostgres(t *testing.T) {
-	crashSafety(t, freshPostgres(t, "the PostgreSQL crash test"))
+	crashSafety(t, freshPostgres(t, "the PostgreSQL crash test"), syscall.SIGKILL)
 }
 
 var schemaN atomic.Int64
@@ -77,13 +91,18 @@ func freshPostgres(t *testing.T, what string) string {
 	return u.String()
 }
 
-func crashSafety(t *testing.T, data string) {
+// crashSafety pushes events, stops the server with sig (SIGKILL: a crash;
+// SIGTERM: a graceful shutdown) once a third is acknowledged, and checks
+// what was stored after a restart.
+func crashSafety(t *testing.T, data string, sig syscall.Signal) {
 	bin := livebillBinary(t)
-	srv, url, key := startServer(t, bin, data)
-	if key == "" {
+	const grace = 20 * time.Second
+	srv := startServe(t, bin, nil, "--db", data, "--settle-every", "100ms", "--shutdown-timeout", grace.String())
+	if srv.key == "" {
 		t.Fatal("the first start printed no operator key")
 	}
-	c := lbhttp.NewClient(url)
+	key := srv.key
+	c := lbhttp.NewClient(srv.url)
 	c.Key = key
 	ctx := context.Background()
 	must := func(err error) {
@@ -124,7 +143,7 @@ func crashSafety(t *testing.T, data string) {
 			mu.Unlock()
 		}
 	}()
-	// kill -9 once a good part is acknowledged, while pushes are in flight
+	// stop once a good part is acknowledged, while pushes are in flight
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
@@ -135,16 +154,25 @@ func crashSafety(t *testing.T, data string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	must(srv.cmd.Process.Kill())
+	sent := time.Now()
+	must(srv.cmd.Process.Signal(sig))
 	<-srv.exited
+	took := time.Since(sent)
 	<-done
 	mu.Lock()
 	k := ackedN
 	mu.Unlock()
 	if k == 0 || k == len(acked) {
-		t.Fatalf("kill came at a useless moment: %d of %d batches acknowledged", k, len(acked))
+		t.Fatalf("%v came at a useless moment: %d of %d batches acknowledged", sig, k, len(acked))
 	}
-	t.Logf("killed after %d of %d batches acknowledged", k, len(acked))
+	t.Logf("stopped (%v) after %d of %d batches acknowledged, in %s", sig, k, len(acked), took)
+	if sig == syscall.SIGTERM {
+		log := srv.stderr.String()
+		if code := srv.cmd.ProcessState.ExitCode(); code != 0 || took > grace ||
+			!strings.Contains(log, "terminated signal received: shutting down") || !strings.Contains(log, "requests in flight: all answered") || !strings.Contains(log, "database closed") {
+			t.Fatalf("exit status %d after %s (deadline %s); log:\n%s", code, took, grace, log)
+		}
+	}
 
 	_, url, again := startServer(t, bin, data)
 	if again != "" {
@@ -165,7 +193,7 @@ func crashSafety(t *testing.T, data string) {
 		}
 		return sum
 	}
-	if got := count(); got < int64(k*batch) || got > n {
+	if got := count(); got < int64(k*batch) || got > n || (sig == syscall.SIGTERM && got != int64(k*batch)) {
 		t.Fatalf("after restart %d events counted; %d were acknowledged", got, k*batch)
 	}
 	var dup int

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -18,7 +17,7 @@ import (
 	"github.com/livebill/livebill/sqlite"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D] [--shutdown-timeout D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -30,6 +29,13 @@ time order; an event later than that rebuilds the account's meter by a
 replay (same numbers). Closed days (older than --settle-delay) are settled
 into issued bills; a settled bill is never rewritten, later changes are
 issued as adjustments.
+
+SIGTERM or SIGINT (Ctrl-C) stops the server gracefully: it accepts no
+new connections, answers the requests in flight (a batch being stored is
+committed and acknowledged), lets the settlement in progress finish, then
+closes the database and exits 0. What still runs after --shutdown-timeout
+is cut (its transaction rolls back; a cut batch was not acknowledged) and
+the exit status is 1. A second signal stops at once.
 
 The data directory is created if needed. Migrations are applied on
 start; a database whose schema is newer than this binary knows is
@@ -62,6 +68,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
 	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
+	grace := fs.Duration("shutdown-timeout", 20*time.Second, "on SIGTERM or SIGINT, how long to wait for the requests in flight and the settlement in progress before cutting them")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -85,7 +92,6 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
 	}
-	defer store.Close()
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
@@ -94,46 +100,31 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv.AdminKey = adminKey
 	bound, err := srv.Listen(*addr)
 	if err != nil {
+		store.Close()
 		return &exitError{code: 1, err: err}
 	}
 	if adminKey == "" {
 		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
+			store.Close()
 			return &exitError{code: 1, err: err}
 		}
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
 	logger.Printf("storage: %s", describeDB(db))
 	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
-	if *every > 0 {
-		go func() {
-			t := time.NewTicker(*every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if err := svc.SettleAll(ctx); err != nil && ctx.Err() == nil {
-						logger.Printf("settle: %v", err)
-					}
-				}
-			}
-		}()
-	}
+	settleCtx, cancelSettle := context.WithCancel(context.Background())
+	defer cancelSettle()
+	loop := startSettleLoop(ctx.Done(), settleCtx, *every, svc.SettleAll, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
 	case err := <-errc:
+		store.Close()
 		return &exitError{code: 1, err: err}
 	case <-ctx.Done():
 	}
-	logger.Printf("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	stop() // a second signal stops at once
+	return shutdown(context.Cause(ctx).Error(), srv, loop, cancelSettle, store, *grace, logger)
 }
 
 // serverURL is the --server default: $LIVEBILL_SERVER or the local server.
