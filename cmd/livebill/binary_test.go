@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -84,6 +85,14 @@ func startServe(t *testing.T, bin string, env []string, args ...string) *servePr
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "LIVEBILL_ADMIN_KEY="), env...)
+	return startProc(t, cmd)
+}
+
+// startProc starts cmd, which runs a server, in a process group of its
+// own and returns once the server listens.
+func startProc(t *testing.T, cmd *exec.Cmd) *serveProc {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &serveProc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -109,7 +118,7 @@ func startServe(t *testing.T, bin string, env []string, args ...string) *servePr
 		cmd.Wait()
 		close(p.exited)
 	}()
-	t.Cleanup(func() { cmd.Process.Kill(); <-p.exited })
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); <-p.exited })
 	select {
 	case p.url = <-urls:
 		return p

@@ -15,6 +15,7 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore"
 )
 
 const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D] [--shutdown-timeout D]
@@ -58,6 +59,16 @@ func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.S
 		return postgres.Open(ctx, db, clock)
 	}
 	return sqlite.Open(ctx, db, clock)
+}
+
+// schemaOf is the schema version of the backend --db names once opened.
+func schemaOf(db string) int64 {
+	fsys := sqlite.Migrations()
+	if isPostgres(db) {
+		fsys = postgres.Migrations()
+	}
+	v, _ := sqlstore.SchemaVersion(fsys, "migrations")
+	return v
 }
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
@@ -110,7 +121,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
-	logger.Printf("storage: %s", describeDB(db))
+	logger.Printf("storage: %s, schema version %d", describeDB(db), schemaOf(db))
 	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
 	defer cancelSettle()
