@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 
@@ -40,38 +41,40 @@ func init() {
 	register("restore", command{synopsis: "BACKUP [--db DIR]  make a data directory from a backup", order: 21, run: cmdRestore})
 }
 
-// sqliteOnly refuses a PostgreSQL --db for a command that copies SQLite
-// files, pointing at the PostgreSQL tool that does it.
-func sqliteOnly(cmd, db, tool string) error {
-	if !isPostgres(db) {
-		return nil
+// sqliteFileArgs parses the arguments of backup and restore: one file
+// (what it is says the usage error) and a --db that must be a SQLite data
+// directory; a PostgreSQL one is pointed to tool.
+func sqliteFileArgs(fs *flag.FlagSet, dbf *dbFlags, args []string, file, tool string) (string, string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return "", "", err
 	}
-	return &exitError{code: 2, err: fmt.Errorf("%s works on the embedded SQLite data directory; --db names a PostgreSQL database: use %s (see docs/operations.md)", cmd, tool)}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", "", &exitError{code: 2, err: fmt.Errorf("%s takes one argument, %s (got %d)", fs.Name(), file, len(pos))}
+	}
+	db, err := dbf.value()
+	if err != nil {
+		return "", "", err
+	}
+	if isPostgres(db) {
+		return "", "", &exitError{code: 2, err: fmt.Errorf("%s works on the embedded SQLite data directory; --db names a PostgreSQL database: use %s (see docs/operations.md)", fs.Name(), tool)}
+	}
+	return pos[0], db, nil
 }
 
 func cmdBackup(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("backup", backupSynopsis, stderr)
 	dbf := addDBFlags(fs)
-	pos, err := parseFlags(fs, args)
+	out, db, err := sqliteFileArgs(fs, dbf, args, "the file to write", "pg_dump")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return &exitError{code: 2, err: fmt.Errorf("backup takes one argument, the file to write (got %d)", len(pos))}
-	}
-	db, err := dbf.value()
-	if err != nil {
-		return err
-	}
-	if err := sqliteOnly("backup", db, "pg_dump"); err != nil {
-		return err
-	}
-	info, err := sqlite.Backup(context.Background(), db, pos[0])
+	info, err := sqlite.Backup(context.Background(), db, out)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	fmt.Fprintf(stdout, "backed up %s to %s: %s\n", db, pos[0], describeInfo(info))
+	fmt.Fprintf(stdout, "backed up %s to %s: %s\n", db, out, describeInfo(info))
 	return nil
 }
 
@@ -79,26 +82,15 @@ func cmdRestore(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("restore", restoreSynopsis, stderr)
 	dbf := addDBFlags(fs)
 	force := fs.Bool("force", false, "replace the database of a data directory that has one")
-	pos, err := parseFlags(fs, args)
+	backup, db, err := sqliteFileArgs(fs, dbf, args, "the backup file", "pg_restore")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return &exitError{code: 2, err: fmt.Errorf("restore takes one argument, the backup file (got %d)", len(pos))}
-	}
-	db, err := dbf.value()
-	if err != nil {
-		return err
-	}
-	if err := sqliteOnly("restore", db, "pg_restore"); err != nil {
-		return err
-	}
-	info, err := sqlite.Restore(context.Background(), pos[0], db, *force)
+	info, err := sqlite.Restore(context.Background(), backup, db, *force)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	fmt.Fprintf(stdout, "restored %s into %s: %s", pos[0], db, describeInfo(info))
+	fmt.Fprintf(stdout, "restored %s into %s: %s", backup, db, describeInfo(info))
 	if known, err := sqlstore.SchemaVersion(sqlite.Migrations(), "migrations"); err == nil && known > info.Schema {
 		fmt.Fprintf(stdout, " (migrated to schema version %d)", known)
 	}

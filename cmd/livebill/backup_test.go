@@ -82,6 +82,13 @@ events_file: events.ndjson
 	return j
 }
 
+// apiOn serves the API in process on store until the test ends.
+func apiOn(t *testing.T, store livebill.Store, clock livebill.Clock) *lbhttp.Client {
+	srv := httptest.NewServer(lbhttp.NewServer(store, billing.New(store, clock)).Handler())
+	t.Cleanup(srv.Close)
+	return lbhttp.NewClient(srv.URL)
+}
+
 // serveDir runs the API in process on the SQLite data directory dir.
 func serveDir(t *testing.T, dir string, clock livebill.Clock) (*lbhttp.Client, livebill.Store) {
 	t.Helper()
@@ -89,9 +96,8 @@ func serveDir(t *testing.T, dir string, clock livebill.Clock) (*lbhttp.Client, l
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lbhttp.NewServer(store, billing.New(store, clock)).Handler())
-	t.Cleanup(func() { srv.Close(); store.Close() })
-	return lbhttp.NewClient(srv.URL), store
+	t.Cleanup(func() { store.Close() })
+	return apiOn(t, store, clock), store
 }
 
 func serverQuote(t *testing.T, c *lbhttp.Client) []byte {

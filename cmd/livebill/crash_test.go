@@ -58,6 +58,26 @@ func TestCrashSafetyPostgres(t *testing.T) {
 
 var schemaN atomic.Int64
 
+// onPostgres runs create on the database base names and, after the test,
+// drop.
+func onPostgres(t *testing.T, base, create, drop string) error {
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Exec(create); err != nil {
+		return err
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("pgx", base); err == nil {
+			db.Exec(drop)
+			db.Close()
+		}
+	})
+	return nil
+}
+
 // freshPostgres returns the URL of a fresh schema (dropped after the test)
 // in the database LIVEBILL_TEST_POSTGRES names, or skips what the test is.
 func freshPostgres(t *testing.T, what string) string {
@@ -66,21 +86,10 @@ func freshPostgres(t *testing.T, what string) string {
 	if base == "" {
 		t.Skipf("LIVEBILL_TEST_POSTGRES is not set: skipping %s", what)
 	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	schema := fmt.Sprintf("lbcmd_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+	if err := onPostgres(t, base, "CREATE SCHEMA "+schema, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", base); err == nil {
-			db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			db.Close()
-		}
-	})
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -17,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/sqlite"
@@ -338,21 +335,10 @@ func TestOperationsDoc(t *testing.T) {
 // server of base and returns its URL.
 func scratchDatabase(t *testing.T, base, what string) string {
 	t.Helper()
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	name := fmt.Sprintf("lbdoc_%s_%d_%d", what, os.Getpid(), schemaN.Add(1))
-	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+	if err := onPostgres(t, base, "CREATE DATABASE "+name, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 		t.Skipf("cannot create a scratch database (the role needs CREATEDB, as .ci/run gives it): %v", err)
 	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", base); err == nil {
-			db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			db.Close()
-		}
-	})
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
@@ -383,10 +369,9 @@ func quoteOn(t *testing.T, dsn string, fill bool) string {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	srv := httptest.NewServer(lbhttp.NewServer(s, billing.New(s, nil)).Handler())
-	defer srv.Close()
+	c := apiOn(t, s, nil)
 	if fill {
-		setupAccount(t, srv.URL, 50)
+		setupAccount(t, c.BaseURL, 50)
 	}
-	return string(serverQuote(t, lbhttp.NewClient(srv.URL)))
+	return string(serverQuote(t, c))
 }

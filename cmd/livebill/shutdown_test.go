@@ -10,7 +10,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -47,9 +46,7 @@ func settleData(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv := httptest.NewServer(lbhttp.NewServer(store, billing.New(store, clock)).Handler())
-	defer srv.Close()
-	c := lbhttp.NewClient(srv.URL)
+	c := apiOn(t, store, clock)
 	ctx := context.Background()
 	var body bytes.Buffer
 	for a := range settleAccounts {
