@@ -126,3 +126,18 @@ func TestPostgresPassword(t *testing.T) {
 		t.Errorf("serve with a wrong password: exit %d: %s", code, errs)
 	}
 }
+
+// A URL that does not parse, or names no server, is not echoed with its
+// password either.
+func TestServeErrorHidesPassword(t *testing.T) {
+	for _, db := range []string{
+		"postgres://u:s3cret@host:badport/db",
+		"postgres://u:s3cret@127.0.0.1:5432/db?sslmode=bogus",
+		"postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=5",
+	} {
+		_, errs, code := runCLI(t, "serve", "--db", db, "--addr", "127.0.0.1:0")
+		if code != 1 || strings.Contains(errs, "s3cret") || !strings.Contains(errs, "cannot open the database (postgres ") {
+			t.Errorf("serve --db %s: exit %d: %s", db, code, errs)
+		}
+	}
+}
