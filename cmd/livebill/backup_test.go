@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,11 +81,11 @@ events_file: events.ndjson
 	return j
 }
 
-// apiOn serves the API in process on store until the test ends.
+// apiOn serves the API in process on store until the test ends and
+// returns a client with the operator key.
 func apiOn(t *testing.T, store livebill.Store, clock livebill.Clock) *lbhttp.Client {
-	srv := httptest.NewServer(lbhttp.NewServer(store, billing.New(store, clock)).Handler())
-	t.Cleanup(srv.Close)
-	return lbhttp.NewClient(srv.URL)
+	_, _, c := storetest.NewAPI(t, store, billing.New(store, clock))
+	return c
 }
 
 // serveDir runs the API in process on the SQLite data directory dir.

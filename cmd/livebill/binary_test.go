@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 type serveProc struct {
 	cmd    *exec.Cmd
 	url    string
-	key    string // the operator key it printed at a first start
+	key    string        // the operator key it printed at a first start
 	stderr *lockedBuffer // everything it logged
 	exited chan struct{} // closed when it has exited (cmd.ProcessState set)
 }
@@ -80,7 +80,8 @@ func (l *lockedBuffer) String() string {
 }
 
 // startServe runs bin serve on a loopback port with args (and env added
-// to the test's environment) and returns once it listens.
+// to the test's environment, without $LIVEBILL_ADMIN_KEY unless env sets
+// it) and returns once it listens.
 func startServe(t *testing.T, bin string, env []string, args ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)

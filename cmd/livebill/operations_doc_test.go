@@ -185,17 +185,19 @@ func eventsIn(t *testing.T, dir string) int {
 	return len(evs)
 }
 
-// setupAccount creates account "acct" and its app "app1" on the server at
-// url and pushes screenshots(n).
-func setupAccount(t *testing.T, server string, n int) {
+// setupAccount creates account "acct" and its app "app1" through c and
+// pushes screenshots(n).
+func setupAccount(t *testing.T, c *lbhttp.Client, n int) {
 	t.Helper()
-	c := lbhttp.NewClient(server)
 	ctx := context.Background()
 	if err := c.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-01-01"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Do(ctx, "POST", "/v1/accounts/acct/apps", map[string]any{"id": "app1"}, nil); err != nil {
 		t.Fatal(err)
+	}
+	if n == 0 {
+		return
 	}
 	if res, err := c.PushEvents(ctx, screenshots(n)); err != nil || res.Accepted != n {
 		t.Fatalf("push: %+v %v", res, err)
@@ -222,11 +224,13 @@ func TestOperationsDoc(t *testing.T) {
 		d.t = t
 		p := d.serve("serve", nil)
 		d.matches("serve-log", p.stderr.String())
-		setupAccount(t, p.url, 50)
+		c := lbhttp.NewClient(p.url)
+		c.Key = p.key
+		setupAccount(t, c, 50)
 		d.matches("version-output", d.run("version", nil))
 		d.matches("backup-output", d.run("backup", nil))
 		// pushed after the backup: 30 more events
-		if res, err := lbhttp.NewClient(p.url).PushEvents(context.Background(), screenshots(80)); err != nil || res.Accepted != 30 {
+		if res, err := c.PushEvents(context.Background(), screenshots(80)); err != nil || res.Accepted != 30 {
 			t.Fatalf("push: %+v %v", res, err)
 		}
 		d.run("restore", nil)
@@ -371,7 +375,7 @@ func quoteOn(t *testing.T, dsn string, fill bool) string {
 	defer s.Close()
 	c := apiOn(t, s, nil)
 	if fill {
-		setupAccount(t, c.BaseURL, 50)
+		setupAccount(t, c, 50)
 	}
 	return string(serverQuote(t, c))
 }

@@ -267,7 +267,7 @@ type heldPush struct {
 	body []byte
 }
 
-func holdPush(t *testing.T, server string, body []byte) *heldPush {
+func holdPush(t *testing.T, server, key string, body []byte) *heldPush {
 	t.Helper()
 	u, err := url.Parse(server)
 	if err != nil {
@@ -278,7 +278,7 @@ func holdPush(t *testing.T, server string, body []byte) *heldPush {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	fmt.Fprintf(conn, "POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", u.Host, len(body))
+	fmt.Fprintf(conn, "POST /v1/events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", u.Host, key, len(body))
 	h := &heldPush{conn: conn, r: bufio.NewReader(conn), body: body}
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	line, err := h.r.ReadString('\n')
@@ -319,10 +319,12 @@ func screenshots(n int) []byte {
 }
 
 // screenshotCount is the count of screenshots the server at url meters
-// for account "acct" on 1 October 2024.
-func screenshotCount(t *testing.T, server string) int64 {
+// for account "acct" on 1 October 2024; key is its operator key.
+func screenshotCount(t *testing.T, server, key string) int64 {
 	t.Helper()
-	us, err := lbhttp.NewClient(server).Usage(context.Background(), "acct", "2024-10-01", "2024-10-02", "day")
+	c := lbhttp.NewClient(server)
+	c.Key = key
+	us, err := c.Usage(context.Background(), "acct", "2024-10-01", "2024-10-02", "day")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,14 +345,10 @@ func signalDuringPush(t *testing.T, data string, grace time.Duration) (*servePro
 	bin := livebillBinary(t)
 	p := startServe(t, bin, nil, "--db", data, "--settle-every", "0", "--shutdown-timeout", grace.String())
 	c := lbhttp.NewClient(p.url)
+	c.Key = p.key
+	setupAccount(t, c, 0)
+	h := holdPush(t, p.url, p.key, screenshots(50))
 	ctx := context.Background()
-	if err := c.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-01-01"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Do(ctx, "POST", "/v1/accounts/acct/apps", map[string]any{"id": "app1"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	h := holdPush(t, p.url, screenshots(50))
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -380,8 +378,9 @@ func TestShutdownAnswersPushInFlight(t *testing.T) {
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p.stderr.String(), "requests in flight: all answered") {
 		t.Fatalf("exit status %d; log:\n%s", code, p.stderr)
 	}
+	key := p.key
 	p = startServe(t, livebillBinary(t), nil, "--db", data, "--settle-every", "0")
-	if got := screenshotCount(t, p.url); got != 50 {
+	if got := screenshotCount(t, p.url, key); got != 50 {
 		t.Fatalf("%d screenshots stored, want the 50 acknowledged", got)
 	}
 }
@@ -405,8 +404,9 @@ func TestShutdownDeadline(t *testing.T) {
 	if res, err := h.finish(); err == nil {
 		t.Fatalf("the cut push was answered: %+v", res)
 	}
+	key := p.key
 	p = startServe(t, livebillBinary(t), nil, "--db", data, "--settle-every", "0")
-	if got := screenshotCount(t, p.url); got != 0 {
+	if got := screenshotCount(t, p.url, key); got != 0 {
 		t.Fatalf("%d screenshots stored from a push that was cut", got)
 	}
 }
