@@ -130,6 +130,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- srv.Serve() }()
 	select {
 	case err := <-errc:
+		cancelSettle()
 		store.Close()
 		return &exitError{code: 1, err: err}
 	case <-ctx.Done():
