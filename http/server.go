@@ -109,6 +109,10 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting and waits for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
 
+// Close closes the listener and every connection at once: the requests in
+// flight see their contexts cancelled (their transactions roll back).
+func (s *Server) Close() error { return s.server.Close() }
+
 // ---- accounts and apps
 
 // AccountJSON is an account in responses.

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,7 +79,9 @@ func (s *DB) q(query string) string {
 
 // Migrate applies, in version order, the migrations NNNN_name.sql in dir
 // of fsys that are not yet recorded in schema_migrations. Each migration
-// runs in its own transaction.
+// runs in its own transaction. A database that records a migration fsys
+// does not hold (written by a newer livebill) is refused with a
+// *SchemaError before anything is applied.
 func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 	if s.dialect.Numbered {
 		// PostgreSQL: servers starting at once take turns (a session lock
@@ -98,21 +99,15 @@ func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	ents, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+	if _, err := s.CheckSchema(ctx, fsys, dir); err != nil {
+		return err
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(num, 10, 64)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
-		}
+	ms, err := Migrations(fsys, dir)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		v, name := m.Version, m.Name
 		var have int
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&have); err != nil {
 			return fmt.Errorf("migrations: %w", err)

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -17,10 +15,11 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore"
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--shutdown-timeout D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -40,32 +39,49 @@ rewritten, later changes are issued as adjustments. Vendor callbacks
 whose own timestamp is more than --webhook-window from the server's clock
 are refused (401), so a captured callback cannot be replayed.
 
---db is a data directory for the embedded SQLite database (default ./data,
-created if needed) or a PostgreSQL URL. Migrations are applied on start.
-The server listens on loopback by default.
+SIGTERM or SIGINT (Ctrl-C) stops the server gracefully: it accepts no
+new connections, answers the requests in flight (a batch being stored is
+committed and acknowledged), lets the settlement in progress finish, then
+closes the database and exits 0. What still runs after --shutdown-timeout
+is cut (its transaction rolls back; a cut batch was not acknowledged) and
+the exit status is 1. A second signal stops at once.
+
+The data directory is created if needed. Migrations are applied on
+start; a database whose schema is newer than this binary knows is
+refused. The server listens on loopback by default.
 
 Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
 an API key (Authorization: Bearer <key>). The operator key is
 $LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either, the
-first start makes one and prints it once on stderr.`
+first start makes one and prints it once on stderr.
+
+` + dbHelp
 
 func init() {
 	register("serve", command{synopsis: "[--db DIR|URL] [--addr A]  run the API server (SQLite in ./data by default)", order: 10, run: cmdServe})
 }
 
 // openStore opens the backend --db names.
-func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.Store, string, error) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		s, err := postgres.Open(ctx, db, clock)
-		return s, "postgres", err
+func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.Store, error) {
+	if isPostgres(db) {
+		return postgres.Open(ctx, db, clock)
 	}
-	s, err := sqlite.Open(ctx, db, clock)
-	return s, "sqlite " + db, err
+	return sqlite.Open(ctx, db, clock)
+}
+
+// schemaOf is the schema version of the backend --db names once opened.
+func schemaOf(db string) int64 {
+	fsys := sqlite.Migrations()
+	if isPostgres(db) {
+		fsys = postgres.Migrations()
+	}
+	v, _ := sqlstore.SchemaVersion(fsys, "migrations")
+	return v
 }
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stderr)
-	db := fs.String("db", "data", "data directory (embedded SQLite) or postgres:// URL")
+	dbf := addDBFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
@@ -74,6 +90,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	importTimeout := fs.Duration("import-timeout", billing.DefaultImportTimeout, "an unfinished import stops holding its accounts' settlement this long after its last batch")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
 	window := fs.Duration("webhook-window", webhook.DefaultWindow, "vendor callbacks whose own timestamp (TRTC CallbackTs, LiveKit token nbf, Agora notifyMs) is further than this from the server's clock are refused")
+	grace := fs.Duration("shutdown-timeout", 20*time.Second, "on SIGTERM or SIGINT, how long to wait for the requests in flight and the settlement in progress before cutting them")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -94,14 +111,17 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	db, err := dbf.value()
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	clock := livebill.SystemClock{}
-	store, what, err := openStore(ctx, *db, clock)
+	store, err := openStore(ctx, db, clock)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
 	}
-	defer store.Close()
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
@@ -113,46 +133,32 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv.AdminKey = adminKey
 	bound, err := srv.Listen(*addr)
 	if err != nil {
+		store.Close()
 		return &exitError{code: 1, err: err}
 	}
 	if adminKey == "" {
 		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
+			store.Close()
 			return &exitError{code: 1, err: err}
 		}
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
-	logger.Printf("storage: %s", what)
+	logger.Printf("storage: %s, schema version %d", describeDB(db), schemaOf(db))
 	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
-	if *every > 0 {
-		go func() {
-			t := time.NewTicker(*every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if err := svc.SettleAll(ctx); err != nil && ctx.Err() == nil {
-						logger.Printf("settle: %v", err)
-					}
-				}
-			}
-		}()
-	}
+	settleCtx, cancelSettle := context.WithCancel(context.Background())
+	defer cancelSettle()
+	loop := startSettleLoop(ctx.Done(), settleCtx, *every, svc.SettleAll, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
 	case err := <-errc:
+		cancelSettle()
+		store.Close()
 		return &exitError{code: 1, err: err}
 	case <-ctx.Done():
 	}
-	logger.Printf("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	stop() // a second signal stops at once
+	return shutdown(context.Cause(ctx).Error(), srv, loop, cancelSettle, store, *grace, logger)
 }
 
 // serverURL is the --server default: $LIVEBILL_SERVER or the local server.
