@@ -204,6 +204,16 @@ type IncomingEvent struct {
 	AccountID string
 	Event     Event
 	Body      []byte
+	// Day is the event's billing day (YYYY-MM-DD in the account's billing
+	// zone). Storing the event records ingest activity on (account, Day),
+	// which holds the day's settlement until it is quiet; "" records none.
+	Day string
+	// Import is the import the event was sent under, "" for none: the
+	// import then holds the account's settlement until it is finished or
+	// expires, and the batch renews its expiry. A batch naming an import
+	// that does not exist (ENOTFOUND) or is finished (ECONFLICT) is
+	// refused whole.
+	Import string
 }
 
 // Ingestion statuses of one event.
@@ -275,6 +285,10 @@ type Settlement struct {
 	AccountID string
 	Through   string // first day not settled (YYYY-MM-DD); "" = nothing yet
 	Revision  int64  // account revision the last settlement saw
+	// Held is the first day whose bills or adjustments the last settlement
+	// held back because its ingest was not quiet yet ("" none): the next
+	// settlement looks again even if nothing changed.
+	Held string
 }
 
 // AccountService stores accounts and their apps.
@@ -443,6 +457,7 @@ type Store interface {
 	PurchaseService
 	EventService
 	BillStore
+	HoldService
 	PageService
 	KeyService
 	IdempotencyStore

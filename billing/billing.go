@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -44,12 +45,21 @@ type Service struct {
 	// inputs read in a few queries, their bills written in one
 	// transaction); 0 means DefaultSettleGroup.
 	SettleGroup int
+	// SettleQuiet is how long an account's ingest for a billing day must
+	// have been quiet before the day is settled (bills or adjustments);
+	// 0 means DefaultSettleQuiet. See hold.go.
+	SettleQuiet time.Duration
+	// ImportTimeout is how long an import holds its accounts after its
+	// last batch unless finished; 0 means DefaultImportTimeout.
+	ImportTimeout time.Duration
 	// Monitor, when set, is told of each batch ingested and each
 	// settlement run (SettleAll).
 	Monitor livebill.BillingMonitor
 
-	mu    sync.Mutex           // guards lives (not the slots' meters)
-	lives map[string]*liveSlot // by account: its live meter and settlement lock
+	mu     sync.Mutex           // guards lives (not the slots' meters)
+	lives  map[string]*liveSlot // by account: its live meter and settlement lock
+	zones  zoneCache            // accounts' billing zones, for ingestion
+	pruned atomic.Int64         // when holds were last pruned (Unix ms)
 }
 
 var (
@@ -103,7 +113,9 @@ func CheckCatalog(name string) error {
 
 // Ingest parses and validates each event, resolves its account by its app
 // and stores the valid ones in one transaction. Every event needs an id
-// (unique per account).
+// (unique per account). Each is tagged with its billing day, on which the
+// store records ingest activity (settlement waits for quiet), and with
+// the import of ctx (WithImport), which then holds its account.
 func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
 	return s.IngestFor(ctx, "", batch)
 }
@@ -114,6 +126,8 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 // nothing of other accounts' apps. onlyAccount "" allows every account.
 func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
 	start := s.Clock.Now()
+	imp := importOf(ctx)
+	days := map[string]billingDay{} // per account, the day of its last event
 	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
 	statuses := make([]livebill.IngestStatus, len(batch))
 	var good []livebill.IncomingEvent
@@ -167,7 +181,14 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 			reject(livebill.EINVALID, err)
 			continue
 		}
-		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body})
+		day, ok := days[acct]
+		if !ok || e.Time < day.lo || e.Time >= day.hi { // a batch's events are mostly of one day
+			if day, err = s.dayOf(ctx, acct, e.Time); err != nil {
+				return nil, err
+			}
+			days[acct] = day
+		}
+		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body, Day: day.day, Import: imp})
 		goodIdx = append(goodIdx, i)
 	}
 	stored, err := s.Store.StoreEvents(ctx, good)
@@ -531,6 +552,9 @@ func (s *Service) SettleAll(ctx context.Context) error {
 }
 
 func (s *Service) settleAll(ctx context.Context, tally *runTally) error {
+	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
+		return err
+	}
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
@@ -569,9 +593,21 @@ func SettleThrough(now time.Time, delay time.Duration, loc *time.Location) time.
 // Settle issues the account's bills for closed days and months, and an
 // adjustment (dated the last day settled now: the next bill) for every
 // issued bill whose recomputed content differs from what was issued.
-// Issued bills are never rewritten. The bills are computed by
-// settleAccount, as for every account of a grouped SettleAll.
+// Issued bills are never rewritten. Days whose ingest is not quiet yet,
+// and every day while an open import holds the account, wait (see
+// SettleWith to force them).
 func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
+	res, err := s.SettleWith(ctx, accountID, SettleOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return res.Issued, nil
+}
+
+// SettleWith settles one account as Settle does, or with opts.Force every
+// closed day whatever holds it, and says what was held. The bills are
+// computed by settleAccount, as for every account of a grouped SettleAll.
+func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleOptions) (*SettleResult, error) {
 	if _, err := s.Store.FindAccount(ctx, accountID); err != nil {
 		return nil, err
 	}
@@ -591,8 +627,21 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 		return nil, err
 	}
 	now := s.Clock.Now()
+	res := &SettleResult{Issued: []livebill.IssuedBill{}}
 	if !s.settleDue(a, st, now) {
-		return nil, nil
+		return res, nil
+	}
+	holds, err := s.holds(ctx, []string{accountID}, now, opts.Force)
+	if err != nil {
+		return nil, err
+	}
+	hold := holds[accountID]
+	if hold.Import != "" {
+		res.HeldFrom, res.HeldBy, res.Import, res.HeldUntil = st.Through, "import", hold.Import, hold.ImportExpires
+		if res.HeldFrom == "" {
+			res.HeldFrom = settleStart(&settleInput{a: a, now: now}).Format(time.DateOnly)
+		}
+		return res, nil
 	}
 	if _, err := s.live(ctx, sl, a, s.meterTo(a, now)); err != nil {
 		return nil, err
@@ -601,14 +650,18 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now})
+	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now, hold: hold.Day})
 	if err != nil || w == nil {
-		return nil, err
+		return res, err
 	}
 	if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
 		return nil, err
 	}
-	return w.Bills, nil
+	res.Issued = append(res.Issued, w.Bills...)
+	if w.Settlement.Held != "" {
+		res.HeldFrom, res.HeldBy, res.HeldUntil = w.Settlement.Held, "quiet", hold.LastIngest.Add(s.settleQuiet())
+	}
+	return res, nil
 }
 
 type keyedBill struct {

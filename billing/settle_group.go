@@ -21,7 +21,8 @@ import (
 //
 //  1. reads the group's inputs with one query per table (accounts with
 //     their event spans, settlements, purchases, devices, refunds; then, for the
-//     accounts due, their new events by seq and their issued bills);
+//     accounts due, what holds them (hold.go: an account an open import
+//     holds is left out), their new events by seq and their issued bills);
 //  2. computes each due account's settlement (settleAccount, the same code
 //     as Settle) — workers compute different groups at once, so while
 //     one waits on the store the others rate;
@@ -217,6 +218,23 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	if len(due) == 0 {
 		return g
 	}
+	// an account an open import holds waits whole; the others settle up
+	// to their first day whose ingest is not quiet (hold.go)
+	holds, err := s.holds(ctx, due, g.now, false)
+	if err != nil {
+		return fail(err)
+	}
+	n := 0
+	for k, id := range due {
+		if holds[id].Import == "" {
+			due[n], dueAt[n] = id, dueAt[k]
+			n++
+		}
+	}
+	due, dueAt = due[:n], dueAt[:n]
+	if len(due) == 0 {
+		return g
+	}
 	ps, err := ss.ListPurchasesOf(ctx, due)
 	if err != nil {
 		return fail(err)
@@ -243,7 +261,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			seq = lm.lastSeq
 		}
 		g.after[id] = seq
-		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], now: g.now}})
+		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], now: g.now, hold: holds[id].Day}})
 		due = append(due, id)
 	}
 	if len(due) == 0 {

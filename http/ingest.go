@@ -95,13 +95,20 @@ func (s *Server) getWebhookConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c.Redacted())
 }
 
+// Why a vendor's callback is refused (401).
+const (
+	BadSignature = "signature" // its signature does not verify
+	StaleWebhook = "stale"     // its signed timestamp is outside the webhook window
+)
+
 // refuseWebhook refuses a vendor's callback whose signature does not
-// verify, and counts and logs it (the app and why; never the signature).
-func (s *Server) refuseWebhook(w http.ResponseWriter, r *http.Request, vendor string, err error) {
+// verify or is stale (why), and counts and logs it (the app and why; never
+// the signature).
+func (s *Server) refuseWebhook(w http.ResponseWriter, r *http.Request, vendor, why string, err error) {
 	if s.Monitor != nil {
-		s.Monitor.WebhookRefused(vendor)
+		s.Monitor.WebhookRefused(vendor, why)
 	}
-	s.logger().WarnContext(r.Context(), "webhook refused: its signature does not verify", "vendor", vendor, "app", r.PathValue("app"), "error", err.Error())
+	s.logger().WarnContext(r.Context(), "webhook refused", "vendor", vendor, "reason", why, "app", r.PathValue("app"), "error", err.Error())
 	writeProblem(w, problemOf(http.StatusUnauthorized, livebill.EUNAUTHORIZED, err))
 }
 
@@ -142,7 +149,11 @@ func (s *Server) ingestTRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := webhook.VerifyTRTC(body, r.Header.Get("Sign"), cfg.Secret); err != nil {
-		s.refuseWebhook(w, r, webhook.TRTC, err)
+		s.refuseWebhook(w, r, webhook.TRTC, BadSignature, err)
+		return
+	}
+	if err := webhook.CheckTRTCTime(body, s.now(), s.webhookWindow()); err != nil {
+		s.refuseWebhook(w, r, webhook.TRTC, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapTRTC(cfg, body)
@@ -157,7 +168,7 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")
 	claims, err := webhook.ParseLiveKitToken(auth)
 	if err != nil {
-		s.refuseWebhook(w, r, webhook.LiveKit, err)
+		s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, err)
 		return
 	}
 	var cfg *webhook.Config
@@ -178,13 +189,17 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(list) != 1 { // unknown key, or one key on several apps: use /v1/ingest/livekit/{app}
-			s.refuseWebhook(w, r, webhook.LiveKit, webhook.ErrSignature)
+			s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, webhook.ErrSignature)
 			return
 		}
 		cfg = list[0]
 	}
 	if err := webhook.VerifyLiveKit(body, auth, cfg.Key, cfg.Secret, s.now()); err != nil {
-		s.refuseWebhook(w, r, webhook.LiveKit, err)
+		s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, err)
+		return
+	}
+	if err := webhook.CheckLiveKitTime(auth, s.now(), s.webhookWindow()); err != nil {
+		s.refuseWebhook(w, r, webhook.LiveKit, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapLiveKit(cfg, body)
@@ -228,11 +243,25 @@ func (s *Server) ingestAgora(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if cfg == nil {
-		s.refuseWebhook(w, r, webhook.Agora, webhook.ErrSignature)
+		s.refuseWebhook(w, r, webhook.Agora, BadSignature, webhook.ErrSignature)
+		return
+	}
+	if err := webhook.CheckAgoraTime(body, s.now(), s.webhookWindow()); err != nil {
+		s.refuseWebhook(w, r, webhook.Agora, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapAgora(cfg, body)
 	s.storeWebhook(w, r, evs, err)
+}
+
+// webhookWindow is the freshness window for callbacks' own timestamps:
+// signed callbacks older (or newer) than this are refused, so a captured
+// one cannot be replayed later (webhook/fresh.go).
+func (s *Server) webhookWindow() time.Duration {
+	if s.WebhookWindow > 0 {
+		return s.WebhookWindow
+	}
+	return webhook.DefaultWindow
 }
 
 func (s *Server) now() time.Time {

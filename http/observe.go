@@ -17,9 +17,10 @@ import (
 type Monitor interface {
 	// Served reports an answered request.
 	Served(req *Served)
-	// WebhookRefused reports a vendor callback whose signature did not
-	// verify (vendor: trtc, livekit or agora).
-	WebhookRefused(vendor string)
+	// WebhookRefused reports a vendor callback refused (vendor: trtc,
+	// livekit or agora) because its signature did not verify or was
+	// stale (why: BadSignature or StaleWebhook).
+	WebhookRefused(vendor, why string)
 }
 
 // Served describes an answered request.

@@ -115,7 +115,8 @@ func TestAccessLog(t *testing.T) {
 	if hook["route"] != "/v1/ingest/trtc/{app}" || hook["status"] != float64(401) || hook["key"] != nil {
 		t.Errorf("the refused callback: %v", hook)
 	}
-	if refused := log.lines(t, "webhook refused: its signature does not verify"); len(refused) != 1 || refused[0]["vendor"] != "trtc" || refused[0]["app"] != "app1" || refused[0]["level"] != "WARN" {
+	if refused := log.lines(t, "webhook refused"); len(refused) != 1 || refused[0]["vendor"] != "trtc" || refused[0]["reason"] != lbhttp.BadSignature ||
+		refused[0]["app"] != "app1" || refused[0]["level"] != "WARN" {
 		t.Errorf("webhook refusal lines: %v", refused)
 	}
 	for _, secret := range []string{testAdminKey, key.Key, "Bearer", whSecret, querySecret, "token=", badSign} {

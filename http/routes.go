@@ -53,7 +53,8 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/keys", access: Admin, handle: s.listKeys},
 		{method: "DELETE", path: "/v1/keys/{id}", access: Admin, handle: s.revokeKey},
 	}
-	return append(rs, s.ingestRoutes()...) // webhook configuration and vendor webhooks (ingest.go)
+	rs = append(rs, s.ingestRoutes()...)   // webhook configuration and vendor webhooks (ingest.go)
+	return append(rs, s.importRoutes()...) // bulk imports (imports.go)
 }
 
 // Route describes a route of the table, for documentation and tests.

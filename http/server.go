@@ -57,6 +57,9 @@ type Server struct {
 	// WebhookLateness is how late a vendor callback may arrive after its
 	// event time before it is logged as late (default 60 s); see ingest.go.
 	WebhookLateness time.Duration
+	// WebhookWindow is how far a callback's own timestamp may be from the
+	// clock before it is refused (default webhook.DefaultWindow).
+	WebhookWindow time.Duration
 	// Timeouts of a connection (0: the defaults below). Handlers that
 	// may answer slowly (usage) extend their own write deadline.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -115,6 +118,10 @@ func (s *Server) Serve() error {
 
 // Shutdown stops accepting and waits for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
+
+// Close closes the listener and every connection at once: the requests in
+// flight see their contexts cancelled (their transactions roll back).
+func (s *Server) Close() error { return s.server.Close() }
 
 // ---- accounts and apps
 
@@ -540,16 +547,21 @@ func (s *Server) listBills(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, BillsJSON{Account: id, Through: st.Through, Bills: bs, Next: next})
 }
 
+// settle settles the account now, as the ticker does: days whose ingest
+// is not quiet yet, or held by an open import, wait (the answer says
+// which and until when), unless ?force=true.
 func (s *Server) settle(w http.ResponseWriter, r *http.Request) {
-	bs, err := s.Billing.Settle(r.Context(), r.PathValue("id"))
+	force, err := boolParam(r, "force")
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if bs == nil {
-		bs = []livebill.IssuedBill{}
+	res, err := s.Billing.SettleWith(r.Context(), r.PathValue("id"), billing.SettleOptions{Force: force})
+	if err != nil {
+		writeError(w, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issued": bs})
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) accountQuote(w http.ResponseWriter, r *http.Request) {

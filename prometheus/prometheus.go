@@ -36,7 +36,7 @@ type Metrics struct {
 
 	requests        *prom.CounterVec   // route, method, code
 	requestDuration *prom.HistogramVec // route, method
-	webhookRefused  *prom.CounterVec   // vendor
+	webhookRefused  *prom.CounterVec   // vendor, reason
 
 	settleDuration prom.Histogram
 	settleAccounts *prom.CounterVec // outcome
@@ -99,8 +99,8 @@ func New(clock livebill.Clock, build Build) *Metrics {
 		Help:    "Time to answer an HTTP request, by route pattern and method.",
 		Buckets: prom.DefBuckets}, []string{"route", "method"})
 	m.webhookRefused = prom.NewCounterVec(prom.CounterOpts{Name: "livebill_webhook_signature_failures_total",
-		Help: "Vendor webhook callbacks refused (401) because their signature did not verify, by vendor."},
-		[]string{"vendor"})
+		Help: "Vendor webhook callbacks refused (401), by vendor and reason: signature (it does not verify) or stale (its signed timestamp is outside the webhook window)."},
+		[]string{"vendor", "reason"})
 	m.settleDuration = prom.NewHistogram(prom.HistogramOpts{Name: "livebill_settlement_duration_seconds",
 		Help:    "Time of one settlement run of every account (each --settle-every).",
 		Buckets: prom.ExponentialBuckets(0.01, 4, 9)}) // 10 ms … 11 min
@@ -132,7 +132,8 @@ func New(clock livebill.Clock, build Build) *Metrics {
 		m.ingestRejected.WithLabelValues(code)
 	}
 	for _, v := range vendors {
-		m.webhookRefused.WithLabelValues(v)
+		m.webhookRefused.WithLabelValues(v, lbhttp.BadSignature)
+		m.webhookRefused.WithLabelValues(v, lbhttp.StaleWebhook)
 	}
 	for _, o := range []string{"settled", "failed"} {
 		m.settleAccounts.WithLabelValues(o)
@@ -196,7 +197,7 @@ func (m *Metrics) Served(req *lbhttp.Served) {
 	m.requestDuration.WithLabelValues(req.Route, req.Method).Observe(req.Took.Seconds())
 }
 
-// WebhookRefused counts a callback whose signature did not verify.
-func (m *Metrics) WebhookRefused(vendor string) {
-	m.webhookRefused.WithLabelValues(strings.ToLower(vendor)).Inc()
+// WebhookRefused counts a callback refused for its signature.
+func (m *Metrics) WebhookRefused(vendor, why string) {
+	m.webhookRefused.WithLabelValues(strings.ToLower(vendor), why).Inc()
 }

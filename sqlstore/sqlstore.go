@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,7 +87,9 @@ func (s *DB) q(query string) string {
 
 // Migrate applies, in version order, the migrations NNNN_name.sql in dir
 // of fsys that are not yet recorded in schema_migrations. Each migration
-// runs in its own transaction.
+// runs in its own transaction. A database that records a migration fsys
+// does not hold (written by a newer livebill) is refused with a
+// *SchemaError before anything is applied.
 func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 	if s.dialect.Numbered {
 		// PostgreSQL: servers starting at once take turns (a session lock
@@ -106,21 +107,15 @@ func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	ents, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+	if _, err := s.CheckSchema(ctx, fsys, dir); err != nil {
+		return err
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(num, 10, 64)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
-		}
+	ms, err := Migrations(fsys, dir)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		v, name := m.Version, m.Name
 		var have int
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&have); err != nil {
 			return fmt.Errorf("migrations: %w", err)
@@ -366,6 +361,10 @@ func (s *DB) createPurchaseOnce(ctx context.Context, in *livebill.CreatePurchase
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
 		return nil, err
 	}
+	// the purchase changes bills from its day: settling them waits for quiet
+	if err := s.touchDay(ctx, tx, in.AccountID, livebill.EffectiveDay(in.Start)); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
@@ -444,6 +443,9 @@ func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInpu
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
 		return nil, fmt.Errorf("cannot bump account %q: %w", in.AccountID, err)
 	}
+	if err := s.touchDay(ctx, tx, in.AccountID, livebill.EffectiveDay(in.Time)); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("cannot commit refund of purchase %q: %w", in.Purchase, err)
 	}
@@ -488,7 +490,7 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 	const (
 		qCount  = `SELECT COUNT(*) FROM bills WHERE account_id = ? AND bill_key = ?`
 		qInsert = `INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-		qSettle = `INSERT INTO settlements (account_id, through, revision) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`
+		qSettle = `INSERT INTO settlements (account_id, through, revision, held) VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision, held = excluded.held`
 	)
 	if err := s.prepareAll(ctx, qCount, qInsert, qSettle); err != nil {
 		return err
@@ -529,7 +531,7 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 			return err
 		}
 	}
-	if err := exec(qSettle, st.AccountID, st.Through, st.Revision); err != nil {
+	if err := exec(qSettle, st.AccountID, st.Through, st.Revision, st.Held); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -543,7 +545,7 @@ func (s *DB) ListBills(ctx context.Context, accountID string) ([]livebill.Issued
 // FindSettlement returns an account's settlement; a zero one if none yet.
 func (s *DB) FindSettlement(ctx context.Context, accountID string) (*livebill.Settlement, error) {
 	st := livebill.Settlement{AccountID: accountID}
-	err := s.queryRow(ctx, `SELECT through, revision FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision)
+	err := s.queryRow(ctx, `SELECT through, revision, held FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision, &st.Held)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &st, nil
 	}

@@ -5,16 +5,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,196 +18,36 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/prometheus"
 	"github.com/livebill/livebill/sqlite"
-	"github.com/livebill/livebill/sqlstore/storetest"
 	"go.yaml.in/yaml/v3"
 )
 
-const operationsDoc = "../../docs/operations.md"
-
-// docPart is a part of docs/operations.md labelled for the tests by a line
-// "<!-- test: LABEL -->" before it: a fenced block (lang sh: commands;
-// text: output, where … matches anything; yaml: a file) or a table.
-type docPart struct {
-	lang string
-	body string
-	line int
-}
-
-// readDocParts returns the labelled parts of a Markdown file; a fenced
-// block without a label is an error, so every command in the file is
-// given to a test.
-func readDocParts(t *testing.T, path string) map[string]docPart {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
-	label := regexp.MustCompile(`^<!-- test: ([a-z0-9-]+) -->$`)
-	parts := map[string]docPart{}
-	add := func(name string, p docPart) {
-		if _, dup := parts[name]; dup {
-			t.Errorf("%s:%d: label %s used twice", path, p.line, name)
-		}
-		parts[name] = p
-	}
-	for i := 0; i < len(lines); i++ {
-		var name string
-		if m := label.FindStringSubmatch(lines[i]); m != nil && i+1 < len(lines) {
-			name = m[1]
-			i++
-			if strings.HasPrefix(lines[i], "|") { // a table: its rows
-				start := i
-				var rows []string
-				for ; i < len(lines) && strings.HasPrefix(lines[i], "|"); i++ {
-					rows = append(rows, lines[i])
-				}
-				add(name, docPart{lang: "table", body: strings.Join(rows, "\n"), line: start + 1})
-				continue
-			}
-		}
-		lang, ok := strings.CutPrefix(lines[i], "```")
-		if !ok {
-			continue
-		}
-		start := i
-		var body []string
-		for i++; i < len(lines) && lines[i] != "```"; i++ {
-			body = append(body, lines[i])
-		}
-		if name == "" {
-			t.Errorf("%s:%d: a block without a <!-- test: LABEL --> line before it", path, start+1)
-			continue
-		}
-		add(name, docPart{lang: lang, body: strings.Join(body, "\n") + "\n", line: start + 1})
-	}
-	return parts
-}
-
-// monitoringDoc runs the Monitoring parts of docs/operations.md.
-type monitoringDoc struct {
-	t     *testing.T
-	parts map[string]docPart
-	used  map[string]bool
-	dir   string
-	env   []string
-	addrs *strings.Replacer // the documented addresses → free ones
-}
-
-func (d *monitoringDoc) part(label, lang string) docPart {
-	d.t.Helper()
-	p, ok := d.parts[label]
-	if !ok || p.lang != lang {
-		d.t.Fatalf("%s has no %s part labelled %s", operationsDoc, lang, label)
-	}
-	d.used[label] = true
-	return p
-}
-
-func (d *monitoringDoc) command(label string) *exec.Cmd {
-	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", d.addrs.Replace(d.part(label, "sh").body))
-	cmd.Dir, cmd.Env = d.dir, d.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return cmd
-}
-
-func (d *monitoringDoc) run(label string) string {
-	d.t.Helper()
-	var out, errb bytes.Buffer
-	cmd := d.command(label)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		d.t.Fatalf("block %s (%s:%d): %v\n%s%s", label, operationsDoc, d.parts[label].line, err, out.String(), errb.String())
-	}
-	return out.String()
-}
-
-// matches checks that output holds, in order, a line matching each line
-// of the text block label, where … matches any text.
-func (d *monitoringDoc) matches(label, output string) {
-	d.t.Helper()
-	p := d.part(label, "text")
-	got := strings.Split(output, "\n")
-	k := 0
-	for _, w := range strings.Split(strings.TrimSuffix(d.addrs.Replace(p.body), "\n"), "\n") {
-		re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(w), "…", ".*") + "$")
-		for k < len(got) && !re.MatchString(got[k]) {
-			k++
-		}
-		if k == len(got) {
-			d.t.Errorf("the output shown in %s:%d (%s) is not what livebill printed: no line matches\n  %s\nin\n%s", operationsDoc, p.line, label, w, output)
-			return
-		}
-		k++
-	}
-}
-
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// TestMonitoringDoc runs the Monitoring section of docs/operations.md: it
-// starts the server as shown, runs the health, readiness and scrape
-// commands and checks their outputs, checks the access log line shown
-// against the server's, the not-ready answer against a server whose
-// database is closed, the Prometheus configuration against the serve
-// command, and the metrics table against the metrics the server exports.
-func TestMonitoringDoc(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs a server")
-	}
-	dir := t.TempDir()
-	bin := buildLivebill(t)
+// monitoringDoc runs the Monitoring section of docs/operations.md (a part
+// of TestOperationsDoc): it starts the server as shown, runs the health,
+// readiness and scrape commands and checks their outputs, the access log
+// line shown against the server's, the not-ready answer against a server
+// whose database is closed, the Prometheus configuration against the
+// serve command, and the metrics table against what the server exports.
+func monitoringDoc(t *testing.T, d *opsDoc) {
 	const key = "monitoring-doc-operator-key-0123456789abcdef"
-	d := &monitoringDoc{t: t, parts: readDocParts(t, operationsDoc), used: map[string]bool{}, dir: dir,
-		addrs: strings.NewReplacer("127.0.0.1:8080", freePort(t), "127.0.0.1:9090", freePort(t))}
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "PATH" && !strings.HasPrefix(k, "LIVEBILL_") {
-			d.env = append(d.env, kv)
-		}
-	}
-	d.env = append(d.env, "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"LIVEBILL_ADMIN_KEY="+key, "LIVEBILL_KEY="+key)
-
-	serve := d.command("monitor-serve")
-	logs := &storetest.SyncBuffer{}
-	serve.Stderr = logs
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-serve.Process.Pid, syscall.SIGKILL); serve.Wait() })
-	api := "http://" + d.addrs.Replace("127.0.0.1:8080")
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(api + "/v1/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not start:\n%s", logs)
-		}
-	}
-	d.matches("monitor-checks-output", d.run("monitor-checks"))
-	d.matches("monitor-scrape-output", d.run("monitor-scrape"))
-	req, _ := http.NewRequest("GET", api+"/v1/accounts", nil)
+	metricsAddr := freeAddr(t)
+	env := []string{"LIVEBILL_ADMIN_KEY=" + key, "LIVEBILL_KEY=" + key}
+	p := d.serve("monitor-serve", env, "127.0.0.1:9090", metricsAddr)
+	d.matches("monitor-checks-output", d.run("monitor-checks", env))
+	d.matches("monitor-scrape-output", d.run("monitor-scrape", env, "127.0.0.1:9090", metricsAddr))
+	req, _ := http.NewRequest("GET", p.url+"/v1/accounts", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v1/accounts: %v %v", resp, err)
-	} else {
-		resp.Body.Close()
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"route":"/v1/accounts"`) && time.Now().Before(deadline); {
+	resp.Body.Close()
+	for end := time.Now().Add(10 * time.Second); !strings.Contains(p.stderr.String(), `"route":"/v1/accounts"`) && time.Now().Before(end); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	d.matches("monitor-access-log", logs.String())
-	syscall.Kill(-serve.Process.Pid, syscall.SIGTERM)
-	serve.Wait()
-	if strings.Contains(logs.String(), key) {
-		t.Errorf("the server's log holds the operator key:\n%s", logs)
+	d.matches("monitor-access-log", p.stderr.String())
+	d.stop(p)
+	if strings.Contains(p.stderr.String(), key) {
+		t.Errorf("the server's log holds the operator key:\n%s", p.stderr)
 	}
 
 	// the answer of a server whose database is closed
@@ -222,14 +58,16 @@ func TestMonitoringDoc(t *testing.T) {
 	srv := httptest.NewServer(lbhttp.NewServer(store, billing.New(store, nil)).Handler())
 	defer srv.Close()
 	store.Close()
-	resp, err := http.Get(srv.URL + "/v1/ready")
-	if err != nil {
+	if resp, err = http.Get(srv.URL + "/v1/ready"); err != nil {
 		t.Fatal(err)
 	}
 	var body bytes.Buffer
 	body.ReadFrom(resp.Body)
 	resp.Body.Close()
 	d.matches("monitor-not-ready", body.String())
+	if doc, _ := os.ReadFile(operationsDoc); !strings.Contains(string(doc), "did not answer within "+lbhttp.DefaultReadyTimeout.String()) {
+		t.Errorf("%s does not give the readiness timeout, %s", operationsDoc, lbhttp.DefaultReadyTimeout)
+	}
 
 	// the Prometheus configuration scrapes what serve listens on
 	var cfg struct {
@@ -240,26 +78,45 @@ func TestMonitoringDoc(t *testing.T) {
 			} `yaml:"static_configs"`
 		} `yaml:"scrape_configs"`
 	}
-	if err := yaml.Unmarshal([]byte(d.part("monitor-prometheus-config", "yaml").body), &cfg); err != nil {
+	if err := yaml.Unmarshal([]byte(d.block("monitor-prometheus-config", "yaml").body), &cfg); err != nil {
 		t.Fatalf("the Prometheus configuration: %v", err)
 	}
 	if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].MetricsPath != "/metrics" || len(cfg.ScrapeConfigs[0].StaticConfigs) != 1 ||
 		fmt.Sprint(cfg.ScrapeConfigs[0].StaticConfigs[0].Targets) != "[127.0.0.1:9090]" ||
-		!strings.Contains(d.parts["monitor-serve"].body, "--metrics-addr 127.0.0.1:9090") {
+		!strings.Contains(d.blocks["monitor-serve"].body, "--metrics-addr 127.0.0.1:9090") {
 		t.Errorf("the Prometheus configuration does not scrape serve's --metrics-addr: %+v", cfg)
 	}
+	checkMetricsTable(t, readDocTable(t, operationsDoc, "monitor-metrics-table"))
+}
 
-	checkMetricsTable(t, d.part("monitor-metrics-table", "table"))
-	for label, p := range d.parts {
-		if !d.used[label] {
-			t.Errorf("%s:%d: %s is not run or checked by this test", operationsDoc, p.line, label)
-		}
+// readDocTable returns the rows of the table after the line
+// "<!-- test: LABEL -->" of a Markdown file, and the table's line.
+func readDocTable(t *testing.T, path, label string) docBlock {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if l != "<!-- test: "+label+" -->" {
+			continue
+		}
+		var rows []string
+		for _, r := range lines[i+1:] {
+			if !strings.HasPrefix(r, "|") {
+				break
+			}
+			rows = append(rows, r)
+		}
+		return docBlock{lang: "table", body: strings.Join(rows, "\n"), line: i + 2}
+	}
+	t.Fatalf("%s has no table labelled %s", path, label)
+	return docBlock{}
 }
 
 // checkMetricsTable checks the table lists every livebill_ metric the
 // server exports, with its type and labels, and no other.
-func checkMetricsTable(t *testing.T, table docPart) {
+func checkMetricsTable(t *testing.T, table docBlock) {
 	m := prometheus.New(nil, prometheus.Build{})
 	m.Served(&lbhttp.Served{Route: "/v1/events", Method: "POST", Status: 200}) // makes the request series
 	fams, err := m.Registry().Gather()

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -17,9 +15,11 @@ import (
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/prometheus"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore"
+	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -29,12 +29,26 @@ live meter (the same meter and rating as 'livebill quote') takes the
 events that arrived and applies those older than --webhook-lateness in
 time order; an event later than that rebuilds the account's meter by a
 replay (same numbers). Closed days (older than --settle-delay) are settled
-into issued bills; a settled bill is never rewritten, later changes are
-issued as adjustments.
+into issued bills once the account's events for the day have stopped
+arriving for --settle-quiet (a backfill or a device flushing its buffer is
+billed once it is done, not billed early and adjusted; an account with
+traffic today still gets yesterday settled); an open bulk
+import (events push --import) holds its accounts until it finishes, or
+for --import-timeout after its last batch. A settled bill is never
+rewritten, later changes are issued as adjustments. Vendor callbacks
+whose own timestamp is more than --webhook-window from the server's clock
+are refused (401), so a captured callback cannot be replayed.
 
---db is a data directory for the embedded SQLite database (default ./data,
-created if needed) or a PostgreSQL URL. Migrations are applied on start.
-The server listens on loopback by default.
+SIGTERM or SIGINT (Ctrl-C) stops the server gracefully: it accepts no
+new connections, answers the requests in flight (a batch being stored is
+committed and acknowledged), lets the settlement in progress finish, then
+closes the database and exits 0. What still runs after --shutdown-timeout
+is cut (its transaction rolls back; a cut batch was not acknowledged) and
+the exit status is 1. A second signal stops at once.
+
+The data directory is created if needed. Migrations are applied on
+start; a database whose schema is newer than this binary knows is
+refused. The server listens on loopback by default.
 
 Every route but /v1/health, /v1/ready, /v1/openapi.json and the vendor
 webhooks needs an API key (Authorization: Bearer <key>). The operator key
@@ -46,30 +60,44 @@ answered (method, route, status, duration, bytes, key id) and the
 server's notices. /v1/health answers while the process serves; /v1/ready
 while its database answers too. Prometheus metrics are at /v1/metrics
 (operator key), and at /metrics without a key on --metrics-addr, a
-separate listener to keep on a private address.`
+separate listener to keep on a private address.
+
+` + dbHelp
 
 func init() {
 	register("serve", command{synopsis: "[--db DIR|URL] [--addr A]  run the API server (SQLite in ./data by default)", order: 10, run: cmdServe})
 }
 
 // openStore opens the backend --db names.
-func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.Store, string, error) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		s, err := postgres.Open(ctx, db, clock)
-		return s, "postgres", err
+func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.Store, error) {
+	if isPostgres(db) {
+		return postgres.Open(ctx, db, clock)
 	}
-	s, err := sqlite.Open(ctx, db, clock)
-	return s, "sqlite " + db, err
+	return sqlite.Open(ctx, db, clock)
+}
+
+// schemaOf is the schema version of the backend --db names once opened.
+func schemaOf(db string) int64 {
+	fsys := sqlite.Migrations()
+	if isPostgres(db) {
+		fsys = postgres.Migrations()
+	}
+	v, _ := sqlstore.SchemaVersion(fsys, "migrations")
+	return v
 }
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stderr)
-	db := fs.String("db", "data", "data directory (embedded SQLite) or postgres:// URL")
+	dbf := addDBFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
 	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
+	quietFor := fs.Duration("settle-quiet", billing.DefaultSettleQuiet, "a day is settled only once nothing for it (events, a purchase or refund taking effect that day) has arrived for this long, per account and billing day; POST /v1/accounts/{id}/settle?force=true overrides")
+	importTimeout := fs.Duration("import-timeout", billing.DefaultImportTimeout, "an unfinished import stops holding its accounts' settlement this long after its last batch")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
+	window := fs.Duration("webhook-window", webhook.DefaultWindow, "vendor callbacks whose own timestamp (TRTC CallbackTs, LiveKit token nbf, Agora notifyMs) is further than this from the server's clock are refused")
+	grace := fs.Duration("shutdown-timeout", 20*time.Second, "on SIGTERM or SIGINT, how long to wait for the requests in flight and the settlement in progress before cutting them")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text (key=value) or json (one object per line)")
 	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
 	metricsAddr := fs.String("metrics-addr", "", "also serve the Prometheus metrics at /metrics, without a key, on this address (keep it private; default: off, /v1/metrics with an operator key only)")
@@ -77,89 +105,88 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(pos) != 0 {
+		fs.Usage()
+		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", pos)}
+	}
 	logger, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", pos)}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"settle-quiet", *quietFor}, {"import-timeout", *importTimeout}, {"webhook-window", *window}} {
+		if f.d <= 0 {
+			return &exitError{code: 2, err: fmt.Errorf("--%s must be positive, not %s", f.name, f.d)}
+		}
 	}
 	adminKey, err := adminKeyFrom(os.Getenv("LIVEBILL_ADMIN_KEY"), *adminKeyFile)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	db, err := dbf.value()
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	clock := livebill.SystemClock{}
-	store, what, err := openStore(ctx, *db, clock)
+	store, err := openStore(ctx, db, clock)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
 	}
-	defer store.Close()
 	metrics := prometheus.New(clock, prometheus.BuildOf(readBuildInfo()))
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
+	svc.SettleQuiet = *quietFor
+	svc.ImportTimeout = *importTimeout
 	svc.Monitor = metrics
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
+	srv.WebhookWindow = *window
 	srv.AdminKey = adminKey
 	srv.Logger, srv.Monitor, srv.Metrics = logger, metrics, metrics.Handler(logger)
 	bound, err := srv.Listen(*addr)
 	if err != nil {
+		store.Close()
 		return &exitError{code: 1, err: err}
 	}
 	var msrv *metricsServer
 	if *metricsAddr != "" {
 		if msrv, err = listenMetrics(*metricsAddr, metrics.Handler(logger), logger); err != nil {
+			store.Close()
 			return &exitError{code: 1, err: err}
 		}
+		defer msrv.server.Close() // after the shutdown: its metrics stay readable until then
 	}
 	if adminKey == "" {
 		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
+			store.Close()
 			return &exitError{code: 1, err: err}
 		}
 	}
-	logger.Info("storage: " + what)
+	logger.Info(fmt.Sprintf("storage: %s, schema version %d", describeDB(db), schemaOf(db)))
 	logger.Info(fmt.Sprintf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound))
 	if msrv != nil {
 		logger.Info(fmt.Sprintf("metrics on http://%s/metrics", msrv.addr))
 		go msrv.serve()
 	}
-	if *every > 0 {
-		go func() {
-			t := time.NewTicker(*every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if err := svc.SettleAll(ctx); err != nil && ctx.Err() == nil {
-						logger.Error("settlement: some accounts were not settled", "error", err.Error())
-					}
-				}
-			}
-		}()
-	}
+	settleCtx, cancelSettle := context.WithCancel(context.Background())
+	defer cancelSettle()
+	loop := startSettleLoop(ctx.Done(), settleCtx, *every, svc.SettleAll, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
 	case err := <-errc:
+		cancelSettle()
+		store.Close()
 		return &exitError{code: 1, err: err}
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if msrv != nil {
-		msrv.server.Shutdown(sctx)
-	}
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	stop() // a second signal stops at once
+	return shutdown(context.Cause(ctx).Error(), srv, loop, cancelSettle, store, *grace, logger)
 }
 
 // serverURL is the --server default: $LIVEBILL_SERVER or the local server.

@@ -2,6 +2,10 @@ package storetest
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -72,7 +76,7 @@ func expect(t *testing.T, when string, got map[string]float64, want map[string]f
 // The metrics of /v1/metrics exist from the start and move as the service
 // works: a pushed batch counts its events by outcome and its rejections
 // by reason and is timed, the push is counted by route, method and
-// status, a refused webhook by vendor; a settlement run counts the
+// status, refused webhooks by vendor and reason; a settlement run counts the
 // accounts settled and the bills issued, and leaves the open sessions of
 // the live meters and the settlement lag, which grows once a closed day
 // waits unsettled past the settle delay.
@@ -95,16 +99,16 @@ func testMetrics(t *testing.T, open Opener) {
 	setupTRTC(t, e)
 
 	expect(t, "at start", scrape(t, srv.URL), map[string]float64{
-		`livebill_build_info{go_version="go1.x",revision="abc",version="v1.2.3"}`: 1,
-		`livebill_ingest_events_total{status="accepted"}`:                         0,
-		`livebill_ingest_events_total{status="duplicate"}`:                        0,
-		`livebill_ingest_events_total{status="rejected"}`:                         0,
-		`livebill_ingest_rejected_events_total{reason="invalid"}`:                 0,
-		`livebill_webhook_signature_failures_total{vendor="agora"}`:               0,
-		`livebill_settlement_accounts_total{outcome="settled"}`:                   0,
-		`livebill_settlement_lag_seconds`:                                         0,
-		`livebill_ingest_batch_duration_seconds_count`:                            0,
-		`livebill_settlement_duration_seconds_count`:                              0,
+		`livebill_build_info{go_version="go1.x",revision="abc",version="v1.2.3"}`:      1,
+		`livebill_ingest_events_total{status="accepted"}`:                              0,
+		`livebill_ingest_events_total{status="duplicate"}`:                             0,
+		`livebill_ingest_events_total{status="rejected"}`:                              0,
+		`livebill_ingest_rejected_events_total{reason="invalid"}`:                      0,
+		`livebill_webhook_signature_failures_total{reason="signature",vendor="agora"}`: 0,
+		`livebill_settlement_accounts_total{outcome="settled"}`:                        0,
+		`livebill_settlement_lag_seconds`:                                              0,
+		`livebill_ingest_batch_duration_seconds_count`:                                 0,
+		`livebill_settlement_duration_seconds_count`:                                   0,
 	})
 
 	// batch 1: two joins, an event of an app nobody registered, one
@@ -122,6 +126,16 @@ func testMetrics(t *testing.T, open Opener) {
 	if a := call(t, "POST", srv.URL+"/v1/ingest/agora", "", []byte(`{"noticeId":"n1","eventType":103,"payload":{}}`), "Agora-Signature-V2", "00"); a.status != http.StatusUnauthorized {
 		t.Fatalf("unsigned agora callback: %d %s", a.status, a.body)
 	}
+	// a TRTC callback signed with the app's key but sent an hour ago,
+	// outside the webhook window
+	e.mustDo(t, "PUT", "/v1/accounts/acct/apps/"+app+"/webhook", map[string]any{"vendor": "trtc", "secret": "trtc-callback-key"}, nil)
+	cb := []byte(fmt.Sprintf(`{"EventGroupId":1,"EventType":101,"CallbackTs":%d,"EventInfo":{"RoomId":"r1","EventTs":1727748000,"EventMsTs":1727748000000,"UserId":"E"}}`,
+		clock.Now().Add(-time.Hour).UnixMilli()))
+	mac := hmac.New(sha256.New, []byte("trtc-callback-key"))
+	mac.Write(cb)
+	if a := call(t, "POST", srv.URL+"/v1/ingest/trtc/"+app, "", cb, "Sign", base64.StdEncoding.EncodeToString(mac.Sum(nil))); a.status != http.StatusUnauthorized {
+		t.Fatalf("stale TRTC callback: %d %s", a.status, a.body)
+	}
 	expect(t, "after two pushes", scrape(t, srv.URL), map[string]float64{
 		// 2 + 1 accepted, 1 duplicate, 2 rejected: one invalid, one of
 		// an unknown app
@@ -135,11 +149,11 @@ func testMetrics(t *testing.T, open Opener) {
 		`livebill_http_request_duration_seconds_count{method="POST",route="/v1/events"}`:        2,
 		`livebill_http_requests_total{code="201",method="POST",route="/v1/accounts/{id}/apps"}`: 1,
 		`livebill_http_requests_total{code="401",method="POST",route="/v1/ingest/agora"}`:       1,
-		`livebill_webhook_signature_failures_total{vendor="agora"}`:                             1,
-		`livebill_webhook_signature_failures_total{vendor="trtc"}`:                              0,
+		`livebill_webhook_signature_failures_total{reason="signature",vendor="agora"}`:          1,
+		`livebill_webhook_signature_failures_total{reason="signature",vendor="trtc"}`:           0,
 		`livebill_settlement_duration_seconds_count`:                                            0,
-		`livebill_open_sessions`:                                                                0, // no settlement yet
-		`livebill_http_requests_total{code="200",method="GET",route="/v1/metrics"}`:             1, // the first scrape
+		`livebill_open_sessions`: 0, // no settlement yet
+		`livebill_http_requests_total{code="200",method="GET",route="/v1/metrics"}`: 1, // the first scrape
 	})
 
 	// 02:00 on October 2nd: October 1st closed at midnight and is due an
