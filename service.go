@@ -148,6 +148,9 @@ type StoredPurchase struct {
 	Device    string `json:"device,omitempty"`
 	Start     string `json:"start"`
 	AutoRenew bool   `json:"auto_renew,omitempty"`
+	// Cancelled is when an operator cancelled the purchase (RFC 3339), ""
+	// if never: a cancelled purchase and its refunds are not rated.
+	Cancelled string `json:"cancelled,omitempty"`
 }
 
 // StoredRefund is a refund request as stored.
@@ -254,6 +257,10 @@ type PurchaseService interface {
 	ListPurchases(ctx context.Context, accountID string) ([]*StoredPurchase, error)
 	CreateRefund(ctx context.Context, in *CreateRefundInput) (*StoredRefund, error)
 	ListRefunds(ctx context.Context, accountID string) ([]*StoredRefund, error)
+	// CancelPurchase marks a purchase cancelled (it stays listed) and bumps
+	// the account's revision, so bills issued with it are adjusted. A
+	// purchase already cancelled is returned as it is.
+	CancelPurchase(ctx context.Context, accountID, id string) (*StoredPurchase, error)
 }
 
 // EventService stores usage events durably and idempotently.
@@ -381,6 +388,7 @@ type Store interface {
 	PurchaseService
 	EventService
 	BillStore
+	QuarantineStore
 	Close() error
 }
 
