@@ -118,10 +118,10 @@ type settleGroup struct {
 	skipped []bool      // by account: quarantined at its revision
 	quar    map[string]*livebill.Quarantine
 	jobs    []*groupJob // the accounts due
-	evs   map[string][]livebill.StoredEvent
-	after map[string]int64
-	now   time.Time
-	err   error // the group's: none of its accounts was settled
+	evs     map[string][]livebill.StoredEvent
+	after   map[string]int64
+	now     time.Time
+	err     error // the group's: none of its accounts was settled
 }
 
 // groupJob is one due account of a group.
