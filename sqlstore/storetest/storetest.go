@@ -63,6 +63,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })
 	t.Run("FindApp", func(t *testing.T) { testFindApp(t, open) })
 	t.Run("SettleGroups", func(t *testing.T) { testSettleGroups(t, open) })
+	t.Run("BadInputs", func(t *testing.T) { testBadInputs(t, open) })
+	t.Run("PurchaseChecks", func(t *testing.T) { testPurchaseChecks(t, open) })
+	t.Run("PurchasesConcurrent", func(t *testing.T) { testPurchasesConcurrent(t, open) })
+	t.Run("Quarantine", func(t *testing.T) { testQuarantine(t, open) })
 }
 
 type env struct {
