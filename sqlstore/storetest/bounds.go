@@ -74,8 +74,8 @@ func testBadInputs(t *testing.T, open Opener) {
 		ev("j", "2026-03-10T10:00:00+08:00", "room.join", "A"),
 		ev("y24", "0024-10-01T10:00:00+08:00", "room.join", "B"),
 		ev("y1970", "1970-01-01T00:00:01Z", "room.join", "C"),
-		ev("future", "2026-03-10T14:00:00+08:00", "room.join", "D"),     // 2 h ahead; 1 h allowed
-		ev("old", "2024-01-09T10:00:00+08:00", "room.join", "E"),        // 791 days back; 730 allowed
+		ev("future", "2026-03-10T14:00:00+08:00", "room.join", "D"), // 2 h ahead; 1 h allowed
+		ev("old", "2024-01-09T10:00:00+08:00", "room.join", "E"),    // 791 days back; 730 allowed
 		`{"id":"a\u0000b","time":"2026-03-10T10:00:00+08:00","type":"room.join","app":"app1","room":"r1","user":"F"}`,
 		ev(long, "2026-03-10T10:00:00+08:00", "room.join", "G"),
 		`{"id":"nul-room","time":"2026-03-10T10:00:00+08:00","type":"room.join","app":"app1","room":"r\u0000","user":"H"}`,
