@@ -64,9 +64,15 @@ func TestCrashSafety(t *testing.T) {
 // TestCrashSafetyPostgres is the same on PostgreSQL, in a fresh schema of
 // the database LIVEBILL_TEST_POSTGRES names.
 func TestCrashSafetyPostgres(t *testing.T) {
+	crashSafety(t, postgresSchema(t))
+}
+
+// postgresSchema returns the DSN of a fresh schema of the database
+// LIVEBILL_TEST_POSTGRES names (dropped after the test), or skips.
+func postgresSchema(t *testing.T) string {
 	base := os.Getenv("LIVEBILL_TEST_POSTGRES")
 	if base == "" {
-		t.Skip("LIVEBILL_TEST_POSTGRES is not set: skipping the PostgreSQL crash test")
+		t.Skip("LIVEBILL_TEST_POSTGRES is not set: skipping the PostgreSQL server test")
 	}
 	db, err := sql.Open("pgx", base)
 	if err != nil {
@@ -90,20 +96,25 @@ func TestCrashSafetyPostgres(t *testing.T) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	crashSafety(t, u.String())
+	return u.String()
 }
 
-func crashSafety(t *testing.T, data string) {
+// buildBinary builds the livebill command for a test that runs it.
+func buildBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a server")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "livebill")
+	bin := filepath.Join(t.TempDir(), "livebill")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		t.Fatalf("go build: %v", err)
 	}
+	return bin
+}
+
+func crashSafety(t *testing.T, data string) {
+	bin := buildBinary(t)
 	srv, url := startServer(t, bin, data)
 	c := lbhttp.NewClient(url)
 	ctx := context.Background()
