@@ -123,6 +123,7 @@ func testBadInputs(t *testing.T, open Opener) {
 	e.refused(t, "a purchase starting in 0024", 400, "POST", "/v1/accounts/acct/purchases", `{"id":"p5","app":"app1","plan":"rtc-engine.lite","start":"0024-03-01"}`, "start:")
 	e.refused(t, "a refund of no purchase", 404, "POST", "/v1/accounts/acct/refunds", `{"purchase":"nope","time":"2026-03-02"}`, "purchase:")
 	e.refused(t, "a top-up of 10^20", 400, "POST", "/v1/accounts/acct/topups", `{"id":"t1","amount":"100000000000000000000"}`, "amount:")
+	e.refused(t, "a webhook secret with a NUL byte", 400, "PUT", "/v1/accounts/acct/apps/app1/webhook", `{"vendor":"trtc","secret":"k\u0000"}`, "secret:")
 	e.refused(t, "a camera of 2^40 × 2^40", 400, "POST", "/v1/accounts/acct/devices", `{"id":"d1","cameras":[{"width":1099511627776,"height":1099511627776}]}`, "cameras[0]:")
 
 	// nothing refused was stored, and the account still quotes: A alone
