@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,9 +21,18 @@ import (
 // names whatever the error format.
 func (e *env) raw(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
+	return e.rawHeader(t, method, path, body)
+}
+
+// rawHeader is raw with headers (name, value, …).
+func (e *env) rawHeader(t *testing.T, method, path, body string, header ...string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, e.client.BaseURL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := e.client.HTTP.Do(req)
 	if err != nil {
@@ -123,6 +133,11 @@ func testBadInputs(t *testing.T, open Opener) {
 	e.refused(t, "a purchase starting in 0024", 400, "POST", "/v1/accounts/acct/purchases", `{"id":"p5","app":"app1","plan":"rtc-engine.lite","start":"0024-03-01"}`, "start:")
 	e.refused(t, "a refund of no purchase", 404, "POST", "/v1/accounts/acct/refunds", `{"purchase":"nope","time":"2026-03-02"}`, "purchase:")
 	e.refused(t, "a top-up of 10^20", 400, "POST", "/v1/accounts/acct/topups", `{"id":"t1","amount":"100000000000000000000"}`, "amount:")
+	// a LiveKit token (unverified until its key is found) naming a key with a NUL byte
+	lkClaims := base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"k\u0000","sha256":"x"}`))
+	if code, got := e.rawHeader(t, "POST", "/v1/ingest/livekit", "{}", "Authorization", "Bearer e30."+lkClaims+".c2ln"); code != 401 {
+		t.Errorf("a LiveKit key with a NUL byte: %d %.300s, want 401", code, got)
+	}
 	e.refused(t, "a webhook secret with a NUL byte", 400, "PUT", "/v1/accounts/acct/apps/app1/webhook", `{"vendor":"trtc","secret":"k\u0000"}`, "secret:")
 	e.refused(t, "a camera of 2^40 × 2^40", 400, "POST", "/v1/accounts/acct/devices", `{"id":"d1","cameras":[{"width":1099511627776,"height":1099511627776}]}`, "cameras[0]:")
 
