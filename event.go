@@ -145,22 +145,20 @@ func (e *Event) Validate() error {
 	bad := func(field, reason string) error {
 		return &EventError{Line: e.Line, ID: e.ID, Field: field, Reason: reason}
 	}
-	if p := TextProblem(e.ID); p != "" {
-		// the error does not carry the id: it would echo the bad input
-		return &EventError{Line: e.Line, Field: "id", Reason: p}
-	}
 	if e.Type == EventUnknown {
 		return bad("type", "unknown or missing event type")
 	}
 	if e.Time == 0 {
 		return bad("time", "missing")
 	}
-	if e.Time < EarliestTime.UnixMilli() || e.Time >= LatestTime.UnixMilli() {
+	if e.Time < earliestMS || e.Time >= latestMS {
 		return bad("time", fmt.Sprintf("%s is outside the years %d to %d", time.UnixMilli(e.Time).UTC().Format(time.RFC3339Nano),
 			EarliestTime.Year(), LatestTime.Year()-1))
 	}
-	if err := e.checkBounds(); err != nil {
-		return err
+	if !e.smallNumbers() {
+		if err := e.checkNumbers(); err != nil {
+			return err
+		}
 	}
 	if e.App == "" {
 		return bad("app", "missing")
@@ -373,19 +371,16 @@ func (e *Event) Validate() error {
 
 func quote(s string) string { return Shown(s) }
 
-// sizeInBounds reports whether a size's sides and area are at most
-// MaxVideoArea (negative sides are the type checks' to report).
-func sizeInBounds(w, h int) bool {
-	if int64(w) > MaxVideoArea || int64(h) > MaxVideoArea {
-		return false
+// CheckText checks the event's strings (Input limits, limits.go): the id
+// and every string field, those of its lists too, must be valid ids
+// (TextProblem). The parsers call it for what they decode (eventio; its
+// fast path takes only short printable ASCII, which passes), so Validate,
+// which the meter runs on every event, does not scan strings again. An
+// error about the id does not carry the id: it would echo the bad input.
+func (e *Event) CheckText() error {
+	if p := TextProblem(e.ID); p != "" {
+		return &EventError{Line: e.Line, Field: "id", Reason: p}
 	}
-	return int64(w)*int64(h) <= MaxVideoArea
-}
-
-// checkBounds checks what every event must satisfy whatever its type
-// (Input limits, limits.go): each string field a valid id (TextProblem),
-// lists and numbers within their bounds.
-func (e *Event) checkBounds() error {
 	bad := func(field, reason string) error {
 		return &EventError{Line: e.Line, ID: e.ID, Field: field, Reason: reason}
 	}
@@ -396,14 +391,6 @@ func (e *Event) checkBounds() error {
 	} {
 		if p := TextProblem(f.v); p != "" {
 			return bad(f.name, p)
-		}
-	}
-	for _, l := range [...]struct {
-		name string
-		n    int
-	}{{"formats", len(e.Formats)}, {"streams", len(e.Streams)}, {"outputs", len(e.Outputs)}, {"inputs", len(e.Inputs)}} {
-		if l.n > MaxListLen {
-			return bad(l.name, fmt.Sprintf("more than %d entries", MaxListLen))
 		}
 	}
 	for _, f := range e.Formats {
@@ -430,6 +417,37 @@ func (e *Event) checkBounds() error {
 				return bad("outputs", p)
 			}
 		}
+	}
+	return nil
+}
+
+// smallNumbers reports, in a few ORs, that the event's lists are short,
+// it has no recording outputs and its numbers are small — the usual event,
+// within every bound of checkNumbers. (An OR is at least each of its
+// terms; a negative number is a huge unsigned one.)
+func (e *Event) smallNumbers() bool {
+	return len(e.Formats)|len(e.Streams)|len(e.Inputs) <= MaxListLen && len(e.Outputs) == 0 &&
+		uint64(e.Width|e.Height|e.Output.Width|e.Output.Height) < 1<<16 &&
+		uint64(e.BitrateKbps|e.Count|e.Players|e.DurationUS) < 1<<26
+}
+
+// checkNumbers checks what every event must satisfy whatever its type
+// (Input limits, limits.go): its lists' lengths and its numbers.
+func (e *Event) checkNumbers() error {
+	bad := func(field, reason string) error {
+		return &EventError{Line: e.Line, ID: e.ID, Field: field, Reason: reason}
+	}
+	if len(e.Formats)|len(e.Streams)|len(e.Outputs)|len(e.Inputs) > MaxListLen {
+		for _, l := range [...]struct {
+			name string
+			n    int
+		}{{"formats", len(e.Formats)}, {"streams", len(e.Streams)}, {"outputs", len(e.Outputs)}, {"inputs", len(e.Inputs)}} {
+			if l.n > MaxListLen {
+				return bad(l.name, fmt.Sprintf("more than %d entries", MaxListLen))
+			}
+		}
+	}
+	for _, o := range e.Outputs {
 		if !sizeInBounds(o.Width, o.Height) {
 			return bad("outputs", fmt.Sprintf("width × height must be at most %d pixels", int64(MaxVideoArea)))
 		}
@@ -465,4 +483,13 @@ func (o Output) VideoArea() int64 {
 		return 0
 	}
 	return int64(o.Width) * int64(o.Height)
+}
+
+// sizeInBounds reports whether a size's sides and area are at most
+// MaxVideoArea (negative sides are the type checks' to report).
+func sizeInBounds(w, h int) bool {
+	if int64(w) > MaxVideoArea || int64(h) > MaxVideoArea {
+		return false
+	}
+	return int64(w)*int64(h) <= MaxVideoArea
 }

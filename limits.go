@@ -59,11 +59,13 @@ const (
 var (
 	EarliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	LatestTime   = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	earliestMS, latestMS = EarliestTime.UnixMilli(), LatestTime.UnixMilli()
 )
 
 // TextProblem returns what is wrong with an id or a string field, or ""
 // when nothing is: longer than MaxIDLen bytes, not valid UTF-8, or holding
-// a control character (NUL, newline, …).
+// a control character (U+0000–U+001F: NUL, newline, …).
 func TextProblem(s string) string {
 	if len(s) > MaxIDLen {
 		return fmt.Sprintf("longer than %d bytes", MaxIDLen)
@@ -73,7 +75,7 @@ func TextProblem(s string) string {
 		switch c := s[i]; {
 		case c == 0:
 			return "contains a NUL byte"
-		case c < 0x20 || c == 0x7f:
+		case c < 0x20:
 			return "contains a control character"
 		case c >= 0x80:
 			ascii = false

@@ -134,6 +134,9 @@ func Parse(b []byte, e *livebill.Event) error {
 	if err := fromRaw(&raw, e); err != nil {
 		return err
 	}
+	if err := e.CheckText(); err != nil {
+		return err
+	}
 	return e.Validate()
 }
 
