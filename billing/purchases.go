@@ -61,12 +61,11 @@ func (s *Service) CreatePurchase(ctx context.Context, in *livebill.CreatePurchas
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := s.Store.FindAccount(ctx, in.AccountID); err != nil {
+	unlock, err := s.lockAccount(ctx, in.AccountID)
+	if err != nil {
 		return nil, err
 	}
-	sl := s.slot(in.AccountID)
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
+	defer unlock()
 	a, err := s.load(ctx, in.AccountID)
 	if err != nil {
 		return nil, err
@@ -123,12 +122,11 @@ func (s *Service) CreateRefund(ctx context.Context, in *livebill.CreateRefundInp
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := s.Store.FindAccount(ctx, in.AccountID); err != nil {
+	unlock, err := s.lockAccount(ctx, in.AccountID)
+	if err != nil {
 		return nil, err
 	}
-	sl := s.slot(in.AccountID)
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
+	defer unlock()
 	ps, err := s.Store.ListPurchases(ctx, in.AccountID)
 	if err != nil {
 		return nil, err
@@ -166,13 +164,24 @@ func (s *Service) CreateRefund(ctx context.Context, in *livebill.CreateRefundInp
 // settlement adjusts the bills issued with it, and an account quarantined
 // because of it is tried again.
 func (s *Service) CancelPurchase(ctx context.Context, accountID, id string) (*livebill.StoredPurchase, error) {
-	if _, err := s.Store.FindAccount(ctx, accountID); err != nil {
+	unlock, err := s.lockAccount(ctx, accountID)
+	if err != nil {
 		return nil, err
 	}
-	sl := s.slot(accountID)
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
+	defer unlock()
 	return s.Store.CancelPurchase(ctx, accountID, id)
+}
+
+// lockAccount takes the slot of an account that exists (a slot is made
+// only for one, so ids that name nothing leave nothing behind) and
+// returns its unlock.
+func (s *Service) lockAccount(ctx context.Context, id string) (unlock func(), err error) {
+	if _, err := s.Store.FindAccount(ctx, id); err != nil {
+		return nil, err
+	}
+	sl := s.slot(id)
+	sl.mu.Lock()
+	return sl.mu.Unlock, nil
 }
 
 // trialRate rates the account without usage, once change (when not nil)

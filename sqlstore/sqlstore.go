@@ -457,12 +457,7 @@ func (s *DB) ListPurchases(ctx context.Context, accountID string) ([]*livebill.S
 // revision in one transaction; a purchase already cancelled is returned
 // unchanged.
 func (s *DB) CancelPurchase(ctx context.Context, accountID, id string) (*livebill.StoredPurchase, error) {
-	for attempt := 1; ; attempt++ {
-		p, err := s.cancelPurchaseOnce(ctx, accountID, id)
-		if err == nil || attempt == maxAttempts || !transient(err) {
-			return p, err
-		}
-	}
+	return retried(func() (*livebill.StoredPurchase, error) { return s.cancelPurchaseOnce(ctx, accountID, id) })
 }
 
 func (s *DB) cancelPurchaseOnce(ctx context.Context, accountID, id string) (*livebill.StoredPurchase, error) {
@@ -516,12 +511,7 @@ func (s *DB) CreateRefund(ctx context.Context, in *livebill.CreateRefundInput) (
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
-		r, err := s.createRefundOnce(ctx, in)
-		if err == nil || attempt == maxAttempts || !transient(err) {
-			return r, err
-		}
-	}
+	return retried(func() (*livebill.StoredRefund, error) { return s.createRefundOnce(ctx, in) })
 }
 
 func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInput) (*livebill.StoredRefund, error) {

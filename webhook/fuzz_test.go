@@ -16,34 +16,19 @@ import (
 // Normalizer takes without panicking. Seeds: the vendors' documented
 // sample callbacks (webhook_test.go).
 
-func FuzzMapTRTC(f *testing.F) {
-	for _, s := range trtcSamples {
-		f.Add([]byte(s))
-	}
-	f.Add([]byte(trtcDocBody))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		evs, err := MapTRTC(cfg(TRTC), body)
-		checkMapped(t, body, evs, err)
-	})
-}
+func FuzzMapTRTC(f *testing.F) { fuzzMap(f, TRTC, MapTRTC, append(trtcSamples, trtcDocBody)) }
 
-func FuzzMapLiveKit(f *testing.F) {
-	for _, s := range lkSamples {
-		f.Add([]byte(s))
-	}
-	f.Add([]byte(lkBody))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		evs, err := MapLiveKit(cfg(LiveKit), body)
-		checkMapped(t, body, evs, err)
-	})
-}
+func FuzzMapLiveKit(f *testing.F) { fuzzMap(f, LiveKit, MapLiveKit, append(lkSamples, lkBody)) }
 
-func FuzzMapAgora(f *testing.F) {
-	for _, s := range agoraSamples {
+func FuzzMapAgora(f *testing.F) { fuzzMap(f, Agora, MapAgora, agoraSamples) }
+
+// fuzzMap fuzzes one vendor's mapping from its samples.
+func fuzzMap(f *testing.F, vendor string, mapping func(*Config, []byte) ([]Event, error), samples []string) {
+	for _, s := range samples {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		evs, err := MapAgora(cfg(Agora), body)
+		evs, err := mapping(cfg(vendor), body)
 		checkMapped(t, body, evs, err)
 	})
 }
