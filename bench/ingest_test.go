@@ -15,7 +15,9 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/gen"
 	lbhttp "github.com/livebill/livebill/http"
+	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
 // BenchmarkIngest measures durable ingest through the HTTP server
@@ -57,7 +59,10 @@ func benchIngest(b *testing.B, be backend, lines [][]byte, size, clients int) {
 			b.Fatal(err)
 		}
 	}
-	srv := lbhttp.NewServer(store, billing.New(store, nil))
+	// the clock just after the workload (30 hours from gen.DefaultStart),
+	// so every event is within the times ingestion accepts
+	clock := storetest.NewClock(gen.DefaultStart.Add(31 * time.Hour))
+	srv := lbhttp.NewServer(store, billing.New(store, clock))
 	addr, err := srv.Listen("127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
