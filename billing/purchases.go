@@ -46,7 +46,11 @@ func (s *Service) CreateAccount(ctx context.Context, in *livebill.CreateAccountI
 		return nil, err
 	}
 	if err := a.trialRate(s.Clock.Now(), nil); err != nil {
-		return nil, livebill.Errorf(livebill.EINVALID, "catalog_yaml: the account would not rate: %v", err)
+		field := "catalog"
+		if in.CatalogYAML != "" {
+			field = "catalog_yaml"
+		}
+		return nil, livebill.Errorf(livebill.EINVALID, "%s: the account would not rate: %v", field, err)
 	}
 	return s.Store.CreateAccount(ctx, in)
 }
