@@ -52,6 +52,11 @@ type Service struct {
 	// ImportTimeout is how long an import holds its accounts after its
 	// last batch unless finished; 0 means DefaultImportTimeout.
 	ImportTimeout time.Duration
+	// EventMaxAge and EventMaxFuture bound the times of ingested events
+	// around the billing clock: an event older than EventMaxAge, or more
+	// than EventMaxFuture ahead, is rejected with the field time named
+	// (0 means DefaultEventMaxAge, DefaultEventMaxFuture).
+	EventMaxAge, EventMaxFuture time.Duration
 	// Monitor, when set, is told of each batch ingested and each
 	// settlement run (SettleAll).
 	Monitor livebill.BillingMonitor
@@ -66,6 +71,29 @@ var (
 	_ livebill.BillService   = (*Service)(nil)
 	_ livebill.IngestService = (*Service)(nil)
 )
+
+// Default bounds of ingested event times (docs/decisions.md, "Input
+// limits"): two years back, so last year's history can be imported whole
+// at any time of this year; an hour ahead, for clock skew.
+const (
+	DefaultEventMaxAge    = 730 * 24 * time.Hour
+	DefaultEventMaxFuture = time.Hour
+)
+
+// EventBounds returns the event times ingestion accepts at now.
+func (s *Service) EventBounds(now time.Time) livebill.TimeBounds {
+	age, ahead := s.EventMaxAge, s.EventMaxFuture
+	if age <= 0 {
+		age = DefaultEventMaxAge
+	}
+	if ahead <= 0 {
+		ahead = DefaultEventMaxFuture
+	}
+	clock := now.UTC().Format(time.RFC3339)
+	return livebill.TimeBounds{Earliest: now.Add(-age), Latest: now.Add(ahead),
+		TooOld: fmt.Sprintf("more than %s before the server's clock (%s): older events are not accepted", livebill.Days(age), clock),
+		TooNew: fmt.Sprintf("more than %s after the server's clock (%s): events from the future are not accepted", livebill.Days(ahead), clock)}
+}
 
 // New returns a service on store with the given clock.
 func New(store livebill.Store, clock livebill.Clock) *Service {
@@ -133,6 +161,7 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 	var good []livebill.IncomingEvent
 	var goodIdx []int
 	apps := map[string]string{}
+	bounds := s.EventBounds(s.Clock.Now())
 	p := parsers.Get().(*eventio.Parser)
 	defer parsers.Put(p)
 	for i, raw := range batch {
@@ -155,6 +184,10 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 		st.ID = e.ID
 		if e.ID == "" {
 			reject(livebill.EINVALID, &livebill.EventError{Line: raw.Line, Field: "id", Reason: "missing (the ingest API needs an id unique per account)"})
+			continue
+		}
+		if err := bounds.Check(&e); err != nil {
+			reject(livebill.EINVALID, err)
 			continue
 		}
 		acct, ok := apps[e.App]
@@ -297,6 +330,9 @@ func loadZone(name string) (*time.Location, error) {
 // accountZone is the part of an account its record alone gives: its
 // catalog and billing zone (enough to tell whether it is due).
 func accountZone(rec *livebill.AccountRecord) (*account, error) {
+	if err := checkHistory(rec); err != nil {
+		return nil, err
+	}
 	cat, err := loadCatalog(rec)
 	if err != nil {
 		return nil, err
@@ -308,6 +344,28 @@ func accountZone(rec *livebill.AccountRecord) (*account, error) {
 		}
 	}
 	return &account{rec: rec, cat: cat, loc: loc}, nil
+}
+
+// checkHistory refuses an account whose stored history starts before
+// livebill.EarliestTime (an event dated 0024 or 1970 stored by an older
+// version): settlement and replays rate an account from its first event,
+// day by day, and would run for centuries. Only the event span on the
+// account's row is read, before anything is replayed.
+func checkHistory(rec *livebill.AccountRecord) error {
+	if sp := rec.Events; sp.Count > 0 && sp.First < livebill.EarliestTime.UnixMilli() {
+		return livebill.Errorf(livebill.ECONFLICT, "account %q: its first stored event, at %s, is before %s: the account cannot be rated",
+			rec.ID, time.UnixMilli(sp.First).UTC().Format(time.RFC3339), livebill.EarliestTime.Format(time.DateOnly))
+	}
+	for _, d := range []struct {
+		name string
+		t    time.Time
+	}{{"created", rec.Created}, {"activated", rec.Activated}} {
+		if !d.t.IsZero() && d.t.Before(livebill.EarliestTime) {
+			return livebill.Errorf(livebill.ECONFLICT, "account %q: %s %s is before %s: the account cannot be rated",
+				rec.ID, d.name, d.t.Format(time.DateOnly), livebill.EarliestTime.Format(time.DateOnly))
+		}
+	}
+	return nil
 }
 
 // build makes what rating an account needs from its stored record,
@@ -331,10 +389,18 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 		acct.Activated = acct.Created
 	}
 	a.in = rating.Input{Catalog: cat, Location: loc, Mode: rec.Mode, Account: acct}
+	cancelled := map[string]bool{}
 	for _, p := range ps {
+		if p.Cancelled != "" {
+			cancelled[p.ID] = true
+			continue
+		}
 		start, err := livebill.ParseInstant(p.Start, loc)
 		if err != nil {
 			return nil, livebill.Errorf(livebill.EINVALID, "purchase %q: start: %v", p.ID, err)
+		}
+		if err := livebill.CheckInstant("start", start); err != nil {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q: stored purchase %q: %v", rec.ID, p.ID, err)
 		}
 		a.in.Purchases = append(a.in.Purchases, livebill.Purchase{ID: p.ID, App: p.App, Plan: p.Plan, Count: p.Count,
 			Region: p.Region, Device: p.Device, Start: start, AutoRenew: p.AutoRenew})
@@ -343,9 +409,15 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 		a.in.Devices = append(a.in.Devices, *d)
 	}
 	for _, r := range rs {
+		if cancelled[r.Purchase] { // void with its purchase
+			continue
+		}
 		t, err := livebill.ParseInstant(r.Time, loc)
 		if err != nil {
 			return nil, livebill.Errorf(livebill.EINVALID, "refund of %q: time: %v", r.Purchase, err)
+		}
+		if err := livebill.CheckInstant("time", t); err != nil {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q: stored refund of %q: %v", rec.ID, r.Purchase, err)
 		}
 		a.in.Refunds = append(a.in.Refunds, livebill.RefundRequest{Plan: r.Purchase, Count: r.Count, Time: t})
 	}
@@ -440,7 +512,10 @@ func (s *Service) Quote(ctx context.Context, accountID, from, to string) (*liveb
 		return nil, err
 	}
 	if !f.Before(t) {
-		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
+		return nil, livebill.Errorf(livebill.EINVALID, "from: must be before to")
+	}
+	if t.After(f.AddDate(livebill.MaxQuoteYears, 0, 0)) {
+		return nil, livebill.Errorf(livebill.EINVALID, "to: at most %d years after from", livebill.MaxQuoteYears)
 	}
 	q, rejected, err := s.quote(ctx, a, f, t)
 	if err != nil {
@@ -464,9 +539,6 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	}
 	from, _ := parseDate(in.From, "from", a.loc)
 	to, _ := parseDate(in.To, "to", a.loc)
-	if !from.Before(to) {
-		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
-	}
 	recs, err := s.records(ctx, a, from, to)
 	if err != nil {
 		return nil, err
@@ -543,6 +615,11 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time) (
 // returns them joined. On a store that reads and writes in batches
 // (livebill.SettleStore) accounts are settled in groups (settleGroups);
 // otherwise one by one. The Monitor is told of the run.
+//
+// An account whose stored data cannot be rated is quarantined (judge):
+// reported once, then skipped while its revision stays the same, so one
+// bad account neither fails its group nor is retried and logged on every
+// tick.
 func (s *Service) SettleAll(ctx context.Context) error {
 	start := s.Clock.Now()
 	tally := &runTally{}
@@ -559,18 +636,30 @@ func (s *Service) settleAll(ctx context.Context, tally *runTally) error {
 	if err != nil {
 		return err
 	}
+	qs, err := s.Store.ListQuarantines(ctx)
+	if err != nil {
+		return err
+	}
+	quar := make(map[string]*livebill.Quarantine, len(qs))
+	for _, q := range qs {
+		quar[q.AccountID] = q
+	}
 	if ss, ok := s.Store.(livebill.SettleStore); ok {
 		ids := make([]string, len(accts))
 		for i, a := range accts {
 			ids[i] = a.ID
 		}
-		return s.settleGroups(ctx, ss, ids, tally)
+		return s.settleGroups(ctx, ss, ids, quar, tally)
 	}
 	var errs []error
 	for _, a := range accts {
-		bills, err := s.Settle(ctx, a.ID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
+		skipped := quar[a.ID] != nil && quar[a.ID].Revision == a.Revision
+		var bills []livebill.IssuedBill
+		var err error
+		if !skipped {
+			if bills, err = s.Settle(ctx, a.ID); err != nil {
+				errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
+			}
 		}
 		z, zerr := accountZone(a)
 		st, serr := s.Store.FindSettlement(ctx, a.ID)
@@ -578,7 +667,7 @@ func (s *Service) settleAll(ctx context.Context, tally *runTally) error {
 			tally.failedAccount()
 			continue
 		}
-		tally.account(s, z, st.Through, err != nil, len(bills) > 0, len(bills))
+		tally.account(s, z, st.Through, accountOutcome{failed: err != nil, skipped: skipped, written: len(bills) > 0, bills: len(bills)})
 	}
 	return errors.Join(errs...)
 }
@@ -620,6 +709,9 @@ func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleO
 	defer sl.mu.Unlock()
 	a, err := s.load(ctx, accountID)
 	if err != nil {
+		if rec, e := s.Store.FindAccount(ctx, accountID); e == nil {
+			return nil, s.judgeOne(ctx, rec, err)
+		}
 		return nil, err
 	}
 	st, err := s.Store.FindSettlement(ctx, accountID)
@@ -644,15 +736,18 @@ func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleO
 		return res, nil
 	}
 	if _, err := s.live(ctx, sl, a, s.meterTo(a, now)); err != nil {
-		return nil, err
+		return nil, s.judgeOne(ctx, a.rec, err)
 	}
 	issued, err := s.Store.ListBills(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
 	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now, hold: hold.Day})
-	if err != nil || w == nil {
-		return res, err
+	if err != nil {
+		return nil, s.judgeOne(ctx, a.rec, err)
+	}
+	if w == nil {
+		return res, s.judgeOne(ctx, a.rec, nil)
 	}
 	if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
 		return nil, err
@@ -661,7 +756,7 @@ func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleO
 	if w.Settlement.Held != "" {
 		res.HeldFrom, res.HeldBy, res.HeldUntil = w.Settlement.Held, "quiet", hold.LastIngest.Add(s.settleQuiet())
 	}
-	return res, nil
+	return res, s.judgeOne(ctx, a.rec, nil)
 }
 
 type keyedBill struct {

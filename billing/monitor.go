@@ -24,19 +24,27 @@ type runTally struct {
 	run livebill.SettleRun
 }
 
+// accountOutcome is how a run left one account.
+type accountOutcome struct {
+	failed  bool // settling it failed
+	skipped bool // quarantined: not tried (it counts as behind, not as failed again)
+	written bool // its settlement was written, with bills issued
+	bills   int
+}
+
 // account counts one account as the run leaves it: settled through the
-// day through (its first day not settled, "" none), failed or not, and
-// whether this run wrote its settlement with bills issued.
-func (t *runTally) account(s *Service, a *account, through string, failed, written bool, bills int) {
-	owed, ok := s.owedSince(a, through, failed)
+// day through (its first day not settled, "" none); a (its zone) may be
+// nil when it is not known.
+func (t *runTally) account(s *Service, a *account, through string, out accountOutcome) {
+	owed, ok := s.owedSince(a, through, out.failed || out.skipped)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
-	case failed:
+	case out.failed:
 		t.run.Failed++
-	case written:
+	case out.written:
 		t.run.Settled++
-		t.run.Bills += bills
+		t.run.Bills += out.bills
 	}
 	if ok && (t.run.OwedSince.IsZero() || owed.Before(t.run.OwedSince)) {
 		t.run.OwedSince = owed
@@ -52,10 +60,10 @@ func (t *runTally) failedAccount() {
 
 // owedSince is when the account's first day not settled became (or
 // becomes) due: the end of that day in its zone plus the settle delay.
-// An account never settled owes nothing unless settling it failed: then
-// its first day is that of its creation or first event. false: it owes
-// nothing.
-func (s *Service) owedSince(a *account, through string, failed bool) (time.Time, bool) {
+// An account never settled owes nothing unless it is behind (settling it
+// failed, or it is quarantined): then its first day is that of its
+// creation or first event. false: it owes nothing.
+func (s *Service) owedSince(a *account, through string, behind bool) (time.Time, bool) {
 	if a == nil {
 		return time.Time{}, false
 	}
@@ -67,7 +75,7 @@ func (s *Service) owedSince(a *account, through string, failed bool) (time.Time,
 		}
 		day = d
 	} else {
-		if !failed {
+		if !behind {
 			return time.Time{}, false
 		}
 		first := a.rec.Created

@@ -47,7 +47,7 @@ const MaxSettleGroup = 10_000
 // group's accounts; a group holds at least one account.
 const settleGroupEvents = 1_000_000
 
-func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string, tally *runTally) error {
+func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string, quar map[string]*livebill.Quarantine, tally *runTally) error {
 	ids = append([]string(nil), ids...)
 	sort.Strings(ids)
 	size := s.SettleGroup
@@ -85,7 +85,7 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 		go func() {
 			defer wg.Done()
 			for k := range locked {
-				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k], tally)
+				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k], quar, tally)
 			}
 		}()
 	}
@@ -95,15 +95,16 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 
 // settleRange settles the accounts ids, whose slots are locked, in as
 // many parts as settleGroupEvents asks, unlocking each part's slots once
-// it is written; it returns the accounts' errors joined and counts them
-// in tally.
-func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot, tally *runTally) error {
+// it is written; accounts quarantined at their current revision (quar)
+// are skipped. It returns the accounts' errors joined (judgeGroup) and
+// counts the accounts in tally.
+func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot, quar map[string]*livebill.Quarantine, tally *runTally) error {
 	var errs []error
 	for len(ids) > 0 {
-		g := s.loadGroup(ctx, ss, ids, slots)
+		g := s.loadGroup(ctx, ss, ids, slots, quar)
 		s.computeGroup(ctx, g)
 		s.writeGroup(ctx, ss, g)
-		errs = append(errs, g.errors())
+		errs = append(errs, s.judgeGroup(ctx, g))
 		g.count(s, tally)
 		ids, slots = ids[len(g.ids):], slots[len(g.ids):]
 	}
@@ -112,14 +113,18 @@ func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids 
 
 // settleGroup is a group of accounts being settled.
 type settleGroup struct {
-	ids   []string    // sorted
-	slots []*liveSlot // locked until writeGroup
-	errs  []error     // by account (ids)
-	jobs  []*groupJob // the accounts due
-	evs   map[string][]livebill.StoredEvent
-	after map[string]int64
-	now   time.Time
-	err   error // the group's: none of its accounts was settled
+	ids     []string    // sorted
+	slots   []*liveSlot // locked until writeGroup
+	errs    []error     // by account (ids): reading or computing its settlement
+	werrs   []error     // by account: writing its bills
+	revs    []int64     // by account: its revision
+	skipped []bool      // by account: quarantined at its revision
+	quar    map[string]*livebill.Quarantine
+	jobs    []*groupJob // the accounts due
+	evs     map[string][]livebill.StoredEvent
+	after   map[string]int64
+	now     time.Time
+	err     error // the group's: none of its accounts was settled
 	// for the run's tally: each account's zone (nil if unknown) and
 	// settlement as read
 	zones []*account
@@ -135,8 +140,11 @@ type groupJob struct {
 	err error
 }
 
-// errors returns the group's errors, each prefixed with its account.
-func (g *settleGroup) errors() error {
+// judgeGroup returns the group's errors: the group's own (the store
+// failed: none of its accounts was settled), bills that could not be
+// written, and the accounts newly quarantined (judge); it releases the
+// quarantined accounts that settled.
+func (s *Service) judgeGroup(ctx context.Context, g *settleGroup) error {
 	if g.err != nil {
 		if len(g.ids) == 0 {
 			return g.err
@@ -149,9 +157,13 @@ func (g *settleGroup) errors() error {
 		}
 	}
 	var out []error
-	for i, err := range g.errs {
-		if err != nil {
-			out = append(out, fmt.Errorf("account %s: %w", g.ids[i], err))
+	for i, id := range g.ids {
+		switch {
+		case g.skipped[i]:
+		case g.werrs[i] != nil:
+			out = append(out, fmt.Errorf("account %s: %w", id, g.werrs[i]))
+		default:
+			out = append(out, s.judge(ctx, id, g.revs[i], g.quar[id], g.errs[i]))
 		}
 	}
 	return errors.Join(out...)
@@ -166,8 +178,8 @@ func (g *settleGroup) unlock() {
 // loadGroup reads the inputs of the accounts ids (sorted; their slots
 // locked); when their events are too many it takes only a first part of
 // them (at least one account).
-func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot) *settleGroup {
-	g := &settleGroup{ids: ids, slots: slots}
+func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot, quar map[string]*livebill.Quarantine) *settleGroup {
+	g := &settleGroup{ids: ids, slots: slots, quar: quar}
 	fail := func(err error) *settleGroup {
 		g.err = err
 		return g
@@ -192,7 +204,8 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		return fail(err)
 	}
 	g.now = s.Clock.Now()
-	g.errs = make([]error, len(ids))
+	g.errs, g.werrs = make([]error, len(ids)), make([]error, len(ids))
+	g.revs, g.skipped = make([]int64, len(ids)), make([]bool, len(ids))
 	g.zones, g.sets = make([]*account, len(ids)), sets
 	g.after = map[string]int64{}
 	// which accounts are due needs only their records and settlements; the
@@ -203,6 +216,12 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		rec := recs[id]
 		if rec == nil {
 			g.errs[i] = livebill.Errorf(livebill.ENOTFOUND, "account %q not found", id)
+			continue
+		}
+		g.revs[i] = rec.Revision
+		if q := quar[id]; q != nil && q.Revision == rec.Revision {
+			g.skipped[i] = true              // known not to rate; nothing changed since
+			g.zones[i], _ = accountZone(rec) // for the lag
 			continue
 		}
 		a, err := accountZone(rec)
@@ -324,7 +343,7 @@ func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *se
 	}
 	for k, w := range writes {
 		if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
-			owners[k].err = err
+			g.werrs[owners[k].k] = err
 		}
 	}
 }
@@ -340,24 +359,19 @@ func (g *settleGroup) count(s *Service, tally *runTally) {
 	}
 	written := make([]*livebill.SettleWrite, len(g.ids))
 	for _, j := range g.jobs {
-		if j.err == nil {
+		if j.err == nil && g.werrs[j.k] == nil {
 			written[j.k] = j.w
 		}
 	}
 	for i, id := range g.ids {
-		a := g.zones[i]
-		if a == nil {
-			tally.failedAccount()
-			continue
-		}
 		through := ""
 		if st := g.sets[id]; st != nil {
 			through = st.Through
 		}
-		bills := 0
+		out := accountOutcome{failed: g.errs[i] != nil || g.werrs[i] != nil, skipped: g.skipped[i]}
 		if w := written[i]; w != nil {
-			through, bills = w.Settlement.Through, len(w.Bills)
+			through, out.written, out.bills = w.Settlement.Through, true, len(w.Bills)
 		}
-		tally.account(s, a, through, g.errs[i] != nil, written[i] != nil, bills)
+		tally.account(s, g.zones[i], through, out)
 	}
 }

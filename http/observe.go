@@ -152,7 +152,7 @@ func (s *Server) served(a *accessWriter, r *http.Request, pattern string, start 
 	attrs := []slog.Attr{
 		slog.String("method", method),
 		slog.String("route", route),
-		slog.String("path", r.URL.Path),
+		slog.String("path", shortPath(r.URL.Path)),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.Int64("bytes", a.bytes),
@@ -165,6 +165,17 @@ func (s *Server) served(a *accessWriter, r *http.Request, pattern string, start 
 		attrs = append(attrs, slog.String("error", a.err.Error()))
 	}
 	log.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// maxLoggedPath bounds the path an access line shows: a request line may
+// be up to a megabyte long, its log line need not.
+const maxLoggedPath = 512
+
+func shortPath(p string) string {
+	if len(p) <= maxLoggedPath {
+		return p
+	}
+	return strings.ToValidUTF8(p[:maxLoggedPath], "") + "…"
 }
 
 // logger is the server's logger; without one, nothing is logged.

@@ -128,7 +128,8 @@ func TestAccessLog(t *testing.T) {
 
 // An internal error is answered "internal error"; its cause goes to the
 // request's access log line, at level ERROR. Requests no route takes are
-// logged as unmatched, their method bounded to HTTP's.
+// logged as unmatched, their method bounded to HTTP's; a path is logged
+// up to its first 512 bytes.
 func TestAccessLogErrors(t *testing.T) {
 	srv, store, log := loggedServer(t)
 	store.Close()
@@ -137,8 +138,12 @@ func TestAccessLogErrors(t *testing.T) {
 		t.Fatalf("closed store: %d %s", code, b)
 	}
 	call(t, "BREW", srv.URL+"/v1/coffee/42", "", "")
+	long := "/v1/accounts/" + strings.Repeat("x", 3000)
+	if code, b := call(t, "GET", srv.URL+long, testAdminKey, ""); code != http.StatusBadRequest {
+		t.Errorf("a 3000-byte id: %d %s", code, b)
+	}
 	lines := log.lines(t, "request")
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("%d lines:\n%s", len(lines), log)
 	}
 	if l := lines[0]; l["level"] != "ERROR" || l["status"] != float64(500) || !strings.Contains(l["error"].(string), "closed") {
@@ -146,6 +151,9 @@ func TestAccessLogErrors(t *testing.T) {
 	}
 	if l := lines[1]; l["route"] != lbhttp.Unmatched || l["method"] != "OTHER" || l["status"] != float64(404) || l["path"] != "/v1/coffee/42" {
 		t.Errorf("the unmatched request's line: %v", l)
+	}
+	if l := lines[2]; l["route"] != "/v1/accounts/{id}" || l["status"] != float64(400) || l["path"] != long[:512]+"…" {
+		t.Errorf("the long path's line: %.200v", l)
 	}
 }
 

@@ -53,8 +53,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/keys", access: Admin, handle: s.listKeys},
 		{method: "DELETE", path: "/v1/keys/{id}", access: Admin, handle: s.revokeKey},
 	}
-	rs = append(rs, s.ingestRoutes()...)   // webhook configuration and vendor webhooks (ingest.go)
-	return append(rs, s.importRoutes()...) // bulk imports (imports.go)
+	rs = append(rs, s.ingestRoutes()...)     // webhook configuration and vendor webhooks (ingest.go)
+	rs = append(rs, s.quarantineRoutes()...) // purchase cancellation, quarantine (quarantine.go)
+	return append(rs, s.importRoutes()...)   // bulk imports (imports.go)
 }
 
 // Route describes a route of the table, for documentation and tests.
@@ -95,7 +96,13 @@ func (s *Server) Handler() http.Handler {
 	mux, access := s.mux()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
-		s.observe(w, r, pattern, func(w http.ResponseWriter, r *http.Request) { serveRoute(mux, access, pattern, w, r) })
+		s.observe(w, r, pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := checkPath(r.URL.Path); err != nil {
+				writeError(w, err)
+				return
+			}
+			serveRoute(mux, access, pattern, w, r)
+		})
 	})
 }
 

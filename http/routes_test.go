@@ -209,7 +209,8 @@ func TestListenSetsTimeouts(t *testing.T) {
 // problem document whose description starts with the problem's code: 401
 // and 500 where a key is needed, 403 on operator routes, 404 where an
 // account key may name another account, 409 where Idempotency-Key is
-// honoured, 400 and 413 where a body is read.
+// honoured, 400 and 413 where a body is read, 400 where the path has
+// parameters.
 func TestOpenAPIOperations(t *testing.T) {
 	type schema struct {
 		Ref        string                     `json:"$ref"`
@@ -306,6 +307,9 @@ func TestOpenAPIOperations(t *testing.T) {
 		}
 		if rt.Creates {
 			need[409] = "it honours Idempotency-Key"
+		}
+		if strings.Contains(rt.Path, "{") {
+			need[400] = "a path segment may not be an id (checkPath)"
 		}
 		if op.RequestBody != nil {
 			need[400], need[413] = "it reads a body", "its body is bounded"

@@ -136,6 +136,9 @@ type AccountJSON struct {
 	Balance     string `json:"balance"`
 	Timezone    string `json:"timezone,omitempty"`
 	Revision    int64  `json:"revision"`
+	// Quarantine is set when the settlement leaves the account out: its
+	// stored data cannot be rated (GET /v1/accounts/{id} only).
+	Quarantine *livebill.Quarantine `json:"quarantine,omitempty"`
 }
 
 func accountJSON(a *livebill.AccountRecord) AccountJSON {
@@ -153,15 +156,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := in.Validate(); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := billing.CheckAccountCatalog(&in); err != nil {
-		writeError(w, err)
-		return
-	}
-	a, err := s.Store.CreateAccount(r.Context(), &in)
+	a, err := s.Billing.CreateAccount(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -179,7 +174,12 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, accountJSON(a))
+	j := accountJSON(a)
+	if j.Quarantine, err = s.Store.FindQuarantine(r.Context(), a.ID); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
@@ -264,7 +264,7 @@ func (s *Server) createPurchase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.AccountID = r.PathValue("id")
-	p, err := s.Store.CreatePurchase(r.Context(), &in)
+	p, err := s.Billing.CreatePurchase(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -285,7 +285,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.AccountID = r.PathValue("id")
-	rf, err := s.Store.CreateRefund(r.Context(), &in)
+	rf, err := s.Billing.CreateRefund(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return

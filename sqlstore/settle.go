@@ -118,19 +118,17 @@ func (s *DB) ListPurchasesOf(ctx context.Context, ids []string) (map[string][]*l
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `account_id, id, app, plan, count, region, device, start, auto_renew`, "purchases", "account_id", "seq, id", ids)
+	rows, err := s.queryIDs(ctx, purchaseCols, "purchases", "account_id", "seq, id", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list purchases: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p livebill.StoredPurchase
-		var auto int
-		if err := rows.Scan(&p.AccountID, &p.ID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto); err != nil {
+		p, err := scanPurchase(rows)
+		if err != nil {
 			return nil, fmt.Errorf("cannot read purchase: %w", err)
 		}
-		p.AutoRenew = auto != 0
-		out[p.AccountID] = append(out[p.AccountID], &p)
+		out[p.AccountID] = append(out[p.AccountID], p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot list purchases: %w", err)

@@ -39,6 +39,9 @@ func ParseLiveKitToken(token string) (*LiveKitClaims, error) {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, ErrSignature
 	}
+	if livebill.TextProblem(c.Issuer) != "" { // it is looked up as an API key
+		return nil, ErrSignature
+	}
 	return &c, nil
 }
 

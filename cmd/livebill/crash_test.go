@@ -123,11 +123,14 @@ func crashSafety(t *testing.T, data string, sig syscall.Signal) {
 	must(c.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": "crash", "catalog": "trtc", "mode": "calculator", "created": "2024-01-01"}, nil))
 	must(c.Do(ctx, "POST", "/v1/accounts/crash/apps", map[string]any{"id": "app1"}, nil))
 
-	// N screenshot events of count 1: the day's screenshot usage counts them.
+	// N screenshot events of count 1: the day's screenshot usage counts
+	// them. They are dated two days ago, within the times the server
+	// accepts around its clock.
 	const n, batch = 40000, 250
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
 	events := make([]string, n)
 	for i := range events {
-		tm := time.Date(2024, 10, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
+		tm := day.Add(time.Duration(i) * time.Second)
 		events[i] = fmt.Sprintf(`{"id":"s%d","type":"screenshot","app":"app1","time":%q,"count":1}`, i, tm.Format(time.RFC3339))
 	}
 	acked := make([]bool, n/batch)
@@ -193,7 +196,7 @@ func crashSafety(t *testing.T, data string, sig syscall.Signal) {
 		var u struct {
 			Usage []livebill.UsagePoint `json:"usage"`
 		}
-		must(c.Do(ctx, "GET", "/v1/accounts/crash/usage?from=2024-09-30&to=2024-10-03&granularity=day", nil, &u))
+		must(c.Do(ctx, "GET", "/v1/accounts/crash/usage?from="+day.AddDate(0, 0, -1).Format(time.DateOnly)+"&to="+day.AddDate(0, 0, 2).Format(time.DateOnly)+"&granularity=day", nil, &u))
 		var sum int64
 		for _, p := range u.Usage {
 			if p.Item == "trtc.screenshot" {

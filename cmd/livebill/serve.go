@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,7 +21,7 @@ import (
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -38,6 +40,12 @@ for --import-timeout after its last batch. A settled bill is never
 rewritten, later changes are issued as adjustments. Vendor callbacks
 whose own timestamp is more than --webhook-window from the server's clock
 are refused (401), so a captured callback cannot be replayed.
+
+Event times are bounded around the server's clock: an event older than
+--event-max-age (default 730d: last year's history can be imported whole
+at any time of this year) or more than --event-max-future ahead (default
+1h, for clock skew) is rejected, with the field time named; the rest of
+its batch is kept. Durations take Go's units (90m, 36h) or days (400d).
 
 SIGTERM or SIGINT (Ctrl-C) stops the server gracefully: it accepts no
 new connections, answers the requests in flight (a batch being stored is
@@ -98,6 +106,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
 	window := fs.Duration("webhook-window", webhook.DefaultWindow, "vendor callbacks whose own timestamp (TRTC CallbackTs, LiveKit token nbf, Agora notifyMs) is further than this from the server's clock are refused")
 	grace := fs.Duration("shutdown-timeout", 20*time.Second, "on SIGTERM or SIGINT, how long to wait for the requests in flight and the settlement in progress before cutting them")
+	maxAge := days(billing.DefaultEventMaxAge)
+	fs.Var(&maxAge, "event-max-age", "reject events older than this on the server's clock (e.g. 730d, 36h)")
+	maxFuture := days(billing.DefaultEventMaxFuture)
+	fs.Var(&maxFuture, "event-max-future", "reject events more than this ahead of the server's clock (e.g. 1h)")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text (key=value) or json (one object per line)")
 	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
 	metricsAddr := fs.String("metrics-addr", "", "also serve the Prometheus metrics at /metrics, without a key, on this address (keep it private; default: off, /v1/metrics with an operator key only)")
@@ -142,6 +154,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	svc.Lateness = *lateness
 	svc.SettleQuiet = *quietFor
 	svc.ImportTimeout = *importTimeout
+	svc.EventMaxAge, svc.EventMaxFuture = time.Duration(maxAge), time.Duration(maxFuture)
 	svc.Monitor = metrics
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
@@ -187,6 +200,37 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	stop() // a second signal stops at once
 	return shutdown(context.Cause(ctx).Error(), srv, loop, cancelSettle, store, *grace, logger)
+}
+
+// days is a positive duration flag that also takes whole days ("730d").
+type days time.Duration
+
+func (d *days) String() string { return dayString(time.Duration(*d)) }
+
+func (d *days) Set(s string) error {
+	var v time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		k, err := strconv.Atoi(n)
+		if err != nil || k <= 0 || k > 100*366 {
+			return fmt.Errorf("must be a positive number of days, as 730d, not %q", s)
+		}
+		v = time.Duration(k) * 24 * time.Hour
+	} else {
+		var err error
+		if v, err = time.ParseDuration(s); err != nil || v <= 0 {
+			return fmt.Errorf("must be a positive duration (90m, 36h) or days (730d), not %q", s)
+		}
+	}
+	*d = days(v)
+	return nil
+}
+
+// dayString writes a duration of whole days as "730d".
+func dayString(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 // serverURL is the --server default: $LIVEBILL_SERVER or the local server.
