@@ -1,17 +1,14 @@
 package http_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
 
-	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/prometheus"
-	"github.com/livebill/livebill/sqlite"
 )
 
 // BenchmarkObserve measures what the access log and the metrics cost a
@@ -22,15 +19,7 @@ import (
 //
 //	go test ./http -run '^$' -bench Observe
 func BenchmarkObserve(b *testing.B) {
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := store.CreateAccount(ctx, &livebill.CreateAccountInput{ID: "acct", Catalog: "trtc", Created: "2024-10-01"}); err != nil {
-		b.Fatal(err)
-	}
+	store := benchStore(b)
 	for _, observed := range []bool{false, true} {
 		s := lbhttp.NewServer(store, billing.New(store, nil))
 		s.AdminKey = testAdminKey
