@@ -227,9 +227,9 @@ type LifecycleService interface {
 	// (ECONFLICT) unless the account is suspended and due by at.
 	ReclaimAccount(ctx context.Context, accountID string, at time.Time) (*Transition, error)
 	// SetAppState records an app's transitions (disabled/enabled by an
-	// operator, stopped/started by its trial) in order; one that changes
-	// nothing, or dated before the app's last one, is skipped. It returns
-	// those recorded.
+	// operator, stopped/started by its trial) in order; a change that
+	// changes nothing is skipped, one dated before the app's last change
+	// counts at that change. It returns those recorded.
 	SetAppState(ctx context.Context, appID string, changes []AppChange) ([]Transition, error)
 	// RecordPackAlert records that a pack crossed a usage threshold and
 	// notifies it; false when it was recorded already.

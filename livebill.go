@@ -42,6 +42,9 @@ const (
 	// EGONE: the account was reclaimed (its data purged for good).
 	EGONE     = "gone"
 	EINTERNAL = "internal"
+	// EUNAVAILABLE: the service cannot answer now (its database does
+	// not answer); try again later.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is a coded domain error.

@@ -133,6 +133,7 @@ func (s *Server) guard(rt route) http.Handler {
 			s.refuse(w, r, livebill.Errorf(livebill.ENOTFOUND, "account %q not found", r.PathValue("id")))
 			return
 		}
+		noteKey(w, p.keyID)
 		if s.reclaimed(w, r, rt, p) {
 			return
 		}

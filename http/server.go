@@ -14,7 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -40,13 +40,26 @@ var openapi []byte
 type Server struct {
 	Store   livebill.Store
 	Billing *billing.Service
-	Logger  *log.Logger
+	// Logger gets one line per request answered (observe.go) and the
+	// server's notices; nil logs nothing.
+	Logger *slog.Logger
+	// Monitor, when set, is told of every request answered and every
+	// webhook refused (observe.go).
+	Monitor Monitor
+	// Metrics serves GET /v1/metrics (operator key); nil: 404.
+	Metrics http.Handler
+	// ReadyTimeout bounds the database ping of /v1/ready (0:
+	// DefaultReadyTimeout).
+	ReadyTimeout time.Duration
 	// AdminKey is an operator key given at start ($LIVEBILL_ADMIN_KEY),
 	// valid besides the stored keys; "" for none.
 	AdminKey string
 	// WebhookLateness is how late a vendor callback may arrive after its
 	// event time before it is logged as late (default 60 s); see ingest.go.
 	WebhookLateness time.Duration
+	// WebhookWindow is how far a callback's own timestamp may be from the
+	// clock before it is refused (default webhook.DefaultWindow).
+	WebhookWindow time.Duration
 	// Timeouts of a connection (0: the defaults below). Handlers that
 	// may answer slowly (usage) extend their own write deadline.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -86,7 +99,7 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 		return def
 	}
 	// A stalled or slow client cannot hold a connection open for good.
-	s.server = &http.Server{Handler: s.Handler(),
+	s.server = &http.Server{Handler: s.Handler(), ErrorLog: slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 		ReadHeaderTimeout: or(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 		ReadTimeout:       or(s.ReadTimeout, DefaultReadTimeout),
 		WriteTimeout:      or(s.WriteTimeout, DefaultWriteTimeout),
@@ -106,6 +119,10 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting and waits for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
 
+// Close closes the listener and every connection at once: the requests in
+// flight see their contexts cancelled (their transactions roll back).
+func (s *Server) Close() error { return s.server.Close() }
+
 // ---- accounts and apps
 
 // AccountJSON is an account in responses, with its state and balance
@@ -121,6 +138,9 @@ type AccountJSON struct {
 	Timezone    string `json:"timezone,omitempty"`
 	Revision    int64  `json:"revision"`
 	StatusJSON         // state, since, grace_until, reclaim_at, balance, opening_balance
+	// Quarantine is set when the settlement leaves the account out: its
+	// stored data cannot be rated (GET /v1/accounts/{id} only).
+	Quarantine *livebill.Quarantine `json:"quarantine,omitempty"`
 }
 
 func accountJSON(a *livebill.AccountRecord) AccountJSON {
@@ -138,15 +158,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := in.Validate(); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := billing.CheckAccountCatalog(&in); err != nil {
-		writeError(w, err)
-		return
-	}
-	a, err := s.Store.CreateAccount(r.Context(), &in)
+	a, err := s.Billing.CreateAccount(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -180,7 +192,17 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	s.writeAccount(w, r, http.StatusOK, a)
+	out, err := s.withStatus(r.Context(), []*livebill.AccountRecord{a})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	j := out[0]
+	if j.Quarantine, err = s.Store.FindQuarantine(r.Context(), a.ID); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
 }
 
 func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, status int, a *livebill.AccountRecord) {
@@ -286,7 +308,7 @@ func (s *Server) createPurchase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.AccountID = r.PathValue("id")
-	p, err := s.Store.CreatePurchase(r.Context(), &in)
+	p, err := s.Billing.CreatePurchase(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -307,7 +329,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.AccountID = r.PathValue("id")
-	rf, err := s.Store.CreateRefund(r.Context(), &in)
+	rf, err := s.Billing.CreateRefund(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -569,16 +591,21 @@ func (s *Server) listBills(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, BillsJSON{Account: id, Through: st.Through, Bills: bs, Next: next})
 }
 
+// settle settles the account now, as the ticker does: days whose ingest
+// is not quiet yet, or held by an open import, wait (the answer says
+// which and until when), unless ?force=true.
 func (s *Server) settle(w http.ResponseWriter, r *http.Request) {
-	bs, err := s.Billing.Settle(r.Context(), r.PathValue("id"))
+	force, err := boolParam(r, "force")
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if bs == nil {
-		bs = []livebill.IssuedBill{}
+	res, err := s.Billing.SettleWith(r.Context(), r.PathValue("id"), billing.SettleOptions{Force: force})
+	if err != nil {
+		writeError(w, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issued": bs})
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) accountQuote(w http.ResponseWriter, r *http.Request) {

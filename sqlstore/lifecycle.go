@@ -420,8 +420,8 @@ func (s *DB) AdvanceAccount(ctx context.Context, accountID string, to time.Time)
 
 // ReclaimAccount purges a suspended account whose reclaim is due by at:
 // its events, apps (and their vendor webhook configuration and states),
-// devices, purchases, refunds, settlement, API keys, pack alerts and own
-// catalog document. The account's row stays (so it answers 410 Gone and
+// devices, purchases, refunds, API keys, pack alerts, quarantine, ingest
+// and import records and own catalog document. The account's row stays (so it answers 410 Gone and
 // its id is not made again), with its state, bills, ledger, top-ups and
 // history: financial records are kept (docs/decisions.md).
 func (s *DB) ReclaimAccount(ctx context.Context, accountID string, at time.Time) (*livebill.Transition, error) {
@@ -466,10 +466,14 @@ func (s *DB) ReclaimAccount(ctx context.Context, accountID string, at time.Time)
 			`DELETE FROM devices WHERE account_id = ?`,
 			`DELETE FROM refunds WHERE account_id = ?`,
 			`DELETE FROM purchases WHERE account_id = ?`,
-			`DELETE FROM settlements WHERE account_id = ?`,
 			`DELETE FROM api_keys WHERE account_id = ?`,
 			`DELETE FROM pack_alerts WHERE account_id = ?`,
-			`UPDATE accounts SET catalog_yaml = '', event_count = 0, first_ms = 0, last_ms = 0, revision = revision + 1 WHERE id = ?`,
+			`DELETE FROM quarantines WHERE account_id = ?`,
+			`DELETE FROM ingest_days WHERE account_id = ?`,
+			`DELETE FROM import_accounts WHERE account_id = ?`,
+			// the settlement and the revision stay: the account is not due
+			// again but once a day (and then found reclaimed)
+			`UPDATE accounts SET catalog_yaml = '', event_count = 0, first_ms = 0, last_ms = 0 WHERE id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, s.q(q), accountID); err != nil {
 				return fmt.Errorf("cannot purge: %w", err)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,11 +80,27 @@ func TestNotifyCrash(t *testing.T) {
 
 // TestNotifyCrashPostgres is the same on PostgreSQL.
 func TestNotifyCrashPostgres(t *testing.T) {
-	notifyCrash(t, postgresSchema(t))
+	notifyCrash(t, freshPostgres(t, "the PostgreSQL notification crash test"))
+}
+
+// serveAt starts the server on data with the notification worker every
+// notifyEvery ("0": off) and no settlement ticker.
+func serveAt(t *testing.T, bin, data, notifyEvery string) (*serveProc, string) {
+	p := startServe(t, bin, nil, "--db", data, "--settle-every", "0", "--notify-every", notifyEvery)
+	return p, p.url
+}
+
+// kill9 kills the server with SIGKILL and waits for it to be gone.
+func kill9(t *testing.T, p *serveProc) {
+	t.Helper()
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
 }
 
 func notifyCrash(t *testing.T, data string) {
-	bin := buildBinary(t)
+	bin := livebillBinary(t)
 	ctx := context.Background()
 	rcv := &crashReceiver{copies: map[string]int{}, arrived: make(chan string, 1), release: make(chan struct{})}
 	hook := httptest.NewServer(rcv)
@@ -97,7 +114,8 @@ func notifyCrash(t *testing.T, data string) {
 	}()
 
 	// 1. the worker off: the state change commits, nothing is sent, kill -9
-	srv, url, key := startServer(t, bin, data, "--notify-every", "0")
+	srv, url := serveAt(t, bin, data, "0")
+	key := srv.key
 	c := lbhttp.NewClient(url)
 	c.Key = key
 	must := func(err error) {
@@ -122,14 +140,13 @@ func notifyCrash(t *testing.T, data string) {
 		t.Fatalf("before the kill: %+v, want one pending delivery", page.Deliveries)
 	}
 	disabled := page.Deliveries[0].Notification.ID
-	must(srv.Process.Kill())
-	srv.Wait()
+	kill9(t, srv)
 	if copies, _, _ := rcv.state(); len(copies) != 0 {
 		t.Fatalf("sent before the kill: %v", copies)
 	}
 
 	// restart with the worker on: delivered
-	srv, url, _ = startServer(t, bin, data, "--notify-every", "100ms")
+	srv, url = serveAt(t, bin, data, "100ms")
 	c = lbhttp.NewClient(url)
 	c.Key = key
 	waitFor(t, "app.disabled delivered", func() bool { _, h, _ := rcv.state(); return len(h) == 1 })
@@ -145,13 +162,12 @@ func notifyCrash(t *testing.T, data string) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("app.enabled was never sent")
 	}
-	must(srv.Process.Kill()) // sent, not acknowledged, not recorded
-	srv.Wait()
+	kill9(t, srv) // sent, not acknowledged, not recorded
 	close(rcv.release)
 
 	// restart: sent again (once its lease of the killed attempt ends), the
 	// same id; the receiver acknowledges it and handles it no second time
-	srv, url, _ = startServer(t, bin, data, "--notify-every", "100ms")
+	srv, url = serveAt(t, bin, data, "100ms")
 	c = lbhttp.NewClient(url)
 	c.Key = key
 	waitFor(t, "app.enabled sent again", func() bool { copies, _, _ := rcv.state(); return copies[enabled] == 2 })

@@ -55,6 +55,14 @@ func call(t *testing.T, method, url, key string, body []byte, header ...string) 
 	return a
 }
 
+// Call sends a request as the suite does (call) and returns the status
+// and body, for other packages' tests.
+func Call(t *testing.T, method, url, key string, body []byte, header ...string) (int, []byte) {
+	t.Helper()
+	a := call(t, method, url, key, body, header...)
+	return a.status, a.body
+}
+
 // authEnv is a server with two accounts (acct-a, acct-b), each with an
 // app, a device, a purchase, a refund, a top-up, events and a bill, and
 // keys made through the API.
@@ -97,6 +105,7 @@ func newAuthEnv(t *testing.T, open Opener) *authEnv {
 		if res, err := admin.PushEvents(ctx, []byte(ev("j", "2024-10-01T10:00:00+08:00", "room.join")+"\n"+ev("l", "2024-10-01T11:00:00+08:00", "room.leave"))); err != nil || res.Accepted != 2 {
 			t.Fatalf("push %s: %+v %v", a, res, err)
 		}
+		clock.Set(clock.Now().Add(billing.DefaultSettleQuiet)) // the day's ingest is quiet
 		must("POST", p+"/settle", nil, nil)
 	}
 	key := func(account string) (string, string) {

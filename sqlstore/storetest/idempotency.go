@@ -26,14 +26,15 @@ func testIdempotencyKeys(t *testing.T, open Opener) {
 	store := open(t, clock)
 	server, url, admin := NewAPI(t, store, billing.New(store, clock))
 	bodies := map[string]string{
-		"POST /v1/accounts":                `{"id":"idem","catalog":"industrial","created":"2024-10-01"}`,
+		"POST /v1/accounts":                `{"id":"idem","catalog":"cloudgaming","created":"2024-10-01"}`,
 		"POST /v1/accounts/{id}/apps":      `{"id":"idem-app"}`,
 		"POST /v1/accounts/{id}/devices":   `{"id":"dev","cameras":[{"width":1280,"height":720}]}`,
-		"POST /v1/accounts/{id}/purchases": `{"id":"p","plan":"industrial.license","device":"dev","start":"2024-10-01"}`,
-		"POST /v1/accounts/{id}/refunds":   `{"purchase":"p","time":"2024-10-02"}`,
+		"POST /v1/accounts/{id}/purchases": `{"id":"p","plan":"cloudgaming.desktop.s1.standard","count":10,"region":"ap-shanghai","start":"2024-10-01"}`,
+		"POST /v1/accounts/{id}/refunds":   `{"purchase":"p","count":1,"time":"2024-10-02"}`,
 		"POST /v1/accounts/{id}/topups":    `{"id":"t","amount":"5"}`,
 		"POST /v1/keys":                    `{"account":"idem","name":"k"}`,
 		"POST /v1/webhook-endpoints":       `{"url":"http://127.0.0.1:9/hooks","account":"idem"}`,
+		"POST /v1/imports":                 `{"name":"history"}`,
 	}
 	lists := map[string]string{
 		"POST /v1/accounts/{id}/apps":      "/v1/accounts/idem/apps",

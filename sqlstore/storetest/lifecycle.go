@@ -208,6 +208,7 @@ func recordedHour(day int, app string) []string {
 // until March 3 00:00.
 func newLifeEnv(t *testing.T, open Opener, days ...int) *env {
 	e := newEnv(t, open, sh(1, "00:00"))
+	e.anyTime() // events for the days ahead are pushed at the start
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2022-01-10", "balance": "49.60"}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/purchases", map[string]any{"id": "p1", "app": app, "plan": "rtc-engine.lite", "start": "2024-03-01"}, nil)
@@ -466,6 +467,7 @@ func testReclaim(t *testing.T, open Opener) {
 // one pack.threshold notification, before the app.stopped one.
 func testTrialStop(t *testing.T, open Opener) {
 	e := newEnv(t, open, sh(1, "00:00"))
+	e.anyTime() // events for the days ahead are pushed at the start
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-03-01", "balance": EnoughMoney}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
 	r := newReceiver(t, e.clock)
@@ -518,6 +520,7 @@ func testTrialStop(t *testing.T, open Opener) {
 // instant a paid plan is bought (before the next month's free pack).
 func testTrialResumesOnPlan(t *testing.T, open Opener) {
 	e := newEnv(t, open, sh(1, "00:00"))
+	e.anyTime() // events for the days ahead are pushed at the start
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-03-01", "balance": EnoughMoney}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
 	at := func(c string) string { return sh(2, c).Format(time.RFC3339) }
@@ -545,6 +548,7 @@ func testTrialResumesOnPlan(t *testing.T, open Opener) {
 // the account goes on.
 func testDisableEnable(t *testing.T, open Opener) {
 	e := newEnv(t, open, sh(1, "00:00"))
+	e.anyTime() // events for the days ahead are pushed at the start
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-03-01", "balance": EnoughMoney}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": "other"}, nil)
@@ -603,6 +607,7 @@ func testDisableEnable(t *testing.T, open Opener) {
 // entries.
 func testRefundCredited(t *testing.T, open Opener) {
 	e := newEnv(t, open, sh(1, "00:00"))
+	e.anyTime() // events for the days ahead are pushed at the start
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-03-01", "balance": "100"}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
 	r := newReceiver(t, e.clock)
