@@ -34,7 +34,17 @@ const (
 	ECONFLICT    = "conflict"    // refused because of the current state
 	EUNPUBLISHED = "unpublished" // a price the catalog does not publish
 	ETOOLARGE    = "too_large"   // a request body over the limit
-	EINTERNAL    = "internal"
+	// EUNAUTHORIZED: no API key, or one that is unknown or revoked.
+	EUNAUTHORIZED = "unauthorized"
+	// EFORBIDDEN: a valid key that may not do this (an account key on an
+	// operator route, an event for another account's app).
+	EFORBIDDEN = "forbidden"
+	// EGONE: the account was reclaimed (its data purged for good).
+	EGONE     = "gone"
+	EINTERNAL = "internal"
+	// EUNAVAILABLE: the service cannot answer now (its database does
+	// not answer); try again later.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is a coded domain error.

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -44,15 +45,59 @@ type Service struct {
 	// inputs read in a few queries, their bills written in one
 	// transaction); 0 means DefaultSettleGroup.
 	SettleGroup int
+	// ObserveEvery is how often an account with sessions open is looked
+	// at between settlements (a trial app stops when its packs run out);
+	// 0 means DefaultObserveEvery.
+	ObserveEvery time.Duration
+	// SettleQuiet is how long an account's ingest for a billing day must
+	// have been quiet before the day is settled (bills or adjustments);
+	// 0 means DefaultSettleQuiet. See hold.go.
+	SettleQuiet time.Duration
+	// ImportTimeout is how long an import holds its accounts after its
+	// last batch unless finished; 0 means DefaultImportTimeout.
+	ImportTimeout time.Duration
+	// EventMaxAge and EventMaxFuture bound the times of ingested events
+	// around the billing clock: an event older than EventMaxAge, or more
+	// than EventMaxFuture ahead, is rejected with the field time named
+	// (0 means DefaultEventMaxAge, DefaultEventMaxFuture).
+	EventMaxAge, EventMaxFuture time.Duration
+	// Monitor, when set, is told of each batch ingested and each
+	// settlement run (SettleAll).
+	Monitor livebill.BillingMonitor
 
-	mu    sync.Mutex           // guards lives (not the slots' meters)
-	lives map[string]*liveSlot // by account: its live meter and settlement lock
+	mu     sync.Mutex           // guards lives (not the slots' meters)
+	lives  map[string]*liveSlot // by account: its live meter and settlement lock
+	zones  zoneCache            // accounts' billing zones, for ingestion
+	pruned atomic.Int64         // when holds were last pruned (Unix ms)
 }
 
 var (
 	_ livebill.BillService   = (*Service)(nil)
 	_ livebill.IngestService = (*Service)(nil)
 )
+
+// Default bounds of ingested event times (docs/decisions.md, "Input
+// limits"): two years back, so last year's history can be imported whole
+// at any time of this year; an hour ahead, for clock skew.
+const (
+	DefaultEventMaxAge    = 730 * 24 * time.Hour
+	DefaultEventMaxFuture = time.Hour
+)
+
+// EventBounds returns the event times ingestion accepts at now.
+func (s *Service) EventBounds(now time.Time) livebill.TimeBounds {
+	age, ahead := s.EventMaxAge, s.EventMaxFuture
+	if age <= 0 {
+		age = DefaultEventMaxAge
+	}
+	if ahead <= 0 {
+		ahead = DefaultEventMaxFuture
+	}
+	clock := now.UTC().Format(time.RFC3339)
+	return livebill.TimeBounds{Earliest: now.Add(-age), Latest: now.Add(ahead),
+		TooOld: fmt.Sprintf("more than %s before the server's clock (%s): older events are not accepted", livebill.Days(age), clock),
+		TooNew: fmt.Sprintf("more than %s after the server's clock (%s): events from the future are not accepted", livebill.Days(ahead), clock)}
+}
 
 // New returns a service on store with the given clock.
 func New(store livebill.Store, clock livebill.Clock) *Service {
@@ -100,13 +145,27 @@ func CheckCatalog(name string) error {
 
 // Ingest parses and validates each event, resolves its account by its app
 // and stores the valid ones in one transaction. Every event needs an id
-// (unique per account).
+// (unique per account). Each is tagged with its billing day, on which the
+// store records ingest activity (settlement waits for quiet), and with
+// the import of ctx (WithImport), which then holds its account.
 func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
+	return s.IngestFor(ctx, "", batch)
+}
+
+// IngestFor is Ingest for a caller limited to one account (an account's
+// API key): an event of an app that is not that account's is rejected
+// (forbidden), whether the app exists or not, so the caller learns
+// nothing of other accounts' apps. onlyAccount "" allows every account.
+func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
+	start := s.Clock.Now()
+	imp := importOf(ctx)
+	days := map[string]billingDay{} // per account, the day of its last event
 	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
 	statuses := make([]livebill.IngestStatus, len(batch))
 	var good []livebill.IncomingEvent
 	var goodIdx []int
 	apps := map[string]string{}
+	bounds := s.EventBounds(s.Clock.Now())
 	p := parsers.Get().(*eventio.Parser)
 	defer parsers.Put(p)
 	for i, raw := range batch {
@@ -131,6 +190,10 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 			reject(livebill.EINVALID, &livebill.EventError{Line: raw.Line, Field: "id", Reason: "missing (the ingest API needs an id unique per account)"})
 			continue
 		}
+		if err := bounds.Check(&e); err != nil {
+			reject(livebill.EINVALID, err)
+			continue
+		}
 		acct, ok := apps[e.App]
 		if !ok {
 			app, err := s.Store.FindApp(ctx, e.App)
@@ -142,6 +205,10 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 			}
 			apps[e.App] = acct
 		}
+		if onlyAccount != "" && acct != onlyAccount {
+			reject(livebill.EFORBIDDEN, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not an app of account %q, which this key is limited to", e.App, onlyAccount)})
+			continue
+		}
 		if acct == "" {
 			reject(livebill.ENOTFOUND, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not registered", e.App)})
 			continue
@@ -151,8 +218,19 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 			reject(livebill.EINVALID, err)
 			continue
 		}
-		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body})
+		day, ok := days[acct]
+		if !ok || e.Time < day.lo || e.Time >= day.hi { // a batch's events are mostly of one day
+			if day, err = s.dayOf(ctx, acct, e.Time); err != nil {
+				return nil, err
+			}
+			days[acct] = day
+		}
+		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body, Day: day.day, Import: imp})
 		goodIdx = append(goodIdx, i)
+	}
+	good, goodIdx, err := s.dropReclaimed(ctx, good, goodIdx, statuses, batch)
+	if err != nil {
+		return nil, err
 	}
 	stored, err := s.Store.StoreEvents(ctx, good)
 	if err != nil {
@@ -166,7 +244,40 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 	for _, st := range statuses {
 		res.Add(st)
 	}
+	s.monitorIngest(res, start)
 	return res, nil
+}
+
+// dropReclaimed rejects the events of reclaimed accounts (their apps are
+// purged, but another server may still know an app it found before the
+// reclaim): one read of the batch's accounts' states.
+func (s *Service) dropReclaimed(ctx context.Context, good []livebill.IncomingEvent, goodIdx []int, statuses []livebill.IngestStatus, batch []livebill.RawEvent) ([]livebill.IncomingEvent, []int, error) {
+	if len(good) == 0 {
+		return good, goodIdx, nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range good {
+		if !seen[e.AccountID] {
+			seen[e.AccountID] = true
+			ids = append(ids, e.AccountID)
+		}
+	}
+	sts, err := s.Store.FindAccountStates(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep, keepIdx := good[:0], goodIdx[:0]
+	for j, e := range good {
+		if st := sts[e.AccountID]; st != nil && st.State == livebill.AccountReclaimed {
+			i := goodIdx[j]
+			statuses[i] = livebill.IngestStatus{Index: i, Line: batch[i].Line, ID: e.Event.ID, Status: livebill.IngestRejected, Code: livebill.EGONE,
+				Error: (&livebill.EventError{Line: batch[i].Line, ID: e.Event.ID, Field: "app", Reason: fmt.Sprintf("the account of app %q was reclaimed", e.Event.App)}).Error()}
+			continue
+		}
+		keep, keepIdx = append(keep, e), append(keepIdx, goodIdx[j])
+	}
+	return keep, keepIdx, nil
 }
 
 // canonical re-encodes a JSON object with sorted keys, no spaces and one
@@ -187,10 +298,11 @@ var parsers = sync.Pool{New: func() any { return eventio.NewParser() }}
 
 // account is what rating an account needs.
 type account struct {
-	rec *livebill.AccountRecord
-	cat *catalog.Catalog
-	loc *time.Location
-	in  rating.Input // without records, period
+	rec  *livebill.AccountRecord
+	cat  *catalog.Catalog
+	loc  *time.Location
+	in   rating.Input // without records, period; Blocks from life
+	life *accountLife // nil when not read
 }
 
 // catalogs caches the parsed built-in catalogs by name: parsing the YAML
@@ -237,7 +349,19 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(rec, ps, ds, rs)
+	l, err := s.loadLife(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if l.state.State == livebill.AccountReclaimed {
+		return nil, gone(l.state)
+	}
+	a, err := build(rec, ps, ds, rs)
+	if err != nil {
+		return nil, err
+	}
+	a.live(l)
+	return a, nil
 }
 
 // zones caches time.LoadLocation, which reads and parses the zone's file
@@ -259,6 +383,9 @@ func loadZone(name string) (*time.Location, error) {
 // accountZone is the part of an account its record alone gives: its
 // catalog and billing zone (enough to tell whether it is due).
 func accountZone(rec *livebill.AccountRecord) (*account, error) {
+	if err := checkHistory(rec); err != nil {
+		return nil, err
+	}
 	cat, err := loadCatalog(rec)
 	if err != nil {
 		return nil, err
@@ -270,6 +397,28 @@ func accountZone(rec *livebill.AccountRecord) (*account, error) {
 		}
 	}
 	return &account{rec: rec, cat: cat, loc: loc}, nil
+}
+
+// checkHistory refuses an account whose stored history starts before
+// livebill.EarliestTime (an event dated 0024 or 1970 stored by an older
+// version): settlement and replays rate an account from its first event,
+// day by day, and would run for centuries. Only the event span on the
+// account's row is read, before anything is replayed.
+func checkHistory(rec *livebill.AccountRecord) error {
+	if sp := rec.Events; sp.Count > 0 && sp.First < livebill.EarliestTime.UnixMilli() {
+		return livebill.Errorf(livebill.ECONFLICT, "account %q: its first stored event, at %s, is before %s: the account cannot be rated",
+			rec.ID, time.UnixMilli(sp.First).UTC().Format(time.RFC3339), livebill.EarliestTime.Format(time.DateOnly))
+	}
+	for _, d := range []struct {
+		name string
+		t    time.Time
+	}{{"created", rec.Created}, {"activated", rec.Activated}} {
+		if !d.t.IsZero() && d.t.Before(livebill.EarliestTime) {
+			return livebill.Errorf(livebill.ECONFLICT, "account %q: %s %s is before %s: the account cannot be rated",
+				rec.ID, d.name, d.t.Format(time.DateOnly), livebill.EarliestTime.Format(time.DateOnly))
+		}
+	}
+	return nil
 }
 
 // build makes what rating an account needs from its stored record,
@@ -293,10 +442,18 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 		acct.Activated = acct.Created
 	}
 	a.in = rating.Input{Catalog: cat, Location: loc, Mode: rec.Mode, Account: acct}
+	cancelled := map[string]bool{}
 	for _, p := range ps {
+		if p.Cancelled != "" {
+			cancelled[p.ID] = true
+			continue
+		}
 		start, err := livebill.ParseInstant(p.Start, loc)
 		if err != nil {
 			return nil, livebill.Errorf(livebill.EINVALID, "purchase %q: start: %v", p.ID, err)
+		}
+		if err := livebill.CheckInstant("start", start); err != nil {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q: stored purchase %q: %v", rec.ID, p.ID, err)
 		}
 		a.in.Purchases = append(a.in.Purchases, livebill.Purchase{ID: p.ID, App: p.App, Plan: p.Plan, Count: p.Count,
 			Region: p.Region, Device: p.Device, Start: start, AutoRenew: p.AutoRenew})
@@ -305,9 +462,15 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 		a.in.Devices = append(a.in.Devices, *d)
 	}
 	for _, r := range rs {
+		if cancelled[r.Purchase] { // void with its purchase
+			continue
+		}
 		t, err := livebill.ParseInstant(r.Time, loc)
 		if err != nil {
 			return nil, livebill.Errorf(livebill.EINVALID, "refund of %q: time: %v", r.Purchase, err)
+		}
+		if err := livebill.CheckInstant("time", t); err != nil {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q: stored refund of %q: %v", rec.ID, r.Purchase, err)
 		}
 		a.in.Refunds = append(a.in.Refunds, livebill.RefundRequest{Plan: r.Purchase, Count: r.Count, Time: t})
 	}
@@ -402,7 +565,10 @@ func (s *Service) Quote(ctx context.Context, accountID, from, to string) (*liveb
 		return nil, err
 	}
 	if !f.Before(t) {
-		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
+		return nil, livebill.Errorf(livebill.EINVALID, "from: must be before to")
+	}
+	if t.After(f.AddDate(livebill.MaxQuoteYears, 0, 0)) {
+		return nil, livebill.Errorf(livebill.EINVALID, "to: at most %d years after from", livebill.MaxQuoteYears)
 	}
 	q, rejected, err := s.quote(ctx, a, f, t)
 	if err != nil {
@@ -426,9 +592,6 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	}
 	from, _ := parseDate(in.From, "from", a.loc)
 	to, _ := parseDate(in.To, "to", a.loc)
-	if !from.Before(to) {
-		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
-	}
 	recs, err := s.records(ctx, a, from, to)
 	if err != nil {
 		return nil, err
@@ -504,24 +667,71 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time) (
 // SettleAll settles every account; it goes on past an account's error and
 // returns them joined. On a store that reads and writes in batches
 // (livebill.SettleStore) accounts are settled in groups (settleGroups);
-// otherwise one by one.
+// otherwise one by one. The Monitor is told of the run.
+//
+// An account whose stored data cannot be rated is quarantined (judge):
+// reported once, then skipped while its revision stays the same, so one
+// bad account neither fails its group nor is retried and logged on every
+// tick.
 func (s *Service) SettleAll(ctx context.Context) error {
+	start := s.Clock.Now()
+	tally := &runTally{}
+	err := s.settleAll(ctx, tally)
+	s.report(tally, start)
+	return err
+}
+
+func (s *Service) settleAll(ctx context.Context, tally *runTally) error {
+	// what time brought first: a day's bills are rated with the
+	// suspensions that ended their graces recorded; an account that fails
+	// there does not stop the others' settlement
+	lerr := s.AdvanceLifecycles(ctx)
+	if err := s.settleAccounts(ctx, tally); err != nil || lerr != nil {
+		return errors.Join(lerr, err)
+	}
+	return nil
+}
+
+func (s *Service) settleAccounts(ctx context.Context, tally *runTally) error {
+	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
+		return err
+	}
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
+	}
+	qs, err := s.Store.ListQuarantines(ctx)
+	if err != nil {
+		return err
+	}
+	quar := make(map[string]*livebill.Quarantine, len(qs))
+	for _, q := range qs {
+		quar[q.AccountID] = q
 	}
 	if ss, ok := s.Store.(livebill.SettleStore); ok {
 		ids := make([]string, len(accts))
 		for i, a := range accts {
 			ids[i] = a.ID
 		}
-		return s.settleGroups(ctx, ss, ids)
+		return s.settleGroups(ctx, ss, ids, quar, tally)
 	}
 	var errs []error
 	for _, a := range accts {
-		if _, err := s.Settle(ctx, a.ID); err != nil {
-			errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
+		skipped := quar[a.ID] != nil && quar[a.ID].Revision == a.Revision
+		var bills []livebill.IssuedBill
+		var err error
+		if !skipped {
+			if bills, err = s.Settle(ctx, a.ID); err != nil {
+				errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
+			}
 		}
+		z, zerr := accountZone(a)
+		st, serr := s.Store.FindSettlement(ctx, a.ID)
+		if zerr != nil || serr != nil {
+			tally.failedAccount()
+			continue
+		}
+		tally.account(s, z, st.Through, accountOutcome{failed: err != nil, skipped: skipped, written: len(bills) > 0, bills: len(bills)})
 	}
 	return errors.Join(errs...)
 }
@@ -536,9 +746,21 @@ func SettleThrough(now time.Time, delay time.Duration, loc *time.Location) time.
 // Settle issues the account's bills for closed days and months, and an
 // adjustment (dated the last day settled now: the next bill) for every
 // issued bill whose recomputed content differs from what was issued.
-// Issued bills are never rewritten. The bills are computed by
-// settleAccount, as for every account of a grouped SettleAll.
+// Issued bills are never rewritten. Days whose ingest is not quiet yet,
+// and every day while an open import holds the account, wait (see
+// SettleWith to force them).
 func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
+	res, err := s.SettleWith(ctx, accountID, SettleOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return res.Issued, nil
+}
+
+// SettleWith settles one account as Settle does, or with opts.Force every
+// closed day whatever holds it, and says what was held. The bills are
+// computed by settleAccount, as for every account of a grouped SettleAll.
+func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleOptions) (*SettleResult, error) {
 	if _, err := s.Store.FindAccount(ctx, accountID); err != nil {
 		return nil, err
 	}
@@ -549,33 +771,64 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	sl := s.slot(accountID)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	now := s.Clock.Now()
+	// what time brought first (the end of a grace), as the ticker does
+	if st, err := s.Store.FindAccountState(ctx, accountID); err != nil {
+		return nil, err
+	} else if due := st.Due(); !due.IsZero() && !due.After(now) {
+		if err := s.advance(ctx, sl, st, now); err != nil {
+			return nil, err
+		}
+	}
 	a, err := s.load(ctx, accountID)
 	if err != nil {
+		if rec, e := s.Store.FindAccount(ctx, accountID); e == nil {
+			return nil, s.judgeOne(ctx, rec, err)
+		}
 		return nil, err
 	}
 	st, err := s.Store.FindSettlement(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	now := s.Clock.Now()
-	if !s.settleDue(a, st, now) {
-		return nil, nil
+	res := &SettleResult{Issued: []livebill.IssuedBill{}}
+	if !s.settleDue(a, st, sl, now) {
+		return res, nil
 	}
-	if _, err := s.live(ctx, sl, a, s.meterTo(a, now)); err != nil {
+	holds, err := s.holds(ctx, []string{accountID}, now, opts.Force)
+	if err != nil {
 		return nil, err
+	}
+	hold := holds[accountID]
+	if hold.Import != "" {
+		res.HeldFrom, res.HeldBy, res.Import, res.HeldUntil = st.Through, "import", hold.Import, hold.ImportExpires
+		if res.HeldFrom == "" {
+			res.HeldFrom = settleStart(&settleInput{a: a, now: now}).Format(time.DateOnly)
+		}
+		return res, nil
 	}
 	issued, err := s.Store.ListBills(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now})
-	if err != nil || w == nil {
+	w, q, err := s.settleLoop(ctx, sl, &settleInput{a: a, st: st, issued: issued, now: now, hold: hold.Day}, nil)
+	if err != nil {
+		return nil, s.judgeOne(ctx, a.rec, err)
+	}
+	if w == nil {
+		return res, s.judgeOne(ctx, a.rec, nil)
+	}
+	if err := s.Store.IssueBills(ctx, *w); err != nil {
 		return nil, err
 	}
-	if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
-		return nil, err
+	res.Issued = append(res.Issued, w.Bills...)
+	if w.Settlement.Held != "" {
+		res.HeldFrom, res.HeldBy, res.HeldUntil = w.Settlement.Held, "quiet", hold.LastIngest.Add(s.settleQuiet())
 	}
-	return w.Bills, nil
+	if err := s.observe(ctx, sl, a, q, now); err != nil {
+		return res, err
+	}
+	return res, s.judgeOne(ctx, a.rec, nil)
 }
 
 type keyedBill struct {
@@ -680,10 +933,13 @@ func diff(b livebill.Bill, old map[string]*livebill.Line, oldTotal money.Decimal
 	return adj, len(adj.Lines) > 0 || !total.IsZero()
 }
 
-// Statement builds the month's statement from issued bills and top-ups.
-// Bills count in the month of their date (an adjustment in the month it is
-// issued for); the balance is the account's opening balance plus top-ups
-// minus issued bill totals.
+// Statement builds the month's statement. Its balances come from the
+// ledger: the opening balance is the account's opening entry plus every
+// entry before the month (bills by the date they bill, an adjustment in
+// the month it is dated, top-ups by when they count in the billing zone);
+// the closing balance adds the month's. It lists the bills dated in the
+// month and its top-ups; its total is the sum of the bills' rounded
+// totals (SPEC §1), which the ledger charged.
 func (s *Service) Statement(ctx context.Context, accountID, month string) (*livebill.Statement, error) {
 	a, err := s.load(ctx, accountID)
 	if err != nil {
@@ -698,24 +954,50 @@ func (s *Service) Statement(ctx context.Context, accountID, month string) (*live
 	if err != nil {
 		return nil, err
 	}
-	bal := dec(a.rec.Balance)
 	st := &livebill.Statement{Account: accountID, Month: month, Currency: cur.Code,
 		TopUps: []*livebill.TopUp{}, Bills: []livebill.IssuedBill{}}
+	entries, err := s.Store.ListLedger(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var bal, moved money.Decimal
+	inMonth := map[string]bool{} // top-ups counted in the month, by id
+	for _, e := range entries {
+		var when int // -1 before the month, 0 in it, 1 after
+		switch e.Kind {
+		case livebill.LedgerOpening:
+			when = -1
+		case livebill.LedgerTopUp:
+			switch {
+			case e.At.Before(start):
+				when = -1
+			case e.At.Before(end):
+				inMonth[e.Ref] = true
+			default:
+				when = 1
+			}
+		default: // a bill, by its date
+			switch {
+			case e.Date < month:
+				when = -1
+			case strings.HasPrefix(e.Date, month):
+			default:
+				when = 1
+			}
+		}
+		switch when {
+		case -1:
+			bal = bal.Add(dec(e.Amount))
+		case 0:
+			moved = moved.Add(dec(e.Amount))
+		}
+	}
 	tops, err := s.Store.ListTopUps(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	var topIn money.Decimal
 	for _, t := range tops {
-		at, err := time.Parse(time.RFC3339Nano, t.Time)
-		if err != nil {
-			continue
-		}
-		switch {
-		case at.Before(start):
-			bal = bal.Add(dec(t.Amount))
-		case at.Before(end):
-			topIn = topIn.Add(dec(t.Amount))
+		if inMonth[t.ID] {
 			st.TopUps = append(st.TopUps, t)
 		}
 	}
@@ -725,17 +1007,14 @@ func (s *Service) Statement(ctx context.Context, accountID, month string) (*live
 	}
 	var total money.Decimal
 	for _, b := range bills {
-		switch {
-		case b.Date < month:
-			bal = bal.Sub(dec(b.Total))
-		case strings.HasPrefix(b.Date, month):
+		if strings.HasPrefix(b.Date, month) {
 			total = total.Add(dec(b.Total))
 			st.Bills = append(st.Bills, b)
 		}
 	}
 	st.OpeningBalance = bal.StringFixed(cur.Minor)
 	st.Total = total.StringFixed(cur.Minor)
-	st.ClosingBalance = bal.Add(topIn).Sub(total).StringFixed(cur.Minor)
+	st.ClosingBalance = bal.Add(moved).StringFixed(cur.Minor)
 	set, err := s.Store.FindSettlement(ctx, accountID)
 	if err != nil {
 		return nil, err

@@ -65,6 +65,9 @@ type Catalog struct {
 	FreeTiers   []FreeTier `yaml:"free_tiers"`
 	// LicenceArea is the pixel area one industrial licence serves.
 	LicenceArea int64 `yaml:"licence_area"`
+	// Arrears sets the account lifecycle's periods (SPEC §4 "Arrears");
+	// absent, the defaults (24 hours, 60 days).
+	Arrears *Arrears `yaml:"arrears"`
 	// SessionTimeout closes a room participant or task with no event of
 	// its own for longer than this, at its last event plus the timeout
 	// (a Go duration such as "24h"; default DefaultSessionTimeout).
@@ -207,6 +210,27 @@ type RatioTable struct {
 // Ratios maps an item to pack minutes per usage minute.
 type Ratios map[string]string
 
+// Arrears are the periods of the arrears rule: in arrears GraceHours
+// hours → suspended; suspended ReclaimDays days → reclaimed.
+type Arrears struct {
+	GraceHours  *int `yaml:"grace_hours"`
+	ReclaimDays *int `yaml:"reclaim_days"`
+}
+
+// Terms returns the catalog's arrears terms.
+func (c *Catalog) Terms() livebill.Terms {
+	t := livebill.Terms{Grace: livebill.DefaultGrace, ReclaimAfter: livebill.DefaultReclaimAfter}
+	if a := c.Arrears; a != nil {
+		if a.GraceHours != nil {
+			t.Grace = time.Duration(*a.GraceHours) * time.Hour
+		}
+		if a.ReclaimDays != nil {
+			t.ReclaimAfter = time.Duration(*a.ReclaimDays) * 24 * time.Hour
+		}
+	}
+	return t
+}
+
 // FreeTier is a monthly free allowance of an item for an account's first
 // months (FlexMatch).
 type FreeTier struct {
@@ -251,13 +275,18 @@ func Parse(b []byte, source string) (*Catalog, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
 	}
+	if err := c.checkEntries(); err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
+	}
 	if c.Extends != "" {
+		// checked before loading: a file extending itself would recurse
+		if !isBuiltin(c.Extends) {
+			return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: extends must name a built-in catalog (%s), not %s",
+				source, strings.Join(Builtin(), ", "), livebill.Shown(c.Extends))
+		}
 		base, err := Load(c.Extends)
 		if err != nil {
 			return nil, err
-		}
-		if base.Extends != "" || !isBuiltin(c.Extends) {
-			return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: extends must name a built-in catalog", source)
 		}
 		merged, err := merge(base, &c, b)
 		if err != nil {
@@ -269,6 +298,23 @@ func Parse(b []byte, source string) (*Catalog, error) {
 		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
 	}
 	return &c, nil
+}
+
+// checkEntries refuses a document's null entries (`items: [null]`, `-
+// ~`), which decode as nil and which nothing after this expects.
+func (c *Catalog) checkEntries() error {
+	var errs []error
+	for i, it := range c.Items {
+		if it == nil {
+			errs = append(errs, fmt.Errorf("items[%d]: null; an item needs at least an id", i))
+		}
+	}
+	for i, p := range c.Plans {
+		if p == nil {
+			errs = append(errs, fmt.Errorf("plans[%d]: null; a plan needs at least an id", i))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func isBuiltin(name string) bool {
@@ -337,6 +383,19 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 	}
 	if over.FreeTiers != nil {
 		out.FreeTiers = over.FreeTiers
+	}
+	if over.Arrears != nil {
+		a := Arrears{}
+		if base.Arrears != nil {
+			a = *base.Arrears
+		}
+		if over.Arrears.GraceHours != nil {
+			a.GraceHours = over.Arrears.GraceHours
+		}
+		if over.Arrears.ReclaimDays != nil {
+			a.ReclaimDays = over.Arrears.ReclaimDays
+		}
+		out.Arrears = &a
 	}
 	return &out, nil
 }
@@ -435,6 +494,15 @@ func (c *Catalog) init() error {
 		}
 		if i > 0 && t.MaxArea != 0 && t.MaxArea <= c.ResolutionTiers[i-1].MaxArea {
 			add("resolution_tiers[%d] (%s): max_area %d does not ascend", i, t.Name, t.MaxArea)
+		}
+	}
+	if a := c.Arrears; a != nil {
+		// a year of grace, ten of suspension: more is a typo
+		if g := a.GraceHours; g != nil && (*g < 0 || *g > 24*366) {
+			add("arrears: grace_hours must be from 0 to %d, not %d", 24*366, *g)
+		}
+		if r := a.ReclaimDays; r != nil && (*r < 1 || *r > 3660) {
+			add("arrears: reclaim_days must be from 1 to 3660, not %d", *r)
 		}
 	}
 	c.items = make(map[string]*Item, len(c.Items))
@@ -689,7 +757,12 @@ func (r Ratios) Parse() (map[string]money.Decimal, error) {
 	return out, nil
 }
 
-// ParsePeriod reads a plan period: "month", "year", or "<n>d".
+// MaxPeriodDays bounds a plan period of <n>d: ten years, longer than any
+// plan sold, so that rating a purchase never spans centuries.
+const MaxPeriodDays = 3660
+
+// ParsePeriod reads a plan period: "month", "year", or "<n>d" (n from 1
+// to MaxPeriodDays).
 func ParsePeriod(s string) (months, years, days int, err error) {
 	switch s {
 	case "month":
@@ -698,10 +771,10 @@ func ParsePeriod(s string) (months, years, days int, err error) {
 		return 0, 1, 0, nil
 	}
 	var n int
-	if _, err := fmt.Sscanf(s, "%dd", &n); err == nil && n > 0 && strings.HasSuffix(s, "d") {
+	if _, err := fmt.Sscanf(s, "%dd", &n); err == nil && n > 0 && n <= MaxPeriodDays && strings.HasSuffix(s, "d") {
 		return 0, 0, n, nil
 	}
-	return 0, 0, 0, fmt.Errorf("period must be month, year or <n>d, not %q", s)
+	return 0, 0, 0, fmt.Errorf("period must be month, year or <n>d (n at most %d), not %q", MaxPeriodDays, s)
 }
 
 // ModelItems lists the items the catalog's metering model produces, in the

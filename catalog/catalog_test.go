@@ -96,6 +96,11 @@ func TestValidation(t *testing.T) {
 		{"extends: trtc\nitems: [{price: \"1\"}]\n", "missing id"},
 		{"extends: trtc\nsession_timeout: soon\n", "session_timeout"},
 		{"extends: trtc\nsession_timeout: 30s\n", "minimum of 1m"},
+		// null entries: an error naming them, not a panic
+		{"extends: trtc\nitems: [null]\n", "items[0]: null"},
+		{"extends: trtc\nplans: [{id: p, price: \"1\", period: month}, ~]\n", "plans[1]: null"},
+		{base + "items: [null]\n", "items[0]: null"},
+		{base + "plans: [{id: p, price: \"1\", period: 100000d}]\n", "n at most 3660"},
 	} {
 		_, err := Parse([]byte(c.doc), "bad.yaml")
 		if err == nil || !strings.Contains(err.Error(), c.want) {

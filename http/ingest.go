@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"time"
 
@@ -15,16 +14,19 @@ import (
 // MaxWebhookBody bounds one vendor callback.
 const MaxWebhookBody = 1 << 20
 
-// ingestRoutes registers the vendor webhook endpoints and the per-app
-// webhook configuration.
-func (s *Server) ingestRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("PUT /v1/accounts/{id}/apps/{app}/webhook", s.putWebhookConfig)
-	mux.HandleFunc("GET /v1/accounts/{id}/apps/{app}/webhook", s.getWebhookConfig)
-	mux.HandleFunc("POST /v1/ingest/trtc/{app}", s.ingestTRTC)
-	mux.HandleFunc("POST /v1/ingest/livekit", s.ingestLiveKit)
-	mux.HandleFunc("POST /v1/ingest/livekit/{app}", s.ingestLiveKit)
-	mux.HandleFunc("POST /v1/ingest/agora", s.ingestAgora)
-	mux.HandleFunc("POST /v1/ingest/agora/{app}", s.ingestAgora)
+// ingestRoutes are the per-app webhook configuration (operators only: it
+// holds the vendor's secret) and the vendor webhook endpoints, which the
+// vendors' signatures authenticate.
+func (s *Server) ingestRoutes() []route {
+	return []route{
+		{method: "PUT", path: "/v1/accounts/{id}/apps/{app}/webhook", access: Admin, handle: s.putWebhookConfig},
+		{method: "GET", path: "/v1/accounts/{id}/apps/{app}/webhook", access: Admin, handle: s.getWebhookConfig},
+		{method: "POST", path: "/v1/ingest/trtc/{app}", access: Signed, body: MaxWebhookBody, handle: s.ingestTRTC},
+		{method: "POST", path: "/v1/ingest/livekit", access: Signed, body: MaxWebhookBody, handle: s.ingestLiveKit},
+		{method: "POST", path: "/v1/ingest/livekit/{app}", access: Signed, body: MaxWebhookBody, handle: s.ingestLiveKit},
+		{method: "POST", path: "/v1/ingest/agora", access: Signed, body: MaxWebhookBody, handle: s.ingestAgora},
+		{method: "POST", path: "/v1/ingest/agora/{app}", access: Signed, body: MaxWebhookBody, handle: s.ingestAgora},
+	}
 }
 
 func (s *Server) configs() (webhook.ConfigStore, error) {
@@ -93,15 +95,27 @@ func (s *Server) getWebhookConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c.Redacted())
 }
 
-func unauthorized(w http.ResponseWriter, err error) {
-	writeJSON(w, http.StatusUnauthorized, map[string]any{"code": http.StatusUnauthorized,
-		"error": map[string]string{"code": "unauthorized", "message": err.Error()}})
+// Why a vendor's callback is refused (401).
+const (
+	BadSignature = "signature" // its signature does not verify
+	StaleWebhook = "stale"     // its signed timestamp is outside the webhook window
+)
+
+// refuseWebhook refuses a vendor's callback whose signature does not
+// verify or is stale (why), and counts and logs it (the app and why; never
+// the signature).
+func (s *Server) refuseWebhook(w http.ResponseWriter, r *http.Request, vendor, why string, err error) {
+	if s.Monitor != nil {
+		s.Monitor.WebhookRefused(vendor, why)
+	}
+	s.logger().WarnContext(r.Context(), "webhook refused", "vendor", vendor, "reason", why, "app", r.PathValue("app"), "error", err.Error())
+	writeProblem(w, problemOf(http.StatusUnauthorized, livebill.EUNAUTHORIZED, err))
 }
 
 func readWebhook(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	if err != nil {
-		writeError(w, livebill.Errorf(livebill.EINVALID, "body: %v", err))
+		writeError(w, readError(err))
 		return nil, false
 	}
 	return body, true
@@ -135,7 +149,11 @@ func (s *Server) ingestTRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := webhook.VerifyTRTC(body, r.Header.Get("Sign"), cfg.Secret); err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.TRTC, BadSignature, err)
+		return
+	}
+	if err := webhook.CheckTRTCTime(body, s.now(), s.webhookWindow()); err != nil {
+		s.refuseWebhook(w, r, webhook.TRTC, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapTRTC(cfg, body)
@@ -150,7 +168,7 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")
 	claims, err := webhook.ParseLiveKitToken(auth)
 	if err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, err)
 		return
 	}
 	var cfg *webhook.Config
@@ -171,13 +189,17 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(list) != 1 { // unknown key, or one key on several apps: use /v1/ingest/livekit/{app}
-			unauthorized(w, webhook.ErrSignature)
+			s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, webhook.ErrSignature)
 			return
 		}
 		cfg = list[0]
 	}
 	if err := webhook.VerifyLiveKit(body, auth, cfg.Key, cfg.Secret, s.now()); err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, err)
+		return
+	}
+	if err := webhook.CheckLiveKitTime(auth, s.now(), s.webhookWindow()); err != nil {
+		s.refuseWebhook(w, r, webhook.LiveKit, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapLiveKit(cfg, body)
@@ -221,11 +243,25 @@ func (s *Server) ingestAgora(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if cfg == nil {
-		unauthorized(w, webhook.ErrSignature)
+		s.refuseWebhook(w, r, webhook.Agora, BadSignature, webhook.ErrSignature)
+		return
+	}
+	if err := webhook.CheckAgoraTime(body, s.now(), s.webhookWindow()); err != nil {
+		s.refuseWebhook(w, r, webhook.Agora, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapAgora(cfg, body)
 	s.storeWebhook(w, r, evs, err)
+}
+
+// webhookWindow is the freshness window for callbacks' own timestamps:
+// signed callbacks older (or newer) than this are refused, so a captured
+// one cannot be replayed later (webhook/fresh.go).
+func (s *Server) webhookWindow() time.Duration {
+	if s.WebhookWindow > 0 {
+		return s.WebhookWindow
+	}
+	return webhook.DefaultWindow
 }
 
 func (s *Server) now() time.Time {
@@ -233,14 +269,6 @@ func (s *Server) now() time.Time {
 		return s.Billing.Clock.Now()
 	}
 	return time.Now()
-}
-
-func (s *Server) logf(format string, args ...any) {
-	if s.Logger != nil {
-		s.Logger.Printf(format, args...)
-		return
-	}
-	log.Printf(format, args...)
 }
 
 // storeWebhook ingests a callback's events and answers the vendor:
@@ -259,20 +287,17 @@ func (s *Server) storeWebhook(w http.ResponseWriter, r *http.Request, evs []webh
 			writeError(w, err)
 			return
 		}
-		var details []string
+		var details []error
 		for _, st := range res.Errors {
 			if st.Code == livebill.ECONFLICT {
-				s.logf("webhook: event %s already stored with another body; first version kept", st.ID)
+				s.logger().WarnContext(r.Context(), "webhook: event already stored with another body; first version kept", "event", st.ID)
 				continue
 			}
-			details = append(details, st.Error)
+			details = append(details, ProblemDetail{Detail: st.Error, Line: st.Line, ID: st.ID})
 		}
 		if len(details) > 0 {
-			var b ErrorBody
-			b.Error.Code = livebill.EINVALID
-			b.Error.Message = fmt.Sprintf("callback rejected: %d of %d events invalid", len(details), len(evs))
-			b.Error.Details = details
-			writeJSON(w, http.StatusUnprocessableEntity, b)
+			writeProblem(w, problemOf(http.StatusUnprocessableEntity, livebill.EINVALID,
+				fmt.Errorf("callback rejected: %d of %d events invalid", len(details), len(evs)), details...))
 			return
 		}
 		lateness := s.WebhookLateness
@@ -280,7 +305,8 @@ func (s *Server) storeWebhook(w http.ResponseWriter, r *http.Request, evs []webh
 			lateness = webhook.DefaultLateness
 		}
 		if t, err := time.Parse(time.RFC3339Nano, evs[0].Time); err == nil && s.now().Sub(t) > lateness && res.Accepted > 0 {
-			s.logf("webhook: %s arrived %s after its event time (allowed lateness %s): re-rated as a late event", evs[0].ID, s.now().Sub(t).Round(time.Second), lateness)
+			s.logger().InfoContext(r.Context(), "webhook: arrived after the allowed lateness: re-rated as a late event", "event", evs[0].ID,
+				"late", s.now().Sub(t).Round(time.Second).String(), "lateness", lateness.String())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"code": 0})

@@ -1,6 +1,8 @@
-// Package http is livebill's JSON API (/v1) and its client. It maps coded
-// domain errors to HTTP statuses; the logic lives in the root package's
-// services.
+// Package http is livebill's JSON API (/v1) and its client. Every route
+// is declared once, with who may call it, in the route table (routes.go;
+// API keys and access levels in auth.go). Coded domain errors are
+// answered as RFC 9457 problem documents (problem.go); the logic lives in
+// the root package's services.
 package http
 
 import (
@@ -12,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -36,78 +40,49 @@ var openapi []byte
 type Server struct {
 	Store   livebill.Store
 	Billing *billing.Service
-	Logger  *log.Logger
+	// Logger gets one line per request answered (observe.go) and the
+	// server's notices; nil logs nothing.
+	Logger *slog.Logger
+	// Monitor, when set, is told of every request answered and every
+	// webhook refused (observe.go).
+	Monitor Monitor
+	// Metrics serves GET /v1/metrics (operator key); nil: 404.
+	Metrics http.Handler
+	// ReadyTimeout bounds the database ping of /v1/ready (0:
+	// DefaultReadyTimeout).
+	ReadyTimeout time.Duration
+	// AdminKey is an operator key given at start ($LIVEBILL_ADMIN_KEY),
+	// valid besides the stored keys; "" for none.
+	AdminKey string
 	// WebhookLateness is how late a vendor callback may arrive after its
 	// event time before it is logged as late (default 60 s); see ingest.go.
 	WebhookLateness time.Duration
-	server          *http.Server
-	listener        net.Listener
+	// WebhookWindow is how far a callback's own timestamp may be from the
+	// clock before it is refused (default webhook.DefaultWindow).
+	WebhookWindow time.Duration
+	// Timeouts of a connection (0: the defaults below). Handlers that
+	// may answer slowly (usage) extend their own write deadline.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+
+	server    *http.Server
+	listener  net.Listener
+	lastPurge atomic.Int64 // Unix ms of the last purge of idempotency records
 }
+
+// Default timeouts. Bodies may be large NDJSON pushes (64 MiB), so reading
+// one gets minutes, not forever; the write timeout counts from the end of
+// the request's header, so it covers reading the body too.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 5 * time.Minute
+	DefaultWriteTimeout      = 6 * time.Minute
+	DefaultIdleTimeout       = 2 * time.Minute
+)
 
 // NewServer returns a server on store and the billing service.
 func NewServer(store livebill.Store, b *billing.Service) *Server {
 	return &Server{Store: store, Billing: b}
 }
-
-// Handler returns the API's routes.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(openapi)
-	})
-	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("POST /v1/accounts", s.createAccount)
-	mux.HandleFunc("GET /v1/accounts", s.listAccounts)
-	mux.HandleFunc("GET /v1/accounts/{id}", s.getAccount)
-	mux.HandleFunc("POST /v1/accounts/{id}/apps", s.createApp)
-	mux.HandleFunc("GET /v1/accounts/{id}/apps", s.listApps)
-	mux.HandleFunc("POST /v1/accounts/{id}/devices", s.createDevice)
-	mux.HandleFunc("GET /v1/accounts/{id}/devices", s.listDevices)
-	mux.HandleFunc("POST /v1/accounts/{id}/purchases", s.createPurchase)
-	mux.HandleFunc("GET /v1/accounts/{id}/purchases", s.listPurchases)
-	mux.HandleFunc("POST /v1/accounts/{id}/refunds", s.createRefund)
-	mux.HandleFunc("GET /v1/accounts/{id}/refunds", s.listRefunds)
-	mux.HandleFunc("POST /v1/accounts/{id}/topups", s.createTopUp)
-	mux.HandleFunc("GET /v1/accounts/{id}/topups", s.listTopUps)
-	mux.HandleFunc("GET /v1/accounts/{id}/statements/{month}", s.statement)
-	mux.HandleFunc("GET /v1/accounts/{id}/rejections", s.rejections)
-	mux.HandleFunc("GET /v1/accounts/{id}/usage", s.usage)
-	mux.HandleFunc("GET /v1/accounts/{id}/bills", s.listBills)
-	mux.HandleFunc("POST /v1/accounts/{id}/settle", s.settle)
-	mux.HandleFunc("GET /v1/accounts/{id}/quote", s.accountQuote)
-	mux.HandleFunc("POST /v1/events", s.postEvents)
-	mux.HandleFunc("POST /v1/quote", s.quote)
-	s.ingestRoutes(mux) // vendor webhooks (ingest.go)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		// No route: let the mux decide between 404 and 405 (it sets Allow),
-		// and answer in JSON like every other error.
-		rec := &statusRecorder{header: w.Header()}
-		mux.ServeHTTP(rec, r)
-		var b ErrorBody
-		b.Error.Code, b.Error.Message = livebill.ENOTFOUND, fmt.Sprintf("no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path)
-		if rec.code == http.StatusMethodNotAllowed {
-			b.Error.Code, b.Error.Message = "method_not_allowed", fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, w.Header().Get("Allow"))
-		}
-		writeJSON(w, max(rec.code, http.StatusNotFound), b)
-	})
-}
-
-// statusRecorder captures the status the mux would answer with.
-type statusRecorder struct {
-	header http.Header
-	code   int
-}
-
-func (s *statusRecorder) Header() http.Header         { return s.header }
-func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (s *statusRecorder) WriteHeader(code int)        { s.code = code }
 
 // Listen binds addr; Serve then serves on it. Split so callers learn the
 // bound address (":0") before serving.
@@ -117,10 +92,18 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 		return nil, err
 	}
 	s.listener = ln
-	// Bodies may be large NDJSON pushes, so reading gets minutes, not
-	// forever: a stalled client cannot hold a connection open.
-	s.server = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	or := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	// A stalled or slow client cannot hold a connection open for good.
+	s.server = &http.Server{Handler: s.Handler(), ErrorLog: slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: or(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       or(s.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:      or(s.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:       or(s.IdleTimeout, DefaultIdleTimeout)}
 	return ln.Addr(), nil
 }
 
@@ -136,77 +119,15 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting and waits for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
 
-// ---- errors and JSON
-
-// StatusOf maps a coded error to an HTTP status.
-func StatusOf(err error) int {
-	switch livebill.ErrorCode(err) {
-	case livebill.EINVALID:
-		return http.StatusBadRequest
-	case livebill.ENOTFOUND:
-		return http.StatusNotFound
-	case livebill.ECONFLICT:
-		return http.StatusConflict
-	case livebill.EUNPUBLISHED:
-		return http.StatusUnprocessableEntity
-	case livebill.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusInternalServerError
-}
-
-// ErrorBody is the JSON of an error response.
-type ErrorBody struct {
-	Error struct {
-		Code    string   `json:"code"`
-		Message string   `json:"message"`
-		Details []string `json:"details,omitempty"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, err error, details ...string) {
-	var b ErrorBody
-	b.Error.Code = livebill.ErrorCode(err)
-	b.Error.Message = err.Error()
-	if b.Error.Code == livebill.EINTERNAL {
-		log.Printf("internal error: %v", err)
-		b.Error.Message = "internal error"
-	}
-	b.Error.Details = details
-	writeJSON(w, StatusOf(err), b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
-
-// maxJSONBody bounds a JSON request body (event pushes have their own).
-const maxJSONBody = 4 << 20
-
-func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
-			return livebill.Errorf(livebill.EINVALID, "request body: data after the JSON value")
-		}
-		return nil
-	}
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return livebill.Errorf(livebill.ETOOLARGE, "request body: larger than %d bytes", maxJSONBody)
-	}
-	return livebill.Errorf(livebill.EINVALID, "request body: %v", err)
-}
+// Close closes the listener and every connection at once: the requests in
+// flight see their contexts cancelled (their transactions roll back).
+func (s *Server) Close() error { return s.server.Close() }
 
 // ---- accounts and apps
 
-// AccountJSON is an account in responses.
+// AccountJSON is an account in responses, with its state and balance
+// (StatusJSON: balance is the current one, opening_balance the one it was
+// made with).
 type AccountJSON struct {
 	ID          string `json:"id"`
 	Catalog     string `json:"catalog"`
@@ -214,13 +135,16 @@ type AccountJSON struct {
 	Mode        string `json:"mode,omitempty"`
 	Created     string `json:"created"`
 	Activated   string `json:"activated,omitempty"`
-	Balance     string `json:"balance"`
 	Timezone    string `json:"timezone,omitempty"`
 	Revision    int64  `json:"revision"`
+	StatusJSON         // state, since, grace_until, reclaim_at, balance, opening_balance
+	// Quarantine is set when the settlement leaves the account out: its
+	// stored data cannot be rated (GET /v1/accounts/{id} only).
+	Quarantine *livebill.Quarantine `json:"quarantine,omitempty"`
 }
 
 func accountJSON(a *livebill.AccountRecord) AccountJSON {
-	j := AccountJSON{ID: a.ID, Catalog: a.Catalog, CatalogYAML: a.CatalogYAML, Mode: a.Mode, Balance: a.Balance, Timezone: a.Timezone,
+	j := AccountJSON{ID: a.ID, Catalog: a.Catalog, CatalogYAML: a.CatalogYAML, Mode: a.Mode, Timezone: a.Timezone,
 		Created: a.Created.Format(time.DateOnly), Revision: a.Revision}
 	if !a.Activated.IsZero() {
 		j.Activated = a.Activated.Format(time.DateOnly)
@@ -234,42 +158,60 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := in.Validate(); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := billing.CheckAccountCatalog(&in); err != nil {
-		writeError(w, err)
-		return
-	}
-	a, err := s.Store.CreateAccount(r.Context(), &in)
+	a, err := s.Billing.CreateAccount(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, accountJSON(a))
+	s.writeAccount(w, r, http.StatusCreated, a)
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) {
-	as, err := s.Store.ListAccounts(r.Context())
+	p, err := pageOf(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := []AccountJSON{}
-	for _, a := range as {
-		out = append(out, accountJSON(a))
+	as, next, err := s.Store.PageAccounts(r.Context(), p)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"accounts": out})
+	out, err := s.withStatus(r.Context(), as)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writePage(w, "accounts", out, next)
 }
 
+// getAccount answers the account with its current state and balance.
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.Store.FindAccount(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, accountJSON(a))
+	out, err := s.withStatus(r.Context(), []*livebill.AccountRecord{a})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	j := out[0]
+	if j.Quarantine, err = s.Store.FindQuarantine(r.Context(), a.ID); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, status int, a *livebill.AccountRecord) {
+	out, err := s.withStatus(r.Context(), []*livebill.AccountRecord{a})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, status, out[0])
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
@@ -287,20 +229,22 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, a)
 }
 
+// listApps answers a page of the account's apps, each with its state.
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.Store.FindAccount(r.Context(), r.PathValue("id")); err != nil {
-		writeError(w, err)
+	as, next, ok := accountPage(s, w, r, s.Store.PageApps)
+	if !ok {
 		return
 	}
-	as, err := s.Store.ListApps(r.Context(), r.PathValue("id"))
+	st, sts, err := s.Billing.AccountStatus(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if as == nil {
-		as = []*livebill.App{}
+	out := make([]AppJSON, len(as))
+	for i, a := range as {
+		out[i] = appJSON(a, billing.AppStatusOf(st, sts, a.ID))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"apps": as})
+	writePage(w, "apps", out, next)
 }
 
 // ---- devices
@@ -344,16 +288,15 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
-	ds, err := s.Store.ListDevices(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
+	ds, next, ok := accountPage(s, w, r, s.Store.PageDevices)
+	if !ok {
 		return
 	}
 	out := []DeviceJSON{}
 	for _, d := range ds {
 		out = append(out, deviceJSON(d))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+	writePage(w, "devices", out, next)
 }
 
 // ---- purchases and refunds
@@ -365,7 +308,7 @@ func (s *Server) createPurchase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.AccountID = r.PathValue("id")
-	p, err := s.Store.CreatePurchase(r.Context(), &in)
+	p, err := s.Billing.CreatePurchase(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -374,15 +317,9 @@ func (s *Server) createPurchase(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listPurchases(w http.ResponseWriter, r *http.Request) {
-	ps, err := s.Store.ListPurchases(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
+	if ps, next, ok := accountPage(s, w, r, s.Store.PagePurchases); ok {
+		writePage(w, "purchases", ps, next)
 	}
-	if ps == nil {
-		ps = []*livebill.StoredPurchase{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"purchases": ps})
 }
 
 func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
@@ -392,7 +329,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.AccountID = r.PathValue("id")
-	rf, err := s.Store.CreateRefund(r.Context(), &in)
+	rf, err := s.Billing.CreateRefund(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -401,15 +338,9 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request) {
-	rs, err := s.Store.ListRefunds(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
+	if rs, next, ok := accountPage(s, w, r, s.Store.PageRefunds); ok {
+		writePage(w, "refunds", rs, next)
 	}
-	if rs == nil {
-		rs = []*livebill.StoredRefund{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"refunds": rs})
 }
 
 // ---- top-ups and statements
@@ -434,15 +365,9 @@ func (s *Server) createTopUp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listTopUps(w http.ResponseWriter, r *http.Request) {
-	ts, err := s.Store.ListTopUps(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
+	if ts, next, ok := accountPage(s, w, r, s.Store.PageTopUps); ok {
+		writePage(w, "topups", ts, next)
 	}
-	if ts == nil {
-		ts = []*livebill.TopUp{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"topups": ts})
 }
 
 func (s *Server) statement(w http.ResponseWriter, r *http.Request) {
@@ -454,13 +379,108 @@ func (s *Server) statement(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// RejectionsJSON is a page of the rejections response. The rejections
+// are computed by the account's meter, not stored rows: a cursor is a
+// position in that list.
+type RejectionsJSON struct {
+	*livebill.Rejections
+	Next string `json:"next,omitempty"`
+}
+
 func (s *Server) rejections(w http.ResponseWriter, r *http.Request) {
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	from := 0
+	if pos, err := livebill.ParseCursor(p.After, "rejections", 1); err != nil {
+		writeError(w, err)
+		return
+	} else if pos != nil {
+		if from, err = strconv.Atoi(pos[0]); err != nil || from < 0 {
+			writeError(w, livebill.Errorf(livebill.EINVALID, "after: not a cursor of this list (use the next value a page of rejections gave)"))
+			return
+		}
+	}
 	rj, err := s.Billing.Rejections(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rj)
+	out := RejectionsJSON{Rejections: rj}
+	total := len(rj.Events)
+	from = min(from, total)
+	to := min(from+p.Size(), total)
+	rj.Events = rj.Events[from:to]
+	if to < total {
+		out.Next = livebill.Cursor("rejections", strconv.Itoa(to))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ---- pages
+
+// pageOf reads the page a request asks for: ?limit= (default
+// livebill.DefaultPageLimit, at most livebill.MaxPageLimit) and ?after=
+// (the next of the page before).
+func pageOf(r *http.Request) (livebill.Page, error) {
+	q := r.URL.Query()
+	return livebill.ParsePage(q.Get("limit"), q.Get("after"))
+}
+
+// accountPage reads a page of one of the account's lists, or answers the
+// error (the account does not exist, a bad cursor).
+func accountPage[T any](s *Server, w http.ResponseWriter, r *http.Request, fetch func(context.Context, string, livebill.Page) ([]T, string, error)) ([]T, string, bool) {
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, err)
+		return nil, "", false
+	}
+	id := r.PathValue("id")
+	if _, err := s.Store.FindAccount(r.Context(), id); err != nil {
+		writeError(w, err)
+		return nil, "", false
+	}
+	items, next, err := fetch(r.Context(), id, p)
+	if err != nil {
+		writeError(w, err)
+		return nil, "", false
+	}
+	return items, next, true
+}
+
+// servePage answers a page of a list of no account, each item shown as
+// show makes it.
+func servePage[T, J any](w http.ResponseWriter, r *http.Request, name string, fetch func(context.Context, livebill.Page) ([]T, string, error), show func(T) J) {
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	items, next, err := fetch(r.Context(), p)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = show(it)
+	}
+	writePage(w, name, out, next)
+}
+
+// writePage answers a page: {"<name>": [...], "next": "<cursor>"}, next
+// left out on the last page.
+func writePage[T any](w http.ResponseWriter, name string, items []T, next string) {
+	if items == nil {
+		items = []T{}
+	}
+	out := map[string]any{name: items}
+	if next != "" {
+		out["next"] = next
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // ---- events
@@ -501,13 +521,7 @@ func SplitEvents(body []byte) ([]livebill.RawEvent, error) {
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": map[string]string{"code": livebill.EINVALID,
-				"message": fmt.Sprintf("body larger than %d bytes: send smaller batches", MaxBody)}})
-			return
-		}
-		writeError(w, livebill.Errorf(livebill.EINVALID, "body: %v", err))
+		writeError(w, readError(err))
 		return
 	}
 	batch, err := SplitEvents(body)
@@ -516,11 +530,13 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(batch) > MaxBatchEvents {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": map[string]string{"code": livebill.EINVALID,
-			"message": fmt.Sprintf("%d events in one request; at most %d", len(batch), MaxBatchEvents)}})
+		writeError(w, livebill.Errorf(livebill.ETOOLARGE, "%d events in one request; at most %d: send smaller batches", len(batch), MaxBatchEvents))
 		return
 	}
-	res, err := s.Billing.Ingest(r.Context(), batch)
+	// An account key pushes events of its own apps only: the others are
+	// rejected one by one (forbidden), the rest of the batch is kept.
+	p, _ := principalOf(r)
+	res, err := s.Billing.IngestFor(r.Context(), p.account, batch)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -530,12 +546,18 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 
 // ---- usage, bills, quotes
 
+// usageWriteTime is the time a usage answer has to be computed and
+// written, instead of the server's write timeout.
+const usageWriteTime = 15 * time.Minute
+
 func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	in := livebill.UsageInput{AccountID: r.PathValue("id"), From: q.Get("from"), To: q.Get("to"), Granularity: q.Get("granularity")}
 	if in.Granularity == "" {
 		in.Granularity = "day"
 	}
+	// a long range at 5-minute granularity takes a while to write
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(usageWriteTime))
 	pts, err := s.Billing.Usage(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
@@ -549,19 +571,15 @@ type BillsJSON struct {
 	Account string                `json:"account"`
 	Through string                `json:"settled_through"`
 	Bills   []livebill.IssuedBill `json:"bills"`
+	Next    string                `json:"next,omitempty"` // cursor of the next page
 }
 
 func (s *Server) listBills(w http.ResponseWriter, r *http.Request) {
+	bs, next, ok := accountPage(s, w, r, s.Store.PageBills)
+	if !ok {
+		return
+	}
 	id := r.PathValue("id")
-	if _, err := s.Store.FindAccount(r.Context(), id); err != nil {
-		writeError(w, err)
-		return
-	}
-	bs, err := s.Store.ListBills(r.Context(), id)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	st, err := s.Store.FindSettlement(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
@@ -570,19 +588,24 @@ func (s *Server) listBills(w http.ResponseWriter, r *http.Request) {
 	if bs == nil {
 		bs = []livebill.IssuedBill{}
 	}
-	writeJSON(w, http.StatusOK, BillsJSON{Account: id, Through: st.Through, Bills: bs})
+	writeJSON(w, http.StatusOK, BillsJSON{Account: id, Through: st.Through, Bills: bs, Next: next})
 }
 
+// settle settles the account now, as the ticker does: days whose ingest
+// is not quiet yet, or held by an open import, wait (the answer says
+// which and until when), unless ?force=true.
 func (s *Server) settle(w http.ResponseWriter, r *http.Request) {
-	bs, err := s.Billing.Settle(r.Context(), r.PathValue("id"))
+	force, err := boolParam(r, "force")
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if bs == nil {
-		bs = []livebill.IssuedBill{}
+	res, err := s.Billing.SettleWith(r.Context(), r.PathValue("id"), billing.SettleOptions{Force: force})
+	if err != nil {
+		writeError(w, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issued": bs})
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) accountQuote(w http.ResponseWriter, r *http.Request) {
@@ -601,7 +624,7 @@ func (s *Server) accountQuote(w http.ResponseWriter, r *http.Request) {
 func (s *Server) quote(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxQuoteBody))
 	if err != nil {
-		writeError(w, livebill.Errorf(livebill.EINVALID, "body: %v", err))
+		writeError(w, readError(err))
 		return
 	}
 	f, err := scenario.Parse(body, "request")
@@ -623,12 +646,8 @@ func (s *Server) quote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(res.Rejected) > 0 {
-		var details []string
-		for _, e := range res.Rejected {
-			details = append(details, e.Error())
-		}
 		if r.URL.Query().Get("skip_invalid") != "true" {
-			writeError(w, livebill.Errorf(livebill.EINVALID, "%d of %d events rejected; nothing quoted (use ?skip_invalid=true to quote the rest)", len(res.Rejected), res.Events), details...)
+			writeError(w, livebill.Errorf(livebill.EINVALID, "%d of %d events rejected; nothing quoted (use ?skip_invalid=true to quote the rest)", len(res.Rejected), res.Events), res.Rejected...)
 			return
 		}
 		res.Quote.Notices = append(res.Quote.Notices, livebill.Notice{Code: "events_rejected",

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/livebill/livebill"
@@ -19,15 +20,33 @@ import (
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
-func server(t *testing.T) *httptest.Server {
+// testAdminKey is the operator key the test servers are started with.
+const testAdminKey = "test-operator-key-0123456789abcdef0123"
+
+// api returns a server of an in-memory store, with the operator key
+// testAdminKey.
+func api(t *testing.T) *lbhttp.Server {
 	store, err := sqlite.Open(context.Background(), ":memory:", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	srv := httptest.NewServer(lbhttp.NewServer(store, billing.New(store, nil)).Handler())
+	s := lbhttp.NewServer(store, billing.New(store, nil))
+	s.AdminKey = testAdminKey
+	return s
+}
+
+func server(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(api(t).Handler())
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// client returns a client of srv with the operator key.
+func client(srv *httptest.Server) *lbhttp.Client {
+	c := lbhttp.NewClient(srv.URL)
+	c.Key = testAdminKey
+	return c
 }
 
 // POST /v1/quote answers what `livebill quote --format json` prints.
@@ -44,7 +63,10 @@ func TestQuoteEndpointMatchesCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		body, _ := os.ReadFile(path)
-		resp, err := http.Post(srv.URL+"/v1/quote", "application/yaml", bytes.NewReader(body))
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/quote", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/yaml")
+		req.Header.Set("Authorization", "Bearer "+testAdminKey)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,14 +98,16 @@ func TestQuoteEndpointMatchesCLI(t *testing.T) {
 
 func TestErrorsAndOpenAPI(t *testing.T) {
 	srv := server(t)
-	c := lbhttp.NewClient(srv.URL)
+	c := client(srv)
 	ctx := context.Background()
 	var doc map[string]any
 	if err := c.Do(ctx, "GET", "/v1/openapi.json", nil, &doc); err != nil {
 		t.Fatal(err)
 	}
 	paths, _ := doc["paths"].(map[string]any)
-	for _, p := range []string{"/v1/events", "/v1/quote", "/v1/accounts/{id}/bills", "/v1/accounts/{id}/usage", "/v1/accounts/{id}/statements/{month}", "/v1/accounts/{id}/rejections"} {
+	for _, p := range []string{"/v1/events", "/v1/quote", "/v1/accounts/{id}/bills", "/v1/accounts/{id}/usage", "/v1/accounts/{id}/statements/{month}", "/v1/accounts/{id}/rejections",
+		"/v1/imports", "/v1/imports/{id}", "/v1/imports/{id}/events", "/v1/imports/{id}/finish",
+		"/v1/accounts/{id}/purchases/{purchase}/cancel", "/v1/quarantine"} {
 		if _, ok := paths[p]; !ok {
 			t.Errorf("openapi.json lacks %s", p)
 		}
@@ -125,5 +149,44 @@ func TestSplitEvents(t *testing.T) {
 	evs, err = lbhttp.SplitEvents([]byte(` [{"a":1}, {"b":2}]`))
 	if err != nil || len(evs) != 2 || evs[1].Line != 2 {
 		t.Fatalf("array: %+v %v", evs, err)
+	}
+}
+
+// Errors are problem documents: a validation lists each problem in
+// errors, and a quote's invalid events carry their line, id and field.
+func TestProblemDetails(t *testing.T) {
+	srv := server(t)
+	post := func(path, ctype, body string) (int, lbhttp.Problem) {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdminKey)
+		req.Header.Set("Content-Type", ctype)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p lbhttp.Problem
+		if ct := resp.Header.Get("Content-Type"); ct != lbhttp.ProblemType {
+			t.Errorf("%s: Content-Type %q", path, ct)
+		}
+		json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	// three problems with one account: id, catalog and created missing
+	code, p := post("/v1/accounts", "application/json", `{"mode":"x"}`)
+	if code != 400 || p.Code != livebill.EINVALID || len(p.Errors) != 4 || !strings.HasPrefix(p.Detail, "4 problems: ") {
+		t.Fatalf("validation: %d %+v", code, p)
+	}
+	scenario := `
+mode: calculator
+catalog: trtc
+period: {from: 2024-10-01, to: 2024-10-02}
+events:
+  - {time: "2024-10-01T10:00:00Z", type: room.join, app: a, room: r, user: A, id: ok}
+  - {time: "2024-10-01T10:05:00Z", type: room.join, app: a, room: r, id: nouser}
+`
+	code, p = post("/v1/quote", "application/yaml", scenario)
+	if code != 400 || len(p.Errors) != 1 || p.Errors[0].Field != "user" || p.Errors[0].ID != "nouser" || p.Errors[0].Line == 0 {
+		t.Fatalf("quote with an invalid event: %d %+v", code, p)
 	}
 }

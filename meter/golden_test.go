@@ -50,8 +50,9 @@ func digestOf(t testing.TB, cat *catalog.Catalog, events int, seed uint64, tasks
 		fmt.Fprintf(h, "L %+v\n", r)
 	}
 	for _, n := range m.Notices() {
-		// the notice's fields as printed before it named rooms, users
-		// and tasks, so those fields change a digest only when set
+		// the fields a meter's notices have (as %+v printed them before
+		// notices had a reason); the room, user and task only when set,
+		// so they change a digest only then
 		fmt.Fprintf(h, "N {Code:%s App:%s Item:%s Time:%s Message:%s}\n", n.Code, n.App, n.Item, n.Time, n.Message)
 		if n.Room != "" || n.User != "" || n.Task != "" {
 			fmt.Fprintf(h, "  %s %s %s\n", n.Room, n.User, n.Task)

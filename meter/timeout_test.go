@@ -131,3 +131,20 @@ func TestSessionTimeoutNoticesInPeriod(t *testing.T) {
 		t.Fatalf("all notices %+v, want A's and B's", all)
 	}
 }
+
+// A session timeout before a dissolution closes the session first (timeout
+// 1 h): A joins at 10:00 and is never heard of again, B joins at 10:50;
+// the app's rooms are dissolved at 11:30, with no event between. A is
+// closed at 11:00 by the timeout (audio 60), B at 11:30 by the
+// dissolution (audio 40); one timeout notice, A's.
+func TestSessionTimeoutBeforeDissolution(t *testing.T) {
+	r := applyOn(t, catalogFor(t, time.Hour), meter.Options{Dissolutions: []meter.Dissolution{{App: app1, At: at("11:30")}}},
+		at("14:00"), join(at("10:00"), "A", "manual"), join(at("10:50"), "B", "manual"))
+	if errs := r.m.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	expectTotals(t, r, map[string]int64{avAudio: 100 * min})
+	if ns := timeoutNotices(r.m.Notices()); len(ns) != 1 || ns[0].User != "A" || ns[0].Time != "2024-10-01T11:00:00+08:00" {
+		t.Fatalf("notices %+v, want A's at 11:00", ns)
+	}
+}

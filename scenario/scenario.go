@@ -17,7 +17,9 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/catalog"
 	"github.com/livebill/livebill/eventio"
+	"github.com/livebill/livebill/lifecycle"
 	"github.com/livebill/livebill/meter"
+	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/rating"
 	"go.yaml.in/yaml/v3"
 )
@@ -32,13 +34,24 @@ type File struct {
 	Devices    []Device    `yaml:"devices"`
 	Plans      []Plan      `yaml:"plans"`
 	Refunds    []Refund    `yaml:"refunds"`
+	TopUps     []TopUp     `yaml:"topups"`
+	AppActions []AppAction `yaml:"app_actions"`
 	Events     yaml.Node   `yaml:"events"`
 	EventsFile string      `yaml:"events_file"`
 	Expect     *Expect     `yaml:"expect"`
 	Notes      interface{} `yaml:"notes"` // free text for people; ignored
 
-	path string
+	path   string
+	bounds livebill.TimeBounds // the event times Run accepts
 }
+
+// EventMargin is how far before period.from and after period.to a
+// scenario's events may lie: events before the period set up what is
+// running when it starts (a session, a month's logins), and events after
+// it are not billed. An event further out is rejected with the field
+// time named, so a few bytes of scenario (a join in 2024, an event in
+// 9999) cannot make the meter run for millennia.
+const EventMargin = 31 * 24 * time.Hour
 
 // Period is a half-open range of dates in the billing zone.
 type Period struct {
@@ -83,12 +96,34 @@ type Refund struct {
 	Time  string `yaml:"time"`
 }
 
+// TopUp credits the account's balance at a time (SPEC §7.2 extension).
+type TopUp struct {
+	ID     string `yaml:"id"`
+	Time   string `yaml:"time"`
+	Amount string `yaml:"amount"`
+}
+
+// AppAction is an operator disabling or enabling an app at a time (SPEC
+// §7.2 extension).
+type AppAction struct {
+	App    string `yaml:"app"`
+	Action string `yaml:"action"` // disable or enable
+	Time   string `yaml:"time"`
+}
+
 // Expect holds the values `livebill test` checks.
 type Expect struct {
 	Total   *string                `yaml:"total"`
 	Lines   map[string]ExpectValue `yaml:"lines"`
 	Usage   map[string]ExpectValue `yaml:"usage"`
 	Notices []string               `yaml:"notices"`
+	Account *ExpectAccount         `yaml:"account"`
+}
+
+// ExpectAccount is the expected account lifecycle at the period's end.
+type ExpectAccount struct {
+	State   *string `yaml:"state"`
+	Balance *string `yaml:"balance"` // the closing balance
 }
 
 // ExpectValue is an expected line or usage entry; unset fields are not
@@ -97,6 +132,7 @@ type ExpectValue struct {
 	Quantity *string `yaml:"quantity"`
 	Amount   *string `yaml:"amount"`
 	Covered  *string `yaml:"covered"`
+	Blocked  *string `yaml:"blocked"`
 }
 
 // Load reads a scenario file (YAML or JSON).
@@ -201,6 +237,25 @@ func (f *File) Run() (*Result, error) {
 	if !from.Before(to) {
 		return nil, livebill.Errorf(livebill.EINVALID, "%s: period: from must be before to", f.path)
 	}
+	if err := livebill.CheckInstant("period.from", from); err != nil {
+		return nil, f.wrap(err)
+	}
+	if to.After(from.AddDate(livebill.MaxQuoteYears, 0, 0)) {
+		return nil, livebill.Errorf(livebill.EINVALID, "%s: period.to: at most %d years after period.from", f.path, livebill.MaxQuoteYears)
+	}
+	for _, d := range []struct {
+		name string
+		t    time.Time
+	}{{"account.created", acct.Created}, {"account.activated", acct.Activated}} {
+		if !d.t.IsZero() {
+			if err := livebill.CheckInstant(d.name, d.t); err != nil {
+				return nil, f.wrap(err)
+			}
+		}
+	}
+	f.bounds = livebill.TimeBounds{Earliest: from.Add(-EventMargin), Latest: to.Add(EventMargin),
+		TooOld: fmt.Sprintf("more than %s before period.from (%s)", livebill.Days(EventMargin), f.Period.From),
+		TooNew: fmt.Sprintf("more than %s after period.to (%s)", livebill.Days(EventMargin), f.Period.To)}
 	in := rating.Input{Catalog: cat, Location: loc, Mode: f.Mode, From: from, To: to, Account: acct}
 	for _, d := range f.Devices {
 		dev := livebill.Device{ID: d.ID}
@@ -212,6 +267,9 @@ func (f *File) Run() (*Result, error) {
 	for i, p := range f.Plans {
 		start, err := instant(p.Start, loc, fmt.Sprintf("plans[%d].start", i))
 		if err != nil {
+			return nil, f.wrap(err)
+		}
+		if err := livebill.CheckInstant(fmt.Sprintf("plans[%d].start", i), start); err != nil {
 			return nil, f.wrap(err)
 		}
 		if p.Plan == "" {
@@ -229,17 +287,84 @@ func (f *File) Run() (*Result, error) {
 		if err != nil {
 			return nil, f.wrap(err)
 		}
+		if err := livebill.CheckInstant(fmt.Sprintf("refunds[%d].time", i), t); err != nil {
+			return nil, f.wrap(err)
+		}
 		in.Refunds = append(in.Refunds, livebill.RefundRequest{Plan: r.Plan, Count: r.Count, Time: t})
 	}
 
+	lc, err := f.lifecycle(cat, loc, from)
+	if err != nil {
+		return nil, f.wrap(err)
+	}
 	res := &Result{}
-	q, rejected, err := Compute(in, func(m *meter.Meter) error { return f.feed(m, res) })
+	feed := func(m *meter.Meter) error {
+		res.Events, res.Rejected = 0, nil // fed again when the lifecycle blocks usage
+		return f.feed(m, res)
+	}
+	q, rejected, err := ComputeLifecycle(in, feed, lc)
 	if err != nil {
 		return nil, err
 	}
 	res.Rejected = append(res.Rejected, rejected...)
 	res.Quote = q
 	return res, nil
+}
+
+// lifecycle reads the scenario's balance, top-ups and app actions (SPEC
+// §7.2 extension); nil when the quote applies no lifecycle (calculator
+// mode, or none given).
+func (f *File) lifecycle(cat *catalog.Catalog, loc *time.Location, from time.Time) (*Lifecycle, error) {
+	if f.Mode == rating.ModeCalculator {
+		if len(f.TopUps) > 0 || len(f.AppActions) > 0 {
+			return nil, fmt.Errorf("topups and app_actions need mode account (calculator mode has no account)")
+		}
+		return nil, nil
+	}
+	lc := &Lifecycle{Terms: cat.Terms()}
+	if f.Account != nil && f.Account.Balance != "" {
+		b, err := money.Parse(f.Account.Balance)
+		if err != nil {
+			return nil, fmt.Errorf("account.balance: must be a decimal, not %q", f.Account.Balance)
+		}
+		lc.Opening, lc.Arrears = b, true
+	}
+	if f.Account != nil {
+		lc.Account = f.Account.ID
+	}
+	for i, t := range f.TopUps {
+		at, err := instant(t.Time, loc, fmt.Sprintf("topups[%d].time", i))
+		if err != nil {
+			return nil, err
+		}
+		amt, err := money.Parse(t.Amount)
+		if err != nil || !amt.IsPositive() {
+			return nil, fmt.Errorf("topups[%d].amount: must be a positive decimal, not %q", i, t.Amount)
+		}
+		id := t.ID
+		if id == "" {
+			id = fmt.Sprintf("topup-%d", i+1)
+		}
+		lc.TopUps = append(lc.TopUps, lifecycle.TopUp{ID: id, At: at, Amount: amt})
+		lc.Arrears = true
+	}
+	for i, a := range f.AppActions {
+		at, err := instant(a.Time, loc, fmt.Sprintf("app_actions[%d].time", i))
+		if err != nil {
+			return nil, err
+		}
+		if a.App == "" {
+			return nil, fmt.Errorf("app_actions[%d].app: missing", i)
+		}
+		if a.Action != livebill.AppDisable && a.Action != livebill.AppEnable {
+			return nil, fmt.Errorf("app_actions[%d].action: must be disable or enable, not %q", i, a.Action)
+		}
+		lc.Actions = append(lc.Actions, lifecycle.AppAction{App: a.App, Action: a.Action, At: at})
+	}
+	if !lc.Arrears && len(lc.Actions) == 0 {
+		return nil, nil
+	}
+	return lc, nil
 }
 
 // Compute is the quote pipeline shared by scenario files and the service:
@@ -267,7 +392,7 @@ func Meter(in rating.Input, feed func(*meter.Meter) error) (*meter.Meter, error)
 	if loc == nil {
 		loc = in.Catalog.Location()
 	}
-	m, err := meter.New(in.Catalog, meter.Options{Location: loc})
+	m, err := meter.New(in.Catalog, meter.Options{Location: loc, Dissolutions: Dissolutions(in.Blocks)})
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +419,7 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 			return livebill.Errorf(livebill.EINVALID, "%s: events_file: %v", f.path, err)
 		}
 		defer fh.Close()
-		return FeedNDJSON(m, fh, p, res)
+		return feedNDJSON(m, fh, p, res, &f.bounds)
 	}
 	var e livebill.Event
 	for _, n := range f.Events.Content {
@@ -307,7 +432,12 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 			return livebill.Errorf(livebill.EINVALID, "%s:%d: %v", f.path, n.Line, err)
 		}
 		res.Events++
-		if err := eventio.Parse(b, &e); err != nil {
+		err = eventio.Parse(b, &e)
+		e.Line = n.Line
+		if err == nil {
+			err = f.bounds.Check(&e)
+		}
+		if err != nil {
 			var ee *livebill.EventError
 			if errors.As(err, &ee) {
 				ee.Source, ee.Line = f.path, n.Line
@@ -315,7 +445,6 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 			res.Rejected = append(res.Rejected, err)
 			continue
 		}
-		e.Line = n.Line
 		m.Apply(&e)
 	}
 	return nil
@@ -324,12 +453,23 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 // FeedNDJSON streams an NDJSON event file into the meter; bad lines are
 // rejected and reading goes on.
 func FeedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result) error {
+	return feedNDJSON(m, r, source, res, nil)
+}
+
+// feedNDJSON is FeedNDJSON rejecting, when bounds is not nil, the events
+// outside them.
+func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds *livebill.TimeBounds) error {
 	d := eventio.NewDecoder(r, source)
 	var e livebill.Event
 	for {
 		err := d.Next(&e)
 		if err == io.EOF {
 			return nil
+		}
+		if err == nil && bounds != nil {
+			if err = bounds.Check(&e); err != nil {
+				err.(*livebill.EventError).Source = source
+			}
 		}
 		var ee *livebill.EventError
 		if errors.As(err, &ee) {

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/lifecycle"
+	"github.com/livebill/livebill/money"
 )
 
 // Dialect is what differs between backends.
@@ -38,7 +39,10 @@ type DB struct {
 	nApps   atomic.Int64
 }
 
-var _ livebill.Store = (*DB)(nil)
+var (
+	_ livebill.Store  = (*DB)(nil)
+	_ livebill.Pinger = (*DB)(nil)
+)
 
 // New wraps an open database; clock stamps created and issued times.
 func New(db *sql.DB, d Dialect, clock livebill.Clock) *DB {
@@ -50,6 +54,11 @@ func New(db *sql.DB, d Dialect, clock livebill.Clock) *DB {
 
 // SQL returns the underlying database.
 func (s *DB) SQL() *sql.DB { return s.db }
+
+// Ping checks that the database answers (PostgreSQL: a round trip on a
+// connection of the pool; SQLite: the connection, once the transaction
+// holding it ends).
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close closes the database.
 func (s *DB) Close() error {
@@ -80,7 +89,9 @@ func (s *DB) q(query string) string {
 
 // Migrate applies, in version order, the migrations NNNN_name.sql in dir
 // of fsys that are not yet recorded in schema_migrations. Each migration
-// runs in its own transaction.
+// runs in its own transaction. A database that records a migration fsys
+// does not hold (written by a newer livebill) is refused with a
+// *SchemaError before anything is applied.
 func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 	if s.dialect.Numbered {
 		// PostgreSQL: servers starting at once take turns (a session lock
@@ -98,21 +109,15 @@ func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	ents, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+	if _, err := s.CheckSchema(ctx, fsys, dir); err != nil {
+		return err
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(num, 10, 64)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
-		}
+	ms, err := Migrations(fsys, dir)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		v, name := m.Version, m.Name
 		var have int
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&have); err != nil {
 			return fmt.Errorf("migrations: %w", err)
@@ -134,6 +139,12 @@ func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 				return fmt.Errorf("migration %s: %w", name, err)
 			}
 		}
+		if step := goSteps[v]; step != nil {
+			if err := step(ctx, s, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), v, name, s.clock.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", name, err)
@@ -143,6 +154,12 @@ func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 		}
 	}
 	return nil
+}
+
+// goSteps are migrations' steps SQL cannot take (exact decimal sums):
+// run after the version's SQL, in its transaction.
+var goSteps = map[int64]func(ctx context.Context, s *DB, tx *sql.Tx) error{
+	13: backfillLifecycle,
 }
 
 // splitSQL splits a migration on semicolons at line ends; comments are
@@ -184,8 +201,33 @@ func (s *DB) CreateAccount(ctx context.Context, in *livebill.CreateAccountInput)
 	if bal == "" {
 		bal = "0"
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO accounts (id, catalog, catalog_yaml, mode, created, activated, balance, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		in.ID, in.Catalog, in.CatalogYAML, in.Mode, in.Created, in.Activated, bal, in.Timezone, now(s.clock))
+	opening, err := money.Parse(bal)
+	if err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "balance: %v", err)
+	}
+	// The account, its state and the ledger's opening entry are made
+	// together; an opening balance below zero puts it in arrears at once.
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		at := s.clock.Now()
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO accounts (id, catalog, catalog_yaml, mode, created, activated, balance, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			in.ID, in.Catalog, in.CatalogYAML, in.Mode, in.Created, in.Activated, bal, in.Timezone, at.UTC().Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+		m, err := lifecycle.New(livebill.AccountState{AccountID: in.ID, Since: at, Last: at, Opening: bal, Terms: defaultTerms})
+		if err != nil {
+			return err
+		}
+		j := s.journal(ctx, tx)
+		e, trs := post(m, livebill.LedgerEntry{AccountID: in.ID, Kind: livebill.LedgerOpening, At: at}, opening, lifecycle.CauseOpening)
+		if err := s.insertRows(ctx, tx, ledgerInsert, "", [][]any{ledgerArgs(&e, at)}); err != nil {
+			return err
+		}
+		st := m.State()
+		if err := s.saveStates(ctx, tx, []*livebill.AccountState{&st}); err != nil {
+			return err
+		}
+		return j.transitions(trs)
+	})
 	if err != nil {
 		if a, _ := s.FindAccount(ctx, in.ID); a != nil {
 			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q already exists", in.ID)
@@ -230,20 +272,7 @@ func (s *DB) FindAccount(ctx context.Context, id string) (*livebill.AccountRecor
 
 // ListAccounts returns every account by id.
 func (s *DB) ListAccounts(ctx context.Context) ([]*livebill.AccountRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.AccountRecord
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return all(ctx, s, accountsList(), scanAccountRow)
 }
 
 // CreateApp registers an app; an app id is global (events name only it).
@@ -308,20 +337,7 @@ func (s *DB) FindApp(ctx context.Context, id string) (*livebill.App, error) {
 
 // ListApps returns an account's apps by id.
 func (s *DB) ListApps(ctx context.Context, accountID string) ([]*livebill.App, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, account_id, name, created_at FROM apps WHERE account_id = ? ORDER BY id`), accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.App
-	for rows.Next() {
-		a, err := scanApp(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return all(ctx, s, appsList(accountID), scanAppRow)
 }
 
 func (s *DB) bump(ctx context.Context, tx *sql.Tx, accountID string) error {
@@ -339,8 +355,10 @@ func (s *DB) CreatePurchase(ctx context.Context, in *livebill.CreatePurchaseInpu
 	if _, err := s.FindAccount(ctx, in.AccountID); err != nil {
 		return nil, err
 	}
-	// Concurrent purchases race for the id (a conflict) or for the next
-	// place in the order made (unique (account, seq): run again).
+	// Concurrent purchases of one account take turns on the account's row
+	// (createPurchaseOnce); a transaction PostgreSQL still rolls back as a
+	// deadlock or serialization failure, or that lost the race for the id
+	// (a conflict) or for a place in the order made, is judged again.
 	for attempt := 1; ; attempt++ {
 		p, err := s.createPurchaseOnce(ctx, in)
 		if !uniqueViolation(err) && !transient(err) {
@@ -362,6 +380,14 @@ func (s *DB) createPurchaseOnce(ctx context.Context, in *livebill.CreatePurchase
 		return nil, err
 	}
 	defer tx.Rollback()
+	// The account's row is locked first, so the place in the order made
+	// (MAX(seq) + 1) is read after any concurrent purchase of the account
+	// committed: read before, two purchases took the same place and one
+	// failed on the unique index (PostgreSQL; SQLite's transaction holds
+	// the write lock from BEGIN).
+	if err := s.lockAccount(ctx, tx, in.AccountID); err != nil {
+		return nil, err
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM purchases WHERE account_id = ? AND id = ?`), in.AccountID, in.ID).Scan(&n); err != nil {
 		return nil, err
@@ -384,31 +410,93 @@ func (s *DB) createPurchaseOnce(ctx context.Context, in *livebill.CreatePurchase
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
 		return nil, err
 	}
+	// the purchase changes bills from its day: settling them waits for quiet
+	if err := s.touchDay(ctx, tx, in.AccountID, livebill.EffectiveDay(in.Start)); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	p := livebill.StoredPurchase(*in)
+	return &livebill.StoredPurchase{AccountID: in.AccountID, ID: in.ID, App: in.App, Plan: in.Plan, Count: in.Count,
+		Region: in.Region, Device: in.Device, Start: in.Start, AutoRenew: in.AutoRenew}, nil
+}
+
+// lockAccount locks an account's row for the transaction (PostgreSQL; on
+// SQLite the transaction holds the database's write lock from BEGIN): the
+// lock the revision bump takes anyway, taken first. ENOTFOUND if there is
+// no such account.
+func (s *DB) lockAccount(ctx context.Context, tx *sql.Tx, accountID string) error {
+	q := `SELECT id FROM accounts WHERE id = ?`
+	if s.dialect.Numbered {
+		q += ` FOR NO KEY UPDATE`
+	}
+	var id string
+	err := tx.QueryRowContext(ctx, s.q(q), accountID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return livebill.Errorf(livebill.ENOTFOUND, "account %q not found", accountID)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot lock account %q: %w", accountID, err)
+	}
+	return nil
+}
+
+// purchaseCols are the columns scanPurchase reads.
+const purchaseCols = `account_id, id, app, plan, count, region, device, start, auto_renew, cancelled_at`
+
+func scanPurchase(sc interface{ Scan(...any) error }) (*livebill.StoredPurchase, error) {
+	var p livebill.StoredPurchase
+	var auto int
+	if err := sc.Scan(&p.AccountID, &p.ID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto, &p.Cancelled); err != nil {
+		return nil, err
+	}
+	p.AutoRenew = auto != 0
 	return &p, nil
 }
 
-// ListPurchases returns an account's purchases in the order made.
+// ListPurchases returns an account's purchases in the order made,
+// cancelled ones included.
 func (s *DB) ListPurchases(ctx context.Context, accountID string) ([]*livebill.StoredPurchase, error) {
-	rows, err := s.query(ctx, `SELECT account_id, id, app, plan, count, region, device, start, auto_renew FROM purchases WHERE account_id = ? ORDER BY seq, id`, accountID)
+	return all(ctx, s, purchasesList(accountID), scanPurchaseRow)
+}
+
+// CancelPurchase marks a purchase cancelled and bumps the account's
+// revision in one transaction; a purchase already cancelled is returned
+// unchanged.
+func (s *DB) CancelPurchase(ctx context.Context, accountID, id string) (*livebill.StoredPurchase, error) {
+	return retried(func() (*livebill.StoredPurchase, error) { return s.cancelPurchaseOnce(ctx, accountID, id) })
+}
+
+func (s *DB) cancelPurchaseOnce(ctx context.Context, accountID, id string) (*livebill.StoredPurchase, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		return nil, fmt.Errorf("cannot begin cancelling purchase %q: %w", id, err)
+	}
+	defer tx.Rollback()
+	if err := s.lockAccount(ctx, tx, accountID); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*livebill.StoredPurchase
-	for rows.Next() {
-		var p livebill.StoredPurchase
-		var auto int
-		if err := rows.Scan(&p.AccountID, &p.ID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto); err != nil {
-			return nil, err
-		}
-		p.AutoRenew = auto != 0
-		out = append(out, &p)
+	p, err := scanPurchase(tx.QueryRowContext(ctx, s.q(`SELECT `+purchaseCols+` FROM purchases WHERE account_id = ? AND id = ?`), accountID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "purchase %q of account %q not found", id, accountID)
 	}
-	return out, rows.Err()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read purchase %q: %w", id, err)
+	}
+	if p.Cancelled != "" {
+		return p, nil
+	}
+	p.Cancelled = now(s.clock)
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE purchases SET cancelled_at = ? WHERE account_id = ? AND id = ?`), p.Cancelled, accountID, id); err != nil {
+		return nil, fmt.Errorf("cannot cancel purchase %q: %w", id, err)
+	}
+	if err := s.bump(ctx, tx, accountID); err != nil {
+		return nil, fmt.Errorf("cannot bump account %q: %w", accountID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("cannot commit cancelling purchase %q: %w", id, err)
+	}
+	return p, nil
 }
 
 // CreateRefund stores a refund request for a stored purchase and returns
@@ -430,12 +518,7 @@ func (s *DB) CreateRefund(ctx context.Context, in *livebill.CreateRefundInput) (
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
-		r, err := s.createRefundOnce(ctx, in)
-		if err == nil || attempt == maxAttempts || !transient(err) {
-			return r, err
-		}
-	}
+	return retried(func() (*livebill.StoredRefund, error) { return s.createRefundOnce(ctx, in) })
 }
 
 func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInput) (*livebill.StoredRefund, error) {
@@ -444,17 +527,21 @@ func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInpu
 		return nil, fmt.Errorf("cannot begin refund: %w", err)
 	}
 	defer tx.Rollback()
-	lock := `SELECT count FROM purchases WHERE account_id = ? AND id = ?`
+	lock := `SELECT count, cancelled_at FROM purchases WHERE account_id = ? AND id = ?`
 	if s.dialect.Numbered {
 		lock += ` FOR UPDATE`
 	}
 	var bought int64
-	err = tx.QueryRowContext(ctx, s.q(lock), in.AccountID, in.Purchase).Scan(&bought)
+	var cancelled string
+	err = tx.QueryRowContext(ctx, s.q(lock), in.AccountID, in.Purchase).Scan(&bought, &cancelled)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, livebill.Errorf(livebill.ENOTFOUND, "purchase %q of account %q not found", in.Purchase, in.AccountID)
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "purchase: %q of account %q not found", in.Purchase, in.AccountID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read purchase %q: %w", in.Purchase, err)
+	}
+	if cancelled != "" {
+		return nil, livebill.Errorf(livebill.ECONFLICT, "purchase: %q was cancelled on %s; there is nothing to refund", in.Purchase, cancelled)
 	}
 	if bought > 0 {
 		var returned int64
@@ -477,6 +564,9 @@ func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInpu
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
 		return nil, fmt.Errorf("cannot bump account %q: %w", in.AccountID, err)
 	}
+	if err := s.touchDay(ctx, tx, in.AccountID, livebill.EffectiveDay(in.Time)); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("cannot commit refund of purchase %q: %w", in.Purchase, err)
 	}
@@ -485,20 +575,7 @@ func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInpu
 
 // ListRefunds returns an account's refund requests in the order made.
 func (s *DB) ListRefunds(ctx context.Context, accountID string) ([]*livebill.StoredRefund, error) {
-	rows, err := s.query(ctx, `SELECT seq, account_id, purchase, count, at FROM refunds WHERE account_id = ? ORDER BY seq`, accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.StoredRefund
-	for rows.Next() {
-		var r livebill.StoredRefund
-		if err := rows.Scan(&r.Seq, &r.AccountID, &r.Purchase, &r.Count, &r.Time); err != nil {
-			return nil, err
-		}
-		out = append(out, &r)
-	}
-	return out, rows.Err()
+	return all(ctx, s, refundsList(accountID), scanRefundRow)
 }
 
 // ---- events
@@ -529,12 +606,14 @@ func (s *DB) EventSpan(ctx context.Context, accountID string) (livebill.EventSpa
 
 // ---- bills
 
-// IssueBills stores bills and the settlement in one transaction.
-func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []livebill.IssuedBill) error {
+// IssueBills stores bills and the settlement in one transaction, and
+// charges the bills to the account's balance there (chargeBills).
+func (s *DB) IssueBills(ctx context.Context, w livebill.SettleWrite) error {
+	st, bills := w.Settlement, w.Bills
 	const (
 		qCount  = `SELECT COUNT(*) FROM bills WHERE account_id = ? AND bill_key = ?`
 		qInsert = `INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-		qSettle = `INSERT INTO settlements (account_id, through, revision) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`
+		qSettle = `INSERT INTO settlements (account_id, through, revision, held) VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision, held = excluded.held`
 	)
 	if err := s.prepareAll(ctx, qCount, qInsert, qSettle); err != nil {
 		return err
@@ -575,7 +654,10 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 			return err
 		}
 	}
-	if err := exec(qSettle, st.AccountID, st.Through, st.Revision); err != nil {
+	if err := exec(qSettle, st.AccountID, st.Through, st.Revision, st.Held); err != nil {
+		return err
+	}
+	if err := s.chargeBills(ctx, tx, []livebill.SettleWrite{w}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -583,34 +665,13 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 
 // ListBills returns an account's issued bills in issue order.
 func (s *DB) ListBills(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
-	rows, err := s.query(ctx, `SELECT seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at FROM bills WHERE account_id = ? ORDER BY seq`, accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []livebill.IssuedBill
-	for rows.Next() {
-		var b livebill.IssuedBill
-		var lines, at string
-		if err := rows.Scan(&b.Seq, &b.AccountID, &b.Key, &b.Kind, &b.Date, &b.Total, &lines, &b.Adjusts, &at); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(lines), &b.Lines); err != nil {
-			return nil, err
-		}
-		if b.Lines == nil {
-			b.Lines = []livebill.Line{}
-		}
-		b.IssuedAt, _ = time.Parse(time.RFC3339Nano, at)
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return all(ctx, s, billsList(accountID), scanBillRow)
 }
 
 // FindSettlement returns an account's settlement; a zero one if none yet.
 func (s *DB) FindSettlement(ctx context.Context, accountID string) (*livebill.Settlement, error) {
 	st := livebill.Settlement{AccountID: accountID}
-	err := s.queryRow(ctx, `SELECT through, revision FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision)
+	err := s.queryRow(ctx, `SELECT through, revision, held FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision, &st.Held)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &st, nil
 	}
@@ -669,28 +730,7 @@ func (s *DB) CreateDevice(ctx context.Context, in *livebill.CreateDeviceInput) (
 
 // ListDevices returns an account's devices by id.
 func (s *DB) ListDevices(ctx context.Context, accountID string) ([]*livebill.Device, error) {
-	rows, err := s.query(ctx, `SELECT id, cameras FROM devices WHERE account_id = ? ORDER BY id`, accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.Device
-	for rows.Next() {
-		var d livebill.Device
-		var b string
-		if err := rows.Scan(&d.ID, &b); err != nil {
-			return nil, err
-		}
-		var cams []cameraJSON
-		if err := json.Unmarshal([]byte(b), &cams); err != nil {
-			return nil, err
-		}
-		for _, c := range cams {
-			d.Cameras = append(d.Cameras, livebill.Size{Width: c.Width, Height: c.Height})
-		}
-		out = append(out, &d)
-	}
-	return out, rows.Err()
+	return all(ctx, s, devicesList(accountID), scanDeviceRow)
 }
 
 // ---- top-ups
@@ -728,26 +768,58 @@ func (s *DB) CreateTopUp(ctx context.Context, in *livebill.CreateTopUpInput) (*l
 	if n == 0 && t.Amount != in.Amount {
 		return nil, false, livebill.Errorf(livebill.ECONFLICT, "top-up %q was already made with amount %s", in.ID, t.Amount)
 	}
+	if n == 1 {
+		if err := s.credit(ctx, tx, &t); err != nil {
+			return nil, false, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, err
 	}
 	return &t, n == 1, nil
 }
 
+// credit enters a new top-up in the ledger and moves the account's state:
+// time-driven transitions up to the top-up's instant first (a grace that
+// ended before it suspended the account), then back to active if the
+// balance is zero or more. A reclaimed account takes no money.
+func (s *DB) credit(ctx context.Context, tx *sql.Tx, t *livebill.TopUp) error {
+	sts, err := s.lockStates(ctx, tx, []string{t.AccountID})
+	if err != nil {
+		return err
+	}
+	st := sts[t.AccountID]
+	if st.State == livebill.AccountReclaimed {
+		return livebill.Errorf(livebill.EGONE, "account %q was reclaimed on %s", t.AccountID, st.Since.Format(time.RFC3339))
+	}
+	amount, err := money.Parse(t.Amount)
+	if err != nil {
+		return livebill.Errorf(livebill.EINVALID, "amount: %v", err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, t.Time)
+	if err != nil {
+		return livebill.Errorf(livebill.EINVALID, "time: %v", err)
+	}
+	m, err := lifecycle.New(*st)
+	if err != nil {
+		return err
+	}
+	j := s.journal(ctx, tx)
+	if at.After(j.now) {
+		at = j.now // a top-up counts from when it is made, not before it arrives
+	}
+	e, trs := post(m, livebill.LedgerEntry{AccountID: t.AccountID, Kind: livebill.LedgerTopUp, Ref: t.ID, At: at}, amount, "topup "+t.ID)
+	if err := s.insertRows(ctx, tx, ledgerInsert, "", [][]any{ledgerArgs(&e, j.now)}); err != nil {
+		return err
+	}
+	ns := m.State()
+	if err := s.saveStates(ctx, tx, []*livebill.AccountState{&ns}); err != nil {
+		return err
+	}
+	return j.transitions(trs)
+}
+
 // ListTopUps returns an account's top-ups in the order made.
 func (s *DB) ListTopUps(ctx context.Context, accountID string) ([]*livebill.TopUp, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, account_id, id, amount, at FROM topups WHERE account_id = ? ORDER BY seq`), accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*livebill.TopUp
-	for rows.Next() {
-		var t livebill.TopUp
-		if err := rows.Scan(&t.Seq, &t.AccountID, &t.ID, &t.Amount, &t.Time); err != nil {
-			return nil, err
-		}
-		out = append(out, &t)
-	}
-	return out, rows.Err()
+	return all(ctx, s, topUpsList(accountID), scanTopUpRow)
 }

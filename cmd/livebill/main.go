@@ -3,6 +3,10 @@
 //	livebill quote FILE [--format table|json]   price a scenario
 //	livebill test FILE|DIR...                  check scenarios' expectations
 //	livebill catalog [NAME]                    list or print built-in catalogs
+//	livebill serve [--db DIR|URL]              run the API server
+//	livebill backup --db DIR OUT               copy a running server's SQLite database
+//	livebill restore BACKUP --db DIR           make a data directory from a backup
+//	livebill version                           print the build's version
 //
 // Exit status: 0 success, 1 expectations not met, 2 invalid input.
 package main
@@ -15,6 +19,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/livebill/livebill"
 )
 
 // command is a subcommand; each file registers its own in init.
@@ -58,20 +64,27 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 
+func (e *exitError) Unwrap() error { return e.err }
+
 func main() {
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	if err == nil {
 		return
 	}
+	code := 2
 	var ee *exitError
 	if errors.As(err, &ee) {
+		code = ee.code
 		if ee.err != nil && ee.err.Error() != "" {
 			fmt.Fprintln(os.Stderr, "livebill:", ee.err)
 		}
-		os.Exit(ee.code)
+	} else {
+		fmt.Fprintln(os.Stderr, "livebill:", err)
 	}
-	fmt.Fprintln(os.Stderr, "livebill:", err)
-	os.Exit(2)
+	if livebill.ErrorCode(err) == livebill.EUNAUTHORIZED {
+		fmt.Fprintln(os.Stderr, "livebill: give the server's API key with $LIVEBILL_KEY, --key-file FILE or --key KEY")
+	}
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -82,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
 	if c, ok := commands[cmd]; ok {
 		return c.run(rest, stdout, stderr)
+	}
+	if cmd == "--version" {
+		return cmdVersion(rest, stdout, stderr)
 	}
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
 		fmt.Fprint(stdout, usageText())

@@ -11,17 +11,17 @@ import (
 	"strings"
 
 	"github.com/livebill/livebill"
-	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/internal/xlsx"
 )
 
-const usageSynopsis = `livebill usage export ACCOUNT --from DATE --to DATE [--format csv|xlsx] [--granularity 5m|day] [--out FILE] [--server URL]
+const usageSynopsis = `livebill usage export ACCOUNT --from DATE --to DATE [--format csv|xlsx] [--granularity 5m|day] [--out FILE] [--server URL] [--key-file F]
 
 Exports an account's metered usage from a livebill server, per app and
 item, like the TRTC console's download: durations in seconds (exact, up to
 milliseconds), counts as counts. csv writes one granularity (default day);
 xlsx writes a workbook with a "5-minute" sheet and a "daily" sheet. Dates
-are days in the billing zone, [from, to).`
+are days in the billing zone, [from, to). The API key comes from --key,
+--key-file or $LIVEBILL_KEY.`
 
 func init() {
 	register("usage", command{synopsis: "export ACCOUNT  usage as csv or xlsx (5-minute and daily)", order: 13, run: cmdUsage})
@@ -29,7 +29,7 @@ func init() {
 
 func cmdUsage(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("usage", usageSynopsis, stderr)
-	server := fs.String("server", serverURL(), "server URL ($LIVEBILL_SERVER)")
+	rem := remoteFlags(fs)
 	from := fs.String("from", "", "first day, YYYY-MM-DD")
 	to := fs.String("to", "", "day after the last, YYYY-MM-DD")
 	format := fs.String("format", "csv", "csv or xlsx")
@@ -50,7 +50,10 @@ func cmdUsage(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 2, err: errors.New("--format xlsx needs --out FILE")}
 	}
 	ctx := context.Background()
-	c := lbhttp.NewClient(*server)
+	c, err := rem.client()
+	if err != nil {
+		return err
+	}
 	fetch := func(g string) ([][]string, error) {
 		pts, err := c.Usage(ctx, pos[1], *from, *to, g)
 		if err != nil {

@@ -39,6 +39,26 @@ func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 // Set moves the clock.
 func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
+// SyncBuffer is a log destination a server's goroutines write to while a
+// test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // Opener opens a fresh, empty, migrated store for one test.
 type Opener func(t *testing.T, clock livebill.Clock) livebill.Store
 
@@ -63,6 +83,37 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SameNumbers", func(t *testing.T) { testSameNumbers(t, open) })
 	t.Run("FindApp", func(t *testing.T) { testFindApp(t, open) })
 	t.Run("SettleGroups", func(t *testing.T) { testSettleGroups(t, open) })
+	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
+	t.Run("IdempotencyStore", func(t *testing.T) { testIdempotencyStore(t, open) })
+	t.Run("Pages", func(t *testing.T) { testPages(t, open) })
+	t.Run("RouteAuth", func(t *testing.T) { testRouteAuth(t, open) })
+	t.Run("AccountKeys", func(t *testing.T) { testAccountKeys(t, open) })
+	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, open) })
+	t.Run("HoldsStore", func(t *testing.T) { testHoldsStore(t, open) })
+	t.Run("QuietTrickle", func(t *testing.T) { testQuietTrickle(t, open) })
+	t.Run("QuietLive", func(t *testing.T) { testQuietLive(t, open) })
+	t.Run("ImportHolds", func(t *testing.T) { testImportHolds(t, open) })
+	t.Run("ImportExpires", func(t *testing.T) { testImportExpires(t, open) })
+	t.Run("ImportKeys", func(t *testing.T) { testImportKeys(t, open) })
+	t.Run("SettleForce", func(t *testing.T) { testSettleForce(t, open) })
+	t.Run("Walkthrough", func(t *testing.T) { testWalkthrough(t, open) })
+	t.Run("BadInputs", func(t *testing.T) { testBadInputs(t, open) })
+	t.Run("PurchaseChecks", func(t *testing.T) { testPurchaseChecks(t, open) })
+	t.Run("PurchasesConcurrent", func(t *testing.T) { testPurchasesConcurrent(t, open) })
+	t.Run("Quarantine", func(t *testing.T) { testQuarantine(t, open) })
+	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open) })
+	t.Run("Ready", func(t *testing.T) { testReady(t, open) })
+	t.Run("ArrearsTopUpInGrace", func(t *testing.T) { testArrearsTopUpInGrace(t, open) })
+	t.Run("SuspendAndRestore", func(t *testing.T) { testSuspendAndRestore(t, open) })
+	t.Run("Reclaim", func(t *testing.T) { testReclaim(t, open) })
+	t.Run("TrialStop", func(t *testing.T) { testTrialStop(t, open) })
+	t.Run("TrialResumesOnPlan", func(t *testing.T) { testTrialResumesOnPlan(t, open) })
+	t.Run("DisableEnable", func(t *testing.T) { testDisableEnable(t, open) })
+	t.Run("RefundCredited", func(t *testing.T) { testRefundCredited(t, open) })
+	t.Run("NotifyRetriesInOrder", func(t *testing.T) { testNotifyRetriesInOrder(t, open) })
+	t.Run("NotifyHeadBlocksItsAccount", func(t *testing.T) { testNotifyHeadBlocksItsAccount(t, open) })
+	t.Run("NotifyReceiverDownAnHour", func(t *testing.T) { testNotifyReceiverDownAnHour(t, open) })
+	t.Run("LifecycleNotifications", func(t *testing.T) { testLifecycleNotifications(t, open) })
 }
 
 type env struct {
@@ -72,14 +123,41 @@ type env struct {
 	client *lbhttp.Client
 }
 
+// AdminKey is the operator key the suite's servers are started with.
+const AdminKey = "storetest-operator-key-0123456789abcdef"
+
+// EnoughMoney is the opening balance of the suite's accounts that are not
+// about the balance: no bill of theirs takes it below zero.
+const EnoughMoney = "1000000000"
+
+// NewAPI serves the API of store and svc on a loopback port, with the
+// operator key AdminKey, and returns its URL and a client with that key.
+func NewAPI(t *testing.T, store livebill.Store, svc *billing.Service) (*lbhttp.Server, string, *lbhttp.Client) {
+	s := lbhttp.NewServer(store, svc)
+	s.AdminKey = AdminKey
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	c := lbhttp.NewClient(srv.URL)
+	c.Key = AdminKey
+	return s, srv.URL, c
+}
+
 func newEnv(t *testing.T, open Opener, now time.Time) *env {
 	clock := NewClock(now)
 	store := open(t, clock)
 	svc := billing.New(store, clock)
 	svc.SettleDelay = time.Hour
-	srv := httptest.NewServer(lbhttp.NewServer(store, svc).Handler())
-	t.Cleanup(srv.Close)
-	return &env{store: store, clock: clock, svc: svc, client: lbhttp.NewClient(srv.URL)}
+	_, _, client := NewAPI(t, store, svc)
+	return &env{store: store, clock: clock, svc: svc, client: client}
+}
+
+// anyTime lets the service take events at any distance from its clock
+// (the defaults refuse events over an hour ahead or two years old): the
+// tests that call it push a scenario's, or a session's, events as one
+// batch, whatever the clock says.
+func (e *env) anyTime() {
+	const century = 100 * 365 * 24 * time.Hour
+	e.svc.EventMaxAge, e.svc.EventMaxFuture = century, century
 }
 
 func (e *env) mustDo(t *testing.T, method, path string, in, out any) {
@@ -298,6 +376,7 @@ func testBadBatch(t *testing.T, open Opener) {
 func testLateEvent(t *testing.T, open Opener) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	e := newEnv(t, open, time.Date(2024, 10, 1, 12, 0, 0, 0, sh))
+	e.anyTime()
 	setupTRTC(t, e)
 	ctx := context.Background()
 	e.push(t,
@@ -461,20 +540,6 @@ func testEquivalence(t *testing.T, open Opener) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := newEnv(t, open, time.Now())
-			lines := setupScenarioAccount(t, e, path, "acct", nil)
-			res := e.push(t, lines...)
-			if res.Accepted != len(lines) {
-				t.Fatalf("pushed %d events: %+v", len(lines), res)
-			}
-			var got livebill.Quote
-			e.mustDo(t, "GET", "/v1/accounts/acct/quote?from="+f.Period.From+"&to="+f.Period.To, nil, &got)
-			wj, _ := json.MarshalIndent(want.Quote, "", " ")
-			gj, _ := json.MarshalIndent(&got, "", " ")
-			if !bytes.Equal(wj, gj) {
-				t.Fatalf("service quote differs from livebill quote\nwant %s\ngot  %s", wj, gj)
-			}
-			// settle after the period; the issued bills dated in it are the quote's bills
 			loc := time.UTC
 			if f.Account != nil && f.Account.Timezone != "" {
 				loc, _ = time.LoadLocation(f.Account.Timezone)
@@ -483,10 +548,47 @@ func testEquivalence(t *testing.T, open Opener) {
 			} else {
 				loc = catalogLoc(t, filepath.Join(filepath.Dir(path), f.Catalog))
 			}
+			from, _ := time.ParseInLocation(time.DateOnly, f.Period.From, loc)
 			to, _ := time.ParseInLocation(time.DateOnly, f.Period.To, loc)
-			e.clock.Set(to.Add(2 * time.Hour))
-			if _, err := e.svc.Settle(context.Background(), "acct"); err != nil {
-				t.Fatal(err)
+			// A scenario with an account lifecycle runs on the service's
+			// clock from the period's start, settled every day and topped
+			// up (apps disabled) at the scenario's times, as a live
+			// service would. The others' events arrive an hour after the
+			// period (its quote is then the live meter's), and the
+			// settlement an hour later, when their ingest has long been
+			// quiet.
+			life := want.Quote.Account != nil || len(f.AppActions) > 0
+			start, opening := to.Add(time.Hour), ""
+			if life {
+				start, opening = from, openingFor(t, f, want.Quote.Account)
+			}
+			e := newEnv(t, open, start)
+			e.anyTime()
+			lines := setupScenarioAccount(t, e, path, "acct", opening, nil)
+			res := e.push(t, lines...)
+			if res.Accepted != len(lines) {
+				t.Fatalf("pushed %d events: %+v", len(lines), res)
+			}
+			if life {
+				runScenarioClock(t, e, f, loc, from, to)
+			}
+			var got livebill.Quote
+			e.mustDo(t, "GET", "/v1/accounts/acct/quote?from="+f.Period.From+"&to="+f.Period.To, nil, &got)
+			wq := *want.Quote
+			wq.Account = nil // the service tells the account's lifecycle elsewhere (GET /v1/accounts/{id}, ledger, history)
+			wj, _ := json.MarshalIndent(&wq, "", " ")
+			gj, _ := json.MarshalIndent(&got, "", " ")
+			if !bytes.Equal(wj, gj) {
+				t.Fatalf("service quote differs from livebill quote\nwant %s\ngot  %s", wj, gj)
+			}
+			if !life {
+				// settle after the period; the issued bills dated in it are the quote's bills
+				e.clock.Set(to.Add(2 * time.Hour))
+				if _, err := e.svc.Settle(context.Background(), "acct"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				checkScenarioAccount(t, e, want.Quote.Account)
 			}
 			bills, err := e.store.ListBills(context.Background(), "acct")
 			if err != nil {
@@ -582,7 +684,8 @@ func testSettleMonth(t *testing.T, open Opener) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	start := time.Date(2024, 10, 1, 0, 0, 0, 0, sh)
 	e := newEnv(t, open, start)
-	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-01-10", "timezone": "Asia/Shanghai"}, nil)
+	e.anyTime()
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-01-10", "timezone": "Asia/Shanghai", "balance": EnoughMoney}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
 	// a paid plan, so running past the packs bills overage instead of stopping the app
 	e.mustDo(t, "POST", "/v1/accounts/acct/purchases", map[string]any{"id": "p1", "app": app, "plan": "rtc-engine.lite", "start": "2024-10-01"}, nil)

@@ -6,13 +6,11 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
-	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/webhook"
 )
 
@@ -30,9 +28,7 @@ func testWebhookConfigs(t *testing.T, open Opener) {
 		t.Fatalf("%T keeps no webhook configurations", store)
 	}
 	svc := billing.New(store, clock)
-	srv := httptest.NewServer(lbhttp.NewServer(store, svc).Handler())
-	t.Cleanup(srv.Close)
-	client := lbhttp.NewClient(srv.URL)
+	_, url, client := NewAPI(t, store, svc)
 	must := func(method, path string, in any) {
 		t.Helper()
 		if err := client.Do(ctx, method, path, in, nil); err != nil {
@@ -131,7 +127,7 @@ func testWebhookConfigs(t *testing.T, open Opener) {
 	body := []byte(`{"EventGroupId":1,"EventType":103,"CallbackTs":1727787600100,"EventInfo":{"RoomId":12345,"EventTs":1727787600,"EventMsTs":1727787600000,"UserId":"test","Role":20,"Reason":1}}`)
 	post := func(sign string) int {
 		t.Helper()
-		req, _ := http.NewRequest("POST", srv.URL+"/v1/ingest/trtc/app-c", bytes.NewReader(body))
+		req, _ := http.NewRequest("POST", url+"/v1/ingest/trtc/app-c", bytes.NewReader(body))
 		req.Header.Set("Sign", sign)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
