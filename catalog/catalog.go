@@ -65,6 +65,9 @@ type Catalog struct {
 	FreeTiers   []FreeTier `yaml:"free_tiers"`
 	// LicenceArea is the pixel area one industrial licence serves.
 	LicenceArea int64 `yaml:"licence_area"`
+	// Admission is what admission refuses by the catalog's data: the
+	// editions' feature and limit tables (nil: no such tables).
+	Admission *Admission `yaml:"admission"`
 
 	loc   *time.Location
 	items map[string]*Item
@@ -176,10 +179,8 @@ type Plan struct {
 	RefundDays int `yaml:"refund_days"`
 	// PromoFor/PromoMax: a promotional edition only for accounts that never
 	// bought one of PromoFor, at most PromoMax purchases.
-	PromoExcludes []string         `yaml:"promo_excludes"`
-	PromoMax      int              `yaml:"promo_max"`
-	Limits        map[string]int64 `yaml:"limits"`
-	Features      []string         `yaml:"features"`
+	PromoExcludes []string `yaml:"promo_excludes"`
+	PromoMax      int      `yaml:"promo_max"`
 
 	price, hourly money.Decimal
 }
@@ -329,6 +330,11 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 	}
 	if over.FreeTiers != nil {
 		out.FreeTiers = over.FreeTiers
+	}
+	if over.Admission != nil {
+		if out.Admission, err = mergeAdmission(base.Admission, raw); err != nil {
+			return nil, err
+		}
 	}
 	return &out, nil
 }
@@ -544,6 +550,7 @@ func (c *Catalog) init() error {
 			add("free_tiers[%d]: amount must be a non-negative decimal", i)
 		}
 	}
+	errs = append(errs, c.checkAdmission()...)
 	return errors.Join(errs...)
 }
 
