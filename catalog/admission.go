@@ -134,7 +134,7 @@ func mergeAdmission(base *Admission, raw []byte) (*Admission, error) {
 	}
 	var doc struct {
 		Admission struct {
-			Features map[string]string   `yaml:"features"`
+			Features map[string]string    `yaml:"features"`
 			Editions map[string]yaml.Node `yaml:"editions"`
 		} `yaml:"admission"`
 	}

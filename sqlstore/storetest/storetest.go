@@ -69,6 +69,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("RouteAuth", func(t *testing.T) { testRouteAuth(t, open) })
 	t.Run("AccountKeys", func(t *testing.T) { testAccountKeys(t, open) })
 	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, open) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
+	t.Run("LeasesConcurrent", func(t *testing.T) { testLeasesConcurrent(t, open) })
 }
 
 type env struct {

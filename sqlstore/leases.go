@@ -1,0 +1,323 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+var _ livebill.LeaseStore = (*DB)(nil)
+
+// Leases (migration 0014). lease_slots is the lock: one row per (account,
+// pool, slot) naming the lease that holds it and until when (ends_ms).
+// A lease takes a slot by an upsert that succeeds only if the slot is
+// free at its instant — never taken, or its lease released or expired
+// (ends_ms ≤ now) — so the database, not a server's memory, decides, and
+// servers sharing it never hand out one slot twice. The slot row is kept
+// after a release (ends_ms = the release instant), so a later lease of the
+// slot always starts at or after the earlier one ended: the history in
+// leases never shows a slot held twice at one instant.
+//
+// leases is the history: every lease granted, with the instant it was
+// acquired and the instant it ends (moved by renewals, set by a release).
+// A renewal or release changes the slot row and the lease row in one
+// statement (PostgreSQL) or one transaction (SQLite), the slot row first:
+// it decides.
+//
+// On PostgreSQL each operation is one statement (data-modifying CTEs), one
+// round trip, taking row locks only on the slot it changes; concurrent
+// acquirers that pick the same free slot are serialized by the slot's
+// primary key and the loser tries another. On SQLite (one writer) each is a
+// short transaction.
+
+const leaseCols = `account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, released`
+
+func scanLease(sc interface{ Scan(...any) error }) (*livebill.Lease, error) {
+	var l livebill.Lease
+	var acquired, ends int64
+	var released int
+	if err := sc.Scan(&l.Account, &l.ID, &l.App, &l.Kind, &l.Pool, &l.Slot, &l.Holder, &acquired, &ends, &released); err != nil {
+		return nil, err
+	}
+	l.Acquired, l.Ends, l.Released = time.UnixMilli(acquired).UTC(), time.UnixMilli(ends).UTC(), released != 0
+	return &l, nil
+}
+
+// acquireAttempts bounds the tries of one acquisition that keeps losing a
+// free slot to concurrent acquirers (each loss means another lease was
+// granted, so the pool is filling up).
+const acquireAttempts = 8
+
+// AcquireLease takes a free slot of the pool (see livebill.LeaseStore).
+func (s *DB) AcquireLease(ctx context.Context, in *livebill.AcquireLeaseInput) (*livebill.Lease, bool, error) {
+	if in.Account == "" || in.ID == "" || in.Pool == "" {
+		return nil, false, livebill.Errorf(livebill.EINVALID, "a lease needs an account, an id and a pool")
+	}
+	now, ends := in.Now.UnixMilli(), in.Ends.UnixMilli()
+	if ends <= now {
+		return nil, false, livebill.Errorf(livebill.EINVALID, "lease %q: it must end after it starts", in.ID)
+	}
+	for attempt := 0; attempt < acquireAttempts; attempt++ {
+		var slot int
+		var err error
+		if in.Capacity > 0 {
+			// start the search at a random slot, so acquirers racing for
+			// one pool mostly pick different free slots
+			off := rand.IntN(in.Capacity)
+			if s.dialect.Numbered {
+				slot, err = s.acquirePG(ctx, in, now, ends, off)
+			} else {
+				slot, err = s.acquireSQLite(ctx, in, now, ends, off)
+			}
+		} else {
+			err = sql.ErrNoRows
+		}
+		if err == nil {
+			l := &livebill.Lease{Account: in.Account, ID: in.ID, App: in.App, Kind: in.Kind, Pool: in.Pool, Slot: slot,
+				Holder: in.Holder, Acquired: time.UnixMilli(now).UTC(), Ends: time.UnixMilli(ends).UTC()}
+			return l, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) && !uniqueViolation(err) && !transient(err) {
+			return nil, false, fmt.Errorf("cannot acquire lease %q of pool %s: %w", in.ID, in.Pool, err)
+		}
+		// Nothing granted: the id is taken (by an earlier call, or a
+		// concurrent one with the same id), every slot is held, or a
+		// concurrent acquirer took the slot this one picked.
+		had, ferr := s.FindLease(ctx, in.Account, in.ID)
+		if ferr == nil {
+			return s.again(ctx, had, in)
+		}
+		if livebill.ErrorCode(ferr) != livebill.ENOTFOUND {
+			return nil, false, ferr
+		}
+		held, err := s.heldSlots(ctx, in.Account, in.Pool, now)
+		if err != nil {
+			return nil, false, err
+		}
+		if held >= in.Capacity {
+			return nil, false, nil
+		}
+	}
+	return nil, false, nil // lost every race: the pool is as good as full
+}
+
+// again answers an acquisition under an id the account already has: the
+// same lease, its end moved to the new one if it is held; a conflict if the
+// id names a lease of another pool or app.
+func (s *DB) again(ctx context.Context, had *livebill.Lease, in *livebill.AcquireLeaseInput) (*livebill.Lease, bool, error) {
+	if had.Pool != in.Pool || had.App != in.App {
+		return nil, false, livebill.Errorf(livebill.ECONFLICT, "lease %q is a lease of app %s in pool %s, not of app %s in pool %s: use a new lease id",
+			in.ID, had.App, had.Pool, in.App, in.Pool)
+	}
+	if !had.Held(in.Now) || !in.Ends.After(had.Ends) {
+		return had, false, nil
+	}
+	l, err := s.RenewLease(ctx, in.Account, in.ID, in.Now, in.Ends)
+	if livebill.ErrorCode(err) == livebill.ECONFLICT { // it ended in between
+		return s.findLeaseOnly(ctx, in.Account, in.ID)
+	}
+	return l, false, err
+}
+
+func (s *DB) findLeaseOnly(ctx context.Context, account, id string) (*livebill.Lease, bool, error) {
+	l, err := s.FindLease(ctx, account, id)
+	return l, false, err
+}
+
+// acquirePG takes a slot and records the lease in one statement: the
+// first free slot from off (wrapping), unless the id is already a lease of
+// the account; the upsert takes the slot only if it is still free when its
+// row is locked (a concurrent acquirer may have taken it: no row).
+func (s *DB) acquirePG(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64, off int) (int, error) {
+	const q = `WITH free AS (
+	SELECT n FROM generate_series(0, $5::int - 1) AS n
+	WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = $1 AND x.pool = $2 AND x.slot = n AND x.ends_ms > $6)
+	  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = $1 AND l.id = $3)
+	ORDER BY (n + $8::int) % $5::int LIMIT 1
+), taken AS (
+	INSERT INTO lease_slots (account_id, pool, slot, lease_id, ends_ms)
+	SELECT $1, $2, n, $3, $7 FROM free
+	ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id, ends_ms = EXCLUDED.ends_ms
+	WHERE lease_slots.ends_ms <= $6
+	RETURNING slot
+)
+INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state)
+SELECT $1, $3, $4, $9, $2, slot, $10, $6, $7, $11 FROM taken
+RETURNING slot`
+	var slot int
+	err := s.db.QueryRowContext(ctx, q, in.Account, in.Pool, in.ID, in.App, in.Capacity, now, ends, off, in.Kind, in.Holder, meterState(in)).Scan(&slot)
+	return slot, err
+}
+
+// acquireSQLite is acquirePG as a transaction of two statements (SQLite
+// has no data-modifying CTEs; its one writer makes them atomic anyway).
+func (s *DB) acquireSQLite(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64, off int) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	const q = `WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM series WHERE n + 1 < ?)
+INSERT INTO lease_slots (account_id, pool, slot, lease_id, ends_ms)
+SELECT ?, ?, n, ?, ? FROM series
+WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ? AND x.pool = ? AND x.slot = n AND x.ends_ms > ?)
+  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ? AND l.id = ?)
+ORDER BY (n + ?) % ? LIMIT 1
+ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id, ends_ms = excluded.ends_ms
+WHERE lease_slots.ends_ms <= ?
+RETURNING slot`
+	var slot int
+	err = tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, ends, in.Account, in.Pool, now, in.Account, in.ID,
+		off, in.Capacity, now).Scan(&slot)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.Account, in.ID, in.App, in.Kind, in.Pool, slot, in.Holder, now, ends, meterState(in)); err != nil {
+		return 0, err
+	}
+	return slot, tx.Commit()
+}
+
+// meterState is a new lease's meter_state: 0 (its start and stop events
+// to be stored) when its kind is metered, else 2 (nothing to store).
+func meterState(in *livebill.AcquireLeaseInput) int {
+	if in.Metered {
+		return 0
+	}
+	return 2
+}
+
+// heldSlots counts the pool's slots held at now.
+func (s *DB) heldSlots(ctx context.Context, account, pool string, now int64) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM lease_slots WHERE account_id = ? AND pool = ? AND ends_ms > ?`, account, pool, now).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("cannot count the held slots of pool %s: %w", pool, err)
+	}
+	return n, nil
+}
+
+// RenewLease moves a held lease's end (see livebill.LeaseStore).
+func (s *DB) RenewLease(ctx context.Context, account, id string, now, ends time.Time) (*livebill.Lease, error) {
+	return s.endLease(ctx, account, id, now.UnixMilli(), ends.UnixMilli(), false)
+}
+
+// ReleaseLease ends a held lease now (see livebill.LeaseStore).
+func (s *DB) ReleaseLease(ctx context.Context, account, id string, now time.Time) (*livebill.Lease, error) {
+	ms := now.UnixMilli()
+	l, err := s.endLease(ctx, account, id, ms, ms, true)
+	if livebill.ErrorCode(err) == livebill.ECONFLICT {
+		return s.FindLease(ctx, account, id) // already ended: unchanged
+	}
+	return l, err
+}
+
+// endLease sets a held lease's end: a renewal moves it to ends (never
+// earlier), a release sets it to now and marks the lease released. The
+// slot row is updated first, and only while the lease holds it at now; the
+// lease row follows in the same statement or transaction.
+func (s *DB) endLease(ctx context.Context, account, id string, now, ends int64, release bool) (*livebill.Lease, error) {
+	rel := 0
+	if release {
+		rel = 1
+	}
+	var l *livebill.Lease
+	var err error
+	if s.dialect.Numbered {
+		// CASE, not GREATEST: a release sets the end to now, a renewal
+		// never moves it earlier
+		const q = `WITH s AS (
+	UPDATE lease_slots SET ends_ms = CASE WHEN $5 = 1 OR $3 > ends_ms THEN $3 ELSE ends_ms END
+	WHERE account_id = $1 AND lease_id = $2 AND ends_ms > $4
+	RETURNING lease_id, ends_ms
+)
+UPDATE leases SET ends_ms = s.ends_ms, released = $5 FROM s
+WHERE leases.account_id = $1 AND leases.id = s.lease_id
+RETURNING leases.account_id, leases.id, leases.app, leases.kind, leases.pool, leases.slot, leases.holder, leases.acquired_ms, leases.ends_ms, leases.released`
+		l, err = scanLease(s.db.QueryRowContext(ctx, q, account, id, ends, now, rel))
+	} else {
+		l, err = s.endLeaseSQLite(ctx, account, id, now, ends, rel)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		had, ferr := s.FindLease(ctx, account, id)
+		if ferr != nil {
+			return nil, ferr
+		}
+		what := "expired at " + had.Ends.Format(time.RFC3339Nano)
+		if had.Released {
+			what = "was released at " + had.Ends.Format(time.RFC3339Nano)
+		}
+		return nil, livebill.Errorf(livebill.ECONFLICT, "lease %q %s; acquire a new lease", id, what)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot update lease %q: %w", id, err)
+	}
+	return l, nil
+}
+
+func (s *DB) endLeaseSQLite(ctx context.Context, account, id string, now, ends int64, rel int) (*livebill.Lease, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var newEnds int64
+	err = tx.QueryRowContext(ctx, `UPDATE lease_slots SET ends_ms = CASE WHEN ? = 1 OR ? > ends_ms THEN ? ELSE ends_ms END
+WHERE account_id = ? AND lease_id = ? AND ends_ms > ? RETURNING ends_ms`, rel, ends, ends, account, id, now).Scan(&newEnds)
+	if err != nil {
+		return nil, err
+	}
+	l, err := scanLease(tx.QueryRowContext(ctx, `UPDATE leases SET ends_ms = ?, released = ? WHERE account_id = ? AND id = ? RETURNING `+leaseCols,
+		newEnds, rel, account, id))
+	if err != nil {
+		return nil, err
+	}
+	return l, tx.Commit()
+}
+
+// FindLease returns a lease or ENOTFOUND.
+func (s *DB) FindLease(ctx context.Context, account, id string) (*livebill.Lease, error) {
+	l, err := scanLease(s.queryRow(ctx, `SELECT `+leaseCols+` FROM leases WHERE account_id = ? AND id = ?`, account, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "lease %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot find lease %q: %w", id, err)
+	}
+	return l, nil
+}
+
+// ListLeases returns the account's leases held at now.
+func (s *DB) ListLeases(ctx context.Context, account string, now time.Time) ([]*livebill.Lease, error) {
+	return s.leases(ctx, `SELECT l.account_id, l.id, l.app, l.kind, l.pool, l.slot, l.holder, l.acquired_ms, l.ends_ms, l.released
+FROM lease_slots x JOIN leases l ON l.account_id = x.account_id AND l.id = x.lease_id
+WHERE x.account_id = ? AND x.ends_ms > ? ORDER BY x.pool, x.slot`, account, now.UnixMilli())
+}
+
+// LeaseHistory returns every lease of a pool by acquisition.
+func (s *DB) LeaseHistory(ctx context.Context, account, pool string) ([]*livebill.Lease, error) {
+	return s.leases(ctx, `SELECT `+leaseCols+` FROM leases WHERE account_id = ? AND pool = ? ORDER BY acquired_ms, id`, account, pool)
+}
+
+func (s *DB) leases(ctx context.Context, q string, args ...any) ([]*livebill.Lease, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list leases: %w", err)
+	}
+	defer rows.Close()
+	var out []*livebill.Lease
+	for rows.Next() {
+		l, err := scanLease(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
