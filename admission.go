@@ -306,6 +306,20 @@ type LeaseStore interface {
 	// acquisition time: held from Acquired to Ends (a lease that was
 	// neither released nor renewed in time ended at its Ends).
 	LeaseHistory(ctx context.Context, account, pool string) ([]*Lease, error)
+	// UnmeteredLeases returns up to limit metered leases whose usage
+	// events are not all stored: those not started yet (MeterStarted
+	// false) and those ended at now whose stop is not stored.
+	UnmeteredLeases(ctx context.Context, now time.Time, limit int) ([]UnmeteredLease, error)
+	// SetLeaseMetered records that a lease's start (stopped false) or
+	// stop (true) event is stored.
+	SetLeaseMetered(ctx context.Context, account, id string, stopped bool) error
+}
+
+// UnmeteredLease is a metered lease and how far its usage events are
+// stored.
+type UnmeteredLease struct {
+	Lease
+	MeterStarted bool // its session.start is stored
 }
 
 // Authorizer decides admission and keeps leases.
@@ -315,6 +329,10 @@ type Authorizer interface {
 	// account whose apps the caller may name: another account's app is
 	// not found, as an unknown one).
 	Authorize(ctx context.Context, onlyAccount string, in *AuthorizeInput) (*Decision, error)
+	// RenewLease renews a held lease of app for ttl (0: the default).
 	RenewLease(ctx context.Context, onlyAccount, app, id string, ttl time.Duration) (*Lease, error)
+	// ReleaseLease releases a lease of app.
 	ReleaseLease(ctx context.Context, onlyAccount, app, id string) (*Lease, error)
+	// ListLeases returns the account's leases held now.
+	ListLeases(ctx context.Context, accountID string) ([]*Lease, error)
 }

@@ -50,10 +50,13 @@ const (
 
 // Notice tells the reader something the numbers alone do not.
 type Notice struct {
-	Code    string `json:"code"`
-	App     string `json:"app,omitempty"`
-	Item    string `json:"item,omitempty"`
-	Time    string `json:"time,omitempty"`
+	Code string `json:"code"`
+	App  string `json:"app,omitempty"`
+	Item string `json:"item,omitempty"`
+	Time string `json:"time,omitempty"`
+	// Until: a service stop that ended (a paid plan or a new pack
+	// resumed the app) ended then.
+	Until   string `json:"until,omitempty"`
 	Message string `json:"message,omitempty"`
 }
 

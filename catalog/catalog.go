@@ -158,6 +158,10 @@ type Item struct {
 	// FreeBelow: a peak below this many units costs nothing.
 	FreeBelow   string `yaml:"free_below"`
 	Unpublished bool   `yaml:"unpublished"`
+	// Sessions: the item meters the time admission leases of this kind
+	// run (livebill.Session…: cloudgaming.session, cloudgaming.push,
+	// industrial.operation); a duration item.
+	Sessions string `yaml:"sessions"`
 
 	price, freeBelow money.Decimal
 }
@@ -424,6 +428,7 @@ func (c *Catalog) init() error {
 		}
 	}
 	c.items = make(map[string]*Item, len(c.Items))
+	sessionItems := map[string]string{}
 	for i, it := range c.Items {
 		if it.ID == "" {
 			add("items[%d]: missing id", i)
@@ -476,6 +481,20 @@ func (c *Catalog) init() error {
 		}
 		if it.FreeScope != "" && it.FreeScope != "app" && it.FreeScope != "account" {
 			add("item %s: free_scope must be app or account", it.ID)
+		}
+		if it.Sessions != "" {
+			switch it.Sessions {
+			case livebill.SessionCloudGaming, livebill.SessionLivePush, livebill.SessionOperation:
+			default:
+				add("item %s: sessions must be %s, %s or %s, not %q", it.ID, livebill.SessionCloudGaming, livebill.SessionLivePush, livebill.SessionOperation, it.Sessions)
+			}
+			if it.Measure != MeasureDuration {
+				add("item %s: an item that meters sessions measures %s", it.ID, MeasureDuration)
+			}
+			if other, dup := sessionItems[it.Sessions]; dup {
+				add("item %s: %s sessions are already metered by %s", it.ID, it.Sessions, other)
+			}
+			sessionItems[it.Sessions] = it.ID
 		}
 	}
 	c.plans = make(map[string]*Plan, len(c.Plans))
@@ -561,6 +580,19 @@ func (c *Catalog) Location() *time.Location { return c.loc }
 func (c *Catalog) Item(id string) (*Item, bool) {
 	it, ok := c.items[id]
 	return it, ok
+}
+
+// SessionItem returns the item that meters sessions of a kind, if any.
+func (c *Catalog) SessionItem(kind string) (*Item, bool) {
+	if kind == "" {
+		return nil, false
+	}
+	for _, it := range c.Items {
+		if it.Sessions == kind {
+			return it, true
+		}
+	}
+	return nil, false
 }
 
 // Plan returns the plan with the id.

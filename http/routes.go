@@ -44,6 +44,12 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/accounts/{id}/settle", access: Admin, handle: s.settle},
 		{method: "GET", path: "/v1/accounts/{id}/quote", access: Account, handle: s.accountQuote},
 
+		{method: "GET", path: "/v1/accounts/{id}/leases", access: Account, handle: s.listLeases},
+
+		{method: "POST", path: "/v1/authorize", access: AnyKey, body: authorizeBody, handle: s.authorize},
+		{method: "POST", path: "/v1/apps/{app}/leases/{lease}/renew", access: AnyKey, body: authorizeBody, handle: s.renewLease},
+		{method: "DELETE", path: "/v1/apps/{app}/leases/{lease}", access: AnyKey, body: authorizeBody, handle: s.releaseLease},
+
 		{method: "POST", path: "/v1/events", access: AnyKey, body: MaxBody, handle: s.postEvents},
 		{method: "POST", path: "/v1/quote", access: AnyKey, body: MaxQuoteBody, handle: s.quote},
 

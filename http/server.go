@@ -40,7 +40,10 @@ var openapi []byte
 type Server struct {
 	Store   livebill.Store
 	Billing *billing.Service
-	Logger  *log.Logger
+	// Admission decides POST /v1/authorize and keeps leases; nil: those
+	// routes answer that admission is not enabled.
+	Admission livebill.Authorizer
+	Logger    *log.Logger
 	// AdminKey is an operator key given at start ($LIVEBILL_ADMIN_KEY),
 	// valid besides the stored keys; "" for none.
 	AdminKey string

@@ -42,6 +42,9 @@ type Meter struct {
 	notices map[noticeKey]bool
 	errs    []error
 	maxErrs int
+
+	// sessions are the open sessions (a session.start without its stop)
+	sessions map[sessionKey]*session
 }
 
 type roomKey struct{ app, room string }
@@ -184,6 +187,10 @@ func (m *Meter) Apply(e *livebill.Event) {
 		m.room(e).enqueue(e)
 		return
 	}
+	if e.Type == livebill.SessionStart || e.Type == livebill.SessionStop {
+		m.applySession(e)
+		return
+	}
 	m.applyPoint(e)
 }
 
@@ -259,6 +266,7 @@ func (m *Meter) Close(at int64) {
 			}
 		}
 	}
+	m.closeSessions(at)
 }
 
 // NoticeOpenAtClose: participants still in a room when the meter closed.
@@ -357,4 +365,5 @@ func (m *Meter) Advance(t int64) {
 		}
 		r.trim()
 	}
+	m.advanceSessions(t)
 }

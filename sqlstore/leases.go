@@ -321,3 +321,38 @@ func (s *DB) leases(ctx context.Context, q string, args ...any) ([]*livebill.Lea
 	}
 	return out, rows.Err()
 }
+
+// UnmeteredLeases returns metered leases whose start, or whose stop now
+// that they ended, is not stored yet (see livebill.LeaseStore).
+func (s *DB) UnmeteredLeases(ctx context.Context, now time.Time, limit int) ([]livebill.UnmeteredLease, error) {
+	rows, err := s.query(ctx, `SELECT `+leaseCols+`, meter_state FROM leases
+WHERE meter_state < 2 AND (meter_state = 0 OR ends_ms <= ?) ORDER BY ends_ms, account_id, id LIMIT ?`, now.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the leases to meter: %w", err)
+	}
+	defer rows.Close()
+	var out []livebill.UnmeteredLease
+	for rows.Next() {
+		var state int
+		var l *livebill.Lease
+		l, err = scanLease(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &state)...) }))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, livebill.UnmeteredLease{Lease: *l, MeterStarted: state >= 1})
+	}
+	return out, rows.Err()
+}
+
+// SetLeaseMetered records that a lease's start or stop event is stored.
+func (s *DB) SetLeaseMetered(ctx context.Context, account, id string, stopped bool) error {
+	state := 1
+	if stopped {
+		state = 2
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE leases SET meter_state = ? WHERE account_id = ? AND id = ? AND meter_state < ?`), state, account, id, state)
+	if err != nil {
+		return fmt.Errorf("cannot record the metering of lease %q: %w", id, err)
+	}
+	return nil
+}

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/admission"
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/sqlite"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D] [--lease-ttl D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -35,6 +36,14 @@ issued as adjustments.
 --db is a data directory for the embedded SQLite database (default ./data,
 created if needed) or a PostgreSQL URL. Migrations are applied on start.
 The server listens on loopback by default.
+
+POST /v1/authorize decides admission (may a user join, a stream start, a
+cloud-gaming session or a remote operation begin?) from memory the server
+keeps current: purchases and editions, apps' service status, rooms'
+occupancy from the stored events. Leases (cloud-gaming sessions and
+pushes, industrial operation) are granted in the database, so servers
+sharing one PostgreSQL never grant more than was purchased; a lease not
+renewed within its time to live (--lease-ttl by default) expires.
 
 Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
 an API key (Authorization: Bearer <key>). The operator key is
@@ -62,6 +71,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
 	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
+	leaseTTL := fs.Duration("lease-ttl", admission.DefaultLeaseTTL, "a lease's time to live without renewal when the request names none")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -99,6 +109,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
+	if leases, ok := store.(livebill.LeaseStore); ok {
+		adm := &admission.Service{Store: store, Leases: leases, Accounts: svc, Clock: clock, Logf: logger.Printf, LeaseTTL: *leaseTTL,
+			// until the account lifecycle keeps statuses: the trial service stop
+			Status: &billing.TrialStops{Billing: svc},
+			Meter:  &admission.LeaseMeter{Ingest: svc, Leases: leases, Logf: logger.Printf}}
+		go adm.Run(ctx)
+		srv.Admission = adm
+	}
 	logger.Printf("storage: %s", what)
 	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
 	if *every > 0 {
