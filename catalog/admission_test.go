@@ -112,3 +112,28 @@ admission:
 		}
 	}
 }
+
+// An item meters sessions of one known kind, as a duration, and one item
+// per kind.
+func TestSessionItems(t *testing.T) {
+	c, err := Parse([]byte("extends: cloudgaming\nitems:\n  - {id: cg.time, unit: minute, price: \"0.05\", measure: duration_ms, sessions: cloudgaming.session}\n"), "ok.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it, ok := c.SessionItem("cloudgaming.session"); !ok || it.ID != "cg.time" {
+		t.Errorf("SessionItem = %v %v", it, ok)
+	}
+	if _, ok := c.SessionItem("cloudgaming.push"); ok {
+		t.Error("cloudgaming.push sessions are not metered")
+	}
+	for _, bad := range []struct{ items, want string }{
+		{`{id: x, unit: minute, price: "1", measure: duration_ms, sessions: teleport}`, `sessions must be`},
+		{`{id: x, unit: minute, price: "1", measure: count, sessions: cloudgaming.session}`, "measures duration_ms"},
+		{`{id: x, unit: minute, price: "1", measure: duration_ms, sessions: cloudgaming.push}, {id: y, unit: minute, price: "1", measure: duration_ms, sessions: cloudgaming.push}`, "already metered by x"},
+	} {
+		_, err := Parse([]byte("extends: cloudgaming\nitems: ["+bad.items+"]\n"), "bad.yaml")
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: %v, want %q", bad.items, err, bad.want)
+		}
+	}
+}

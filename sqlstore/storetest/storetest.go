@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/admission"
 	"github.com/livebill/livebill/billing"
 	"github.com/livebill/livebill/catalog"
 	lbhttp "github.com/livebill/livebill/http"
@@ -71,6 +72,12 @@ func Run(t *testing.T, open Opener) {
 	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, open) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
 	t.Run("LeasesConcurrent", func(t *testing.T) { testLeasesConcurrent(t, open) })
+	t.Run("AdmissionAuth", func(t *testing.T) { testAdmissionAuth(t, open) })
+	t.Run("AdmissionRooms", func(t *testing.T) { testAdmissionRooms(t, open) })
+	t.Run("AdmissionLeases", func(t *testing.T) { testAdmissionLeases(t, open) })
+	t.Run("AdmissionIndustrial", func(t *testing.T) { testAdmissionIndustrial(t, open) })
+	t.Run("AdmissionTrialStop", func(t *testing.T) { testAdmissionTrialStop(t, open) })
+	t.Run("LeaseMetering", func(t *testing.T) { testLeaseMetering(t, open) })
 }
 
 type env struct {
@@ -88,6 +95,10 @@ const AdminKey = "storetest-operator-key-0123456789abcdef"
 func NewAPI(t *testing.T, store livebill.Store, svc *billing.Service) (*lbhttp.Server, string, *lbhttp.Client) {
 	s := lbhttp.NewServer(store, svc)
 	s.AdminKey = AdminKey
+	if leases, ok := store.(livebill.LeaseStore); ok {
+		s.Admission = &admission.Service{Store: store, Leases: leases, Accounts: svc, Clock: svc.Clock,
+			Status: &billing.TrialStops{Billing: svc}}
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	c := lbhttp.NewClient(srv.URL)
