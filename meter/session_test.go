@@ -30,7 +30,7 @@ items:
 	}
 	m.Apply(ev(livebill.SessionStart, at("10:03"), "a"))
 	m.Apply(ev(livebill.SessionStop, at("10:07:30"), "a")) // 4.5 min: 2 min in 10:00–10:05, 2.5 min in 10:05–10:10
-	m.Apply(ev(livebill.SessionStart, at("23:58"), "b"))  // runs past midnight
+	m.Apply(ev(livebill.SessionStart, at("23:58"), "b"))   // runs past midnight
 	m.Advance(atDay("2024-10-02", "00:01"))
 	m.Apply(ev(livebill.SessionStop, atDay("2024-10-02", "00:01"), "b"))
 	m.Apply(ev(livebill.SessionStart, atDay("2024-10-02", "10:00"), "c")) // still running at the close
