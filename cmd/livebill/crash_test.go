@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,9 +22,15 @@ import (
 // its URL once it listens, and the operator key it printed ("" if it
 // printed none: only a first start makes one).
 func startServer(t *testing.T, bin, dataDir string) (*exec.Cmd, string, string) {
+	return startServerKey(t, bin, dataDir, "")
+}
+
+// startServerKey is startServer with an operator key in
+// $LIVEBILL_ADMIN_KEY ("" for none).
+func startServerKey(t *testing.T, bin, dataDir, adminKey string) (*exec.Cmd, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--db", dataDir, "--addr", "127.0.0.1:0", "--settle-every", "0")
-	cmd.Env = append(os.Environ(), "LIVEBILL_ADMIN_KEY=")
+	cmd.Env = append(os.Environ(), "LIVEBILL_ADMIN_KEY="+adminKey)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -76,42 +80,15 @@ func TestCrashSafetyPostgres(t *testing.T) {
 	if base == "" {
 		t.Skip("LIVEBILL_TEST_POSTGRES is not set: skipping the PostgreSQL crash test")
 	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema := fmt.Sprintf("lbcrash_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", base); err == nil {
-			db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	crashSafety(t, u.String())
+	dsn, _ := freshSchema(t, base)
+	crashSafety(t, dsn)
 }
 
 func crashSafety(t *testing.T, data string) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a server")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "livebill")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := buildLivebill(t)
 	srv, url, key := startServer(t, bin, data)
 	if key == "" {
 		t.Fatal("the first start printed no operator key")
