@@ -290,13 +290,13 @@ type LeaseStore interface {
 	AcquireLease(ctx context.Context, in *AcquireLeaseInput) (l *Lease, granted bool, err error)
 	// RenewLease moves a held lease's end to ends (never earlier). A
 	// lease that is released or expired at now cannot be renewed: a
-	// conflict (its slot may be someone else's); an unknown id is not
-	// found.
-	RenewLease(ctx context.Context, account, id string, now, ends time.Time) (*Lease, error)
+	// conflict (its slot may be someone else's); an unknown id, or a
+	// lease of another app, is not found.
+	RenewLease(ctx context.Context, account, app, id string, now, ends time.Time) (*Lease, error)
 	// ReleaseLease ends a held lease at now and frees its slot. Releasing
-	// a lease that already ended returns it unchanged; an unknown id is
-	// not found.
-	ReleaseLease(ctx context.Context, account, id string, now time.Time) (*Lease, error)
+	// a lease that already ended returns it unchanged; an unknown id, or
+	// a lease of another app, is not found.
+	ReleaseLease(ctx context.Context, account, app, id string, now time.Time) (*Lease, error)
 	// FindLease returns a lease or ENOTFOUND.
 	FindLease(ctx context.Context, account, id string) (*Lease, error)
 	// ListLeases returns the account's leases held at now, by pool and

@@ -426,7 +426,7 @@ func KindOf(action string) string {
 // RenewLease renews a held lease of the caller's app for ttl (0: the
 // default).
 func (s *Service) RenewLease(ctx context.Context, onlyAccount, app, id string, ttl time.Duration) (*livebill.Lease, error) {
-	acct, _, err := s.ownLease(ctx, onlyAccount, app, id)
+	acct, err := s.leaseAccount(ctx, onlyAccount, app, id)
 	if err != nil {
 		return nil, err
 	}
@@ -434,35 +434,24 @@ func (s *Service) RenewLease(ctx context.Context, onlyAccount, app, id string, t
 		return nil, err
 	}
 	now := s.Clock.Now()
-	return s.Leases.RenewLease(ctx, acct, id, now, now.Add(ttl))
+	return s.Leases.RenewLease(ctx, acct, app, id, now, now.Add(ttl))
 }
 
 // ReleaseLease releases a lease of the caller's app.
 func (s *Service) ReleaseLease(ctx context.Context, onlyAccount, app, id string) (*livebill.Lease, error) {
-	acct, _, err := s.ownLease(ctx, onlyAccount, app, id)
+	acct, err := s.leaseAccount(ctx, onlyAccount, app, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.Leases.ReleaseLease(ctx, acct, id, s.Clock.Now())
+	return s.Leases.ReleaseLease(ctx, acct, app, id, s.Clock.Now())
 }
 
-// ownLease finds a lease of app, which the caller may name.
-func (s *Service) ownLease(ctx context.Context, onlyAccount, app, id string) (string, *livebill.Lease, error) {
+// leaseAccount is the account of an app whose lease the caller names.
+func (s *Service) leaseAccount(ctx context.Context, onlyAccount, app, id string) (string, error) {
 	if len(app) > livebill.MaxIDLen || len(id) > livebill.MaxIDLen {
-		return "", nil, livebill.Errorf(livebill.EINVALID, "app and lease ids: at most %d bytes", livebill.MaxIDLen)
+		return "", livebill.Errorf(livebill.EINVALID, "app and lease ids: at most %d bytes", livebill.MaxIDLen)
 	}
-	acct, err := s.appAccount(ctx, onlyAccount, app)
-	if err != nil {
-		return "", nil, err
-	}
-	l, err := s.Leases.FindLease(ctx, acct, id)
-	if err != nil {
-		return "", nil, err
-	}
-	if l.App != app {
-		return "", nil, livebill.Errorf(livebill.ENOTFOUND, "lease %q not found", id)
-	}
-	return acct, l, nil
+	return s.appAccount(ctx, onlyAccount, app)
 }
 
 // ListLeases returns the account's leases held now.

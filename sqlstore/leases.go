@@ -117,7 +117,7 @@ func (s *DB) again(ctx context.Context, had *livebill.Lease, in *livebill.Acquir
 	if !had.Held(in.Now) || !in.Ends.After(had.Ends) {
 		return had, false, nil
 	}
-	l, err := s.RenewLease(ctx, in.Account, in.ID, in.Now, in.Ends)
+	l, err := s.RenewLease(ctx, in.Account, in.App, in.ID, in.Now, in.Ends)
 	if livebill.ErrorCode(err) == livebill.ECONFLICT { // it ended in between
 		return s.findLeaseOnly(ctx, in.Account, in.ID)
 	}
@@ -140,9 +140,9 @@ func (s *DB) acquirePG(ctx context.Context, in *livebill.AcquireLeaseInput, now,
 	  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = $1 AND l.id = $3)
 	ORDER BY (n + $8::int) % $5::int LIMIT 1
 ), taken AS (
-	INSERT INTO lease_slots (account_id, pool, slot, lease_id, ends_ms)
-	SELECT $1, $2, n, $3, $7 FROM free
-	ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id, ends_ms = EXCLUDED.ends_ms
+	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, ends_ms)
+	SELECT $1, $2, n, $3, $4, $7 FROM free
+	ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id, app = EXCLUDED.app, ends_ms = EXCLUDED.ends_ms
 	WHERE lease_slots.ends_ms <= $6
 	RETURNING slot
 )
@@ -163,16 +163,16 @@ func (s *DB) acquireSQLite(ctx context.Context, in *livebill.AcquireLeaseInput, 
 	}
 	defer tx.Rollback()
 	const q = `WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM series WHERE n + 1 < ?)
-INSERT INTO lease_slots (account_id, pool, slot, lease_id, ends_ms)
-SELECT ?, ?, n, ?, ? FROM series
+INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, ends_ms)
+SELECT ?, ?, n, ?, ?, ? FROM series
 WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ? AND x.pool = ? AND x.slot = n AND x.ends_ms > ?)
   AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ? AND l.id = ?)
 ORDER BY (n + ?) % ? LIMIT 1
-ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id, ends_ms = excluded.ends_ms
+ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id, app = excluded.app, ends_ms = excluded.ends_ms
 WHERE lease_slots.ends_ms <= ?
 RETURNING slot`
 	var slot int
-	err = tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, ends, in.Account, in.Pool, now, in.Account, in.ID,
+	err = tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, in.App, ends, in.Account, in.Pool, now, in.Account, in.ID,
 		off, in.Capacity, now).Scan(&slot)
 	if err != nil {
 		return 0, err
@@ -204,14 +204,14 @@ func (s *DB) heldSlots(ctx context.Context, account, pool string, now int64) (in
 }
 
 // RenewLease moves a held lease's end (see livebill.LeaseStore).
-func (s *DB) RenewLease(ctx context.Context, account, id string, now, ends time.Time) (*livebill.Lease, error) {
-	return s.endLease(ctx, account, id, now.UnixMilli(), ends.UnixMilli(), false)
+func (s *DB) RenewLease(ctx context.Context, account, app, id string, now, ends time.Time) (*livebill.Lease, error) {
+	return s.endLease(ctx, account, app, id, now.UnixMilli(), ends.UnixMilli(), false)
 }
 
 // ReleaseLease ends a held lease now (see livebill.LeaseStore).
-func (s *DB) ReleaseLease(ctx context.Context, account, id string, now time.Time) (*livebill.Lease, error) {
+func (s *DB) ReleaseLease(ctx context.Context, account, app, id string, now time.Time) (*livebill.Lease, error) {
 	ms := now.UnixMilli()
-	l, err := s.endLease(ctx, account, id, ms, ms, true)
+	l, err := s.endLease(ctx, account, app, id, ms, ms, true)
 	if livebill.ErrorCode(err) == livebill.ECONFLICT {
 		return s.FindLease(ctx, account, id) // already ended: unchanged
 	}
@@ -222,7 +222,7 @@ func (s *DB) ReleaseLease(ctx context.Context, account, id string, now time.Time
 // earlier), a release sets it to now and marks the lease released. The
 // slot row is updated first, and only while the lease holds it at now; the
 // lease row follows in the same statement or transaction.
-func (s *DB) endLease(ctx context.Context, account, id string, now, ends int64, release bool) (*livebill.Lease, error) {
+func (s *DB) endLease(ctx context.Context, account, app, id string, now, ends int64, release bool) (*livebill.Lease, error) {
 	rel := 0
 	if release {
 		rel = 1
@@ -234,20 +234,23 @@ func (s *DB) endLease(ctx context.Context, account, id string, now, ends int64, 
 		// never moves it earlier
 		const q = `WITH s AS (
 	UPDATE lease_slots SET ends_ms = CASE WHEN $5 = 1 OR $3 > ends_ms THEN $3 ELSE ends_ms END
-	WHERE account_id = $1 AND lease_id = $2 AND ends_ms > $4
+	WHERE account_id = $1 AND lease_id = $2 AND app = $6 AND ends_ms > $4
 	RETURNING lease_id, ends_ms
 )
 UPDATE leases SET ends_ms = s.ends_ms, released = $5 FROM s
 WHERE leases.account_id = $1 AND leases.id = s.lease_id
 RETURNING leases.account_id, leases.id, leases.app, leases.kind, leases.pool, leases.slot, leases.holder, leases.acquired_ms, leases.ends_ms, leases.released`
-		l, err = scanLease(s.db.QueryRowContext(ctx, q, account, id, ends, now, rel))
+		l, err = scanLease(s.db.QueryRowContext(ctx, q, account, id, ends, now, rel, app))
 	} else {
-		l, err = s.endLeaseSQLite(ctx, account, id, now, ends, rel)
+		l, err = s.endLeaseSQLite(ctx, account, app, id, now, ends, rel)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		had, ferr := s.FindLease(ctx, account, id)
 		if ferr != nil {
 			return nil, ferr
+		}
+		if had.App != app {
+			return nil, livebill.Errorf(livebill.ENOTFOUND, "lease %q not found", id)
 		}
 		what := "expired at " + had.Ends.Format(time.RFC3339Nano)
 		if had.Released {
@@ -261,7 +264,7 @@ RETURNING leases.account_id, leases.id, leases.app, leases.kind, leases.pool, le
 	return l, nil
 }
 
-func (s *DB) endLeaseSQLite(ctx context.Context, account, id string, now, ends int64, rel int) (*livebill.Lease, error) {
+func (s *DB) endLeaseSQLite(ctx context.Context, account, app, id string, now, ends int64, rel int) (*livebill.Lease, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -269,7 +272,7 @@ func (s *DB) endLeaseSQLite(ctx context.Context, account, id string, now, ends i
 	defer tx.Rollback()
 	var newEnds int64
 	err = tx.QueryRowContext(ctx, `UPDATE lease_slots SET ends_ms = CASE WHEN ? = 1 OR ? > ends_ms THEN ? ELSE ends_ms END
-WHERE account_id = ? AND lease_id = ? AND ends_ms > ? RETURNING ends_ms`, rel, ends, ends, account, id, now).Scan(&newEnds)
+WHERE account_id = ? AND lease_id = ? AND app = ? AND ends_ms > ? RETURNING ends_ms`, rel, ends, ends, account, id, app, now).Scan(&newEnds)
 	if err != nil {
 		return nil, err
 	}

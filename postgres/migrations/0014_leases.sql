@@ -10,6 +10,7 @@ CREATE TABLE lease_slots (
 	pool       TEXT COLLATE "C" NOT NULL,
 	slot       INTEGER NOT NULL,
 	lease_id   TEXT COLLATE "C" NOT NULL,
+	app        TEXT NOT NULL DEFAULT '',
 	ends_ms    BIGINT NOT NULL,
 	PRIMARY KEY (account_id, pool, slot)
 );

@@ -10,6 +10,7 @@ CREATE TABLE lease_slots (
 	pool       TEXT NOT NULL,
 	slot       INTEGER NOT NULL,
 	lease_id   TEXT NOT NULL,
+	app        TEXT NOT NULL DEFAULT '',
 	ends_ms    BIGINT NOT NULL,
 	PRIMARY KEY (account_id, pool, slot)
 );

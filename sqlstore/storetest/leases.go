@@ -61,11 +61,11 @@ func testLeases(t *testing.T, open Opener) {
 		t.Fatalf("a in another pool: %v, want a conflict", err)
 	}
 	// renewal moves the end (never earlier)
-	r, err := ls.RenewLease(ctx, "a1", "b", t0.Add(9*time.Second), t0.Add(19*time.Second))
+	r, err := ls.RenewLease(ctx, "a1", "app1", "b", t0.Add(9*time.Second), t0.Add(19*time.Second))
 	if err != nil || !r.Ends.Equal(t0.Add(19*time.Second)) {
 		t.Fatalf("renew b = %+v, %v", r, err)
 	}
-	if r, err := ls.RenewLease(ctx, "a1", "b", t0.Add(9*time.Second), t0.Add(12*time.Second)); err != nil || !r.Ends.Equal(t0.Add(19*time.Second)) {
+	if r, err := ls.RenewLease(ctx, "a1", "app1", "b", t0.Add(9*time.Second), t0.Add(12*time.Second)); err != nil || !r.Ends.Equal(t0.Add(19*time.Second)) {
 		t.Fatalf("a shorter renewal of b = %+v, %v; want the end kept at +19 s", r, err)
 	}
 	// a (ends +13 s) is not renewed: at +13 s it has expired and its slot
@@ -77,29 +77,36 @@ func testLeases(t *testing.T, open Opener) {
 	if !ok || c.Slot != a.Slot {
 		t.Fatalf("c at +13 s = %+v granted %v, want a's slot %d", c, ok, a.Slot)
 	}
-	if _, err := ls.RenewLease(ctx, "a1", "a", t0.Add(13*time.Second), t0.Add(30*time.Second)); livebill.ErrorCode(err) != livebill.ECONFLICT {
+	if _, err := ls.RenewLease(ctx, "a1", "app1", "a", t0.Add(13*time.Second), t0.Add(30*time.Second)); livebill.ErrorCode(err) != livebill.ECONFLICT {
 		t.Fatalf("renewing expired a: %v, want a conflict", err)
 	}
 	if again, ok := acq("a", t0.Add(14*time.Second), 2); ok || again.Held(t0.Add(14*time.Second)) {
 		t.Fatalf("acquiring expired a again = %+v granted %v, want it unchanged (ended)", again, ok)
 	}
 	// release frees b's slot at once
-	rel, err := ls.ReleaseLease(ctx, "a1", "b", t0.Add(15*time.Second))
+	rel, err := ls.ReleaseLease(ctx, "a1", "app1", "b", t0.Add(15*time.Second))
 	if err != nil || !rel.Released || !rel.Ends.Equal(t0.Add(15*time.Second)) {
 		t.Fatalf("release b = %+v, %v", rel, err)
 	}
-	if rel2, err := ls.ReleaseLease(ctx, "a1", "b", t0.Add(16*time.Second)); err != nil || !rel2.Ends.Equal(rel.Ends) {
+	if rel2, err := ls.ReleaseLease(ctx, "a1", "app1", "b", t0.Add(16*time.Second)); err != nil || !rel2.Ends.Equal(rel.Ends) {
 		t.Fatalf("releasing b twice = %+v, %v; want it unchanged", rel2, err)
 	}
-	if _, err := ls.RenewLease(ctx, "a1", "b", t0.Add(16*time.Second), t0.Add(26*time.Second)); livebill.ErrorCode(err) != livebill.ECONFLICT {
+	if _, err := ls.RenewLease(ctx, "a1", "app1", "b", t0.Add(16*time.Second), t0.Add(26*time.Second)); livebill.ErrorCode(err) != livebill.ECONFLICT {
 		t.Fatalf("renewing released b: %v, want a conflict", err)
 	}
 	d, ok := acq("d", t0.Add(15*time.Second), 2)
 	if !ok || d.Slot != b.Slot {
 		t.Fatalf("d after b's release = %+v granted %v, want slot %d", d, ok, b.Slot)
 	}
-	if _, err := ls.ReleaseLease(ctx, "a1", "nope", t0); livebill.ErrorCode(err) != livebill.ENOTFOUND {
+	if _, err := ls.ReleaseLease(ctx, "a1", "app1", "nope", t0); livebill.ErrorCode(err) != livebill.ENOTFOUND {
 		t.Fatalf("release of an unknown lease: %v", err)
+	}
+	// another app of the account names no lease of app1
+	if _, err := ls.ReleaseLease(ctx, "a1", "app2", "c", t0.Add(15*time.Second)); livebill.ErrorCode(err) != livebill.ENOTFOUND {
+		t.Fatalf("release of app1's lease as app2: %v, want not found", err)
+	}
+	if _, err := ls.RenewLease(ctx, "a1", "app2", "c", t0.Add(15*time.Second), t0.Add(40*time.Second)); livebill.ErrorCode(err) != livebill.ENOTFOUND {
+		t.Fatalf("renewal of app1's lease as app2: %v, want not found", err)
 	}
 	// a smaller capacity (a refund) grants nothing while two are held
 	if e, ok := acq("e", t0.Add(16*time.Second), 1); ok {
@@ -194,12 +201,12 @@ func testLeasesConcurrent(t *testing.T, open Opener) {
 					continue
 				}
 				granted.Add(1)
-				if _, err := ls.RenewLease(ctx, "a1", l.ID, now(), now().Add(40*time.Millisecond)); err != nil && livebill.ErrorCode(err) != livebill.ECONFLICT {
+				if _, err := ls.RenewLease(ctx, "a1", "app1", l.ID, now(), now().Add(40*time.Millisecond)); err != nil && livebill.ErrorCode(err) != livebill.ECONFLICT {
 					errs <- err
 					return
 				}
 				if i%3 != 0 { // every third lease is left to expire
-					if _, err := ls.ReleaseLease(ctx, "a1", l.ID, now()); err != nil {
+					if _, err := ls.ReleaseLease(ctx, "a1", "app1", l.ID, now()); err != nil {
 						errs <- err
 						return
 					}
