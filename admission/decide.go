@@ -187,7 +187,8 @@ func decideJoin(in *livebill.AuthorizeInput, f *Facts, now int64) Verdict {
 		}
 	}
 	v := allow()
-	v.ReserveJoin = true
+	// a reservation only where a room limit could refuse the next join
+	v.ReserveJoin = e != nil && (e.MaxRoomUsers != nil || e.ActiveRooms != nil || e.AudiencePerRoom != nil)
 	return v
 }
 
@@ -211,7 +212,7 @@ func decidePublish(in *livebill.AuthorizeInput, f *Facts, now int64) Verdict {
 		}
 	}
 	v := allow()
-	v.ReservePublish = true
+	v.ReservePublish = e != nil && e.MaxPublishers != nil
 	return v
 }
 

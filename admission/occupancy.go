@@ -255,22 +255,34 @@ func (rs *Rooms) reserve(roomID string, r *room, user string, m *member) {
 // keep before now and rooms left empty.
 func (rs *Rooms) Prune(now int64, keep time.Duration) {
 	cut := now - keep.Milliseconds()
-	for id, r := range rs.reserving {
-		for u, m := range r.reserved {
-			if m.joinUntil <= now && m.pubUntil <= now {
-				m.joinUntil, m.pubUntil = 0, 0
-				delete(r.reserved, u)
-			}
-		}
-		if len(r.reserved) == 0 {
-			delete(rs.reserving, id)
-		}
-	}
+	rs.PruneReservations(now)
 	for id, r := range rs.rooms {
 		for u, m := range r.users {
 			if !m.in && m.running == 0 && m.at < cut && m.joinUntil == 0 && m.pubUntil == 0 && latestStream(m) < cut {
 				delete(r.users, u)
 			}
+		}
+		if len(r.users) == 0 {
+			delete(rs.rooms, id)
+		}
+	}
+}
+
+// PruneReservations drops lapsed reservations, and the users only they
+// kept (never joined).
+func (rs *Rooms) PruneReservations(now int64) {
+	for id, r := range rs.reserving {
+		for u, m := range r.reserved {
+			if m.joinUntil <= now && m.pubUntil <= now {
+				m.joinUntil, m.pubUntil = 0, 0
+				delete(r.reserved, u)
+				if m.at == 0 && m.streams == nil { // known by its reservation only
+					delete(r.users, u)
+				}
+			}
+		}
+		if len(r.reserved) == 0 {
+			delete(rs.reserving, id)
 		}
 		if len(r.users) == 0 {
 			delete(rs.rooms, id)

@@ -80,8 +80,13 @@ func TestRoomsReservations(t *testing.T) {
 	if rs.Publishers("r", at+5000) != 0 {
 		t.Fatal("a lapsed publish reservation is counted")
 	}
-	rs.Prune(at+10_000, Tombstone) // d's reservation (until +10 s) was the last
+	rs.PruneReservations(at + 10_000) // d's reservation (until +10 s) was the last
 	if len(rs.reserving) != 0 {
 		t.Fatalf("lapsed reservations kept: %d", len(rs.reserving))
+	}
+	// d, known only by its reservation, is forgotten with its room; the
+	// users of r stay
+	if rooms, users := rs.Len(); rooms != 1 || users != 3 {
+		t.Fatalf("after the reservations lapsed: %d rooms, %d users; want r with u0, u1, c", rooms, users)
 	}
 }

@@ -558,13 +558,15 @@ func (s *Service) refresh(ctx context.Context, a *account, now time.Time, reload
 			a.mu.Unlock()
 		}
 	}
-	if prune {
-		a.mu.Lock()
-		for _, r := range a.rooms {
+	a.mu.Lock()
+	for _, r := range a.rooms {
+		if prune {
 			r.Prune(now.UnixMilli(), Tombstone)
+		} else {
+			r.PruneReservations(now.UnixMilli()) // every round: they are short and may be many
 		}
-		a.mu.Unlock()
 	}
+	a.mu.Unlock()
 }
 
 func (s *Service) logf(format string, args ...any) {
