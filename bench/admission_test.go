@@ -181,15 +181,19 @@ func BenchmarkAuthorize(b *testing.B) {
 // API over loopback HTTP (POST /v1/authorize, then DELETE the lease; the
 // operator key).
 func BenchmarkLeases(b *testing.B) {
+	leaseWorkers, leaseConns, leaseCapacity := 64, 64, 256
 	ctx := context.Background()
 	for _, be := range backends() {
 		b.Run(be.name+"/store", func(b *testing.B) {
 			store := be.open(b, livebill.SystemClock{})
-			const workers = 16
+			if be.name == "postgres" {
+				store.SQL().SetMaxOpenConns(leaseConns)
+			}
+			workers := leaseWorkers
 			run(b, workers, "pairs", func(w, i int) error {
 				now := time.Now()
 				l, ok, err := store.AcquireLease(ctx, &livebill.AcquireLeaseInput{Account: "a1", ID: fmt.Sprintf("l%d", i), App: "app1",
-					Kind: livebill.SessionCloudGaming, Pool: "p", Capacity: 64, Now: now, Ends: now.Add(30 * time.Second)})
+					Kind: livebill.SessionCloudGaming, Pool: "p", Capacity: leaseCapacity, Now: now, Ends: now.Add(30 * time.Second)})
 				if err != nil || !ok {
 					return fmt.Errorf("acquire %d: granted %v, %v", i, ok, err)
 				}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -50,8 +49,8 @@ func scanLease(sc interface{ Scan(...any) error }) (*livebill.Lease, error) {
 
 // acquireAttempts bounds the tries of one acquisition that keeps losing a
 // free slot to concurrent acquirers (each loss means another lease was
-// granted, so the pool is filling up).
-const acquireAttempts = 8
+// granted, so the pool is filling up, unless releases keep emptying it).
+const acquireAttempts = 32
 
 // AcquireLease takes a free slot of the pool (see livebill.LeaseStore).
 func (s *DB) AcquireLease(ctx context.Context, in *livebill.AcquireLeaseInput) (*livebill.Lease, bool, error) {
@@ -66,13 +65,10 @@ func (s *DB) AcquireLease(ctx context.Context, in *livebill.AcquireLeaseInput) (
 		var slot int
 		var err error
 		if in.Capacity > 0 {
-			// start the search at a random slot, so acquirers racing for
-			// one pool mostly pick different free slots
-			off := rand.IntN(in.Capacity)
 			if s.dialect.Numbered {
-				slot, err = s.acquirePG(ctx, in, now, ends, off)
+				slot, err = s.acquirePG(ctx, in, now, ends)
 			} else {
-				slot, err = s.acquireSQLite(ctx, in, now, ends, off)
+				slot, err = s.acquireSQLite(ctx, in, now, ends)
 			}
 		} else {
 			err = sql.ErrNoRows
@@ -129,16 +125,17 @@ func (s *DB) findLeaseOnly(ctx context.Context, account, id string) (*livebill.L
 	return l, false, err
 }
 
-// acquirePG takes a slot and records the lease in one statement: the
-// first free slot from off (wrapping), unless the id is already a lease of
-// the account; the upsert takes the slot only if it is still free when its
-// row is locked (a concurrent acquirer may have taken it: no row).
-func (s *DB) acquirePG(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64, off int) (int, error) {
+// acquirePG takes a slot and records the lease in one statement: a free
+// slot picked at random (so acquirers racing for one pool mostly pick
+// different ones), unless the id is already a lease of the account; the
+// upsert takes the slot only if it is still free when its row is locked (a
+// concurrent acquirer may have taken it: no row).
+func (s *DB) acquirePG(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64) (int, error) {
 	const q = `WITH free AS (
 	SELECT n FROM generate_series(0, $5::int - 1) AS n
 	WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = $1 AND x.pool = $2 AND x.slot = n AND x.ends_ms > $6)
 	  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = $1 AND l.id = $3)
-	ORDER BY (n + $8::int) % $5::int LIMIT 1
+	ORDER BY random() LIMIT 1
 ), taken AS (
 	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, ends_ms)
 	SELECT $1, $2, n, $3, $4, $7 FROM free
@@ -147,16 +144,16 @@ func (s *DB) acquirePG(ctx context.Context, in *livebill.AcquireLeaseInput, now,
 	RETURNING slot
 )
 INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state)
-SELECT $1, $3, $4, $9, $2, slot, $10, $6, $7, $11 FROM taken
+SELECT $1, $3, $4, $8, $2, slot, $9, $6, $7, $10 FROM taken
 RETURNING slot`
 	var slot int
-	err := s.db.QueryRowContext(ctx, q, in.Account, in.Pool, in.ID, in.App, in.Capacity, now, ends, off, in.Kind, in.Holder, meterState(in)).Scan(&slot)
+	err := s.db.QueryRowContext(ctx, q, in.Account, in.Pool, in.ID, in.App, in.Capacity, now, ends, in.Kind, in.Holder, meterState(in)).Scan(&slot)
 	return slot, err
 }
 
 // acquireSQLite is acquirePG as a transaction of two statements (SQLite
 // has no data-modifying CTEs; its one writer makes them atomic anyway).
-func (s *DB) acquireSQLite(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64, off int) (int, error) {
+func (s *DB) acquireSQLite(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -167,13 +164,13 @@ INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, ends_ms)
 SELECT ?, ?, n, ?, ?, ? FROM series
 WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ? AND x.pool = ? AND x.slot = n AND x.ends_ms > ?)
   AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ? AND l.id = ?)
-ORDER BY (n + ?) % ? LIMIT 1
+ORDER BY random() LIMIT 1
 ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id, app = excluded.app, ends_ms = excluded.ends_ms
 WHERE lease_slots.ends_ms <= ?
 RETURNING slot`
 	var slot int
 	err = tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, in.App, ends, in.Account, in.Pool, now, in.Account, in.ID,
-		off, in.Capacity, now).Scan(&slot)
+		now).Scan(&slot)
 	if err != nil {
 		return 0, err
 	}
