@@ -278,25 +278,29 @@ func (s *Service) apply(a *account, evs []livebill.StoredEvent) {
 	}
 }
 
-// status returns the app's service status, read on first use.
-func (s *Service) status(ctx context.Context, a *account, app string) (*livebill.ServiceStatus, error) {
+// status returns the app's service status, read on first use. A status
+// that cannot be read (the interim reader's quote may fail on account
+// data) counts as serving until a later read succeeds: admission does
+// not stop an app for an error of its own.
+func (s *Service) status(ctx context.Context, a *account, app string) *livebill.ServiceStatus {
 	if s.Status == nil {
-		return nil, nil
+		return nil
 	}
 	a.mu.Lock()
 	st, ok := a.status[app]
 	a.mu.Unlock()
 	if ok {
-		return st, nil
+		return st
 	}
 	st, err := s.Status.AppStatus(ctx, app)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the status of app %s: %w", app, err)
+		s.logf("admission: cannot read the status of app %s (serving meanwhile): %v", app, err)
+		st = nil
 	}
 	a.mu.Lock()
 	a.status[app] = st
 	a.mu.Unlock()
-	return st, nil
+	return st
 }
 
 // Authorize decides whether in.Action may start now (see
@@ -313,10 +317,7 @@ func (s *Service) Authorize(ctx context.Context, onlyAccount string, in *livebil
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.status(ctx, a, in.App)
-	if err != nil {
-		return nil, err
-	}
+	st := s.status(ctx, a, in.App)
 	var ttl time.Duration
 	if livebill.LeaseAction(in.Action) {
 		if ttl, err = s.ttl(in.TTLMS); err != nil {
