@@ -103,13 +103,6 @@ type CameraSize struct {
 	Height int `json:"height"`
 }
 
-// MaxIDLen bounds the ids an authorize request names (rooms, users,
-// leases, …): they are kept in memory and in the lease tables.
-const MaxIDLen = 256
-
-// MaxCameras bounds the cameras of one request.
-const MaxCameras = 64
-
 // LeaseActions are the actions that take a lease.
 func LeaseAction(action string) bool {
 	switch action {
@@ -128,12 +121,18 @@ func (in *AuthorizeInput) Validate() error {
 			bad("%s: missing (needed by %s)", field, in.Action)
 		}
 	}
-	for _, f := range []struct{ name, v string }{{"app", in.App}, {"room", in.Room}, {"user", in.User}, {"publisher", in.Publisher},
-		{"task", in.Task}, {"feature", in.Feature}, {"spec", in.Spec}, {"quality", in.Quality}, {"region", in.Region},
-		{"device", in.Device}, {"lease", in.Lease}, {"product", in.Product}, {"role", in.Role}} {
-		if len(f.v) > MaxIDLen {
-			bad("%s: %d bytes, at most %d", f.name, len(f.v), MaxIDLen)
+	// ids are kept in memory and in the lease tables: bounded like every
+	// id (limits.go)
+	for _, f := range []struct{ name, v string }{{"app", in.App}, {"action", in.Action}, {"room", in.Room}, {"user", in.User},
+		{"publisher", in.Publisher}, {"task", in.Task}, {"feature", in.Feature}, {"spec", in.Spec}, {"quality", in.Quality},
+		{"region", in.Region}, {"device", in.Device}, {"lease", in.Lease}, {"product", in.Product}, {"role", in.Role},
+		{"stream", in.Stream}, {"media", in.Media}, {"destination", in.Destination}} {
+		if err := CheckText(f.name, f.v); err != nil {
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...) // the messages below quote fields
 	}
 	if in.App == "" {
 		bad("app: missing")
@@ -141,22 +140,22 @@ func (in *AuthorizeInput) Validate() error {
 	switch in.Product {
 	case "", "rtc-engine", "call", "conference", "live":
 	default:
-		bad("product: must be rtc-engine, call, conference or live, not %q", in.Product)
+		bad("product: must be rtc-engine, call, conference or live, not %s", Shown(in.Product))
 	}
 	switch in.Role {
 	case "", RoleAudience, RoleAnchor:
 	default:
-		bad("role: must be audience or anchor, not %q", in.Role)
+		bad("role: must be audience or anchor, not %s", Shown(in.Role))
 	}
-	if in.Width < 0 || in.Height < 0 || in.Width > 1<<16 || in.Height > 1<<16 {
-		bad("width, height: must be between 0 and 65536")
+	if in.Width < 0 || in.Height < 0 || int64(in.Width)*int64(in.Height) > MaxVideoArea {
+		bad("width, height: must not be negative, and width × height at most %d pixels", int64(MaxVideoArea))
 	}
-	if len(in.Cameras) > MaxCameras {
-		bad("cameras: %d, at most %d", len(in.Cameras), MaxCameras)
+	if len(in.Cameras) > MaxListLen {
+		bad("cameras: %d, at most %d", len(in.Cameras), MaxListLen)
 	}
 	for i, c := range in.Cameras {
-		if c.Width <= 0 || c.Height <= 0 || c.Width > 1<<16 || c.Height > 1<<16 {
-			bad("cameras[%d]: width and height must be between 1 and 65536", i)
+		if c.Width <= 0 || c.Height <= 0 || int64(c.Width)*int64(c.Height) > MaxVideoArea {
+			bad("cameras[%d]: width and height must be positive, and width × height at most %d pixels", i, int64(MaxVideoArea))
 		}
 	}
 	if in.TTLMS < 0 {
@@ -172,7 +171,7 @@ func (in *AuthorizeInput) Validate() error {
 		switch in.Stream {
 		case "", StreamMain, StreamSmall, StreamScreen:
 		default:
-			bad("stream: must be main, small or screen, not %q", in.Stream)
+			bad("stream: must be main, small or screen, not %s", Shown(in.Stream))
 		}
 		switch in.Media {
 		case MediaAudio:
@@ -181,7 +180,7 @@ func (in *AuthorizeInput) Validate() error {
 				bad("width, height: needed for a video stream (media: audio for an audio stream)")
 			}
 		default:
-			bad("media: must be audio or video, not %q", in.Media)
+			bad("media: must be audio or video, not %s", Shown(in.Media))
 		}
 	case ActionSubscribeStart:
 		need("room", in.Room)
@@ -196,7 +195,7 @@ func (in *AuthorizeInput) Validate() error {
 		case "":
 			bad("destination: missing (tencent or third_party)")
 		default:
-			bad("destination: must be tencent or third_party, not %q", in.Destination)
+			bad("destination: must be tencent or third_party, not %s", Shown(in.Destination))
 		}
 	case ActionInputStart:
 		need("room", in.Room)
@@ -215,7 +214,7 @@ func (in *AuthorizeInput) Validate() error {
 	case "":
 		bad("action: missing (one of %v)", Actions)
 	default:
-		bad("action: unknown %q (one of %v)", in.Action, Actions)
+		bad("action: unknown %s (one of %v)", Shown(in.Action), Actions)
 	}
 	return errors.Join(errs...)
 }

@@ -1,5 +1,10 @@
 package livebill
 
+import (
+	"fmt"
+	"time"
+)
+
 // EventType is the type of a usage event (SPEC §7.1).
 type EventType uint8
 
@@ -160,6 +165,15 @@ func (e *Event) Validate() error {
 	}
 	if e.Time == 0 {
 		return bad("time", "missing")
+	}
+	if e.Time < earliestMS || e.Time >= latestMS {
+		return bad("time", fmt.Sprintf("%s is outside the years %d to %d", time.UnixMilli(e.Time).UTC().Format(time.RFC3339Nano),
+			EarliestTime.Year(), LatestTime.Year()-1))
+	}
+	if !e.smallNumbers() {
+		if err := e.checkNumbers(); err != nil {
+			return err
+		}
 	}
 	if e.App == "" {
 		return bad("app", "missing")
@@ -377,7 +391,107 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-func quote(s string) string { return `"` + s + `"` }
+func quote(s string) string { return Shown(s) }
+
+// CheckText checks the event's strings (Input limits, limits.go): the id
+// and every string field, those of its lists too, must be valid ids
+// (TextProblem). The parsers call it for what they decode (eventio; its
+// fast path takes only short printable ASCII, which passes), so Validate,
+// which the meter runs on every event, does not scan strings again. An
+// error about the id does not carry the id: it would echo the bad input.
+func (e *Event) CheckText() error {
+	if p := TextProblem(e.ID); p != "" {
+		return &EventError{Line: e.Line, Field: "id", Reason: p}
+	}
+	bad := func(field, reason string) error {
+		return &EventError{Line: e.Line, ID: e.ID, Field: field, Reason: reason}
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"app", e.App}, {"room", e.Room}, {"user", e.User}, {"subscribe", e.Subscribe}, {"client", e.Client},
+		{"stream", e.Stream}, {"media", e.Media}, {"publisher", e.Publisher}, {"task", e.Task},
+		{"codec", e.Codec}, {"destination", e.Destination},
+	} {
+		if p := TextProblem(f.v); p != "" {
+			return bad(f.name, p)
+		}
+	}
+	for _, f := range e.Formats {
+		if p := TextProblem(f); p != "" {
+			return bad("formats", p)
+		}
+	}
+	for _, refs := range [...]struct {
+		name string
+		refs []StreamRef
+	}{{"streams", e.Streams}, {"inputs", e.Inputs}} {
+		for _, r := range refs.refs {
+			if p := TextProblem(r.User); p != "" {
+				return bad(refs.name, "user "+p)
+			}
+			if p := TextProblem(r.Stream); p != "" {
+				return bad(refs.name, "stream "+p)
+			}
+		}
+	}
+	for _, o := range e.Outputs {
+		for _, v := range [...]string{o.Format, o.Destination, o.Media} {
+			if p := TextProblem(v); p != "" {
+				return bad("outputs", p)
+			}
+		}
+	}
+	return nil
+}
+
+// smallNumbers reports, in a few ORs, that the event's lists are short,
+// it has no recording outputs and its numbers are small — the usual event,
+// within every bound of checkNumbers. (An OR is at least each of its
+// terms; a negative number is a huge unsigned one.)
+func (e *Event) smallNumbers() bool {
+	return len(e.Formats)|len(e.Streams)|len(e.Inputs) <= MaxListLen && len(e.Outputs) == 0 &&
+		uint64(e.Width|e.Height|e.Output.Width|e.Output.Height) < 1<<16 &&
+		uint64(e.BitrateKbps|e.Count|e.Players|e.DurationUS) < 1<<26
+}
+
+// checkNumbers checks what every event must satisfy whatever its type
+// (Input limits, limits.go): its lists' lengths and its numbers.
+func (e *Event) checkNumbers() error {
+	bad := func(field, reason string) error {
+		return &EventError{Line: e.Line, ID: e.ID, Field: field, Reason: reason}
+	}
+	if len(e.Formats)|len(e.Streams)|len(e.Outputs)|len(e.Inputs) > MaxListLen {
+		for _, l := range [...]struct {
+			name string
+			n    int
+		}{{"formats", len(e.Formats)}, {"streams", len(e.Streams)}, {"outputs", len(e.Outputs)}, {"inputs", len(e.Inputs)}} {
+			if l.n > MaxListLen {
+				return bad(l.name, fmt.Sprintf("more than %d entries", MaxListLen))
+			}
+		}
+	}
+	for _, o := range e.Outputs {
+		if !sizeInBounds(o.Width, o.Height) {
+			return bad("outputs", fmt.Sprintf("width × height must be at most %d pixels", int64(MaxVideoArea)))
+		}
+	}
+	switch {
+	case !sizeInBounds(e.Width, e.Height):
+		return bad("width", fmt.Sprintf("width × height must be at most %d pixels", int64(MaxVideoArea)))
+	case !sizeInBounds(e.Output.Width, e.Output.Height):
+		return bad("output", fmt.Sprintf("width × height must be at most %d pixels", int64(MaxVideoArea)))
+	case e.BitrateKbps > MaxBitrateKbps:
+		return bad("bitrate_kbps", fmt.Sprintf("must be at most %d", MaxBitrateKbps))
+	case e.Count > MaxEventCount:
+		return bad("count", fmt.Sprintf("must be at most %d", int64(MaxEventCount)))
+	case e.Players > MaxEventCount:
+		return bad("players", fmt.Sprintf("must be at most %d", int64(MaxEventCount)))
+	case e.DurationUS > MaxEvaluationUS:
+		return bad("duration_us", fmt.Sprintf("must be at most %d (an hour)", MaxEvaluationUS))
+	case e.DurationUS > 0 && e.Count > MaxEvaluationTotalUS/e.DurationUS:
+		return bad("count", fmt.Sprintf("count × duration_us must be at most %d", int64(MaxEvaluationTotalUS)))
+	}
+	return nil
+}
 
 // IsRoomEvent reports whether the event changes a room's state.
 func (t EventType) IsRoomEvent() bool { return t >= RoomJoin && t <= InputStop }
@@ -391,4 +505,13 @@ func (o Output) VideoArea() int64 {
 		return 0
 	}
 	return int64(o.Width) * int64(o.Height)
+}
+
+// sizeInBounds reports whether a size's sides and area are at most
+// MaxVideoArea (negative sides are the type checks' to report).
+func sizeInBounds(w, h int) bool {
+	if int64(w) > MaxVideoArea || int64(h) > MaxVideoArea {
+		return false
+	}
+	return int64(w)*int64(h) <= MaxVideoArea
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -56,30 +55,30 @@ type CreateAccountInput struct {
 
 // Validate reports every problem with the input, joined.
 func (in *CreateAccountInput) Validate() error {
-	var errs []error
-	if in.ID == "" {
-		errs = append(errs, Errorf(EINVALID, "account id: missing"))
-	}
-	if in.Catalog == "" {
-		errs = append(errs, Errorf(EINVALID, "catalog: missing"))
-	}
+	errs := []error{needID("account id", in.ID), needID("catalog", in.Catalog), CheckDocument("catalog_yaml", in.CatalogYAML)}
 	switch in.Mode {
 	case "", "account", "calculator":
 	default:
-		errs = append(errs, Errorf(EINVALID, "mode: must be account or calculator, not %q", in.Mode))
+		errs = append(errs, Errorf(EINVALID, "mode: must be account or calculator, not %s", Shown(in.Mode)))
 	}
 	if in.Created == "" {
 		errs = append(errs, Errorf(EINVALID, "created: missing (a date YYYY-MM-DD)"))
-	} else if _, err := time.Parse(time.DateOnly, in.Created); err != nil {
-		errs = append(errs, Errorf(EINVALID, "created: must be a date YYYY-MM-DD, not %q", in.Created))
+	} else {
+		errs = append(errs, checkDate("created", in.Created))
 	}
 	if in.Activated != "" {
-		if _, err := time.Parse(time.DateOnly, in.Activated); err != nil {
-			errs = append(errs, Errorf(EINVALID, "activated: must be a date YYYY-MM-DD, not %q", in.Activated))
+		errs = append(errs, checkDate("activated", in.Activated))
+	}
+	if in.Balance != "" {
+		if ok, _ := parseAmount(in.Balance, true); !ok {
+			errs = append(errs, Errorf(EINVALID, "balance: must be a decimal string of at most %d digits before the point and %d after, not %s",
+				MaxAmountDigits, MaxAmountDecimals, Shown(in.Balance)))
 		}
 	}
 	if in.Timezone != "" {
-		if _, err := time.LoadLocation(in.Timezone); err != nil {
+		if err := CheckText("timezone", in.Timezone); err != nil {
+			errs = append(errs, err)
+		} else if _, err := time.LoadLocation(in.Timezone); err != nil {
 			errs = append(errs, Errorf(EINVALID, "timezone: %v", err))
 		}
 	}
@@ -95,14 +94,7 @@ type CreateAppInput struct {
 
 // Validate reports every problem with the input, joined.
 func (in *CreateAppInput) Validate() error {
-	var errs []error
-	if in.AccountID == "" {
-		errs = append(errs, Errorf(EINVALID, "account: missing"))
-	}
-	if in.ID == "" {
-		errs = append(errs, Errorf(EINVALID, "app id: missing"))
-	}
-	return errors.Join(errs...)
+	return errors.Join(needID("account", in.AccountID), needID("app id", in.ID), CheckText("name", in.Name))
 }
 
 // CreatePurchaseInput records a purchase (a plan, concurrency or licence).
@@ -120,23 +112,12 @@ type CreatePurchaseInput struct {
 
 // Validate reports every problem with the input, joined.
 func (in *CreatePurchaseInput) Validate() error {
-	var errs []error
-	if in.AccountID == "" {
-		errs = append(errs, Errorf(EINVALID, "account: missing"))
-	}
-	if in.ID == "" {
-		errs = append(errs, Errorf(EINVALID, "purchase id: missing"))
-	}
-	if in.Plan == "" {
-		errs = append(errs, Errorf(EINVALID, "plan: missing"))
-	}
-	if in.Count < 0 {
-		errs = append(errs, Errorf(EINVALID, "count: negative"))
-	}
+	errs := []error{needID("account", in.AccountID), needID("purchase id", in.ID), needID("plan", in.Plan),
+		CheckText("app", in.App), CheckText("region", in.Region), CheckText("device", in.Device), checkUnits(in.Count)}
 	if in.Start == "" {
 		errs = append(errs, Errorf(EINVALID, "start: missing (a date or an RFC 3339 time)"))
-	} else if !validInstant(in.Start) {
-		errs = append(errs, Errorf(EINVALID, "start: must be a date or an RFC 3339 time, not %q", in.Start))
+	} else {
+		errs = append(errs, checkInstantString("start", in.Start))
 	}
 	return errors.Join(errs...)
 }
@@ -151,28 +132,8 @@ type CreateRefundInput struct {
 
 // Validate reports every problem with the input, joined.
 func (in *CreateRefundInput) Validate() error {
-	var errs []error
-	if in.AccountID == "" {
-		errs = append(errs, Errorf(EINVALID, "account: missing"))
-	}
-	if in.Purchase == "" {
-		errs = append(errs, Errorf(EINVALID, "purchase: missing"))
-	}
-	if in.Count < 0 {
-		errs = append(errs, Errorf(EINVALID, "count: negative"))
-	}
-	if !validInstant(in.Time) {
-		errs = append(errs, Errorf(EINVALID, "time: must be a date or an RFC 3339 time, not %q", in.Time))
-	}
-	return errors.Join(errs...)
-}
-
-func validInstant(s string) bool {
-	if _, err := time.Parse(time.DateOnly, s); err == nil {
-		return true
-	}
-	_, err := time.Parse(time.RFC3339Nano, s)
-	return err == nil
+	return errors.Join(needID("account", in.AccountID), needID("purchase", in.Purchase), checkUnits(in.Count),
+		checkInstantString("time", in.Time))
 }
 
 // StoredPurchase is a purchase as stored: dates stay as written so they
@@ -187,6 +148,9 @@ type StoredPurchase struct {
 	Device    string `json:"device,omitempty"`
 	Start     string `json:"start"`
 	AutoRenew bool   `json:"auto_renew,omitempty"`
+	// Cancelled is when an operator cancelled the purchase (RFC 3339), ""
+	// if never: a cancelled purchase and its refunds are not rated.
+	Cancelled string `json:"cancelled,omitempty"`
 }
 
 // StoredRefund is a refund request as stored.
@@ -204,6 +168,16 @@ type IncomingEvent struct {
 	AccountID string
 	Event     Event
 	Body      []byte
+	// Day is the event's billing day (YYYY-MM-DD in the account's billing
+	// zone). Storing the event records ingest activity on (account, Day),
+	// which holds the day's settlement until it is quiet; "" records none.
+	Day string
+	// Import is the import the event was sent under, "" for none: the
+	// import then holds the account's settlement until it is finished or
+	// expires, and the batch renews its expiry. A batch naming an import
+	// that does not exist (ENOTFOUND) or is finished (ECONFLICT) is
+	// refused whole.
+	Import string
 }
 
 // Ingestion statuses of one event.
@@ -275,6 +249,10 @@ type Settlement struct {
 	AccountID string
 	Through   string // first day not settled (YYYY-MM-DD); "" = nothing yet
 	Revision  int64  // account revision the last settlement saw
+	// Held is the first day whose bills or adjustments the last settlement
+	// held back because its ingest was not quiet yet ("" none): the next
+	// settlement looks again even if nothing changed.
+	Held string
 }
 
 // AccountService stores accounts and their apps.
@@ -293,6 +271,10 @@ type PurchaseService interface {
 	ListPurchases(ctx context.Context, accountID string) ([]*StoredPurchase, error)
 	CreateRefund(ctx context.Context, in *CreateRefundInput) (*StoredRefund, error)
 	ListRefunds(ctx context.Context, accountID string) ([]*StoredRefund, error)
+	// CancelPurchase marks a purchase cancelled (it stays listed) and bumps
+	// the account's revision, so bills issued with it are adjusted. A
+	// purchase already cancelled is returned as it is.
+	CancelPurchase(ctx context.Context, accountID, id string) (*StoredPurchase, error)
 }
 
 // EventService stores usage events durably and idempotently.
@@ -334,16 +316,15 @@ type CreateDeviceInput struct {
 
 // Validate reports every problem with the input, joined.
 func (in *CreateDeviceInput) Validate() error {
-	var errs []error
-	if in.AccountID == "" {
-		errs = append(errs, Errorf(EINVALID, "account: missing"))
-	}
-	if in.ID == "" {
-		errs = append(errs, Errorf(EINVALID, "device id: missing"))
+	errs := []error{needID("account", in.AccountID), needID("device id", in.ID)}
+	if len(in.Cameras) > MaxListLen {
+		return Errorf(EINVALID, "cameras: more than %d", MaxListLen)
 	}
 	for i, c := range in.Cameras {
 		if c.Width <= 0 || c.Height <= 0 {
 			errs = append(errs, Errorf(EINVALID, "cameras[%d]: needs a positive width and height", i))
+		} else if !sizeInBounds(c.Width, c.Height) {
+			errs = append(errs, Errorf(EINVALID, "cameras[%d]: width × height must be at most %d pixels", i, int64(MaxVideoArea)))
 		}
 	}
 	return errors.Join(errs...)
@@ -360,41 +341,19 @@ type CreateTopUpInput struct {
 
 // Validate reports every problem with the input, joined.
 func (in *CreateTopUpInput) Validate() error {
-	var errs []error
-	if in.AccountID == "" {
-		errs = append(errs, Errorf(EINVALID, "account: missing"))
-	}
-	if in.ID == "" {
-		errs = append(errs, Errorf(EINVALID, "top-up id: missing"))
-	}
-	if !positiveDecimal(in.Amount) {
-		errs = append(errs, Errorf(EINVALID, "amount: must be a positive decimal string, not %q", in.Amount))
+	errs := []error{needID("account", in.AccountID), needID("top-up id", in.ID)}
+	if ok, positive := parseAmount(in.Amount, false); !ok || !positive {
+		errs = append(errs, Errorf(EINVALID, "amount: must be a positive decimal string of at most %d digits before the point and %d after, not %s",
+			MaxAmountDigits, MaxAmountDecimals, Shown(in.Amount)))
 	}
 	if in.Time != "" {
-		if _, err := time.Parse(time.RFC3339Nano, in.Time); err != nil {
-			errs = append(errs, Errorf(EINVALID, "time: must be RFC 3339, not %q", in.Time))
+		if t, err := time.Parse(time.RFC3339Nano, in.Time); err != nil {
+			errs = append(errs, Errorf(EINVALID, "time: must be RFC 3339, not %s", Shown(in.Time)))
+		} else {
+			errs = append(errs, CheckInstant("time", t))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// positiveDecimal reports whether s is a plain positive decimal like
-// "100" or "0.5" (no sign, exponent or spaces).
-func positiveDecimal(s string) bool {
-	whole, frac, dot := strings.Cut(s, ".")
-	if whole == "" || (dot && frac == "") {
-		return false
-	}
-	nonzero := false
-	for _, r := range whole + frac {
-		if r < '0' || r > '9' {
-			return false
-		}
-		if r != '0' {
-			nonzero = true
-		}
-	}
-	return nonzero
 }
 
 // TopUp is a stored top-up.
@@ -443,9 +402,11 @@ type Store interface {
 	PurchaseService
 	EventService
 	BillStore
+	HoldService
 	PageService
 	KeyService
 	IdempotencyStore
+	QuarantineStore
 	Close() error
 }
 
@@ -458,21 +419,36 @@ type UsageInput struct {
 
 // Validate reports every problem with the input, joined.
 func (in *UsageInput) Validate() error {
-	var errs []error
-	if in.AccountID == "" {
-		errs = append(errs, Errorf(EINVALID, "account: missing"))
-	}
-	for _, f := range []struct{ name, v string }{{"from", in.From}, {"to", in.To}} {
-		if _, err := time.Parse(time.DateOnly, f.v); err != nil {
-			errs = append(errs, Errorf(EINVALID, "%s: must be a date YYYY-MM-DD, not %q", f.name, f.v))
+	errs := []error{needID("account", in.AccountID)}
+	var dates [2]time.Time
+	for i, f := range []struct{ name, v string }{{"from", in.From}, {"to", in.To}} {
+		t, err := time.Parse(time.DateOnly, f.v)
+		if err != nil {
+			errs = append(errs, Errorf(EINVALID, "%s: must be a date YYYY-MM-DD, not %s", f.name, Shown(f.v)))
 		}
+		dates[i] = t
 	}
+	maxDays := 0
 	switch in.Granularity {
-	case "5m", "day":
+	case "5m":
+		maxDays = MaxUsageDays5m
+	case "day":
+		maxDays = MaxUsageDaysDay
 	default:
-		errs = append(errs, Errorf(EINVALID, "granularity: must be 5m or day, not %q", in.Granularity))
+		errs = append(errs, Errorf(EINVALID, "granularity: must be 5m or day, not %s", Shown(in.Granularity)))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	from, to := dates[0], dates[1]
+	if !from.Before(to) {
+		return Errorf(EINVALID, "from: must be before to")
+	}
+	if to.After(from.AddDate(0, 0, maxDays)) {
+		return Errorf(EINVALID, "to: at most %d days after from with granularity %s (from %s to %s is %d days); ask for shorter ranges",
+			maxDays, in.Granularity, in.From, in.To, int(to.Sub(from).Hours()/24))
+	}
+	return nil
 }
 
 // UsagePoint is an item's metered quantity in one window or day.

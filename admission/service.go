@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -449,8 +450,8 @@ func (s *Service) ReleaseLease(ctx context.Context, onlyAccount, app, id string)
 
 // leaseAccount is the account of an app whose lease the caller names.
 func (s *Service) leaseAccount(ctx context.Context, onlyAccount, app, id string) (string, error) {
-	if len(app) > livebill.MaxIDLen || len(id) > livebill.MaxIDLen {
-		return "", livebill.Errorf(livebill.EINVALID, "app and lease ids: at most %d bytes", livebill.MaxIDLen)
+	if err := errors.Join(livebill.CheckText("app", app), livebill.CheckText("lease", id)); err != nil {
+		return "", err
 	}
 	return s.appAccount(ctx, onlyAccount, app)
 }

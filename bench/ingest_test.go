@@ -15,7 +15,9 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/gen"
 	lbhttp "github.com/livebill/livebill/http"
+	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
 // BenchmarkIngest measures durable ingest through the HTTP server
@@ -57,10 +59,13 @@ func benchIngest(b *testing.B, be backend, lines [][]byte, size, clients int) {
 			b.Fatal(err)
 		}
 	}
-	srv := lbhttp.NewServer(store, billing.New(store, nil))
+	// the clock just after the workload (30 hours from gen.DefaultStart),
+	// so every event is within the times ingestion accepts
+	clock := storetest.NewClock(gen.DefaultStart.Add(31 * time.Hour))
+	srv := lbhttp.NewServer(store, billing.New(store, clock))
 	// an account key, as a tenant pushing its own events: each request
 	// authenticates it against the store
-	k, key, err := livebill.NewKey(&livebill.CreateKeyInput{AccountID: "100001"}, time.Now())
+	k, key, err := livebill.NewKey(&livebill.CreateKeyInput{AccountID: "100001"}, clock.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -44,15 +45,52 @@ type Service struct {
 	// inputs read in a few queries, their bills written in one
 	// transaction); 0 means DefaultSettleGroup.
 	SettleGroup int
+	// SettleQuiet is how long an account's ingest for a billing day must
+	// have been quiet before the day is settled (bills or adjustments);
+	// 0 means DefaultSettleQuiet. See hold.go.
+	SettleQuiet time.Duration
+	// ImportTimeout is how long an import holds its accounts after its
+	// last batch unless finished; 0 means DefaultImportTimeout.
+	ImportTimeout time.Duration
+	// EventMaxAge and EventMaxFuture bound the times of ingested events
+	// around the billing clock: an event older than EventMaxAge, or more
+	// than EventMaxFuture ahead, is rejected with the field time named
+	// (0 means DefaultEventMaxAge, DefaultEventMaxFuture).
+	EventMaxAge, EventMaxFuture time.Duration
 
-	mu    sync.Mutex           // guards lives (not the slots' meters)
-	lives map[string]*liveSlot // by account: its live meter and settlement lock
+	mu     sync.Mutex           // guards lives (not the slots' meters)
+	lives  map[string]*liveSlot // by account: its live meter and settlement lock
+	zones  zoneCache            // accounts' billing zones, for ingestion
+	pruned atomic.Int64         // when holds were last pruned (Unix ms)
 }
 
 var (
 	_ livebill.BillService   = (*Service)(nil)
 	_ livebill.IngestService = (*Service)(nil)
 )
+
+// Default bounds of ingested event times (docs/decisions.md, "Input
+// limits"): two years back, so last year's history can be imported whole
+// at any time of this year; an hour ahead, for clock skew.
+const (
+	DefaultEventMaxAge    = 730 * 24 * time.Hour
+	DefaultEventMaxFuture = time.Hour
+)
+
+// EventBounds returns the event times ingestion accepts at now.
+func (s *Service) EventBounds(now time.Time) livebill.TimeBounds {
+	age, ahead := s.EventMaxAge, s.EventMaxFuture
+	if age <= 0 {
+		age = DefaultEventMaxAge
+	}
+	if ahead <= 0 {
+		ahead = DefaultEventMaxFuture
+	}
+	clock := now.UTC().Format(time.RFC3339)
+	return livebill.TimeBounds{Earliest: now.Add(-age), Latest: now.Add(ahead),
+		TooOld: fmt.Sprintf("more than %s before the server's clock (%s): older events are not accepted", livebill.Days(age), clock),
+		TooNew: fmt.Sprintf("more than %s after the server's clock (%s): events from the future are not accepted", livebill.Days(ahead), clock)}
+}
 
 // New returns a service on store with the given clock.
 func New(store livebill.Store, clock livebill.Clock) *Service {
@@ -100,7 +138,9 @@ func CheckCatalog(name string) error {
 
 // Ingest parses and validates each event, resolves its account by its app
 // and stores the valid ones in one transaction. Every event needs an id
-// (unique per account).
+// (unique per account). Each is tagged with its billing day, on which the
+// store records ingest activity (settlement waits for quiet), and with
+// the import of ctx (WithImport), which then holds its account.
 func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
 	return s.IngestFor(ctx, "", batch)
 }
@@ -110,11 +150,14 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 // (forbidden), whether the app exists or not, so the caller learns
 // nothing of other accounts' apps. onlyAccount "" allows every account.
 func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
+	imp := importOf(ctx)
+	days := map[string]billingDay{} // per account, the day of its last event
 	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
 	statuses := make([]livebill.IngestStatus, len(batch))
 	var good []livebill.IncomingEvent
 	var goodIdx []int
 	apps := map[string]string{}
+	bounds := s.EventBounds(s.Clock.Now())
 	p := parsers.Get().(*eventio.Parser)
 	defer parsers.Put(p)
 	for i, raw := range batch {
@@ -137,6 +180,10 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 		st.ID = e.ID
 		if e.ID == "" {
 			reject(livebill.EINVALID, &livebill.EventError{Line: raw.Line, Field: "id", Reason: "missing (the ingest API needs an id unique per account)"})
+			continue
+		}
+		if err := bounds.Check(&e); err != nil {
+			reject(livebill.EINVALID, err)
 			continue
 		}
 		acct, ok := apps[e.App]
@@ -163,7 +210,14 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 			reject(livebill.EINVALID, err)
 			continue
 		}
-		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body})
+		day, ok := days[acct]
+		if !ok || e.Time < day.lo || e.Time >= day.hi { // a batch's events are mostly of one day
+			if day, err = s.dayOf(ctx, acct, e.Time); err != nil {
+				return nil, err
+			}
+			days[acct] = day
+		}
+		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body, Day: day.day, Import: imp})
 		goodIdx = append(goodIdx, i)
 	}
 	stored, err := s.Store.StoreEvents(ctx, good)
@@ -271,6 +325,9 @@ func loadZone(name string) (*time.Location, error) {
 // accountZone is the part of an account its record alone gives: its
 // catalog and billing zone (enough to tell whether it is due).
 func accountZone(rec *livebill.AccountRecord) (*account, error) {
+	if err := checkHistory(rec); err != nil {
+		return nil, err
+	}
 	cat, err := loadCatalog(rec)
 	if err != nil {
 		return nil, err
@@ -282,6 +339,28 @@ func accountZone(rec *livebill.AccountRecord) (*account, error) {
 		}
 	}
 	return &account{rec: rec, cat: cat, loc: loc}, nil
+}
+
+// checkHistory refuses an account whose stored history starts before
+// livebill.EarliestTime (an event dated 0024 or 1970 stored by an older
+// version): settlement and replays rate an account from its first event,
+// day by day, and would run for centuries. Only the event span on the
+// account's row is read, before anything is replayed.
+func checkHistory(rec *livebill.AccountRecord) error {
+	if sp := rec.Events; sp.Count > 0 && sp.First < livebill.EarliestTime.UnixMilli() {
+		return livebill.Errorf(livebill.ECONFLICT, "account %q: its first stored event, at %s, is before %s: the account cannot be rated",
+			rec.ID, time.UnixMilli(sp.First).UTC().Format(time.RFC3339), livebill.EarliestTime.Format(time.DateOnly))
+	}
+	for _, d := range []struct {
+		name string
+		t    time.Time
+	}{{"created", rec.Created}, {"activated", rec.Activated}} {
+		if !d.t.IsZero() && d.t.Before(livebill.EarliestTime) {
+			return livebill.Errorf(livebill.ECONFLICT, "account %q: %s %s is before %s: the account cannot be rated",
+				rec.ID, d.name, d.t.Format(time.DateOnly), livebill.EarliestTime.Format(time.DateOnly))
+		}
+	}
+	return nil
 }
 
 // build makes what rating an account needs from its stored record,
@@ -305,10 +384,18 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 		acct.Activated = acct.Created
 	}
 	a.in = rating.Input{Catalog: cat, Location: loc, Mode: rec.Mode, Account: acct}
+	cancelled := map[string]bool{}
 	for _, p := range ps {
+		if p.Cancelled != "" {
+			cancelled[p.ID] = true
+			continue
+		}
 		start, err := livebill.ParseInstant(p.Start, loc)
 		if err != nil {
 			return nil, livebill.Errorf(livebill.EINVALID, "purchase %q: start: %v", p.ID, err)
+		}
+		if err := livebill.CheckInstant("start", start); err != nil {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q: stored purchase %q: %v", rec.ID, p.ID, err)
 		}
 		a.in.Purchases = append(a.in.Purchases, livebill.Purchase{ID: p.ID, App: p.App, Plan: p.Plan, Count: p.Count,
 			Region: p.Region, Device: p.Device, Start: start, AutoRenew: p.AutoRenew})
@@ -317,9 +404,15 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 		a.in.Devices = append(a.in.Devices, *d)
 	}
 	for _, r := range rs {
+		if cancelled[r.Purchase] { // void with its purchase
+			continue
+		}
 		t, err := livebill.ParseInstant(r.Time, loc)
 		if err != nil {
 			return nil, livebill.Errorf(livebill.EINVALID, "refund of %q: time: %v", r.Purchase, err)
+		}
+		if err := livebill.CheckInstant("time", t); err != nil {
+			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q: stored refund of %q: %v", rec.ID, r.Purchase, err)
 		}
 		a.in.Refunds = append(a.in.Refunds, livebill.RefundRequest{Plan: r.Purchase, Count: r.Count, Time: t})
 	}
@@ -414,7 +507,10 @@ func (s *Service) Quote(ctx context.Context, accountID, from, to string) (*liveb
 		return nil, err
 	}
 	if !f.Before(t) {
-		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
+		return nil, livebill.Errorf(livebill.EINVALID, "from: must be before to")
+	}
+	if t.After(f.AddDate(livebill.MaxQuoteYears, 0, 0)) {
+		return nil, livebill.Errorf(livebill.EINVALID, "to: at most %d years after from", livebill.MaxQuoteYears)
 	}
 	q, rejected, err := s.quote(ctx, a, f, t)
 	if err != nil {
@@ -438,9 +534,6 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	}
 	from, _ := parseDate(in.From, "from", a.loc)
 	to, _ := parseDate(in.To, "to", a.loc)
-	if !from.Before(to) {
-		return nil, livebill.Errorf(livebill.EINVALID, "from must be before to")
-	}
 	recs, err := s.records(ctx, a, from, to)
 	if err != nil {
 		return nil, err
@@ -517,20 +610,39 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time) (
 // returns them joined. On a store that reads and writes in batches
 // (livebill.SettleStore) accounts are settled in groups (settleGroups);
 // otherwise one by one.
+//
+// An account whose stored data cannot be rated is quarantined (judge):
+// reported once, then skipped while its revision stays the same, so one
+// bad account neither fails its group nor is retried and logged on every
+// tick.
 func (s *Service) SettleAll(ctx context.Context) error {
+	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
+		return err
+	}
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
+	}
+	qs, err := s.Store.ListQuarantines(ctx)
+	if err != nil {
+		return err
+	}
+	quar := make(map[string]*livebill.Quarantine, len(qs))
+	for _, q := range qs {
+		quar[q.AccountID] = q
 	}
 	if ss, ok := s.Store.(livebill.SettleStore); ok {
 		ids := make([]string, len(accts))
 		for i, a := range accts {
 			ids[i] = a.ID
 		}
-		return s.settleGroups(ctx, ss, ids)
+		return s.settleGroups(ctx, ss, ids, quar)
 	}
 	var errs []error
 	for _, a := range accts {
+		if q := quar[a.ID]; q != nil && q.Revision == a.Revision {
+			continue
+		}
 		if _, err := s.Settle(ctx, a.ID); err != nil {
 			errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
 		}
@@ -548,9 +660,21 @@ func SettleThrough(now time.Time, delay time.Duration, loc *time.Location) time.
 // Settle issues the account's bills for closed days and months, and an
 // adjustment (dated the last day settled now: the next bill) for every
 // issued bill whose recomputed content differs from what was issued.
-// Issued bills are never rewritten. The bills are computed by
-// settleAccount, as for every account of a grouped SettleAll.
+// Issued bills are never rewritten. Days whose ingest is not quiet yet,
+// and every day while an open import holds the account, wait (see
+// SettleWith to force them).
 func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.IssuedBill, error) {
+	res, err := s.SettleWith(ctx, accountID, SettleOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return res.Issued, nil
+}
+
+// SettleWith settles one account as Settle does, or with opts.Force every
+// closed day whatever holds it, and says what was held. The bills are
+// computed by settleAccount, as for every account of a grouped SettleAll.
+func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleOptions) (*SettleResult, error) {
 	if _, err := s.Store.FindAccount(ctx, accountID); err != nil {
 		return nil, err
 	}
@@ -563,6 +687,9 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 	defer sl.mu.Unlock()
 	a, err := s.load(ctx, accountID)
 	if err != nil {
+		if rec, e := s.Store.FindAccount(ctx, accountID); e == nil {
+			return nil, s.judgeOne(ctx, rec, err)
+		}
 		return nil, err
 	}
 	st, err := s.Store.FindSettlement(ctx, accountID)
@@ -570,24 +697,44 @@ func (s *Service) Settle(ctx context.Context, accountID string) ([]livebill.Issu
 		return nil, err
 	}
 	now := s.Clock.Now()
+	res := &SettleResult{Issued: []livebill.IssuedBill{}}
 	if !s.settleDue(a, st, now) {
-		return nil, nil
+		return res, nil
+	}
+	holds, err := s.holds(ctx, []string{accountID}, now, opts.Force)
+	if err != nil {
+		return nil, err
+	}
+	hold := holds[accountID]
+	if hold.Import != "" {
+		res.HeldFrom, res.HeldBy, res.Import, res.HeldUntil = st.Through, "import", hold.Import, hold.ImportExpires
+		if res.HeldFrom == "" {
+			res.HeldFrom = settleStart(&settleInput{a: a, now: now}).Format(time.DateOnly)
+		}
+		return res, nil
 	}
 	if _, err := s.live(ctx, sl, a, s.meterTo(a, now)); err != nil {
-		return nil, err
+		return nil, s.judgeOne(ctx, a.rec, err)
 	}
 	issued, err := s.Store.ListBills(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now})
-	if err != nil || w == nil {
-		return nil, err
+	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now, hold: hold.Day})
+	if err != nil {
+		return nil, s.judgeOne(ctx, a.rec, err)
+	}
+	if w == nil {
+		return res, s.judgeOne(ctx, a.rec, nil)
 	}
 	if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
 		return nil, err
 	}
-	return w.Bills, nil
+	res.Issued = append(res.Issued, w.Bills...)
+	if w.Settlement.Held != "" {
+		res.HeldFrom, res.HeldBy, res.HeldUntil = w.Settlement.Held, "quiet", hold.LastIngest.Add(s.settleQuiet())
+	}
+	return res, s.judgeOne(ctx, a.rec, nil)
 }
 
 type keyedBill struct {

@@ -22,14 +22,18 @@ type settleInput struct {
 	issued []livebill.IssuedBill // in issue order
 	lm     *liveMeter            // advanced to meterTo(a, now)
 	now    time.Time
+	// hold is the first billing day whose ingest is not quiet yet ("" none):
+	// bills and adjustments from it on wait (hold.go).
+	hold string
 }
 
 // settleDue reports whether the account has anything to settle at now: a
-// day closed since its last settlement, or a change (revision) since then.
-// An account never settled with nothing to bill and unchanged is not due.
+// day closed since its last settlement, a change (revision) since then,
+// or days its last settlement held back. An account never settled with
+// nothing to bill and unchanged is not due.
 func (s *Service) settleDue(a *account, st *livebill.Settlement, now time.Time) bool {
 	throughS := SettleThrough(now, s.SettleDelay, a.loc).Format(time.DateOnly)
-	return !(st.Revision == a.rec.Revision && (st.Through == throughS || st.Through == ""))
+	return st.Held != "" || !(st.Revision == a.rec.Revision && (st.Through == throughS || st.Through == ""))
 }
 
 // meterTo is the instant the live meter is advanced to for settling at
@@ -76,16 +80,32 @@ func settleStart(in *settleInput) time.Time {
 // settleAccount computes a due account's settlement: the bills of days
 // and months closed by now, and an adjustment (dated the last day settled
 // now: the next bill) for every issued bill whose recomputed content
-// differs from what is in force (the bill plus its adjustments). It
+// differs from what is in force (the bill plus its adjustments). Bills
+// dated from the held day on (in.hold), new or adjusted, wait: the
+// settlement records that day as Held and the next one looks again. It
 // returns nil when there is nothing to write.
 func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) {
 	a, st, now := in.a, in.st, in.now
 	accountID := a.rec.ID
 	through := SettleThrough(now, s.SettleDelay, a.loc)
-	throughS := through.Format(time.DateOnly)
 	from := settleStart(in)
 	if !from.Before(through) {
 		return nil, nil
+	}
+	// settled now: the bills due by upTo, the first day held (or through)
+	upTo, held := through, ""
+	if in.hold != "" {
+		h, err := time.ParseInLocation(time.DateOnly, in.hold, a.loc)
+		if err != nil {
+			h = from // not a day we can place: hold everything
+		}
+		if h.Before(through) {
+			upTo, held = h, in.hold
+		}
+	}
+	throughS := upTo.Format(time.DateOnly)
+	if throughS < st.Through {
+		throughS = st.Through // a settled day stays settled; only its adjustments wait
 	}
 	rin := a.in
 	rin.From, rin.To = from, through
@@ -131,12 +151,14 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 		adjustments[key]++
 		return fmt.Sprintf("adjustment|%s|%d", key, adjustments[key])
 	}
+	original := map[string]livebill.Bill{} // issued bills by key, for their dates
 	for _, b := range in.issued {
 		if b.Kind == livebill.BillAdjustment {
 			adjustments[b.Adjusts]++
 			add(b.Adjusts, b.Bill)
 		} else {
 			add(b.Key, b.Bill)
+			original[b.Key] = b.Bill
 		}
 	}
 	lastDay := through.AddDate(0, 0, -1).Format(time.DateOnly)
@@ -149,7 +171,7 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 	var out []livebill.IssuedBill
 	seen := map[string]bool{}
 	for _, b := range keyed(q.Bills) {
-		if !due(b.Bill, through, a.loc) {
+		if !due(b.Bill, upTo, a.loc) {
 			continue
 		}
 		seen[b.key] = true
@@ -171,6 +193,9 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 		if seen[key] {
 			continue
 		}
+		if o, ok := original[key]; ok && !due(o, upTo, a.loc) {
+			continue // its day is held
+		}
 		f := force[key]
 		if f.total.IsZero() && len(nonzero(f.lines)) == 0 {
 			continue
@@ -186,5 +211,5 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 		// later gets its own bills, not adjustments dated today.
 		throughS = ""
 	}
-	return &livebill.SettleWrite{Settlement: livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision}, Bills: out}, nil
+	return &livebill.SettleWrite{Settlement: livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision, Held: held}, Bills: out}, nil
 }

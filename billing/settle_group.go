@@ -21,7 +21,8 @@ import (
 //
 //  1. reads the group's inputs with one query per table (accounts with
 //     their event spans, settlements, purchases, devices, refunds; then, for the
-//     accounts due, their new events by seq and their issued bills);
+//     accounts due, what holds them (hold.go: an account an open import
+//     holds is left out), their new events by seq and their issued bills);
 //  2. computes each due account's settlement (settleAccount, the same code
 //     as Settle) — workers compute different groups at once, so while
 //     one waits on the store the others rate;
@@ -46,7 +47,7 @@ const MaxSettleGroup = 10_000
 // group's accounts; a group holds at least one account.
 const settleGroupEvents = 1_000_000
 
-func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string) error {
+func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string, quar map[string]*livebill.Quarantine) error {
 	ids = append([]string(nil), ids...)
 	sort.Strings(ids)
 	size := s.SettleGroup
@@ -84,7 +85,7 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 		go func() {
 			defer wg.Done()
 			for k := range locked {
-				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k])
+				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k], quar)
 			}
 		}()
 	}
@@ -94,14 +95,15 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 
 // settleRange settles the accounts ids, whose slots are locked, in as
 // many parts as settleGroupEvents asks, unlocking each part's slots once
-// it is written; it returns the accounts' errors joined.
-func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot) error {
+// it is written; accounts quarantined at their current revision (quar)
+// are skipped. It returns the accounts' errors joined (judgeGroup).
+func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot, quar map[string]*livebill.Quarantine) error {
 	var errs []error
 	for len(ids) > 0 {
-		g := s.loadGroup(ctx, ss, ids, slots)
+		g := s.loadGroup(ctx, ss, ids, slots, quar)
 		s.computeGroup(ctx, g)
 		s.writeGroup(ctx, ss, g)
-		errs = append(errs, g.errors())
+		errs = append(errs, s.judgeGroup(ctx, g))
 		ids, slots = ids[len(g.ids):], slots[len(g.ids):]
 	}
 	return errors.Join(errs...)
@@ -109,14 +111,18 @@ func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids 
 
 // settleGroup is a group of accounts being settled.
 type settleGroup struct {
-	ids   []string    // sorted
-	slots []*liveSlot // locked until writeGroup
-	errs  []error     // by account (ids)
-	jobs  []*groupJob // the accounts due
-	evs   map[string][]livebill.StoredEvent
-	after map[string]int64
-	now   time.Time
-	err   error // the group's: none of its accounts was settled
+	ids     []string    // sorted
+	slots   []*liveSlot // locked until writeGroup
+	errs    []error     // by account (ids): reading or computing its settlement
+	werrs   []error     // by account: writing its bills
+	revs    []int64     // by account: its revision
+	skipped []bool      // by account: quarantined at its revision
+	quar    map[string]*livebill.Quarantine
+	jobs    []*groupJob // the accounts due
+	evs     map[string][]livebill.StoredEvent
+	after   map[string]int64
+	now     time.Time
+	err     error // the group's: none of its accounts was settled
 }
 
 // groupJob is one due account of a group.
@@ -128,8 +134,11 @@ type groupJob struct {
 	err error
 }
 
-// errors returns the group's errors, each prefixed with its account.
-func (g *settleGroup) errors() error {
+// judgeGroup returns the group's errors: the group's own (the store
+// failed: none of its accounts was settled), bills that could not be
+// written, and the accounts newly quarantined (judge); it releases the
+// quarantined accounts that settled.
+func (s *Service) judgeGroup(ctx context.Context, g *settleGroup) error {
 	if g.err != nil {
 		if len(g.ids) == 0 {
 			return g.err
@@ -142,9 +151,13 @@ func (g *settleGroup) errors() error {
 		}
 	}
 	var out []error
-	for i, err := range g.errs {
-		if err != nil {
-			out = append(out, fmt.Errorf("account %s: %w", g.ids[i], err))
+	for i, id := range g.ids {
+		switch {
+		case g.skipped[i]:
+		case g.werrs[i] != nil:
+			out = append(out, fmt.Errorf("account %s: %w", id, g.werrs[i]))
+		default:
+			out = append(out, s.judge(ctx, id, g.revs[i], g.quar[id], g.errs[i]))
 		}
 	}
 	return errors.Join(out...)
@@ -159,8 +172,8 @@ func (g *settleGroup) unlock() {
 // loadGroup reads the inputs of the accounts ids (sorted; their slots
 // locked); when their events are too many it takes only a first part of
 // them (at least one account).
-func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot) *settleGroup {
-	g := &settleGroup{ids: ids, slots: slots}
+func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot, quar map[string]*livebill.Quarantine) *settleGroup {
+	g := &settleGroup{ids: ids, slots: slots, quar: quar}
 	fail := func(err error) *settleGroup {
 		g.err = err
 		return g
@@ -185,7 +198,8 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		return fail(err)
 	}
 	g.now = s.Clock.Now()
-	g.errs = make([]error, len(ids))
+	g.errs, g.werrs = make([]error, len(ids)), make([]error, len(ids))
+	g.revs, g.skipped = make([]int64, len(ids)), make([]bool, len(ids))
 	g.after = map[string]int64{}
 	// which accounts are due needs only their records and settlements; the
 	// rest is read for those (most ticks, few or none)
@@ -197,6 +211,11 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			g.errs[i] = livebill.Errorf(livebill.ENOTFOUND, "account %q not found", id)
 			continue
 		}
+		g.revs[i] = rec.Revision
+		if q := quar[id]; q != nil && q.Revision == rec.Revision {
+			g.skipped[i] = true // known not to rate; nothing changed since
+			continue
+		}
 		a, err := accountZone(rec)
 		if err != nil {
 			g.errs[i] = err
@@ -206,6 +225,23 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			due, dueAt = append(due, id), append(dueAt, i)
 		}
 	}
+	if len(due) == 0 {
+		return g
+	}
+	// an account an open import holds waits whole; the others settle up
+	// to their first day whose ingest is not quiet (hold.go)
+	holds, err := s.holds(ctx, due, g.now, false)
+	if err != nil {
+		return fail(err)
+	}
+	n := 0
+	for k, id := range due {
+		if holds[id].Import == "" {
+			due[n], dueAt[n] = id, dueAt[k]
+			n++
+		}
+	}
+	due, dueAt = due[:n], dueAt[:n]
 	if len(due) == 0 {
 		return g
 	}
@@ -235,7 +271,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			seq = lm.lastSeq
 		}
 		g.after[id] = seq
-		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], now: g.now}})
+		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], now: g.now, hold: holds[id].Day}})
 		due = append(due, id)
 	}
 	if len(due) == 0 {
@@ -298,7 +334,7 @@ func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *se
 	}
 	for k, w := range writes {
 		if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
-			owners[k].err = err
+			g.werrs[owners[k].k] = err
 		}
 	}
 }

@@ -251,13 +251,18 @@ func Parse(b []byte, source string) (*Catalog, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
 	}
+	if err := c.checkEntries(); err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
+	}
 	if c.Extends != "" {
+		// checked before loading: a file extending itself would recurse
+		if !isBuiltin(c.Extends) {
+			return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: extends must name a built-in catalog (%s), not %s",
+				source, strings.Join(Builtin(), ", "), livebill.Shown(c.Extends))
+		}
 		base, err := Load(c.Extends)
 		if err != nil {
 			return nil, err
-		}
-		if base.Extends != "" || !isBuiltin(c.Extends) {
-			return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: extends must name a built-in catalog", source)
 		}
 		merged, err := merge(base, &c, b)
 		if err != nil {
@@ -269,6 +274,23 @@ func Parse(b []byte, source string) (*Catalog, error) {
 		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
 	}
 	return &c, nil
+}
+
+// checkEntries refuses a document's null entries (`items: [null]`, `-
+// ~`), which decode as nil and which nothing after this expects.
+func (c *Catalog) checkEntries() error {
+	var errs []error
+	for i, it := range c.Items {
+		if it == nil {
+			errs = append(errs, fmt.Errorf("items[%d]: null; an item needs at least an id", i))
+		}
+	}
+	for i, p := range c.Plans {
+		if p == nil {
+			errs = append(errs, fmt.Errorf("plans[%d]: null; a plan needs at least an id", i))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func isBuiltin(name string) bool {
@@ -695,7 +717,12 @@ func (r Ratios) Parse() (map[string]money.Decimal, error) {
 	return out, nil
 }
 
-// ParsePeriod reads a plan period: "month", "year", or "<n>d".
+// MaxPeriodDays bounds a plan period of <n>d: ten years, longer than any
+// plan sold, so that rating a purchase never spans centuries.
+const MaxPeriodDays = 3660
+
+// ParsePeriod reads a plan period: "month", "year", or "<n>d" (n from 1
+// to MaxPeriodDays).
 func ParsePeriod(s string) (months, years, days int, err error) {
 	switch s {
 	case "month":
@@ -704,10 +731,10 @@ func ParsePeriod(s string) (months, years, days int, err error) {
 		return 0, 1, 0, nil
 	}
 	var n int
-	if _, err := fmt.Sscanf(s, "%dd", &n); err == nil && n > 0 && strings.HasSuffix(s, "d") {
+	if _, err := fmt.Sscanf(s, "%dd", &n); err == nil && n > 0 && n <= MaxPeriodDays && strings.HasSuffix(s, "d") {
 		return 0, 0, n, nil
 	}
-	return 0, 0, 0, fmt.Errorf("period must be month, year or <n>d, not %q", s)
+	return 0, 0, 0, fmt.Errorf("period must be month, year or <n>d (n at most %d), not %q", MaxPeriodDays, s)
 }
 
 // ModelItems lists the items the catalog's metering model produces, in the

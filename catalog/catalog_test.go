@@ -72,6 +72,11 @@ func TestValidation(t *testing.T) {
 		{base + "metering: hst\nresolution_tiers: [{name: sd, max_area: 921600}, {name: hd}]\n", "hst.audio"},
 		{"name: x\ncurrency: XYZ\ntimezone: UTC\n", "currency"},
 		{"extends: trtc\nitems: [{price: \"1\"}]\n", "missing id"},
+		// null entries: an error naming them, not a panic
+		{"extends: trtc\nitems: [null]\n", "items[0]: null"},
+		{"extends: trtc\nplans: [{id: p, price: \"1\", period: month}, ~]\n", "plans[1]: null"},
+		{base + "items: [null]\n", "items[0]: null"},
+		{base + "plans: [{id: p, price: \"1\", period: 100000d}]\n", "n at most 3660"},
 	} {
 		_, err := Parse([]byte(c.doc), "bad.yaml")
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -128,20 +128,32 @@ func Parse(b []byte, e *livebill.Event) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		return jsonError(err, string(raw.ID))
+		return jsonError(err, shownID(raw.ID))
 	}
 	if dec.More() {
-		return &livebill.EventError{ID: string(raw.ID), Reason: "more than one JSON value on the line"}
+		return &livebill.EventError{ID: shownID(raw.ID), Reason: "more than one JSON value on the line"}
 	}
 	if err := fromRaw(&raw, e); err != nil {
+		return err
+	}
+	if err := e.CheckText(); err != nil {
 		return err
 	}
 	return e.Validate()
 }
 
+// shownID is the id an error names the event by: none when the id itself
+// is not valid (over-long, NUL, …), which Validate reports.
+func shownID(id flexString) string {
+	if livebill.TextProblem(string(id)) != "" {
+		return ""
+	}
+	return string(id)
+}
+
 func fromRaw(raw *rawEvent, e *livebill.Event) error {
 	bad := func(field, reason string) error {
-		return &livebill.EventError{ID: string(raw.ID), Field: field, Reason: reason}
+		return &livebill.EventError{ID: shownID(raw.ID), Field: field, Reason: reason}
 	}
 	e.ID = string(raw.ID)
 	e.Type = livebill.ParseEventType(raw.Type)

@@ -193,6 +193,10 @@ func eventType(b []byte) livebill.EventType {
 		return livebill.MatchmakingRequest
 	case "matchmaking.evaluation":
 		return livebill.MatchmakingEvaluation
+	case "session.start":
+		return livebill.SessionStart
+	case "session.stop":
+		return livebill.SessionStop
 	}
 	return livebill.EventUnknown
 }
@@ -290,9 +294,11 @@ func (s *scanner) str() []byte {
 }
 
 // strEnd ends a string at the first special byte, s.i: a quote ends it,
-// anything else goes to the slow path.
+// anything else goes to the slow path, as does a string longer than an id
+// may be (Parse reports it). So what the fast path takes passes
+// Event.CheckText: short printable ASCII.
 func (s *scanner) strEnd(start int) []byte {
-	if s.b[s.i] != '"' {
+	if s.b[s.i] != '"' || s.i-start > livebill.MaxIDLen {
 		s.ok = false
 		return nil
 	}

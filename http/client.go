@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/billing"
 )
 
 // Client calls a livebill server.
@@ -160,13 +161,62 @@ func (c *Client) pages(ctx context.Context, path string, read func(page []byte) 
 
 // Settle asks the server to settle an account now.
 func (c *Client) Settle(ctx context.Context, account string) ([]livebill.IssuedBill, error) {
-	var res struct {
-		Issued []livebill.IssuedBill `json:"issued"`
-	}
-	if err := c.do(ctx, "POST", "/v1/accounts/"+url.PathEscape(account)+"/settle", "", nil, &res); err != nil {
+	res, err := c.SettleWith(ctx, account, false)
+	if err != nil {
 		return nil, err
 	}
 	return res.Issued, nil
+}
+
+// SettleWith asks the server to settle an account now, with force every
+// closed day whatever holds it, and returns what was issued and held.
+func (c *Client) SettleWith(ctx context.Context, account string, force bool) (*billing.SettleResult, error) {
+	path := "/v1/accounts/" + url.PathEscape(account) + "/settle"
+	if force {
+		path += "?force=true"
+	}
+	var res billing.SettleResult
+	if err := c.do(ctx, "POST", path, "", nil, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// CreateImport starts a bulk import named name (see PushImportEvents,
+// FinishImport).
+func (c *Client) CreateImport(ctx context.Context, name string) (*livebill.Import, error) {
+	var im livebill.Import
+	if err := c.Do(ctx, "POST", "/v1/imports", livebill.CreateImportInput{Name: name}, &im); err != nil {
+		return nil, err
+	}
+	return &im, nil
+}
+
+// FindImport returns an import's state.
+func (c *Client) FindImport(ctx context.Context, id string) (*livebill.Import, error) {
+	var im livebill.Import
+	if err := c.do(ctx, "GET", "/v1/imports/"+url.PathEscape(id), "", nil, &im); err != nil {
+		return nil, err
+	}
+	return &im, nil
+}
+
+// PushImportEvents sends a batch (NDJSON or a JSON array) under an import.
+func (c *Client) PushImportEvents(ctx context.Context, id string, body []byte) (*livebill.IngestResult, error) {
+	var res livebill.IngestResult
+	if err := c.do(ctx, "POST", "/v1/imports/"+url.PathEscape(id)+"/events", "application/x-ndjson", body, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// FinishImport ends an import: its accounts are settled again.
+func (c *Client) FinishImport(ctx context.Context, id string) (*livebill.Import, error) {
+	var im livebill.Import
+	if err := c.do(ctx, "POST", "/v1/imports/"+url.PathEscape(id)+"/finish", "", nil, &im); err != nil {
+		return nil, err
+	}
+	return &im, nil
 }
 
 // Do sends a JSON request and decodes the JSON answer into out.

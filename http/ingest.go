@@ -141,6 +141,10 @@ func (s *Server) ingestTRTC(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, err)
 		return
 	}
+	if err := webhook.CheckTRTCTime(body, s.now(), s.webhookWindow()); err != nil {
+		unauthorized(w, err)
+		return
+	}
 	evs, err := webhook.MapTRTC(cfg, body)
 	s.storeWebhook(w, r, evs, err)
 }
@@ -180,6 +184,10 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 		cfg = list[0]
 	}
 	if err := webhook.VerifyLiveKit(body, auth, cfg.Key, cfg.Secret, s.now()); err != nil {
+		unauthorized(w, err)
+		return
+	}
+	if err := webhook.CheckLiveKitTime(auth, s.now(), s.webhookWindow()); err != nil {
 		unauthorized(w, err)
 		return
 	}
@@ -227,8 +235,22 @@ func (s *Server) ingestAgora(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, webhook.ErrSignature)
 		return
 	}
+	if err := webhook.CheckAgoraTime(body, s.now(), s.webhookWindow()); err != nil {
+		unauthorized(w, err)
+		return
+	}
 	evs, err := webhook.MapAgora(cfg, body)
 	s.storeWebhook(w, r, evs, err)
+}
+
+// webhookWindow is the freshness window for callbacks' own timestamps:
+// signed callbacks older (or newer) than this are refused, so a captured
+// one cannot be replayed later (webhook/fresh.go).
+func (s *Server) webhookWindow() time.Duration {
+	if s.WebhookWindow > 0 {
+		return s.WebhookWindow
+	}
+	return webhook.DefaultWindow
 }
 
 func (s *Server) now() time.Time {

@@ -22,22 +22,19 @@ import (
 	"github.com/livebill/livebill/scenario"
 	"github.com/livebill/livebill/sqlite"
 	"github.com/livebill/livebill/sqlstore"
+	"github.com/livebill/livebill/sqlstore/storetest"
 	"github.com/livebill/livebill/webhook"
 )
-
-type fixedClock struct{ t time.Time }
-
-func (c *fixedClock) Now() time.Time { return c.t }
 
 type whEnv struct {
 	srv   *httptest.Server
 	store *sqlstore.DB
 	svc   *billing.Service
-	clock *fixedClock
+	clock *storetest.Clock
 }
 
 func webhookServer(t *testing.T, now time.Time) *whEnv {
-	clock := &fixedClock{now}
+	clock := storetest.NewClock(now)
 	store, err := sqlite.Open(context.Background(), ":memory:", clock)
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +213,7 @@ func TestTRTCReplayMatchesQuote(t *testing.T) {
 		sort.SliceStable(queue, func(i, j int) bool { return queue[i].at < queue[j].at })
 
 		// bad signatures first: 401, nothing stored
+		env.clock.Set(time.UnixMilli(queue[0].at))
 		b0 := queue[0].body
 		tampered := bytes.Replace(b0, []byte(`"8888"`), []byte(`"9999"`), 1)
 		tampered = bytes.Replace(tampered, []byte(`8888`), []byte(`9999`), 1)
@@ -228,8 +226,18 @@ func TestTRTCReplayMatchesQuote(t *testing.T) {
 			"missing":   {b0, ""},
 		} {
 			code, b := env.do(t, "POST", "/v1/ingest/trtc/1400000001", h.body, map[string]string{"Sign": h.sig, "Content-Type": "application/json"})
-			if code != http.StatusUnauthorized {
+			if code != http.StatusUnauthorized || !strings.Contains(string(b), "signature") {
 				t.Fatalf("%s: %d %s", name, code, b)
+			}
+		}
+		// a genuine callback replayed after the freshness window (5
+		// minutes of its CallbackTs), or stamped ahead of it: 401 naming
+		// CallbackTs
+		for _, at := range []int64{queue[0].at + 5*60000 + 1000, queue[0].at - 5*60000 - 1000} {
+			env.clock.Set(time.UnixMilli(at))
+			code, b := env.do(t, "POST", "/v1/ingest/trtc/1400000001", b0, map[string]string{"Sign": sign(b0, "key1")})
+			if code != http.StatusUnauthorized || !strings.Contains(string(b), "CallbackTs") {
+				t.Fatalf("replayed at %d: %d %s", at, code, b)
 			}
 		}
 		if n := env.count(t); n != 0 {
@@ -237,6 +245,8 @@ func TestTRTCReplayMatchesQuote(t *testing.T) {
 		}
 
 		for _, s := range queue {
+			// the server's clock when the callback arrives: fresh
+			env.clock.Set(time.UnixMilli(s.at))
 			code, b := env.do(t, "POST", "/v1/ingest/trtc/1400000001", s.body, map[string]string{"Sign": sign(s.body, "key1"), "SdkAppId": "1400000001"})
 			if code != http.StatusOK || strings.TrimSpace(string(b)) != "{\n  \"code\": 0\n}" {
 				t.Fatalf("seed %d: %s: %d %s", seed, s.body, code, b)
@@ -262,7 +272,7 @@ func TestTRTCReplayMatchesQuote(t *testing.T) {
 		}
 
 		// issued bills: the day settles to the scenario's daily bill
-		env.clock.t = time.Date(2024, 10, 2, 2, 0, 0, 0, time.UTC)
+		env.clock.Set(time.Date(2024, 10, 2, 2, 0, 0, 0, time.UTC))
 		issued, err := env.svc.Settle(context.Background(), "100001")
 		if err != nil {
 			t.Fatal(err)
@@ -332,9 +342,21 @@ func TestLiveKitIngest(t *testing.T) {
 		"unknown key":  webhook.SignLiveKit(b, "zzz", "abababa", now),
 		"tampered":     webhook.SignLiveKit([]byte(strings.Replace(bodies[0], "alice", "mallory", 1)), "abcdefg", "abababa", now),
 		"missing":      "",
+		// signed 6 minutes ago: still before its exp (+5 min, and a
+		// minute's leeway) but outside the 5-minute freshness window
+		"stale": webhook.SignLiveKit(b, "abcdefg", "abababa", now.Add(-6*time.Minute)),
+		// minted 6 minutes ahead of the server's clock
+		"future": webhook.SignLiveKit(b, "abcdefg", "abababa", now.Add(6*time.Minute)),
+		// valid signature, but no exp: it would be valid forever
+		"no exp": webhook.SignLiveKitClaims(b, "abababa", map[string]any{"iss": "abcdefg", "nbf": now.Unix()}),
 	} {
-		if code, out := env.do(t, "POST", "/v1/ingest/livekit", b, map[string]string{"Authorization": auth}); code != http.StatusUnauthorized {
+		code, out := env.do(t, "POST", "/v1/ingest/livekit", b, map[string]string{"Authorization": auth})
+		if code != http.StatusUnauthorized {
 			t.Fatalf("%s: %d %s", name, code, out)
+		}
+		want := map[string]string{"stale": "nbf", "future": "not valid before", "no exp": "no exp"}[name]
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s: %s, want the reason (%q)", name, out, want)
 		}
 	}
 	if n := env.count(t); n != 4 {
@@ -355,17 +377,33 @@ func TestLiveKitIngest(t *testing.T) {
 }
 
 // Agora NCS: the signature picks the project's app; join/leave by
-// clientSeq; bad signatures are 401.
+// clientSeq; bad signatures are 401, and so are notifications sent
+// (notifyMs) further than the freshness window from the server's clock.
 func TestAgoraIngest(t *testing.T) {
 	now := time.Date(2024, 10, 1, 3, 0, 0, 0, time.UTC)
 	env := webhookServer(t, now)
 	env.setup(t, "agora", "ag-app", `{"vendor":"agora","secret":"secret"}`)
 	ts := now.Add(-time.Hour).Unix()
+	sent := now.Add(-2 * time.Second).UnixMilli() // notifyMs
 	bodies := []string{
-		fmt.Sprintf(`{"noticeId":"n1","productId":1,"eventType":103,"notifyMs":1,"payload":{"channelName":"c","uid":1,"platform":1,"clientSeq":10,"ts":%d}}`, ts),
-		fmt.Sprintf(`{"noticeId":"n2","productId":1,"eventType":105,"notifyMs":1,"payload":{"channelName":"c","uid":2,"platform":7,"clientSeq":20,"ts":%d}}`, ts),
-		fmt.Sprintf(`{"noticeId":"n3","productId":1,"eventType":104,"notifyMs":1,"payload":{"channelName":"c","uid":1,"platform":1,"clientSeq":11,"reason":1,"ts":%d}}`, ts+90),
-		fmt.Sprintf(`{"noticeId":"n4","productId":1,"eventType":106,"notifyMs":1,"payload":{"channelName":"c","uid":2,"platform":7,"clientSeq":21,"reason":1,"ts":%d}}`, ts+90),
+		fmt.Sprintf(`{"noticeId":"n1","productId":1,"eventType":103,"notifyMs":%d,"payload":{"channelName":"c","uid":1,"platform":1,"clientSeq":10,"ts":%d}}`, sent, ts),
+		fmt.Sprintf(`{"noticeId":"n2","productId":1,"eventType":105,"notifyMs":%d,"payload":{"channelName":"c","uid":2,"platform":7,"clientSeq":20,"ts":%d}}`, sent, ts),
+		fmt.Sprintf(`{"noticeId":"n3","productId":1,"eventType":104,"notifyMs":%d,"payload":{"channelName":"c","uid":1,"platform":1,"clientSeq":11,"reason":1,"ts":%d}}`, sent, ts+90),
+		fmt.Sprintf(`{"noticeId":"n4","productId":1,"eventType":106,"notifyMs":%d,"payload":{"channelName":"c","uid":2,"platform":7,"clientSeq":21,"reason":1,"ts":%d}}`, sent, ts+90),
+	}
+	// a genuine notification sent 6 minutes ago (a replay), or without
+	// notifyMs: 401 naming notifyMs, nothing stored
+	for _, stale := range []string{
+		fmt.Sprintf(`{"noticeId":"n0","productId":1,"eventType":103,"notifyMs":%d,"payload":{"channelName":"c","uid":9,"clientSeq":1,"ts":%d}}`, now.Add(-6*time.Minute).UnixMilli(), ts),
+		fmt.Sprintf(`{"noticeId":"n0","productId":1,"eventType":103,"payload":{"channelName":"c","uid":9,"clientSeq":1,"ts":%d}}`, ts),
+	} {
+		sig := hex.EncodeToString(webhook.SignAgora([]byte(stale), "secret"))
+		if code, out := env.do(t, "POST", "/v1/ingest/agora", []byte(stale), map[string]string{"Agora-Signature-V2": sig}); code != http.StatusUnauthorized || !strings.Contains(string(out), "notifyMs") {
+			t.Fatalf("stale %s: %d %s", stale, code, out)
+		}
+	}
+	if n := env.count(t); n != 0 {
+		t.Fatalf("%d events stored from stale notifications", n)
 	}
 	for _, b := range bodies {
 		sig := hex.EncodeToString(webhook.SignAgora([]byte(b), "secret"))

@@ -57,7 +57,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/keys", access: Admin, handle: s.listKeys},
 		{method: "DELETE", path: "/v1/keys/{id}", access: Admin, handle: s.revokeKey},
 	}
-	return append(rs, s.ingestRoutes()...) // webhook configuration and vendor webhooks (ingest.go)
+	rs = append(rs, s.ingestRoutes()...)     // webhook configuration and vendor webhooks (ingest.go)
+	rs = append(rs, s.quarantineRoutes()...) // purchase cancellation, quarantine (quarantine.go)
+	return append(rs, s.importRoutes()...)   // bulk imports (imports.go)
 }
 
 // Route describes a route of the table, for documentation and tests.
@@ -96,6 +98,10 @@ func (s *Server) mux() (*http.ServeMux, map[string]Access) {
 func (s *Server) Handler() http.Handler {
 	mux, access := s.mux()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkPath(r.URL.Path); err != nil {
+			writeError(w, err)
+			return
+		}
 		_, pattern := mux.Handler(r)
 		if pattern != "" {
 			if access[pattern] == "" { // fail closed: never serve a route the table does not know

@@ -50,6 +50,9 @@ type Server struct {
 	// WebhookLateness is how late a vendor callback may arrive after its
 	// event time before it is logged as late (default 60 s); see ingest.go.
 	WebhookLateness time.Duration
+	// WebhookWindow is how far a callback's own timestamp may be from the
+	// clock before it is refused (default webhook.DefaultWindow).
+	WebhookWindow time.Duration
 	// Timeouts of a connection (0: the defaults below). Handlers that
 	// may answer slowly (usage) extend their own write deadline.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -109,6 +112,10 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting and waits for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
 
+// Close closes the listener and every connection at once: the requests in
+// flight see their contexts cancelled (their transactions roll back).
+func (s *Server) Close() error { return s.server.Close() }
+
 // ---- accounts and apps
 
 // AccountJSON is an account in responses.
@@ -122,6 +129,9 @@ type AccountJSON struct {
 	Balance     string `json:"balance"`
 	Timezone    string `json:"timezone,omitempty"`
 	Revision    int64  `json:"revision"`
+	// Quarantine is set when the settlement leaves the account out: its
+	// stored data cannot be rated (GET /v1/accounts/{id} only).
+	Quarantine *livebill.Quarantine `json:"quarantine,omitempty"`
 }
 
 func accountJSON(a *livebill.AccountRecord) AccountJSON {
@@ -139,15 +149,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := in.Validate(); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := billing.CheckAccountCatalog(&in); err != nil {
-		writeError(w, err)
-		return
-	}
-	a, err := s.Store.CreateAccount(r.Context(), &in)
+	a, err := s.Billing.CreateAccount(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -165,7 +167,12 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, accountJSON(a))
+	j := accountJSON(a)
+	if j.Quarantine, err = s.Store.FindQuarantine(r.Context(), a.ID); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
@@ -250,7 +257,7 @@ func (s *Server) createPurchase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.AccountID = r.PathValue("id")
-	p, err := s.Store.CreatePurchase(r.Context(), &in)
+	p, err := s.Billing.CreatePurchase(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -271,7 +278,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.AccountID = r.PathValue("id")
-	rf, err := s.Store.CreateRefund(r.Context(), &in)
+	rf, err := s.Billing.CreateRefund(r.Context(), &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -533,16 +540,21 @@ func (s *Server) listBills(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, BillsJSON{Account: id, Through: st.Through, Bills: bs, Next: next})
 }
 
+// settle settles the account now, as the ticker does: days whose ingest
+// is not quiet yet, or held by an open import, wait (the answer says
+// which and until when), unless ?force=true.
 func (s *Server) settle(w http.ResponseWriter, r *http.Request) {
-	bs, err := s.Billing.Settle(r.Context(), r.PathValue("id"))
+	force, err := boolParam(r, "force")
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if bs == nil {
-		bs = []livebill.IssuedBill{}
+	res, err := s.Billing.SettleWith(r.Context(), r.PathValue("id"), billing.SettleOptions{Force: force})
+	if err != nil {
+		writeError(w, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issued": bs})
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) accountQuote(w http.ResponseWriter, r *http.Request) {

@@ -105,7 +105,9 @@ func TestErrorsAndOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths, _ := doc["paths"].(map[string]any)
-	for _, p := range []string{"/v1/events", "/v1/quote", "/v1/accounts/{id}/bills", "/v1/accounts/{id}/usage", "/v1/accounts/{id}/statements/{month}", "/v1/accounts/{id}/rejections"} {
+	for _, p := range []string{"/v1/events", "/v1/quote", "/v1/accounts/{id}/bills", "/v1/accounts/{id}/usage", "/v1/accounts/{id}/statements/{month}", "/v1/accounts/{id}/rejections",
+		"/v1/imports", "/v1/imports/{id}", "/v1/imports/{id}/events", "/v1/imports/{id}/finish",
+		"/v1/accounts/{id}/purchases/{purchase}/cancel", "/v1/quarantine"} {
 		if _, ok := paths[p]; !ok {
 			t.Errorf("openapi.json lacks %s", p)
 		}

@@ -132,3 +132,23 @@ func TestEventSpanBackfill(t *testing.T) {
 	defer db.Close()
 	storetest.CheckEventSpanBackfill(t, sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Numbered: true}, nil), postgres.Migrations())
 }
+
+// TestNewerSchema: Open refuses a database a newer livebill migrated.
+func TestNewerSchema(t *testing.T) {
+	dsn(t) // skip early when not configured
+	storetest.CheckNewerSchema(t, func(t *testing.T) (*sqlstore.DB, func() error) {
+		d := dsn(t)
+		db, err := sql.Open("pgx", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Numbered: true}, nil), func() error {
+			s, err := postgres.Open(context.Background(), d, nil)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}
+	}, postgres.Migrations())
+}

@@ -172,7 +172,7 @@ func purchaseCount(cat *catalog.Catalog, p livebill.Purchase, plan *catalog.Plan
 	if p.Count < 0 {
 		return 0, livebill.Errorf(livebill.EINVALID, "purchase %s: count must not be negative", p.ID)
 	}
-	licence := cat.LicenceArea > 0 && plan.Product == "industrial"
+	licence := DeviceBound(cat, plan)
 	if licence && p.Device == "" {
 		return 0, livebill.Errorf(livebill.EINVALID, "purchase %s: plan %s needs the device the licences are bound to", p.ID, plan.ID)
 	}
@@ -199,6 +199,21 @@ func purchaseCount(cat *catalog.Catalog, p livebill.Purchase, plan *catalog.Plan
 		}
 	}
 	return LicencesFor(dev.Cameras, cat.LicenceArea), nil
+}
+
+// DeviceBound reports whether a plan's units are bound to a field device:
+// an industrial licence (SPEC §5), whose purchase names its device.
+func DeviceBound(cat *catalog.Catalog, plan *catalog.Plan) bool {
+	return cat.LicenceArea > 0 && plan.Product == "industrial"
+}
+
+// PerApp reports whether a plan is bought for one app: a TRTC plan, whose
+// gift minutes, MAU allowance or trial belong to the app it was bought
+// for (SPEC §4: "plans are per app"). Other plans — the monitoring
+// dashboard, cloud-gaming concurrencies, industrial licences — are
+// account-wide: their purchase may name an app, and need not.
+func PerApp(cat *catalog.Catalog, plan *catalog.Plan) bool {
+	return isTRTCPlans(cat) && (plan.Trial || plan.GiftMinutes > 0 || plan.MAU > 0)
 }
 
 // LicencesFor returns max(1, round_half_up(Σ camera areas / licenceArea)):

@@ -37,8 +37,17 @@ type File struct {
 	Expect     *Expect     `yaml:"expect"`
 	Notes      interface{} `yaml:"notes"` // free text for people; ignored
 
-	path string
+	path   string
+	bounds livebill.TimeBounds // the event times Run accepts
 }
+
+// EventMargin is how far before period.from and after period.to a
+// scenario's events may lie: events before the period set up what is
+// running when it starts (a session, a month's logins), and events after
+// it are not billed. An event further out is rejected with the field
+// time named, so a few bytes of scenario (a join in 2024, an event in
+// 9999) cannot make the meter run for millennia.
+const EventMargin = 31 * 24 * time.Hour
 
 // Period is a half-open range of dates in the billing zone.
 type Period struct {
@@ -201,6 +210,25 @@ func (f *File) Run() (*Result, error) {
 	if !from.Before(to) {
 		return nil, livebill.Errorf(livebill.EINVALID, "%s: period: from must be before to", f.path)
 	}
+	if err := livebill.CheckInstant("period.from", from); err != nil {
+		return nil, f.wrap(err)
+	}
+	if to.After(from.AddDate(livebill.MaxQuoteYears, 0, 0)) {
+		return nil, livebill.Errorf(livebill.EINVALID, "%s: period.to: at most %d years after period.from", f.path, livebill.MaxQuoteYears)
+	}
+	for _, d := range []struct {
+		name string
+		t    time.Time
+	}{{"account.created", acct.Created}, {"account.activated", acct.Activated}} {
+		if !d.t.IsZero() {
+			if err := livebill.CheckInstant(d.name, d.t); err != nil {
+				return nil, f.wrap(err)
+			}
+		}
+	}
+	f.bounds = livebill.TimeBounds{Earliest: from.Add(-EventMargin), Latest: to.Add(EventMargin),
+		TooOld: fmt.Sprintf("more than %s before period.from (%s)", livebill.Days(EventMargin), f.Period.From),
+		TooNew: fmt.Sprintf("more than %s after period.to (%s)", livebill.Days(EventMargin), f.Period.To)}
 	in := rating.Input{Catalog: cat, Location: loc, Mode: f.Mode, From: from, To: to, Account: acct}
 	for _, d := range f.Devices {
 		dev := livebill.Device{ID: d.ID}
@@ -212,6 +240,9 @@ func (f *File) Run() (*Result, error) {
 	for i, p := range f.Plans {
 		start, err := instant(p.Start, loc, fmt.Sprintf("plans[%d].start", i))
 		if err != nil {
+			return nil, f.wrap(err)
+		}
+		if err := livebill.CheckInstant(fmt.Sprintf("plans[%d].start", i), start); err != nil {
 			return nil, f.wrap(err)
 		}
 		if p.Plan == "" {
@@ -227,6 +258,9 @@ func (f *File) Run() (*Result, error) {
 	for i, r := range f.Refunds {
 		t, err := instant(r.Time, loc, fmt.Sprintf("refunds[%d].time", i))
 		if err != nil {
+			return nil, f.wrap(err)
+		}
+		if err := livebill.CheckInstant(fmt.Sprintf("refunds[%d].time", i), t); err != nil {
 			return nil, f.wrap(err)
 		}
 		in.Refunds = append(in.Refunds, livebill.RefundRequest{Plan: r.Plan, Count: r.Count, Time: t})
@@ -294,7 +328,7 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 			return livebill.Errorf(livebill.EINVALID, "%s: events_file: %v", f.path, err)
 		}
 		defer fh.Close()
-		return FeedNDJSON(m, fh, p, res)
+		return feedNDJSON(m, fh, p, res, &f.bounds)
 	}
 	var e livebill.Event
 	for _, n := range f.Events.Content {
@@ -307,7 +341,12 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 			return livebill.Errorf(livebill.EINVALID, "%s:%d: %v", f.path, n.Line, err)
 		}
 		res.Events++
-		if err := eventio.Parse(b, &e); err != nil {
+		err = eventio.Parse(b, &e)
+		e.Line = n.Line
+		if err == nil {
+			err = f.bounds.Check(&e)
+		}
+		if err != nil {
 			var ee *livebill.EventError
 			if errors.As(err, &ee) {
 				ee.Source, ee.Line = f.path, n.Line
@@ -315,7 +354,6 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 			res.Rejected = append(res.Rejected, err)
 			continue
 		}
-		e.Line = n.Line
 		m.Apply(&e)
 	}
 	return nil
@@ -324,12 +362,23 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 // FeedNDJSON streams an NDJSON event file into the meter; bad lines are
 // rejected and reading goes on.
 func FeedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result) error {
+	return feedNDJSON(m, r, source, res, nil)
+}
+
+// feedNDJSON is FeedNDJSON rejecting, when bounds is not nil, the events
+// outside them.
+func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds *livebill.TimeBounds) error {
 	d := eventio.NewDecoder(r, source)
 	var e livebill.Event
 	for {
 		err := d.Next(&e)
 		if err == io.EOF {
 			return nil
+		}
+		if err == nil && bounds != nil {
+			if err = bounds.Check(&e); err != nil {
+				err.(*livebill.EventError).Source = source
+			}
 		}
 		var ee *livebill.EventError
 		if errors.As(err, &ee) {

@@ -73,3 +73,23 @@ func TestEventSpanBackfill(t *testing.T) {
 	defer db.Close()
 	storetest.CheckEventSpanBackfill(t, sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"}, nil), sqlite.Migrations())
 }
+
+// TestNewerSchema: Open refuses a data directory a newer livebill migrated.
+func TestNewerSchema(t *testing.T) {
+	storetest.CheckNewerSchema(t, func(t *testing.T) (*sqlstore.DB, func() error) {
+		dir := t.TempDir()
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		return sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"}, nil), func() error {
+			s, err := sqlite.Open(context.Background(), dir, nil)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}
+	}, sqlite.Migrations())
+}

@@ -32,6 +32,11 @@ const selectChunk = 1000
 // stored, which is what storing the events one by one did. Nothing is
 // acknowledged before the commit.
 //
+// The same transaction records, per account and billing day of the events
+// inserted (IncomingEvent.Day), when events last arrived for that day, and
+// renews the imports the batch was sent under (IncomingEvent.Import), so
+// settlement never sees a batch's events without the hold they bring.
+//
 // Per account, seq order is commit order. Before inserting anything the
 // transaction locks the row of every account it writes to, in sorted id
 // order (so two batches cannot deadlock on the locks): on PostgreSQL a
@@ -100,6 +105,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	defer tx.Rollback()
 	if err := s.lockAccounts(ctx, tx, events, rows); err != nil {
+		return nil, err
+	}
+	if err := s.holdImports(ctx, tx, events); err != nil {
 		return nil, err
 	}
 	inserted := make(map[key]bool, len(rows))
@@ -201,6 +209,7 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 		}
 	}
 	touched := map[string]*livebill.EventSpan{} // of the events inserted
+	days := map[dayKey]bool{}                   // their billing days
 	judge := func(i int, body []byte) {
 		if bytes.Equal(body, events[i].Body) || sameJSON(body, events[i].Body) {
 			out[i].Status = livebill.IngestDuplicate
@@ -213,6 +222,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 		k := key{events[i].AccountID, events[i].Event.ID}
 		if inserted[k] {
 			out[i].Status = livebill.IngestAccepted
+			if d := events[i].Day; d != "" {
+				days[dayKey{k.acct, d}] = true
+			}
 			t := events[i].Event.Time
 			if sp := touched[k.acct]; sp == nil {
 				touched[k.acct] = &livebill.EventSpan{Count: 1, First: t, Last: t}
@@ -239,6 +251,10 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	if err := s.addEvents(ctx, tx, touched); err != nil {
 		return nil, fmt.Errorf("cannot update the accounts' revisions and event spans: %w", err)
+	}
+	// settlement waits until a day's ingest is quiet (livebill.HoldService)
+	if err := s.touchDays(ctx, tx, days); err != nil {
+		return nil, fmt.Errorf("cannot record the ingest activity of the accounts' days: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err

@@ -169,14 +169,14 @@ func scanDeviceRow(sc func(...any) error, key []any) (*livebill.Device, error) {
 }
 
 func purchasesList(accountID string) listQuery {
-	return listQuery{name: "purchases", cols: "account_id, app, plan, count, region, device, start, auto_renew", from: "purchases",
+	return listQuery{name: "purchases", cols: "account_id, app, plan, count, region, device, start, auto_renew, cancelled_at", from: "purchases",
 		where: "account_id = ?", args: []any{accountID}, key: []string{"seq", "id"}, ints: []bool{true, false}}
 }
 
 func scanPurchaseRow(sc func(...any) error, key []any) (*livebill.StoredPurchase, error) {
 	var p livebill.StoredPurchase
 	var auto int
-	if err := sc(append([]any{&p.AccountID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto}, key...)...); err != nil {
+	if err := sc(append([]any{&p.AccountID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto, &p.Cancelled}, key...)...); err != nil {
 		return nil, err
 	}
 	p.ID = *key[1].(*string)

@@ -34,3 +34,14 @@ func uniqueViolation(err error) bool {
 
 // maxAttempts bounds retries of a transaction that lost a race.
 const maxAttempts = 5
+
+// retried runs a transaction, again while PostgreSQL rolls it back as a
+// deadlock or serialization failure, at most maxAttempts times.
+func retried[T any](tx func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := tx()
+		if err == nil || attempt == maxAttempts || !transient(err) {
+			return v, err
+		}
+	}
+}

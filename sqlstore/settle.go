@@ -93,14 +93,14 @@ func (s *DB) FindSettlements(ctx context.Context, ids []string) (map[string]*liv
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `account_id, through, revision`, "settlements", "account_id", "", ids)
+	rows, err := s.queryIDs(ctx, `account_id, through, revision, held`, "settlements", "account_id", "", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot find settlements: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var st livebill.Settlement
-		if err := rows.Scan(&st.AccountID, &st.Through, &st.Revision); err != nil {
+		if err := rows.Scan(&st.AccountID, &st.Through, &st.Revision, &st.Held); err != nil {
 			return nil, fmt.Errorf("cannot read settlement: %w", err)
 		}
 		out[st.AccountID] = &st
@@ -118,19 +118,17 @@ func (s *DB) ListPurchasesOf(ctx context.Context, ids []string) (map[string][]*l
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `account_id, id, app, plan, count, region, device, start, auto_renew`, "purchases", "account_id", "seq, id", ids)
+	rows, err := s.queryIDs(ctx, purchaseCols, "purchases", "account_id", "seq, id", ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list purchases: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p livebill.StoredPurchase
-		var auto int
-		if err := rows.Scan(&p.AccountID, &p.ID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto); err != nil {
+		p, err := scanPurchase(rows)
+		if err != nil {
 			return nil, fmt.Errorf("cannot read purchase: %w", err)
 		}
-		p.AutoRenew = auto != 0
-		out[p.AccountID] = append(out[p.AccountID], &p)
+		out[p.AccountID] = append(out[p.AccountID], p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot list purchases: %w", err)
@@ -438,28 +436,29 @@ func (s *DB) insertBills(ctx context.Context, tx *sql.Tx, writes []livebill.Sett
 }
 
 func (s *DB) upsertSettlements(ctx context.Context, tx *sql.Tx, writes []livebill.SettleWrite) error {
-	const tail = ` ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`
+	const tail = ` ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision, held = excluded.held`
 	if s.dialect.Numbered {
 		accts := make([]string, len(writes))
 		throughs := make([]string, len(writes))
 		revs := make([]int64, len(writes))
+		helds := make([]string, len(writes))
 		for i, w := range writes {
-			accts[i], throughs[i], revs[i] = w.Settlement.AccountID, w.Settlement.Through, w.Settlement.Revision
+			accts[i], throughs[i], revs[i], helds[i] = w.Settlement.AccountID, w.Settlement.Through, w.Settlement.Revision, w.Settlement.Held
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO settlements (account_id, through, revision) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])`+tail, accts, throughs, revs)
+		_, err := tx.ExecContext(ctx, `INSERT INTO settlements (account_id, through, revision, held) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])`+tail, accts, throughs, revs, helds)
 		return err
 	}
 	for start := 0; start < len(writes); start += billRows {
 		end := min(start+billRows, len(writes))
 		var b strings.Builder
-		b.WriteString(`INSERT INTO settlements (account_id, through, revision) VALUES `)
-		args := make([]any, 0, 3*(end-start))
+		b.WriteString(`INSERT INTO settlements (account_id, through, revision, held) VALUES `)
+		args := make([]any, 0, 4*(end-start))
 		for i, w := range writes[start:end] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?)")
-			args = append(args, w.Settlement.AccountID, w.Settlement.Through, w.Settlement.Revision)
+			b.WriteString("(?, ?, ?, ?)")
+			args = append(args, w.Settlement.AccountID, w.Settlement.Through, w.Settlement.Revision, w.Settlement.Held)
 		}
 		b.WriteString(tail)
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,7 +79,9 @@ func (s *DB) q(query string) string {
 
 // Migrate applies, in version order, the migrations NNNN_name.sql in dir
 // of fsys that are not yet recorded in schema_migrations. Each migration
-// runs in its own transaction.
+// runs in its own transaction. A database that records a migration fsys
+// does not hold (written by a newer livebill) is refused with a
+// *SchemaError before anything is applied.
 func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 	if s.dialect.Numbered {
 		// PostgreSQL: servers starting at once take turns (a session lock
@@ -98,21 +99,15 @@ func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	ents, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+	if _, err := s.CheckSchema(ctx, fsys, dir); err != nil {
+		return err
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(num, 10, 64)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
-		}
+	ms, err := Migrations(fsys, dir)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		v, name := m.Version, m.Name
 		var have int
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&have); err != nil {
 			return fmt.Errorf("migrations: %w", err)
@@ -313,8 +308,10 @@ func (s *DB) CreatePurchase(ctx context.Context, in *livebill.CreatePurchaseInpu
 	if _, err := s.FindAccount(ctx, in.AccountID); err != nil {
 		return nil, err
 	}
-	// Concurrent purchases race for the id (a conflict) or for the next
-	// place in the order made (unique (account, seq): run again).
+	// Concurrent purchases of one account take turns on the account's row
+	// (createPurchaseOnce); a transaction PostgreSQL still rolls back as a
+	// deadlock or serialization failure, or that lost the race for the id
+	// (a conflict) or for a place in the order made, is judged again.
 	for attempt := 1; ; attempt++ {
 		p, err := s.createPurchaseOnce(ctx, in)
 		if !uniqueViolation(err) && !transient(err) {
@@ -336,6 +333,14 @@ func (s *DB) createPurchaseOnce(ctx context.Context, in *livebill.CreatePurchase
 		return nil, err
 	}
 	defer tx.Rollback()
+	// The account's row is locked first, so the place in the order made
+	// (MAX(seq) + 1) is read after any concurrent purchase of the account
+	// committed: read before, two purchases took the same place and one
+	// failed on the unique index (PostgreSQL; SQLite's transaction holds
+	// the write lock from BEGIN).
+	if err := s.lockAccount(ctx, tx, in.AccountID); err != nil {
+		return nil, err
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM purchases WHERE account_id = ? AND id = ?`), in.AccountID, in.ID).Scan(&n); err != nil {
 		return nil, err
@@ -358,16 +363,93 @@ func (s *DB) createPurchaseOnce(ctx context.Context, in *livebill.CreatePurchase
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
 		return nil, err
 	}
+	// the purchase changes bills from its day: settling them waits for quiet
+	if err := s.touchDay(ctx, tx, in.AccountID, livebill.EffectiveDay(in.Start)); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	p := livebill.StoredPurchase(*in)
+	return &livebill.StoredPurchase{AccountID: in.AccountID, ID: in.ID, App: in.App, Plan: in.Plan, Count: in.Count,
+		Region: in.Region, Device: in.Device, Start: in.Start, AutoRenew: in.AutoRenew}, nil
+}
+
+// lockAccount locks an account's row for the transaction (PostgreSQL; on
+// SQLite the transaction holds the database's write lock from BEGIN): the
+// lock the revision bump takes anyway, taken first. ENOTFOUND if there is
+// no such account.
+func (s *DB) lockAccount(ctx context.Context, tx *sql.Tx, accountID string) error {
+	q := `SELECT id FROM accounts WHERE id = ?`
+	if s.dialect.Numbered {
+		q += ` FOR NO KEY UPDATE`
+	}
+	var id string
+	err := tx.QueryRowContext(ctx, s.q(q), accountID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return livebill.Errorf(livebill.ENOTFOUND, "account %q not found", accountID)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot lock account %q: %w", accountID, err)
+	}
+	return nil
+}
+
+// purchaseCols are the columns scanPurchase reads.
+const purchaseCols = `account_id, id, app, plan, count, region, device, start, auto_renew, cancelled_at`
+
+func scanPurchase(sc interface{ Scan(...any) error }) (*livebill.StoredPurchase, error) {
+	var p livebill.StoredPurchase
+	var auto int
+	if err := sc.Scan(&p.AccountID, &p.ID, &p.App, &p.Plan, &p.Count, &p.Region, &p.Device, &p.Start, &auto, &p.Cancelled); err != nil {
+		return nil, err
+	}
+	p.AutoRenew = auto != 0
 	return &p, nil
 }
 
-// ListPurchases returns an account's purchases in the order made.
+// ListPurchases returns an account's purchases in the order made,
+// cancelled ones included.
 func (s *DB) ListPurchases(ctx context.Context, accountID string) ([]*livebill.StoredPurchase, error) {
 	return all(ctx, s, purchasesList(accountID), scanPurchaseRow)
+}
+
+// CancelPurchase marks a purchase cancelled and bumps the account's
+// revision in one transaction; a purchase already cancelled is returned
+// unchanged.
+func (s *DB) CancelPurchase(ctx context.Context, accountID, id string) (*livebill.StoredPurchase, error) {
+	return retried(func() (*livebill.StoredPurchase, error) { return s.cancelPurchaseOnce(ctx, accountID, id) })
+}
+
+func (s *DB) cancelPurchaseOnce(ctx context.Context, accountID, id string) (*livebill.StoredPurchase, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cannot begin cancelling purchase %q: %w", id, err)
+	}
+	defer tx.Rollback()
+	if err := s.lockAccount(ctx, tx, accountID); err != nil {
+		return nil, err
+	}
+	p, err := scanPurchase(tx.QueryRowContext(ctx, s.q(`SELECT `+purchaseCols+` FROM purchases WHERE account_id = ? AND id = ?`), accountID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "purchase %q of account %q not found", id, accountID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read purchase %q: %w", id, err)
+	}
+	if p.Cancelled != "" {
+		return p, nil
+	}
+	p.Cancelled = now(s.clock)
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE purchases SET cancelled_at = ? WHERE account_id = ? AND id = ?`), p.Cancelled, accountID, id); err != nil {
+		return nil, fmt.Errorf("cannot cancel purchase %q: %w", id, err)
+	}
+	if err := s.bump(ctx, tx, accountID); err != nil {
+		return nil, fmt.Errorf("cannot bump account %q: %w", accountID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("cannot commit cancelling purchase %q: %w", id, err)
+	}
+	return p, nil
 }
 
 // CreateRefund stores a refund request for a stored purchase and returns
@@ -389,12 +471,7 @@ func (s *DB) CreateRefund(ctx context.Context, in *livebill.CreateRefundInput) (
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
-		r, err := s.createRefundOnce(ctx, in)
-		if err == nil || attempt == maxAttempts || !transient(err) {
-			return r, err
-		}
-	}
+	return retried(func() (*livebill.StoredRefund, error) { return s.createRefundOnce(ctx, in) })
 }
 
 func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInput) (*livebill.StoredRefund, error) {
@@ -403,17 +480,21 @@ func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInpu
 		return nil, fmt.Errorf("cannot begin refund: %w", err)
 	}
 	defer tx.Rollback()
-	lock := `SELECT count FROM purchases WHERE account_id = ? AND id = ?`
+	lock := `SELECT count, cancelled_at FROM purchases WHERE account_id = ? AND id = ?`
 	if s.dialect.Numbered {
 		lock += ` FOR UPDATE`
 	}
 	var bought int64
-	err = tx.QueryRowContext(ctx, s.q(lock), in.AccountID, in.Purchase).Scan(&bought)
+	var cancelled string
+	err = tx.QueryRowContext(ctx, s.q(lock), in.AccountID, in.Purchase).Scan(&bought, &cancelled)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, livebill.Errorf(livebill.ENOTFOUND, "purchase %q of account %q not found", in.Purchase, in.AccountID)
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "purchase: %q of account %q not found", in.Purchase, in.AccountID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read purchase %q: %w", in.Purchase, err)
+	}
+	if cancelled != "" {
+		return nil, livebill.Errorf(livebill.ECONFLICT, "purchase: %q was cancelled on %s; there is nothing to refund", in.Purchase, cancelled)
 	}
 	if bought > 0 {
 		var returned int64
@@ -435,6 +516,9 @@ func (s *DB) createRefundOnce(ctx context.Context, in *livebill.CreateRefundInpu
 	}
 	if err := s.bump(ctx, tx, in.AccountID); err != nil {
 		return nil, fmt.Errorf("cannot bump account %q: %w", in.AccountID, err)
+	}
+	if err := s.touchDay(ctx, tx, in.AccountID, livebill.EffectiveDay(in.Time)); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("cannot commit refund of purchase %q: %w", in.Purchase, err)
@@ -480,7 +564,7 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 	const (
 		qCount  = `SELECT COUNT(*) FROM bills WHERE account_id = ? AND bill_key = ?`
 		qInsert = `INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-		qSettle = `INSERT INTO settlements (account_id, through, revision) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision`
+		qSettle = `INSERT INTO settlements (account_id, through, revision, held) VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET through = excluded.through, revision = excluded.revision, held = excluded.held`
 	)
 	if err := s.prepareAll(ctx, qCount, qInsert, qSettle); err != nil {
 		return err
@@ -521,7 +605,7 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 			return err
 		}
 	}
-	if err := exec(qSettle, st.AccountID, st.Through, st.Revision); err != nil {
+	if err := exec(qSettle, st.AccountID, st.Through, st.Revision, st.Held); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -535,7 +619,7 @@ func (s *DB) ListBills(ctx context.Context, accountID string) ([]livebill.Issued
 // FindSettlement returns an account's settlement; a zero one if none yet.
 func (s *DB) FindSettlement(ctx context.Context, accountID string) (*livebill.Settlement, error) {
 	st := livebill.Settlement{AccountID: accountID}
-	err := s.queryRow(ctx, `SELECT through, revision FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision)
+	err := s.queryRow(ctx, `SELECT through, revision, held FROM settlements WHERE account_id = ?`, accountID).Scan(&st.Through, &st.Revision, &st.Held)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &st, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ func ParseLiveKitToken(token string) (*LiveKitClaims, error) {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, ErrSignature
 	}
+	if livebill.TextProblem(c.Issuer) != "" { // it is looked up as an API key
+		return nil, ErrSignature
+	}
 	return &c, nil
 }
 
@@ -48,7 +52,8 @@ const jwtLeeway = time.Minute
 // HS256 JWT signed with the API secret (compared in constant time), valid
 // at now, issued by key (when key is not empty), whose sha256 claim is
 // base64(SHA-256(raw body)). This is what LiveKit's own receivers check
-// (livekit/protocol webhook/verifier.go).
+// (livekit/protocol webhook/verifier.go), except that exp and nbf are
+// required here (LiveKit always sets them; see CheckLiveKitTime).
 func VerifyLiveKit(body []byte, authorization, key, secret string, now time.Time) error {
 	token := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(authorization), "Bearer "))
 	parts := strings.Split(token, ".")
@@ -81,11 +86,16 @@ func VerifyLiveKit(body []byte, authorization, key, secret string, now time.Time
 	if key != "" && c.Issuer != key {
 		return ErrSignature
 	}
-	if c.Exp != 0 && now.After(time.Unix(c.Exp, 0).Add(jwtLeeway)) {
-		return ErrSignature
+	// LiveKit's tokens always carry exp and nbf; one without them would
+	// be valid forever
+	if c.Exp == 0 || c.Nbf == 0 {
+		return fmt.Errorf("%w: the token has no exp or nbf claim", ErrSignature)
 	}
-	if c.Nbf != 0 && now.Add(jwtLeeway).Before(time.Unix(c.Nbf, 0)) {
-		return ErrSignature
+	if now.After(time.Unix(c.Exp, 0).Add(jwtLeeway)) {
+		return fmt.Errorf("%w: the token expired at %s", ErrSignature, time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
+	}
+	if now.Add(jwtLeeway).Before(time.Unix(c.Nbf, 0)) {
+		return fmt.Errorf("%w: the token is not valid before %s", ErrSignature, time.Unix(c.Nbf, 0).UTC().Format(time.RFC3339))
 	}
 	sum := sha256.Sum256(body)
 	want := base64.StdEncoding.EncodeToString(sum[:])
@@ -98,12 +108,21 @@ func VerifyLiveKit(body []byte, authorization, key, secret string, now time.Time
 // SignLiveKit makes the Authorization token LiveKit would send for body
 // (HS256, claims iss, nbf, exp and sha256), for tests and tools.
 func SignLiveKit(body []byte, key, secret string, now time.Time) string {
+	return SignLiveKitClaims(body, secret, map[string]any{"iss": key, "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+}
+
+// SignLiveKitClaims makes an HS256 token with claims and the body's
+// sha256 claim, for tests of tokens LiveKit would not send.
+func SignLiveKitClaims(body []byte, secret string, claims map[string]any) string {
 	enc := base64.RawURLEncoding
 	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
 	sum := sha256.Sum256(body)
-	claims, _ := json.Marshal(map[string]any{"iss": key, "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
-		"sha256": base64.StdEncoding.EncodeToString(sum[:])})
-	p := head + "." + enc.EncodeToString(claims)
+	c := map[string]any{"sha256": base64.StdEncoding.EncodeToString(sum[:])}
+	for k, v := range claims {
+		c[k] = v
+	}
+	cj, _ := json.Marshal(c)
+	p := head + "." + enc.EncodeToString(cj)
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(p))
 	return p + "." + enc.EncodeToString(m.Sum(nil))

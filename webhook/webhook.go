@@ -124,6 +124,19 @@ func (c *Config) Validate() error {
 	if c.Secret == "" {
 		bad("secret: missing (callbacks are verified with it)")
 	}
+	for _, f := range []struct{ name, v string }{{"app", c.App}, {"key", c.Key}, {"secret", c.Secret}} {
+		if err := livebill.CheckText(f.name, f.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(c.RecordingFormats) > livebill.MaxListLen {
+		bad("recording_formats: more than %d", livebill.MaxListLen)
+	}
+	for i, f := range c.RecordingFormats {
+		if err := livebill.CheckText(fmt.Sprintf("recording_formats[%d]", i), f); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch c.Subscribe {
 	case "", livebill.SubscribeAll, livebill.SubscribeAudio, livebill.SubscribeManual:
 	default:

@@ -58,9 +58,14 @@ func TestTRTCSign(t *testing.T) {
 // Agora's documented vector (https://docs.agora.io/cn/Video/signature_verify):
 // this body with secret "secret" has Agora-Signature-V2
 // de96da5acf03b0021ac3b4fa2225e7ae6f3533a30d50bb02c08ea4fa748bda24.
+const (
+	agoraDocBody = `{"eventType":10,"noticeId":"4eb720f0-8da7-11e9-a43e-53f411c2761f","notifyMs":1560408533119,"payload":{"a":"1","b":2},"productId":1}`
+	agoraDocSig  = "de96da5acf03b0021ac3b4fa2225e7ae6f3533a30d50bb02c08ea4fa748bda24"
+)
+
 func TestAgoraSignatureV2(t *testing.T) {
-	body := []byte(`{"eventType":10,"noticeId":"4eb720f0-8da7-11e9-a43e-53f411c2761f","notifyMs":1560408533119,"payload":{"a":"1","b":2},"productId":1}`)
-	const sig = "de96da5acf03b0021ac3b4fa2225e7ae6f3533a30d50bb02c08ea4fa748bda24"
+	body := []byte(agoraDocBody)
+	const sig = agoraDocSig
 	if err := VerifyAgora(body, sig, "secret"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,18 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 )
 
-const billsSynopsis = `livebill bills show ACCOUNT [--server URL] [--key-file F] [--format table|json] [--settle]
+const billsSynopsis = `livebill bills show ACCOUNT [--server URL] [--key-file F] [--format table|json] [--settle [--force]]
 
 Prints an account's issued bills from a livebill server, in issue order:
 daily, monthly and purchase bills, and adjustments (a change to a settled
-day, issued on a later bill). --settle asks the server to settle first.
+day, issued on a later bill). --settle asks the server to settle first,
+as its ticker would: days whose events are still arriving (less than
+serve --settle-quiet ago) or held by an open import wait, and a note on
+stderr says until when. --force settles every closed day now regardless
+(anything that arrives later becomes an adjustment).
 Stored events the meter refused (a leave without a join, …) are billed
 nowhere; a warning on stderr counts them. The API key comes from --key,
 --key-file or $LIVEBILL_KEY (an operator key, or the account's own;
@@ -27,7 +32,8 @@ func cmdBills(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bills", billsSynopsis, stderr)
 	rem := remoteFlags(fs)
 	format := fs.String("format", "table", "table or json")
-	settle := fs.Bool("settle", false, "settle the account first")
+	settle := fs.Bool("settle", false, "settle the account first (days whose events are still arriving wait)")
+	force := fs.Bool("force", false, "with --settle: settle every closed day now, even those whose events are still arriving")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -44,9 +50,21 @@ func cmdBills(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *force && !*settle {
+		return &exitError{code: 2, err: errors.New("--force goes with --settle")}
+	}
 	if *settle {
-		if _, err := c.Settle(ctx, pos[1]); err != nil {
+		sr, err := c.SettleWith(ctx, pos[1], *force)
+		if err != nil {
 			return &exitError{code: exitFor(err), err: err}
+		}
+		switch sr.HeldBy {
+		case "quiet":
+			fmt.Fprintf(stderr, "note: bills from %s on wait until their events stop arriving (quiet until %s); --force settles them now\n",
+				sr.HeldFrom, sr.HeldUntil.Local().Format(time.DateTime))
+		case "import":
+			fmt.Fprintf(stderr, "note: bills from %s on wait for import %s to finish (or lapse at %s); --force settles them now\n",
+				sr.HeldFrom, sr.Import, sr.HeldUntil.Local().Format(time.DateTime))
 		}
 	}
 	res, err := c.Bills(ctx, pos[1])

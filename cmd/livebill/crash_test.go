@@ -1,15 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
+	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,47 +22,10 @@ import (
 // startServer runs the built binary's serve on a loopback port and returns
 // its URL once it listens, and the operator key it printed ("" if it
 // printed none: only a first start makes one).
-func startServer(t *testing.T, bin, dataDir string) (*exec.Cmd, string, string) {
-	return startServerKey(t, bin, dataDir, "")
-}
-
-// startServerKey is startServer with an operator key in
-// $LIVEBILL_ADMIN_KEY ("" for none).
-func startServerKey(t *testing.T, bin, dataDir, adminKey string) (*exec.Cmd, string, string) {
+func startServer(t *testing.T, bin, dataDir string) (*serveProc, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", dataDir, "--addr", "127.0.0.1:0", "--settle-every", "0")
-	cmd.Env = append(os.Environ(), "LIVEBILL_ADMIN_KEY="+adminKey)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	listening := regexp.MustCompile(`listening on (http://\S+)`)
-	printed := regexp.MustCompile(`^\s+(lbk_[0-9a-f]{16}_[A-Za-z0-9_-]{43})\s*$`)
-	type started struct{ url, key string }
-	ready := make(chan started, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		key := ""
-		for sc.Scan() {
-			if m := printed.FindStringSubmatch(sc.Text()); m != nil {
-				key = m[1]
-			}
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- started{m[1], key}
-			}
-		}
-	}()
-	select {
-	case s := <-ready:
-		return cmd, s.url, s.key
-	case <-time.After(60 * time.Second):
-		t.Fatal("server did not start")
-	}
-	return nil, "", ""
+	p := startServe(t, bin, nil, "--db", dataDir, "--settle-every", "0")
+	return p, p.url, p.key
 }
 
 // TestCrashSafety kills the server with SIGKILL while a client pushes
@@ -70,30 +34,84 @@ func startServerKey(t *testing.T, bin, dataDir, adminKey string) (*exec.Cmd, str
 // once: an acknowledged event lost would leave the count short, one stored
 // twice would push it over.
 func TestCrashSafety(t *testing.T) {
-	crashSafety(t, filepath.Join(t.TempDir(), "data"))
+	crashSafety(t, filepath.Join(t.TempDir(), "data"), syscall.SIGKILL)
+}
+
+// TestGracefulShutdown is the same with SIGTERM, with the settle loop
+// running: the server answers the batch in flight, exits 0 within its
+// --shutdown-timeout, and the events stored are exactly the acknowledged
+// ones (none was stored without its answer reaching the client).
+func TestGracefulShutdown(t *testing.T) {
+	crashSafety(t, filepath.Join(t.TempDir(), "data"), syscall.SIGTERM)
+}
+
+// TestGracefulShutdownPostgres is the same on PostgreSQL.
+func TestGracefulShutdownPostgres(t *testing.T) {
+	crashSafety(t, freshPostgres(t, "the PostgreSQL shutdown test"), syscall.SIGTERM)
 }
 
 // TestCrashSafetyPostgres is the same on PostgreSQL, in a fresh schema of
 // the database LIVEBILL_TEST_POSTGRES names.
 func TestCrashSafetyPostgres(t *testing.T) {
-	base := os.Getenv("LIVEBILL_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("LIVEBILL_TEST_POSTGRES is not set: skipping the PostgreSQL crash test")
-	}
-	dsn, _ := freshSchema(t, base)
-	crashSafety(t, dsn)
+	crashSafety(t, freshPostgres(t, "the PostgreSQL crash test"), syscall.SIGKILL)
 }
 
-func crashSafety(t *testing.T, data string) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs a server")
+var schemaN atomic.Int64
+
+// onPostgres runs create on the database base names and, after the test,
+// drop.
+func onPostgres(t *testing.T, base, create, drop string) error {
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		return err
 	}
-	bin := buildLivebill(t)
-	srv, url, key := startServer(t, bin, data)
-	if key == "" {
+	defer db.Close()
+	if _, err := db.Exec(create); err != nil {
+		return err
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("pgx", base); err == nil {
+			db.Exec(drop)
+			db.Close()
+		}
+	})
+	return nil
+}
+
+// freshPostgres returns the URL of a fresh schema (dropped after the test)
+// in the database LIVEBILL_TEST_POSTGRES names, or skips what the test is.
+func freshPostgres(t *testing.T, what string) string {
+	t.Helper()
+	base := os.Getenv("LIVEBILL_TEST_POSTGRES")
+	if base == "" {
+		t.Skipf("LIVEBILL_TEST_POSTGRES is not set: skipping %s", what)
+	}
+	schema := fmt.Sprintf("lbcmd_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
+	if err := onPostgres(t, base, "CREATE SCHEMA "+schema, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// crashSafety pushes events, stops the server with sig (SIGKILL: a crash;
+// SIGTERM: a graceful shutdown) once a third is acknowledged, and checks
+// what was stored after a restart.
+func crashSafety(t *testing.T, data string, sig syscall.Signal) {
+	bin := livebillBinary(t)
+	const grace = 20 * time.Second
+	srv := startServe(t, bin, nil, "--db", data, "--settle-every", "100ms", "--shutdown-timeout", grace.String())
+	if srv.key == "" {
 		t.Fatal("the first start printed no operator key")
 	}
-	c := lbhttp.NewClient(url)
+	key := srv.key
+	c := lbhttp.NewClient(srv.url)
 	c.Key = key
 	ctx := context.Background()
 	must := func(err error) {
@@ -105,11 +123,14 @@ func crashSafety(t *testing.T, data string) {
 	must(c.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": "crash", "catalog": "trtc", "mode": "calculator", "created": "2024-01-01"}, nil))
 	must(c.Do(ctx, "POST", "/v1/accounts/crash/apps", map[string]any{"id": "app1"}, nil))
 
-	// N screenshot events of count 1: the day's screenshot usage counts them.
+	// N screenshot events of count 1: the day's screenshot usage counts
+	// them. They are dated two days ago, within the times the server
+	// accepts around its clock.
 	const n, batch = 40000, 250
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
 	events := make([]string, n)
 	for i := range events {
-		tm := time.Date(2024, 10, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
+		tm := day.Add(time.Duration(i) * time.Second)
 		events[i] = fmt.Sprintf(`{"id":"s%d","type":"screenshot","app":"app1","time":%q,"count":1}`, i, tm.Format(time.RFC3339))
 	}
 	acked := make([]bool, n/batch)
@@ -134,7 +155,7 @@ func crashSafety(t *testing.T, data string) {
 			mu.Unlock()
 		}
 	}()
-	// kill -9 once a good part is acknowledged, while pushes are in flight
+	// stop once a good part is acknowledged, while pushes are in flight
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
@@ -145,16 +166,25 @@ func crashSafety(t *testing.T, data string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	must(srv.Process.Kill())
-	srv.Wait()
+	sent := time.Now()
+	must(srv.cmd.Process.Signal(sig))
+	<-srv.exited
+	took := time.Since(sent)
 	<-done
 	mu.Lock()
 	k := ackedN
 	mu.Unlock()
 	if k == 0 || k == len(acked) {
-		t.Fatalf("kill came at a useless moment: %d of %d batches acknowledged", k, len(acked))
+		t.Fatalf("%v came at a useless moment: %d of %d batches acknowledged", sig, k, len(acked))
 	}
-	t.Logf("killed after %d of %d batches acknowledged", k, len(acked))
+	t.Logf("stopped (%v) after %d of %d batches acknowledged, in %s", sig, k, len(acked), took)
+	if sig == syscall.SIGTERM {
+		log := srv.stderr.String()
+		if code := srv.cmd.ProcessState.ExitCode(); code != 0 || took > grace ||
+			!strings.Contains(log, "terminated signal received: shutting down") || !strings.Contains(log, "requests in flight: all answered") || !strings.Contains(log, "database closed") {
+			t.Fatalf("exit status %d after %s (deadline %s); log:\n%s", code, took, grace, log)
+		}
+	}
 
 	_, url, again := startServer(t, bin, data)
 	if again != "" {
@@ -166,7 +196,7 @@ func crashSafety(t *testing.T, data string) {
 		var u struct {
 			Usage []livebill.UsagePoint `json:"usage"`
 		}
-		must(c.Do(ctx, "GET", "/v1/accounts/crash/usage?from=2024-09-30&to=2024-10-03&granularity=day", nil, &u))
+		must(c.Do(ctx, "GET", "/v1/accounts/crash/usage?from="+day.AddDate(0, 0, -1).Format(time.DateOnly)+"&to="+day.AddDate(0, 0, 2).Format(time.DateOnly)+"&granularity=day", nil, &u))
 		var sum int64
 		for _, p := range u.Usage {
 			if p.Item == "trtc.screenshot" {
@@ -175,7 +205,7 @@ func crashSafety(t *testing.T, data string) {
 		}
 		return sum
 	}
-	if got := count(); got < int64(k*batch) || got > n {
+	if got := count(); got < int64(k*batch) || got > n || (sig == syscall.SIGTERM && got != int64(k*batch)) {
 		t.Fatalf("after restart %d events counted; %d were acknowledged", got, k*batch)
 	}
 	var dup int

@@ -19,7 +19,7 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 )
 
-const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--key-file F] [--batch N] [--retry D] [--add-ids]
+const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--key-file F] [--batch N] [--retry D] [--add-ids] [--import]
 
 Pushes an NDJSON file of usage events (SPEC §7.1; each needs an id) to a
 livebill server in batches, with progress on stderr and a final summary of
@@ -28,7 +28,14 @@ their line in FILE. Re-pushing is safe: events are idempotent on (account,
 id), so a batch whose answer was lost (server restarted) is sent again
 until --retry runs out. Exit status 0, or 1 when some events were rejected.
 The API key comes from --key, --key-file or $LIVEBILL_KEY: an operator
-key pushes for every account, an account's key for its own apps only.`
+key pushes for every account, an account's key for its own apps only.
+
+--import sends the file as one bulk import: the server settles none of the
+accounts it sends events for until the last batch is in (the import is
+finished then), so history loaded over many minutes is billed once, not
+billed early and then adjusted. Use it for backfills and migrations. If
+the push stops half-way the import is left open and the server lets it
+lapse after its timeout (serve --import-timeout) without a batch.`
 
 func init() {
 	register("events", command{synopsis: "push FILE.ndjson  push usage events to a server", order: 11, run: cmdEvents})
@@ -41,6 +48,7 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	retry := fs.Duration("retry", 30*time.Second, "how long to keep retrying a batch the server did not answer")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	addIDs := fs.Bool("add-ids", false, "give events without an id the id FILE:LINE (FILE's base name), so re-pushing the same file stays idempotent")
+	bulk := fs.Bool("import", false, "send the file as one bulk import: its accounts are not settled until the last batch is in")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -66,6 +74,19 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	c, err := rem.client()
 	if err != nil {
 		return err
+	}
+	push := c.PushEvents
+	var imp *livebill.Import
+	if *bulk {
+		if imp, err = c.CreateImport(context.Background(), filepath.Base(pos[1])); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("cannot start an import: %w", err)}
+		}
+		push = func(ctx context.Context, body []byte) (*livebill.IngestResult, error) {
+			return c.PushImportEvents(ctx, imp.ID, body)
+		}
+		if !*quiet {
+			fmt.Fprintf(stderr, "import %s: accounts it sends events for are not settled until it finishes\n", imp.ID)
+		}
 	}
 	var total livebill.IngestResult
 	var read int64
@@ -103,8 +124,11 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		if len(lines) == 0 {
 			return nil
 		}
-		res, err := pushWithRetry(c, buf.Bytes(), *retry)
+		res, err := pushWithRetry(push, buf.Bytes(), *retry)
 		if err != nil {
+			if imp != nil {
+				return fmt.Errorf("%w (import %s left open: the server lets it lapse after its timeout)", err, imp.ID)
+			}
 			return err
 		}
 		total.Accepted += res.Accepted
@@ -150,6 +174,13 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	if err := flush(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
+	if imp != nil {
+		// every batch is in (rejected events will not come back fixed):
+		// the accounts may be settled again
+		if _, err := c.FinishImport(context.Background(), imp.ID); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("cannot finish import %s: %w", imp.ID, err)}
+		}
+	}
 	progress(true)
 	for i, e := range total.Errors {
 		if i == 50 {
@@ -165,13 +196,14 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// pushWithRetry sends one batch, retrying transport failures and 5xx
-// answers with backoff for up to d (safe: ingestion is idempotent).
-func pushWithRetry(c *lbhttp.Client, body []byte, d time.Duration) (*livebill.IngestResult, error) {
+// pushWithRetry sends one batch with push, retrying transport failures
+// and 5xx answers with backoff for up to d (safe: ingestion is
+// idempotent).
+func pushWithRetry(push func(context.Context, []byte) (*livebill.IngestResult, error), body []byte, d time.Duration) (*livebill.IngestResult, error) {
 	deadline := time.Now().Add(d)
 	wait := 100 * time.Millisecond
 	for {
-		res, err := c.PushEvents(context.Background(), body)
+		res, err := push(context.Background(), body)
 		if err == nil {
 			return res, nil
 		}

@@ -5,13 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,13 +34,6 @@ const leaseRaceAdminKey = "lease-race-operator-key-0123456789abcdef"
 // default 60s, at most 10m); the test is skipped without
 // LIVEBILL_TEST_POSTGRES and in -short mode.
 func TestLeaseRacePostgres(t *testing.T) {
-	base := os.Getenv("LIVEBILL_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("LIVEBILL_TEST_POSTGRES is not set: skipping the two-server lease race")
-	}
-	if testing.Short() {
-		t.Skip("builds the binary and runs two servers")
-	}
 	race := time.Minute
 	if s := os.Getenv("LIVEBILL_LEASE_RACE"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -57,11 +48,17 @@ func TestLeaseRacePostgres(t *testing.T) {
 		ttl      = 2 * time.Second
 		pool     = "cloudgaming.desktop.s1.standard@ap-shanghai"
 	)
-	dsn, db := freshSchema(t, base)
-	bin := buildLivebill(t)
-
-	srvA := startLeaseServer(t, bin, dsn)
-	srvB := startLeaseServer(t, bin, dsn)
+	dsn := freshPostgres(t, "the two-server lease race")
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bin := livebillBinary(t)
+	start := func() *serveProc {
+		return startServe(t, bin, []string{"LIVEBILL_ADMIN_KEY=" + leaseRaceAdminKey}, "--db", dsn, "--settle-every", "0")
+	}
+	srvA, srvB := start(), start()
 	ctx := context.Background()
 	admin := lbhttp.NewClient(srvA.url)
 	admin.Key = leaseRaceAdminKey
@@ -73,8 +70,8 @@ func TestLeaseRacePostgres(t *testing.T) {
 	}
 	must(admin.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": "g1", "catalog": "cloudgaming", "created": "2024-01-10"}, nil))
 	must(admin.Do(ctx, "POST", "/v1/accounts/g1/apps", map[string]any{"id": "game"}, nil))
-	start := time.Now().Format(time.DateOnly)
-	must(admin.Do(ctx, "POST", "/v1/accounts/g1/purchases", map[string]any{"id": "s1", "plan": "cloudgaming.desktop.s1.standard", "count": capacity, "region": "ap-shanghai", "start": start, "auto_renew": true}, nil))
+	today := time.Now().Format(time.DateOnly)
+	must(admin.Do(ctx, "POST", "/v1/accounts/g1/purchases", map[string]any{"id": "s1", "plan": "cloudgaming.desktop.s1.standard", "count": capacity, "region": "ap-shanghai", "start": today, "auto_renew": true}, nil))
 	var key lbhttp.KeyJSON
 	must(admin.Do(ctx, "POST", "/v1/keys", map[string]any{"account": "g1", "name": "race"}, &key))
 
@@ -166,9 +163,9 @@ func TestLeaseRacePostgres(t *testing.T) {
 	}
 	// halfway: kill server A and start it again on the same database
 	time.Sleep(race / 2)
-	must(srvA.cmd.Process.Kill())
-	srvA.cmd.Wait()
-	srvA2 := startLeaseServer(t, bin, dsn)
+	must(syscall.Kill(-srvA.cmd.Process.Pid, syscall.SIGKILL))
+	<-srvA.exited
+	srvA2 := start()
 	urls.Store(&[2]string{srvA2.url, srvB.url})
 	wg.Wait()
 
@@ -277,59 +274,4 @@ func TestLeaseRacePostgres(t *testing.T) {
 	if peak < capacity || crashed == 0 {
 		t.Errorf("the race did not exercise the pool: peak %d, %d crashes", peak, crashed)
 	}
-}
-
-type leaseServer struct {
-	cmd *exec.Cmd
-	url string
-}
-
-// startLeaseServer runs `livebill serve` on the database with the shared
-// operator key and returns once it listens.
-func startLeaseServer(t *testing.T, bin, dsn string) leaseServer {
-	cmd, u, _ := startServerKey(t, bin, dsn, leaseRaceAdminKey)
-	return leaseServer{cmd, u}
-}
-
-// freshSchema makes a schema in the database base names, dropped after
-// the test, and returns a DSN that uses it and a connection to it.
-func freshSchema(t *testing.T, base string) (string, *sql.DB) {
-	t.Helper()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("lbrace_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return u.String(), db
-}
-
-// buildLivebill builds the command into a temporary directory.
-func buildLivebill(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "livebill")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	return bin
 }

@@ -3,6 +3,10 @@
 //	livebill quote FILE [--format table|json]   price a scenario
 //	livebill test FILE|DIR...                  check scenarios' expectations
 //	livebill catalog [NAME]                    list or print built-in catalogs
+//	livebill serve [--db DIR|URL]              run the API server
+//	livebill backup --db DIR OUT               copy a running server's SQLite database
+//	livebill restore BACKUP --db DIR           make a data directory from a backup
+//	livebill version                           print the build's version
 //
 // Exit status: 0 success, 1 expectations not met, 2 invalid input.
 package main
@@ -91,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
 	if c, ok := commands[cmd]; ok {
 		return c.run(rest, stdout, stderr)
+	}
+	if cmd == "--version" {
+		return cmdVersion(rest, stdout, stderr)
 	}
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
 		fmt.Fprint(stdout, usageText())

@@ -183,3 +183,15 @@ events_file: ` + nd + "\n"
 		t.Fatalf("exit %d, stderr %q, stdout %q; want exit 2 naming trtc.mau", code, errs, out)
 	}
 }
+
+// serve refuses a non-positive quiet delay, import timeout or webhook
+// window before opening anything (a zero window would refuse every
+// callback, and the billing service reads a zero delay as its default).
+func TestServeRefusesNonPositiveDurations(t *testing.T) {
+	for _, flag := range []string{"--settle-quiet", "--import-timeout", "--webhook-window"} {
+		_, errs, code := runCLI(t, "serve", "--db", t.TempDir(), "--addr", "127.0.0.1:0", flag, "0s")
+		if code != 2 || !strings.Contains(errs, flag[2:]) {
+			t.Errorf("serve %s 0s: exit %d, %q; want exit 2 naming the flag", flag, code, errs)
+		}
+	}
+}

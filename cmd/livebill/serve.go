@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,9 +18,11 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore"
+	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--webhook-lateness D] [--lease-ttl D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--lease-ttl D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -30,12 +32,32 @@ live meter (the same meter and rating as 'livebill quote') takes the
 events that arrived and applies those older than --webhook-lateness in
 time order; an event later than that rebuilds the account's meter by a
 replay (same numbers). Closed days (older than --settle-delay) are settled
-into issued bills; a settled bill is never rewritten, later changes are
-issued as adjustments.
+into issued bills once the account's events for the day have stopped
+arriving for --settle-quiet (a backfill or a device flushing its buffer is
+billed once it is done, not billed early and adjusted; an account with
+traffic today still gets yesterday settled); an open bulk
+import (events push --import) holds its accounts until it finishes, or
+for --import-timeout after its last batch. A settled bill is never
+rewritten, later changes are issued as adjustments. Vendor callbacks
+whose own timestamp is more than --webhook-window from the server's clock
+are refused (401), so a captured callback cannot be replayed.
 
---db is a data directory for the embedded SQLite database (default ./data,
-created if needed) or a PostgreSQL URL. Migrations are applied on start.
-The server listens on loopback by default.
+Event times are bounded around the server's clock: an event older than
+--event-max-age (default 730d: last year's history can be imported whole
+at any time of this year) or more than --event-max-future ahead (default
+1h, for clock skew) is rejected, with the field time named; the rest of
+its batch is kept. Durations take Go's units (90m, 36h) or days (400d).
+
+SIGTERM or SIGINT (Ctrl-C) stops the server gracefully: it accepts no
+new connections, answers the requests in flight (a batch being stored is
+committed and acknowledged), lets the settlement in progress finish, then
+closes the database and exits 0. What still runs after --shutdown-timeout
+is cut (its transaction rolls back; a cut batch was not acknowledged) and
+the exit status is 1. A second signal stops at once.
+
+The data directory is created if needed. Migrations are applied on
+start; a database whose schema is newer than this binary knows is
+refused. The server listens on loopback by default.
 
 POST /v1/authorize decides admission (may a user join, a stream start, a
 cloud-gaming session or a remote operation begin?) from memory the server
@@ -48,31 +70,49 @@ renewed within its time to live (--lease-ttl by default) expires.
 Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
 an API key (Authorization: Bearer <key>). The operator key is
 $LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either, the
-first start makes one and prints it once on stderr.`
+first start makes one and prints it once on stderr.
+
+` + dbHelp
 
 func init() {
 	register("serve", command{synopsis: "[--db DIR|URL] [--addr A]  run the API server (SQLite in ./data by default)", order: 10, run: cmdServe})
 }
 
 // openStore opens the backend --db names.
-func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.Store, string, error) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		s, err := postgres.Open(ctx, db, clock)
-		return s, "postgres", err
+func openStore(ctx context.Context, db string, clock livebill.Clock) (livebill.Store, error) {
+	if isPostgres(db) {
+		return postgres.Open(ctx, db, clock)
 	}
-	s, err := sqlite.Open(ctx, db, clock)
-	return s, "sqlite " + db, err
+	return sqlite.Open(ctx, db, clock)
+}
+
+// schemaOf is the schema version of the backend --db names once opened.
+func schemaOf(db string) int64 {
+	fsys := sqlite.Migrations()
+	if isPostgres(db) {
+		fsys = postgres.Migrations()
+	}
+	v, _ := sqlstore.SchemaVersion(fsys, "migrations")
+	return v
 }
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stderr)
-	db := fs.String("db", "data", "data directory (embedded SQLite) or postgres:// URL")
+	dbf := addDBFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	every := fs.Duration("settle-every", time.Minute, "how often to settle closed days (0: never; POST /v1/accounts/{id}/settle still works)")
 	delay := fs.Duration("settle-delay", time.Hour, "how long after a day closes it is settled")
 	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
-	leaseTTL := fs.Duration("lease-ttl", admission.DefaultLeaseTTL, "a lease's time to live without renewal when the request names none")
+	quietFor := fs.Duration("settle-quiet", billing.DefaultSettleQuiet, "a day is settled only once nothing for it (events, a purchase or refund taking effect that day) has arrived for this long, per account and billing day; POST /v1/accounts/{id}/settle?force=true overrides")
+	importTimeout := fs.Duration("import-timeout", billing.DefaultImportTimeout, "an unfinished import stops holding its accounts' settlement this long after its last batch")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
+	window := fs.Duration("webhook-window", webhook.DefaultWindow, "vendor callbacks whose own timestamp (TRTC CallbackTs, LiveKit token nbf, Agora notifyMs) is further than this from the server's clock are refused")
+	grace := fs.Duration("shutdown-timeout", 20*time.Second, "on SIGTERM or SIGINT, how long to wait for the requests in flight and the settlement in progress before cutting them")
+	maxAge := days(billing.DefaultEventMaxAge)
+	fs.Var(&maxAge, "event-max-age", "reject events older than this on the server's clock (e.g. 730d, 36h)")
+	maxFuture := days(billing.DefaultEventMaxFuture)
+	fs.Var(&maxFuture, "event-max-future", "reject events more than this ahead of the server's clock (e.g. 1h)")
+	leaseTTL := fs.Duration("lease-ttl", admission.DefaultLeaseTTL, "a lease's time to live without renewal when the request names none")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -81,74 +121,112 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", pos)}
 	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"settle-quiet", *quietFor}, {"import-timeout", *importTimeout}, {"webhook-window", *window}, {"lease-ttl", *leaseTTL}} {
+		if f.d <= 0 {
+			return &exitError{code: 2, err: fmt.Errorf("--%s must be positive, not %s", f.name, f.d)}
+		}
+	}
 	adminKey, err := adminKeyFrom(os.Getenv("LIVEBILL_ADMIN_KEY"), *adminKeyFile)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	db, err := dbf.value()
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	clock := livebill.SystemClock{}
-	store, what, err := openStore(ctx, *db, clock)
+	store, err := openStore(ctx, db, clock)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
 	}
-	defer store.Close()
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
+	svc.SettleQuiet = *quietFor
+	svc.ImportTimeout = *importTimeout
+	svc.EventMaxAge, svc.EventMaxFuture = time.Duration(maxAge), time.Duration(maxFuture)
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
+	srv.WebhookWindow = *window
 	srv.AdminKey = adminKey
 	bound, err := srv.Listen(*addr)
 	if err != nil {
+		store.Close()
 		return &exitError{code: 1, err: err}
 	}
 	if adminKey == "" {
 		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
+			store.Close()
 			return &exitError{code: 1, err: err}
 		}
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
+	admDone := make(chan struct{})
 	if leases, ok := store.(livebill.LeaseStore); ok {
 		adm := &admission.Service{Store: store, Leases: leases, Accounts: svc, Clock: clock, Logf: logger.Printf, LeaseTTL: *leaseTTL,
 			// until the account lifecycle keeps statuses: the trial service stop
 			Status: &billing.TrialStops{Billing: svc},
 			Meter:  &admission.LeaseMeter{Ingest: svc, Leases: leases, Logf: logger.Printf}}
-		go adm.Run(ctx)
 		srv.Admission = adm
+		go func() { defer close(admDone); adm.Run(ctx) }()
+	} else {
+		close(admDone)
 	}
-	logger.Printf("storage: %s", what)
+	logger.Printf("storage: %s, schema version %d", describeDB(db), schemaOf(db))
 	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
-	if *every > 0 {
-		go func() {
-			t := time.NewTicker(*every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if err := svc.SettleAll(ctx); err != nil && ctx.Err() == nil {
-						logger.Printf("settle: %v", err)
-					}
-				}
-			}
-		}()
-	}
+	settleCtx, cancelSettle := context.WithCancel(context.Background())
+	defer cancelSettle()
+	loop := startSettleLoop(ctx.Done(), settleCtx, *every, svc.SettleAll, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
 	case err := <-errc:
+		cancelSettle()
+		stop()
+		<-admDone
+		store.Close()
 		return &exitError{code: 1, err: err}
 	case <-ctx.Done():
 	}
-	logger.Printf("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+	stop()    // a second signal stops at once
+	<-admDone // admission's refresh stops with the signal, before the store closes
+	return shutdown(context.Cause(ctx).Error(), srv, loop, cancelSettle, store, *grace, logger)
+}
+
+// days is a positive duration flag that also takes whole days ("730d").
+type days time.Duration
+
+func (d *days) String() string { return dayString(time.Duration(*d)) }
+
+func (d *days) Set(s string) error {
+	var v time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		k, err := strconv.Atoi(n)
+		if err != nil || k <= 0 || k > 100*366 {
+			return fmt.Errorf("must be a positive number of days, as 730d, not %q", s)
+		}
+		v = time.Duration(k) * 24 * time.Hour
+	} else {
+		var err error
+		if v, err = time.ParseDuration(s); err != nil || v <= 0 {
+			return fmt.Errorf("must be a positive duration (90m, 36h) or days (730d), not %q", s)
+		}
 	}
+	*d = days(v)
 	return nil
+}
+
+// dayString writes a duration of whole days as "730d".
+func dayString(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 // serverURL is the --server default: $LIVEBILL_SERVER or the local server.

@@ -97,6 +97,7 @@ func newAuthEnv(t *testing.T, open Opener) *authEnv {
 		if res, err := admin.PushEvents(ctx, []byte(ev("j", "2024-10-01T10:00:00+08:00", "room.join")+"\n"+ev("l", "2024-10-01T11:00:00+08:00", "room.leave"))); err != nil || res.Accepted != 2 {
 			t.Fatalf("push %s: %+v %v", a, res, err)
 		}
+		clock.Set(clock.Now().Add(billing.DefaultSettleQuiet)) // the day's ingest is quiet
 		must("POST", p+"/settle", nil, nil)
 	}
 	key := func(account string) (string, string) {

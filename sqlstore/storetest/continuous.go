@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/billing"
 )
 
 // testContinuous (issue #6, continuous metering): events arrive in near
@@ -30,13 +31,9 @@ func testContinuous(t *testing.T, open Opener) {
 
 	// Every 30 minutes a publisher (720p) and two receive-all viewers meet
 	// for 47 minutes; everything ends before 23:30.
-	type timed struct {
-		at   time.Time
-		line string
-	}
-	var evs []timed
+	var evs []timedLine
 	add := func(at time.Time, id, typ, extra string) {
-		evs = append(evs, timed{at, evt(id, at.Format(time.RFC3339), typ, extra)})
+		evs = append(evs, timedLine{at, evt(id, at.Format(time.RFC3339), typ, extra)})
 	}
 	for k := 0; k < 47; k++ {
 		from := day.Add(time.Duration(k)*30*time.Minute + 90*time.Second)
@@ -60,15 +57,7 @@ func testContinuous(t *testing.T, open Opener) {
 	// at each tick, what happened since the last tick arrives
 	next := 0
 	for now := day.Add(5 * time.Minute); !now.After(day.Add(26 * time.Hour)); now = now.Add(5 * time.Minute) {
-		var lines []string
-		for ; next < len(evs) && evs[next].at.Before(now); next++ {
-			lines = append(lines, evs[next].line)
-		}
-		if len(lines) > 0 {
-			if r := e.push(t, lines...); r.Accepted != len(lines) {
-				t.Fatalf("push at %s: %+v", now, r)
-			}
-		}
+		arrive(t, e, evs, &next, now)
 		e.clock.Set(now)
 		if err := e.svc.SettleAll(ctx); err != nil {
 			t.Fatalf("settle at %s: %v", now, err)
@@ -151,6 +140,17 @@ func testContinuous(t *testing.T, open Opener) {
 	if st := e.svc.Live(); st.Rebuilds != 1 {
 		t.Fatalf("after a late event: %+v, want one rebuild", st)
 	}
+	// the 1st's ingest is not quiet: its adjustment waits
+	if _, _, adj := issuedDay(); adj != 0 {
+		t.Fatalf("an adjustment issued at once, before the day's ingest was quiet (%d)", adj)
+	}
+	e.clock.Set(day.Add(26*time.Hour + 5*time.Minute + billing.DefaultSettleQuiet + time.Second))
+	if err := e.svc.SettleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.svc.Live(); st.Rebuilds != 1 {
+		t.Fatalf("after the quiet delay: %+v, still one rebuild", st)
+	}
 	want = replayDay()
 	_, total, adj := issuedDay()
 	if adj != 1 || total != dec(want.Total) {
@@ -180,6 +180,8 @@ func testBackfill(t *testing.T, open Opener) {
 		evt("l", "2024-10-02T10:30:00+08:00", "room.leave", `,"user":"A"`)); r.Accepted != 2 {
 		t.Fatalf("push: %+v", r)
 	}
+	// once the 2nd's ingest has been quiet for the delay
+	e.clock.Set(e.clock.Now().Add(billing.DefaultSettleQuiet + time.Second))
 	if err := e.svc.SettleAll(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +215,8 @@ func testRejections(t *testing.T, open Opener) {
 		t.Fatalf("rejections: %+v, want the leave %q on field user", rj, "ghost")
 	}
 	// A alone for 30 minutes: 30 audio minutes × 0.99/1000 = 0.0297 → 0.03;
-	// B's leave changes nothing
+	// B's leave changes nothing (settled once the 1st's ingest is quiet)
+	e.clock.Set(e.clock.Now().Add(billing.DefaultSettleQuiet + time.Second))
 	if _, err := e.svc.Settle(context.Background(), "acct"); err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ func testIdempotencyKeys(t *testing.T, open Opener) {
 		"POST /v1/accounts/{id}/refunds":   `{"purchase":"p","time":"2024-10-02"}`,
 		"POST /v1/accounts/{id}/topups":    `{"id":"t","amount":"5"}`,
 		"POST /v1/keys":                    `{"account":"idem","name":"k"}`,
+		"POST /v1/imports":                 `{"name":"history"}`,
 	}
 	lists := map[string]string{
 		"POST /v1/accounts/{id}/apps":      "/v1/accounts/idem/apps",

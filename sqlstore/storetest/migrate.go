@@ -2,7 +2,10 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -59,5 +62,90 @@ func CheckEventSpanBackfill(t *testing.T, s *sqlstore.DB, full fs.FS) {
 		if got := [3]int64{sp.Count, sp.First, sp.Last}; got != want {
 			t.Errorf("account %s: span %v after migration 0009, want %v", a, got, want)
 		}
+	}
+}
+
+// SchemaDB is a fresh, empty database of a backend: s to run migrations on
+// it directly, and open to open it the way the backend's Open does (with
+// the backend's own migrations), returning Open's error.
+type SchemaDB func(t *testing.T) (s *sqlstore.DB, open func() error)
+
+// CheckNewerSchema checks that a backend refuses a database whose schema
+// is newer than (or different from) the migrations it was built with, and
+// says which version it found, which it knows and what to do. full holds
+// the backend's migrations in directory "migrations".
+func CheckNewerSchema(t *testing.T, newDB SchemaDB, full fs.FS) {
+	ctx := context.Background()
+	known, err := sqlstore.Migrations(full, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(known) == 0 {
+		t.Fatal("no migrations")
+	}
+	latest := known[len(known)-1].Version
+	copyOf := func(keep func(sqlstore.Migration) bool) fstest.MapFS {
+		m := fstest.MapFS{}
+		for _, k := range known {
+			if keep(k) {
+				b, err := fs.ReadFile(full, "migrations/"+k.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m["migrations/"+k.Name] = &fstest.MapFile{Data: b}
+			}
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name   string
+		schema fstest.MapFS // what the "other" livebill migrated the database with
+		extra  string       // its migration this binary does not have
+		found  int64
+		phrase string
+	}{
+		// a newer livebill: every migration this binary has, and one more
+		{"Newer", copyOf(func(sqlstore.Migration) bool { return true }),
+			fmt.Sprintf("%04d_future.sql", latest+1), latest + 1, "newer than"},
+		// a livebill built from another branch: its own migration under
+		// this binary's latest version, which this binary would skip
+		{"OtherBranch", copyOf(func(m sqlstore.Migration) bool { return m.Version < latest }),
+			fmt.Sprintf("%04d_elsewhere.sql", latest), latest, "different from"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, open := newDB(t)
+			c.schema["migrations/"+c.extra] = &fstest.MapFile{Data: []byte("CREATE TABLE future_things (id TEXT PRIMARY KEY);\n")}
+			if err := s.Migrate(ctx, c.schema, "migrations"); err != nil {
+				t.Fatal(err)
+			}
+			err := open()
+			var se *sqlstore.SchemaError
+			if !errors.As(err, &se) {
+				t.Fatalf("open on a schema with %s: %v, want a schema error", c.extra, err)
+			}
+			if se.Found != c.found || se.Known != latest || len(se.Unknown) != 1 || se.Unknown[0] != c.extra {
+				t.Errorf("schema error %+v, want found %d, known %d, unknown [%s]", se, c.found, latest, c.extra)
+			}
+			msg := err.Error()
+			for _, want := range []string{
+				fmt.Sprintf("version %d is %s", c.found, c.phrase),
+				fmt.Sprintf("knows (version %d;", latest),
+				c.extra,
+				"upgrade livebill, or restore a backup",
+			} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q lacks %q", msg, want)
+				}
+			}
+			// refused before anything was applied: the migration this
+			// binary has and the other did not is still missing
+			var n int
+			if err := s.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != len(c.schema) {
+				t.Errorf("%d migrations recorded after the refused open, want the %d the other livebill applied", n, len(c.schema))
+			}
+		})
 	}
 }

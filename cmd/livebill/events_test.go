@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/sqlstore/storetest"
+)
+
+// events push --import sends the file as one import: the server settles
+// nothing of the account while the batches come in, even with pauses
+// longer than the quiet delay between them (seven minutes of billing clock
+// pass before each batch here, and the ticker runs), and the import is
+// finished once the last batch is in. Then the days are settled once.
+func TestEventsPushImport(t *testing.T) {
+	ctx := context.Background()
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, sh))
+	var ts *testServer
+	batches := 0
+	ts = startTestServer(t, clock, func(api http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/events") {
+				// the pause before each batch, with the ticker running
+				clock.Set(clock.Now().Add(7 * time.Minute))
+				if err := ts.svc.SettleAll(ctx); err != nil {
+					t.Errorf("settle: %v", err)
+				}
+				if bills, _ := ts.store.ListBills(ctx, "acct"); len(bills) != 0 {
+					t.Errorf("before batch %d: %d bills issued during the import", batches+1, len(bills))
+				}
+				batches++
+			}
+			api.ServeHTTP(w, r)
+		})
+	})
+	svc, store, srv, c := ts.svc, ts.store, ts.srv, ts.client
+	// U1…U3 alone 10:00–10:40 on the 1st, 2nd and 3rd; each session's
+	// join and leave land in different batches of two
+	var lines []string
+	for d := 1; d <= 3; d++ {
+		for _, e := range []struct{ typ, tm string }{{"room.join", "10:00"}, {"room.leave", "10:40"}} {
+			lines = append(lines, fmt.Sprintf(`{"id":"%s%d","time":"2024-10-0%dT%s:00+08:00","type":%q,"app":"1400000001","room":"r%d","user":"U%d"}`,
+				e.typ, d, d, e.tm, e.typ, d, d))
+		}
+	}
+	lines = append([]string{lines[len(lines)-1]}, lines[:len(lines)-1]...) // the last leave first
+	file := filepath.Join(t.TempDir(), "history.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, "events", "push", file, "--import", "--batch", "2", "--server", srv.URL, "--key", testAdminKey)
+	if code != 0 || !strings.Contains(out, "accepted 6, duplicate 0, rejected 0") || batches != 3 {
+		t.Fatalf("push: exit %d, %d batches\nstdout %s\nstderr %s", code, batches, out, errs)
+	}
+	id := regexp.MustCompile(`import (imp_[0-9a-f]+)`).FindStringSubmatch(errs)
+	if id == nil {
+		t.Fatalf("stderr names no import: %s", errs)
+	}
+	im, err := c.FindImport(ctx, id[1])
+	if err != nil || im.State != "finished" || im.Accounts != 1 {
+		t.Fatalf("import after the push: %+v %v", im, err)
+	}
+	clock.Set(clock.Now().Add(billing.DefaultSettleQuiet))
+	if err := svc.SettleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bills, err := store.ListBills(ctx, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// each day 40 audio minutes × 0.99/1000 = 0.0396 → 0.04, once
+	var got []string
+	for _, b := range bills {
+		got = append(got, b.Kind+" "+b.Date+" "+b.Total)
+	}
+	if want := "daily 2024-10-01 0.04|daily 2024-10-02 0.04|daily 2024-10-03 0.04"; strings.Join(got, "|") != want {
+		t.Fatalf("bills after the import: %q, want %s", got, want)
+	}
+}

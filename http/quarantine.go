@@ -1,0 +1,52 @@
+package http
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/livebill/livebill"
+)
+
+// quarantineRoutes registers the operator's remedies for an account that
+// cannot be rated: cancelling a purchase made in error, and the list of
+// accounts the settlement leaves out. Both are operator (admin) routes.
+func (s *Server) quarantineRoutes() []route {
+	return []route{
+		{method: "POST", path: "/v1/accounts/{id}/purchases/{purchase}/cancel", access: Admin, handle: s.cancelPurchase},
+		{method: "GET", path: "/v1/quarantine", access: Admin, handle: s.listQuarantines},
+	}
+}
+
+func (s *Server) cancelPurchase(w http.ResponseWriter, r *http.Request) {
+	p, err := s.Billing.CancelPurchase(r.Context(), r.PathValue("id"), r.PathValue("purchase"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) listQuarantines(w http.ResponseWriter, r *http.Request) {
+	qs, err := s.Store.ListQuarantines(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if qs == nil {
+		qs = []*livebill.Quarantine{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": qs})
+}
+
+// checkPath refuses a path with a segment no id can be (a NUL byte, a
+// control character, invalid UTF-8, longer than an id): such a value
+// never reaches the store, where PostgreSQL would refuse it with an
+// internal error and SQLite look it up.
+func checkPath(path string) error {
+	for _, seg := range strings.Split(path, "/") {
+		if p := livebill.TextProblem(seg); p != "" {
+			return livebill.Errorf(livebill.EINVALID, "path: segment %s %s", livebill.Shown(seg), p)
+		}
+	}
+	return nil
+}
