@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -66,7 +67,13 @@ func (s *DB) AcquireLease(ctx context.Context, in *livebill.AcquireLeaseInput) (
 		var err error
 		if in.Capacity > 0 {
 			if s.dialect.Numbered {
-				slot, err = s.acquirePG(ctx, in, now, ends)
+				// first a random slot alone (in a pool with room, most
+				// often free: a single-row upsert), then a search of the
+				// free ones
+				slot, err = s.probePG(ctx, in, now, ends, rand.IntN(in.Capacity))
+				if errors.Is(err, sql.ErrNoRows) {
+					slot, err = s.acquirePG(ctx, in, now, ends)
+				}
 			} else {
 				slot, err = s.acquireSQLite(ctx, in, now, ends)
 			}
@@ -149,6 +156,25 @@ RETURNING slot`
 	var slot int
 	err := s.db.QueryRowContext(ctx, q, in.Account, in.Pool, in.ID, in.App, in.Capacity, now, ends, in.Kind, in.Holder, meterState(in)).Scan(&slot)
 	return slot, err
+}
+
+// probePG is acquirePG for one slot: it takes it only if it is free and
+// the id is not already a lease of the account.
+func (s *DB) probePG(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64, slot int) (int, error) {
+	const q = `WITH taken AS (
+	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, ends_ms)
+	SELECT $1, $2, $5::int, $3, $4, $7
+	WHERE NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = $1 AND l.id = $3)
+	ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id, app = EXCLUDED.app, ends_ms = EXCLUDED.ends_ms
+	WHERE lease_slots.ends_ms <= $6
+	RETURNING slot
+)
+INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state)
+SELECT $1, $3, $4, $8, $2, slot, $9, $6, $7, $10 FROM taken
+RETURNING slot`
+	var got int
+	err := s.db.QueryRowContext(ctx, q, in.Account, in.Pool, in.ID, in.App, slot, now, ends, in.Kind, in.Holder, meterState(in)).Scan(&got)
+	return got, err
 }
 
 // acquireSQLite is acquirePG as a transaction of two statements (SQLite
