@@ -159,10 +159,16 @@ func (s *Service) account(ctx context.Context, id string) (*account, error) {
 	if loaded { // another caller loaded it meanwhile
 		return a, nil
 	}
-	if err := s.reload(ctx, a, true); err != nil {
-		return nil, err
+	err := s.reload(ctx, a, true)
+	if err == nil {
+		err = s.tail(ctx, a)
 	}
-	if err := s.tail(ctx, a); err != nil {
+	if err != nil {
+		s.mu.Lock()
+		if s.accounts[id] == a {
+			delete(s.accounts, id) // the next decision tries again
+		}
+		s.mu.Unlock()
 		return nil, err
 	}
 	a.mu.Lock()
