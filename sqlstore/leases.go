@@ -14,14 +14,20 @@ import (
 var _ livebill.LeaseStore = (*DB)(nil)
 
 // Leases (migration 0014). lease_slots is the lock: one row per (account,
-// pool, slot) naming the lease that holds it and until when (ends_ms).
-// A lease takes a slot by an upsert that succeeds only if the slot is
-// free at its instant — never taken, or its lease released or expired
-// (ends_ms ≤ now) — so the database, not a server's memory, decides, and
-// servers sharing it never hand out one slot twice. The slot row is kept
-// after a release (ends_ms = the release instant), so a later lease of the
-// slot always starts at or after the earlier one ended: the history in
-// leases never shows a slot held twice at one instant.
+// pool, slot) naming the lease that holds it, since when (since_ms) and
+// until when (ends_ms; negated once the lease is released: -ends_ms is
+// the release instant). A lease takes a slot by an upsert that succeeds
+// only if the slot is free — never taken, released, or expired at the
+// acquirer's instant (ends_ms ≤ now) — so the database, not a server's
+// memory, decides, and servers sharing it never hand out one slot twice.
+//
+// The slot row is kept after its lease ends, so the next lease of the
+// slot starts no earlier than the last one ended: since = the later of
+// the acquirer's instant and the release instant. (An acquirer's instant
+// is read before its statement runs, and may be older than a release
+// another server committed meanwhile; the slot is free — it was released —
+// and the new lease counts from the release.) So the history never shows
+// a slot held twice at one instant.
 //
 // leases is the history: every lease granted, with the instant it was
 // acquired and the instant it ends (moved by renewals, set by a release).
@@ -63,26 +69,26 @@ func (s *DB) AcquireLease(ctx context.Context, in *livebill.AcquireLeaseInput) (
 		return nil, false, livebill.Errorf(livebill.EINVALID, "lease %q: it must end after it starts", in.ID)
 	}
 	for attempt := 0; attempt < acquireAttempts; attempt++ {
-		var slot int
+		var t taken
 		var err error
 		if in.Capacity > 0 {
 			if s.dialect.Numbered {
 				// first a random slot alone (in a pool with room, most
 				// often free: a single-row upsert), then a search of the
 				// free ones
-				slot, err = s.probePG(ctx, in, now, ends, rand.IntN(in.Capacity))
+				t, err = s.acquirePG(ctx, in, now, ends, rand.IntN(in.Capacity))
 				if errors.Is(err, sql.ErrNoRows) {
-					slot, err = s.acquirePG(ctx, in, now, ends)
+					t, err = s.acquirePG(ctx, in, now, ends, -1)
 				}
 			} else {
-				slot, err = s.acquireSQLite(ctx, in, now, ends)
+				t, err = s.acquireSQLite(ctx, in, now, ends)
 			}
 		} else {
 			err = sql.ErrNoRows
 		}
 		if err == nil {
-			l := &livebill.Lease{Account: in.Account, ID: in.ID, App: in.App, Kind: in.Kind, Pool: in.Pool, Slot: slot,
-				Holder: in.Holder, Acquired: time.UnixMilli(now).UTC(), Ends: time.UnixMilli(ends).UTC()}
+			l := &livebill.Lease{Account: in.Account, ID: in.ID, App: in.App, Kind: in.Kind, Pool: in.Pool, Slot: t.slot,
+				Holder: in.Holder, Acquired: time.UnixMilli(t.since).UTC(), Ends: time.UnixMilli(t.ends).UTC()}
 			return l, true, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) && !uniqueViolation(err) && !transient(err) {
@@ -122,89 +128,95 @@ func (s *DB) again(ctx context.Context, had *livebill.Lease, in *livebill.Acquir
 	}
 	l, err := s.RenewLease(ctx, in.Account, in.App, in.ID, in.Now, in.Ends)
 	if livebill.ErrorCode(err) == livebill.ECONFLICT { // it ended in between
-		return s.findLeaseOnly(ctx, in.Account, in.ID)
+		l, err = s.FindLease(ctx, in.Account, in.ID)
 	}
 	return l, false, err
 }
 
-func (s *DB) findLeaseOnly(ctx context.Context, account, id string) (*livebill.Lease, bool, error) {
-	l, err := s.FindLease(ctx, account, id)
-	return l, false, err
+// taken is the slot a lease took and its span there.
+type taken struct {
+	slot        int
+	since, ends int64
 }
 
-// acquirePG takes a slot and records the lease in one statement: a free
-// slot picked at random (so acquirers racing for one pool mostly pick
-// different ones), unless the id is already a lease of the account; the
-// upsert takes the slot only if it is still free when its row is locked (a
-// concurrent acquirer may have taken it: no row).
-func (s *DB) acquirePG(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64) (int, error) {
-	const q = `WITH free AS (
+// takeSlot is the upsert that takes a free slot (its values: account,
+// pool, slot, lease id, app, since, ends; $6 is the acquirer's instant):
+// on an existing row only if it is free at $6, the new lease counting
+// from the later of $6 and the release of the last one (-ends_ms), and
+// ending after that.
+const takeSlot = `ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id, app = EXCLUDED.app,
+		since_ms = GREATEST(EXCLUDED.since_ms, -lease_slots.ends_ms),
+		ends_ms = GREATEST(EXCLUDED.ends_ms, -lease_slots.ends_ms + 1)
+	WHERE lease_slots.ends_ms <= $6
+	RETURNING slot, since_ms, ends_ms`
+
+// acquirePG takes a slot and records the lease in one statement: slot
+// probe, or with probe < 0 a free slot picked at random (so acquirers
+// racing for one pool mostly pick different ones), unless the id is
+// already a lease of the account. The upsert takes the slot only if it is
+// still free when its row is locked (a concurrent acquirer may have taken
+// it: no row).
+func (s *DB) acquirePG(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64, probe int) (taken, error) {
+	const search = `WITH free AS (
 	SELECT n FROM generate_series(0, $5::int - 1) AS n
 	WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = $1 AND x.pool = $2 AND x.slot = n AND x.ends_ms > $6)
 	  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = $1 AND l.id = $3)
 	ORDER BY random() LIMIT 1
 ), taken AS (
-	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, ends_ms)
-	SELECT $1, $2, n, $3, $4, $7 FROM free
-	ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id, app = EXCLUDED.app, ends_ms = EXCLUDED.ends_ms
-	WHERE lease_slots.ends_ms <= $6
-	RETURNING slot
+	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, since_ms, ends_ms)
+	SELECT $1, $2, n, $3, $4, $6, $7 FROM free
+	` + takeSlot + `
 )
 INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state)
-SELECT $1, $3, $4, $8, $2, slot, $9, $6, $7, $10 FROM taken
-RETURNING slot`
-	var slot int
-	err := s.db.QueryRowContext(ctx, q, in.Account, in.Pool, in.ID, in.App, in.Capacity, now, ends, in.Kind, in.Holder, meterState(in)).Scan(&slot)
-	return slot, err
-}
-
-// probePG is acquirePG for one slot: it takes it only if it is free and
-// the id is not already a lease of the account.
-func (s *DB) probePG(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64, slot int) (int, error) {
-	const q = `WITH taken AS (
-	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, ends_ms)
-	SELECT $1, $2, $5::int, $3, $4, $7
+SELECT $1, $3, $4, $8, $2, slot, $9, since_ms, ends_ms, $10 FROM taken
+RETURNING slot, acquired_ms, ends_ms`
+	const one = `WITH taken AS (
+	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, since_ms, ends_ms)
+	SELECT $1, $2, $5::int, $3, $4, $6, $7
 	WHERE NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = $1 AND l.id = $3)
-	ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id, app = EXCLUDED.app, ends_ms = EXCLUDED.ends_ms
-	WHERE lease_slots.ends_ms <= $6
-	RETURNING slot
+	` + takeSlot + `
 )
 INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state)
-SELECT $1, $3, $4, $8, $2, slot, $9, $6, $7, $10 FROM taken
-RETURNING slot`
-	var got int
-	err := s.db.QueryRowContext(ctx, q, in.Account, in.Pool, in.ID, in.App, slot, now, ends, in.Kind, in.Holder, meterState(in)).Scan(&got)
-	return got, err
+SELECT $1, $3, $4, $8, $2, slot, $9, since_ms, ends_ms, $10 FROM taken
+RETURNING slot, acquired_ms, ends_ms`
+	q, n := search, in.Capacity
+	if probe >= 0 {
+		q, n = one, probe
+	}
+	var t taken
+	err := s.db.QueryRowContext(ctx, q, in.Account, in.Pool, in.ID, in.App, n, now, ends, in.Kind, in.Holder, meterState(in)).Scan(&t.slot, &t.since, &t.ends)
+	return t, err
 }
 
-// acquireSQLite is acquirePG as a transaction of two statements (SQLite
-// has no data-modifying CTEs; its one writer makes them atomic anyway).
-func (s *DB) acquireSQLite(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64) (int, error) {
+// acquireSQLite is acquirePG's search as a transaction of two statements
+// (SQLite has no data-modifying CTEs; its one writer makes them atomic
+// anyway).
+func (s *DB) acquireSQLite(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64) (taken, error) {
+	var t taken
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return t, err
 	}
 	defer tx.Rollback()
-	const q = `WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM series WHERE n + 1 < ?)
-INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, ends_ms)
-SELECT ?, ?, n, ?, ?, ? FROM series
-WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ? AND x.pool = ? AND x.slot = n AND x.ends_ms > ?)
-  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ? AND l.id = ?)
+	const q = `WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM series WHERE n + 1 < ?1)
+INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, since_ms, ends_ms)
+SELECT ?2, ?3, n, ?4, ?5, ?6, ?7 FROM series
+WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ?2 AND x.pool = ?3 AND x.slot = n AND x.ends_ms > ?6)
+  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ?2 AND l.id = ?4)
 ORDER BY random() LIMIT 1
-ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id, app = excluded.app, ends_ms = excluded.ends_ms
-WHERE lease_slots.ends_ms <= ?
-RETURNING slot`
-	var slot int
-	err = tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, in.App, ends, in.Account, in.Pool, now, in.Account, in.ID,
-		now).Scan(&slot)
-	if err != nil {
-		return 0, err
+ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id, app = excluded.app,
+	since_ms = max(excluded.since_ms, -lease_slots.ends_ms),
+	ends_ms = max(excluded.ends_ms, -lease_slots.ends_ms + 1)
+WHERE lease_slots.ends_ms <= ?6
+RETURNING slot, since_ms, ends_ms`
+	if err := tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, in.App, now, ends).Scan(&t.slot, &t.since, &t.ends); err != nil {
+		return t, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.Account, in.ID, in.App, in.Kind, in.Pool, slot, in.Holder, now, ends, meterState(in)); err != nil {
-		return 0, err
+		in.Account, in.ID, in.App, in.Kind, in.Pool, t.slot, in.Holder, t.since, t.ends, meterState(in)); err != nil {
+		return t, err
 	}
-	return slot, tx.Commit()
+	return t, tx.Commit()
 }
 
 // meterState is a new lease's meter_state: 0 (its start and stop events
@@ -242,9 +254,10 @@ func (s *DB) ReleaseLease(ctx context.Context, account, app, id string, now time
 }
 
 // endLease sets a held lease's end: a renewal moves it to ends (never
-// earlier), a release sets it to now and marks the lease released. The
-// slot row is updated first, and only while the lease holds it at now; the
-// lease row follows in the same statement or transaction.
+// earlier), a release sets it to now (not before the lease began) and
+// marks the slot and the lease released. The slot row is updated first,
+// and only while the lease holds it at now; the lease row follows in the
+// same statement or transaction.
 func (s *DB) endLease(ctx context.Context, account, app, id string, now, ends int64, release bool) (*livebill.Lease, error) {
 	rel := 0
 	if release {
@@ -253,14 +266,12 @@ func (s *DB) endLease(ctx context.Context, account, app, id string, now, ends in
 	var l *livebill.Lease
 	var err error
 	if s.dialect.Numbered {
-		// CASE, not GREATEST: a release sets the end to now, a renewal
-		// never moves it earlier
 		const q = `WITH s AS (
-	UPDATE lease_slots SET ends_ms = CASE WHEN $5 = 1 OR $3 > ends_ms THEN $3 ELSE ends_ms END
+	UPDATE lease_slots SET ends_ms = CASE WHEN $5 = 1 THEN -GREATEST($4, since_ms) ELSE GREATEST(ends_ms, $3) END
 	WHERE account_id = $1 AND lease_id = $2 AND app = $6 AND ends_ms > $4
 	RETURNING lease_id, ends_ms
 )
-UPDATE leases SET ends_ms = s.ends_ms, released = $5 FROM s
+UPDATE leases SET ends_ms = abs(s.ends_ms), released = $5 FROM s
 WHERE leases.account_id = $1 AND leases.id = s.lease_id
 RETURNING leases.account_id, leases.id, leases.app, leases.kind, leases.pool, leases.slot, leases.holder, leases.acquired_ms, leases.ends_ms, leases.released`
 		l, err = scanLease(s.db.QueryRowContext(ctx, q, account, id, ends, now, rel, app))
@@ -294,8 +305,8 @@ func (s *DB) endLeaseSQLite(ctx context.Context, account, app, id string, now, e
 	}
 	defer tx.Rollback()
 	var newEnds int64
-	err = tx.QueryRowContext(ctx, `UPDATE lease_slots SET ends_ms = CASE WHEN ? = 1 OR ? > ends_ms THEN ? ELSE ends_ms END
-WHERE account_id = ? AND lease_id = ? AND app = ? AND ends_ms > ? RETURNING ends_ms`, rel, ends, ends, account, id, app, now).Scan(&newEnds)
+	err = tx.QueryRowContext(ctx, `UPDATE lease_slots SET ends_ms = CASE WHEN ?1 = 1 THEN -max(?2, since_ms) ELSE max(ends_ms, ?3) END
+WHERE account_id = ?4 AND lease_id = ?5 AND app = ?6 AND ends_ms > ?2 RETURNING abs(ends_ms)`, rel, now, ends, account, id, app).Scan(&newEnds)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,8 @@
 -- Admission leases. lease_slots is the lock: one row per (account, pool,
--- slot), naming the lease that holds it and until when; a lease takes a
--- slot only while it is free (ends_ms <= now), so servers sharing the
--- database never grant a slot twice. leases is the history of every lease
+-- slot), naming the lease that holds it, since and until when (ends_ms,
+-- negated once released); a lease takes a slot only while it is free
+-- (ends_ms <= now), so servers sharing the database never grant a slot
+-- twice. leases is the history of every lease
 -- granted: held from acquired_ms to ends_ms (moved by renewals, set by a
 -- release). meter_state: 0 nothing metered yet, 1 its start event stored,
 -- 2 done (its stop event stored, or a lease of a kind that is not metered).
@@ -11,6 +12,7 @@ CREATE TABLE lease_slots (
 	slot       INTEGER NOT NULL,
 	lease_id   TEXT NOT NULL,
 	app        TEXT NOT NULL DEFAULT '',
+	since_ms   BIGINT NOT NULL,
 	ends_ms    BIGINT NOT NULL,
 	PRIMARY KEY (account_id, pool, slot)
 );

@@ -130,6 +130,36 @@ func testLeases(t *testing.T, open Opener) {
 		t.Errorf("history %v, want %v", got, want)
 	}
 	checkNoOverlap(t, hist, 2)
+
+	// An acquirer's instant is read before its statement runs: one older
+	// than a release committed meanwhile still takes the released slot,
+	// its lease counting from the release (the history stays without
+	// overlap); one older than an expiry finds the slot held.
+	q := func(id string, at time.Time) (*livebill.Lease, bool) {
+		t.Helper()
+		l, ok, err := ls.AcquireLease(ctx, &livebill.AcquireLeaseInput{Account: "a1", ID: id, App: "app1", Pool: "q", Capacity: 1, Now: at, Ends: at.Add(ttl)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, ok
+	}
+	t1 := t0.Add(time.Hour)
+	q("x", t1)
+	if _, err := ls.ReleaseLease(ctx, "a1", "app1", "x", t1.Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	y, ok := q("y", t1.Add(3*time.Second)) // read before x's release
+	if !ok || !y.Acquired.Equal(t1.Add(5*time.Second)) || !y.Ends.Equal(t1.Add(13*time.Second)) {
+		t.Fatalf("y, asked at +3 s after x's release at +5 s: %+v granted %v; want it from +5 s to +13 s", y, ok)
+	}
+	if z, ok := q("z", t1.Add(12*time.Second)); ok { // y holds the slot until +13 s
+		t.Fatalf("z granted while y holds the pool's one slot: %+v", z)
+	}
+	hist, err = ls.LeaseHistory(ctx, "a1", "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoOverlap(t, hist, 1)
 }
 
 // checkNoOverlap checks from a lease history that at no instant more than
