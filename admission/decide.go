@@ -56,8 +56,6 @@ type LeaseNeed struct {
 	Pool     string
 	Capacity int
 	Holder   string
-	// Plan is the purchased plan the pool is made of (metering names it).
-	Plan string
 }
 
 // Pools.
@@ -90,6 +88,16 @@ func (f *Facts) edition(product string) (string, *catalog.Edition) {
 	}
 	e, _ := f.Catalog.Edition(plan)
 	return plan, e
+}
+
+// noRooms is the occupancy of an app with no room: read, never changed.
+var noRooms = NewRooms()
+
+func (f *Facts) roomsOrNone() *Rooms {
+	if f.Rooms == nil {
+		return noRooms
+	}
+	return f.Rooms
 }
 
 func allow() Verdict { return Verdict{Decision: livebill.Allowed()} }
@@ -149,7 +157,7 @@ func Decide(in *livebill.AuthorizeInput, f *Facts) (Verdict, error) {
 			return deny(livebill.DenyNoConcurrency, "", "no live-push concurrency is held now: a push beyond the purchased count is refused (seed 000)"), nil
 		}
 		v := allow()
-		v.Lease = &LeaseNeed{Pool: PoolLivePush, Capacity: n, Holder: in.User, Plan: LivePushPlan}
+		v.Lease = &LeaseNeed{Pool: PoolLivePush, Capacity: n, Holder: in.User}
 		return v, nil
 	case livebill.ActionIndustrialOperate:
 		return decideOperate(in, f)
@@ -163,10 +171,7 @@ func Decide(in *livebill.AuthorizeInput, f *Facts) (Verdict, error) {
 // the room is let in again without counting twice.
 func decideJoin(in *livebill.AuthorizeInput, f *Facts, now int64) Verdict {
 	plan, e := f.edition(in.Product)
-	rooms := f.Rooms
-	if rooms == nil {
-		rooms = NewRooms()
-	}
+	rooms := f.roomsOrNone()
 	if rooms.Present(in.Room, in.User, now) {
 		return allow()
 	}
@@ -202,10 +207,7 @@ func decidePublish(in *livebill.AuthorizeInput, f *Facts, now int64) Verdict {
 		}
 	}
 	plan, e := f.edition(in.Product)
-	rooms := f.Rooms
-	if rooms == nil {
-		rooms = NewRooms()
-	}
+	rooms := f.roomsOrNone()
 	if e != nil && e.MaxPublishers != nil && !rooms.Publishing(in.Room, in.User, now) {
 		if n := rooms.Publishers(in.Room, now); int64(n) >= *e.MaxPublishers {
 			return deny(livebill.DenyPublishersFull, plan, "room %s has %d users publishing, the most %s allows", in.Room, n, plan)
@@ -266,7 +268,7 @@ func decideSession(in *livebill.AuthorizeInput, f *Facts) (Verdict, error) {
 		return deny(livebill.DenyNoConcurrency, "", "no %s concurrency is held in region %q now", plan, in.Region), nil
 	}
 	v := allow()
-	v.Lease = &LeaseNeed{Pool: pool, Capacity: n, Holder: in.User, Plan: plan}
+	v.Lease = &LeaseNeed{Pool: pool, Capacity: n, Holder: in.User}
 	return v, nil
 }
 
@@ -331,7 +333,7 @@ func decideOperate(in *livebill.AuthorizeInput, f *Facts) (Verdict, error) {
 		return deny(livebill.DenyLicenceArea, "", "device %s pushes %d px of camera video; its %d valid licences serve at most %d px", in.Device, area, lic, int64(lic)*per), nil
 	}
 	v := allow()
-	v.Lease = &LeaseNeed{Pool: operatorPool(in.Device), Capacity: 1, Holder: in.User, Plan: "industrial.license"}
+	v.Lease = &LeaseNeed{Pool: operatorPool(in.Device), Capacity: 1, Holder: in.User}
 	return v, nil
 }
 
