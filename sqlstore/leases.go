@@ -140,11 +140,11 @@ type taken struct {
 }
 
 // takeSlot is the upsert that takes a free slot (its values: account,
-// pool, slot, lease id, app, since, ends; $6 is the acquirer's instant):
+// pool, slot, lease id, since, ends; $6 is the acquirer's instant):
 // on an existing row only if it is free at $6, the new lease counting
 // from the later of $6 and the release of the last one (-ends_ms), and
 // ending after that.
-const takeSlot = `ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id, app = EXCLUDED.app,
+const takeSlot = `ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = EXCLUDED.lease_id,
 		since_ms = GREATEST(EXCLUDED.since_ms, -lease_slots.ends_ms),
 		ends_ms = GREATEST(EXCLUDED.ends_ms, -lease_slots.ends_ms + 1)
 	WHERE lease_slots.ends_ms <= $6
@@ -163,16 +163,16 @@ func (s *DB) acquirePG(ctx context.Context, in *livebill.AcquireLeaseInput, now,
 	  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = $1 AND l.id = $3)
 	ORDER BY random() LIMIT 1
 ), taken AS (
-	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, since_ms, ends_ms)
-	SELECT $1, $2, n, $3, $4, $6, $7 FROM free
+	INSERT INTO lease_slots (account_id, pool, slot, lease_id, since_ms, ends_ms)
+	SELECT $1, $2, n, $3, $6, $7 FROM free
 	` + takeSlot + `
 )
 INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state)
 SELECT $1, $3, $4, $8, $2, slot, $9, since_ms, ends_ms, $10 FROM taken
 RETURNING slot, acquired_ms, ends_ms`
 	const one = `WITH taken AS (
-	INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, since_ms, ends_ms)
-	SELECT $1, $2, $5::int, $3, $4, $6, $7
+	INSERT INTO lease_slots (account_id, pool, slot, lease_id, since_ms, ends_ms)
+	SELECT $1, $2, $5::int, $3, $6, $7
 	WHERE NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = $1 AND l.id = $3)
 	` + takeSlot + `
 )
@@ -199,17 +199,17 @@ func (s *DB) acquireSQLite(ctx context.Context, in *livebill.AcquireLeaseInput, 
 	}
 	defer tx.Rollback()
 	const q = `WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM series WHERE n + 1 < ?1)
-INSERT INTO lease_slots (account_id, pool, slot, lease_id, app, since_ms, ends_ms)
-SELECT ?2, ?3, n, ?4, ?5, ?6, ?7 FROM series
-WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ?2 AND x.pool = ?3 AND x.slot = n AND x.ends_ms > ?6)
+INSERT INTO lease_slots (account_id, pool, slot, lease_id, since_ms, ends_ms)
+SELECT ?2, ?3, n, ?4, ?5, ?6 FROM series
+WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ?2 AND x.pool = ?3 AND x.slot = n AND x.ends_ms > ?5)
   AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ?2 AND l.id = ?4)
 ORDER BY random() LIMIT 1
-ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id, app = excluded.app,
+ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id,
 	since_ms = max(excluded.since_ms, -lease_slots.ends_ms),
 	ends_ms = max(excluded.ends_ms, -lease_slots.ends_ms + 1)
-WHERE lease_slots.ends_ms <= ?6
+WHERE lease_slots.ends_ms <= ?5
 RETURNING slot, since_ms, ends_ms`
-	if err := tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, in.App, now, ends).Scan(&t.slot, &t.since, &t.ends); err != nil {
+	if err := tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, now, ends).Scan(&t.slot, &t.since, &t.ends); err != nil {
 		return t, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -267,9 +267,11 @@ func (s *DB) endLease(ctx context.Context, account, app, id string, now, ends in
 	var err error
 	if s.dialect.Numbered {
 		const q = `WITH s AS (
-	UPDATE lease_slots SET ends_ms = CASE WHEN $5 = 1 THEN -GREATEST($4, since_ms) ELSE GREATEST(ends_ms, $3) END
-	WHERE account_id = $1 AND lease_id = $2 AND app = $6 AND ends_ms > $4
-	RETURNING lease_id, ends_ms
+	UPDATE lease_slots x SET ends_ms = CASE WHEN $5 = 1 THEN -GREATEST($4, x.since_ms) ELSE GREATEST(x.ends_ms, $3) END
+	FROM leases l
+	WHERE l.account_id = $1 AND l.id = $2 AND l.app = $6
+	  AND x.account_id = $1 AND x.pool = l.pool AND x.slot = l.slot AND x.lease_id = $2 AND x.ends_ms > $4
+	RETURNING x.lease_id, x.ends_ms
 )
 UPDATE leases SET ends_ms = abs(s.ends_ms), released = $5 FROM s
 WHERE leases.account_id = $1 AND leases.id = s.lease_id
@@ -306,7 +308,8 @@ func (s *DB) endLeaseSQLite(ctx context.Context, account, app, id string, now, e
 	defer tx.Rollback()
 	var newEnds int64
 	err = tx.QueryRowContext(ctx, `UPDATE lease_slots SET ends_ms = CASE WHEN ?1 = 1 THEN -max(?2, since_ms) ELSE max(ends_ms, ?3) END
-WHERE account_id = ?4 AND lease_id = ?5 AND app = ?6 AND ends_ms > ?2 RETURNING abs(ends_ms)`, rel, now, ends, account, id, app).Scan(&newEnds)
+WHERE account_id = ?4 AND (pool, slot) = (SELECT pool, slot FROM leases WHERE account_id = ?4 AND id = ?5 AND app = ?6)
+  AND lease_id = ?5 AND ends_ms > ?2 RETURNING abs(ends_ms)`, rel, now, ends, account, id, app).Scan(&newEnds)
 	if err != nil {
 		return nil, err
 	}

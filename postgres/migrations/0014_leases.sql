@@ -2,21 +2,23 @@
 -- slot), naming the lease that holds it, since and until when (ends_ms,
 -- negated once released); a lease takes a slot only while it is free
 -- (ends_ms <= now), so servers sharing the database never grant a slot
--- twice. leases is the history of every lease
--- granted: held from acquired_ms to ends_ms (moved by renewals, set by a
--- release). meter_state: 0 nothing metered yet, 1 its start event stored,
--- 2 done (its stop event stored, or a lease of a kind that is not metered).
+-- twice. A lease finds its slot through its row in leases (pool, slot),
+-- so the slot row has no index but its key and its updates stay in place.
+-- leases is the history of every lease granted: held from acquired_ms to
+-- ends_ms (moved by renewals, set by a release). meter_state: 0 nothing
+-- metered yet, 1 its start event stored, 2 done (its stop event stored,
+-- or a lease of a kind that is not metered).
+-- fillfactor 50: room on each page for a slot's updates (kept on the page,
+-- no index touched)
 CREATE TABLE lease_slots (
 	account_id TEXT COLLATE "C" NOT NULL,
 	pool       TEXT COLLATE "C" NOT NULL,
 	slot       INTEGER NOT NULL,
 	lease_id   TEXT COLLATE "C" NOT NULL,
-	app        TEXT NOT NULL DEFAULT '',
 	since_ms   BIGINT NOT NULL,
 	ends_ms    BIGINT NOT NULL,
 	PRIMARY KEY (account_id, pool, slot)
-);
-CREATE UNIQUE INDEX lease_slots_lease ON lease_slots(account_id, lease_id);
+) WITH (fillfactor = 50);
 CREATE TABLE leases (
 	account_id  TEXT COLLATE "C" NOT NULL,
 	id          TEXT COLLATE "C" NOT NULL,

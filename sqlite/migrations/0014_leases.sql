@@ -2,21 +2,21 @@
 -- slot), naming the lease that holds it, since and until when (ends_ms,
 -- negated once released); a lease takes a slot only while it is free
 -- (ends_ms <= now), so servers sharing the database never grant a slot
--- twice. leases is the history of every lease
--- granted: held from acquired_ms to ends_ms (moved by renewals, set by a
--- release). meter_state: 0 nothing metered yet, 1 its start event stored,
--- 2 done (its stop event stored, or a lease of a kind that is not metered).
+-- twice. A lease finds its slot through its row in leases (pool, slot),
+-- so the slot row has no index but its key and its updates stay in place.
+-- leases is the history of every lease granted: held from acquired_ms to
+-- ends_ms (moved by renewals, set by a release). meter_state: 0 nothing
+-- metered yet, 1 its start event stored, 2 done (its stop event stored,
+-- or a lease of a kind that is not metered).
 CREATE TABLE lease_slots (
 	account_id TEXT NOT NULL,
 	pool       TEXT NOT NULL,
 	slot       INTEGER NOT NULL,
 	lease_id   TEXT NOT NULL,
-	app        TEXT NOT NULL DEFAULT '',
 	since_ms   BIGINT NOT NULL,
 	ends_ms    BIGINT NOT NULL,
 	PRIMARY KEY (account_id, pool, slot)
 );
-CREATE UNIQUE INDEX lease_slots_lease ON lease_slots(account_id, lease_id);
 CREATE TABLE leases (
 	account_id  TEXT NOT NULL,
 	id          TEXT NOT NULL,
