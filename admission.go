@@ -103,7 +103,7 @@ type CameraSize struct {
 	Height int `json:"height"`
 }
 
-// LeaseActions are the actions that take a lease.
+// LeaseAction reports whether an action takes a lease.
 func LeaseAction(action string) bool {
 	switch action {
 	case ActionCloudGamingStart, ActionCloudGamingPush, ActionIndustrialOperate:
