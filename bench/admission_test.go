@@ -204,6 +204,28 @@ func BenchmarkLeases(b *testing.B) {
 				return err
 			})
 		})
+		if be.name == "postgres" {
+			// what the machine's PostgreSQL commits at the moment: pairs
+			// of two single-row upserts, each its own commit, as many
+			// workers and connections; a lease pair is two commits too
+			b.Run("postgres/commit-baseline", func(b *testing.B) {
+				store := be.open(b, livebill.SystemClock{})
+				db := store.SQL()
+				db.SetMaxOpenConns(leaseConns)
+				db.SetMaxIdleConns(leaseConns)
+				if _, err := db.Exec(`CREATE TABLE baseline (k INTEGER PRIMARY KEY, v BIGINT NOT NULL)`); err != nil {
+					b.Fatal(err)
+				}
+				const upsert = `INSERT INTO baseline (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`
+				run(b, leaseWorkers, "pairs", func(w, i int) error {
+					if _, err := db.ExecContext(ctx, upsert, w, i); err != nil {
+						return err
+					}
+					_, err := db.ExecContext(ctx, upsert, w, -i)
+					return err
+				})
+			})
+		}
 		b.Run(be.name+"/http", func(b *testing.B) {
 			store := be.open(b, livebill.SystemClock{})
 			if be.name == "postgres" {
