@@ -267,11 +267,10 @@ func (s *DB) endLease(ctx context.Context, account, app, id string, now, ends in
 	var err error
 	if s.dialect.Numbered {
 		const q = `WITH s AS (
-	UPDATE lease_slots x SET ends_ms = CASE WHEN $5 = 1 THEN -GREATEST($4, x.since_ms) ELSE GREATEST(x.ends_ms, $3) END
-	FROM leases l
-	WHERE l.account_id = $1 AND l.id = $2 AND l.app = $6
-	  AND x.account_id = $1 AND x.pool = l.pool AND x.slot = l.slot AND x.lease_id = $2 AND x.ends_ms > $4
-	RETURNING x.lease_id, x.ends_ms
+	UPDATE lease_slots SET ends_ms = CASE WHEN $5 = 1 THEN -GREATEST($4, since_ms) ELSE GREATEST(ends_ms, $3) END
+	WHERE account_id = $1 AND (pool, slot) = (SELECT pool, slot FROM leases WHERE account_id = $1 AND id = $2 AND app = $6)
+	  AND lease_id = $2 AND ends_ms > $4
+	RETURNING lease_id, ends_ms
 )
 UPDATE leases SET ends_ms = abs(s.ends_ms), released = $5 FROM s
 WHERE leases.account_id = $1 AND leases.id = s.lease_id
