@@ -24,7 +24,7 @@ import (
 func admissionServer(tb testing.TB, store *sqlstore.DB) (string, *admission.Service, string) {
 	clock := livebill.SystemClock{}
 	svc := billing.New(store, clock)
-	adm := &admission.Service{Store: store, Leases: store, Accounts: svc, Clock: clock, Status: &billing.TrialStops{Billing: svc}}
+	adm := &admission.Service{Store: store, Leases: store, Accounts: svc, Clock: clock, Status: svc}
 	srv := lbhttp.NewServer(store, svc)
 	srv.AdminKey = "bench-operator-key-0123456789abcdef0123"
 	srv.Admission = adm

@@ -133,6 +133,10 @@ func (s *Server) guard(rt route) http.Handler {
 			s.refuse(w, r, livebill.Errorf(livebill.ENOTFOUND, "account %q not found", r.PathValue("id")))
 			return
 		}
+		noteKey(w, p.keyID)
+		if s.reclaimed(w, r, rt, p) {
+			return
+		}
 		r = r.WithContext(withPrincipal(r.Context(), p))
 		if rt.creates {
 			s.idempotent(w, r, p, rt.handle)

@@ -1,11 +1,11 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"reflect"
 	"strings"
@@ -68,6 +68,10 @@ func StatusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case livebill.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case livebill.EGONE:
+		return http.StatusGone
+	case livebill.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -78,8 +82,7 @@ func StatusOf(err error) int {
 func problemOf(status int, code string, err error, details ...error) Problem {
 	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: err.Error()}
 	if code == livebill.EINTERNAL {
-		log.Printf("internal error: %v", err)
-		p.Detail = "internal error"
+		p.Detail = "internal error" // the error itself is in the access log (noteError)
 		return p
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 1 {
@@ -108,11 +111,23 @@ func problemOf(status int, code string, err error, details ...error) Problem {
 // writeError answers err (and the single problems details) as a problem
 // document with the status of its code.
 func writeError(w http.ResponseWriter, err error, details ...error) {
+	if livebill.ErrorCode(err) == livebill.EINTERNAL {
+		noteError(w, err)
+	}
 	writeProblem(w, problemOf(StatusOf(err), livebill.ErrorCode(err), err, details...))
 }
 
 func writeProblem(w http.ResponseWriter, p Problem) {
 	writeJSONAs(w, ProblemType, p.Status, p)
+}
+
+// jsonBytes is v as writeJSON writes it.
+func jsonBytes(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+	return b.Bytes()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -14,7 +14,11 @@ type route struct {
 	access       Access
 	body         int64 // bytes; 0 means maxJSONBody
 	creates      bool  // creates something: Idempotency-Key honoured
-	handle       http.HandlerFunc
+	// audit: an operator may still read it of a reclaimed account (what
+	// is kept of it: bills, ledger, history); every other route of a
+	// reclaimed account answers 410 Gone.
+	audit  bool
+	handle http.HandlerFunc
 }
 
 // routes is the route table: every route the server serves, with its
@@ -23,6 +27,8 @@ func (s *Server) routes() []route {
 	rs := []route{
 		{method: "GET", path: "/v1/openapi.json", access: Public, handle: serveOpenAPI},
 		{method: "GET", path: "/v1/health", access: Public, handle: health},
+		{method: "GET", path: "/v1/ready", access: Public, handle: s.ready},
+		{method: "GET", path: "/v1/metrics", access: Admin, handle: s.metrics},
 
 		{method: "POST", path: "/v1/accounts", access: Admin, creates: true, handle: s.createAccount},
 		{method: "GET", path: "/v1/accounts", access: Admin, handle: s.listAccounts},
@@ -40,7 +46,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/accounts/{id}/statements/{month}", access: Account, handle: s.statement},
 		{method: "GET", path: "/v1/accounts/{id}/rejections", access: Account, handle: s.rejections},
 		{method: "GET", path: "/v1/accounts/{id}/usage", access: Account, handle: s.usage},
-		{method: "GET", path: "/v1/accounts/{id}/bills", access: Account, handle: s.listBills},
+		{method: "GET", path: "/v1/accounts/{id}/bills", access: Account, audit: true, handle: s.listBills},
 		{method: "POST", path: "/v1/accounts/{id}/settle", access: Admin, handle: s.settle},
 		{method: "GET", path: "/v1/accounts/{id}/quote", access: Account, handle: s.accountQuote},
 
@@ -57,9 +63,10 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/keys", access: Admin, handle: s.listKeys},
 		{method: "DELETE", path: "/v1/keys/{id}", access: Admin, handle: s.revokeKey},
 	}
-	rs = append(rs, s.ingestRoutes()...)     // webhook configuration and vendor webhooks (ingest.go)
-	rs = append(rs, s.quarantineRoutes()...) // purchase cancellation, quarantine (quarantine.go)
-	return append(rs, s.importRoutes()...)   // bulk imports (imports.go)
+	rs = append(rs, s.ingestRoutes()...)      // webhook configuration and vendor webhooks (ingest.go)
+	rs = append(rs, s.quarantineRoutes()...)  // purchase cancellation, quarantine (quarantine.go)
+	rs = append(rs, s.importRoutes()...)      // bulk imports (imports.go)
+	return append(rs, s.lifecycleRoutes()...) // states, ledger, history, endpoints, deliveries (lifecycle.go)
 }
 
 // Route describes a route of the table, for documentation and tests.
@@ -94,34 +101,43 @@ func (s *Server) mux() (*http.ServeMux, map[string]Access) {
 	return mux, access
 }
 
-// Handler returns the API's routes.
+// Handler returns the API's routes. Every request is logged and measured
+// by its route (observe.go).
 func (s *Server) Handler() http.Handler {
 	mux, access := s.mux()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkPath(r.URL.Path); err != nil {
-			writeError(w, err)
-			return
-		}
 		_, pattern := mux.Handler(r)
-		if pattern != "" {
-			if access[pattern] == "" { // fail closed: never serve a route the table does not know
-				writeError(w, fmt.Errorf("route %s has no access policy", pattern))
+		s.observe(w, r, pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := checkPath(r.URL.Path); err != nil {
+				writeError(w, err)
 				return
 			}
-			mux.ServeHTTP(w, r)
-			return
-		}
-		// No route: let the mux decide between 404 and 405 (it sets Allow),
-		// and answer with a problem like every other error.
-		rec := &statusRecorder{header: w.Header()}
-		mux.ServeHTTP(rec, r)
-		if rec.code == http.StatusMethodNotAllowed {
-			writeProblem(w, problemOf(http.StatusMethodNotAllowed, codeMethodNotAllowed,
-				fmt.Errorf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, w.Header().Get("Allow"))))
-			return
-		}
-		writeError(w, livebill.Errorf(livebill.ENOTFOUND, "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
+			serveRoute(mux, access, pattern, w, r)
+		})
 	})
+}
+
+// serveRoute serves r by the route the mux matched (pattern), or answers why
+// none does.
+func serveRoute(mux *http.ServeMux, access map[string]Access, pattern string, w http.ResponseWriter, r *http.Request) {
+	if pattern != "" {
+		if access[pattern] == "" { // fail closed: never serve a route the table does not know
+			writeError(w, fmt.Errorf("route %s has no access policy", pattern))
+			return
+		}
+		mux.ServeHTTP(w, r)
+		return
+	}
+	// No route: let the mux decide between 404 and 405 (it sets Allow),
+	// and answer with a problem like every other error.
+	rec := &statusRecorder{header: w.Header()}
+	mux.ServeHTTP(rec, r)
+	if rec.code == http.StatusMethodNotAllowed {
+		writeProblem(w, problemOf(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+			fmt.Errorf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, w.Header().Get("Allow"))))
+		return
+	}
+	writeError(w, livebill.Errorf(livebill.ENOTFOUND, "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
 }
 
 // statusRecorder captures the status the mux would answer with.
@@ -137,8 +153,4 @@ func (s *statusRecorder) WriteHeader(code int)        { s.code = code }
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openapi)
-}
-
-func health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

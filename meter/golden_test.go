@@ -50,8 +50,8 @@ func digestOf(t testing.TB, cat *catalog.Catalog, events int, seed uint64, tasks
 		fmt.Fprintf(h, "L %+v\n", r)
 	}
 	for _, n := range m.Notices() {
-		// the fields (and form) the digests were pinned with; a stop's
-		// Until, added later, is never set by the meter
+		// the fields a meter's notices have (as %+v printed them before
+		// notices had a reason)
 		fmt.Fprintf(h, "N {Code:%s App:%s Item:%s Time:%s Message:%s}\n", n.Code, n.App, n.Item, n.Time, n.Message)
 	}
 	mau := m.MAU()

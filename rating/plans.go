@@ -455,11 +455,7 @@ func (q *quoter) stopNotices() {
 		if s.Resume > 0 {
 			msg += fmt.Sprintf("; a new pack or paid plan resumed it at %s", q.fmtTime(s.Resume))
 		}
-		n := livebill.Notice{Code: livebill.NoticeServiceStop, App: s.App, Time: q.fmtTime(s.At), Message: msg}
-		if s.Resume > 0 {
-			n.Until = q.fmtTime(s.Resume)
-		}
-		q.notices = append(q.notices, n)
+		q.notices = append(q.notices, livebill.Notice{Code: livebill.NoticeServiceStop, App: s.App, Time: q.fmtTime(s.At), Message: msg})
 		if s.FirstBlocked == 0 {
 			continue
 		}

@@ -327,6 +327,11 @@ func TestOperationsDoc(t *testing.T) {
 		d.stop(p)
 	})
 
+	t.Run("Monitoring", func(t *testing.T) {
+		d.t = t
+		monitoringDoc(t, d)
+	})
+
 	d.t = t
 	for label, b := range d.blocks {
 		if !d.used[label] {
@@ -365,7 +370,7 @@ func withoutPassword(t *testing.T, s string) (string, string) {
 
 // quoteOn opens the PostgreSQL database at dsn in process (filling it
 // first with account "acct" and 50 screenshots when fill is set) and
-// returns the account's October 2024 quote.
+// returns the account's quote of the month of screenshotDay.
 func quoteOn(t *testing.T, dsn string, fill bool) string {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), dsn, nil)
@@ -377,5 +382,6 @@ func quoteOn(t *testing.T, dsn string, fill bool) string {
 	if fill {
 		setupAccount(t, c, 50)
 	}
-	return string(serverQuote(t, c))
+	month := time.Date(screenshotDay.Year(), screenshotDay.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return string(serverQuote(t, c, month.Format(time.DateOnly), month.AddDate(0, 1, 0).Format(time.DateOnly)))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"os/signal"
 	"strconv"
@@ -16,13 +15,15 @@ import (
 	"github.com/livebill/livebill/admission"
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
+	"github.com/livebill/livebill/notify"
 	"github.com/livebill/livebill/postgres"
+	"github.com/livebill/livebill/prometheus"
 	"github.com/livebill/livebill/sqlite"
 	"github.com/livebill/livebill/sqlstore"
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--lease-ttl D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT] [--notify-every D] [--lease-ttl D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -40,7 +41,11 @@ import (events push --import) holds its accounts until it finishes, or
 for --import-timeout after its last batch. A settled bill is never
 rewritten, later changes are issued as adjustments. Vendor callbacks
 whose own timestamp is more than --webhook-window from the server's clock
-are refused (401), so a captured callback cannot be replayed.
+are refused (401), so a captured callback cannot be replayed. Each tick
+also runs the account lifecycle: an account in arrears past its grace is
+suspended, one suspended past its reclaim date is reclaimed. Every
+--notify-every, the notifications of state changes and bills go out to
+the registered webhook endpoints.
 
 Event times are bounded around the server's clock: an event older than
 --event-max-age (default 730d: last year's history can be imported whole
@@ -67,10 +72,17 @@ pushes, industrial operation) are granted in the database, so servers
 sharing one PostgreSQL never grant more than was purchased; a lease not
 renewed within its time to live (--lease-ttl by default) expires.
 
-Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
-an API key (Authorization: Bearer <key>). The operator key is
-$LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either, the
-first start makes one and prints it once on stderr.
+Every route but /v1/health, /v1/ready, /v1/openapi.json and the vendor
+webhooks needs an API key (Authorization: Bearer <key>). The operator key
+is $LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either,
+the first start makes one and prints it once on stderr.
+
+Logs go to stderr, as text or JSON (--log-format): one line per request
+answered (method, route, status, duration, bytes, key id) and the
+server's notices. /v1/health answers while the process serves; /v1/ready
+while its database answers too. Prometheus metrics are at /v1/metrics
+(operator key), and at /metrics without a key on --metrics-addr, a
+separate listener to keep on a private address.
 
 ` + dbHelp
 
@@ -105,6 +117,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
 	quietFor := fs.Duration("settle-quiet", billing.DefaultSettleQuiet, "a day is settled only once nothing for it (events, a purchase or refund taking effect that day) has arrived for this long, per account and billing day; POST /v1/accounts/{id}/settle?force=true overrides")
 	importTimeout := fs.Duration("import-timeout", billing.DefaultImportTimeout, "an unfinished import stops holding its accounts' settlement this long after its last batch")
+	notifyEvery := fs.Duration("notify-every", time.Second, "how often to send due notifications to webhook endpoints (0: never; they wait in the outbox)")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
 	window := fs.Duration("webhook-window", webhook.DefaultWindow, "vendor callbacks whose own timestamp (TRTC CallbackTs, LiveKit token nbf, Agora notifyMs) is further than this from the server's clock are refused")
 	grace := fs.Duration("shutdown-timeout", 20*time.Second, "on SIGTERM or SIGINT, how long to wait for the requests in flight and the settlement in progress before cutting them")
@@ -112,6 +125,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&maxAge, "event-max-age", "reject events older than this on the server's clock (e.g. 730d, 36h)")
 	maxFuture := days(billing.DefaultEventMaxFuture)
 	fs.Var(&maxFuture, "event-max-future", "reject events more than this ahead of the server's clock (e.g. 1h)")
+	logFormat := fs.String("log-format", "text", "log format on stderr: text (key=value) or json (one object per line)")
+	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
+	metricsAddr := fs.String("metrics-addr", "", "also serve the Prometheus metrics at /metrics, without a key, on this address (keep it private; default: off, /v1/metrics with an operator key only)")
 	leaseTTL := fs.Duration("lease-ttl", admission.DefaultLeaseTTL, "a lease's time to live without renewal when the request names none")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -120,6 +136,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 {
 		fs.Usage()
 		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", pos)}
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	for _, f := range []struct {
 		name string
@@ -144,20 +164,31 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
 	}
+	metrics := prometheus.New(clock, prometheus.BuildOf(readBuildInfo()))
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
 	svc.SettleQuiet = *quietFor
 	svc.ImportTimeout = *importTimeout
 	svc.EventMaxAge, svc.EventMaxFuture = time.Duration(maxAge), time.Duration(maxFuture)
+	svc.Monitor = metrics
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
 	srv.WebhookWindow = *window
 	srv.AdminKey = adminKey
+	srv.Logger, srv.Monitor, srv.Metrics = logger, metrics, metrics.Handler(logger)
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		store.Close()
 		return &exitError{code: 1, err: err}
+	}
+	var msrv *metricsServer
+	if *metricsAddr != "" {
+		if msrv, err = listenMetrics(*metricsAddr, metrics.Handler(logger), logger); err != nil {
+			store.Close()
+			return &exitError{code: 1, err: err}
+		}
+		defer msrv.server.Close() // after the shutdown: its metrics stay readable until then
 	}
 	if adminKey == "" {
 		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
@@ -165,20 +196,26 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			return &exitError{code: 1, err: err}
 		}
 	}
-	logger := log.New(stderr, "livebill: ", log.LstdFlags)
 	admDone := make(chan struct{})
 	if leases, ok := store.(livebill.LeaseStore); ok {
-		adm := &admission.Service{Store: store, Leases: leases, Accounts: svc, Clock: clock, Logf: logger.Printf, LeaseTTL: *leaseTTL,
-			// until the account lifecycle keeps statuses: the trial service stop
-			Status: &billing.TrialStops{Billing: svc},
-			Meter:  &admission.LeaseMeter{Ingest: svc, Leases: leases, Logf: logger.Printf}}
+		logf := func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
+		adm := &admission.Service{Store: store, Leases: leases, Accounts: svc, Status: svc, Clock: clock, Logf: logf, LeaseTTL: *leaseTTL,
+			Meter: &admission.LeaseMeter{Ingest: svc, Leases: leases, Logf: logf}}
 		srv.Admission = adm
 		go func() { defer close(admDone); adm.Run(ctx) }()
 	} else {
 		close(admDone)
 	}
-	logger.Printf("storage: %s, schema version %d", describeDB(db), schemaOf(db))
-	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
+	logger.Info(fmt.Sprintf("storage: %s, schema version %d", describeDB(db), schemaOf(db)))
+	logger.Info(fmt.Sprintf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound))
+	if msrv != nil {
+		logger.Info(fmt.Sprintf("metrics on http://%s/metrics", msrv.addr))
+		go msrv.serve()
+	}
+	if *notifyEvery > 0 {
+		w := &notify.Worker{Store: store, Clock: clock, Logf: func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }}
+		go w.Run(ctx, *notifyEvery)
+	}
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
 	defer cancelSettle()
 	loop := startSettleLoop(ctx.Done(), settleCtx, *every, svc.SettleAll, logger)

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -171,7 +171,7 @@ func settleUntilShutdown(t *testing.T, dir string, free int64, release bool, gra
 	svc := billing.New(store, clock)
 	svc.SettleGroup = 20
 	var logb lockedBuffer
-	logger := log.New(&logb, "", 0)
+	logger := slog.New(slog.NewTextHandler(&logb, nil))
 	stop := make(chan struct{})
 	settleCtx, cancel := context.WithCancel(context.Background())
 	loop := startSettleLoop(stop, settleCtx, time.Millisecond, svc.SettleAll, logger)
@@ -310,22 +310,28 @@ func (h *heldPush) finish() (*livebill.IngestResult, error) {
 	return &res, json.NewDecoder(resp.Body).Decode(&res)
 }
 
-// screenshots is a batch of n screenshot events of account "acct"'s app.
+// screenshotDay is the day the screenshot batches are dated: two days ago
+// (UTC), well within the event times a server with default bounds takes.
+var screenshotDay = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
+
+// screenshots is a batch of n screenshot events of account "acct"'s app,
+// in the first minute of screenshotDay (UTC; 08:00 in the trtc zone).
 func screenshots(n int) []byte {
 	var b bytes.Buffer
 	for i := range n {
-		fmt.Fprintf(&b, `{"id":"s%d","type":"screenshot","app":"app1","time":"2024-10-01T00:00:%02dZ","count":1}`+"\n", i, i%60)
+		tm := screenshotDay.Add(time.Duration(i%60) * time.Second).Format(time.RFC3339)
+		fmt.Fprintf(&b, `{"id":"s%d","type":"screenshot","app":"app1","time":%q,"count":1}`+"\n", i, tm)
 	}
 	return b.Bytes()
 }
 
 // screenshotCount is the count of screenshots the server at url meters
-// for account "acct" on 1 October 2024; key is its operator key.
+// for account "acct" on screenshotDay; key is its operator key.
 func screenshotCount(t *testing.T, server, key string) int64 {
 	t.Helper()
 	c := lbhttp.NewClient(server)
 	c.Key = key
-	us, err := c.Usage(context.Background(), "acct", "2024-10-01", "2024-10-02", "day")
+	us, err := c.Usage(context.Background(), "acct", screenshotDay.Format(time.DateOnly), screenshotDay.AddDate(0, 0, 1).Format(time.DateOnly), "day")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +366,7 @@ func signalDuringPush(t *testing.T, data string, grace time.Duration) (*servePro
 		time.Sleep(10 * time.Millisecond)
 	}
 	// the listener is closed: no new connection is taken
-	if _, err := c.Usage(ctx, "acct", "2024-10-01", "2024-10-02", "day"); err == nil {
+	if _, err := c.Usage(ctx, "acct", screenshotDay.Format(time.DateOnly), screenshotDay.AddDate(0, 0, 1).Format(time.DateOnly), "day"); err == nil {
 		t.Error("a new request was answered after the shutdown began")
 	}
 	return p, h

@@ -257,11 +257,12 @@ func testAdmissionIndustrial(t *testing.T, open Opener) {
 
 // testAdmissionTrialStop: a trial app whose usage exceeded its packs is
 // stopped (SPEC §4 Service stop) and admission refuses it; another app of
-// the account serves.
+// the account serves. An app disabled by an operator is refused too, and
+// serves again once enabled (after the status is read again).
 func testAdmissionTrialStop(t *testing.T, open Opener) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	e := newAdmEnv(t, open, time.Date(2024, 10, 1, 18, 0, 0, 0, sh))
-	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "a1", "catalog": "trtc", "created": "2024-01-10"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "a1", "catalog": "trtc", "created": "2024-01-10", "balance": EnoughMoney}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/a1/apps", map[string]any{"id": "app1"}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/a1/apps", map[string]any{"id": "app2"}, nil)
 	// B receives A's 4K stream for 5 hours: 300 min × 36 = 10,800 pack
@@ -272,9 +273,20 @@ func testAdmissionTrialStop(t *testing.T, open Opener) {
 		`{"id":"3","type":"room.join","time":"2024-10-01T10:00:00+08:00","app":"app1","room":"r","user":"B","subscribe":"all"}`,
 		`{"id":"4","type":"room.leave","time":"2024-10-01T15:00:00+08:00","app":"app1","room":"r","user":"B"}`,
 		`{"id":"5","type":"room.leave","time":"2024-10-01T15:00:00+08:00","app":"app1","room":"r","user":"A"}`)
+	// the account lifecycle records the stop when it settles (its tick)
+	if err := e.svc.SettleAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	d := e.authorize(t, livebill.AuthorizeInput{App: "app1", Action: "room.join", Room: "r2", User: "C"})
 	wantDecision(t, "a join of the stopped trial app", d, livebill.ReasonTrialExhausted)
-	wantDecision(t, "a join of the account's other app", e.authorize(t, livebill.AuthorizeInput{App: "app2", Action: "room.join", Room: "r2", User: "C"}), "")
+	join2 := livebill.AuthorizeInput{App: "app2", Action: "room.join", Room: "r2", User: "C"}
+	wantDecision(t, "a join of the account's other app", e.authorize(t, join2), "")
+	e.mustDo(t, "POST", "/v1/accounts/a1/apps/app2/disable", nil, nil)
+	e.adm.Refresh(context.Background())
+	wantDecision(t, "a join of the disabled app", e.authorize(t, join2), livebill.ReasonAppDisabled)
+	e.mustDo(t, "POST", "/v1/accounts/a1/apps/app2/enable", nil, nil)
+	e.adm.Refresh(context.Background())
+	wantDecision(t, "a join of the app enabled again", e.authorize(t, join2), "")
 }
 
 // sessionCatalog extends cloudgaming with an item that meters session

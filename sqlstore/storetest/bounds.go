@@ -31,6 +31,7 @@ func (e *env) rawHeader(t *testing.T, method, path, body string, header ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+e.client.Key)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -163,7 +164,7 @@ func testBadInputs(t *testing.T, open Opener) {
 // are adjusted, and it cannot be refunded.
 func testPurchaseChecks(t *testing.T, open Opener) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
-	e := newEnv(t, open, time.Date(2024, 10, 2, 12, 0, 0, 0, sh))
+	e := newEnv(t, open, time.Date(2024, 10, 2, 1, 0, 0, 0, sh)) // an hour before the settlement: quiet by then
 	ctx := context.Background()
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-01-10"}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": "app1"}, nil)

@@ -21,7 +21,7 @@ import (
 // plan is cancelled its account is tried again, settles and is released.
 func testQuarantine(t *testing.T, open Opener) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
-	e := newEnv(t, open, time.Date(2024, 10, 2, 12, 0, 0, 0, sh))
+	e := newEnv(t, open, time.Date(2024, 10, 2, 1, 0, 0, 0, sh)) // an hour before the settlement: quiet by then
 	ctx := context.Background()
 	for _, id := range []string{"good1", "badplan", "good2", "y0024", "y1970", "good3"} {
 		e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": id, "catalog": "trtc", "mode": "calculator", "created": "2024-01-10"}, nil)
