@@ -8,8 +8,10 @@
 -- ends_ms (moved by renewals, set by a release). meter_state: 0 nothing
 -- metered yet, 1 its start event stored, 2 done (its stop event stored,
 -- or a lease of a kind that is not metered).
--- fillfactor 50: room on each page for a slot's updates (kept on the page,
--- no index touched)
+-- fillfactor 50 and 70: room on each page for a slot's updates and a
+-- lease's renewals and release (kept on the page, no index touched). The
+-- history is read by account (its key's prefix), so it has no other index
+-- but the metering's partial one.
 CREATE TABLE lease_slots (
 	account_id TEXT COLLATE "C" NOT NULL,
 	pool       TEXT COLLATE "C" NOT NULL,
@@ -32,6 +34,5 @@ CREATE TABLE leases (
 	released    INTEGER NOT NULL DEFAULT 0,
 	meter_state INTEGER NOT NULL DEFAULT 2,
 	PRIMARY KEY (account_id, id)
-);
-CREATE INDEX leases_pool ON leases(account_id, pool, acquired_ms);
+) WITH (fillfactor = 70);
 CREATE INDEX leases_unmetered ON leases(ends_ms) WHERE meter_state < 2;

@@ -31,5 +31,4 @@ CREATE TABLE leases (
 	meter_state INTEGER NOT NULL DEFAULT 2,
 	PRIMARY KEY (account_id, id)
 );
-CREATE INDEX leases_pool ON leases(account_id, pool, acquired_ms);
 CREATE INDEX leases_unmetered ON leases(ends_ms) WHERE meter_state < 2;
