@@ -482,7 +482,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	// An account key pushes events of its own apps only: the others are
 	// rejected one by one (forbidden), the rest of the batch is kept.
 	p, _ := principalOf(r)
-	res, err := s.Billing.IngestFor(r.Context(), p.account, batch)
+	res, err := s.Billing.IngestFor(r.Context(), p.Account, batch)
 	if err != nil {
 		writeError(w, err)
 		return
