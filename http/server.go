@@ -12,7 +12,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
-	"github.com/livebill/livebill/scenario"
 )
 
 // Limits on one request.
@@ -573,31 +571,15 @@ func (s *Server) quote(w http.ResponseWriter, r *http.Request) {
 		writeError(w, readError(err))
 		return
 	}
-	f, err := scenario.Parse(body, "request")
+	q, err := billing.QuoteScenario(body, "request", r.URL.Query().Get("skip_invalid") == "true")
+	var rj *billing.RejectedEvents
+	if errors.As(err, &rj) {
+		writeError(w, livebill.Errorf(livebill.EINVALID, "%v (use ?skip_invalid=true to quote the rest)", rj), rj.Events...)
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if f.EventsFile != "" {
-		writeError(w, livebill.Errorf(livebill.EINVALID, "events_file: not accepted by the API; give events inline"))
-		return
-	}
-	if err := billing.CheckCatalog(f.Catalog); err != nil {
-		writeError(w, err)
-		return
-	}
-	res, err := f.Run()
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if len(res.Rejected) > 0 {
-		if r.URL.Query().Get("skip_invalid") != "true" {
-			writeError(w, livebill.Errorf(livebill.EINVALID, "%d of %d events rejected; nothing quoted (use ?skip_invalid=true to quote the rest)", len(res.Rejected), res.Events), res.Rejected...)
-			return
-		}
-		res.Quote.Notices = append(res.Quote.Notices, livebill.Notice{Code: "events_rejected",
-			Message: fmt.Sprintf("%d of %d events were invalid and left out", len(res.Rejected), res.Events)})
-	}
-	writeJSON(w, http.StatusOK, res.Quote)
+	writeJSON(w, http.StatusOK, q)
 }
