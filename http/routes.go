@@ -3,6 +3,7 @@ package http
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/livebill/livebill"
 )
@@ -88,12 +89,17 @@ func (s *Server) mux() (*http.ServeMux, map[string]Access) {
 	return mux, access
 }
 
-// Handler returns the API's routes.
+// Handler returns the API's routes under /v1, and the console (when the
+// server has one) on every other path.
 func (s *Server) Handler() http.Handler {
 	mux, access := s.mux()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkPath(r.URL.Path); err != nil {
 			writeError(w, err)
+			return
+		}
+		if s.Console != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+			s.Console.ServeHTTP(w, r) // the web console, which authorizes its own pages
 			return
 		}
 		_, pattern := mux.Handler(r)

@@ -48,6 +48,9 @@ type Server struct {
 	// WebhookWindow is how far a callback's own timestamp may be from the
 	// clock before it is refused (default webhook.DefaultWindow).
 	WebhookWindow time.Duration
+	// Console, when set, serves every path outside /v1: the web console
+	// (package console), whose pages authorize themselves by its session.
+	Console http.Handler
 	// Timeouts of a connection (0: the defaults below). Handlers that
 	// may answer slowly (usage) extend their own write deadline.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration

@@ -14,6 +14,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/console"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/sqlite"
@@ -25,7 +26,7 @@ const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
-and quotes. Events are stored durably (acknowledged only after commit) and
+and quotes, and the web console at / (sign in with an API key). Events are stored durably (acknowledged only after commit) and
 idempotently on (account, event id). Every --settle-every, each account's
 live meter (the same meter and rating as 'livebill quote') takes the
 events that arrived and applies those older than --webhook-lateness in
@@ -144,6 +145,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv.WebhookLateness = *lateness
 	srv.WebhookWindow = *window
 	srv.AdminKey = adminKey
+	con, err := console.New(store, svc, adminKey)
+	if err != nil {
+		store.Close()
+		return &exitError{code: 1, err: err}
+	}
+	con.Logger = log.New(stderr, "livebill: ", log.LstdFlags)
+	srv.Console = con.Handler()
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		store.Close()
@@ -157,7 +165,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := log.New(stderr, "livebill: ", log.LstdFlags)
 	logger.Printf("storage: %s, schema version %d", describeDB(db), schemaOf(db))
-	logger.Printf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound)
+	logger.Printf("listening on http://%s (console /, API /v1, OpenAPI /v1/openapi.json)", bound)
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
 	defer cancelSettle()
 	loop := startSettleLoop(ctx.Done(), settleCtx, *every, svc.SettleAll, logger)
