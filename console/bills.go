@@ -17,7 +17,7 @@ import (
 
 type billView struct {
 	livebill.IssuedBill
-	Adjusts     *livebill.IssuedBill  // the bill an adjustment corrects (nil if not found)
+	Adjusts    *livebill.IssuedBill  // the bill an adjustment corrects (nil if not found)
 	AdjustedBy []livebill.IssuedBill // adjustments of this bill
 }
 
