@@ -23,6 +23,7 @@ type usageData struct {
 	Month       string // YYYY-MM shown
 	Day         string // the day of the 5-minute detail, "" for the month
 	From, To    string // the usage range asked for: [From, To)
+	Last        string // the last day of the range
 	Granularity string
 	Charts      []chart
 	Days        []string // the days that can be detailed
@@ -114,6 +115,7 @@ func (s *Server) usage(c *call) {
 		}
 		from, _ := time.ParseInLocation(time.DateOnly, d.From, h.loc)
 		to, _ := time.ParseInLocation(time.DateOnly, d.To, h.loc)
+		d.Last = date(to.AddDate(0, 0, -1))
 		v := &view{locale: c.loc}
 		d.Charts, err = charts(v, h, pts, from, to, d.Granularity)
 		if err != nil {

@@ -30,6 +30,7 @@
         fill: stacked ? c : undefined,
         width: stacked ? 0 : 1.5,
         paths: stacked ? uPlot.paths.bars({ size: [0.8, 60] }) : undefined,
+        points: { show: !stacked },
         value: function (u, v, si, idx) { return idx == null ? "" : fmt(scaled[i][idx]); }
       });
     };
