@@ -124,7 +124,7 @@ func (b *browser) eval(expr string, v any) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage]("JSON.stringify(" + expr + ")"))
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage]("JSON.stringify("+expr+")"))
 	if err != nil {
 		b.t.Fatalf("evaluate %s: %v", expr, err)
 	}
