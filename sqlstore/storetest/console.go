@@ -104,7 +104,7 @@ func NewConsoleEnv(t *testing.T, open Opener) *ConsoleEnv {
 // ConsoleClient is a browser-like client: a cookie jar, no redirects
 // followed (tests read them).
 type ConsoleClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	http *http.Client
 	CSRF string // the session's form token, read from the last page
@@ -119,7 +119,7 @@ type Page struct {
 }
 
 // NewConsoleClient returns a client of the console at base, not signed in.
-func NewConsoleClient(t *testing.T, base string) *ConsoleClient {
+func NewConsoleClient(t testing.TB, base string) *ConsoleClient {
 	jar, _ := cookiejar.New(nil)
 	return &ConsoleClient{t: t, base: base, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
