@@ -70,20 +70,8 @@ func (s *Server) links(ctx context.Context, id string, shown []livebill.IssuedBi
 // bills shows a page of the account's issued bills, in issue order.
 func (s *Server) bills(c *call) {
 	ctx := c.ctx()
-	h, err := s.head(ctx, c.r.PathValue("id"))
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	p, err := livebill.ParsePage("", c.r.URL.Query().Get("after"))
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	p.Limit = 50
-	bs, next, err := s.Store.PageBills(ctx, h.ID, p)
-	if err != nil {
-		c.fail(err)
+	h, bs, next, ok := accountPage(s, c, s.Store.PageBills)
+	if !ok {
 		return
 	}
 	st, err := s.Store.FindSettlement(ctx, h.ID)
@@ -136,9 +124,9 @@ func (s *Server) bill(c *call) {
 // or XLSX, a row per line.
 func (s *Server) billsDownload(c *call) {
 	id := c.r.PathValue("id")
-	format, month := c.r.URL.Query().Get("format"), c.r.URL.Query().Get("month")
-	if format != "csv" && format != "xlsx" {
-		c.fail(livebill.Errorf(livebill.EINVALID, "format: must be csv or xlsx, not %s", livebill.Shown(format)))
+	month := c.r.URL.Query().Get("month")
+	format, ok := c.format()
+	if !ok {
 		return
 	}
 	if _, err := s.Store.FindAccount(c.ctx(), id); err != nil {
@@ -203,9 +191,8 @@ func (s *Server) statement(c *call) {
 // statementDownload writes the statement: CSV its bills' lines, XLSX a
 // summary, the lines and the top-ups.
 func (s *Server) statementDownload(c *call) {
-	format := c.r.URL.Query().Get("format")
-	if format != "csv" && format != "xlsx" {
-		c.fail(livebill.Errorf(livebill.EINVALID, "format: must be csv or xlsx, not %s", livebill.Shown(format)))
+	format, ok := c.format()
+	if !ok {
 		return
 	}
 	st, err := s.Billing.Statement(c.ctx(), c.r.PathValue("id"), c.r.PathValue("month"))

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -198,4 +199,26 @@ func safeNext(next string) string {
 		return "/"
 	}
 	return next
+}
+
+// accountPage reads the account of the path and a page (?after=) of one
+// of its lists, 50 items at most, or answers the error.
+func accountPage[T any](s *Server, c *call, fetch func(context.Context, string, livebill.Page) ([]T, string, error)) (*head, []T, string, bool) {
+	h, err := s.head(c.ctx(), c.r.PathValue("id"))
+	if err != nil {
+		c.fail(err)
+		return nil, nil, "", false
+	}
+	p, err := livebill.ParsePage("", c.r.URL.Query().Get("after"))
+	if err != nil {
+		c.fail(err)
+		return nil, nil, "", false
+	}
+	p.Limit = 50
+	items, next, err := fetch(c.ctx(), h.ID, p)
+	if err != nil {
+		c.fail(err)
+		return nil, nil, "", false
+	}
+	return h, items, next, true
 }

@@ -33,23 +33,12 @@ type purchasesData struct {
 
 func (s *Server) purchases(c *call) {
 	ctx := c.ctx()
-	h, err := s.head(ctx, c.r.PathValue("id"))
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	p, err := livebill.ParsePage("", c.r.URL.Query().Get("after"))
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	p.Limit = 50
-	ps, next, err := s.Store.PagePurchases(ctx, h.ID, p)
-	if err != nil {
-		c.fail(err)
+	h, ps, next, ok := accountPage(s, c, s.Store.PagePurchases)
+	if !ok {
 		return
 	}
 	d := &purchasesData{head: h, Next: next}
+	var err error
 	if d.Refunds, err = s.Store.ListRefunds(ctx, h.ID); err != nil {
 		c.fail(err)
 		return

@@ -240,16 +240,17 @@ func axisUnit(measure string) (string, float64) {
 func (s *Server) usageDownload(c *call) {
 	q := c.r.URL.Query()
 	id := c.r.PathValue("id")
-	format, from, to := q.Get("format"), q.Get("from"), q.Get("to")
+	from, to := q.Get("from"), q.Get("to")
 	grans := []struct{ name, g string }{{"usage", q.Get("granularity")}}
 	if grans[0].g == "" {
 		grans[0].g = "day"
 	}
+	format, ok := c.format()
+	if !ok {
+		return
+	}
 	if format == "xlsx" {
 		grans = []struct{ name, g string }{{"5-minute", "5m"}, {"daily", "day"}}
-	} else if format != "csv" {
-		c.fail(livebill.Errorf(livebill.EINVALID, "format: must be csv or xlsx, not %s", livebill.Shown(format)))
-		return
 	}
 	var tables []export.Table
 	for _, g := range grans {
@@ -261,6 +262,16 @@ func (s *Server) usageDownload(c *call) {
 		tables = append(tables, export.Usage(g.name, pts, g.g))
 	}
 	c.download(fmt.Sprintf("usage-%s-%s-%s", id, from, to), format, tables...)
+}
+
+// format reads ?format= of a download: csv or xlsx, or answers the error.
+func (c *call) format() (string, bool) {
+	f := c.r.URL.Query().Get("format")
+	if f != "csv" && f != "xlsx" {
+		c.fail(livebill.Errorf(livebill.EINVALID, "format: must be csv or xlsx, not %s", livebill.Shown(f)))
+		return "", false
+	}
+	return f, true
 }
 
 // download answers tables as a CSV file (the first) or an XLSX workbook.
