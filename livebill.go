@@ -40,6 +40,9 @@ const (
 	// operator route, an event for another account's app).
 	EFORBIDDEN = "forbidden"
 	EINTERNAL  = "internal"
+	// EUNAVAILABLE: the service cannot answer now (its database does
+	// not answer); try again later.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is a coded domain error.

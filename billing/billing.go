@@ -57,6 +57,9 @@ type Service struct {
 	// than EventMaxFuture ahead, is rejected with the field time named
 	// (0 means DefaultEventMaxAge, DefaultEventMaxFuture).
 	EventMaxAge, EventMaxFuture time.Duration
+	// Monitor, when set, is told of each batch ingested and each
+	// settlement run (SettleAll).
+	Monitor livebill.BillingMonitor
 
 	mu     sync.Mutex           // guards lives (not the slots' meters)
 	lives  map[string]*liveSlot // by account: its live meter and settlement lock
@@ -150,6 +153,7 @@ func (s *Service) Ingest(ctx context.Context, batch []livebill.RawEvent) (*liveb
 // (forbidden), whether the app exists or not, so the caller learns
 // nothing of other accounts' apps. onlyAccount "" allows every account.
 func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []livebill.RawEvent) (*livebill.IngestResult, error) {
+	start := s.Clock.Now()
 	imp := importOf(ctx)
 	days := map[string]billingDay{} // per account, the day of its last event
 	res := &livebill.IngestResult{Errors: []livebill.IngestStatus{}}
@@ -232,6 +236,7 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 	for _, st := range statuses {
 		res.Add(st)
 	}
+	s.monitorIngest(res, start)
 	return res, nil
 }
 
@@ -609,13 +614,21 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time) (
 // SettleAll settles every account; it goes on past an account's error and
 // returns them joined. On a store that reads and writes in batches
 // (livebill.SettleStore) accounts are settled in groups (settleGroups);
-// otherwise one by one.
+// otherwise one by one. The Monitor is told of the run.
 //
 // An account whose stored data cannot be rated is quarantined (judge):
 // reported once, then skipped while its revision stays the same, so one
 // bad account neither fails its group nor is retried and logged on every
 // tick.
 func (s *Service) SettleAll(ctx context.Context) error {
+	start := s.Clock.Now()
+	tally := &runTally{}
+	err := s.settleAll(ctx, tally)
+	s.report(tally, start)
+	return err
+}
+
+func (s *Service) settleAll(ctx context.Context, tally *runTally) error {
 	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
 		return err
 	}
@@ -636,16 +649,25 @@ func (s *Service) SettleAll(ctx context.Context) error {
 		for i, a := range accts {
 			ids[i] = a.ID
 		}
-		return s.settleGroups(ctx, ss, ids, quar)
+		return s.settleGroups(ctx, ss, ids, quar, tally)
 	}
 	var errs []error
 	for _, a := range accts {
-		if q := quar[a.ID]; q != nil && q.Revision == a.Revision {
+		skipped := quar[a.ID] != nil && quar[a.ID].Revision == a.Revision
+		var bills []livebill.IssuedBill
+		var err error
+		if !skipped {
+			if bills, err = s.Settle(ctx, a.ID); err != nil {
+				errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
+			}
+		}
+		z, zerr := accountZone(a)
+		st, serr := s.Store.FindSettlement(ctx, a.ID)
+		if zerr != nil || serr != nil {
+			tally.failedAccount()
 			continue
 		}
-		if _, err := s.Settle(ctx, a.ID); err != nil {
-			errs = append(errs, fmt.Errorf("account %s: %w", a.ID, err))
-		}
+		tally.account(s, z, st.Through, accountOutcome{failed: err != nil, skipped: skipped, written: len(bills) > 0, bills: len(bills)})
 	}
 	return errors.Join(errs...)
 }

@@ -276,6 +276,9 @@ type LiveStats struct {
 	Accounts int   `json:"accounts"`
 	Applied  int64 `json:"applied"` // events applied, over all accounts
 	Pending  int   `json:"pending"` // events read and not yet due
+	// Sessions counts the participants (users and robots) present in
+	// the meters' rooms, each meter as of its watermark.
+	Sessions int   `json:"sessions"`
 	Rebuilds int64 `json:"rebuilds"`
 }
 
@@ -294,6 +297,7 @@ func (s *Service) Live() LiveStats {
 			st.Accounts++
 			st.Applied += lm.applied
 			st.Pending += len(lm.pending)
+			st.Sessions += lm.m.Present()
 		}
 		sl.mu.Unlock()
 	}

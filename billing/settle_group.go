@@ -47,7 +47,7 @@ const MaxSettleGroup = 10_000
 // group's accounts; a group holds at least one account.
 const settleGroupEvents = 1_000_000
 
-func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string, quar map[string]*livebill.Quarantine) error {
+func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string, quar map[string]*livebill.Quarantine, tally *runTally) error {
 	ids = append([]string(nil), ids...)
 	sort.Strings(ids)
 	size := s.SettleGroup
@@ -85,7 +85,7 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 		go func() {
 			defer wg.Done()
 			for k := range locked {
-				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k], quar)
+				errs[k] = s.settleRange(ctx, ss, groups[k], slots[k], quar, tally)
 			}
 		}()
 	}
@@ -96,14 +96,16 @@ func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids
 // settleRange settles the accounts ids, whose slots are locked, in as
 // many parts as settleGroupEvents asks, unlocking each part's slots once
 // it is written; accounts quarantined at their current revision (quar)
-// are skipped. It returns the accounts' errors joined (judgeGroup).
-func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot, quar map[string]*livebill.Quarantine) error {
+// are skipped. It returns the accounts' errors joined (judgeGroup) and
+// counts the accounts in tally.
+func (s *Service) settleRange(ctx context.Context, ss livebill.SettleStore, ids []string, slots []*liveSlot, quar map[string]*livebill.Quarantine, tally *runTally) error {
 	var errs []error
 	for len(ids) > 0 {
 		g := s.loadGroup(ctx, ss, ids, slots, quar)
 		s.computeGroup(ctx, g)
 		s.writeGroup(ctx, ss, g)
 		errs = append(errs, s.judgeGroup(ctx, g))
+		g.count(s, tally)
 		ids, slots = ids[len(g.ids):], slots[len(g.ids):]
 	}
 	return errors.Join(errs...)
@@ -123,6 +125,10 @@ type settleGroup struct {
 	after   map[string]int64
 	now     time.Time
 	err     error // the group's: none of its accounts was settled
+	// for the run's tally: each account's zone (nil if unknown) and
+	// settlement as read
+	zones []*account
+	sets  map[string]*livebill.Settlement
 }
 
 // groupJob is one due account of a group.
@@ -200,6 +206,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	g.now = s.Clock.Now()
 	g.errs, g.werrs = make([]error, len(ids)), make([]error, len(ids))
 	g.revs, g.skipped = make([]int64, len(ids)), make([]bool, len(ids))
+	g.zones, g.sets = make([]*account, len(ids)), sets
 	g.after = map[string]int64{}
 	// which accounts are due needs only their records and settlements; the
 	// rest is read for those (most ticks, few or none)
@@ -213,7 +220,8 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		}
 		g.revs[i] = rec.Revision
 		if q := quar[id]; q != nil && q.Revision == rec.Revision {
-			g.skipped[i] = true // known not to rate; nothing changed since
+			g.skipped[i] = true              // known not to rate; nothing changed since
+			g.zones[i], _ = accountZone(rec) // for the lag
 			continue
 		}
 		a, err := accountZone(rec)
@@ -221,6 +229,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			g.errs[i] = err
 			continue
 		}
+		g.zones[i] = a
 		if s.settleDue(a, sets[id], g.now) {
 			due, dueAt = append(due, id), append(dueAt, i)
 		}
@@ -336,5 +345,33 @@ func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *se
 		if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
 			g.werrs[owners[k].k] = err
 		}
+	}
+}
+
+// count adds the group's accounts to the run's tally, once written and
+// its errors gathered (errors).
+func (g *settleGroup) count(s *Service, tally *runTally) {
+	if g.err != nil {
+		for range g.ids {
+			tally.failedAccount()
+		}
+		return
+	}
+	written := make([]*livebill.SettleWrite, len(g.ids))
+	for _, j := range g.jobs {
+		if j.err == nil && g.werrs[j.k] == nil {
+			written[j.k] = j.w
+		}
+	}
+	for i, id := range g.ids {
+		through := ""
+		if st := g.sets[id]; st != nil {
+			through = st.Through
+		}
+		out := accountOutcome{failed: g.errs[i] != nil || g.werrs[i] != nil, skipped: g.skipped[i]}
+		if w := written[i]; w != nil {
+			through, out.written, out.bills = w.Settlement.Through, true, len(w.Bills)
+		}
+		tally.account(s, g.zones[i], through, out)
 	}
 }

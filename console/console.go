@@ -19,7 +19,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"log"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -51,7 +51,8 @@ type Server struct {
 	// SessionTTL is how long a session lasts after sign-in, SessionIdle
 	// how long it lasts unused (0: DefaultSessionTTL, DefaultSessionIdle).
 	SessionTTL, SessionIdle time.Duration
-	Logger                  *log.Logger
+	// Logger gets the errors a page could not show (nil: slog's default).
+	Logger *slog.Logger
 
 	sessions *sessions
 	pages    map[string]*template.Template
@@ -80,11 +81,11 @@ func New(store livebill.Store, b *billing.Service, adminKey string) (*Server, er
 func (s *Server) now() time.Time { return s.Billing.Clock.Now() }
 
 func (s *Server) logf(format string, args ...any) {
-	if s.Logger != nil {
-		s.Logger.Printf(format, args...)
-		return
+	l := s.Logger
+	if l == nil {
+		l = slog.Default()
 	}
-	log.Printf(format, args...)
+	l.Error(fmt.Sprintf(format, args...))
 }
 
 // parseTemplates parses each page with the layout.

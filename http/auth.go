@@ -106,6 +106,7 @@ func (s *Server) guard(rt route) http.Handler {
 			s.refuse(w, r, livebill.Errorf(livebill.ENOTFOUND, "account %q not found", r.PathValue("id")))
 			return
 		}
+		noteKey(w, p.KeyID)
 		r = r.WithContext(withPrincipal(r.Context(), p))
 		if rt.creates {
 			s.idempotent(w, r, p, rt.handle)

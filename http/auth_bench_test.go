@@ -10,7 +10,22 @@ import (
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/sqlite"
+	"github.com/livebill/livebill/sqlstore"
 )
+
+// benchStore is a SQLite store, closed after the benchmark, holding account
+// "acct".
+func benchStore(b *testing.B) *sqlstore.DB {
+	store, err := sqlite.Open(context.Background(), b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	if _, err := store.CreateAccount(context.Background(), &livebill.CreateAccountInput{ID: "acct", Catalog: "trtc", Created: "2024-10-01"}); err != nil {
+		b.Fatal(err)
+	}
+	return store
+}
 
 // BenchmarkAuthenticate measures what a key costs a request: the same
 // small read (GET /v1/accounts/{id}) with the operator key given at start
@@ -20,14 +35,7 @@ import (
 //	go test ./http -run '^$' -bench Authenticate
 func BenchmarkAuthenticate(b *testing.B) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := store.CreateAccount(ctx, &livebill.CreateAccountInput{ID: "acct", Catalog: "trtc", Created: "2024-10-01"}); err != nil {
-		b.Fatal(err)
-	}
+	store := benchStore(b)
 	k, key, err := livebill.NewKey(&livebill.CreateKeyInput{AccountID: "acct"}, time.Now())
 	if err != nil {
 		b.Fatal(err)

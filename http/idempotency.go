@@ -89,7 +89,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, p principal,
 		rec.Body = tee.replay
 	}
 	if err := s.Store.CompleteIdempotencyKey(context.WithoutCancel(r.Context()), rec); err != nil {
-		s.logf("idempotency: cannot keep the answer of key %q: %v", key, err)
+		s.logger().ErrorContext(r.Context(), "idempotency: cannot keep the answer of a key", "idempotency_key", key, "error", err.Error())
 		return
 	}
 	kept = true
@@ -111,7 +111,7 @@ func (s *Server) purgeIdempotency(now time.Time) {
 		return
 	}
 	if _, err := s.Store.PurgeIdempotencyKeys(context.Background(), now.Add(-livebill.IdempotencyTTL)); err != nil {
-		s.logf("idempotency: %v", err)
+		s.logger().Error("idempotency: cannot purge expired records", "error", err.Error())
 	}
 }
 

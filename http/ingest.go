@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"time"
 
@@ -62,8 +61,20 @@ func (s *Server) getWebhookConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-// unauthorized refuses a callback whose signature does not verify.
-func unauthorized(w http.ResponseWriter, err error) {
+// Why a vendor's callback is refused (401).
+const (
+	BadSignature = "signature" // its signature does not verify
+	StaleWebhook = "stale"     // its signed timestamp is outside the webhook window
+)
+
+// refuseWebhook refuses a vendor's callback whose signature does not
+// verify or is stale (why), and counts and logs it (the app and why; never
+// the signature).
+func (s *Server) refuseWebhook(w http.ResponseWriter, r *http.Request, vendor, why string, err error) {
+	if s.Monitor != nil {
+		s.Monitor.WebhookRefused(vendor, why)
+	}
+	s.logger().WarnContext(r.Context(), "webhook refused", "vendor", vendor, "reason", why, "app", r.PathValue("app"), "error", err.Error())
 	writeProblem(w, problemOf(http.StatusUnauthorized, livebill.EUNAUTHORIZED, err))
 }
 
@@ -104,11 +115,11 @@ func (s *Server) ingestTRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := webhook.VerifyTRTC(body, r.Header.Get("Sign"), cfg.Secret); err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.TRTC, BadSignature, err)
 		return
 	}
 	if err := webhook.CheckTRTCTime(body, s.now(), s.webhookWindow()); err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.TRTC, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapTRTC(cfg, body)
@@ -123,7 +134,7 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")
 	claims, err := webhook.ParseLiveKitToken(auth)
 	if err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, err)
 		return
 	}
 	var cfg *webhook.Config
@@ -144,17 +155,17 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(list) != 1 { // unknown key, or one key on several apps: use /v1/ingest/livekit/{app}
-			unauthorized(w, webhook.ErrSignature)
+			s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, webhook.ErrSignature)
 			return
 		}
 		cfg = list[0]
 	}
 	if err := webhook.VerifyLiveKit(body, auth, cfg.Key, cfg.Secret, s.now()); err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, err)
 		return
 	}
 	if err := webhook.CheckLiveKitTime(auth, s.now(), s.webhookWindow()); err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.LiveKit, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapLiveKit(cfg, body)
@@ -198,11 +209,11 @@ func (s *Server) ingestAgora(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if cfg == nil {
-		unauthorized(w, webhook.ErrSignature)
+		s.refuseWebhook(w, r, webhook.Agora, BadSignature, webhook.ErrSignature)
 		return
 	}
 	if err := webhook.CheckAgoraTime(body, s.now(), s.webhookWindow()); err != nil {
-		unauthorized(w, err)
+		s.refuseWebhook(w, r, webhook.Agora, StaleWebhook, err)
 		return
 	}
 	evs, err := webhook.MapAgora(cfg, body)
@@ -226,14 +237,6 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-func (s *Server) logf(format string, args ...any) {
-	if s.Logger != nil {
-		s.Logger.Printf(format, args...)
-		return
-	}
-	log.Printf(format, args...)
-}
-
 // storeWebhook ingests a callback's events and answers the vendor:
 // {"code":0} with 200 once stored (or already stored: a retry). A
 // callback whose events the ingestion rejects gets 422 with the reasons;
@@ -253,7 +256,7 @@ func (s *Server) storeWebhook(w http.ResponseWriter, r *http.Request, evs []webh
 		var details []error
 		for _, st := range res.Errors {
 			if st.Code == livebill.ECONFLICT {
-				s.logf("webhook: event %s already stored with another body; first version kept", st.ID)
+				s.logger().WarnContext(r.Context(), "webhook: event already stored with another body; first version kept", "event", st.ID)
 				continue
 			}
 			details = append(details, ProblemDetail{Detail: st.Error, Line: st.Line, ID: st.ID})
@@ -268,7 +271,8 @@ func (s *Server) storeWebhook(w http.ResponseWriter, r *http.Request, evs []webh
 			lateness = webhook.DefaultLateness
 		}
 		if t, err := time.Parse(time.RFC3339Nano, evs[0].Time); err == nil && s.now().Sub(t) > lateness && res.Accepted > 0 {
-			s.logf("webhook: %s arrived %s after its event time (allowed lateness %s): re-rated as a late event", evs[0].ID, s.now().Sub(t).Round(time.Second), lateness)
+			s.logger().InfoContext(r.Context(), "webhook: arrived after the allowed lateness: re-rated as a late event", "event", evs[0].ID,
+				"late", s.now().Sub(t).Round(time.Second).String(), "lateness", lateness.String())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"code": 0})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"reflect"
 	"strings"
@@ -68,6 +67,8 @@ func StatusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case livebill.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case livebill.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -78,8 +79,7 @@ func StatusOf(err error) int {
 func problemOf(status int, code string, err error, details ...error) Problem {
 	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: err.Error()}
 	if code == livebill.EINTERNAL {
-		log.Printf("internal error: %v", err)
-		p.Detail = "internal error"
+		p.Detail = "internal error" // the error itself is in the access log (noteError)
 		return p
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 1 {
@@ -108,6 +108,9 @@ func problemOf(status int, code string, err error, details ...error) Problem {
 // writeError answers err (and the single problems details) as a problem
 // document with the status of its code.
 func writeError(w http.ResponseWriter, err error, details ...error) {
+	if livebill.ErrorCode(err) == livebill.EINTERNAL {
+		noteError(w, err)
+	}
 	writeProblem(w, problemOf(StatusOf(err), livebill.ErrorCode(err), err, details...))
 }
 

@@ -24,6 +24,8 @@ func (s *Server) routes() []route {
 	rs := []route{
 		{method: "GET", path: "/v1/openapi.json", access: Public, handle: serveOpenAPI},
 		{method: "GET", path: "/v1/health", access: Public, handle: health},
+		{method: "GET", path: "/v1/ready", access: Public, handle: s.ready},
+		{method: "GET", path: "/v1/metrics", access: Admin, handle: s.metrics},
 
 		{method: "POST", path: "/v1/accounts", access: Admin, creates: true, handle: s.createAccount},
 		{method: "GET", path: "/v1/accounts", access: Admin, handle: s.listAccounts},
@@ -90,39 +92,59 @@ func (s *Server) mux() (*http.ServeMux, map[string]Access) {
 }
 
 // Handler returns the API's routes under /v1, and the console (when the
-// server has one) on every other path.
+// server has one) on every other path. Every request is logged and
+// measured by its route (observe.go); the console's pages all count as
+// the route ConsoleRoute, so the labels stay few.
 func (s *Server) Handler() http.Handler {
 	mux, access := s.mux()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkPath(r.URL.Path); err != nil {
-			writeError(w, err)
-			return
-		}
 		if s.Console != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
-			s.Console.ServeHTTP(w, r) // the web console, which authorizes its own pages
+			s.observe(w, r, r.Method+" "+ConsoleRoute, func(w http.ResponseWriter, r *http.Request) {
+				if err := checkPath(r.URL.Path); err != nil {
+					writeError(w, err)
+					return
+				}
+				s.Console.ServeHTTP(w, r) // the web console, which authorizes its own pages
+			})
 			return
 		}
 		_, pattern := mux.Handler(r)
-		if pattern != "" {
-			if access[pattern] == "" { // fail closed: never serve a route the table does not know
-				writeError(w, fmt.Errorf("route %s has no access policy", pattern))
+		s.observe(w, r, pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := checkPath(r.URL.Path); err != nil {
+				writeError(w, err)
 				return
 			}
-			mux.ServeHTTP(w, r)
-			return
-		}
-		// No route: let the mux decide between 404 and 405 (it sets Allow),
-		// and answer with a problem like every other error.
-		rec := &statusRecorder{header: w.Header()}
-		mux.ServeHTTP(rec, r)
-		if rec.code == http.StatusMethodNotAllowed {
-			writeProblem(w, problemOf(http.StatusMethodNotAllowed, codeMethodNotAllowed,
-				fmt.Errorf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, w.Header().Get("Allow"))))
-			return
-		}
-		writeError(w, livebill.Errorf(livebill.ENOTFOUND, "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
+			serveRoute(mux, access, pattern, w, r)
+		})
 	})
 }
+
+// serveRoute serves r by the route the mux matched (pattern), or answers why
+// none does.
+func serveRoute(mux *http.ServeMux, access map[string]Access, pattern string, w http.ResponseWriter, r *http.Request) {
+	if pattern != "" {
+		if access[pattern] == "" { // fail closed: never serve a route the table does not know
+			writeError(w, fmt.Errorf("route %s has no access policy", pattern))
+			return
+		}
+		mux.ServeHTTP(w, r)
+		return
+	}
+	// No route: let the mux decide between 404 and 405 (it sets Allow),
+	// and answer with a problem like every other error.
+	rec := &statusRecorder{header: w.Header()}
+	mux.ServeHTTP(rec, r)
+	if rec.code == http.StatusMethodNotAllowed {
+		writeProblem(w, problemOf(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+			fmt.Errorf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, w.Header().Get("Allow"))))
+		return
+	}
+	writeError(w, livebill.Errorf(livebill.ENOTFOUND, "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
+}
+
+// ConsoleRoute is the route the access log and the metrics give the
+// console's pages.
+const ConsoleRoute = "console"
 
 // statusRecorder captures the status the mux would answer with.
 type statusRecorder struct {
@@ -137,8 +159,4 @@ func (s *statusRecorder) WriteHeader(code int)        { s.code = code }
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openapi)
-}
-
-func health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,158 @@ func TestConsoleMount(t *testing.T) {
 	(&Server{}).Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != ProblemType {
 		t.Errorf("GET / without a console: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
+// Every operation of the OpenAPI document has an operationId (unique), a
+// summary and a description; its request body's schema says which fields
+// are required; and it lists the errors the route table implies, each a
+// problem document whose description starts with the problem's code: 401
+// and 500 where a key is needed, 403 on operator routes, 404 where an
+// account key may name another account, 409 where Idempotency-Key is
+// honoured, 400 and 413 where a body is read, 400 where the path has
+// parameters.
+func TestOpenAPIOperations(t *testing.T) {
+	type schema struct {
+		Ref        string                     `json:"$ref"`
+		Type       string                     `json:"type"`
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   *[]string                  `json:"required"`
+	}
+	type response struct {
+		Description string `json:"description"`
+		Content     map[string]struct {
+			Schema schema `json:"schema"`
+		} `json:"content"`
+	}
+	type operation struct {
+		OperationID string              `json:"operationId"`
+		Summary     string              `json:"summary"`
+		Description string              `json:"description"`
+		Responses   map[string]response `json:"responses"`
+		RequestBody *struct {
+			Content map[string]struct {
+				Schema schema `json:"schema"`
+			} `json:"content"`
+		} `json:"requestBody"`
+	}
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas map[string]schema `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var problem struct {
+		Properties struct {
+			Code struct {
+				Enum []string `json:"enum"`
+			} `json:"code"`
+		} `json:"properties"`
+	}
+	if b, err := json.Marshal(doc.Components.Schemas["Problem"].Properties); err != nil || json.Unmarshal([]byte(`{"properties":`+string(b)+`}`), &problem) != nil {
+		t.Fatal("openapi.json: no Problem schema")
+	}
+	codes := map[string]bool{}
+	for _, c := range problem.Properties.Code.Enum {
+		codes[c] = true
+	}
+	for _, c := range []string{livebill.EINVALID, livebill.EUNAUTHORIZED, livebill.EFORBIDDEN, livebill.ENOTFOUND, livebill.ECONFLICT,
+		livebill.ETOOLARGE, livebill.EUNPUBLISHED, livebill.EINTERNAL, livebill.EUNAVAILABLE, codeMethodNotAllowed} {
+		if !codes[c] {
+			t.Errorf("openapi.json: the Problem schema's codes lack %s", c)
+		}
+	}
+	resolve := func(s schema) schema {
+		if name, ok := strings.CutPrefix(s.Ref, "#/components/schemas/"); ok {
+			return doc.Components.Schemas[name]
+		}
+		return s
+	}
+	ids := map[string]string{}
+	opID := regexp.MustCompile(`^[a-z][A-Za-z0-9]+$`)
+	for _, rt := range (&Server{}).Routes() {
+		name := rt.Method + " " + rt.Path
+		raw, ok := doc.Paths[rt.Path][strings.ToLower(rt.Method)]
+		if !ok {
+			t.Errorf("%s is not in openapi.json", name)
+			continue
+		}
+		var op operation
+		if err := json.Unmarshal(raw, &op); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !opID.MatchString(op.OperationID) {
+			t.Errorf("%s: operationId %q is not a camelCase name", name, op.OperationID)
+		} else if other, dup := ids[op.OperationID]; dup {
+			t.Errorf("%s: operationId %q is also %s's", name, op.OperationID, other)
+		}
+		ids[op.OperationID] = name
+		if strings.TrimSpace(op.Summary) == "" || len(strings.TrimSpace(op.Description)) < 20 {
+			t.Errorf("%s: summary %q, description %q: both are needed", name, op.Summary, op.Description)
+		}
+		need := map[int]string{}
+		if rt.Access != Public && rt.Access != Signed {
+			need[401], need[500] = "it needs a key", "it reads the store"
+		}
+		if rt.Access == Signed {
+			need[401], need[500] = "its signature is checked", "it writes the store"
+		}
+		if rt.Access == Admin {
+			need[403] = "it is an operator route"
+		}
+		if rt.Access == Account {
+			need[404] = "an account key may name another account"
+		}
+		if rt.Creates {
+			need[409] = "it honours Idempotency-Key"
+		}
+		if strings.Contains(rt.Path, "{") {
+			need[400] = "a path segment may not be an id (checkPath)"
+		}
+		if op.RequestBody != nil {
+			need[400], need[413] = "it reads a body", "its body is bounded"
+			for ct, c := range op.RequestBody.Content {
+				s := resolve(c.Schema)
+				if s.Type != "object" {
+					continue
+				}
+				if s.Required == nil {
+					t.Errorf("%s: the %s request schema does not say which fields are required", name, ct)
+					continue
+				}
+				for _, f := range *s.Required {
+					if _, ok := s.Properties[f]; !ok {
+						t.Errorf("%s: required field %q is not a property of the request", name, f)
+					}
+				}
+			}
+		}
+		for status, why := range need {
+			if _, ok := op.Responses[strconv.Itoa(status)]; !ok {
+				t.Errorf("%s: openapi.json does not list %d, which it can answer (%s)", name, status, why)
+			}
+		}
+		for st, resp := range op.Responses {
+			status, err := strconv.Atoi(st)
+			if err != nil || status < 400 {
+				continue
+			}
+			c, ok := resp.Content[ProblemType]
+			if !ok || c.Schema.Ref != "#/components/schemas/Problem" {
+				t.Errorf("%s: %d is not a problem document", name, status)
+			}
+			code, _, _ := strings.Cut(resp.Description, ":")
+			if !codes[code] {
+				t.Errorf("%s: %d: the description %q does not start with the problem's code", name, status, resp.Description)
+				continue
+			}
+			// the code's status, but for the webhooks' 422 (invalid events)
+			if want := StatusOf(livebill.Errorf(code, "")); want != status && !(rt.Access == Signed && status == http.StatusUnprocessableEntity) {
+				t.Errorf("%s: %d names code %s, which is answered with %d", name, status, code, want)
+			}
+		}
 	}
 }

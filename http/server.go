@@ -13,7 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -38,7 +38,17 @@ var openapi []byte
 type Server struct {
 	Store   livebill.Store
 	Billing *billing.Service
-	Logger  *log.Logger
+	// Logger gets one line per request answered (observe.go) and the
+	// server's notices; nil logs nothing.
+	Logger *slog.Logger
+	// Monitor, when set, is told of every request answered and every
+	// webhook refused (observe.go).
+	Monitor Monitor
+	// Metrics serves GET /v1/metrics (operator key); nil: 404.
+	Metrics http.Handler
+	// ReadyTimeout bounds the database ping of /v1/ready (0:
+	// DefaultReadyTimeout).
+	ReadyTimeout time.Duration
 	// AdminKey is an operator key given at start ($LIVEBILL_ADMIN_KEY),
 	// valid besides the stored keys; "" for none.
 	AdminKey string
@@ -90,7 +100,7 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 		return def
 	}
 	// A stalled or slow client cannot hold a connection open for good.
-	s.server = &http.Server{Handler: s.Handler(),
+	s.server = &http.Server{Handler: s.Handler(), ErrorLog: slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 		ReadHeaderTimeout: or(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 		ReadTimeout:       or(s.ReadTimeout, DefaultReadTimeout),
 		WriteTimeout:      or(s.WriteTimeout, DefaultWriteTimeout),

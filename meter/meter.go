@@ -285,6 +285,17 @@ func (m *Meter) Relays() []RelayInterval {
 	return out
 }
 
+// Present counts the participants present in the meter's rooms: users
+// and robots (recording, transcoding, relay and input tasks) that joined
+// or started and have not left or stopped, as of the events applied.
+func (m *Meter) Present() int {
+	n := 0
+	for _, r := range m.rooms {
+		n += len(r.list)
+	}
+	return n
+}
+
 // MAU returns, per app and month (YYYY-MM), the distinct users who logged in.
 func (m *Meter) MAU() map[string]map[string]int { return m.MAUBefore(1<<63 - 1) }
 

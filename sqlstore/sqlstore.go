@@ -37,7 +37,10 @@ type DB struct {
 	nApps   atomic.Int64
 }
 
-var _ livebill.Store = (*DB)(nil)
+var (
+	_ livebill.Store  = (*DB)(nil)
+	_ livebill.Pinger = (*DB)(nil)
+)
 
 // New wraps an open database; clock stamps created and issued times.
 func New(db *sql.DB, d Dialect, clock livebill.Clock) *DB {
@@ -49,6 +52,11 @@ func New(db *sql.DB, d Dialect, clock livebill.Clock) *DB {
 
 // SQL returns the underlying database.
 func (s *DB) SQL() *sql.DB { return s.db }
+
+// Ping checks that the database answers (PostgreSQL: a round trip on a
+// connection of the pool; SQLite: the connection, once the transaction
+// holding it ends).
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close closes the database.
 func (s *DB) Close() error {

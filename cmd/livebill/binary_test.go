@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
 // The livebill binary, built once for the tests that run it as a process.
@@ -60,24 +61,8 @@ type serveProc struct {
 	exited chan struct{} // closed when it has exited (cmd.ProcessState set)
 }
 
-// lockedBuffer is a bytes.Buffer written by one goroutine and read by
-// another.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a buffer written by one goroutine and read by another.
+type lockedBuffer = storetest.SyncBuffer
 
 // startServe runs bin serve on a loopback port with args (and env added
 // to the test's environment, without $LIVEBILL_ADMIN_KEY unless env sets

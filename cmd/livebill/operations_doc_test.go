@@ -327,6 +327,11 @@ func TestOperationsDoc(t *testing.T) {
 		d.stop(p)
 	})
 
+	t.Run("Monitoring", func(t *testing.T) {
+		d.t = t
+		monitoringDoc(t, d)
+	})
+
 	d.t = t
 	for label, b := range d.blocks {
 		if !d.used[label] {

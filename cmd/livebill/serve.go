@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"os/signal"
 	"strconv"
@@ -17,12 +16,13 @@ import (
 	"github.com/livebill/livebill/console"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/postgres"
+	"github.com/livebill/livebill/prometheus"
 	"github.com/livebill/livebill/sqlite"
 	"github.com/livebill/livebill/sqlstore"
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -59,10 +59,17 @@ The data directory is created if needed. Migrations are applied on
 start; a database whose schema is newer than this binary knows is
 refused. The server listens on loopback by default.
 
-Every route but /v1/health, /v1/openapi.json and the vendor webhooks needs
-an API key (Authorization: Bearer <key>). The operator key is
-$LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either, the
-first start makes one and prints it once on stderr.
+Every route but /v1/health, /v1/ready, /v1/openapi.json and the vendor
+webhooks needs an API key (Authorization: Bearer <key>). The operator key
+is $LIVEBILL_ADMIN_KEY or the content of --admin-key-file; without either,
+the first start makes one and prints it once on stderr.
+
+Logs go to stderr, as text or JSON (--log-format): one line per request
+answered (method, route, status, duration, bytes, key id) and the
+server's notices. /v1/health answers while the process serves; /v1/ready
+while its database answers too. Prometheus metrics are at /v1/metrics
+(operator key), and at /metrics without a key on --metrics-addr, a
+separate listener to keep on a private address.
 
 ` + dbHelp
 
@@ -104,6 +111,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&maxAge, "event-max-age", "reject events older than this on the server's clock (e.g. 730d, 36h)")
 	maxFuture := days(billing.DefaultEventMaxFuture)
 	fs.Var(&maxFuture, "event-max-future", "reject events more than this ahead of the server's clock (e.g. 1h)")
+	logFormat := fs.String("log-format", "text", "log format on stderr: text (key=value) or json (one object per line)")
+	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
+	metricsAddr := fs.String("metrics-addr", "", "also serve the Prometheus metrics at /metrics, without a key, on this address (keep it private; default: off, /v1/metrics with an operator key only)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -111,6 +121,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 {
 		fs.Usage()
 		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", pos)}
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	for _, f := range []struct {
 		name string
@@ -135,27 +149,38 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
 	}
+	metrics := prometheus.New(clock, prometheus.BuildOf(readBuildInfo()))
 	svc := billing.New(store, clock)
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
 	svc.SettleQuiet = *quietFor
 	svc.ImportTimeout = *importTimeout
 	svc.EventMaxAge, svc.EventMaxFuture = time.Duration(maxAge), time.Duration(maxFuture)
+	svc.Monitor = metrics
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
 	srv.WebhookWindow = *window
 	srv.AdminKey = adminKey
+	srv.Logger, srv.Monitor, srv.Metrics = logger, metrics, metrics.Handler(logger)
 	con, err := console.New(store, svc, adminKey)
 	if err != nil {
 		store.Close()
 		return &exitError{code: 1, err: err}
 	}
-	con.Logger = log.New(stderr, "livebill: ", log.LstdFlags)
+	con.Logger = logger
 	srv.Console = con.Handler()
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		store.Close()
 		return &exitError{code: 1, err: err}
+	}
+	var msrv *metricsServer
+	if *metricsAddr != "" {
+		if msrv, err = listenMetrics(*metricsAddr, metrics.Handler(logger), logger); err != nil {
+			store.Close()
+			return &exitError{code: 1, err: err}
+		}
+		defer msrv.server.Close() // after the shutdown: its metrics stay readable until then
 	}
 	if adminKey == "" {
 		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
@@ -163,9 +188,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			return &exitError{code: 1, err: err}
 		}
 	}
-	logger := log.New(stderr, "livebill: ", log.LstdFlags)
-	logger.Printf("storage: %s, schema version %d", describeDB(db), schemaOf(db))
-	logger.Printf("listening on http://%s (console /, API /v1, OpenAPI /v1/openapi.json)", bound)
+	logger.Info(fmt.Sprintf("storage: %s, schema version %d", describeDB(db), schemaOf(db)))
+	logger.Info(fmt.Sprintf("listening on http://%s (console /, API /v1, OpenAPI /v1/openapi.json)", bound))
+	if msrv != nil {
+		logger.Info(fmt.Sprintf("metrics on http://%s/metrics", msrv.addr))
+		go msrv.serve()
+	}
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
 	defer cancelSettle()
 	loop := startSettleLoop(ctx.Done(), settleCtx, *every, svc.SettleAll, logger)

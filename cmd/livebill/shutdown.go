@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +22,7 @@ type settleLoop struct {
 // stop closes runs to its end (its groups are written whole), unless
 // ctx is cancelled — at the shutdown deadline — which rolls back its
 // open transaction.
-func startSettleLoop(stop <-chan struct{}, ctx context.Context, every time.Duration, settle func(context.Context) error, logger *log.Logger) *settleLoop {
+func startSettleLoop(stop <-chan struct{}, ctx context.Context, every time.Duration, settle func(context.Context) error, logger *slog.Logger) *settleLoop {
 	l := &settleLoop{done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
@@ -44,7 +44,7 @@ func startSettleLoop(stop <-chan struct{}, ctx context.Context, every time.Durat
 			}
 			l.busy.Store(true)
 			if err := settle(ctx); err != nil && ctx.Err() == nil {
-				logger.Printf("settle: %v", err)
+				logger.Error("settlement: some accounts were not settled", "error", err.Error())
 			}
 			l.busy.Store(false)
 		}
@@ -66,14 +66,14 @@ type httpServer interface {
 // open transactions roll back (a cut batch was never acknowledged), and
 // shutdown returns an exit status 1 error naming what it cut.
 // why (the signal) starts the log line.
-func shutdown(why string, srv httpServer, loop *settleLoop, cancelSettle context.CancelFunc, store io.Closer, grace time.Duration, logger *log.Logger) error {
+func shutdown(why string, srv httpServer, loop *settleLoop, cancelSettle context.CancelFunc, store io.Closer, grace time.Duration, logger *slog.Logger) error {
 	start := time.Now()
 	settling := loop.busy.Load()
 	what := "the requests in flight"
 	if settling {
 		what += " and the settlement in progress"
 	}
-	logger.Printf("%s: shutting down; no new connections, waiting up to %s for %s", why, grace, what)
+	logger.Info(fmt.Sprintf("%s: shutting down; no new connections, waiting up to %s for %s", why, grace, what))
 	dctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	took := func() time.Duration { return time.Since(start).Round(time.Millisecond) }
@@ -88,17 +88,17 @@ func shutdown(why string, srv httpServer, loop *settleLoop, cancelSettle context
 			mu.Lock()
 			cut = append(cut, "requests in flight")
 			mu.Unlock()
-			logger.Printf("requests in flight: cut at the deadline (%s): not acknowledged, their transactions rolled back", took())
+			logger.Warn(fmt.Sprintf("requests in flight: cut at the deadline (%s): not acknowledged, their transactions rolled back", took()))
 			return
 		}
-		logger.Printf("requests in flight: all answered (%s)", took())
+		logger.Info(fmt.Sprintf("requests in flight: all answered (%s)", took()))
 	}()
 	go func() {
 		defer wg.Done()
 		select {
 		case <-loop.done:
 			if settling {
-				logger.Printf("settlement in progress: finished (%s)", took())
+				logger.Info(fmt.Sprintf("settlement in progress: finished (%s)", took()))
 			}
 		case <-dctx.Done():
 			cancelSettle()
@@ -106,7 +106,7 @@ func shutdown(why string, srv httpServer, loop *settleLoop, cancelSettle context
 			mu.Lock()
 			cut = append(cut, "the settlement in progress")
 			mu.Unlock()
-			logger.Printf("settlement in progress: cut at the deadline (%s): its open transaction rolled back; the next start settles again", took())
+			logger.Warn(fmt.Sprintf("settlement in progress: cut at the deadline (%s): its open transaction rolled back; the next start settles again", took()))
 		}
 	}()
 	wg.Wait()
@@ -114,7 +114,7 @@ func shutdown(why string, srv httpServer, loop *settleLoop, cancelSettle context
 	if err := store.Close(); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("cannot close the database: %w", err)}
 	}
-	logger.Printf("database closed; stopped in %s", took())
+	logger.Info(fmt.Sprintf("database closed; stopped in %s", took()))
 	if len(cut) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("stopped at the --shutdown-timeout deadline (%s), cutting %s", grace, strings.Join(cut, " and "))}
 	}

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -171,7 +171,7 @@ func settleUntilShutdown(t *testing.T, dir string, free int64, release bool, gra
 	svc := billing.New(store, clock)
 	svc.SettleGroup = 20
 	var logb lockedBuffer
-	logger := log.New(&logb, "", 0)
+	logger := slog.New(slog.NewTextHandler(&logb, nil))
 	stop := make(chan struct{})
 	settleCtx, cancel := context.WithCancel(context.Background())
 	loop := startSettleLoop(stop, settleCtx, time.Millisecond, svc.SettleAll, logger)

@@ -55,6 +55,14 @@ func call(t *testing.T, method, url, key string, body []byte, header ...string) 
 	return a
 }
 
+// Call sends a request as the suite does (call) and returns the status
+// and body, for other packages' tests.
+func Call(t *testing.T, method, url, key string, body []byte, header ...string) (int, []byte) {
+	t.Helper()
+	a := call(t, method, url, key, body, header...)
+	return a.status, a.body
+}
+
 // authEnv is a server with two accounts (acct-a, acct-b), each with an
 // app, a device, a purchase, a refund, a top-up, events and a bill, and
 // keys made through the API.

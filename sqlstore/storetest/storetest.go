@@ -39,6 +39,26 @@ func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 // Set moves the clock.
 func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
+// SyncBuffer is a log destination a server's goroutines write to while a
+// test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // Opener opens a fresh, empty, migrated store for one test.
 type Opener func(t *testing.T, clock livebill.Clock) livebill.Store
 
@@ -84,6 +104,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ConsoleAuth", func(t *testing.T) { testConsoleAuth(t, open) })
 	t.Run("ConsoleFigures", func(t *testing.T) { testConsoleFigures(t, open) })
 	t.Run("ConsoleForms", func(t *testing.T) { testConsoleForms(t, open) })
+	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open) })
+	t.Run("Ready", func(t *testing.T) { testReady(t, open) })
 }
 
 type env struct {
