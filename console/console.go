@@ -111,7 +111,6 @@ func parseTemplates() (map[string]*template.Template, error) {
 
 // funcs are the template functions that need no locale.
 var funcs = template.FuncMap{
-	"add": func(a, b int) int { return a + b },
 	"json": func(v any) (template.JS, error) {
 		b, err := jsonText(v)
 		return template.JS(b), err

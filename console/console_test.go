@@ -2,6 +2,7 @@ package console
 
 import (
 	"io/fs"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -167,3 +168,27 @@ func TestSafeNext(t *testing.T) {
 
 // osDir reads the package's source files (for the keys the code uses).
 func osDir(dir string) fs.FS { return os.DirFS(dir) }
+
+// The embedded assets are served, folders are not listed, and every page
+// carries the security headers.
+func TestAssets(t *testing.T) {
+	s := &Server{}
+	h := s.Handler()
+	for path, want := range map[string]int{
+		"/static/console.css":                    200,
+		"/static/console.js":                     200,
+		"/static/vendor/uplot/uPlot.iife.min.js": 200,
+		"/static/vendor/uplot/LICENSE":           200,
+		"/static/vendor/uplot/":                  404,
+		"/static/":                               404,
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("%s: %d, want %d", path, rec.Code, want)
+		}
+		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("%s: Content-Security-Policy %q", path, csp)
+		}
+	}
+}

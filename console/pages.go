@@ -120,9 +120,14 @@ func errNotFound(path string) error {
 	return livebill.Errorf(livebill.ENOTFOUND, "no page %s", path)
 }
 
-// cacheAssets lets browsers keep the embedded assets for a day.
+// cacheAssets lets browsers keep the embedded assets for a day; folders
+// are not listed.
 func cacheAssets(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		h.ServeHTTP(w, r)
 	})
