@@ -39,7 +39,9 @@ const (
 	// EFORBIDDEN: a valid key that may not do this (an account key on an
 	// operator route, an event for another account's app).
 	EFORBIDDEN = "forbidden"
-	EINTERNAL  = "internal"
+	// EGONE: the account was reclaimed (its data purged for good).
+	EGONE     = "gone"
+	EINTERNAL = "internal"
 	// EUNAVAILABLE: the service cannot answer now (its database does
 	// not answer); try again later.
 	EUNAVAILABLE = "unavailable"

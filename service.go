@@ -49,8 +49,10 @@ type CreateAccountInput struct {
 	Mode        string `json:"mode,omitempty"`
 	Created     string `json:"created"`             // date YYYY-MM-DD in the billing zone
 	Activated   string `json:"activated,omitempty"` // date; defaults to created
-	Balance     string `json:"balance,omitempty"`   // decimal
-	Timezone    string `json:"timezone,omitempty"`
+	// Balance is the opening balance (decimal, may be negative; default
+	// 0): the ledger's first entry.
+	Balance  string `json:"balance,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // Validate reports every problem with the input, joined.
@@ -242,6 +244,10 @@ type IssuedBill struct {
 	Bill
 	Adjusts  string    `json:"adjusts,omitempty"` // for adjustments: the key of the bill adjusted
 	IssuedAt time.Time `json:"issued_at"`
+	// Charge is when the bill is charged to the balance (the end of the
+	// day or month it bills; see lifecycle.ChargeAt): its ledger entry's
+	// instant. Set by settlement for IssueBills; the ledger keeps it.
+	Charge time.Time `json:"-"`
 }
 
 // Settlement is how far an account's bills are settled.
@@ -299,10 +305,13 @@ type EventService interface {
 
 // BillStore stores issued bills and settlement state.
 type BillStore interface {
-	// IssueBills stores new bills and the settlement in one transaction;
-	// a bill whose key (other than an adjustment) is already issued is a
-	// conflict and nothing is stored.
-	IssueBills(ctx context.Context, s Settlement, bills []IssuedBill) error
+	// IssueBills stores new bills and the settlement in one transaction,
+	// and charges each bill to the account's balance there: a ledger
+	// entry at its Charge instant, in charge order, after the transitions
+	// time brought before it, and the transition it causes (under
+	// w.Terms). A bill whose key (other than an adjustment) is already
+	// issued is a conflict and nothing is stored.
+	IssueBills(ctx context.Context, w SettleWrite) error
 	ListBills(ctx context.Context, accountID string) ([]IssuedBill, error)
 	FindSettlement(ctx context.Context, accountID string) (*Settlement, error)
 }
@@ -407,6 +416,8 @@ type Store interface {
 	KeyService
 	IdempotencyStore
 	QuarantineStore
+	LifecycleService
+	NotificationService
 	Close() error
 }
 
@@ -517,11 +528,12 @@ type IngestService interface {
 	Ingest(ctx context.Context, batch []RawEvent) (*IngestResult, error)
 }
 
-// SettleWrite is one account's part of a grouped settlement: the bills to
-// issue and the settlement to record, as IssueBills takes them.
+// SettleWrite is one account's settlement: the bills to issue, the
+// settlement to record, and the terms the bills are charged under.
 type SettleWrite struct {
 	Settlement Settlement
 	Bills      []IssuedBill
+	Terms      Terms
 }
 
 // SettleStore reads the inputs of many accounts in a few queries and

@@ -44,7 +44,7 @@ type ServiceStatus struct {
 	Since        time.Time `json:"since"`            // when the current state began
 	// GraceUntil is when an account in arrears is suspended unless its
 	// balance is back to zero or more.
-	GraceUntil time.Time `json:"grace_until,omitempty"`
+	GraceUntil time.Time `json:"grace_until,omitzero"`
 }
 
 // Serving reports whether the app may serve (arrears within its grace

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
 	"github.com/livebill/livebill/console"
 	"github.com/livebill/livebill/gen"
@@ -43,6 +43,7 @@ func BenchmarkConsoleAccountPage(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			con.Status = svc
 			api := lbhttp.NewServer(store, svc)
 			api.Console = con.Handler()
 			h := api.Handler()
@@ -146,7 +147,14 @@ func loadMonth(b *testing.B, store *sqlstore.DB, n int64) {
 		last = max(last, ms)
 		count++
 	}
-	if _, err := tx.Exec(q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision, event_count, first_ms, last_ms) VALUES ('100001', 'trtc', '', '2024-01-10', '', '0', '', '2024-01-10T00:00:00Z', 1, ?, ?, ?)`), count, first, last); err != nil {
+	if _, err := tx.Exec(q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision, event_count, first_ms, last_ms) VALUES ('100001', 'trtc', '', '2024-01-10', '', '1000000', '', '2024-01-10T00:00:00Z', 1, ?, ?, ?)`), count, first, last); err != nil {
+		b.Fatal(err)
+	}
+	// the account's state, as making it writes (migration 0013): a balance
+	// that its bills leave above zero
+	made := time.Date(2024, 1, 10, 0, 0, 0, 0, cst).UnixMilli()
+	if _, err := tx.Exec(q(`INSERT INTO account_states (account_id, state, since_ms, balance, opening, last_ms, terms_grace_ms, terms_reclaim_ms) VALUES ('100001', 'active', ?, '1000000', '1000000', ?, ?, ?)`),
+		made, made, livebill.DefaultGrace.Milliseconds(), livebill.DefaultReclaimAfter.Milliseconds()); err != nil {
 		b.Fatal(err)
 	}
 	for _, a := range appIDs(10) {
@@ -164,5 +172,4 @@ func loadMonth(b *testing.B, store *sqlstore.DB, n int64) {
 			}
 		}
 	}
-	_ = context.Background
 }

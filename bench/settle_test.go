@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
 	"github.com/livebill/livebill/sqlstore"
 	"github.com/livebill/livebill/sqlstore/storetest"
@@ -121,6 +122,11 @@ func loadEvents(tb testing.TB, store *sqlstore.DB, apps, n int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// the account's state, as making it writes (migration 0013)
+	state, err := tx.Prepare(q(`INSERT INTO account_states (account_id, state, since_ms, balance, opening, last_ms, terms_grace_ms, terms_reclaim_ms) VALUES (?, 'active', ?, '0', '0', ?, ?, ?)`))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	ev, err := tx.Prepare(q(`INSERT INTO events (account_id, id, time_ms, app, body) VALUES (?, ?, ?, ?, ?)`))
 	if err != nil {
 		tb.Fatal(err)
@@ -140,6 +146,10 @@ func loadEvents(tb testing.TB, store *sqlstore.DB, apps, n int) {
 				tb.Fatal(err)
 			}
 			if _, err := app.Exec(p, a); err != nil {
+				tb.Fatal(err)
+			}
+			made := time.Date(2024, 10, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+			if _, err := state.Exec(a, made, made, livebill.DefaultGrace.Milliseconds(), livebill.DefaultReclaimAfter.Milliseconds()); err != nil {
 				tb.Fatal(err)
 			}
 		} else if _, err := acct.Exec(end.UnixMilli(), a); err != nil {
@@ -172,7 +182,7 @@ func loadEvents(tb testing.TB, store *sqlstore.DB, apps, n int) {
 		// timed part would otherwise leave the planner without
 		// statistics and autovacuum running during the settlement
 		// (LIVEBILL_BENCH_NO_ANALYZE=1 measures that case)
-		for _, t := range []string{"accounts", "apps", "events", "bills", "settlements"} {
+		for _, t := range []string{"accounts", "apps", "events", "bills", "settlements", "account_states"} {
 			if _, err := db.Exec(`VACUUM ANALYZE ` + t); err != nil {
 				tb.Fatal(err)
 			}

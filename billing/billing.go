@@ -45,6 +45,10 @@ type Service struct {
 	// inputs read in a few queries, their bills written in one
 	// transaction); 0 means DefaultSettleGroup.
 	SettleGroup int
+	// ObserveEvery is how often an account with sessions open is looked
+	// at between settlements (a trial app stops when its packs run out);
+	// 0 means DefaultObserveEvery.
+	ObserveEvery time.Duration
 	// SettleQuiet is how long an account's ingest for a billing day must
 	// have been quiet before the day is settled (bills or adjustments);
 	// 0 means DefaultSettleQuiet. See hold.go.
@@ -224,6 +228,10 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 		good = append(good, livebill.IncomingEvent{AccountID: acct, Event: e, Body: body, Day: day.day, Import: imp})
 		goodIdx = append(goodIdx, i)
 	}
+	good, goodIdx, err := s.dropReclaimed(ctx, good, goodIdx, statuses, batch)
+	if err != nil {
+		return nil, err
+	}
 	stored, err := s.Store.StoreEvents(ctx, good)
 	if err != nil {
 		return nil, err
@@ -238,6 +246,38 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 	}
 	s.monitorIngest(res, start)
 	return res, nil
+}
+
+// dropReclaimed rejects the events of reclaimed accounts (their apps are
+// purged, but another server may still know an app it found before the
+// reclaim): one read of the batch's accounts' states.
+func (s *Service) dropReclaimed(ctx context.Context, good []livebill.IncomingEvent, goodIdx []int, statuses []livebill.IngestStatus, batch []livebill.RawEvent) ([]livebill.IncomingEvent, []int, error) {
+	if len(good) == 0 {
+		return good, goodIdx, nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range good {
+		if !seen[e.AccountID] {
+			seen[e.AccountID] = true
+			ids = append(ids, e.AccountID)
+		}
+	}
+	sts, err := s.Store.FindAccountStates(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep, keepIdx := good[:0], goodIdx[:0]
+	for j, e := range good {
+		if st := sts[e.AccountID]; st != nil && st.State == livebill.AccountReclaimed {
+			i := goodIdx[j]
+			statuses[i] = livebill.IngestStatus{Index: i, Line: batch[i].Line, ID: e.Event.ID, Status: livebill.IngestRejected, Code: livebill.EGONE,
+				Error: (&livebill.EventError{Line: batch[i].Line, ID: e.Event.ID, Field: "app", Reason: fmt.Sprintf("the account of app %q was reclaimed", e.Event.App)}).Error()}
+			continue
+		}
+		keep, keepIdx = append(keep, e), append(keepIdx, goodIdx[j])
+	}
+	return keep, keepIdx, nil
 }
 
 // canonical re-encodes a JSON object with sorted keys, no spaces and one
@@ -258,10 +298,11 @@ var parsers = sync.Pool{New: func() any { return eventio.NewParser() }}
 
 // account is what rating an account needs.
 type account struct {
-	rec *livebill.AccountRecord
-	cat *catalog.Catalog
-	loc *time.Location
-	in  rating.Input // without records, period
+	rec  *livebill.AccountRecord
+	cat  *catalog.Catalog
+	loc  *time.Location
+	in   rating.Input // without records, period; Blocks from life
+	life *accountLife // nil when not read
 }
 
 // catalogs caches the parsed built-in catalogs by name: parsing the YAML
@@ -308,7 +349,19 @@ func (s *Service) load(ctx context.Context, id string) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(rec, ps, ds, rs)
+	l, err := s.loadLife(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if l.state.State == livebill.AccountReclaimed {
+		return nil, gone(l.state)
+	}
+	a, err := build(rec, ps, ds, rs)
+	if err != nil {
+		return nil, err
+	}
+	a.live(l)
+	return a, nil
 }
 
 // zones caches time.LoadLocation, which reads and parses the zone's file
@@ -629,6 +682,17 @@ func (s *Service) SettleAll(ctx context.Context) error {
 }
 
 func (s *Service) settleAll(ctx context.Context, tally *runTally) error {
+	// what time brought first: a day's bills are rated with the
+	// suspensions that ended their graces recorded; an account that fails
+	// there does not stop the others' settlement
+	lerr := s.AdvanceLifecycles(ctx)
+	if err := s.settleAccounts(ctx, tally); err != nil || lerr != nil {
+		return errors.Join(lerr, err)
+	}
+	return nil
+}
+
+func (s *Service) settleAccounts(ctx context.Context, tally *runTally) error {
 	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
 		return err
 	}
@@ -707,6 +771,15 @@ func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleO
 	sl := s.slot(accountID)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	now := s.Clock.Now()
+	// what time brought first (the end of a grace), as the ticker does
+	if st, err := s.Store.FindAccountState(ctx, accountID); err != nil {
+		return nil, err
+	} else if due := st.Due(); !due.IsZero() && !due.After(now) {
+		if err := s.advance(ctx, sl, st, now); err != nil {
+			return nil, err
+		}
+	}
 	a, err := s.load(ctx, accountID)
 	if err != nil {
 		if rec, e := s.Store.FindAccount(ctx, accountID); e == nil {
@@ -718,9 +791,8 @@ func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleO
 	if err != nil {
 		return nil, err
 	}
-	now := s.Clock.Now()
 	res := &SettleResult{Issued: []livebill.IssuedBill{}}
-	if !s.settleDue(a, st, now) {
+	if !s.settleDue(a, st, sl, now) {
 		return res, nil
 	}
 	holds, err := s.holds(ctx, []string{accountID}, now, opts.Force)
@@ -735,26 +807,26 @@ func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleO
 		}
 		return res, nil
 	}
-	if _, err := s.live(ctx, sl, a, s.meterTo(a, now)); err != nil {
-		return nil, s.judgeOne(ctx, a.rec, err)
-	}
 	issued, err := s.Store.ListBills(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.settleAccount(&settleInput{a: a, st: st, issued: issued, lm: sl.lm, now: now, hold: hold.Day})
+	w, q, err := s.settleLoop(ctx, sl, &settleInput{a: a, st: st, issued: issued, now: now, hold: hold.Day}, nil)
 	if err != nil {
 		return nil, s.judgeOne(ctx, a.rec, err)
 	}
 	if w == nil {
 		return res, s.judgeOne(ctx, a.rec, nil)
 	}
-	if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
+	if err := s.Store.IssueBills(ctx, *w); err != nil {
 		return nil, err
 	}
 	res.Issued = append(res.Issued, w.Bills...)
 	if w.Settlement.Held != "" {
 		res.HeldFrom, res.HeldBy, res.HeldUntil = w.Settlement.Held, "quiet", hold.LastIngest.Add(s.settleQuiet())
+	}
+	if err := s.observe(ctx, sl, a, q, now); err != nil {
+		return res, err
 	}
 	return res, s.judgeOne(ctx, a.rec, nil)
 }
@@ -861,10 +933,13 @@ func diff(b livebill.Bill, old map[string]*livebill.Line, oldTotal money.Decimal
 	return adj, len(adj.Lines) > 0 || !total.IsZero()
 }
 
-// Statement builds the month's statement from issued bills and top-ups.
-// Bills count in the month of their date (an adjustment in the month it is
-// issued for); the balance is the account's opening balance plus top-ups
-// minus issued bill totals.
+// Statement builds the month's statement. Its balances come from the
+// ledger: the opening balance is the account's opening entry plus every
+// entry before the month (bills by the date they bill, an adjustment in
+// the month it is dated, top-ups by when they count in the billing zone);
+// the closing balance adds the month's. It lists the bills dated in the
+// month and its top-ups; its total is the sum of the bills' rounded
+// totals (SPEC §1), which the ledger charged.
 func (s *Service) Statement(ctx context.Context, accountID, month string) (*livebill.Statement, error) {
 	a, err := s.load(ctx, accountID)
 	if err != nil {
@@ -879,24 +954,50 @@ func (s *Service) Statement(ctx context.Context, accountID, month string) (*live
 	if err != nil {
 		return nil, err
 	}
-	bal := dec(a.rec.Balance)
 	st := &livebill.Statement{Account: accountID, Month: month, Currency: cur.Code,
 		TopUps: []*livebill.TopUp{}, Bills: []livebill.IssuedBill{}}
+	entries, err := s.Store.ListLedger(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var bal, moved money.Decimal
+	inMonth := map[string]bool{} // top-ups counted in the month, by id
+	for _, e := range entries {
+		var when int // -1 before the month, 0 in it, 1 after
+		switch e.Kind {
+		case livebill.LedgerOpening:
+			when = -1
+		case livebill.LedgerTopUp:
+			switch {
+			case e.At.Before(start):
+				when = -1
+			case e.At.Before(end):
+				inMonth[e.Ref] = true
+			default:
+				when = 1
+			}
+		default: // a bill, by its date
+			switch {
+			case e.Date < month:
+				when = -1
+			case strings.HasPrefix(e.Date, month):
+			default:
+				when = 1
+			}
+		}
+		switch when {
+		case -1:
+			bal = bal.Add(dec(e.Amount))
+		case 0:
+			moved = moved.Add(dec(e.Amount))
+		}
+	}
 	tops, err := s.Store.ListTopUps(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	var topIn money.Decimal
 	for _, t := range tops {
-		at, err := time.Parse(time.RFC3339Nano, t.Time)
-		if err != nil {
-			continue
-		}
-		switch {
-		case at.Before(start):
-			bal = bal.Add(dec(t.Amount))
-		case at.Before(end):
-			topIn = topIn.Add(dec(t.Amount))
+		if inMonth[t.ID] {
 			st.TopUps = append(st.TopUps, t)
 		}
 	}
@@ -906,17 +1007,14 @@ func (s *Service) Statement(ctx context.Context, accountID, month string) (*live
 	}
 	var total money.Decimal
 	for _, b := range bills {
-		switch {
-		case b.Date < month:
-			bal = bal.Sub(dec(b.Total))
-		case strings.HasPrefix(b.Date, month):
+		if strings.HasPrefix(b.Date, month) {
 			total = total.Add(dec(b.Total))
 			st.Bills = append(st.Bills, b)
 		}
 	}
 	st.OpeningBalance = bal.StringFixed(cur.Minor)
 	st.Total = total.StringFixed(cur.Minor)
-	st.ClosingBalance = bal.Add(topIn).Sub(total).StringFixed(cur.Minor)
+	st.ClosingBalance = bal.Add(moved).StringFixed(cur.Minor)
 	set, err := s.Store.FindSettlement(ctx, accountID)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/livebill/livebill/eventio"
 	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/rating"
+	"github.com/livebill/livebill/scenario"
 	"github.com/livebill/livebill/webhook"
 )
 
@@ -49,7 +51,7 @@ func liveKey(a *account) string {
 }
 
 func newLiveMeter(a *account) (*liveMeter, error) {
-	m, err := meter.New(a.cat, meter.Options{Location: a.loc})
+	m, err := meter.New(a.cat, meter.Options{Location: a.loc, Dissolutions: scenario.Dissolutions(a.in.Blocks)})
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +66,11 @@ func newLiveMeter(a *account) (*liveMeter, error) {
 type liveSlot struct {
 	mu sync.Mutex
 	lm *liveMeter
+	// alerted: the pack alerts recorded (pack@threshold), so each is
+	// written once per server run (the store keeps each once for good)
+	alerted map[string]bool
+	// observed: when observe last looked at the account's rating
+	observed time.Time
 }
 
 // slot returns the account's slot, made on first use.
@@ -82,7 +89,10 @@ func (s *Service) slot(id string) *liveSlot {
 }
 
 // meter returns the slot's meter for a, made anew when there is none or
-// it was built for another catalog or zone. Callers hold sl.mu.
+// it was built for another catalog or zone. Its dissolutions are set to
+// those of a's blocks: a new one after what the meter metered is added as
+// it is; one before (or one dropped) marks the meter for a rebuild by a
+// replay, as a late event does (catchUp). Callers hold sl.mu.
 func (sl *liveSlot) meter(a *account) (*liveMeter, error) {
 	if sl.lm == nil || sl.lm.key != liveKey(a) {
 		lm, err := newLiveMeter(a)
@@ -90,6 +100,10 @@ func (sl *liveSlot) meter(a *account) (*liveMeter, error) {
 			return nil, err
 		}
 		sl.lm = lm
+	}
+	want := scenario.Dissolutions(a.in.Blocks)
+	if !slices.Equal(sl.lm.m.Dissolutions(), want) && sl.lm.m.SetDissolutions(want) != nil {
+		sl.lm.late = true
 	}
 	return sl.lm, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/lifecycle"
 	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/webhook"
 )
@@ -30,11 +31,26 @@ type settleInput struct {
 // settleDue reports whether the account has anything to settle at now: a
 // day closed since its last settlement, a change (revision) since then,
 // or days its last settlement held back. An account never settled with
-// nothing to bill and unchanged is not due.
-func (s *Service) settleDue(a *account, st *livebill.Settlement, now time.Time) bool {
+// nothing to bill and unchanged is not due. Nor is an account with
+// sessions open (usage accruing without events) for longer than
+// ObserveEvery since it was looked at: its trial may run out meanwhile
+// (observe). sl is the account's slot, held.
+func (s *Service) settleDue(a *account, st *livebill.Settlement, sl *liveSlot, now time.Time) bool {
 	throughS := SettleThrough(now, s.SettleDelay, a.loc).Format(time.DateOnly)
-	return st.Held != "" || !(st.Revision == a.rec.Revision && (st.Through == throughS || st.Through == ""))
+	if st.Held != "" || !(st.Revision == a.rec.Revision && (st.Through == throughS || st.Through == "")) {
+		return true
+	}
+	every := s.ObserveEvery
+	if every == 0 {
+		every = DefaultObserveEvery
+	}
+	return sl != nil && sl.lm != nil && now.Sub(sl.observed) >= every && sl.lm.m.Open()
 }
+
+// DefaultObserveEvery is how often an account with open sessions is rated
+// for what its usage does to its apps (a trial running out) when
+// Service.ObserveEvery is 0: the deduction's window.
+const DefaultObserveEvery = 5 * time.Minute
 
 // meterTo is the instant the live meter is advanced to for settling at
 // now: the watermark, and at least the first day not settled.
@@ -80,17 +96,24 @@ func settleStart(in *settleInput) time.Time {
 // settleAccount computes a due account's settlement: the bills of days
 // and months closed by now, and an adjustment (dated the last day settled
 // now: the next bill) for every issued bill whose recomputed content
-// differs from what is in force (the bill plus its adjustments). Bills
-// dated from the held day on (in.hold), new or adjusted, wait: the
-// settlement records that day as Held and the next one looks again. It
-// returns nil when there is nothing to write.
-func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) {
+// differs from what is in force (the bill plus its adjustments); each bill
+// carries when it is charged (lifecycle.ChargeAt). Bills dated from the
+// held day on (in.hold), new or adjusted, wait: the settlement records
+// that day as Held and the next one looks again. It returns nil when
+// there is nothing to write, and the quote the bills came from.
+//
+// The quote runs to the end of the day of the watermark, not only to the
+// days closed: the bills of the closed days are the same (rating goes in
+// time order, and a day's bill depends on nothing after it), and the open
+// day tells what the deduction found so far (a trial app stopped, packs
+// used: observe).
+func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, *livebill.Quote, error) {
 	a, st, now := in.a, in.st, in.now
 	accountID := a.rec.ID
 	through := SettleThrough(now, s.SettleDelay, a.loc)
 	from := settleStart(in)
 	if !from.Before(through) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	// settled now: the bills due by upTo, the first day held (or through)
 	upTo, held := through, ""
@@ -108,14 +131,17 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 		throughS = st.Through // a settled day stays settled; only its adjustments wait
 	}
 	rin := a.in
-	rin.From, rin.To = from, through
+	rin.From, rin.To = from, SettleThrough(now.Add(-s.lateness()), 0, a.loc).AddDate(0, 0, 1)
+	if rin.To.Before(through) {
+		rin.To = through
+	}
 	q, _, err := in.lm.quote(rin)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cur, err := money.LookupCurrency(a.cat.Currency)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// what is in force per key: the issued bill plus its adjustments
 	type state struct {
@@ -177,7 +203,11 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 		seen[b.key] = true
 		f := force[b.key]
 		if f == nil && (closed.IsZero() || !due(b.Bill, closed, a.loc)) {
-			out = append(out, livebill.IssuedBill{AccountID: accountID, Key: b.key, Bill: b.Bill, IssuedAt: now})
+			charge, err := lifecycle.ChargeAt(&b.Bill, a.loc)
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, livebill.IssuedBill{AccountID: accountID, Key: b.key, Bill: b.Bill, IssuedAt: now, Charge: charge})
 			continue
 		}
 		if f == nil {
@@ -186,7 +216,7 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 		if adj, ok := diff(b.Bill, f.lines, f.total, cur); ok {
 			adj.Date = lastDay
 			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: b.key, IssuedAt: now,
-				Key: adjKey(b.key)})
+				Key: adjKey(b.key), Charge: through})
 		}
 	}
 	for _, key := range order { // issued bills that are no longer there
@@ -203,7 +233,7 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 		if adj, ok := diff(livebill.Bill{Lines: nil, Total: "0"}, f.lines, f.total, cur); ok {
 			adj.Date = lastDay
 			out = append(out, livebill.IssuedBill{AccountID: accountID, Bill: adj, Adjusts: key, IssuedAt: now,
-				Key: adjKey(key)})
+				Key: adjKey(key), Charge: through})
 		}
 	}
 	if len(in.issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 && a.rec.Events.Count == 0 {
@@ -211,5 +241,5 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, error) 
 		// later gets its own bills, not adjustments dated today.
 		throughS = ""
 	}
-	return &livebill.SettleWrite{Settlement: livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision, Held: held}, Bills: out}, nil
+	return &livebill.SettleWrite{Settlement: livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision, Held: held}, Bills: out}, q, nil
 }

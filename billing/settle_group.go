@@ -117,6 +117,7 @@ type settleGroup struct {
 	slots   []*liveSlot // locked until writeGroup
 	errs    []error     // by account (ids): reading or computing its settlement
 	werrs   []error     // by account: writing its bills
+	oerrs   []error     // by account: recording what its rating found (observe)
 	revs    []int64     // by account: its revision
 	skipped []bool      // by account: quarantined at its revision
 	quar    map[string]*livebill.Quarantine
@@ -137,6 +138,7 @@ type groupJob struct {
 	sl  *liveSlot
 	in  settleInput
 	w   *livebill.SettleWrite
+	q   *livebill.Quote // what w came from, for observe
 	err error
 }
 
@@ -158,6 +160,9 @@ func (s *Service) judgeGroup(ctx context.Context, g *settleGroup) error {
 	}
 	var out []error
 	for i, id := range g.ids {
+		if g.oerrs[i] != nil { // the bills are written; what observe could not record is told
+			out = append(out, fmt.Errorf("account %s: %w", id, g.oerrs[i]))
+		}
 		switch {
 		case g.skipped[i]:
 		case g.werrs[i] != nil:
@@ -204,7 +209,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		return fail(err)
 	}
 	g.now = s.Clock.Now()
-	g.errs, g.werrs = make([]error, len(ids)), make([]error, len(ids))
+	g.errs, g.werrs, g.oerrs = make([]error, len(ids)), make([]error, len(ids)), make([]error, len(ids))
 	g.revs, g.skipped = make([]int64, len(ids)), make([]bool, len(ids))
 	g.zones, g.sets = make([]*account, len(ids)), sets
 	g.after = map[string]int64{}
@@ -230,7 +235,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			continue
 		}
 		g.zones[i] = a
-		if s.settleDue(a, sets[id], g.now) {
+		if s.settleDue(a, sets[id], g.slots[i], g.now) {
 			due, dueAt = append(due, id), append(dueAt, i)
 		}
 	}
@@ -266,14 +271,23 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	if err != nil {
 		return fail(err)
 	}
+	lives, err := s.loadLives(ctx, due)
+	if err != nil {
+		return fail(err)
+	}
 	due = due[:0]
 	for _, i := range dueAt {
 		id := ids[i]
+		l := lives[id]
+		if l == nil || l.state.State == livebill.AccountReclaimed {
+			continue // purged: nothing to settle
+		}
 		a, err := build(recs[id], ps[id], ds[id], rs[id])
 		if err != nil {
 			g.errs[i] = err
 			continue
 		}
+		a.live(l)
 		// a meter made (or remade) by computeGroup reads from the start
 		var seq int64
 		if lm := g.slots[i].lm; lm != nil && lm.key == liveKey(a) {
@@ -320,16 +334,27 @@ func (s *Service) computeJob(ctx context.Context, j *groupJob, evs []livebill.St
 		return nil, err
 	}
 	lm.take(evs)
-	if j.in.lm, err = s.catchUp(ctx, j.sl, a, s.meterTo(a, j.in.now)); err != nil {
+	if lm, err = s.catchUp(ctx, j.sl, a, s.meterTo(a, j.in.now)); err != nil {
 		return nil, err
 	}
-	return s.settleAccount(&j.in)
+	w, q, err := s.settleLoop(ctx, j.sl, &j.in, lm)
+	j.q = q
+	return w, err
 }
 
 // writeGroup issues the group's bills and settlements in one transaction,
-// or account by account if that fails, and unlocks the group's slots.
+// or account by account if that fails, records what the accounts'
+// ratings found (observe) and unlocks the group's slots.
 func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *settleGroup) {
 	defer g.unlock()
+	defer func() {
+		for _, j := range g.jobs {
+			if j.err == nil && g.werrs[j.k] == nil && j.q != nil {
+				g.oerrs[j.k] = s.observe(ctx, j.sl, j.in.a, j.q, j.in.now)
+			}
+			j.q = nil
+		}
+	}()
 	var writes []livebill.SettleWrite
 	var owners []*groupJob
 	for _, j := range g.jobs {
@@ -342,7 +367,7 @@ func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *se
 		return
 	}
 	for k, w := range writes {
-		if err := s.Store.IssueBills(ctx, w.Settlement, w.Bills); err != nil {
+		if err := s.Store.IssueBills(ctx, w); err != nil {
 			g.werrs[owners[k].k] = err
 		}
 	}

@@ -65,6 +65,9 @@ type Catalog struct {
 	FreeTiers   []FreeTier `yaml:"free_tiers"`
 	// LicenceArea is the pixel area one industrial licence serves.
 	LicenceArea int64 `yaml:"licence_area"`
+	// Arrears sets the account lifecycle's periods (SPEC §4 "Arrears");
+	// absent, the defaults (24 hours, 60 days).
+	Arrears *Arrears `yaml:"arrears"`
 
 	loc   *time.Location
 	items map[string]*Item
@@ -201,6 +204,27 @@ type RatioTable struct {
 
 // Ratios maps an item to pack minutes per usage minute.
 type Ratios map[string]string
+
+// Arrears are the periods of the arrears rule: in arrears GraceHours
+// hours → suspended; suspended ReclaimDays days → reclaimed.
+type Arrears struct {
+	GraceHours  *int `yaml:"grace_hours"`
+	ReclaimDays *int `yaml:"reclaim_days"`
+}
+
+// Terms returns the catalog's arrears terms.
+func (c *Catalog) Terms() livebill.Terms {
+	t := livebill.Terms{Grace: livebill.DefaultGrace, ReclaimAfter: livebill.DefaultReclaimAfter}
+	if a := c.Arrears; a != nil {
+		if a.GraceHours != nil {
+			t.Grace = time.Duration(*a.GraceHours) * time.Hour
+		}
+		if a.ReclaimDays != nil {
+			t.ReclaimAfter = time.Duration(*a.ReclaimDays) * 24 * time.Hour
+		}
+	}
+	return t
+}
 
 // FreeTier is a monthly free allowance of an item for an account's first
 // months (FlexMatch).
@@ -352,6 +376,19 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 	if over.FreeTiers != nil {
 		out.FreeTiers = over.FreeTiers
 	}
+	if over.Arrears != nil {
+		a := Arrears{}
+		if base.Arrears != nil {
+			a = *base.Arrears
+		}
+		if over.Arrears.GraceHours != nil {
+			a.GraceHours = over.Arrears.GraceHours
+		}
+		if over.Arrears.ReclaimDays != nil {
+			a.ReclaimDays = over.Arrears.ReclaimDays
+		}
+		out.Arrears = &a
+	}
 	return &out, nil
 }
 
@@ -437,6 +474,15 @@ func (c *Catalog) init() error {
 		}
 		if i > 0 && t.MaxArea != 0 && t.MaxArea <= c.ResolutionTiers[i-1].MaxArea {
 			add("resolution_tiers[%d] (%s): max_area %d does not ascend", i, t.Name, t.MaxArea)
+		}
+	}
+	if a := c.Arrears; a != nil {
+		// a year of grace, ten of suspension: more is a typo
+		if g := a.GraceHours; g != nil && (*g < 0 || *g > 24*366) {
+			add("arrears: grace_hours must be from 0 to %d, not %d", 24*366, *g)
+		}
+		if r := a.ReclaimDays; r != nil && (*r < 1 || *r > 3660) {
+			add("arrears: reclaim_days must be from 1 to 3660, not %d", *r)
 		}
 	}
 	c.items = make(map[string]*Item, len(c.Items))

@@ -61,43 +61,41 @@ type standing struct {
 	State      string // livebill.Account*
 	Since      time.Time
 	GraceUntil time.Time // in arrears: suspended then unless the balance is back to zero or more
+	ReclaimAt  time.Time // suspended: reclaimed then
 	Left       time.Duration
-	Balance    string // the closing balance of this month's statement
-	Lifecycle  bool   // the state comes from the account lifecycle (else: always active)
+	Balance    string // the current balance (the ledger's last entry)
 	Apps       []appStatus
 }
 
 type appStatus struct {
 	App    *livebill.App
-	Status *livebill.ServiceStatus // nil without the lifecycle
+	Status *livebill.ServiceStatus // nil without a StatusReader
 }
 
-// standing reads the account's state from the lifecycle (the status of
-// its apps, which carry the account's state) and its balance from this
-// month's statement: the opening balance, plus top-ups, minus issued
-// bills, as GET /v1/accounts/{id}/statements/{month} says.
+// standing reads the account's state and current balance from the
+// ledger (as GET /v1/accounts/{id} answers them) and, with a
+// StatusReader, whether each of its apps serves and why not.
 func (s *Server) standing(ctx context.Context, h *head) (*standing, error) {
-	st := &standing{State: livebill.AccountActive, Lifecycle: s.Status != nil}
-	stmt, err := s.Billing.Statement(ctx, h.ID, h.MonthStart.Format("2006-01"))
+	as, err := s.Store.FindAccountState(ctx, h.ID)
 	if err != nil {
 		return nil, err
 	}
-	st.Balance = stmt.ClosingBalance
+	st := &standing{State: as.State, Since: as.Since, GraceUntil: as.GraceUntil, ReclaimAt: as.ReclaimAt, Balance: as.Balance}
+	if as.State != livebill.AccountArrears {
+		st.GraceUntil = time.Time{}
+	}
 	apps, err := s.Store.ListApps(ctx, h.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range apps {
-		as := appStatus{App: a}
+		ap := appStatus{App: a}
 		if s.Status != nil {
-			if as.Status, err = s.Status.AppStatus(ctx, a.ID); err != nil {
+			if ap.Status, err = s.Status.AppStatus(ctx, a.ID); err != nil {
 				return nil, fmt.Errorf("cannot read the status of app %s: %w", a.ID, err)
 			}
-			if rank(as.Status.AccountState) < rank(st.State) {
-				st.State, st.Since, st.GraceUntil = as.Status.AccountState, as.Status.Since, as.Status.GraceUntil
-			}
 		}
-		st.Apps = append(st.Apps, as)
+		st.Apps = append(st.Apps, ap)
 	}
 	if !st.GraceUntil.IsZero() {
 		st.Left = max(st.GraceUntil.Sub(s.now()), 0)

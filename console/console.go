@@ -45,8 +45,9 @@ type Server struct {
 	// AdminKey is the operator key the server was started with ("" for
 	// none), valid besides the stored keys, as for the API.
 	AdminKey string
-	// Status tells the service status of apps (the account lifecycle);
-	// nil: every account is shown active, with its statement's balance.
+	// Status tells whether each app serves, and why not (the account
+	// lifecycle: billing.Service); nil: apps are not shown a status. The
+	// account's state and balance are read from the store's ledger.
 	Status livebill.StatusReader
 	// SessionTTL is how long a session lasts after sign-in, SessionIdle
 	// how long it lasts unused (0: DefaultSessionTTL, DefaultSessionIdle).

@@ -85,16 +85,22 @@ func (s *Server) accountsPage(c *call, status int, f *form) {
 			rows = append(rows, accountRow{ID: a.ID, Catalog: a.Catalog, Standing: &standing{State: livebill.AccountActive}})
 		}
 	}
-	if s.Status != nil { // the order needs every match's state
-		for i := range rows {
-			if h, err := s.head(ctx, rows[i].ID); err == nil {
-				if st, err := s.standing(ctx, h); err == nil {
-					rows[i].Standing = st
-				}
-			}
-		}
-		sort.SliceStable(rows, func(i, j int) bool { return rank(rows[i].Standing.State) < rank(rows[j].Standing.State) })
+	// the order needs every match's state: one read for all
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
+	states, err := s.Store.FindAccountStates(ctx, ids)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	for i := range rows {
+		if st := states[rows[i].ID]; st != nil {
+			rows[i].Standing.State = st.State
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rank(rows[i].Standing.State) < rank(rows[j].Standing.State) })
 	from := 0
 	if pos, err := livebill.ParseCursor(c.r.URL.Query().Get("after"), "console-accounts", 1); err != nil {
 		c.fail(err)

@@ -14,54 +14,38 @@ import (
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
-// lifecycle is a fake livebill.StatusReader: each app's account state is
-// set by the test.
-type lifecycle struct {
-	store  livebill.Store
-	states map[string]*livebill.ServiceStatus // by account
-}
-
-func (l *lifecycle) AppStatus(ctx context.Context, appID string) (*livebill.ServiceStatus, error) {
-	app, err := l.store.FindApp(ctx, appID)
-	if err != nil {
-		return nil, err
-	}
-	st := *l.states[app.AccountID]
-	st.App = appID
-	return &st, nil
-}
-
-var _ livebill.StatusReader = (*lifecycle)(nil)
-
 // With the account lifecycle, the operator's list puts accounts in
 // arrears first, then suspended ones, then the active; an account in
 // arrears shows how long until it is suspended, and its apps why they do
-// not serve.
+// not serve, as the ledger and the lifecycle have them.
 func TestStates(t *testing.T) {
 	ctx := context.Background()
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	now := time.Date(2024, 10, 20, 12, 0, 0, 0, sh)
-	clock := storetest.NewClock(now)
+	clock := storetest.NewClock(now.Add(-25 * time.Hour))
 	store := openSQLite(t, clock)
 	svc := billing.New(store, clock)
-	lc := &lifecycle{store: store, states: map[string]*livebill.ServiceStatus{
-		"a-active":    {AccountState: livebill.AccountActive},
-		"b-arrears":   {AccountState: livebill.AccountArrears, Reason: livebill.ReasonAccountArrears, Since: now.Add(-20 * time.Hour), GraceUntil: now.Add(4*time.Hour + 30*time.Minute)},
-		"c-suspended": {AccountState: livebill.AccountSuspended, Reason: livebill.ReasonAccountSuspended, Since: now.Add(-time.Hour)},
-	}}
-	for id := range lc.states {
-		if _, err := svc.CreateAccount(ctx, &livebill.CreateAccountInput{ID: id, Catalog: "trtc", Created: "2024-10-01"}); err != nil {
+	newAccount := func(id, balance string) {
+		t.Helper()
+		if _, err := svc.CreateAccount(ctx, &livebill.CreateAccountInput{ID: id, Catalog: "trtc", Created: "2024-10-01", Balance: balance}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := store.CreateApp(ctx, &livebill.CreateAppInput{AccountID: id, ID: id + "-app"}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	newAccount("c-suspended", "-5") // below zero 25 hours ago: its 24-hour grace is over
+	clock.Set(now)
+	if err := svc.SettleAll(ctx); err != nil { // the ticker ends the grace
+		t.Fatal(err)
+	}
+	newAccount("b-arrears", "-5") // below zero now: suspended in 24 hours unless topped up
+	newAccount("a-active", "10")
 	con, err := console.New(store, svc, storetest.AdminKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	con.Status = lc
+	con.Status = svc
 	srv := httptest.NewServer(con.Handler())
 	defer srv.Close()
 	c := storetest.NewConsoleClient(t, srv.URL)
@@ -75,8 +59,8 @@ func TestStates(t *testing.T) {
 		t.Errorf("order %v, want arrears, suspended, active", order)
 	}
 	page := c.Get("/accounts/b-arrears").Body
-	// 4 h 30 min until the grace ends at 16:30 in Shanghai
-	for _, want := range []string{`id="countdown"`, "Suspended in 4 h 30 min (at Oct 20, 2024 16:30)", "state-arrears", "serving, but the account is in arrears"} {
+	// the grace ends 24 h after now, at 12:00 on the 21st in Shanghai
+	for _, want := range []string{`id="countdown"`, "Suspended in 24 h 0 min (at Oct 21, 2024 12:00)", "state-arrears", `data-amount="-5"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the account in arrears lacks %q", want)
 		}

@@ -450,9 +450,10 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 				}
 			}
 			// The next pack covering the app (next month's free pack)
-			// restores service too.
+			// restores service too, from when it is bought (a plan bought
+			// at 09:30 is valid from 00:00 but runs the app from 09:30).
 			for _, p := range offer {
-				st := p.Start.UnixMilli()
+				st := max(p.Start.UnixMilli(), p.bought().UnixMilli())
 				if st >= at && p.Minutes > 0 && (p.App == "" || p.App == w0.App) && (s.Resume == 0 || st < s.Resume) {
 					s.Resume = st
 				}

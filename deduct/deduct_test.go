@@ -239,6 +239,25 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// A stopped app whose new pack is bought later than the pack's start
+// (a plan's gift minutes are valid from 00:00 of the purchase day) runs
+// again from the purchase, not from 00:00: the windows between are still
+// blocked (docs/decisions.md, "Resuming").
+func TestResumeAtPurchaseNotPackStart(t *testing.T) {
+	o := opts()
+	o.Paid = func(string, int64) bool { return false }
+	gift := Grant{ID: "gift", Kind: KindGift, App: "A", Start: at(2, 0, 0), End: at(30, 0, 0), Bought: at(2, 9, 30), Minutes: 1000, Ratios: av, Seq: 1}
+	res := run(t, []Grant{free(1), gift}, []Window{
+		win("A", "trtc.av.audio", 1, 9, 0, 2*60_000), // 2 min, 1 covered: stop at 09:05
+		win("A", "trtc.av.audio", 2, 8, 0, 60_000),   // blocked
+		win("A", "trtc.av.audio", 2, 9, 30, 60_000),  // runs again: covered by the gift
+	}, o)
+	if len(res.Stops) != 1 || res.Stops[0].Resume != at(2, 9, 30).UnixMilli() {
+		t.Fatalf("stops %+v, want one resumed at day 2 09:30", res.Stops)
+	}
+	wantDed(t, res, "A", "2024-10-02", "trtc.av.audio", 1, 1, 0)
+}
+
 func TestInvalidGrant(t *testing.T) {
 	g := free(10)
 	g.Ratios = map[string]money.Decimal{"x": money.Zero}

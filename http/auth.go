@@ -107,6 +107,9 @@ func (s *Server) guard(rt route) http.Handler {
 			return
 		}
 		noteKey(w, p.KeyID)
+		if s.reclaimed(w, r, rt, p) {
+			return
+		}
 		r = r.WithContext(withPrincipal(r.Context(), p))
 		if rt.creates {
 			s.idempotent(w, r, p, rt.handle)

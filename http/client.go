@@ -29,9 +29,27 @@ func NewClient(base string) *Client {
 }
 
 func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
+	resp, err := c.send(ctx, method, path, ctype, body)
 	if err != nil {
 		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// send sends a request with the client's key and returns the answer, or
+// the error of an answer of 300 or more.
+func (c *Client) send(ctx context.Context, method, path, ctype string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
@@ -41,20 +59,14 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		return problemError(method, path, resp, b)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		return nil, problemError(method, path, resp, b)
 	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
+	return resp, nil
 }
 
 // problemError reads an error answer: a problem document (its code, detail
@@ -107,6 +119,28 @@ func (c *Client) Rejections(ctx context.Context, account string) (*livebill.Reje
 		return nil, err
 	}
 	return &all, nil
+}
+
+// Ledger returns all of an account's ledger, following the pages.
+func (c *Client) Ledger(ctx context.Context, account string) ([]livebill.LedgerEntry, error) {
+	var all []livebill.LedgerEntry
+	err := readPages(ctx, c, "/v1/accounts/"+url.PathEscape(account)+"/ledger", func(page struct {
+		Ledger []livebill.LedgerEntry `json:"ledger"`
+	}) {
+		all = append(all, page.Ledger...)
+	})
+	return all, err
+}
+
+// LedgerCSV writes an account's ledger export (CSV) to w.
+func (c *Client) LedgerCSV(ctx context.Context, account string, w io.Writer) error {
+	resp, err := c.send(ctx, "GET", "/v1/accounts/"+url.PathEscape(account)+"/ledger?format=csv", "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	return err
 }
 
 // Keys returns every API key (never the keys themselves), following the

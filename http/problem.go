@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,8 @@ func StatusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case livebill.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case livebill.EGONE:
+		return http.StatusGone
 	case livebill.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}
@@ -116,6 +119,15 @@ func writeError(w http.ResponseWriter, err error, details ...error) {
 
 func writeProblem(w http.ResponseWriter, p Problem) {
 	writeJSONAs(w, ProblemType, p.Status, p)
+}
+
+// jsonBytes is v as writeJSON writes it.
+func jsonBytes(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+	return b.Bytes()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -15,7 +15,11 @@ type route struct {
 	access       Access
 	body         int64 // bytes; 0 means maxJSONBody
 	creates      bool  // creates something: Idempotency-Key honoured
-	handle       http.HandlerFunc
+	// audit: an operator may still read it of a reclaimed account (what
+	// is kept of it: bills, ledger, history); every other route of a
+	// reclaimed account answers 410 Gone.
+	audit  bool
+	handle http.HandlerFunc
 }
 
 // routes is the route table: every route the server serves, with its
@@ -43,7 +47,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/accounts/{id}/statements/{month}", access: Account, handle: s.statement},
 		{method: "GET", path: "/v1/accounts/{id}/rejections", access: Account, handle: s.rejections},
 		{method: "GET", path: "/v1/accounts/{id}/usage", access: Account, handle: s.usage},
-		{method: "GET", path: "/v1/accounts/{id}/bills", access: Account, handle: s.listBills},
+		{method: "GET", path: "/v1/accounts/{id}/bills", access: Account, audit: true, handle: s.listBills},
 		{method: "POST", path: "/v1/accounts/{id}/settle", access: Admin, handle: s.settle},
 		{method: "GET", path: "/v1/accounts/{id}/quote", access: Account, handle: s.accountQuote},
 
@@ -54,9 +58,10 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/keys", access: Admin, handle: s.listKeys},
 		{method: "DELETE", path: "/v1/keys/{id}", access: Admin, handle: s.revokeKey},
 	}
-	rs = append(rs, s.ingestRoutes()...)     // webhook configuration and vendor webhooks (ingest.go)
-	rs = append(rs, s.quarantineRoutes()...) // purchase cancellation, quarantine (quarantine.go)
-	return append(rs, s.importRoutes()...)   // bulk imports (imports.go)
+	rs = append(rs, s.ingestRoutes()...)      // webhook configuration and vendor webhooks (ingest.go)
+	rs = append(rs, s.quarantineRoutes()...)  // purchase cancellation, quarantine (quarantine.go)
+	rs = append(rs, s.importRoutes()...)      // bulk imports (imports.go)
+	return append(rs, s.lifecycleRoutes()...) // states, ledger, history, endpoints, deliveries (lifecycle.go)
 }
 
 // Route describes a route of the table, for documentation and tests.

@@ -126,7 +126,9 @@ func (s *Server) Close() error { return s.server.Close() }
 
 // ---- accounts and apps
 
-// AccountJSON is an account in responses.
+// AccountJSON is an account in responses, with its state and balance
+// (StatusJSON: balance is the current one, opening_balance the one it was
+// made with).
 type AccountJSON struct {
 	ID          string `json:"id"`
 	Catalog     string `json:"catalog"`
@@ -134,16 +136,16 @@ type AccountJSON struct {
 	Mode        string `json:"mode,omitempty"`
 	Created     string `json:"created"`
 	Activated   string `json:"activated,omitempty"`
-	Balance     string `json:"balance"`
 	Timezone    string `json:"timezone,omitempty"`
 	Revision    int64  `json:"revision"`
+	StatusJSON         // state, since, grace_until, reclaim_at, balance, opening_balance
 	// Quarantine is set when the settlement leaves the account out: its
 	// stored data cannot be rated (GET /v1/accounts/{id} only).
 	Quarantine *livebill.Quarantine `json:"quarantine,omitempty"`
 }
 
 func accountJSON(a *livebill.AccountRecord) AccountJSON {
-	j := AccountJSON{ID: a.ID, Catalog: a.Catalog, CatalogYAML: a.CatalogYAML, Mode: a.Mode, Balance: a.Balance, Timezone: a.Timezone,
+	j := AccountJSON{ID: a.ID, Catalog: a.Catalog, CatalogYAML: a.CatalogYAML, Mode: a.Mode, Timezone: a.Timezone,
 		Created: a.Created.Format(time.DateOnly), Revision: a.Revision}
 	if !a.Activated.IsZero() {
 		j.Activated = a.Activated.Format(time.DateOnly)
@@ -162,25 +164,55 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, accountJSON(a))
+	s.writeAccount(w, r, http.StatusCreated, a)
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, "accounts", s.Store.PageAccounts, accountJSON)
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	as, next, err := s.Store.PageAccounts(r.Context(), p)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out, err := s.withStatus(r.Context(), as)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writePage(w, "accounts", out, next)
 }
 
+// getAccount answers the account with its current state and balance.
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.Store.FindAccount(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	j := accountJSON(a)
+	out, err := s.withStatus(r.Context(), []*livebill.AccountRecord{a})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	j := out[0]
 	if j.Quarantine, err = s.Store.FindQuarantine(r.Context(), a.ID); err != nil {
 		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, j)
+}
+
+func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, status int, a *livebill.AccountRecord) {
+	out, err := s.withStatus(r.Context(), []*livebill.AccountRecord{a})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, status, out[0])
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
@@ -198,10 +230,22 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, a)
 }
 
+// listApps answers a page of the account's apps, each with its state.
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
-	if as, next, ok := accountPage(s, w, r, s.Store.PageApps); ok {
-		writePage(w, "apps", as, next)
+	as, next, ok := accountPage(s, w, r, s.Store.PageApps)
+	if !ok {
+		return
 	}
+	st, sts, err := s.Billing.AccountStatus(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]AppJSON, len(as))
+	for i, a := range as {
+		out[i] = appJSON(a, billing.AppStatusOf(st, sts, a.ID))
+	}
+	writePage(w, "apps", out, next)
 }
 
 // ---- devices

@@ -50,7 +50,9 @@ func digestOf(t testing.TB, cat *catalog.Catalog, events int, seed uint64, tasks
 		fmt.Fprintf(h, "L %+v\n", r)
 	}
 	for _, n := range m.Notices() {
-		fmt.Fprintf(h, "N %+v\n", n)
+		// the fields a meter's notices have (as %+v printed them before
+		// notices had a reason)
+		fmt.Fprintf(h, "N {Code:%s App:%s Item:%s Time:%s Message:%s}\n", n.Code, n.App, n.Item, n.Time, n.Message)
 	}
 	mau := m.MAU()
 	apps := make([]string, 0, len(mau))

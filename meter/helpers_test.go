@@ -253,7 +253,13 @@ func runMeter(t tb, closeAt int64, es ...livebill.Event) *metered {
 // applyAll is runMeter without the check on rejected events.
 func applyAll(t tb, closeAt int64, es ...livebill.Event) *metered {
 	t.Helper()
-	m, err := meter.New(trtc(t), meter.Options{})
+	return applyWith(t, meter.Options{}, closeAt, es...)
+}
+
+// applyWith is applyAll on a meter with options.
+func applyWith(t tb, opt meter.Options, closeAt int64, es ...livebill.Event) *metered {
+	t.Helper()
+	m, err := meter.New(trtc(t), opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,9 @@ type Meter struct {
 	notices map[noticeKey]bool
 	errs    []error
 	maxErrs int
+	diss    []Dissolution // in time order (dissolve.go)
+	// advanced is the instant the meter was last advanced to (Advance).
+	advanced int64
 }
 
 type roomKey struct{ app, room string }
@@ -69,6 +72,9 @@ type Options struct {
 	Location *time.Location
 	// MaxErrors stops collecting errors past this many (0: 1000).
 	MaxErrors int
+	// Dissolutions end what runs in the rooms of an app at given instants
+	// (dissolve.go).
+	Dissolutions []Dissolution
 }
 
 // New returns a meter for the catalog's metering model.
@@ -87,6 +93,9 @@ func New(cat *catalog.Catalog, opt Options) (*Meter, error) {
 	}
 	if m.maxErrs == 0 {
 		m.maxErrs = 1000
+	}
+	if err := m.SetDissolutions(opt.Dissolutions); err != nil {
+		return nil, err
 	}
 	switch cat.Metering {
 	case "trtc":
@@ -242,6 +251,7 @@ func (m *Meter) Close(at int64) {
 	})
 	for _, k := range keys {
 		r := m.rooms[k]
+		r.dissolveUpTo(at - 1)
 		r.flushPending()
 		end := at
 		if r.t > end {
@@ -351,13 +361,26 @@ func badEvent(e *livebill.Event, field, reason string) error {
 
 func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
 
+// Open reports whether anyone is in a room or any task runs: usage that
+// accrues without further events.
+func (m *Meter) Open() bool {
+	for _, r := range m.rooms {
+		if len(r.list) > 0 || len(r.pending) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Advance tells the meter that every event before instant t (Unix ms) has
 // been applied: the live meter's watermark. Rooms apply their held events
 // of instants before t, and everyone present is credited up to t, so
 // Records is complete for the windows before t. Unlike Close it ends
 // nothing: later events go on from where the state is.
 func (m *Meter) Advance(t int64) {
+	m.advanced = max(m.advanced, t)
 	for _, r := range m.rooms {
+		r.dissolveUpTo(t - 1)
 		if len(r.pending) > 0 && r.pendT < t {
 			r.flushPending()
 		}

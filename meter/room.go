@@ -141,6 +141,10 @@ type room struct {
 	newCharg []charge // scratch
 	robotBuf []byte   // scratch for robot ids
 	aboveTop bool     // the above-top-tier notice was given for its app
+	nextDiss int      // the meter's dissolutions before this one are applied
+	// gone: participants a dissolution removed, until they come back
+	// (dissolve.go)
+	gone map[string]bool
 	// free holds participants that left, for reuse by later joins and
 	// tasks: rooms churn, and allocating every participant anew costs.
 	free      []*participant
@@ -265,6 +269,9 @@ func (r *room) enqueue(e *livebill.Event) {
 			r.id, fmtTime(r.pendT))))
 		return
 	}
+	if r.nextDiss < len(r.m.diss) && e.Time >= r.m.diss[r.nextDiss].At {
+		r.dissolveUpTo(e.Time)
+	}
 	if e.Time > r.pendT {
 		r.flushPending()
 		r.pendT = e.Time
@@ -309,11 +316,13 @@ func (r *room) flushPending() {
 				retry = append(retry, i)
 				continue
 			}
-			r.m.fail(err)
+			if !r.dissolved(&p[i]) {
+				r.m.fail(err)
+			}
 		}
 	}
 	for _, i := range retry {
-		if err := r.apply(&p[i]); err != nil {
+		if err := r.apply(&p[i]); err != nil && !r.dissolved(&p[i]) {
 			r.m.fail(err)
 		}
 	}
@@ -351,6 +360,7 @@ func (r *room) apply(e *livebill.Event) error {
 		if user.p != nil {
 			return badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id))
 		}
+		r.back(e.User)
 		p := r.newParticipant()
 		p.id, p.kind, p.recv, p.mini = user, kindUser, recvManual, e.Client == "miniprogram"
 		switch e.Subscribe {
@@ -561,6 +571,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	if id.p != nil {
 		return badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id))
 	}
+	r.back(id.id)
 	tk := r.newTask()
 	p := r.newParticipant()
 	p.id, p.kind, p.recv, p.task = id, kind, recvManual, tk

@@ -43,6 +43,11 @@ type Input struct {
 	Purchases []livebill.Purchase
 	Refunds   []livebill.RefundRequest
 	Devices   []livebill.Device
+
+	// Blocks are the spans in which the account was suspended or an app
+	// disabled: their usage is not billed (blocks.go). The meter that
+	// made Records dissolved the rooms at each block's start.
+	Blocks []livebill.Block
 }
 
 // billKey identifies a bill.
@@ -80,8 +85,8 @@ type billAcc struct {
 
 // usageAcc accumulates an item's metered quantity and coverage.
 type usageAcc struct {
-	item              string
-	quantity, covered qty
+	item                       string
+	quantity, covered, blocked qty
 }
 
 // qty is an exact quantity that adds integers (minutes, counts) as int64,
@@ -202,6 +207,9 @@ func Rate(in Input) (*livebill.Quote, error) {
 	defer q.release()
 	q.in, q.cat, q.loc, q.cur = in, in.Catalog, in.Location, cur
 	q.notices = append([]livebill.Notice(nil), in.Notices...) // returned: never pooled
+	if err := q.applyBlocks(); err != nil {
+		return nil, err
+	}
 	// The steps are called one by one: a slice of method values would
 	// allocate each.
 	if err := q.plans(); err != nil {
@@ -227,6 +235,7 @@ func Rate(in Input) (*livebill.Quote, error) {
 	}
 	out := q.quote()
 	out.Packs = q.packStates()
+	out.Stops = q.trialStops()
 	return out, nil
 }
 
@@ -417,7 +426,11 @@ func (q *quoter) durations() error {
 		if err != nil {
 			return err
 		}
-		if it.Measure != catalog.MeasureDuration || !q.inPeriod(r.Window) || ded.Blocked(r.App, r.Window) {
+		if it.Measure != catalog.MeasureDuration || !q.inPeriod(r.Window) {
+			continue
+		}
+		if ded.Blocked(r.App, r.Window) {
+			q.usageOf(r.Item).blocked.add(money.Div(money.Int(r.Value), money.Int(60000)))
 			continue
 		}
 		k := key{r.App, r.Item, q.day(r.Window)}
@@ -696,7 +709,11 @@ func (q *quoter) quote() *livebill.Quote {
 	slices.SortFunc(q.usage, func(a, b usageAcc) int { return q.compare(a.item, b.item) })
 	out.Usage = make([]livebill.UsageLine, 0, len(q.usage))
 	for _, u := range q.usage {
-		out.Usage = append(out.Usage, livebill.UsageLine{Item: u.item, Quantity: u.quantity.String(), Covered: u.covered.String()})
+		l := livebill.UsageLine{Item: u.item, Quantity: u.quantity.String(), Covered: u.covered.String()}
+		if u.blocked.n != 0 || !u.blocked.d.IsZero() {
+			l.Blocked = u.blocked.String()
+		}
+		out.Usage = append(out.Usage, l)
 	}
 	if len(out.Bills) == 1 {
 		out.Total = out.Bills[0].Total // the same sum, formatted

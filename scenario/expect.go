@@ -75,6 +75,13 @@ func Compare(exp *Expect, q *livebill.Quote) []Mismatch {
 		if want.Covered != nil {
 			check("usage."+item+".covered", *want.Covered, got(u.Covered))
 		}
+		if want.Blocked != nil {
+			b := u.Blocked
+			if b == "" {
+				b = "0"
+			}
+			check("usage."+item+".blocked", *want.Blocked, got(b))
+		}
 		if want.Amount != nil {
 			out = append(out, Mismatch{"usage." + item + ".amount", *want.Amount, "(usage has no amount; use lines)"})
 		}
@@ -86,6 +93,19 @@ func Compare(exp *Expect, q *livebill.Quote) []Mismatch {
 	for _, code := range exp.Notices {
 		if !have[code] {
 			out = append(out, Mismatch{"notices", code, "(absent)"})
+		}
+	}
+	if a := exp.Account; a != nil {
+		switch {
+		case q.Account == nil:
+			out = append(out, Mismatch{"account", "an account lifecycle", "(none: the scenario gives no account.balance or topups)"})
+		default:
+			if a.State != nil && *a.State != q.Account.State {
+				out = append(out, Mismatch{"account.state", *a.State, q.Account.State})
+			}
+			if a.Balance != nil {
+				check("account.balance", *a.Balance, q.Account.ClosingBalance)
+			}
 		}
 	}
 	return out

@@ -17,7 +17,9 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/catalog"
 	"github.com/livebill/livebill/eventio"
+	"github.com/livebill/livebill/lifecycle"
 	"github.com/livebill/livebill/meter"
+	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/rating"
 	"go.yaml.in/yaml/v3"
 )
@@ -32,6 +34,8 @@ type File struct {
 	Devices    []Device    `yaml:"devices"`
 	Plans      []Plan      `yaml:"plans"`
 	Refunds    []Refund    `yaml:"refunds"`
+	TopUps     []TopUp     `yaml:"topups"`
+	AppActions []AppAction `yaml:"app_actions"`
 	Events     yaml.Node   `yaml:"events"`
 	EventsFile string      `yaml:"events_file"`
 	Expect     *Expect     `yaml:"expect"`
@@ -92,12 +96,34 @@ type Refund struct {
 	Time  string `yaml:"time"`
 }
 
+// TopUp credits the account's balance at a time (SPEC §7.2 extension).
+type TopUp struct {
+	ID     string `yaml:"id"`
+	Time   string `yaml:"time"`
+	Amount string `yaml:"amount"`
+}
+
+// AppAction is an operator disabling or enabling an app at a time (SPEC
+// §7.2 extension).
+type AppAction struct {
+	App    string `yaml:"app"`
+	Action string `yaml:"action"` // disable or enable
+	Time   string `yaml:"time"`
+}
+
 // Expect holds the values `livebill test` checks.
 type Expect struct {
 	Total   *string                `yaml:"total"`
 	Lines   map[string]ExpectValue `yaml:"lines"`
 	Usage   map[string]ExpectValue `yaml:"usage"`
 	Notices []string               `yaml:"notices"`
+	Account *ExpectAccount         `yaml:"account"`
+}
+
+// ExpectAccount is the expected account lifecycle at the period's end.
+type ExpectAccount struct {
+	State   *string `yaml:"state"`
+	Balance *string `yaml:"balance"` // the closing balance
 }
 
 // ExpectValue is an expected line or usage entry; unset fields are not
@@ -106,6 +132,7 @@ type ExpectValue struct {
 	Quantity *string `yaml:"quantity"`
 	Amount   *string `yaml:"amount"`
 	Covered  *string `yaml:"covered"`
+	Blocked  *string `yaml:"blocked"`
 }
 
 // Load reads a scenario file (YAML or JSON).
@@ -266,14 +293,78 @@ func (f *File) Run() (*Result, error) {
 		in.Refunds = append(in.Refunds, livebill.RefundRequest{Plan: r.Plan, Count: r.Count, Time: t})
 	}
 
+	lc, err := f.lifecycle(cat, loc, from)
+	if err != nil {
+		return nil, f.wrap(err)
+	}
 	res := &Result{}
-	q, rejected, err := Compute(in, func(m *meter.Meter) error { return f.feed(m, res) })
+	feed := func(m *meter.Meter) error {
+		res.Events, res.Rejected = 0, nil // fed again when the lifecycle blocks usage
+		return f.feed(m, res)
+	}
+	q, rejected, err := ComputeLifecycle(in, feed, lc)
 	if err != nil {
 		return nil, err
 	}
 	res.Rejected = append(res.Rejected, rejected...)
 	res.Quote = q
 	return res, nil
+}
+
+// lifecycle reads the scenario's balance, top-ups and app actions (SPEC
+// §7.2 extension); nil when the quote applies no lifecycle (calculator
+// mode, or none given).
+func (f *File) lifecycle(cat *catalog.Catalog, loc *time.Location, from time.Time) (*Lifecycle, error) {
+	if f.Mode == rating.ModeCalculator {
+		if len(f.TopUps) > 0 || len(f.AppActions) > 0 {
+			return nil, fmt.Errorf("topups and app_actions need mode account (calculator mode has no account)")
+		}
+		return nil, nil
+	}
+	lc := &Lifecycle{Terms: cat.Terms()}
+	if f.Account != nil && f.Account.Balance != "" {
+		b, err := money.Parse(f.Account.Balance)
+		if err != nil {
+			return nil, fmt.Errorf("account.balance: must be a decimal, not %q", f.Account.Balance)
+		}
+		lc.Opening, lc.Arrears = b, true
+	}
+	if f.Account != nil {
+		lc.Account = f.Account.ID
+	}
+	for i, t := range f.TopUps {
+		at, err := instant(t.Time, loc, fmt.Sprintf("topups[%d].time", i))
+		if err != nil {
+			return nil, err
+		}
+		amt, err := money.Parse(t.Amount)
+		if err != nil || !amt.IsPositive() {
+			return nil, fmt.Errorf("topups[%d].amount: must be a positive decimal, not %q", i, t.Amount)
+		}
+		id := t.ID
+		if id == "" {
+			id = fmt.Sprintf("topup-%d", i+1)
+		}
+		lc.TopUps = append(lc.TopUps, lifecycle.TopUp{ID: id, At: at, Amount: amt})
+		lc.Arrears = true
+	}
+	for i, a := range f.AppActions {
+		at, err := instant(a.Time, loc, fmt.Sprintf("app_actions[%d].time", i))
+		if err != nil {
+			return nil, err
+		}
+		if a.App == "" {
+			return nil, fmt.Errorf("app_actions[%d].app: missing", i)
+		}
+		if a.Action != livebill.AppDisable && a.Action != livebill.AppEnable {
+			return nil, fmt.Errorf("app_actions[%d].action: must be disable or enable, not %q", i, a.Action)
+		}
+		lc.Actions = append(lc.Actions, lifecycle.AppAction{App: a.App, Action: a.Action, At: at})
+	}
+	if !lc.Arrears && len(lc.Actions) == 0 {
+		return nil, nil
+	}
+	return lc, nil
 }
 
 // Compute is the quote pipeline shared by scenario files and the service:
@@ -301,7 +392,7 @@ func Meter(in rating.Input, feed func(*meter.Meter) error) (*meter.Meter, error)
 	if loc == nil {
 		loc = in.Catalog.Location()
 	}
-	m, err := meter.New(in.Catalog, meter.Options{Location: loc})
+	m, err := meter.New(in.Catalog, meter.Options{Location: loc, Dissolutions: Dissolutions(in.Blocks)})
 	if err != nil {
 		return nil, err
 	}

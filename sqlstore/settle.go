@@ -369,6 +369,9 @@ func (s *DB) IssueBillsEach(ctx context.Context, writes []livebill.SettleWrite) 
 	if err := s.upsertSettlements(ctx, tx, writes); err != nil {
 		return fmt.Errorf("cannot record settlements: %w", err)
 	}
+	if err := s.chargeBills(ctx, tx, writes); err != nil {
+		return fmt.Errorf("cannot charge bills: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("cannot commit bills: %w", err)
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/lifecycle"
+	"github.com/livebill/livebill/money"
 )
 
 // Dialect is what differs between backends.
@@ -137,6 +139,12 @@ func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 				return fmt.Errorf("migration %s: %w", name, err)
 			}
 		}
+		if step := goSteps[v]; step != nil {
+			if err := step(ctx, s, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), v, name, s.clock.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", name, err)
@@ -146,6 +154,12 @@ func (s *DB) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 		}
 	}
 	return nil
+}
+
+// goSteps are migrations' steps SQL cannot take (exact decimal sums):
+// run after the version's SQL, in its transaction.
+var goSteps = map[int64]func(ctx context.Context, s *DB, tx *sql.Tx) error{
+	13: backfillLifecycle,
 }
 
 // splitSQL splits a migration on semicolons at line ends; comments are
@@ -187,8 +201,33 @@ func (s *DB) CreateAccount(ctx context.Context, in *livebill.CreateAccountInput)
 	if bal == "" {
 		bal = "0"
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO accounts (id, catalog, catalog_yaml, mode, created, activated, balance, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		in.ID, in.Catalog, in.CatalogYAML, in.Mode, in.Created, in.Activated, bal, in.Timezone, now(s.clock))
+	opening, err := money.Parse(bal)
+	if err != nil {
+		return nil, livebill.Errorf(livebill.EINVALID, "balance: %v", err)
+	}
+	// The account, its state and the ledger's opening entry are made
+	// together; an opening balance below zero puts it in arrears at once.
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		at := s.clock.Now()
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO accounts (id, catalog, catalog_yaml, mode, created, activated, balance, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			in.ID, in.Catalog, in.CatalogYAML, in.Mode, in.Created, in.Activated, bal, in.Timezone, at.UTC().Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+		m, err := lifecycle.New(livebill.AccountState{AccountID: in.ID, Since: at, Last: at, Opening: bal, Terms: defaultTerms})
+		if err != nil {
+			return err
+		}
+		j := s.journal(ctx, tx)
+		e, trs := post(m, livebill.LedgerEntry{AccountID: in.ID, Kind: livebill.LedgerOpening, At: at}, opening, lifecycle.CauseOpening)
+		if err := s.insertRows(ctx, tx, ledgerInsert, "", [][]any{ledgerArgs(&e, at)}); err != nil {
+			return err
+		}
+		st := m.State()
+		if err := s.saveStates(ctx, tx, []*livebill.AccountState{&st}); err != nil {
+			return err
+		}
+		return j.transitions(trs)
+	})
 	if err != nil {
 		if a, _ := s.FindAccount(ctx, in.ID); a != nil {
 			return nil, livebill.Errorf(livebill.ECONFLICT, "account %q already exists", in.ID)
@@ -567,8 +606,10 @@ func (s *DB) EventSpan(ctx context.Context, accountID string) (livebill.EventSpa
 
 // ---- bills
 
-// IssueBills stores bills and the settlement in one transaction.
-func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []livebill.IssuedBill) error {
+// IssueBills stores bills and the settlement in one transaction, and
+// charges the bills to the account's balance there (chargeBills).
+func (s *DB) IssueBills(ctx context.Context, w livebill.SettleWrite) error {
+	st, bills := w.Settlement, w.Bills
 	const (
 		qCount  = `SELECT COUNT(*) FROM bills WHERE account_id = ? AND bill_key = ?`
 		qInsert = `INSERT INTO bills (account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -614,6 +655,9 @@ func (s *DB) IssueBills(ctx context.Context, st livebill.Settlement, bills []liv
 		}
 	}
 	if err := exec(qSettle, st.AccountID, st.Through, st.Revision, st.Held); err != nil {
+		return err
+	}
+	if err := s.chargeBills(ctx, tx, []livebill.SettleWrite{w}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -724,10 +768,55 @@ func (s *DB) CreateTopUp(ctx context.Context, in *livebill.CreateTopUpInput) (*l
 	if n == 0 && t.Amount != in.Amount {
 		return nil, false, livebill.Errorf(livebill.ECONFLICT, "top-up %q was already made with amount %s", in.ID, t.Amount)
 	}
+	if n == 1 {
+		if err := s.credit(ctx, tx, &t); err != nil {
+			return nil, false, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, err
 	}
 	return &t, n == 1, nil
+}
+
+// credit enters a new top-up in the ledger and moves the account's state:
+// time-driven transitions up to the top-up's instant first (a grace that
+// ended before it suspended the account), then back to active if the
+// balance is zero or more. A reclaimed account takes no money.
+func (s *DB) credit(ctx context.Context, tx *sql.Tx, t *livebill.TopUp) error {
+	sts, err := s.lockStates(ctx, tx, []string{t.AccountID})
+	if err != nil {
+		return err
+	}
+	st := sts[t.AccountID]
+	if st.State == livebill.AccountReclaimed {
+		return livebill.Errorf(livebill.EGONE, "account %q was reclaimed on %s", t.AccountID, st.Since.Format(time.RFC3339))
+	}
+	amount, err := money.Parse(t.Amount)
+	if err != nil {
+		return livebill.Errorf(livebill.EINVALID, "amount: %v", err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, t.Time)
+	if err != nil {
+		return livebill.Errorf(livebill.EINVALID, "time: %v", err)
+	}
+	m, err := lifecycle.New(*st)
+	if err != nil {
+		return err
+	}
+	j := s.journal(ctx, tx)
+	if at.After(j.now) {
+		at = j.now // a top-up counts from when it is made, not before it arrives
+	}
+	e, trs := post(m, livebill.LedgerEntry{AccountID: t.AccountID, Kind: livebill.LedgerTopUp, Ref: t.ID, At: at}, amount, "topup "+t.ID)
+	if err := s.insertRows(ctx, tx, ledgerInsert, "", [][]any{ledgerArgs(&e, j.now)}); err != nil {
+		return err
+	}
+	ns := m.State()
+	if err := s.saveStates(ctx, tx, []*livebill.AccountState{&ns}); err != nil {
+		return err
+	}
+	return j.transitions(trs)
 }
 
 // ListTopUps returns an account's top-ups in the order made.

@@ -95,11 +95,33 @@ func printTable(w io.Writer, q *livebill.Quote) {
 		fmt.Fprintln(w)
 	}
 	if len(q.Usage) > 0 {
-		fmt.Fprintln(w, "usage (metered, covered by packages)")
+		fmt.Fprintln(w, "usage (metered, covered by packages, blocked while stopped)")
 		for _, u := range q.Usage {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t\n", u.Item, u.Quantity, u.Covered)
+			b := u.Blocked
+			if b == "" {
+				b = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", u.Item, u.Quantity, u.Covered, b)
 		}
 		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	if a := q.Account; a != nil {
+		fmt.Fprintf(w, "balance %s %s → %s %s, %s at the period's end\n", a.OpeningBalance, q.Currency, a.ClosingBalance, q.Currency, a.State)
+		for _, e := range a.Ledger {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t\n", e.At.Format("2006-01-02 15:04"), e.Kind, e.Ref, e.Amount, e.Balance)
+		}
+		tw.Flush()
+		for _, t := range a.Transitions {
+			line := fmt.Sprintf("  %s  %s → %s", t.At.Format("2006-01-02 15:04"), t.From, t.To)
+			if t.App != "" {
+				line = fmt.Sprintf("  %s  app %s: %s → %s", t.At.Format("2006-01-02 15:04"), t.App, t.From, t.To)
+			}
+			if !t.GraceUntil.IsZero() {
+				line += " (grace until " + t.GraceUntil.Format("2006-01-02 15:04") + ")"
+			}
+			fmt.Fprintln(w, line)
+		}
 		fmt.Fprintln(w)
 	}
 	for _, p := range q.Packs {

@@ -15,6 +15,7 @@ import (
 	"github.com/livebill/livebill/billing"
 	"github.com/livebill/livebill/console"
 	lbhttp "github.com/livebill/livebill/http"
+	"github.com/livebill/livebill/notify"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/prometheus"
 	"github.com/livebill/livebill/sqlite"
@@ -22,7 +23,7 @@ import (
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT] [--notify-every D]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -40,7 +41,11 @@ import (events push --import) holds its accounts until it finishes, or
 for --import-timeout after its last batch. A settled bill is never
 rewritten, later changes are issued as adjustments. Vendor callbacks
 whose own timestamp is more than --webhook-window from the server's clock
-are refused (401), so a captured callback cannot be replayed.
+are refused (401), so a captured callback cannot be replayed. Each tick
+also runs the account lifecycle: an account in arrears past its grace is
+suspended, one suspended past its reclaim date is reclaimed. Every
+--notify-every, the notifications of state changes and bills go out to
+the registered webhook endpoints.
 
 Event times are bounded around the server's clock: an event older than
 --event-max-age (default 730d: last year's history can be imported whole
@@ -104,6 +109,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	adminKeyFile := fs.String("admin-key-file", "", "file holding the operator API key (or $LIVEBILL_ADMIN_KEY)")
 	quietFor := fs.Duration("settle-quiet", billing.DefaultSettleQuiet, "a day is settled only once nothing for it (events, a purchase or refund taking effect that day) has arrived for this long, per account and billing day; POST /v1/accounts/{id}/settle?force=true overrides")
 	importTimeout := fs.Duration("import-timeout", billing.DefaultImportTimeout, "an unfinished import stops holding its accounts' settlement this long after its last batch")
+	notifyEvery := fs.Duration("notify-every", time.Second, "how often to send due notifications to webhook endpoints (0: never; they wait in the outbox)")
 	lateness := fs.Duration("webhook-lateness", time.Minute, "allowed lateness of events (and vendor webhooks) after their time: the live meters apply events older than this; later ones cost a rebuild, and once their day is settled an adjustment (the settle delay is at least this)")
 	window := fs.Duration("webhook-window", webhook.DefaultWindow, "vendor callbacks whose own timestamp (TRTC CallbackTs, LiveKit token nbf, Agora notifyMs) is further than this from the server's clock are refused")
 	grace := fs.Duration("shutdown-timeout", 20*time.Second, "on SIGTERM or SIGINT, how long to wait for the requests in flight and the settlement in progress before cutting them")
@@ -167,7 +173,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		store.Close()
 		return &exitError{code: 1, err: err}
 	}
-	con.Logger = logger
+	con.Logger, con.Status = logger, svc
 	srv.Console = con.Handler()
 	bound, err := srv.Listen(*addr)
 	if err != nil {
@@ -193,6 +199,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if msrv != nil {
 		logger.Info(fmt.Sprintf("metrics on http://%s/metrics", msrv.addr))
 		go msrv.serve()
+	}
+	if *notifyEvery > 0 {
+		w := &notify.Worker{Store: store, Clock: clock, Logf: func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }}
+		go w.Run(ctx, *notifyEvery)
 	}
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
 	defer cancelSettle()

@@ -21,8 +21,9 @@ import (
 
 // ConsoleEnv is a server with the web console and the API on one port,
 // holding a month of an account's usage (console/testdata/month.yaml:
-// account 100001, pushed through the API, settled, then a late event
-// and its adjustments), a second account 200002 with a little usage, and
+// account 100001 with an opening balance of 500, pushed through the API,
+// settled, then a late event and its adjustments), a second account
+// 200002 with a little usage, and
 // a key of each account. The clock stands at 2024-10-20 12:20 in
 // Shanghai: October 1–19 are closed days.
 type ConsoleEnv struct {
@@ -53,6 +54,7 @@ func NewConsoleEnv(t *testing.T, open Opener) *ConsoleEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	con.Status = svc // as serve has it
 	api := lbhttp.NewServer(store, svc)
 	api.AdminKey = AdminKey
 	api.Console = con.Handler()
@@ -63,7 +65,7 @@ func NewConsoleEnv(t *testing.T, open Opener) *ConsoleEnv {
 	e := &env{store: store, clock: clock, svc: svc, client: client}
 	ce := &ConsoleEnv{URL: srv.URL, Admin: client, Clock: clock, Store: store, Svc: svc, Console: con}
 
-	lines := setupScenarioAccount(t, e, filepath.Join(ModuleRoot(t), "console", "testdata", "month.yaml"), ConsoleAccount, nil)
+	lines := setupScenarioAccount(t, e, filepath.Join(ModuleRoot(t), "console", "testdata", "month.yaml"), ConsoleAccount, "500", nil)
 	if res := e.push(t, lines...); res.Accepted != len(lines) {
 		t.Fatalf("push %d events: %+v", len(lines), res)
 	}

@@ -251,6 +251,10 @@ func testConsoleFigures(t *testing.T, open Opener) {
 	if err := api.Do(ctx, "GET", "/v1/accounts/"+ConsoleAccount+"/statements/2024-10", nil, &st); err != nil {
 		t.Fatal(err)
 	}
+	var acct struct{ Balance, State string }
+	if err := api.Do(ctx, "GET", "/v1/accounts/"+ConsoleAccount, nil, &acct); err != nil || acct.Balance == "" {
+		t.Fatalf("account: %+v %v", acct, err)
+	}
 	admin := NewConsoleClient(t, e.URL)
 	admin.SignIn(AdminKey)
 	own := NewConsoleClient(t, e.URL)
@@ -263,8 +267,11 @@ func testConsoleFigures(t *testing.T, open Opener) {
 		if got := match(t, reAmount("forecast"), p.Body, "forecast")[1]; got != forecast {
 			t.Errorf("%s: forecast %s, by the rule %s", who, got, forecast)
 		}
-		if got := match(t, reAmount("standing"), p.Body, "balance")[1]; got != st.ClosingBalance {
-			t.Errorf("%s: balance %s, the statement's closing balance %s", who, got, st.ClosingBalance)
+		if got := match(t, reAmount("standing"), p.Body, "balance")[1]; got != acct.Balance {
+			t.Errorf("%s: balance %s, the API's %s", who, got, acct.Balance)
+		}
+		if got := match(t, regexp.MustCompile(`id="state">([^<]*)<`), p.Body, "state")[1]; !strings.EqualFold(got, acct.State) {
+			t.Errorf("%s: state %q, the API's %s", who, got, acct.State)
 		}
 		packs := map[string]string{}
 		for _, m := range rePack.FindAllStringSubmatch(p.Body, -1) {

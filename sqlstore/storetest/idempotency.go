@@ -33,6 +33,7 @@ func testIdempotencyKeys(t *testing.T, open Opener) {
 		"POST /v1/accounts/{id}/refunds":   `{"purchase":"p","count":1,"time":"2024-10-02"}`,
 		"POST /v1/accounts/{id}/topups":    `{"id":"t","amount":"5"}`,
 		"POST /v1/keys":                    `{"account":"idem","name":"k"}`,
+		"POST /v1/webhook-endpoints":       `{"url":"http://127.0.0.1:9/hooks","account":"idem"}`,
 		"POST /v1/imports":                 `{"name":"history"}`,
 	}
 	lists := map[string]string{
@@ -42,6 +43,7 @@ func testIdempotencyKeys(t *testing.T, open Opener) {
 		"POST /v1/accounts/{id}/refunds":   "/v1/accounts/idem/refunds",
 		"POST /v1/accounts/{id}/topups":    "/v1/accounts/idem/topups",
 		"POST /v1/keys":                    "/v1/keys",
+		"POST /v1/webhook-endpoints":       "/v1/webhook-endpoints",
 	}
 	count := func(list string) int {
 		t.Helper()
@@ -90,6 +92,13 @@ func testIdempotencyKeys(t *testing.T, open Opener) {
 			json.Unmarshal(again.body, &k2)
 			if k1.Key == "" || k2.Key != "" || k2.ID != k1.ID {
 				t.Errorf("key replay: first %+v, again %+v; want the same key, its secret only the first time", k1, k2)
+			}
+		} else if name == "POST /v1/webhook-endpoints" {
+			var e1, e2 livebill.Endpoint
+			json.Unmarshal(first.body, &e1)
+			json.Unmarshal(again.body, &e2)
+			if e1.Secret == "" || e2.Secret != "" || e2.ID != e1.ID {
+				t.Errorf("endpoint replay: first %+v, again %+v; want the same endpoint, its secret only the first time", e1, e2)
 			}
 		} else if string(again.body) != string(first.body) {
 			t.Errorf("%s again: body\n%s\nwant\n%s", name, again.body, first.body)

@@ -72,7 +72,7 @@ func testPages(t *testing.T, open Opener) {
 			}
 			bill := livebill.IssuedBill{AccountID: acct, Key: fmt.Sprintf("daily|2024-10-0%d|", i+1), IssuedAt: time.Date(2024, 10, 2+i, 1, 0, 0, 0, time.UTC),
 				Bill: livebill.Bill{Kind: livebill.BillDaily, Date: fmt.Sprintf("2024-10-0%d", i+1), Total: "0", Lines: []livebill.Line{}}}
-			if err := s.IssueBills(ctx, livebill.Settlement{AccountID: acct, Through: bill.Date}, []livebill.IssuedBill{bill}); err != nil {
+			if err := s.IssueBills(ctx, livebill.SettleWrite{Settlement: livebill.Settlement{AccountID: acct, Through: bill.Date}, Bills: []livebill.IssuedBill{bill}}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -166,7 +166,7 @@ func setupSettleGroups(t *testing.T, e *env) []string {
 	own, _ := filepath.Glob(filepath.Join(ModuleRoot(t), "testdata", "scenarios", "*.yaml"))
 	for i, path := range append(files, own...) {
 		id := fmt.Sprintf("s%02d", i)
-		lines = append(lines, setupScenarioAccount(t, e, path, id, func(a string) string { return id + "-" + a })...)
+		lines = append(lines, setupScenarioAccount(t, e, path, id, "", func(a string) string { return id + "-" + a })...)
 		ids = append(ids, id)
 	}
 	// a broken catalog document (the API refuses one; the store keeps what
@@ -187,9 +187,11 @@ func setupSettleGroups(t *testing.T, e *env) []string {
 
 // setupScenarioAccount makes account id from the scenario at path through
 // the API: account, devices, apps, purchases and refunds. It returns the
-// scenario's events to push. rename, when not nil, renames the apps (app
-// ids are global, so several scenarios in one store need their own).
-func setupScenarioAccount(t *testing.T, e *env, path, id string, rename func(string) string) []string {
+// scenario's events to push. opening, when not "", is the account's
+// opening balance (else the scenario's, or EnoughMoney). rename, when not
+// nil, renames the apps (app ids are global, so several scenarios in one
+// store need their own).
+func setupScenarioAccount(t *testing.T, e *env, path, id, opening string, rename func(string) string) []string {
 	f, err := scenario.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -208,8 +210,17 @@ func setupScenarioAccount(t *testing.T, e *env, path, id string, rename func(str
 		}
 		acct["catalog"], acct["catalog_yaml"] = filepath.Base(f.Catalog), string(b)
 	}
+	// A scenario without a balance quotes no arrears: the account has
+	// money enough.
+	acct["balance"] = EnoughMoney
 	if a := f.Account; a != nil {
-		acct["created"], acct["activated"], acct["balance"], acct["timezone"] = a.Created, a.Activated, a.Balance, a.Timezone
+		acct["created"], acct["activated"], acct["timezone"] = a.Created, a.Activated, a.Timezone
+		if a.Balance != "" {
+			acct["balance"] = a.Balance
+		}
+	}
+	if opening != "" {
+		acct["balance"] = opening
 	}
 	e.mustDo(t, "POST", "/v1/accounts", acct, nil)
 	base := "/v1/accounts/" + id
