@@ -35,7 +35,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := principalOf(r)
-	d, err := adm.Authorize(r.Context(), p.account, &in)
+	d, err := adm.Authorize(r.Context(), p.Account, &in)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -66,7 +66,7 @@ func (s *Server) renewLease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := principalOf(r)
-	l, err := adm.RenewLease(r.Context(), p.account, r.PathValue("app"), r.PathValue("lease"), time.Duration(in.TTLMS)*time.Millisecond)
+	l, err := adm.RenewLease(r.Context(), p.Account, r.PathValue("app"), r.PathValue("lease"), time.Duration(in.TTLMS)*time.Millisecond)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -81,7 +81,7 @@ func (s *Server) releaseLease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := principalOf(r)
-	l, err := adm.ReleaseLease(r.Context(), p.account, r.PathValue("app"), r.PathValue("lease"))
+	l, err := adm.ReleaseLease(r.Context(), p.Account, r.PathValue("app"), r.PathValue("lease"))
 	if err != nil {
 		writeError(w, err)
 		return

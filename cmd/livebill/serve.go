@@ -14,6 +14,7 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/admission"
 	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/console"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/notify"
 	"github.com/livebill/livebill/postgres"
@@ -27,7 +28,7 @@ const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
-and quotes. Events are stored durably (acknowledged only after commit) and
+and quotes, and the web console at / (sign in with an API key). Events are stored durably (acknowledged only after commit) and
 idempotently on (account, event id). Every --settle-every, each account's
 live meter (the same meter and rating as 'livebill quote') takes the
 events that arrived and applies those older than --webhook-lateness in
@@ -177,6 +178,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv.WebhookWindow = *window
 	srv.AdminKey = adminKey
 	srv.Logger, srv.Monitor, srv.Metrics = logger, metrics, metrics.Handler(logger)
+	con, err := console.New(store, svc, adminKey)
+	if err != nil {
+		store.Close()
+		return &exitError{code: 1, err: err}
+	}
+	con.Logger, con.Status = logger, svc
+	srv.Console = con.Handler()
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		store.Close()
@@ -207,7 +215,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		close(admDone)
 	}
 	logger.Info(fmt.Sprintf("storage: %s, schema version %d", describeDB(db), schemaOf(db)))
-	logger.Info(fmt.Sprintf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound))
+	logger.Info(fmt.Sprintf("listening on http://%s (console /, API /v1, OpenAPI /v1/openapi.json)", bound))
 	if msrv != nil {
 		logger.Info(fmt.Sprintf("metrics on http://%s/metrics", msrv.addr))
 		go msrv.serve()
