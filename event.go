@@ -32,6 +32,8 @@ const (
 	Signal
 	MatchmakingRequest
 	MatchmakingEvaluation
+	SessionStart
+	SessionStop
 	numEventTypes
 )
 
@@ -40,7 +42,7 @@ var eventTypeNames = [numEventTypes]string{
 	"subscribe.start", "subscribe.stop", "recording.start", "recording.stop",
 	"transcode.start", "transcode.update", "transcode.stop", "relay.start", "relay.stop",
 	"input.start", "input.stop", "screenshot", "login", "signal",
-	"matchmaking.request", "matchmaking.evaluation",
+	"matchmaking.request", "matchmaking.evaluation", "session.start", "session.stop",
 }
 
 func (t EventType) String() string {
@@ -119,7 +121,20 @@ type Event struct {
 	Count      int64 // screenshot, signal, matchmaking.evaluation (default 1)
 	Players    int64 // matchmaking.request
 	DurationUS int64 // matchmaking.evaluation
+
+	// Session and Kind: a session.start/stop names the session (an
+	// admission lease) and, at its start, its kind (SessionKinds).
+	Session string
+	Kind    string
 }
+
+// Session kinds: what an admission lease holds. A catalog item with
+// `sessions: <kind>` meters the time sessions of that kind run.
+const (
+	SessionCloudGaming = "cloudgaming.session"
+	SessionLivePush    = "cloudgaming.push"
+	SessionOperation   = "industrial.operation"
+)
 
 // StreamRef names a publisher's stream.
 type StreamRef struct {
@@ -371,6 +386,13 @@ func (e *Event) Validate() error {
 		}
 		if e.Count < 0 {
 			return bad("count", "negative")
+		}
+	case SessionStart, SessionStop:
+		if e.Session == "" {
+			return bad("session", "missing")
+		}
+		if e.Type == SessionStart && e.Kind == "" {
+			return bad("kind", "missing (the session's kind, e.g. "+SessionCloudGaming+")")
 		}
 	}
 	return nil

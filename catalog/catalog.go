@@ -65,6 +65,9 @@ type Catalog struct {
 	FreeTiers   []FreeTier `yaml:"free_tiers"`
 	// LicenceArea is the pixel area one industrial licence serves.
 	LicenceArea int64 `yaml:"licence_area"`
+	// Admission is what admission refuses by the catalog's data: the
+	// editions' feature and limit tables (nil: no such tables).
+	Admission *Admission `yaml:"admission"`
 	// Arrears sets the account lifecycle's periods (SPEC §4 "Arrears");
 	// absent, the defaults (24 hours, 60 days).
 	Arrears *Arrears `yaml:"arrears"`
@@ -163,6 +166,10 @@ type Item struct {
 	// FreeBelow: a peak below this many units costs nothing.
 	FreeBelow   string `yaml:"free_below"`
 	Unpublished bool   `yaml:"unpublished"`
+	// Sessions: the item meters the time admission leases of this kind
+	// run (livebill.Session…: cloudgaming.session, cloudgaming.push,
+	// industrial.operation); a duration item.
+	Sessions string `yaml:"sessions"`
 
 	price, freeBelow money.Decimal
 }
@@ -184,10 +191,8 @@ type Plan struct {
 	RefundDays int `yaml:"refund_days"`
 	// PromoFor/PromoMax: a promotional edition only for accounts that never
 	// bought one of PromoFor, at most PromoMax purchases.
-	PromoExcludes []string         `yaml:"promo_excludes"`
-	PromoMax      int              `yaml:"promo_max"`
-	Limits        map[string]int64 `yaml:"limits"`
-	Features      []string         `yaml:"features"`
+	PromoExcludes []string `yaml:"promo_excludes"`
+	PromoMax      int      `yaml:"promo_max"`
 
 	price, hourly money.Decimal
 }
@@ -384,6 +389,11 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 	if over.FreeTiers != nil {
 		out.FreeTiers = over.FreeTiers
 	}
+	if over.Admission != nil {
+		if out.Admission, err = mergeAdmission(base.Admission, raw); err != nil {
+			return nil, err
+		}
+	}
 	if over.Arrears != nil {
 		a := Arrears{}
 		if base.Arrears != nil {
@@ -506,6 +516,7 @@ func (c *Catalog) init() error {
 		}
 	}
 	c.items = make(map[string]*Item, len(c.Items))
+	sessionItems := map[string]string{}
 	for i, it := range c.Items {
 		if it.ID == "" {
 			add("items[%d]: missing id", i)
@@ -558,6 +569,20 @@ func (c *Catalog) init() error {
 		}
 		if it.FreeScope != "" && it.FreeScope != "app" && it.FreeScope != "account" {
 			add("item %s: free_scope must be app or account", it.ID)
+		}
+		if it.Sessions != "" {
+			switch it.Sessions {
+			case livebill.SessionCloudGaming, livebill.SessionLivePush, livebill.SessionOperation:
+			default:
+				add("item %s: sessions must be %s, %s or %s, not %q", it.ID, livebill.SessionCloudGaming, livebill.SessionLivePush, livebill.SessionOperation, it.Sessions)
+			}
+			if it.Measure != MeasureDuration {
+				add("item %s: an item that meters sessions measures %s", it.ID, MeasureDuration)
+			}
+			if other, dup := sessionItems[it.Sessions]; dup {
+				add("item %s: %s sessions are already metered by %s", it.ID, it.Sessions, other)
+			}
+			sessionItems[it.Sessions] = it.ID
 		}
 	}
 	c.plans = make(map[string]*Plan, len(c.Plans))
@@ -632,6 +657,7 @@ func (c *Catalog) init() error {
 			add("free_tiers[%d]: amount must be a non-negative decimal", i)
 		}
 	}
+	errs = append(errs, c.checkAdmission()...)
 	return errors.Join(errs...)
 }
 
@@ -655,6 +681,19 @@ func (c *Catalog) SessionTimeoutDuration() time.Duration {
 func (c *Catalog) Item(id string) (*Item, bool) {
 	it, ok := c.items[id]
 	return it, ok
+}
+
+// SessionItem returns the item that meters sessions of a kind, if any.
+func (c *Catalog) SessionItem(kind string) (*Item, bool) {
+	if kind == "" {
+		return nil, false
+	}
+	for _, it := range c.Items {
+		if it.Sessions == kind {
+			return it, true
+		}
+	}
+	return nil, false
 }
 
 // Plan returns the plan with the id.

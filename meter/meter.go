@@ -51,6 +51,9 @@ type Meter struct {
 	diss     []Dissolution // in time order (dissolve.go)
 	// advanced is the instant the meter was last advanced to (Advance).
 	advanced int64
+
+	// sessions are the open sessions (a session.start without its stop)
+	sessions map[sessionKey]*session
 }
 
 type roomKey struct{ app, room string }
@@ -200,6 +203,10 @@ func (m *Meter) Apply(e *livebill.Event) {
 		m.room(e).enqueue(e)
 		return
 	}
+	if e.Type == livebill.SessionStart || e.Type == livebill.SessionStop {
+		m.applySession(e)
+		return
+	}
 	m.applyPoint(e)
 }
 
@@ -278,6 +285,7 @@ func (m *Meter) Close(at int64) {
 			}
 		}
 	}
+	m.closeSessions(at)
 }
 
 // NoticeOpenAtClose: participants still in a room when the meter closed.
@@ -480,4 +488,5 @@ func (m *Meter) Advance(t int64) {
 		}
 		r.trim()
 	}
+	m.advanceSessions(t)
 }
