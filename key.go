@@ -121,13 +121,18 @@ func (in *CreateKeyInput) Validate() error {
 	return errors.Join(errs...)
 }
 
+// KeyFinder finds stored keys by id: what authenticating a request needs.
+type KeyFinder interface {
+	// FindKey returns a key (revoked ones too) or ENOTFOUND.
+	FindKey(ctx context.Context, id string) (*Key, error)
+}
+
 // KeyService stores API keys (hashes only).
 type KeyService interface {
+	KeyFinder
 	// CreateKey stores a key made by NewKey; ENOTFOUND if it names an
 	// account that does not exist.
 	CreateKey(ctx context.Context, k *Key) error
-	// FindKey returns a key (revoked ones too) or ENOTFOUND.
-	FindKey(ctx context.Context, id string) (*Key, error)
 	// ListKeys pages through the keys in the order made.
 	ListKeys(ctx context.Context, p Page) (keys []*Key, next string, err error)
 	// RevokeKey revokes a key (again: no change) and returns it.
@@ -155,7 +160,7 @@ func (p Principal) Admin() bool { return p.Account == "" }
 // server was started with ("" for none), or a stored key that matches and
 // is not revoked. An unknown, malformed or revoked key is EUNAUTHORIZED;
 // keys may be nil (only adminKey is then known).
-func Authenticate(ctx context.Context, keys KeyService, adminKey, secret string) (Principal, error) {
+func Authenticate(ctx context.Context, keys KeyFinder, adminKey, secret string) (Principal, error) {
 	if adminKey != "" && subtle.ConstantTimeCompare(HashKey(secret), HashKey(adminKey)) == 1 {
 		return Principal{KeyID: AdminKeyID}, nil
 	}

@@ -50,7 +50,7 @@ func principalOf(r *http.Request) (principal, bool) {
 
 // authenticate reads the request's bearer key: the operator key the
 // server was started with, or a stored key that matches and is not
-// revoked.
+// revoked (read through the key cache: keycache.go).
 func (s *Server) authenticate(r *http.Request) (principal, error) {
 	auth := r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(auth, " ")
@@ -58,9 +58,9 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if auth == "" || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return principal{}, livebill.Errorf(livebill.EUNAUTHORIZED, "an API key is needed: send the header Authorization: Bearer <key>")
 	}
-	var keys livebill.KeyService
+	var keys livebill.KeyFinder
 	if s.Store != nil {
-		keys = s.Store
+		keys = cachedKeys{s} // see KeyCacheTTL
 	}
 	return livebill.Authenticate(r.Context(), keys, s.AdminKey, token)
 }

@@ -73,6 +73,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	k, err := s.Store.RevokeKey(r.Context(), r.PathValue("id"))
+	s.keys.forget(r.PathValue("id")) // refused from the next request on
 	if err != nil {
 		writeError(w, err)
 		return

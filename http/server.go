@@ -70,6 +70,7 @@ type Server struct {
 
 	server    *http.Server
 	listener  net.Listener
+	keys      keyCache     // stored keys recently used (keycache.go)
 	lastPurge atomic.Int64 // Unix ms of the last purge of idempotency records
 }
 
