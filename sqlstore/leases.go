@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -35,11 +34,13 @@ var _ livebill.LeaseStore = (*DB)(nil)
 // statement (PostgreSQL) or one transaction (SQLite), the slot row first:
 // it decides.
 //
-// On PostgreSQL each operation is one statement (data-modifying CTEs), one
-// round trip, taking row locks only on the slot it changes; concurrent
+// On PostgreSQL each operation is one statement's work (data-modifying
+// CTEs), taking row locks only on the slot it changes; concurrent
 // acquirers that pick the same free slot are serialized by the slot's
-// primary key and the loser tries another. On SQLite (one writer) each is a
-// short transaction.
+// primary key and the loser tries another. The acquisitions' first tries,
+// the renewals and the releases asked at once share statements (group
+// commit: leasebatch.go). On SQLite (one writer) each is a short
+// transaction.
 
 const leaseCols = `account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, released`
 
@@ -74,9 +75,9 @@ func (s *DB) AcquireLease(ctx context.Context, in *livebill.AcquireLeaseInput) (
 		if in.Capacity > 0 {
 			if s.dialect.Numbered {
 				// first a random slot alone (in a pool with room, most
-				// often free: a single-row upsert), then a search of the
-				// free ones
-				t, err = s.acquirePG(ctx, in, now, ends, rand.IntN(in.Capacity))
+				// often free: one row of a grouped statement), then a
+				// search of the free ones
+				t, err = s.takeSlotGrouped(ctx, in, now, ends)
 				if errors.Is(err, sql.ErrNoRows) {
 					t, err = s.acquirePG(ctx, in, now, ends, -1)
 				}
@@ -266,16 +267,7 @@ func (s *DB) endLease(ctx context.Context, account, app, id string, now, ends in
 	var l *livebill.Lease
 	var err error
 	if s.dialect.Numbered {
-		const q = `WITH s AS (
-	UPDATE lease_slots SET ends_ms = CASE WHEN $5 = 1 THEN -GREATEST($4, since_ms) ELSE GREATEST(ends_ms, $3) END
-	WHERE account_id = $1 AND (pool, slot) = (SELECT pool, slot FROM leases WHERE account_id = $1 AND id = $2 AND app = $6)
-	  AND lease_id = $2 AND ends_ms > $4
-	RETURNING lease_id, ends_ms
-)
-UPDATE leases SET ends_ms = abs(s.ends_ms), released = $5 FROM s
-WHERE leases.account_id = $1 AND leases.id = s.lease_id
-RETURNING leases.account_id, leases.id, leases.app, leases.kind, leases.pool, leases.slot, leases.holder, leases.acquired_ms, leases.ends_ms, leases.released`
-		l, err = scanLease(s.db.QueryRowContext(ctx, q, account, id, ends, now, rel, app))
+		l, err = s.endLeaseGrouped(ctx, account, app, id, now, ends, release)
 	} else {
 		l, err = s.endLeaseSQLite(ctx, account, app, id, now, ends, rel)
 	}
@@ -297,6 +289,29 @@ RETURNING leases.account_id, leases.id, leases.app, leases.kind, leases.pool, le
 		return nil, fmt.Errorf("cannot update lease %q: %w", id, err)
 	}
 	return l, nil
+}
+
+// leaseColsOfLeases is leaseCols of the table leases, in a statement
+// that joins it.
+const leaseColsOfLeases = `leases.account_id, leases.id, leases.app, leases.kind, leases.pool, leases.slot, leases.holder, leases.acquired_ms, leases.ends_ms, leases.released`
+
+// endLeasePG is endLease's statement on PostgreSQL for one lease (what
+// endLeases does for many).
+func (s *DB) endLeasePG(ctx context.Context, account, app, id string, now, ends int64, release bool) (*livebill.Lease, error) {
+	rel := 0
+	if release {
+		rel = 1
+	}
+	const q = `WITH s AS (
+	UPDATE lease_slots SET ends_ms = CASE WHEN $5 = 1 THEN -GREATEST($4, since_ms) ELSE GREATEST(ends_ms, $3) END
+	WHERE account_id = $1 AND (pool, slot) = (SELECT pool, slot FROM leases WHERE account_id = $1 AND id = $2 AND app = $6)
+	  AND lease_id = $2 AND ends_ms > $4
+	RETURNING lease_id, ends_ms
+)
+UPDATE leases SET ends_ms = abs(s.ends_ms), released = $5 FROM s
+WHERE leases.account_id = $1 AND leases.id = $2
+RETURNING ` + leaseColsOfLeases
+	return scanLease(s.db.QueryRowContext(ctx, q, account, id, ends, now, rel, app))
 }
 
 func (s *DB) endLeaseSQLite(ctx context.Context, account, app, id string, now, ends int64, rel int) (*livebill.Lease, error) {

@@ -37,6 +37,8 @@ type DB struct {
 	stmts   sync.Map // SQL text → *sql.Stmt (SQLite ingestion statements)
 	apps    sync.Map // app id → *livebill.App found (apps never change)
 	nApps   atomic.Int64
+	// leaseGroup queues lease writes for group commit (leasebatch.go)
+	leaseGroup leaseGroup
 }
 
 var (

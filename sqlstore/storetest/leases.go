@@ -259,3 +259,120 @@ func testLeasesConcurrent(t *testing.T, open Opener) {
 	checkNoOverlap(t, hist, capacity)
 	t.Logf("%d of %d acquisitions granted", granted.Load(), workers*rounds)
 }
+
+// testLeasesAtOnce: many calls at one instant, as a busy server makes
+// them (on PostgreSQL they share grouped statements): 40 sessions, each
+// asking twice at once under its id, for a pool of 16. Exactly 16 ids
+// are granted, each once (its second call gets the same lease, not
+// granted again); then, at once, half of them are released, the other
+// half renewed (each twice), and 16 new sessions ask: the releases and
+// renewals all take effect, and the history never shows more than 16
+// held.
+func testLeasesAtOnce(t *testing.T, open Opener) {
+	ctx := context.Background()
+	ls := leaseStore(t, open(t, nil))
+	t0 := time.Date(2024, 10, 1, 12, 0, 0, 0, time.UTC)
+	const capacity, sessions = 16, 40
+	type answer struct {
+		l       *livebill.Lease
+		granted bool
+	}
+	acquireAll := func(prefix string, n int, at time.Time) map[string][]answer {
+		t.Helper()
+		var mu sync.Mutex
+		got := map[string][]answer{}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 2*n; i++ {
+			wg.Add(1)
+			go func(id string) {
+				defer wg.Done()
+				<-start
+				l, ok, err := ls.AcquireLease(ctx, &livebill.AcquireLeaseInput{Account: "a1", ID: id, App: "app1", Pool: "p", Capacity: capacity, Now: at, Ends: at.Add(10 * time.Second)})
+				if err != nil {
+					t.Errorf("acquire %s: %v", id, err)
+				}
+				mu.Lock()
+				got[id] = append(got[id], answer{l, ok})
+				mu.Unlock()
+			}(fmt.Sprintf("%s%d", prefix, i/2))
+		}
+		close(start)
+		wg.Wait()
+		return got
+	}
+	first := acquireAll("s", sessions, t0)
+	var held []*livebill.Lease
+	for id, as := range first {
+		switch {
+		case as[0].granted && as[1].granted:
+			t.Fatalf("%s granted twice: %+v %+v", id, as[0].l, as[1].l)
+		case as[0].granted || as[1].granted:
+			if as[0].l == nil || as[1].l == nil || as[0].l.Slot != as[1].l.Slot || !as[0].l.Acquired.Equal(as[1].l.Acquired) {
+				t.Fatalf("%s's two calls answered %+v and %+v, want one lease", id, as[0].l, as[1].l)
+			}
+			held = append(held, as[0].l)
+		case as[0].l != nil || as[1].l != nil:
+			t.Fatalf("%s not granted, yet answered %+v %+v", id, as[0].l, as[1].l)
+		}
+	}
+	if len(held) != capacity {
+		t.Fatalf("%d sessions granted, want the pool's %d", len(held), capacity)
+	}
+	sort.Slice(held, func(i, j int) bool { return held[i].ID < held[j].ID })
+	// +1 s: the first half released, the other renewed to +30 s, each
+	// twice at once, while 16 new sessions ask
+	at := t0.Add(time.Second)
+	var wg sync.WaitGroup
+	for i, l := range held {
+		for range 2 {
+			wg.Add(1)
+			go func(i int, id string) {
+				defer wg.Done()
+				var err error
+				if i < capacity/2 {
+					_, err = ls.ReleaseLease(ctx, "a1", "app1", id, at)
+				} else {
+					_, err = ls.RenewLease(ctx, "a1", "app1", id, at, t0.Add(30*time.Second))
+				}
+				if err != nil {
+					t.Errorf("release or renewal of %s: %v", id, err)
+				}
+			}(i, l.ID)
+		}
+	}
+	more := map[string][]answer{}
+	wg.Add(1)
+	go func() { defer wg.Done(); more = acquireAll("n", capacity, at) }()
+	wg.Wait()
+	for i, l := range held {
+		got, err := ls.FindLease(ctx, "a1", l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < capacity/2 && (!got.Released || !got.Ends.Equal(at)) {
+			t.Errorf("%s, released at +1 s: %+v", l.ID, got)
+		}
+		if i >= capacity/2 && (got.Released || !got.Ends.Equal(t0.Add(30*time.Second))) {
+			t.Errorf("%s, renewed to +30 s: %+v", l.ID, got)
+		}
+	}
+	newHeld := 0
+	for _, as := range more {
+		if as[0].granted || as[1].granted {
+			newHeld++
+		}
+	}
+	if newHeld > capacity/2 {
+		t.Errorf("%d new sessions granted, at most the %d released slots", newHeld, capacity/2)
+	}
+	hist, err := ls.LeaseHistory(ctx, "a1", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != capacity+newHeld {
+		t.Errorf("%d leases in the history, want %d", len(hist), capacity+newHeld)
+	}
+	checkNoOverlap(t, hist, capacity)
+	t.Logf("%d of %d new sessions granted", newHeld, capacity)
+}

@@ -121,6 +121,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("LifecycleNotifications", func(t *testing.T) { testLifecycleNotifications(t, open) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
 	t.Run("LeasesConcurrent", func(t *testing.T) { testLeasesConcurrent(t, open) })
+	t.Run("LeasesAtOnce", func(t *testing.T) { testLeasesAtOnce(t, open) })
 	t.Run("AdmissionAuth", func(t *testing.T) { testAdmissionAuth(t, open) })
 	t.Run("AdmissionRooms", func(t *testing.T) { testAdmissionRooms(t, open) })
 	t.Run("AdmissionLeases", func(t *testing.T) { testAdmissionLeases(t, open) })
