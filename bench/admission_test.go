@@ -2,10 +2,16 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,12 +21,14 @@ import (
 	"github.com/livebill/livebill/admission"
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
+	"github.com/livebill/livebill/prometheus"
 	"github.com/livebill/livebill/sqlstore"
 )
 
 // admissionServer serves the API with admission on store over loopback
-// HTTP (a real listener) and returns its URL, the service and an operator
-// key.
+// HTTP (a real listener), with an access log (text, level info, to a
+// file) and the Prometheus metrics as serve has them, and returns its
+// URL, the service and an operator key.
 func admissionServer(tb testing.TB, store *sqlstore.DB) (string, *admission.Service, string) {
 	clock := livebill.SystemClock{}
 	svc := billing.New(store, clock)
@@ -28,6 +36,14 @@ func admissionServer(tb testing.TB, store *sqlstore.DB) (string, *admission.Serv
 	srv := lbhttp.NewServer(store, svc)
 	srv.AdminKey = "bench-operator-key-0123456789abcdef0123"
 	srv.Admission = adm
+	log, err := os.Create(filepath.Join(tb.TempDir(), "access.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { log.Close() })
+	srv.Logger = slog.New(slog.NewTextHandler(log, nil))
+	metrics := prometheus.New(clock, prometheus.Build{})
+	srv.Monitor, srv.Metrics = metrics, metrics.Handler(srv.Logger)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
 	return ts.URL, adm, srv.AdminKey
@@ -43,13 +59,17 @@ func benchClient(url, key string) *lbhttp.Client {
 // run spreads b.N calls of do over workers goroutines and reports calls/s
 // under name, the latency percentiles of one call (µs) and the CPU time
 // one call took.
-func run(b *testing.B, workers int, name string, do func(w, i int) error) {
+func run(b *testing.B, workers int, name string, db *sql.DB, do func(w, i int) error) {
 	lat := make([][]time.Duration, workers)
 	var next atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
+	var pg0 map[int]time.Duration
+	if db != nil {
+		pg0 = pgCPU(db)
+	}
 	cpu0 := cpuTime()
 	start := time.Now()
 	for w := 0; w < workers; w++ {
@@ -74,6 +94,9 @@ func run(b *testing.B, workers int, name string, do func(w, i int) error) {
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
+	if db != nil {
+		b.ReportMetric(float64(pgCPUSince(db, pg0).Microseconds())/float64(b.N), "pg-cpu-µs/"+name)
+	}
 	if err, ok := failed.Load().(error); ok {
 		b.Fatal(err)
 	}
@@ -94,6 +117,51 @@ func run(b *testing.B, workers int, name string, do func(w, i int) error) {
 	// the rate also measures the neighbours
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/"+name)
 	b.ReportMetric(0, "ns/op") // per-call time is the latency above, not elapsed/N
+}
+
+// benchApp names this process's PostgreSQL connections (application_name).
+var benchApp = fmt.Sprintf("livebill-bench-%d", os.Getpid())
+
+// pgCPU is the CPU time each PostgreSQL backend serving this process has
+// used, by pid (its run time in /proc/<pid>/schedstat; none where
+// PostgreSQL runs elsewhere): what a lease costs the database, beside
+// what it costs this process (cpuTime).
+func pgCPU(db *sql.DB) map[int]time.Duration {
+	out := map[int]time.Duration{}
+	rows, err := db.Query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, benchApp)
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) != nil {
+			return out
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+		if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			out[pid] = time.Duration(ns)
+		}
+	}
+	return out
+}
+
+// pgOf is the store's database on PostgreSQL, nil on SQLite.
+func pgOf(be backend, store *sqlstore.DB) *sql.DB {
+	if be.name == "postgres" {
+		return store.SQL()
+	}
+	return nil
+}
+
+// pgCPUSince is the backends' CPU time since before (from pgCPU).
+func pgCPUSince(db *sql.DB, before map[int]time.Duration) time.Duration {
+	var d time.Duration
+	for pid, t := range pgCPU(db) {
+		d += t - before[pid]
+	}
+	return d
 }
 
 // BenchmarkAuthorize: allow/deny decisions over loopback HTTP, server and
@@ -162,7 +230,7 @@ func BenchmarkAuthorize(b *testing.B) {
 				clients[i] = benchClient(url, k.key)
 			}
 			var denied atomic.Int64
-			run(b, workers, "decisions", func(w, i int) error {
+			run(b, workers, "decisions", nil, func(w, i int) error {
 				in := reqs[i%len(reqs)]
 				d, err := clients[w].Authorize(ctx, &in)
 				if err == nil && !d.Allow {
@@ -175,6 +243,27 @@ func BenchmarkAuthorize(b *testing.B) {
 	}
 }
 
+// pastLeases gives the account on PostgreSQL a history of n ended leases
+// in pool, and has the lease tables analyzed, as a server that has run a
+// while has them (autovacuum): the planner's estimates are then those of
+// a running server, not those of empty tables.
+func pastLeases(b *testing.B, db *sql.DB, account, app, pool string, n int) {
+	if db == nil {
+		return
+	}
+	_, err := db.Exec(`INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, released, meter_state)
+SELECT $1, 'past-' || g, $2, 'cloudgaming', $3, g % 256, '', g * 1000, g * 1000 + 500, 1, 2 FROM generate_series(1, $4::int) g`, account, app, pool, n)
+	if err == nil {
+		_, err = db.Exec(`ANALYZE leases`)
+	}
+	if err == nil {
+		_, err = db.Exec(`ANALYZE lease_slots`)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkLeases: a lease acquired and released (a pair), 64 workers, a
 // pool of 256 concurrencies (every acquisition granted; a quarter held at
 // most): at the store (livebill.LeaseStore: one statement each on
@@ -183,6 +272,7 @@ func BenchmarkAuthorize(b *testing.B) {
 // connections is 64 (the server's default is 8): each statement is a
 // commit, and concurrent commits share the WAL's fsyncs.
 func BenchmarkLeases(b *testing.B) {
+	const pastLeaseCount = 100_000
 	leaseWorkers, leaseConns, leaseCapacity := 64, 64, 256
 	ctx := context.Background()
 	for _, be := range backends() {
@@ -192,8 +282,9 @@ func BenchmarkLeases(b *testing.B) {
 				store.SQL().SetMaxOpenConns(leaseConns)
 				store.SQL().SetMaxIdleConns(leaseConns)
 			}
+			pastLeases(b, pgOf(be, store), "a1", "app1", "p", pastLeaseCount)
 			workers := leaseWorkers
-			run(b, workers, "pairs", func(w, i int) error {
+			run(b, workers, "pairs", pgOf(be, store), func(w, i int) error {
 				now := time.Now()
 				l, ok, err := store.AcquireLease(ctx, &livebill.AcquireLeaseInput{Account: "a1", ID: fmt.Sprintf("l%d", i), App: "app1",
 					Kind: livebill.SessionCloudGaming, Pool: "p", Capacity: leaseCapacity, Now: now, Ends: now.Add(30 * time.Second)})
@@ -217,7 +308,7 @@ func BenchmarkLeases(b *testing.B) {
 					b.Fatal(err)
 				}
 				const upsert = `INSERT INTO baseline (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`
-				run(b, leaseWorkers, "pairs", func(w, i int) error {
+				run(b, leaseWorkers, "pairs", db, func(w, i int) error {
 					if _, err := db.ExecContext(ctx, upsert, w, i); err != nil {
 						return err
 					}
@@ -243,12 +334,13 @@ func BenchmarkLeases(b *testing.B) {
 			must(admin.Do(ctx, "POST", "/v1/accounts/g1/apps", map[string]any{"id": "game"}, nil))
 			must(admin.Do(ctx, "POST", "/v1/accounts/g1/purchases", map[string]any{"id": "s1", "plan": "cloudgaming.desktop.s1.standard", "count": leaseCapacity,
 				"region": "sh", "start": time.Now().Format(time.DateOnly), "auto_renew": true}, nil))
+			pastLeases(b, pgOf(be, store), "g1", "game", "cloudgaming.desktop.s1.standard@sh", pastLeaseCount)
 			workers := leaseWorkers
 			clients := make([]*lbhttp.Client, workers)
 			for i := range clients {
 				clients[i] = benchClient(url, adminKey)
 			}
-			run(b, workers, "pairs", func(w, i int) error {
+			run(b, workers, "pairs", pgOf(be, store), func(w, i int) error {
 				id := fmt.Sprintf("l%d", i)
 				d, err := clients[w].Authorize(ctx, &livebill.AuthorizeInput{App: "game", Action: livebill.ActionCloudGamingStart,
 					Spec: "s1", Quality: "standard", Region: "sh", Lease: id})

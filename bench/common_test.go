@@ -77,6 +77,7 @@ func pgSchema(tb testing.TB) string {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	q.Set("application_name", benchApp) // its backends' CPU: pgCPU
 	u.RawQuery = q.Encode()
 	return u.String()
 }

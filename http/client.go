@@ -23,10 +23,21 @@ type Client struct {
 	HTTP    *http.Client
 }
 
-// NewClient returns a client of the server at base.
+// NewClient returns a client of the server at base. Its connections
+// are kept open for the next calls (keepAlive).
 func NewClient(base string) *Client {
-	return &Client{BaseURL: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 5 * time.Minute}}
+	return &Client{BaseURL: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 5 * time.Minute, Transport: keepAlive}}
 }
+
+// keepAlive is the clients' transport: net/http's default, keeping up to
+// 64 idle connections to a server instead of 2, so that a program calling
+// from many goroutines at once (a media server authorizing its joins)
+// reuses its connections instead of opening one for most calls.
+var keepAlive = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}()
 
 func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte, out any) error {
 	resp, err := c.send(ctx, method, path, ctype, body)

@@ -104,8 +104,9 @@ func noteError(w http.ResponseWriter, err error) {
 }
 
 // observe serves r with h and then logs and measures it by its route
-// pattern ("" when no route takes it).
-func (s *Server) observe(w http.ResponseWriter, r *http.Request, pattern string, h func(http.ResponseWriter, *http.Request)) {
+// pattern ("" when no route takes it); a quiet route's answers under 400
+// are logged at debug.
+func (s *Server) observe(w http.ResponseWriter, r *http.Request, pattern string, quiet bool, h func(http.ResponseWriter, *http.Request)) {
 	a := &accessWriter{ResponseWriter: w}
 	start := s.now()
 	defer func() {
@@ -113,17 +114,17 @@ func (s *Server) observe(w http.ResponseWriter, r *http.Request, pattern string,
 			// net/http logs the panic and drops the connection; the
 			// request still gets its line and its count, as a 500
 			a.status = http.StatusInternalServerError
-			s.served(a, r, pattern, start)
+			s.served(a, r, pattern, quiet, start)
 			panic(p)
 		}
-		s.served(a, r, pattern, start)
+		s.served(a, r, pattern, quiet, start)
 	}()
 	h(a, r)
 }
 
 // served logs and counts an answered request. The line holds no header,
 // query or body: nothing of a key, a signature or a secret.
-func (s *Server) served(a *accessWriter, r *http.Request, pattern string, start time.Time) {
+func (s *Server) served(a *accessWriter, r *http.Request, pattern string, quiet bool, start time.Time) {
 	took := s.now().Sub(start)
 	status := a.status
 	if status == 0 {
@@ -141,8 +142,11 @@ func (s *Server) served(a *accessWriter, r *http.Request, pattern string, start 
 		s.Monitor.Served(&Served{Route: route, Method: method, Status: status, Took: took, Bytes: a.bytes})
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case status >= 500:
 		level = slog.LevelError
+	case quiet && status < 400:
+		level = slog.LevelDebug
 	}
 	log := s.logger()
 	ctx := r.Context()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/admission"
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/sqlite"
@@ -194,5 +195,53 @@ func TestReadyTimeout(t *testing.T) {
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/ready", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "did not answer within 50ms") {
 		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+// The admission routes (authorize, lease renewal and release) are called
+// for every session a media server admits: their answers under 400 are
+// logged at debug, not info; a refusal (401 here) at info, as on every
+// route.
+func TestAccessLogQuietRoutes(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, ":memory:", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	log := &jsonLog{}
+	svc := billing.New(store, nil)
+	s := lbhttp.NewServer(store, svc)
+	s.AdminKey = testAdminKey
+	s.Admission = &admission.Service{Store: store, Leases: store, Accounts: svc, Clock: livebill.SystemClock{}, Status: svc}
+	s.Logger = slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	for _, r := range []struct{ path, body string }{
+		{"/v1/accounts", `{"id":"acct1","catalog":"trtc","created":"2024-10-01"}`},
+		{"/v1/accounts/acct1/apps", `{"id":"app1"}`},
+	} {
+		if code, b := call(t, "POST", srv.URL+r.path, testAdminKey, r.body); code >= 300 {
+			t.Fatalf("POST %s: %d %s", r.path, code, b)
+		}
+	}
+	join := `{"app":"app1","action":"room.join","room":"r1","user":"u1"}`
+	if code, b := call(t, "POST", srv.URL+"/v1/authorize", testAdminKey, join); code != http.StatusOK {
+		t.Fatalf("authorize: %d %s", code, b)
+	}
+	if code, _ := call(t, "POST", srv.URL+"/v1/authorize", "not-a-key", join); code != http.StatusUnauthorized {
+		t.Fatalf("authorize with a wrong key: %d", code)
+	}
+	lines := log.lines(t, "request")
+	if len(lines) != 4 {
+		t.Fatalf("%d access log lines for 4 requests:\n%s", len(lines), log)
+	}
+	for i, want := range []struct {
+		level  string
+		status float64
+	}{{"INFO", 201}, {"INFO", 201}, {"DEBUG", 200}, {"INFO", 401}} {
+		if l := lines[i]; l["level"] != want.level || l["status"] != want.status {
+			t.Errorf("line %d: %v, want level %s, status %v", i, l, want.level, want.status)
+		}
 	}
 }

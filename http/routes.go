@@ -18,7 +18,11 @@ type route struct {
 	// audit: an operator may still read it of a reclaimed account (what
 	// is kept of it: bills, ledger, history); every other route of a
 	// reclaimed account answers 410 Gone.
-	audit  bool
+	audit bool
+	// quiet: called for every session a media server admits (thousands
+	// a second), so its answers under 400 are logged at debug, not info
+	// (observe.go); the metrics count them all.
+	quiet  bool
 	handle http.HandlerFunc
 }
 
@@ -53,9 +57,9 @@ func (s *Server) routes() []route {
 
 		{method: "GET", path: "/v1/accounts/{id}/leases", access: Account, handle: s.listLeases},
 
-		{method: "POST", path: "/v1/authorize", access: AnyKey, body: authorizeBody, handle: s.authorize},
-		{method: "POST", path: "/v1/apps/{app}/leases/{lease}/renew", access: AnyKey, body: authorizeBody, handle: s.renewLease},
-		{method: "DELETE", path: "/v1/apps/{app}/leases/{lease}", access: AnyKey, body: authorizeBody, handle: s.releaseLease},
+		{method: "POST", path: "/v1/authorize", access: AnyKey, body: authorizeBody, quiet: true, handle: s.authorize},
+		{method: "POST", path: "/v1/apps/{app}/leases/{lease}/renew", access: AnyKey, body: authorizeBody, quiet: true, handle: s.renewLease},
+		{method: "DELETE", path: "/v1/apps/{app}/leases/{lease}", access: AnyKey, body: authorizeBody, quiet: true, handle: s.releaseLease},
 
 		{method: "POST", path: "/v1/events", access: AnyKey, body: MaxBody, handle: s.postEvents},
 		{method: "POST", path: "/v1/quote", access: AnyKey, body: MaxQuoteBody, handle: s.quote},
@@ -87,19 +91,19 @@ func (s *Server) Routes() []Route {
 }
 
 // mux registers the route table, each route behind its guard, and
-// returns the access level of each pattern.
-func (s *Server) mux() (*http.ServeMux, map[string]Access) {
+// returns the routes by pattern.
+func (s *Server) mux() (*http.ServeMux, map[string]route) {
 	mux := http.NewServeMux()
-	access := map[string]Access{}
+	routes := map[string]route{}
 	for _, rt := range s.routes() {
 		if rt.body == 0 {
 			rt.body = maxJSONBody
 		}
 		pattern := rt.method + " " + rt.path
 		mux.Handle(pattern, s.guard(rt))
-		access[pattern] = rt.access
+		routes[pattern] = rt
 	}
-	return mux, access
+	return mux, routes
 }
 
 // Handler returns the API's routes under /v1, and the console (when the
@@ -107,10 +111,10 @@ func (s *Server) mux() (*http.ServeMux, map[string]Access) {
 // measured by its route (observe.go); the console's pages all count as
 // the route ConsoleRoute, so the labels stay few.
 func (s *Server) Handler() http.Handler {
-	mux, access := s.mux()
+	mux, routes := s.mux()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Console != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
-			s.observe(w, r, r.Method+" "+ConsoleRoute, func(w http.ResponseWriter, r *http.Request) {
+			s.observe(w, r, r.Method+" "+ConsoleRoute, false, func(w http.ResponseWriter, r *http.Request) {
 				if err := checkPath(r.URL.Path); err != nil {
 					writeError(w, err)
 					return
@@ -120,21 +124,21 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		_, pattern := mux.Handler(r)
-		s.observe(w, r, pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.observe(w, r, pattern, routes[pattern].quiet, func(w http.ResponseWriter, r *http.Request) {
 			if err := checkPath(r.URL.Path); err != nil {
 				writeError(w, err)
 				return
 			}
-			serveRoute(mux, access, pattern, w, r)
+			serveRoute(mux, routes, pattern, w, r)
 		})
 	})
 }
 
 // serveRoute serves r by the route the mux matched (pattern), or answers why
 // none does.
-func serveRoute(mux *http.ServeMux, access map[string]Access, pattern string, w http.ResponseWriter, r *http.Request) {
+func serveRoute(mux *http.ServeMux, routes map[string]route, pattern string, w http.ResponseWriter, r *http.Request) {
 	if pattern != "" {
-		if access[pattern] == "" { // fail closed: never serve a route the table does not know
+		if routes[pattern].access == "" { // fail closed: never serve a route the table does not know
 			writeError(w, fmt.Errorf("route %s has no access policy", pattern))
 			return
 		}

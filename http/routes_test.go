@@ -92,7 +92,7 @@ func TestBodyErrorsNameFieldsNotGoTypes(t *testing.T) {
 // for the bearer key exactly where the table does.
 func TestEveryRouteHasAnAccessLevel(t *testing.T) {
 	s := &Server{}
-	mux, access := s.mux()
+	mux, routes := s.mux()
 	var doc struct {
 		Security []map[string][]string `json:"security"`
 		Paths    map[string]map[string]struct {
@@ -159,7 +159,7 @@ func TestEveryRouteHasAnAccessLevel(t *testing.T) {
 				continue
 			}
 			tried++
-			if access[pattern] == "" {
+			if routes[pattern].access == "" {
 				t.Errorf("%s %s: the mux serves %q, which has no access level", m, p, pattern)
 			}
 		}
