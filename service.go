@@ -418,6 +418,7 @@ type Store interface {
 	QuarantineStore
 	LifecycleService
 	NotificationService
+	RollupStore
 	Close() error
 }
 
@@ -534,6 +535,9 @@ type SettleWrite struct {
 	Settlement Settlement
 	Bills      []IssuedBill
 	Terms      Terms
+	// Rollup, when set, is the settled days' rollups and checkpoint,
+	// written in the same transaction.
+	Rollup *RollupWrite
 }
 
 // SettleStore reads the inputs of many accounts in a few queries and
@@ -552,8 +556,9 @@ type SettleStore interface {
 	ListDevicesOf(ctx context.Context, ids []string) (map[string][]*Device, error)
 	// ListRefundsOf returns each account's refund requests in the order made.
 	ListRefundsOf(ctx context.Context, ids []string) (map[string][]*StoredRefund, error)
-	// ListBillsOf returns each account's issued bills in issue order.
-	ListBillsOf(ctx context.Context, ids []string) (map[string][]IssuedBill, error)
+	// ListBillsOf returns each account's issued bills in issue order,
+	// those dated from since[account] on (an account not in since: all).
+	ListBillsOf(ctx context.Context, ids []string, since map[string]string) (map[string][]IssuedBill, error)
 	// ListEventsAfterEach returns, for each account of after, its events
 	// with Seq > after[account] in Seq order, as ListEventsAfter does.
 	ListEventsAfterEach(ctx context.Context, after map[string]int64) (map[string][]StoredEvent, error)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -21,8 +22,7 @@ import (
 	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/rating"
-	"github.com/livebill/livebill/scenario"
-	"github.com/livebill/livebill/webhook"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -64,11 +64,19 @@ type Service struct {
 	// Monitor, when set, is told of each batch ingested and each
 	// settlement run (SettleAll).
 	Monitor livebill.BillingMonitor
+	// CheckpointDays is how many days of daily checkpoints each account
+	// keeps (rollups.go); 0 means DefaultCheckpointDays.
+	CheckpointDays int
+	// MeterIdle is how long a live meter with no session open and no
+	// new event is kept after a settlement before it is let go (evict.go);
+	// 0 means DefaultMeterIdle.
+	MeterIdle time.Duration
 
-	mu     sync.Mutex           // guards lives (not the slots' meters)
-	lives  map[string]*liveSlot // by account: its live meter and settlement lock
-	zones  zoneCache            // accounts' billing zones, for ingestion
-	pruned atomic.Int64         // when holds were last pruned (Unix ms)
+	mu      sync.Mutex           // guards lives (not the slots' meters)
+	lives   map[string]*liveSlot // by account: its live meter and settlement lock
+	zones   zoneCache            // accounts' billing zones, for ingestion
+	pruned  atomic.Int64         // when holds were last pruned (Unix ms)
+	evicted atomic.Int64         // live meters let go while idle
 }
 
 var (
@@ -477,70 +485,60 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 	return a, nil
 }
 
-// feeder replays the account's stored events with time before to.
-// Webhook events go through webhook.Normalizer (a no-op for others);
-// notices, when not nil, gets its estimated_subscriptions notices.
-func (s *Service) feeder(ctx context.Context, a *account, to time.Time, rejected *[]error, notices *[]livebill.Notice) func(*meter.Meter) error {
-	return func(m *meter.Meter) error {
-		evs, err := s.Store.ListEvents(ctx, a.rec.ID, 0, to.UnixMilli())
-		if err != nil {
-			return err
-		}
-		norm := webhook.NewNormalizer(m.Apply)
-		p := parsers.Get().(*eventio.Parser)
-		defer parsers.Put(p)
-		var e livebill.Event
-		for _, se := range evs {
-			if err := p.Parse(se.Body, &e); err != nil {
-				*rejected = append(*rejected, fmt.Errorf("stored event %q: %w", se.ID, err))
-				continue
-			}
-			norm.Apply(&e)
-		}
-		norm.Close()
-		if notices != nil {
-			*notices = append(*notices, norm.Notices()...)
-		}
-		return nil
-	}
-}
-
-// quote rates [from, to): from the continuous meter when to is before its
-// watermark (every event before to has arrived, or is late), else by a
-// replay that sees the events of the last Lateness too.
+// quote rates [from, to): the usage of settled time from the rollups, the
+// rest from the continuous meter, advanced to to when to is before its
+// watermark (every event before to has arrived, or is late), else a copy
+// of it fed the events up to to (those of the last Lateness too) and
+// closed there, as a replay of the events before to is. The deduction
+// starts from its state at the newest checkpoint before from that holds.
 func (s *Service) quote(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
-	if to.After(s.cut()) {
-		return s.compute(ctx, a, from, to)
-	}
 	sl := s.slot(a.rec.ID)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	lm, err := s.live(ctx, sl, a, to)
+	src, lm, err := s.source(ctx, sl, a, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	op, err := s.openingFor(ctx, a, lm, from.UnixMilli())
 	if err != nil {
 		return nil, nil, err
 	}
 	in := a.in
 	in.From, in.To = from, to
-	return lm.quote(in)
+	start := settleStart(&settleInput{a: a, now: s.Clock.Now()}).UnixMilli()
+	if op != nil {
+		in.Opening, start = op.state, op.at
+	}
+	start = min(start, from.UnixMilli())
+	q, _, err := s.rateSpan(ctx, a, src, in, start, start, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, src.errorsOf(), nil
+}
+
+// source is the live meter to read the usage before to from: the
+// account's own, advanced to to when to is before the watermark, else a
+// copy fed the events up to to and closed there (tail); and the account's
+// own. Callers hold sl.mu.
+func (s *Service) source(ctx context.Context, sl *liveSlot, a *account, to time.Time) (src, lm *liveMeter, err error) {
+	cut := s.cut()
+	if to.Before(cut) {
+		cut = to
+	}
+	if lm, err = s.live(ctx, sl, a, cut); err != nil {
+		return nil, nil, err
+	}
+	if !to.After(s.cut()) {
+		return lm, lm, nil
+	}
+	src, err = lm.tail(ctx, s.Store, a, to.UnixMilli())
+	return src, lm, err
 }
 
 // cut is the continuous meters' watermark at now: events may arrive up to
 // Lateness after their time and still be metered in order.
 func (s *Service) cut() time.Time { return s.Clock.Now().Add(-s.lateness()) }
-
-// compute rates [from, to) by replaying the account's events.
-func (s *Service) compute(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
-	in := a.in
-	in.From, in.To = from, to
-	var rejected []error
-	var notices []livebill.Notice
-	q, merr, err := scenario.Compute(in, s.feeder(ctx, a, to, &rejected, &notices))
-	if err != nil {
-		return nil, nil, err
-	}
-	q.Notices = append(q.Notices, notices...)
-	return q, append(rejected, merr...), nil
-}
 
 func parseDate(s, field string, loc *time.Location) (time.Time, error) {
 	t, err := time.ParseInLocation(time.DateOnly, s, loc)
@@ -639,27 +637,53 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	return out, nil
 }
 
-// records is the metered usage before to: from the continuous meter when
-// to is before its watermark, else by a replay.
+// records is the metered usage of [from, to): rollups for settled time,
+// the live meter for the rest (source). An account whose meter is not in
+// memory and whose span ends by its newest checkpoint is read from the
+// rollups alone, without resuming its meter.
 func (s *Service) records(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, error) {
-	if !to.After(s.cut()) {
-		sl := s.slot(a.rec.ID)
-		sl.mu.Lock()
-		defer sl.mu.Unlock()
-		lm, err := s.live(ctx, sl, a, to)
-		if err != nil {
-			return nil, err
+	sl := s.slot(a.rec.ID)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.lm == nil {
+		if recs, ok, err := s.settledRecords(ctx, a, from, to); err != nil || ok {
+			return recs, err
 		}
-		return recordsBefore(lm.m.Records(), to.UnixMilli()), nil
 	}
-	rin := a.in
-	rin.From, rin.To = from, to
-	var rejected []error
-	m, err := scenario.Meter(rin, s.feeder(ctx, a, to, &rejected, nil))
+	src, _, err := s.source(ctx, sl, a, to)
 	if err != nil {
 		return nil, err
 	}
-	return m.Records(), nil
+	us, err := s.usageOf(ctx, a, src, from.UnixMilli(), to.UnixMilli(), from.UnixMilli(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return us.records, nil
+}
+
+// settledRecords is the usage of [from, to) from the rollups alone, when
+// the account's newest checkpoint is at or after to and no event stored
+// since it is before it (false otherwise).
+func (s *Service) settledRecords(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, bool, error) {
+	cp, err := s.Store.FindCheckpoint(ctx, a.rec.ID, math.MaxInt64)
+	if livebill.ErrorCode(err) == livebill.ENOTFOUND || (err == nil && cp.At < to.UnixMilli()) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if behind, err := s.Store.EventsBehind(ctx, a.rec.ID, cp.Seq, cp.At); err != nil || behind {
+		return nil, false, err
+	}
+	ws, err := s.Store.ListUsageRollups(ctx, a.rec.ID, from.UnixMilli(), to.UnixMilli(), nil)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]meter.Record, len(ws))
+	for i, w := range ws {
+		out[i] = meter.Record{App: w.App, Item: w.Item, Window: w.Window, Value: w.Value}
+	}
+	return out, true, nil
 }
 
 // ---- settlement
@@ -819,8 +843,10 @@ func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleO
 		return res, s.judgeOne(ctx, a.rec, nil)
 	}
 	if err := s.Store.IssueBills(ctx, *w); err != nil {
+		s.written(sl, a, w, false, now)
 		return nil, err
 	}
+	s.written(sl, a, w, true, now)
 	res.Issued = append(res.Issued, w.Bills...)
 	if w.Settlement.Held != "" {
 		res.HeldFrom, res.HeldBy, res.HeldUntil = w.Settlement.Held, "quiet", hold.LastIngest.Add(s.settleQuiet())

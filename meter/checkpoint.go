@@ -525,3 +525,26 @@ func (m *Meter) ForgetBefore(t int64) {
 		r.relays = slices.DeleteFunc(r.relays, ended)
 	}
 }
+
+// Login is a user's first login of a month in an app (MAU).
+type Login struct {
+	App, Month, User string // Month: YYYY-MM in the billing zone
+	First            int64  // Unix ms
+}
+
+// FirstLogins lists the first logins the meter holds, by app, month and
+// user.
+func (m *Meter) FirstLogins() []Login {
+	var out []Login
+	for _, a := range m.apps {
+		for mon, set := range a.logins {
+			for u, t := range set {
+				out = append(out, Login{a.ID, mon, u, t})
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y Login) int {
+		return strings.Compare(x.App+"\x00"+x.Month+"\x00"+x.User, y.App+"\x00"+y.Month+"\x00"+y.User)
+	})
+	return out
+}

@@ -657,6 +657,9 @@ func (s *DB) IssueBills(ctx context.Context, w livebill.SettleWrite) error {
 	if err := exec(qSettle, st.AccountID, st.Through, st.Revision, st.Held); err != nil {
 		return err
 	}
+	if err := s.writeRollups(ctx, tx, []livebill.SettleWrite{w}); err != nil {
+		return err
+	}
 	if err := s.chargeBills(ctx, tx, []livebill.SettleWrite{w}); err != nil {
 		return err
 	}

@@ -1,0 +1,92 @@
+package livebill
+
+import (
+	"context"
+	"time"
+)
+
+// Rollups and checkpoints: what settlement keeps of each settled day, so
+// that the service reads usage of settled time from the store instead of
+// replaying events, and resumes an account's live meter from its latest
+// checkpoint instead of its history. They are written in the transaction
+// that records the settlement (SettleWrite.Rollup).
+
+// UsageWindow is one item's metered value in one 5-minute window of an
+// app: ms for durations, µs for matchmaking time, a count otherwise.
+type UsageWindow struct {
+	App, Item string
+	Window    int64 // Unix ms of the window's start
+	Value     int64
+}
+
+// RelayPiece is a relay task's run inside the span of one rollup write
+// (a relay running across days is kept in pieces; peaks do not change).
+type RelayPiece struct {
+	App, Room, Task, Destination string
+	Kbps                         int64
+	Start, End                   int64 // Unix ms
+}
+
+// FirstLogin is a user's first login of a month in an app (MAU).
+type FirstLogin struct {
+	App, Month, User string // Month: YYYY-MM in the billing zone
+	First            int64  // Unix ms
+}
+
+// Checkpoint is an account's metering and deduction state at a midnight
+// of its billing zone (At): the live meter's state (opaque, versioned by
+// the meter) once every event before At was applied, the last event seq
+// it had read, and the deduction's state there with the fingerprint of
+// the rating inputs it holds for.
+type Checkpoint struct {
+	AccountID   string
+	At          int64 // Unix ms
+	Seq         int64
+	Meter       []byte
+	Fingerprint string
+	Deduction   []byte
+	MadeAt      time.Time
+}
+
+// RollupWrite replaces an account's rollups of [From, To) (Unix ms) with
+// the given ones (usage windows and first logins in it, relay pieces
+// starting in it) and stores the checkpoint, if any, keeping the
+// account's checkpoints of the last KeepDays days before it and those at
+// the first midnight of a month.
+type RollupWrite struct {
+	From, To   int64
+	Usage      []UsageWindow
+	Relays     []RelayPiece
+	Logins     []FirstLogin
+	Checkpoint *Checkpoint
+	KeepDays   int
+	Location   *time.Location // the billing zone
+}
+
+// MonthStart reports whether instant at is the first midnight of a month
+// in the zone of the write's checkpoint (checkpoints there are kept).
+func (r *RollupWrite) MonthStart(at int64) bool {
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return time.UnixMilli(at).In(loc).Day() == 1
+}
+
+// RollupStore reads rollups and checkpoints.
+type RollupStore interface {
+	// ListUsageRollups returns the account's usage windows in [from, to)
+	// sorted by app, item and window; items, when given, limits them.
+	ListUsageRollups(ctx context.Context, accountID string, from, to int64, items []string) ([]UsageWindow, error)
+	// ListRelayRollups returns the relay pieces that start in [from, to).
+	ListRelayRollups(ctx context.Context, accountID string, from, to int64) ([]RelayPiece, error)
+	// ListLoginRollups returns the first logins in [from, to).
+	ListLoginRollups(ctx context.Context, accountID string, from, to int64) ([]FirstLogin, error)
+	// FindCheckpoint returns the account's newest checkpoint with At at
+	// most at; ENOTFOUND if none.
+	FindCheckpoint(ctx context.Context, accountID string, at int64) (*Checkpoint, error)
+	// EventsBehind reports whether the account has an event stored after
+	// seq whose time is before at: one that a checkpoint at at, made
+	// with the events up to seq, has not seen.
+	EventsBehind(ctx context.Context, accountID string, seq, at int64) (bool, error)
+}

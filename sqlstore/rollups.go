@@ -1,0 +1,168 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+// Rollups and checkpoints (livebill.RollupStore): written by IssueBills
+// and IssueBillsEach in the settlement's transaction (writeRollups), read
+// by the service for settled time.
+
+var _ livebill.RollupStore = (*DB)(nil)
+
+// writeRollups replaces each write's rollups of its span and stores its
+// checkpoint, in tx.
+func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.SettleWrite) error {
+	var usage, relays, logins, cps [][]any
+	for _, w := range writes {
+		r := w.Rollup
+		if r == nil {
+			continue
+		}
+		acct := w.Settlement.AccountID
+		if r.From < r.To {
+			for _, q := range []string{
+				`DELETE FROM usage_rollups WHERE account_id = ? AND window_ms >= ? AND window_ms < ?`,
+				`DELETE FROM relay_rollups WHERE account_id = ? AND start_ms >= ? AND start_ms < ?`,
+				`DELETE FROM login_rollups WHERE account_id = ? AND first_ms >= ? AND first_ms < ?`,
+			} {
+				if _, err := tx.ExecContext(ctx, s.q(q), acct, r.From, r.To); err != nil {
+					return fmt.Errorf("cannot replace the rollups of account %q: %w", acct, err)
+				}
+			}
+		}
+		for _, u := range r.Usage {
+			usage = append(usage, []any{acct, u.Window, u.App, u.Item, u.Value})
+		}
+		for _, p := range r.Relays {
+			relays = append(relays, []any{acct, p.App, p.Room, p.Task, p.Destination, p.Kbps, p.Start, p.End})
+		}
+		for _, l := range r.Logins {
+			logins = append(logins, []any{acct, l.App, l.Month, l.User, l.First})
+		}
+		if cp := r.Checkpoint; cp != nil {
+			monthStart := 0
+			if r.MonthStart(cp.At) {
+				monthStart = 1
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM checkpoints WHERE account_id = ? AND (at_ms = ? OR (at_ms < ? AND month_start = 0))`),
+				acct, cp.At, cp.At-int64(max(r.KeepDays, 1))*24*3600*1000); err != nil {
+				return fmt.Errorf("cannot replace the checkpoints of account %q: %w", acct, err)
+			}
+			cps = append(cps, []any{acct, cp.At, cp.Seq, string(cp.Meter), cp.Fingerprint, string(cp.Deduction), monthStart, cp.MadeAt.UTC().Format(time.RFC3339Nano)})
+		}
+	}
+	for _, ins := range []struct {
+		head string
+		rows [][]any
+	}{
+		{`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES `, usage},
+		{`INSERT INTO relay_rollups (account_id, app, room, task, destination, kbps, start_ms, end_ms) VALUES `, relays},
+		{`INSERT INTO login_rollups (account_id, app, month, user_id, first_ms) VALUES `, logins},
+		{`INSERT INTO checkpoints (account_id, at_ms, seq, meter, fingerprint, deduction, month_start, made_at) VALUES `, cps},
+	} {
+		if err := s.insertRows(ctx, tx, ins.head, "", ins.rows); err != nil {
+			return fmt.Errorf("cannot store rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// ListUsageRollups returns the account's usage windows in [from, to).
+func (s *DB) ListUsageRollups(ctx context.Context, accountID string, from, to int64, items []string) ([]livebill.UsageWindow, error) {
+	q := `SELECT app, item, window_ms, value FROM usage_rollups WHERE account_id = ? AND window_ms >= ? AND window_ms < ?`
+	args := []any{accountID, from, to}
+	if len(items) > 0 {
+		q += ` AND item IN (?` + strings.Repeat(", ?", len(items)-1) + `)`
+		for _, it := range items {
+			args = append(args, it)
+		}
+	}
+	q += ` ORDER BY app, item, window_ms`
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the usage rollups of account %q: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []livebill.UsageWindow
+	for rows.Next() {
+		var u livebill.UsageWindow
+		if err := rows.Scan(&u.App, &u.Item, &u.Window, &u.Value); err != nil {
+			return nil, fmt.Errorf("cannot read a usage rollup of account %q: %w", accountID, err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// ListRelayRollups returns the relay pieces starting in [from, to).
+func (s *DB) ListRelayRollups(ctx context.Context, accountID string, from, to int64) ([]livebill.RelayPiece, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT app, room, task, destination, kbps, start_ms, end_ms FROM relay_rollups WHERE account_id = ? AND start_ms >= ? AND start_ms < ? ORDER BY start_ms, app, room, task`),
+		accountID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the relay rollups of account %q: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []livebill.RelayPiece
+	for rows.Next() {
+		var p livebill.RelayPiece
+		if err := rows.Scan(&p.App, &p.Room, &p.Task, &p.Destination, &p.Kbps, &p.Start, &p.End); err != nil {
+			return nil, fmt.Errorf("cannot read a relay rollup of account %q: %w", accountID, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ListLoginRollups returns the first logins in [from, to).
+func (s *DB) ListLoginRollups(ctx context.Context, accountID string, from, to int64) ([]livebill.FirstLogin, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT app, month, user_id, first_ms FROM login_rollups WHERE account_id = ? AND first_ms >= ? AND first_ms < ?`),
+		accountID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the login rollups of account %q: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []livebill.FirstLogin
+	for rows.Next() {
+		var l livebill.FirstLogin
+		if err := rows.Scan(&l.App, &l.Month, &l.User, &l.First); err != nil {
+			return nil, fmt.Errorf("cannot read a login rollup of account %q: %w", accountID, err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// FindCheckpoint returns the account's newest checkpoint at or before at.
+func (s *DB) FindCheckpoint(ctx context.Context, accountID string, at int64) (*livebill.Checkpoint, error) {
+	cp := livebill.Checkpoint{AccountID: accountID}
+	var meter, ded, made string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT at_ms, seq, meter, fingerprint, deduction, made_at FROM checkpoints WHERE account_id = ? AND at_ms <= ? ORDER BY at_ms DESC LIMIT 1`), accountID, at).
+		Scan(&cp.At, &cp.Seq, &meter, &cp.Fingerprint, &ded, &made)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "account %q has no checkpoint before %d", accountID, at)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot find a checkpoint of account %q: %w", accountID, err)
+	}
+	cp.Meter, cp.Deduction = []byte(meter), []byte(ded)
+	cp.MadeAt, _ = time.Parse(time.RFC3339Nano, made)
+	return &cp, nil
+}
+
+// EventsBehind reports whether an event after seq is timed before at.
+func (s *DB) EventsBehind(ctx context.Context, accountID string, seq, at int64) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE account_id = ? AND seq > ? AND time_ms < ? LIMIT 1) AS x`), accountID, seq, at).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("cannot look for late events of account %q: %w", accountID, err)
+	}
+	return n > 0, nil
+}
