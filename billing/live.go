@@ -63,12 +63,12 @@ type liveMeter struct {
 	// before it changed; dirty is the earliest instant concerned
 	late  bool
 	dirty int64
-	from  int64       // the meter's usage starts here (noRollups: all of it)
-	snaps []liveSnap  // its states at the midnights it crossed after from
-	open  *opening    // the deduction's state at from or before, when known
-	taken time.Time   // when it last took new events (service clock)
-	seen  int64       // lastSeq then
-	next  int64       // the next midnight to cross (0: not known yet)
+	from  int64      // the meter's usage starts here (noRollups: all of it)
+	snaps []liveSnap // its states at the midnights it crossed after from
+	open  *opening   // the deduction's state at from or before, when known
+	taken time.Time  // when it last took new events (service clock)
+	seen  int64      // lastSeq then
+	next  int64      // the next midnight to cross (0: not known yet)
 }
 
 // liveSnap is a live meter's state at a midnight (liveState's encoding)
