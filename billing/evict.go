@@ -27,8 +27,9 @@ func (s *Service) meterIdle() time.Duration {
 }
 
 // written is told, with the account's slot held, that its settlement w
-// was stored (ok) or not: the live meter lets go of the usage the write's
-// rollups now hold, and of itself if it is idle.
+// was stored (ok) or not (w nil: the account was not due): the live meter
+// lets go of the usage the write's rollups now hold, and of itself if it
+// is idle.
 func (s *Service) written(sl *liveSlot, a *account, w *livebill.SettleWrite, ok bool, now time.Time) {
 	lm := sl.lm
 	if lm == nil {

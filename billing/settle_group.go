@@ -237,6 +237,8 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		g.zones[i] = a
 		if s.settleDue(a, sets[id], g.slots[i], g.now) {
 			due, dueAt = append(due, id), append(dueAt, i)
+		} else {
+			s.written(g.slots[i], a, nil, true, g.now) // idle: let go
 		}
 	}
 	if len(due) == 0 {
