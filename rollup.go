@@ -89,4 +89,21 @@ type RollupStore interface {
 	// seq whose time is before at: one that a checkpoint at at, made
 	// with the events up to seq, has not seen.
 	EventsBehind(ctx context.Context, accountID string, seq, at int64) (bool, error)
+	// FindCheckpointMade returns the account's newest checkpoint stored
+	// (MadeAt) at or before instant made; ENOTFOUND if none.
+	FindCheckpointMade(ctx context.Context, accountID string, made int64) (*Checkpoint, error)
+	// PurgeEvents deletes the account's events before instant before and
+	// its checkpoints before boundary (at or after before), and records
+	// boundary as its purge boundary (AccountRecord.Purged); it returns
+	// how many events it deleted.
+	PurgeEvents(ctx context.Context, accountID string, before, boundary int64) (int64, error)
+	// SetPurged sets the account's purge boundary (0: all its events are
+	// stored again).
+	SetPurged(ctx context.Context, accountID string, purged int64) error
+}
+
+// EventArchive keeps the events retention deletes: one account's events
+// of one month (billing zone), in time order, as stored.
+type EventArchive interface {
+	Archive(accountID, month string, events []StoredEvent) error
 }

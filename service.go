@@ -29,6 +29,10 @@ type AccountRecord struct {
 	// Events sums up the account's stored events, kept by ingestion in
 	// the same row update as Revision.
 	Events EventSpan
+	// Purged is the instant (Unix ms) before which the account's events
+	// were deleted by retention (0: none): later events before it are
+	// refused, and its days before it are never metered again.
+	Purged int64
 }
 
 // App is an application of an account; events name their app.

@@ -71,12 +71,19 @@ type Service struct {
 	// new event is kept after a settlement before it is let go (evict.go);
 	// 0 means DefaultMeterIdle.
 	MeterIdle time.Duration
+	// Retention is how long an account's events are kept after their
+	// day is settled (retention.go); 0 means DefaultRetention,
+	// NoRetention keeps them for ever.
+	Retention time.Duration
+	// Archive, when set, keeps the events retention deletes.
+	Archive livebill.EventArchive
 
-	mu      sync.Mutex           // guards lives (not the slots' meters)
-	lives   map[string]*liveSlot // by account: its live meter and settlement lock
-	zones   zoneCache            // accounts' billing zones, for ingestion
-	pruned  atomic.Int64         // when holds were last pruned (Unix ms)
-	evicted atomic.Int64         // live meters let go while idle
+	mu       sync.Mutex           // guards lives (not the slots' meters)
+	lives    map[string]*liveSlot // by account: its live meter and settlement lock
+	zones    zoneCache            // accounts' billing zones, for ingestion
+	pruned   atomic.Int64         // when holds were last pruned (Unix ms)
+	evicted  atomic.Int64         // live meters let go while idle
+	retained atomic.Int64         // when retention last ran (Unix ms)
 }
 
 var (
@@ -173,6 +180,7 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 	var good []livebill.IncomingEvent
 	var goodIdx []int
 	apps := map[string]string{}
+	purges := map[string]int64{} // per account, its purge boundary (retention.go)
 	bounds := s.EventBounds(s.Clock.Now())
 	p := parsers.Get().(*eventio.Parser)
 	defer parsers.Put(p)
@@ -219,6 +227,26 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 		}
 		if acct == "" {
 			reject(livebill.ENOTFOUND, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not registered", e.App)})
+			continue
+		}
+		purged, ok := purges[acct]
+		if !ok {
+			rec, err := s.Store.FindAccount(ctx, acct)
+			if err != nil {
+				return nil, err
+			}
+			purged = rec.Purged
+			purges[acct] = purged
+		}
+		if e.Time < purged {
+			loc, err := s.zoneOf(ctx, acct)
+			if err != nil {
+				return nil, err
+			}
+			if loc == nil {
+				loc = time.UTC
+			}
+			reject(livebill.EINVALID, purgedError(&e, purged, loc))
 			continue
 		}
 		body, err := canonical(raw.Body)
@@ -720,6 +748,10 @@ func (s *Service) settleAccounts(ctx context.Context, tally *runTally) error {
 	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
 		return err
 	}
+	defer func() {
+		// after the run: the anchors are the checkpoints it stored
+		_ = s.retain(ctx, s.Clock.Now())
+	}()
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err

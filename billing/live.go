@@ -336,6 +336,10 @@ func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int
 		}
 		before = cp.At - 1
 	}
+	if a.rec.Purged > 0 {
+		return nil, livebill.Errorf(livebill.ECONFLICT, "account %q: its events before %s were deleted by retention and no checkpoint after that can be resumed from: it cannot be metered again",
+			id, time.UnixMilli(a.rec.Purged).In(a.loc).Format(time.RFC3339))
+	}
 	lm, err := newLiveMeter(a)
 	if err != nil {
 		return nil, err

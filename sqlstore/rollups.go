@@ -56,7 +56,7 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 				acct, cp.At, cp.At-int64(max(r.KeepDays, 1))*24*3600*1000); err != nil {
 				return fmt.Errorf("cannot replace the checkpoints of account %q: %w", acct, err)
 			}
-			cps = append(cps, []any{acct, cp.At, cp.Seq, string(cp.Meter), cp.Fingerprint, string(cp.Deduction), monthStart, cp.MadeAt.UTC().Format(time.RFC3339Nano)})
+			cps = append(cps, []any{acct, cp.At, cp.Seq, string(cp.Meter), cp.Fingerprint, string(cp.Deduction), monthStart, cp.MadeAt.UnixMilli()})
 		}
 	}
 	for _, ins := range []struct {
@@ -66,7 +66,7 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 		{`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES `, usage},
 		{`INSERT INTO relay_rollups (account_id, app, room, task, destination, kbps, start_ms, end_ms) VALUES `, relays},
 		{`INSERT INTO login_rollups (account_id, app, month, user_id, first_ms) VALUES `, logins},
-		{`INSERT INTO checkpoints (account_id, at_ms, seq, meter, fingerprint, deduction, month_start, made_at) VALUES `, cps},
+		{`INSERT INTO checkpoints (account_id, at_ms, seq, meter, fingerprint, deduction, month_start, made_ms) VALUES `, cps},
 	} {
 		if err := s.insertRows(ctx, tx, ins.head, "", ins.rows); err != nil {
 			return fmt.Errorf("cannot store rollups: %w", err)
@@ -142,19 +142,68 @@ func (s *DB) ListLoginRollups(ctx context.Context, accountID string, from, to in
 
 // FindCheckpoint returns the account's newest checkpoint at or before at.
 func (s *DB) FindCheckpoint(ctx context.Context, accountID string, at int64) (*livebill.Checkpoint, error) {
+	return s.findCheckpoint(ctx, accountID, `at_ms <= ?`, at)
+}
+
+// FindCheckpointMade returns the account's newest checkpoint made (stored)
+// at or before instant made; ENOTFOUND if none.
+func (s *DB) FindCheckpointMade(ctx context.Context, accountID string, made int64) (*livebill.Checkpoint, error) {
+	return s.findCheckpoint(ctx, accountID, `made_ms <= ?`, made)
+}
+
+func (s *DB) findCheckpoint(ctx context.Context, accountID, cond string, v int64) (*livebill.Checkpoint, error) {
 	cp := livebill.Checkpoint{AccountID: accountID}
-	var meter, ded, made string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT at_ms, seq, meter, fingerprint, deduction, made_at FROM checkpoints WHERE account_id = ? AND at_ms <= ? ORDER BY at_ms DESC LIMIT 1`), accountID, at).
+	var meter, ded string
+	var made int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT at_ms, seq, meter, fingerprint, deduction, made_ms FROM checkpoints WHERE account_id = ? AND `+cond+` ORDER BY at_ms DESC LIMIT 1`), accountID, v).
 		Scan(&cp.At, &cp.Seq, &meter, &cp.Fingerprint, &ded, &made)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, livebill.Errorf(livebill.ENOTFOUND, "account %q has no checkpoint before %d", accountID, at)
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "account %q has no checkpoint before %d", accountID, v)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot find a checkpoint of account %q: %w", accountID, err)
 	}
 	cp.Meter, cp.Deduction = []byte(meter), []byte(ded)
-	cp.MadeAt, _ = time.Parse(time.RFC3339Nano, made)
+	cp.MadeAt = time.UnixMilli(made)
 	return &cp, nil
+}
+
+// PurgeEvents deletes the account's events before instant before and its
+// checkpoints before boundary (at or after before; they could not be
+// resumed from), and records boundary as the account's purge boundary,
+// in one transaction; it returns how many events it deleted.
+func (s *DB) PurgeEvents(ctx context.Context, accountID string, before, boundary int64) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM events WHERE account_id = ? AND time_ms < ?`), accountID, before)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM checkpoints WHERE account_id = ? AND at_ms < ?`), accountID, boundary); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE accounts SET purged_ms = ? WHERE id = ? AND purged_ms < ?`), boundary, accountID, boundary)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot purge the events of account %q before %d: %w", accountID, before, err)
+	}
+	return n, nil
+}
+
+// SetPurged sets the account's purge boundary (0: every event is there
+// again, restored from an archive).
+func (s *DB) SetPurged(ctx context.Context, accountID string, purged int64) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE accounts SET purged_ms = ? WHERE id = ?`), purged, accountID); err != nil {
+		return fmt.Errorf("cannot set the purge boundary of account %q: %w", accountID, err)
+	}
+	return nil
 }
 
 // EventsBehind reports whether an event after seq is timed before at.

@@ -41,7 +41,7 @@ CREATE TABLE checkpoints (
 	fingerprint TEXT NOT NULL,
 	deduction   TEXT NOT NULL,
 	month_start INTEGER NOT NULL DEFAULT 0,
-	made_at     TEXT NOT NULL,
+	made_ms     BIGINT NOT NULL,
 	PRIMARY KEY (account_id, at_ms)
 );
 -- settlement reads an account's new events by seq and its bills from a
