@@ -10,9 +10,9 @@ import (
 
 // Bounded memory: a live meter is let go once a settlement has stored
 // what it holds of settled days (written), and dropped whole when its
-// account has no session open, no event waiting and took no event for
-// MeterIdle: the next use resumes it from the account's checkpoint and
-// the events after it. So the service holds meters for the accounts with
+// account has no session open, no event waiting and no event of the last
+// MeterIdle (by the events' own times): the next use resumes it from the
+// account's checkpoint and the events after it. So the service holds meters for the accounts with
 // sessions open or recent events, not for every account it ever metered.
 
 // DefaultMeterIdle is how long a live meter with nothing open is kept
@@ -47,7 +47,7 @@ func (s *Service) written(sl *liveSlot, a *account, w *livebill.SettleWrite, ok 
 	}
 	// a meter with no checkpoint to resume from is kept (its account
 	// has not had a day settled with events yet)
-	if ok && lm.from != noRollups && !lm.m.Open() && len(lm.pending) == 0 && now.Sub(lm.taken) >= s.meterIdle() {
+	if ok && lm.from != noRollups && !lm.m.Open() && len(lm.pending) == 0 && now.Sub(time.UnixMilli(lm.last)) >= s.meterIdle() {
 		sl.lm = nil
 		s.evicted.Add(1)
 	}

@@ -66,8 +66,7 @@ type liveMeter struct {
 	from  int64      // the meter's usage starts here (noRollups: all of it)
 	snaps []liveSnap // its states at the midnights it crossed after from
 	open  *opening   // the deduction's state at from or before, when known
-	taken time.Time  // when it last took new events (service clock)
-	seen  int64      // lastSeq then
+	last  int64      // the latest event time it took (Unix ms)
 	next  int64      // the next midnight to cross (0: not known yet)
 }
 
@@ -277,9 +276,6 @@ func (s *Service) catchUp(ctx context.Context, sl *liveSlot, a *account, to time
 	if err := lm.advance(to.UnixMilli()); err != nil {
 		return nil, err
 	}
-	if lm.taken.IsZero() || lm.seen != lm.lastSeq {
-		lm.taken, lm.seen = s.Clock.Now(), lm.lastSeq
-	}
 	return lm, nil
 }
 
@@ -356,6 +352,7 @@ func (s *Service) readFrom(ctx context.Context, a *account, lm *liveMeter) error
 	}
 	for _, e := range evs {
 		lm.lastSeq = max(lm.lastSeq, e.Seq)
+		lm.last = max(lm.last, e.Time)
 	}
 	lm.pending = evs
 	if want := scenario.Dissolutions(a.in.Blocks); !slices.Equal(lm.m.Dissolutions(), want) && lm.m.SetDissolutions(want) != nil {
@@ -375,6 +372,7 @@ func (lm *liveMeter) take(evs []livebill.StoredEvent) {
 		return
 	}
 	for _, e := range evs {
+		lm.last = max(lm.last, e.Time)
 		if e.Time < lm.watermark {
 			lm.dirty = min(lm.dirtyOr(), e.Time)
 			lm.late = true
