@@ -148,6 +148,11 @@ func loadAccounts(tb testing.TB, store *sqlstore.DB, cfg scaleConfig) {
 			}
 		}
 	}
+	if cfg.big > 0 { // on a paid plan: its usage past the packs is billed, not stopped
+		if _, err := tx.Exec(q(`INSERT INTO purchases (account_id, id, app, plan, count, region, device, start, auto_renew, seq) VALUES ('big', 'p1', '1400000001', 'rtc-engine.lite', 0, '', '', '2024-09-01', 1, 1)`)); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		tb.Fatal(err)
 	}
