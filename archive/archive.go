@@ -4,12 +4,12 @@
 // per line in time order, compressed with Zstandard. Read reads one back
 // (livebill events restore); the files are also plain `zstd -d` away from
 // the NDJSON that `livebill events push` and `livebill quote` take.
+// billing.Service.RestoreArchives stores them back.
 package archive
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,12 +17,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/livebill/livebill"
-	"github.com/livebill/livebill/catalog"
-	"github.com/livebill/livebill/eventio"
 )
 
 // Ext is the archive files' extension.
@@ -122,109 +119,3 @@ func Read(path string, f func(line []byte) error) error {
 // maxLine bounds an archived event's line (ingestion bounds events far
 // below it).
 const maxLine = 16 << 20
-
-// Restore stores the events of archive files back into store, as they
-// were (ids kept: events already there are duplicates), and returns how
-// many it stored. An account whose archived months are all restored,
-// from the month of its first event to its purge boundary, is made whole
-// again (its purge boundary cleared): late events before it are taken
-// again and its days can be metered again from its first event. Events of
-// an account only partly restored are kept for audit; its boundary stays.
-func Restore(ctx context.Context, store livebill.Store, paths []string) (int, error) {
-	months := map[string]map[string]bool{}
-	n := 0
-	for _, path := range paths {
-		acct, month, err := Name(path)
-		if err != nil {
-			return n, err
-		}
-		if _, err := store.FindAccount(ctx, acct); err != nil {
-			return n, fmt.Errorf("%s: %w", path, err)
-		}
-		var batch []livebill.IncomingEvent
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			sts, err := store.StoreEvents(ctx, batch)
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			for _, st := range sts {
-				switch st.Status {
-				case livebill.IngestAccepted:
-					n++
-				case livebill.IngestRejected:
-					return fmt.Errorf("%s: event %q: %s", path, st.ID, st.Error)
-				}
-			}
-			batch = batch[:0]
-			return nil
-		}
-		line := 0
-		err = Read(path, func(b []byte) error {
-			line++
-			var e livebill.Event
-			if err := eventio.Parse(b, &e); err != nil {
-				return fmt.Errorf("%s: line %d: %w", path, line, err)
-			}
-			batch = append(batch, livebill.IncomingEvent{AccountID: acct, Event: e, Body: append([]byte(nil), b...)})
-			if len(batch) == 1000 {
-				return flush()
-			}
-			return nil
-		})
-		if err == nil {
-			err = flush()
-		}
-		if err != nil {
-			return n, err
-		}
-		if months[acct] == nil {
-			months[acct] = map[string]bool{}
-		}
-		months[acct][month] = true
-	}
-	for acct, have := range months {
-		rec, err := store.FindAccount(ctx, acct)
-		if err != nil {
-			return n, err
-		}
-		if rec.Purged == 0 || rec.Events.Count == 0 {
-			continue
-		}
-		loc, err := zoneOf(rec)
-		if err != nil {
-			return n, err
-		}
-		whole := true
-		end := time.UnixMilli(rec.Purged).In(loc).Format("2006-01")
-		for m := time.UnixMilli(rec.Events.First).In(loc); m.Format("2006-01") < end; m = time.Date(m.Year(), m.Month()+1, 1, 0, 0, 0, 0, loc) {
-			whole = whole && have[m.Format("2006-01")]
-		}
-		if whole {
-			if err := store.SetPurged(ctx, acct, 0); err != nil {
-				return n, err
-			}
-		}
-	}
-	return n, nil
-}
-
-// zoneOf is an account's billing zone: its own, or its catalog's.
-func zoneOf(rec *livebill.AccountRecord) (*time.Location, error) {
-	if rec.Timezone != "" {
-		return time.LoadLocation(rec.Timezone)
-	}
-	var cat *catalog.Catalog
-	var err error
-	if rec.CatalogYAML != "" {
-		cat, err = catalog.Parse([]byte(rec.CatalogYAML), rec.Catalog)
-	} else {
-		cat, err = catalog.Load(rec.Catalog)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return cat.Location(), nil
-}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -281,21 +280,7 @@ func timeOfLine(tb testing.TB, l []byte) int64 {
 }
 
 // currentRSS is the process's resident set now (VmRSS), in bytes.
-func currentRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			if f := strings.Fields(l); len(f) >= 2 {
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
+func currentRSS() int64 { return procStatus("VmRSS:") }
 
 // BenchmarkScaleDays simulates LIVEBILL_BENCH_DAYS days (default 90) of
 // LIVEBILL_BENCH_ACCOUNTS accounts (default 10,000) with

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livebill/livebill/money"
 	"pgregory.net/rapid"
 )
 
@@ -23,34 +22,7 @@ func TestPropertyResume(t *testing.T) {
 	apps := []string{"A", "B"}
 	rapid.Check(t, func(t *rapid.T) {
 		base := time.Date(2024, 10, 1, 0, 0, 0, 0, shanghai)
-		var grants []Grant
-		for i := range rapid.IntRange(0, 5).Draw(t, "packs") {
-			r := map[string]money.Decimal{}
-			for _, it := range items {
-				if rapid.Bool().Draw(t, "covers") {
-					r[it] = money.MustParse(rapid.SampledFrom(ratios).Draw(t, "ratio"))
-				}
-			}
-			start := base.AddDate(0, 0, rapid.IntRange(0, 3).Draw(t, "start"))
-			kind := KindGift
-			if rapid.Bool().Draw(t, "free") {
-				kind = KindFree
-			}
-			app := ""
-			if rapid.Bool().Draw(t, "scoped") {
-				app = rapid.SampledFrom(apps).Draw(t, "app")
-			}
-			grants = append(grants, Grant{ID: string(rune('a' + i)), Kind: kind, App: app, Start: start,
-				Bought: start.Add(time.Duration(rapid.IntRange(0, 23).Draw(t, "hour")) * time.Hour),
-				End:    start.AddDate(0, 0, rapid.IntRange(1, 4).Draw(t, "days")), Minutes: rapid.Int64Range(0, 120).Draw(t, "minutes"),
-				Ratios: r, Seq: i})
-		}
-		var usage []Window
-		for range rapid.IntRange(0, 60).Draw(t, "windows") {
-			w := rapid.IntRange(0, 6*288-1).Draw(t, "window")
-			usage = append(usage, Window{App: rapid.SampledFrom(apps).Draw(t, "app"), Item: rapid.SampledFrom(items).Draw(t, "item"),
-				Start: base.UnixMilli() + int64(w)*WindowMS, MS: rapid.Int64Range(0, 10*60_000).Draw(t, "ms")})
-		}
+		grants, usage := genDeduction(t, items, ratios, apps, 5, 120, true)
 		o := opts()
 		if rapid.Bool().Draw(t, "stops") {
 			o.Paid = func(app string, _ int64) bool { return app == "A" }

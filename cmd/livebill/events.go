@@ -17,6 +17,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/archive"
+	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 )
 
@@ -296,7 +297,7 @@ func cmdEventsRestore(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
 	}
 	defer store.Close()
-	n, err := archive.Restore(ctx, store, files)
+	n, err := billing.New(store, livebill.SystemClock{}).RestoreArchives(ctx, files)
 	fmt.Fprintf(stdout, "restored %d events from %d files\n", n, len(files))
 	if err != nil {
 		return &exitError{code: 1, err: err}

@@ -125,14 +125,14 @@ func testRetention(t *testing.T, open Opener) {
 		t.Fatalf("%d adjustments of 2024-09-20, want 1", adj)
 	}
 	// restoring the archive makes the account whole again
-	n, err := archive.Restore(ctx, e.store, files)
+	n, err := e.svc.RestoreArchives(ctx, files)
 	if err != nil || n != 2*92 {
 		t.Fatalf("restored %d events (%v), want %d", n, err, 2*92)
 	}
 	if rec, _ := e.store.FindAccount(ctx, "acct"); rec.Purged != 0 {
 		t.Fatalf("purge boundary after the restore: %d", rec.Purged)
 	}
-	if n, err := archive.Restore(ctx, e.store, files); err != nil || n != 0 {
+	if n, err := e.svc.RestoreArchives(ctx, files); err != nil || n != 0 {
 		t.Fatalf("restoring again: %d events (%v), want none (duplicates)", n, err)
 	}
 }
