@@ -100,14 +100,23 @@ func coldRun(tb testing.TB, dir string) coldTimes {
 }
 
 // coldSetup simulates cfg's days into a SQLite database in dir and
-// returns the events stored and the database's size.
+// returns the events stored and the database's size. A dir that holds a
+// finished setup (LIVEBILL_BENCH_DIR) is used as it is.
 func coldSetup(tb testing.TB, dir string, cfg scaleConfig) (events int, bytes int64) {
-	s, err := sqlite.Open(context.Background(), dir, storetest.NewClock(scaleStart))
-	if err != nil {
-		tb.Fatal(err)
+	done := filepath.Join(dir, "setup-done")
+	if b, err := os.ReadFile(done); err == nil {
+		fmt.Sscan(string(b), &events)
+	} else {
+		s, err := sqlite.Open(context.Background(), dir, storetest.NewClock(scaleStart))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		simulate(tb, s, cfg, func(st dayStat) { events += st.events })
+		s.Close()
+		if err := os.WriteFile(done, []byte(fmt.Sprint(events)), 0o644); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	simulate(tb, s, cfg, func(st dayStat) { events += st.events })
-	s.Close()
 	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
 			bytes += fi.Size()
@@ -120,15 +129,19 @@ func coldSetup(tb testing.TB, dir string, cfg scaleConfig) (events int, bytes in
 // BenchmarkColdRestart stores a month of LIVEBILL_BENCH_ACCOUNTS accounts
 // (default 3,000) with LIVEBILL_BENCH_SESSIONS sessions a day (default
 // 16: about 9M events) and account big's LIVEBILL_BENCH_BIG events
-// (default 1M, livebill gen, one app), settled day by day on SQLite, then
-// measures a cold start's first quote, a month's 5-minute usage from cold
-// and the re-rating of a late event (coldRun). Setting it up takes tens
-// of minutes on a small machine.
+// (default 1M, livebill gen, one app) on SQLite — big settled day by day,
+// the others once after the month — then measures a cold start's first
+// quote, a month's 5-minute usage from cold and the re-rating of a late
+// event (coldRun). Setting it up takes tens of minutes on a small
+// machine; with LIVEBILL_BENCH_DIR it is kept there and reused.
 //
 //	go test ./bench -run '^$' -bench ColdRestart -benchtime 1x -timeout 3h -v
 func BenchmarkColdRestart(b *testing.B) {
-	cfg := scaleFromEnv(scaleConfig{accounts: 3000, days: 31, sessions: 16, big: 1_000_000})
-	dir := b.TempDir()
+	cfg := scaleFromEnv(scaleConfig{accounts: 3000, days: 31, sessions: 16, big: 1_000_000, bigDaily: true})
+	dir := os.Getenv("LIVEBILL_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
 	events, size := coldSetup(b, dir, cfg)
 	b.Logf("%d events stored (%d accounts, big %d), database %d MiB", events, cfg.accounts, cfg.big, size>>20)
 	b.ResetTimer()
