@@ -41,7 +41,9 @@ type usageSet struct {
 
 // usageOf is the account's usage in [from, to) (Unix ms, midnights or
 // window boundaries): the rollups before src's from, src's usage after.
-// Before onlyBefore, rollups of the items listed only (items nil: all).
+// Before onlyBefore, rollups of the items listed only (items nil: all);
+// with items empty, no relay or login rollups either (they feed only
+// monthly bills).
 func (s *Service) usageOf(ctx context.Context, a *account, src *liveMeter, from, to, onlyBefore int64, items []string) (*usageSet, error) {
 	id := a.rec.ID
 	us := &usageSet{mau: map[string]map[string]int{}}
@@ -67,26 +69,10 @@ func (s *Service) usageOf(ctx context.Context, a *account, src *liveMeter, from,
 		if err := add(mid, min(split, to), nil); err != nil {
 			return nil, err
 		}
-		ps, err := s.Store.ListRelayRollups(ctx, id, from, min(split, to))
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			us.relays = append(us.relays, meter.RelayInterval{App: p.App, Room: p.Room, Task: p.Task, Destination: p.Destination, Kbps: p.Kbps, Start: p.Start, End: p.End})
-		}
-		// first logins of the months the meter no longer holds
-		ls, err := s.Store.ListLoginRollups(ctx, id, monthOf(from, a.loc), split)
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range ls {
-			if l.First >= to || monthEnd(l.Month, a.loc) > split {
-				continue
+		if items == nil || len(items) > 0 {
+			if err := s.relaysAndLogins(ctx, a, us, from, split, to); err != nil {
+				return nil, err
 			}
-			if us.mau[l.App] == nil {
-				us.mau[l.App] = map[string]int{}
-			}
-			us.mau[l.App][l.Month]++
 		}
 	}
 	lo := max(from, split)
@@ -125,6 +111,34 @@ func (s *Service) usageOf(ctx context.Context, a *account, src *liveMeter, from,
 		return x.Window < y.Window
 	})
 	return us, nil
+}
+
+// relaysAndLogins adds the relay runs and first logins of [from, split)
+// to us: the rollups of the monthly bills' relay peaks and MAU.
+func (s *Service) relaysAndLogins(ctx context.Context, a *account, us *usageSet, from, split, to int64) error {
+	id := a.rec.ID
+	ps, err := s.Store.ListRelayRollups(ctx, id, from, min(split, to))
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		us.relays = append(us.relays, meter.RelayInterval{App: p.App, Room: p.Room, Task: p.Task, Destination: p.Destination, Kbps: p.Kbps, Start: p.Start, End: p.End})
+	}
+	// first logins of the months the meter no longer holds
+	ls, err := s.Store.ListLoginRollups(ctx, id, monthOf(from, a.loc), split)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if l.First >= to || monthEnd(l.Month, a.loc) > split {
+			continue
+		}
+		if us.mau[l.App] == nil {
+			us.mau[l.App] = map[string]int{}
+		}
+		us.mau[l.App][l.Month]++
+	}
+	return nil
 }
 
 // monthOf is the first midnight of the month of instant t in loc.
