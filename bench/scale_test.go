@@ -60,6 +60,7 @@ type dayStat struct {
 	day       int
 	events    int
 	settle    time.Duration
+	cpu       time.Duration // the process's CPU time during the settlement
 	rss, heap int64
 	meters    int
 	rollups   int64
@@ -100,7 +101,7 @@ func simulateOn(tb testing.TB, ctx context.Context, store *sqlstore.DB, svc *bil
 		}
 		clock.Set(scaleStart.AddDate(0, 0, d+1).Add(2 * time.Hour))
 		runtime.GC()
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		if cfg.bigDaily && d+1 < cfg.days {
 			if _, err := svc.Settle(ctx, "big"); err != nil {
 				tb.Fatalf("day %d: %v", d+1, err)
@@ -108,7 +109,7 @@ func simulateOn(tb testing.TB, ctx context.Context, store *sqlstore.DB, svc *bil
 		} else if err := svc.SettleAll(ctx); err != nil {
 			tb.Fatalf("day %d: %v", d+1, err)
 		}
-		st := dayStat{day: d + 1, events: n, settle: time.Since(t0), meters: svc.Live().Accounts}
+		st := dayStat{day: d + 1, events: n, settle: time.Since(t0), cpu: cpuTime() - c0, meters: svc.Live().Accounts}
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -294,9 +295,10 @@ func currentRSS() int64 { return procStatus("VmRSS:") }
 // LIVEBILL_BENCH_SESSIONS sessions a day each (default 2: about 10
 // events per account and day, 100,000 a day), on SQLite and (with
 // LIVEBILL_TEST_POSTGRES) PostgreSQL, and logs each day's settlement
-// time, RSS, heap, live meters and rollup rows. It reports the ratio of
-// the last ten days' mean to days 10–19's for settlement time and RSS:
-// flat means close to 1.
+// time (wall and the process's CPU time: steadier on a shared machine),
+// RSS, heap, live meters and rollup rows. It reports the ratio of the
+// last ten days' mean to days 10–19's for settlement time, its CPU time
+// and RSS: flat means close to 1.
 //
 //	go test ./bench -run '^$' -bench ScaleDays -benchtime 1x -timeout 3h -v
 func BenchmarkScaleDays(b *testing.B) {
@@ -308,8 +310,8 @@ func BenchmarkScaleDays(b *testing.B) {
 				var stats []dayStat
 				simulate(b, store, cfg, func(st dayStat) {
 					stats = append(stats, st)
-					b.Logf("day %2d: %7d events, settled in %6.2f s, RSS %5d MiB, heap %5d MiB, %5d live meters, %9d rollup rows",
-						st.day, st.events, st.settle.Seconds(), st.rss>>20, st.heap>>20, st.meters, st.rollups)
+					b.Logf("day %2d: %7d events, settled in %6.2f s (%6.2f CPU-s), RSS %5d MiB, heap %5d MiB, %5d live meters, %9d rollup rows",
+						st.day, st.events, st.settle.Seconds(), st.cpu.Seconds(), st.rss>>20, st.heap>>20, st.meters, st.rollups)
 				})
 				if len(stats) >= 20 {
 					early, late := stats[9:19], stats[len(stats)-10:]
@@ -323,7 +325,9 @@ func BenchmarkScaleDays(b *testing.B) {
 					settle := func(d dayStat) float64 { return d.settle.Seconds() }
 					rss := func(d dayStat) float64 { return float64(d.rss) }
 					b.ReportMetric(mean(late, settle), "s/day-last10")
+					cpu := func(d dayStat) float64 { return d.cpu.Seconds() }
 					b.ReportMetric(mean(late, settle)/mean(early, settle), "settle-last10/day10-19")
+					b.ReportMetric(mean(late, cpu)/mean(early, cpu), "cpu-last10/day10-19")
 					b.ReportMetric(mean(late, rss)/mean(early, rss), "rss-last10/day10-19")
 					b.ReportMetric(float64(stats[len(stats)-1].rss)/(1<<20), "rss-MiB-last")
 				}
