@@ -30,9 +30,9 @@ import (
 // as idle. At the end, every settled day's issued bill plus its
 // adjustments equals that day's bill in `livebill quote` of all the
 // events, and the service's quote of the week is the same JSON. Each seed
-// is one run (LIVEBILL_RESTART_SEEDS, default 3).
+// is one run (LIVEBILL_RESTART_SEEDS, default 2).
 func testRestarts(t *testing.T, open Opener) {
-	seeds := 3
+	seeds := 2
 	if v, err := strconv.Atoi(os.Getenv("LIVEBILL_RESTART_SEEDS")); err == nil && v > 0 {
 		seeds = v
 	}
