@@ -89,6 +89,8 @@ type RollupStore interface {
 	// seq whose time is before at: one that a checkpoint at at, made
 	// with the events up to seq, has not seen.
 	EventsBehind(ctx context.Context, accountID string, seq, at int64) (bool, error)
+	// HasCheckpoints reports which of the accounts ids have a checkpoint.
+	HasCheckpoints(ctx context.Context, ids []string) (map[string]bool, error)
 	// FindCheckpointMade returns the account's newest checkpoint stored
 	// (MadeAt) at or before instant made; ENOTFOUND if none.
 	FindCheckpointMade(ctx context.Context, accountID string, made int64) (*Checkpoint, error)

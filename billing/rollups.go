@@ -183,6 +183,9 @@ func monthlyOf(cat *catalog.Catalog) []string {
 // account's first month).
 func (s *Service) openingFor(ctx context.Context, a *account, lm *liveMeter, at int64) (*opening, error) {
 	at = min(at, lm.from)
+	if at <= noRollups {
+		return nil, nil // the meter holds the whole history: rate it all
+	}
 	if o := lm.open; o != nil && o.at <= at && o.fingerprint == rating.Fingerprint(a.in, o.at) {
 		return o, nil
 	}

@@ -277,6 +277,19 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	if err != nil {
 		return fail(err)
 	}
+	// accounts without a meter here resume from a checkpoint; those
+	// without one either are metered from their first event, read with
+	// the others' new events
+	var cold []string
+	for i, id := range due {
+		if g.slots[dueAt[i]].lm == nil {
+			cold = append(cold, id)
+		}
+	}
+	saved, err := s.Store.HasCheckpoints(ctx, cold)
+	if err != nil {
+		return fail(err)
+	}
 	due = due[:0]
 	since := map[string]string{}
 	for _, i := range dueAt {
@@ -295,6 +308,12 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		// made by computeGroup resumes from its checkpoint and reads its own
 		if lm := g.slots[i].lm; lm != nil && lm.key == liveKey(a) {
 			g.after[id] = lm.lastSeq
+		} else if lm == nil && !saved[id] && a.rec.Purged == 0 {
+			if g.slots[i].lm, err = newLiveMeter(a); err != nil {
+				g.errs[i] = err
+				continue
+			}
+			g.after[id] = 0
 		}
 		// the bills the settlement may recompute: from the month of the
 		// day its deduction state is (the meter's start, or the day the

@@ -206,6 +206,27 @@ func (s *DB) SetPurged(ctx context.Context, accountID string, purged int64) erro
 	return nil
 }
 
+// HasCheckpoints reports which of the accounts ids have a checkpoint.
+func (s *DB) HasCheckpoints(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `account_id`, "checkpoints", "account_id", "", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot look for checkpoints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
 // EventsBehind reports whether an event after seq is timed before at.
 func (s *DB) EventsBehind(ctx context.Context, accountID string, seq, at int64) (bool, error) {
 	var n int
