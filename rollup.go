@@ -50,16 +50,16 @@ type Checkpoint struct {
 
 // RollupWrite replaces an account's rollups of [From, To) (Unix ms) with
 // the given ones (usage windows and first logins in it, relay pieces
-// starting in it) and stores the checkpoint, if any, keeping the
-// account's checkpoints of the last KeepDays days before it and those at
-// the first midnight of a month.
+// starting in it) and stores the checkpoint, if any (replacing one at
+// the same instant). Fresh says none is stored from From on yet: there
+// is nothing to replace.
 type RollupWrite struct {
 	From, To   int64
+	Fresh      bool
 	Usage      []UsageWindow
 	Relays     []RelayPiece
 	Logins     []FirstLogin
 	Checkpoint *Checkpoint
-	KeepDays   int
 	Location   *time.Location // the billing zone
 }
 
@@ -89,6 +89,10 @@ type RollupStore interface {
 	// seq whose time is before at: one that a checkpoint at at, made
 	// with the events up to seq, has not seen.
 	EventsBehind(ctx context.Context, accountID string, seq, at int64) (bool, error)
+	// PruneCheckpoints deletes, of every account, the checkpoints more
+	// than keepDays days before its newest one, but those at the first
+	// midnight of a month.
+	PruneCheckpoints(ctx context.Context, keepDays int) error
 	// HasCheckpoints reports which of the accounts ids have a checkpoint.
 	HasCheckpoints(ctx context.Context, ids []string) (map[string]bool, error)
 	// FindCheckpointMade returns the account's newest checkpoint stored

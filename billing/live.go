@@ -64,6 +64,7 @@ type liveMeter struct {
 	late  bool
 	dirty int64
 	from  int64      // the meter's usage starts here (noRollups: all of it)
+	fresh bool       // no rollups are stored from from on (it forgot up to them)
 	snaps []liveSnap // its states at the midnights it crossed after from
 	open  *opening   // the deduction's state at from or before, when known
 	last  int64      // the latest event time it took (Unix ms)
@@ -503,7 +504,7 @@ func (lm *liveMeter) forget(b int64, open *opening) {
 		return
 	}
 	lm.m.ForgetBefore(b)
-	lm.from = b
+	lm.from, lm.fresh = b, true
 	lm.snaps = slices.DeleteFunc(lm.snaps, func(sn liveSnap) bool { return sn.at < b })
 	if open != nil {
 		lm.open = open

@@ -37,9 +37,13 @@ func (s *Service) retention() time.Duration {
 }
 
 // Retain deletes (archiving them first, with an Archive) the events that
-// retention lets go, for every account; it goes on past an account's
-// error and returns them joined.
+// retention lets go, for every account, and the checkpoints no longer
+// kept (CheckpointDays); it goes on past an account's error and returns
+// them joined.
 func (s *Service) Retain(ctx context.Context) error {
+	if err := s.Store.PruneCheckpoints(ctx, s.checkpointDays()); err != nil {
+		return err
+	}
 	if s.retention() < 0 {
 		return nil
 	}

@@ -245,7 +245,7 @@ func (s *Service) rollupFor(a *account, lm *liveMeter, b int64, fp string, st *d
 	if b <= lm.from {
 		return nil
 	}
-	w := &livebill.RollupWrite{From: lm.from, To: b, KeepDays: s.checkpointDays(), Location: a.loc}
+	w := &livebill.RollupWrite{From: lm.from, To: b, Fresh: lm.fresh, Location: a.loc}
 	for _, r := range lm.m.Records() {
 		if r.Window >= lm.from && r.Window < b {
 			w.Usage = append(w.Usage, livebill.UsageWindow{App: r.App, Item: r.Item, Window: r.Window, Value: r.Value})

@@ -27,7 +27,7 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 			continue
 		}
 		acct := w.Settlement.AccountID
-		if r.From < r.To {
+		if r.From < r.To && !r.Fresh {
 			for _, q := range []string{
 				`DELETE FROM usage_rollups WHERE account_id = ? AND window_ms >= ? AND window_ms < ?`,
 				`DELETE FROM relay_rollups WHERE account_id = ? AND start_ms >= ? AND start_ms < ?`,
@@ -52,10 +52,6 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 			if r.MonthStart(cp.At) {
 				monthStart = 1
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM checkpoints WHERE account_id = ? AND (at_ms = ? OR (at_ms < ? AND month_start = 0))`),
-				acct, cp.At, cp.At-int64(max(r.KeepDays, 1))*24*3600*1000); err != nil {
-				return fmt.Errorf("cannot replace the checkpoints of account %q: %w", acct, err)
-			}
 			cps = append(cps, []any{acct, cp.At, cp.Seq, string(cp.Meter), cp.Fingerprint, string(cp.Deduction), monthStart, cp.MadeAt.UnixMilli()})
 		}
 	}
@@ -68,7 +64,12 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 		{`INSERT INTO login_rollups (account_id, app, month, user_id, first_ms) VALUES `, logins},
 		{`INSERT INTO checkpoints (account_id, at_ms, seq, meter, fingerprint, deduction, month_start, made_ms) VALUES `, cps},
 	} {
-		if err := s.insertRows(ctx, tx, ins.head, "", ins.rows); err != nil {
+		tail := ""
+		if strings.Contains(ins.head, "checkpoints") {
+			tail = ` ON CONFLICT (account_id, at_ms) DO UPDATE SET seq = excluded.seq, meter = excluded.meter, fingerprint = excluded.fingerprint,
+				deduction = excluded.deduction, month_start = excluded.month_start, made_ms = excluded.made_ms`
+		}
+		if err := s.insertRows(ctx, tx, ins.head, tail, ins.rows); err != nil {
 			return fmt.Errorf("cannot store rollups: %w", err)
 		}
 	}
@@ -202,6 +203,17 @@ func (s *DB) PurgeEvents(ctx context.Context, accountID string, before, boundary
 func (s *DB) SetPurged(ctx context.Context, accountID string, purged int64) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE accounts SET purged_ms = ? WHERE id = ?`), purged, accountID); err != nil {
 		return fmt.Errorf("cannot set the purge boundary of account %q: %w", accountID, err)
+	}
+	return nil
+}
+
+// PruneCheckpoints deletes the checkpoints more than keepDays days before
+// their account's newest, but those at the first midnight of a month.
+func (s *DB) PruneCheckpoints(ctx context.Context, keepDays int) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM checkpoints WHERE month_start = 0 AND at_ms < (SELECT MAX(c.at_ms) FROM checkpoints c WHERE c.account_id = checkpoints.account_id) - ?`),
+		int64(max(keepDays, 1))*24*3600*1000)
+	if err != nil {
+		return fmt.Errorf("cannot prune checkpoints: %w", err)
 	}
 	return nil
 }
