@@ -76,7 +76,7 @@ func (r *RollupWrite) MonthStart(at int64) bool {
 // RollupStore reads rollups and checkpoints.
 type RollupStore interface {
 	// ListUsageRollups returns the account's usage windows in [from, to)
-	// sorted by app, item and window; items, when given, limits them.
+	// (in no particular order); items, when given, limits them.
 	ListUsageRollups(ctx context.Context, accountID string, from, to int64, items []string) ([]UsageWindow, error)
 	// ListRelayRollups returns the relay pieces that start in [from, to).
 	ListRelayRollups(ctx context.Context, accountID string, from, to int64) ([]RelayPiece, error)

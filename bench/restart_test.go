@@ -128,7 +128,7 @@ func coldSetup(tb testing.TB, dir string, cfg scaleConfig) (events int, bytes in
 
 // BenchmarkColdRestart stores a month of LIVEBILL_BENCH_ACCOUNTS accounts
 // (default 3,000) with LIVEBILL_BENCH_SESSIONS sessions a day (default
-// 16: about 9M events) and account big's LIVEBILL_BENCH_BIG events
+// 19: about 9M events) and account big's LIVEBILL_BENCH_BIG events
 // (default 1M, livebill gen, one app) on SQLite — big settled day by day,
 // the others once after the month — then measures a cold start's first
 // quote, a month's 5-minute usage from cold and the re-rating of a late
@@ -137,7 +137,7 @@ func coldSetup(tb testing.TB, dir string, cfg scaleConfig) (events int, bytes in
 //
 //	go test ./bench -run '^$' -bench ColdRestart -benchtime 1x -timeout 3h -v
 func BenchmarkColdRestart(b *testing.B) {
-	cfg := scaleFromEnv(scaleConfig{accounts: 3000, days: 31, sessions: 16, big: 1_000_000, bigDaily: true})
+	cfg := scaleFromEnv(scaleConfig{accounts: 3000, days: 31, sessions: 19, big: 1_000_000, bigDaily: true})
 	dir := os.Getenv("LIVEBILL_BENCH_DIR")
 	if dir == "" {
 		dir = b.TempDir()
@@ -161,7 +161,7 @@ func BenchmarkColdRestart(b *testing.B) {
 // usage equal those of the warm service that settled the week, and the
 // late session is one adjustment of its day holding its 50 minutes.
 func TestColdRestartSmall(t *testing.T) {
-	cfg := scaleConfig{accounts: 50, days: 31, sessions: 2, big: 20_000}
+	cfg := scaleConfig{accounts: 50, days: 31, sessions: 2, big: 20_000, bigDaily: true}
 	dir := t.TempDir()
 	s, err := sqlite.Open(context.Background(), dir, storetest.NewClock(scaleStart))
 	if err != nil {

@@ -76,7 +76,8 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 	return nil
 }
 
-// ListUsageRollups returns the account's usage windows in [from, to).
+// ListUsageRollups returns the account's usage windows in [from, to), in
+// the table's order (window, app, item): its callers sort as they need.
 func (s *DB) ListUsageRollups(ctx context.Context, accountID string, from, to int64, items []string) ([]livebill.UsageWindow, error) {
 	q := `SELECT app, item, window_ms, value FROM usage_rollups WHERE account_id = ? AND window_ms >= ? AND window_ms < ?`
 	args := []any{accountID, from, to}
@@ -86,7 +87,6 @@ func (s *DB) ListUsageRollups(ctx context.Context, accountID string, from, to in
 			args = append(args, it)
 		}
 	}
-	q += ` ORDER BY app, item, window_ms`
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the usage rollups of account %q: %w", accountID, err)
