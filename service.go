@@ -560,8 +560,9 @@ type SettleStore interface {
 	ListDevicesOf(ctx context.Context, ids []string) (map[string][]*Device, error)
 	// ListRefundsOf returns each account's refund requests in the order made.
 	ListRefundsOf(ctx context.Context, ids []string) (map[string][]*StoredRefund, error)
-	// ListBillsOf returns each account's issued bills in issue order,
-	// those dated from since[account] on (an account not in since: all).
+	// ListBillsOf returns each account's issued bills in issue order;
+	// for an account in since, only those dated from since[account] (a
+	// date) on, and the monthly bill of its month.
 	ListBillsOf(ctx context.Context, ids []string, since map[string]string) (map[string][]IssuedBill, error)
 	// ListEventsAfterEach returns, for each account of after, its events
 	// with Seq > after[account] in Seq order, as ListEventsAfter does.

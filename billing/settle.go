@@ -23,7 +23,8 @@ type settleInput struct {
 	a      *account
 	st     *livebill.Settlement
 	issued []livebill.IssuedBill // in issue order, dated from issuedFrom on
-	// issuedFrom is the first date of the bills read ("" all of them)
+	// issuedFrom is the first date of the bills read ("" all of them;
+	// with a date, the monthly bill of its month too)
 	issuedFrom string
 	lm         *liveMeter // advanced to meterTo(a, now)
 	now        time.Time
@@ -135,7 +136,7 @@ func (s *Service) settleAccount(ctx context.Context, in *settleInput) (*livebill
 		since = day.Format(time.DateOnly)
 		from = time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, a.loc)
 	}
-	if in.issuedFrom != "" && (since == "" || since[:8]+"01" < in.issuedFrom) {
+	if in.issuedFrom != "" && (since == "" || since < in.issuedFrom) {
 		// the bills read are not enough: rating starts earlier
 		all, err := s.Store.ListBills(ctx, accountID)
 		if err != nil {

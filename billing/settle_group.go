@@ -315,16 +315,15 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			}
 			g.after[id] = 0
 		}
-		// the bills the settlement may recompute: from the month of the
-		// day its deduction state is (the meter's start, or the day the
-		// last settlement left open); settleAccount reads more if it
-		// must start earlier
+		// the bills the settlement may recompute: from the day its
+		// deduction state is (the meter's, or the day the last settlement
+		// left open), and that month's bill; settleAccount reads more if
+		// it must start earlier
 		from := sets[id].Through
 		if lm := g.slots[i].lm; lm != nil && lm.open != nil && lm.key == liveKey(a) {
 			from = time.UnixMilli(lm.open.at).In(a.loc).Format(time.DateOnly)
 		}
 		if from != "" {
-			from = from[:8] + "01"
 			since[id] = from
 		}
 		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], now: g.now, hold: holds[id].Day, issuedFrom: from}})

@@ -193,9 +193,10 @@ func (s *DB) ListRefundsOf(ctx context.Context, ids []string) (map[string][]*liv
 	return out, nil
 }
 
-// ListBillsOf returns each account's issued bills in issue order, those
-// dated from since[account] on when given: settlement reads the bills it
-// may still adjust, not an account's whole history.
+// ListBillsOf returns each account's issued bills in issue order; with
+// since[account] (a date), those dated from it on and the monthly bill of
+// its month: settlement reads the bills it may still adjust, not an
+// account's whole history.
 func (s *DB) ListBillsOf(ctx context.Context, ids []string, since map[string]string) (map[string][]livebill.IssuedBill, error) {
 	out := map[string][]livebill.IssuedBill{}
 	if len(ids) == 0 {
@@ -232,7 +233,9 @@ func (s *DB) listBillsOf(ctx context.Context, ids []string, since map[string]str
 		for i, id := range ids {
 			dates[i] = since[id]
 		}
-		rows, err = s.queryCursors(ctx, cols, "bills", "bill_date >= ", "seq", ids, dates)
+		// from the month's first day (the index's range), the days from
+		// since and the month's bill
+		rows, err = s.queryCursors(ctx, cols, "bills", "bill_date >= substr($v, 1, 8) || '01' AND (bill_date >= $v OR kind = 'monthly')", "seq", ids, dates)
 	}
 	if err != nil {
 		return fmt.Errorf("cannot list bills: %w", err)
@@ -259,13 +262,13 @@ func (s *DB) listBillsOf(ctx context.Context, ids []string, since map[string]str
 	return nil
 }
 
-// queryCursors is queryIDs with one more condition per id: "cond value",
-// cond ending in an operator (as "bill_date >= "), each id with its own
-// value. Rows come ordered by id, then order.
+// queryCursors is queryIDs with one more condition per id, cond, in
+// which $v stands for the id's value. Rows come ordered by id, then
+// order.
 func (s *DB) queryCursors(ctx context.Context, cols, table, cond, order string, ids, values []string) (*sql.Rows, error) {
 	if s.dialect.Numbered {
 		return s.db.QueryContext(ctx, `SELECT t.* FROM unnest($1::text[], $2::text[]) AS c(k, v) CROSS JOIN LATERAL (SELECT `+
-			cols+` FROM `+table+` WHERE account_id = c.k AND `+cond+`c.v ORDER BY `+order+`) AS t`, ids, values)
+			cols+` FROM `+table+` WHERE account_id = c.k AND `+strings.ReplaceAll(cond, "$v", "c.v")+` ORDER BY `+order+`) AS t`, ids, values)
 	}
 	var b strings.Builder
 	b.WriteString(`WITH c(k, v) AS (VALUES `)
@@ -277,7 +280,7 @@ func (s *DB) queryCursors(ctx context.Context, cols, table, cond, order string, 
 		b.WriteString(`(?, ?)`)
 		args = append(args, ids[i], values[i])
 	}
-	b.WriteString(`) SELECT ` + cols + ` FROM c JOIN ` + table + ` ON account_id = c.k AND ` + cond + `c.v ORDER BY account_id, ` + order)
+	b.WriteString(`) SELECT ` + cols + ` FROM c JOIN ` + table + ` ON account_id = c.k AND ` + strings.ReplaceAll(cond, "$v", "c.v") + ` ORDER BY account_id, ` + order)
 	return s.db.QueryContext(ctx, b.String(), args...)
 }
 

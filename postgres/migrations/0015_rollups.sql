@@ -13,6 +13,8 @@ CREATE TABLE usage_rollups (
 	value      BIGINT NOT NULL,
 	PRIMARY KEY (account_id, window_ms, app, item)
 );
+-- a month's monthly items (counts, µs), read when its bill is due
+CREATE INDEX usage_rollups_item ON usage_rollups(account_id, item, window_ms);
 CREATE TABLE relay_rollups (
 	account_id  TEXT COLLATE "C" NOT NULL,
 	app         TEXT COLLATE "C" NOT NULL,
