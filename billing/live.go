@@ -303,7 +303,10 @@ func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int
 				lm.open = o
 			}
 			lm.snaps = []liveSnap{sn}
-			return lm, s.readFrom(ctx, a, lm)
+			if err := s.readFrom(ctx, a, lm); !errors.Is(err, errDissolved) {
+				return lm, err
+			}
+			break
 		}
 	}
 	before := at
@@ -329,7 +332,10 @@ func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int
 				lm.open = &opening{at: cp.At, fingerprint: cp.Fingerprint, state: &st}
 			}
 			lm.snaps = []liveSnap{{cp.At, cp.Seq, cp.Meter}}
-			return lm, s.readFrom(ctx, a, lm)
+			err = s.readFrom(ctx, a, lm)
+			if !errors.Is(err, errDissolved) {
+				return lm, err
+			}
 		}
 		before = cp.At - 1
 	}
@@ -344,9 +350,16 @@ func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int
 	return lm, lm.read(ctx, s.Store, id)
 }
 
+// errDissolved is a checkpoint made before a dissolution it does not have.
+var errDissolved = errors.New("the account's dissolutions changed before its checkpoint")
+
 // readFrom takes the account's events from the meter's watermark on (its
 // checkpoint's instant), in time order, and notes the last seq stored.
+// errDissolved: the checkpoint's dissolutions are not the account's.
 func (s *Service) readFrom(ctx context.Context, a *account, lm *liveMeter) error {
+	if want := scenario.Dissolutions(a.in.Blocks); !slices.Equal(lm.m.Dissolutions(), want) && lm.m.SetDissolutions(want) != nil {
+		return errDissolved
+	}
 	evs, err := s.Store.ListEvents(ctx, a.rec.ID, lm.watermark, 0)
 	if err != nil {
 		return fmt.Errorf("cannot read the events of account %s: %w", a.rec.ID, err)
@@ -356,9 +369,6 @@ func (s *Service) readFrom(ctx context.Context, a *account, lm *liveMeter) error
 		lm.last = max(lm.last, e.Time)
 	}
 	lm.pending = evs
-	if want := scenario.Dissolutions(a.in.Blocks); !slices.Equal(lm.m.Dissolutions(), want) && lm.m.SetDissolutions(want) != nil {
-		return fmt.Errorf("cannot resume the meter of account %s: its dissolutions changed before its checkpoint", a.rec.ID)
-	}
 	return nil
 }
 
