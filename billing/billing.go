@@ -6,10 +6,12 @@
 package billing
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -622,45 +624,55 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	if err != nil {
 		return nil, err
 	}
-	type key struct {
-		app, item string
-		start     int64
-	}
-	sums := map[key]int64{}
-	var keys []key
+	// each record is put at its window (or day) start, sorted by start,
+	// app and item, and equal keys summed: no map of every key (a month's
+	// 5-minute usage of a busy account is tens of thousands of points)
+	lo, hi := from.UnixMilli(), to.UnixMilli()
+	keep := recs[:0]
+	var day billingDay
 	for _, r := range recs {
-		if r.Window < from.UnixMilli() || r.Window >= to.UnixMilli() {
+		if r.Window < lo || r.Window >= hi {
 			continue
 		}
-		start := r.Window
 		if in.Granularity == "day" {
-			y, mo, d := time.UnixMilli(r.Window).In(a.loc).Date()
-			start = time.Date(y, mo, d, 0, 0, 0, 0, a.loc).UnixMilli()
+			if r.Window < day.lo || r.Window >= day.hi {
+				y, mo, d := time.UnixMilli(r.Window).In(a.loc).Date()
+				start := time.Date(y, mo, d, 0, 0, 0, 0, a.loc)
+				day = billingDay{lo: start.UnixMilli(), hi: start.AddDate(0, 0, 1).UnixMilli()}
+			}
+			r.Window = day.lo
 		}
-		k := key{r.App, r.Item, start}
-		if _, ok := sums[k]; !ok {
-			keys = append(keys, k)
-		}
-		sums[k] += r.Value
+		keep = append(keep, r)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		x, y := keys[i], keys[j]
-		if x.start != y.start {
-			return x.start < y.start
+	slices.SortFunc(keep, func(x, y meter.Record) int {
+		if c := cmp.Compare(x.Window, y.Window); c != 0 {
+			return c
 		}
-		if x.app != y.app {
-			return x.app < y.app
+		if c := strings.Compare(x.App, y.App); c != 0 {
+			return c
 		}
-		return x.item < y.item
+		return strings.Compare(x.Item, y.Item)
 	})
-	out := make([]livebill.UsagePoint, 0, len(keys))
-	for _, k := range keys {
-		measure := ""
-		if it, ok := a.cat.Item(k.item); ok {
-			measure = it.Measure
+	out := make([]livebill.UsagePoint, 0, len(keep))
+	measures := map[string]string{}
+	var startOf int64
+	var startStr string
+	for i, r := range keep {
+		if i > 0 && r.Window == keep[i-1].Window && r.App == keep[i-1].App && r.Item == keep[i-1].Item {
+			out[len(out)-1].Value += r.Value
+			continue
 		}
-		out = append(out, livebill.UsagePoint{App: k.app, Item: k.item, Measure: measure, Value: sums[k],
-			Start: time.UnixMilli(k.start).In(a.loc).Format(time.RFC3339)})
+		measure, ok := measures[r.Item]
+		if !ok {
+			if it, found := a.cat.Item(r.Item); found {
+				measure = it.Measure
+			}
+			measures[r.Item] = measure
+		}
+		if startStr == "" || r.Window != startOf {
+			startOf, startStr = r.Window, time.UnixMilli(r.Window).In(a.loc).Format(time.RFC3339)
+		}
+		out = append(out, livebill.UsagePoint{App: r.App, Item: r.Item, Measure: measure, Value: r.Value, Start: startStr})
 	}
 	return out, nil
 }
