@@ -97,9 +97,10 @@ func coldRun(tb testing.TB, dir string) coldTimes {
 	s, svc = coldOpen(tb, dir)
 	defer s.Close()
 	at := time.Date(2024, 10, 29, 12, 0, 0, 0, cst)
+	run := time.Now().UnixNano() // a new session each run: a kept database (LIVEBILL_BENCH_DIR) is timed again
 	late := []livebill.RawEvent{
-		{Line: 1, Body: []byte(fmt.Sprintf(`{"id":"late1","time":%q,"type":"room.join","app":"1400000001","room":"late","user":"L"}`, at.Format(time.RFC3339)))},
-		{Line: 2, Body: []byte(fmt.Sprintf(`{"id":"late2","time":%q,"type":"room.leave","app":"1400000001","room":"late","user":"L"}`, at.Add(50*time.Minute).Format(time.RFC3339)))},
+		{Line: 1, Body: []byte(fmt.Sprintf(`{"id":"late%d-1","time":%q,"type":"room.join","app":"1400000001","room":"late%d","user":"L"}`, run, at.Format(time.RFC3339), run))},
+		{Line: 2, Body: []byte(fmt.Sprintf(`{"id":"late%d-2","time":%q,"type":"room.leave","app":"1400000001","room":"late%d","user":"L"}`, run, at.Add(50*time.Minute).Format(time.RFC3339), run))},
 	}
 	t0 = time.Now()
 	if r, err := svc.Ingest(ctx, late); err != nil || r.Accepted != 2 {
