@@ -83,12 +83,13 @@ type RollupStore interface {
 	// ListLoginRollups returns the first logins in [from, to).
 	ListLoginRollups(ctx context.Context, accountID string, from, to int64) ([]FirstLogin, error)
 	// FindCheckpoint returns the account's newest checkpoint with At at
-	// most at; ENOTFOUND if none.
-	FindCheckpoint(ctx context.Context, accountID string, at int64) (*Checkpoint, error)
-	// EventsBehind reports whether the account has an event stored after
-	// seq whose time is before at: one that a checkpoint at at, made
-	// with the events up to seq, has not seen.
-	EventsBehind(ctx context.Context, accountID string, seq, at int64) (bool, error)
+	// most at, with its Meter state only when meter is true; ENOTFOUND if
+	// none.
+	FindCheckpoint(ctx context.Context, accountID string, at int64, meter bool) (*Checkpoint, error)
+	// EarliestAfter returns the earliest time of the account's events
+	// stored after seq (false: none). A checkpoint made with the events up
+	// to seq has seen them all if that is not before its instant.
+	EarliestAfter(ctx context.Context, accountID string, seq int64) (int64, bool, error)
 	// PruneCheckpoints deletes, of every account, the checkpoints more
 	// than keepDays days before its newest one, but those at the first
 	// midnight of a month.

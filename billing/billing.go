@@ -705,14 +705,14 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time) (
 // the account's newest checkpoint is at or after to and no event stored
 // since it is before it (false otherwise).
 func (s *Service) settledRecords(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, bool, error) {
-	cp, err := s.Store.FindCheckpoint(ctx, a.rec.ID, math.MaxInt64)
+	cp, err := s.Store.FindCheckpoint(ctx, a.rec.ID, math.MaxInt64, false)
 	if livebill.ErrorCode(err) == livebill.ENOTFOUND || (err == nil && cp.At < to.UnixMilli()) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	if behind, err := s.Store.EventsBehind(ctx, a.rec.ID, cp.Seq, cp.At); err != nil || behind {
+	if t, late, err := s.Store.EarliestAfter(ctx, a.rec.ID, cp.Seq); err != nil || (late && t < cp.At) {
 		return nil, false, err
 	}
 	ws, err := s.Store.ListUsageRollups(ctx, a.rec.ID, from.UnixMilli(), to.UnixMilli(), nil)

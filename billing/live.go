@@ -311,31 +311,37 @@ func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int
 	}
 	before := at
 	for {
-		cp, err := s.Store.FindCheckpoint(ctx, id, before)
+		cp, err := s.Store.FindCheckpoint(ctx, id, before, false)
 		if livebill.ErrorCode(err) == livebill.ENOTFOUND {
 			break
 		}
 		if err != nil {
 			return nil, err
 		}
-		behind, err := s.Store.EventsBehind(ctx, id, cp.Seq, cp.At)
+		t, late, err := s.Store.EarliestAfter(ctx, id, cp.Seq)
 		if err != nil {
 			return nil, err
 		}
-		if !behind {
-			lm, err := restoreLive(a, cp.At, cp.Seq, cp.Meter)
-			if err != nil {
-				break // of another version: metered again from the events
-			}
-			var st deduct.State
-			if json.Unmarshal(cp.Deduction, &st) == nil && st.At == cp.At {
-				lm.open = &opening{at: cp.At, fingerprint: cp.Fingerprint, state: &st}
-			}
-			lm.snaps = []liveSnap{{cp.At, cp.Seq, cp.Meter}}
-			err = s.readFrom(ctx, a, lm)
-			if !errors.Is(err, errDissolved) {
-				return lm, err
-			}
+		if late && t < cp.At {
+			// an event stored since is before it: so are the checkpoints
+			// after that event's time
+			before = min(cp.At-1, t)
+			continue
+		}
+		if cp, err = s.Store.FindCheckpoint(ctx, id, cp.At, true); err != nil {
+			return nil, err
+		}
+		lm, err := restoreLive(a, cp.At, cp.Seq, cp.Meter)
+		if err != nil {
+			break // of another version: metered again from the events
+		}
+		var st deduct.State
+		if json.Unmarshal(cp.Deduction, &st) == nil && st.At == cp.At {
+			lm.open = &opening{at: cp.At, fingerprint: cp.Fingerprint, state: &st}
+		}
+		lm.snaps = []liveSnap{{cp.At, cp.Seq, cp.Meter}}
+		if err := s.readFrom(ctx, a, lm); !errors.Is(err, errDissolved) {
+			return lm, err
 		}
 		before = cp.At - 1
 	}

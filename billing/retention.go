@@ -83,7 +83,7 @@ func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord
 	if cp.At <= rec.Purged {
 		return nil
 	}
-	if behind, err := s.Store.EventsBehind(ctx, rec.ID, cp.Seq, cp.At); err != nil || behind {
+	if t, late, err := s.Store.EarliestAfter(ctx, rec.ID, cp.Seq); err != nil || (late && t < cp.At) {
 		return err // a late event came before it: wait for a newer anchor
 	}
 	a, err := accountZone(rec)

@@ -191,7 +191,7 @@ func (s *Service) openingFor(ctx context.Context, a *account, lm *liveMeter, at 
 	}
 	before := at
 	for {
-		cp, err := s.Store.FindCheckpoint(ctx, a.rec.ID, before)
+		cp, err := s.Store.FindCheckpoint(ctx, a.rec.ID, before, false)
 		if livebill.ErrorCode(err) == livebill.ENOTFOUND {
 			return nil, nil
 		}
@@ -202,12 +202,16 @@ func (s *Service) openingFor(ctx context.Context, a *account, lm *liveMeter, at 
 		if cp.Fingerprint != rating.Fingerprint(a.in, cp.At) {
 			continue
 		}
-		behind, err := s.Store.EventsBehind(ctx, a.rec.ID, cp.Seq, cp.At)
+		t, late, err := s.Store.EarliestAfter(ctx, a.rec.ID, cp.Seq)
 		if err != nil {
 			return nil, err
 		}
 		var st deduct.State
-		if behind || json.Unmarshal(cp.Deduction, &st) != nil || st.At != cp.At {
+		if late && t < cp.At {
+			before = min(before, t)
+			continue
+		}
+		if json.Unmarshal(cp.Deduction, &st) != nil || st.At != cp.At {
 			continue
 		}
 		return &opening{at: cp.At, fingerprint: cp.Fingerprint, state: &st}, nil

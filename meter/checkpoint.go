@@ -13,7 +13,8 @@ package meter
 // windows from its From instant on (the caller keeps the earlier windows
 // elsewhere: billing's rollups). A room with nobody in it and nothing
 // that its later events depend on is left out: events come in time order,
-// and such a room meters on exactly as a new one. The encoding is JSON
+// and such a room meters on exactly as a new one; so is, in a room kept,
+// a participant who left and whose streams nobody present names. The encoding is JSON
 // with a version: Restore refuses a checkpoint of another version or
 // metering model (ErrCheckpointVersion), and a caller then meters the
 // account again from its events, never from a state it may misread.
@@ -261,9 +262,26 @@ func (m *Meter) checkpointRoom(r *room, relayIdx map[*RelayInterval]int) (cpRoom
 		cr.Gone = append(cr.Gone, g)
 	}
 	sort.Strings(cr.Gone)
-	ids := make([]string, 0, len(r.ids))
-	for id := range r.ids {
-		ids = append(ids, id)
+	// the participants present and the publishers their subscriptions
+	// and tasks name; the others (who left, their streams off) meter on
+	// as new ones would, and are left out
+	need := map[uid]bool{}
+	for _, p := range r.list {
+		need[p.id] = true
+		for _, sb := range p.subs {
+			need[sb.key.user] = true
+		}
+		if p.task != nil {
+			for _, rf := range p.task.refs {
+				need[rf.key.user] = true
+			}
+		}
+	}
+	ids := make([]string, 0, len(need))
+	for id, u := range r.ids {
+		if need[u] {
+			ids = append(ids, id)
+		}
 	}
 	sort.Strings(ids)
 	index := make(map[uid]int, len(ids))
@@ -286,6 +304,9 @@ func (m *Meter) checkpointRoom(r *room, relayIdx map[*RelayInterval]int) (cpRoom
 		return cpKey{i, k.kind}, nil
 	}
 	for _, k := range r.streams {
+		if !need[k.user] {
+			continue
+		}
 		ck, err := key(k)
 		if err != nil {
 			return cr, err

@@ -141,22 +141,28 @@ func (s *DB) ListLoginRollups(ctx context.Context, accountID string, from, to in
 	return out, rows.Err()
 }
 
-// FindCheckpoint returns the account's newest checkpoint at or before at.
-func (s *DB) FindCheckpoint(ctx context.Context, accountID string, at int64) (*livebill.Checkpoint, error) {
-	return s.findCheckpoint(ctx, accountID, `at_ms <= ?`, at)
+// FindCheckpoint returns the account's newest checkpoint at or before at
+// (its meter state, a few KB to MBs, only when asked).
+func (s *DB) FindCheckpoint(ctx context.Context, accountID string, at int64, meter bool) (*livebill.Checkpoint, error) {
+	cp, err := s.findCheckpoint(ctx, accountID, `at_ms <= ?`, at, meter)
+	return cp, err
 }
 
 // FindCheckpointMade returns the account's newest checkpoint made (stored)
 // at or before instant made; ENOTFOUND if none.
 func (s *DB) FindCheckpointMade(ctx context.Context, accountID string, made int64) (*livebill.Checkpoint, error) {
-	return s.findCheckpoint(ctx, accountID, `made_ms <= ?`, made)
+	return s.findCheckpoint(ctx, accountID, `made_ms <= ?`, made, false)
 }
 
-func (s *DB) findCheckpoint(ctx context.Context, accountID, cond string, v int64) (*livebill.Checkpoint, error) {
+func (s *DB) findCheckpoint(ctx context.Context, accountID, cond string, v int64, full bool) (*livebill.Checkpoint, error) {
 	cp := livebill.Checkpoint{AccountID: accountID}
 	var meter, ded string
 	var made int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT at_ms, seq, meter, fingerprint, deduction, made_ms FROM checkpoints WHERE account_id = ? AND `+cond+` ORDER BY at_ms DESC LIMIT 1`), accountID, v).
+	col := `''`
+	if full {
+		col = `meter`
+	}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT at_ms, seq, `+col+`, fingerprint, deduction, made_ms FROM checkpoints WHERE account_id = ? AND `+cond+` ORDER BY at_ms DESC LIMIT 1`), accountID, v).
 		Scan(&cp.At, &cp.Seq, &meter, &cp.Fingerprint, &ded, &made)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, livebill.Errorf(livebill.ENOTFOUND, "account %q has no checkpoint before %d", accountID, v)
@@ -239,12 +245,15 @@ func (s *DB) HasCheckpoints(ctx context.Context, ids []string) (map[string]bool,
 	return out, rows.Err()
 }
 
-// EventsBehind reports whether an event after seq is timed before at.
-func (s *DB) EventsBehind(ctx context.Context, accountID string, seq, at int64) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE account_id = ? AND seq > ? AND time_ms < ? LIMIT 1) AS x`), accountID, seq, at).Scan(&n)
+// EarliestAfter returns the earliest time of the account's events after
+// seq. The index on (account_id, seq, time_ms) answers it from the rows
+// after seq alone (time_ms is written +time_ms so that the index on
+// times, which would read the account's whole history, is not used).
+func (s *DB) EarliestAfter(ctx context.Context, accountID string, seq int64) (int64, bool, error) {
+	var t sql.NullInt64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT MIN(+time_ms) FROM events WHERE account_id = ? AND seq > ?`), accountID, seq).Scan(&t)
 	if err != nil {
-		return false, fmt.Errorf("cannot look for late events of account %q: %w", accountID, err)
+		return 0, false, fmt.Errorf("cannot look for late events of account %q: %w", accountID, err)
 	}
-	return n > 0, nil
+	return t.Int64, t.Valid, nil
 }

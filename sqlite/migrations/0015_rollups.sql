@@ -46,9 +46,10 @@ CREATE TABLE checkpoints (
 	made_ms     BIGINT NOT NULL,
 	PRIMARY KEY (account_id, at_ms)
 );
--- settlement reads an account's new events by seq and its bills from a
--- date on, whatever its history
-CREATE INDEX events_account_seq ON events(account_id, seq);
+-- settlement reads an account's new events by seq (and whether any is
+-- timed before a checkpoint) and its bills from a date on, whatever its
+-- history
+CREATE INDEX events_account_seq ON events(account_id, seq, time_ms);
 CREATE INDEX bills_account_date ON bills(account_id, bill_date);
 -- retention: the account's events before this instant were deleted (or
 -- exported) and later ones before it are refused
