@@ -32,6 +32,8 @@ const (
 	Signal
 	MatchmakingRequest
 	MatchmakingEvaluation
+	SessionStart
+	SessionStop
 	numEventTypes
 )
 
@@ -40,7 +42,7 @@ var eventTypeNames = [numEventTypes]string{
 	"subscribe.start", "subscribe.stop", "recording.start", "recording.stop",
 	"transcode.start", "transcode.update", "transcode.stop", "relay.start", "relay.stop",
 	"input.start", "input.stop", "screenshot", "login", "signal",
-	"matchmaking.request", "matchmaking.evaluation",
+	"matchmaking.request", "matchmaking.evaluation", "session.start", "session.stop",
 }
 
 func (t EventType) String() string {
@@ -59,6 +61,10 @@ func ParseEventType(s string) EventType {
 	}
 	return EventUnknown
 }
+
+// RobotPrefix starts the participant id of a task's robot,
+// robot:<kind>:<task> (SPEC §2); users may not take such ids.
+const RobotPrefix = "robot:"
 
 // Stream kinds, media and subscription modes.
 const (
@@ -115,7 +121,20 @@ type Event struct {
 	Count      int64 // screenshot, signal, matchmaking.evaluation (default 1)
 	Players    int64 // matchmaking.request
 	DurationUS int64 // matchmaking.evaluation
+
+	// Session and Kind: a session.start/stop names the session (an
+	// admission lease) and, at its start, its kind (SessionKinds).
+	Session string
+	Kind    string
 }
+
+// Session kinds: what an admission lease holds. A catalog item with
+// `sessions: <kind>` meters the time sessions of that kind run.
+const (
+	SessionCloudGaming = "cloudgaming.session"
+	SessionLivePush    = "cloudgaming.push"
+	SessionOperation   = "industrial.operation"
+)
 
 // StreamRef names a publisher's stream.
 type StreamRef struct {
@@ -175,6 +194,9 @@ func (e *Event) Validate() error {
 		}
 		if e.User == "" {
 			return bad("user", "missing")
+		}
+		if len(e.User) >= len(RobotPrefix) && e.User[:len(RobotPrefix)] == RobotPrefix {
+			return e.reservedUser()
 		}
 		return nil
 	}
@@ -365,11 +387,26 @@ func (e *Event) Validate() error {
 		if e.Count < 0 {
 			return bad("count", "negative")
 		}
+	case SessionStart, SessionStop:
+		if e.Session == "" {
+			return bad("session", "missing")
+		}
+		if e.Type == SessionStart && e.Kind == "" {
+			return bad("kind", "missing (the session's kind, e.g. "+SessionCloudGaming+")")
+		}
 	}
 	return nil
 }
 
 func quote(s string) string { return Shown(s) }
+
+// reservedUser rejects a user event naming a task's robot,
+// robot:<kind>:<task> (SPEC §2): it would act for the task. (Apart from
+// Validate, whose per-event path it would slow.)
+func (e *Event) reservedUser() error {
+	return &EventError{Line: e.Line, ID: e.ID, Field: "user",
+		Reason: quote(e.User) + " is reserved: ids starting with " + quote(RobotPrefix) + " name tasks' robots"}
+}
 
 // CheckText checks the event's strings (Input limits, limits.go): the id
 // and every string field, those of its lists too, must be valid ids

@@ -136,3 +136,46 @@ type KeyService interface {
 	// stored.
 	HasAdminKey(ctx context.Context) (bool, error)
 }
+
+// AdminKeyID is the principal of the operator key a server is started
+// with ($LIVEBILL_ADMIN_KEY): it is not stored, so it has no stored id.
+const AdminKeyID = "admin"
+
+// Principal is who a key says is asking: an operator (Account "") or one
+// account.
+type Principal struct {
+	KeyID   string
+	Account string
+}
+
+// Admin reports whether the principal is an operator.
+func (p Principal) Admin() bool { return p.Account == "" }
+
+// Authenticate finds whose key secret is: the operator key adminKey a
+// server was started with ("" for none), or a stored key that matches and
+// is not revoked. An unknown, malformed or revoked key is EUNAUTHORIZED;
+// keys may be nil (only adminKey is then known).
+func Authenticate(ctx context.Context, keys KeyService, adminKey, secret string) (Principal, error) {
+	if adminKey != "" && subtle.ConstantTimeCompare(HashKey(secret), HashKey(adminKey)) == 1 {
+		return Principal{KeyID: AdminKeyID}, nil
+	}
+	invalid := Errorf(EUNAUTHORIZED, "the API key is not valid")
+	id, ok := KeyID(secret)
+	if !ok || keys == nil {
+		return Principal{}, invalid
+	}
+	k, err := keys.FindKey(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return Principal{}, invalid
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if !k.Matches(secret) {
+		return Principal{}, invalid
+	}
+	if k.Revoked() {
+		return Principal{}, Errorf(EUNAUTHORIZED, "the API key %s was revoked", k.ID)
+	}
+	return Principal{KeyID: k.ID, Account: k.AccountID}, nil
+}

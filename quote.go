@@ -83,6 +83,9 @@ const (
 type Notice struct {
 	Code string `json:"code"`
 	App  string `json:"app,omitempty"`
+	Room string `json:"room,omitempty"`
+	User string `json:"user,omitempty"`
+	Task string `json:"task,omitempty"`
 	Item string `json:"item,omitempty"`
 	Time string `json:"time,omitempty"`
 	// Reason is why a service stopped (service_stopped, usage_blocked):

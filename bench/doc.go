@@ -1,6 +1,8 @@
 // Package bench holds livebill's service benchmarks (issue 7), as Go
 // benchmarks in its test files: durable HTTP ingest through the server on
 // SQLite and PostgreSQL (ingest_test.go), daily settlement of 100,000 apps
-// (settle_test.go) and metering memory with 1M concurrent in-room users
-// (memory_test.go). docs/performance.md gives the commands and figures.
+// (settle_test.go), metering memory with 1M concurrent in-room users
+// (memory_test.go), and admission: decisions over loopback HTTP and lease
+// acquire+release pairs (admission_test.go). docs/performance.md gives the
+// commands and figures.
 package bench

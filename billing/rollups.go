@@ -226,7 +226,7 @@ func (s *Service) rateSpan(ctx context.Context, a *account, src *liveMeter, in r
 		return nil, nil, err
 	}
 	in.Records, in.Relays, in.MAU = us.records, us.relays, us.mau
-	in.Notices = src.m.Notices()
+	in.Notices = src.m.NoticesIn(in.From.UnixMilli(), in.To.UnixMilli())
 	q, st, err := rating.RateState(in)
 	if err != nil {
 		return nil, nil, err

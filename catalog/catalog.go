@@ -65,13 +65,21 @@ type Catalog struct {
 	FreeTiers   []FreeTier `yaml:"free_tiers"`
 	// LicenceArea is the pixel area one industrial licence serves.
 	LicenceArea int64 `yaml:"licence_area"`
+	// Admission is what admission refuses by the catalog's data: the
+	// editions' feature and limit tables (nil: no such tables).
+	Admission *Admission `yaml:"admission"`
 	// Arrears sets the account lifecycle's periods (SPEC §4 "Arrears");
 	// absent, the defaults (24 hours, 60 days).
 	Arrears *Arrears `yaml:"arrears"`
+	// SessionTimeout closes a room participant or task with no event of
+	// its own for longer than this, at its last event plus the timeout
+	// (a Go duration such as "24h"; default DefaultSessionTimeout).
+	SessionTimeout string `yaml:"session_timeout"`
 
-	loc   *time.Location
-	items map[string]*Item
-	plans map[string]*Plan
+	loc            *time.Location
+	sessionTimeout time.Duration
+	items          map[string]*Item
+	plans          map[string]*Plan
 	// derived is data computed from the catalog on first use (a catalog
 	// is read-only once parsed); init gives each parsed catalog its own.
 	derived *derived
@@ -158,6 +166,10 @@ type Item struct {
 	// FreeBelow: a peak below this many units costs nothing.
 	FreeBelow   string `yaml:"free_below"`
 	Unpublished bool   `yaml:"unpublished"`
+	// Sessions: the item meters the time admission leases of this kind
+	// run (livebill.Session…: cloudgaming.session, cloudgaming.push,
+	// industrial.operation); a duration item.
+	Sessions string `yaml:"sessions"`
 
 	price, freeBelow money.Decimal
 }
@@ -179,10 +191,8 @@ type Plan struct {
 	RefundDays int `yaml:"refund_days"`
 	// PromoFor/PromoMax: a promotional edition only for accounts that never
 	// bought one of PromoFor, at most PromoMax purchases.
-	PromoExcludes []string         `yaml:"promo_excludes"`
-	PromoMax      int              `yaml:"promo_max"`
-	Limits        map[string]int64 `yaml:"limits"`
-	Features      []string         `yaml:"features"`
+	PromoExcludes []string `yaml:"promo_excludes"`
+	PromoMax      int      `yaml:"promo_max"`
 
 	price, hourly money.Decimal
 }
@@ -335,6 +345,9 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 	if over.Title != "" {
 		out.Title = over.Title
 	}
+	if over.SessionTimeout != "" {
+		out.SessionTimeout = over.SessionTimeout
+	}
 	if len(over.ResolutionTiers) > 0 {
 		out.ResolutionTiers = over.ResolutionTiers
 	}
@@ -375,6 +388,11 @@ func merge(base, over *Catalog, raw []byte) (*Catalog, error) {
 	}
 	if over.FreeTiers != nil {
 		out.FreeTiers = over.FreeTiers
+	}
+	if over.Admission != nil {
+		if out.Admission, err = mergeAdmission(base.Admission, raw); err != nil {
+			return nil, err
+		}
 	}
 	if over.Arrears != nil {
 		a := Arrears{}
@@ -463,6 +481,18 @@ func (c *Catalog) init() error {
 		loc = time.UTC
 	}
 	c.loc = loc
+	c.sessionTimeout = DefaultSessionTimeout
+	if c.SessionTimeout != "" {
+		d, err := time.ParseDuration(c.SessionTimeout)
+		switch {
+		case err != nil:
+			add("session_timeout: %q is not a duration (e.g. 24h, 90m)", c.SessionTimeout)
+		case d < time.Minute:
+			add("session_timeout: %s is below the minimum of 1m", c.SessionTimeout)
+		default:
+			c.sessionTimeout = d
+		}
+	}
 	c.derived = &derived{}
 	for i, t := range c.ResolutionTiers {
 		if t.Name == "" {
@@ -486,6 +516,7 @@ func (c *Catalog) init() error {
 		}
 	}
 	c.items = make(map[string]*Item, len(c.Items))
+	sessionItems := map[string]string{}
 	for i, it := range c.Items {
 		if it.ID == "" {
 			add("items[%d]: missing id", i)
@@ -538,6 +569,20 @@ func (c *Catalog) init() error {
 		}
 		if it.FreeScope != "" && it.FreeScope != "app" && it.FreeScope != "account" {
 			add("item %s: free_scope must be app or account", it.ID)
+		}
+		if it.Sessions != "" {
+			switch it.Sessions {
+			case livebill.SessionCloudGaming, livebill.SessionLivePush, livebill.SessionOperation:
+			default:
+				add("item %s: sessions must be %s, %s or %s, not %q", it.ID, livebill.SessionCloudGaming, livebill.SessionLivePush, livebill.SessionOperation, it.Sessions)
+			}
+			if it.Measure != MeasureDuration {
+				add("item %s: an item that meters sessions measures %s", it.ID, MeasureDuration)
+			}
+			if other, dup := sessionItems[it.Sessions]; dup {
+				add("item %s: %s sessions are already metered by %s", it.ID, it.Sessions, other)
+			}
+			sessionItems[it.Sessions] = it.ID
 		}
 	}
 	c.plans = make(map[string]*Plan, len(c.Plans))
@@ -612,16 +657,43 @@ func (c *Catalog) init() error {
 			add("free_tiers[%d]: amount must be a non-negative decimal", i)
 		}
 	}
+	errs = append(errs, c.checkAdmission()...)
 	return errors.Join(errs...)
 }
 
 // Location is the billing time zone.
 func (c *Catalog) Location() *time.Location { return c.loc }
 
+// DefaultSessionTimeout is the session timeout of a catalog that sets
+// none: generous, so only sessions whose end was lost are closed.
+const DefaultSessionTimeout = 24 * time.Hour
+
+// SessionTimeoutDuration is how long a room participant or task may go without an
+// event of its own before the meter closes it (session_timeout).
+func (c *Catalog) SessionTimeoutDuration() time.Duration {
+	if c.sessionTimeout == 0 { // a catalog that was not parsed
+		return DefaultSessionTimeout
+	}
+	return c.sessionTimeout
+}
+
 // Item returns the item with the id.
 func (c *Catalog) Item(id string) (*Item, bool) {
 	it, ok := c.items[id]
 	return it, ok
+}
+
+// SessionItem returns the item that meters sessions of a kind, if any.
+func (c *Catalog) SessionItem(kind string) (*Item, bool) {
+	if kind == "" {
+		return nil, false
+	}
+	for _, it := range c.Items {
+		if it.Sessions == kind {
+			return it, true
+		}
+	}
+	return nil, false
 }
 
 // Plan returns the plan with the id.

@@ -52,6 +52,28 @@ items:
 	}
 }
 
+// The session timeout is 24 h unless a catalog (or an account's override)
+// sets another; the built-in catalog keeps its own.
+func TestSessionTimeout(t *testing.T) {
+	base, err := Load("trtc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := base.SessionTimeoutDuration(); got != 24*time.Hour {
+		t.Errorf("built-in trtc: %v, want 24h", got)
+	}
+	over, err := Parse([]byte("extends: trtc\nsession_timeout: 90m\n"), "over.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := over.SessionTimeoutDuration(); got != 90*time.Minute {
+		t.Errorf("override: %v, want 1h30m", got)
+	}
+	if got := base.SessionTimeoutDuration(); got != 24*time.Hour {
+		t.Errorf("the override changed the built-in catalog: %v", got)
+	}
+}
+
 func TestUnpublishedPriceErrorNamesItem(t *testing.T) {
 	c, _ := Load("trtc")
 	it, _ := c.Item("trtc.mau")
@@ -72,6 +94,8 @@ func TestValidation(t *testing.T) {
 		{base + "metering: hst\nresolution_tiers: [{name: sd, max_area: 921600}, {name: hd}]\n", "hst.audio"},
 		{"name: x\ncurrency: XYZ\ntimezone: UTC\n", "currency"},
 		{"extends: trtc\nitems: [{price: \"1\"}]\n", "missing id"},
+		{"extends: trtc\nsession_timeout: soon\n", "session_timeout"},
+		{"extends: trtc\nsession_timeout: 30s\n", "minimum of 1m"},
 		// null entries: an error naming them, not a panic
 		{"extends: trtc\nitems: [null]\n", "items[0]: null"},
 		{"extends: trtc\nplans: [{id: p, price: \"1\", period: month}, ~]\n", "plans[1]: null"},

@@ -117,6 +117,8 @@ type rawEvent struct {
 	Count       *int64               `json:"count"`
 	Players     int64                `json:"players"`
 	DurationUS  json.Number          `json:"duration_us"`
+	Session     flexString           `json:"session"`
+	Kind        string               `json:"kind"`
 }
 
 // Parse decodes one JSON event object and validates it.
@@ -177,6 +179,7 @@ func fromRaw(raw *rawEvent, e *livebill.Event) error {
 	e.Formats, e.Outputs, e.Inputs = raw.Formats, raw.Outputs, raw.Inputs
 	e.Codec, e.Destination, e.BitrateKbps = raw.Codec, raw.Destination, raw.BitrateKbps
 	e.Players = raw.Players
+	e.Session, e.Kind = string(raw.Session), raw.Kind
 	if raw.DurationUS != "" {
 		// Each evaluation is rounded up to 1 µs (SPEC §5): 0.4 → 1.
 		d, err := money.Parse(raw.DurationUS.String())

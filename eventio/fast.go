@@ -193,6 +193,10 @@ func eventType(b []byte) livebill.EventType {
 		return livebill.MatchmakingRequest
 	case "matchmaking.evaluation":
 		return livebill.MatchmakingEvaluation
+	case "session.start":
+		return livebill.SessionStart
+	case "session.stop":
+		return livebill.SessionStop
 	}
 	return livebill.EventUnknown
 }

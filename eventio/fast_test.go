@@ -274,7 +274,7 @@ func TestEventType(t *testing.T) {
 			t.Errorf("%q: %v, want unknown", s, got)
 		}
 	}
-	if n != 21 {
-		t.Errorf("%d event types; the switch has 21", n)
+	if n != 23 {
+		t.Errorf("%d event types; the switch has 23", n)
 	}
 }

@@ -8,14 +8,21 @@
 // The same Config (seed included) always gives the same bytes. Every stream
 // is valid for the meter: per room, times never go back, a user leaves only
 // after joining, streams are updated and stopped only while running, tasks
-// are stopped only while running. Output is streamed, so 100M events need
-// no more memory than 10k.
+// are stopped only while running; events of one millisecond stay in the
+// forms the meter reads as written (no rejoin at the instant of a leave,
+// one start and one stop of a stream per instant). Sessions end: a user or
+// task with no event of its own for MaxIdle leaves or stops, and at the
+// end every open session is closed (unless LeaveOpen). Output is
+// streamed, so 100M events need no more memory than 10k.
 package gen
 
 import (
 	"bufio"
+	"container/heap"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -34,6 +41,15 @@ type Config struct {
 	// the time the events cover (default 30h, crossing a local midnight).
 	Start time.Time
 	Span  time.Duration
+	// LeaveOpen leaves the sessions still open at the end open: no final
+	// leaves and task stops (to try the meter's session timeout and
+	// open_at_period_end). By default the last events close them, within
+	// Events.
+	LeaveOpen bool
+	// MaxIdle: a user or task with no event of its own for this long
+	// leaves or stops then (default 12h, below the meter's default session
+	// timeout of 24h).
+	MaxIdle time.Duration
 	// Progress, if set, is called every ProgressEvery events and at the end.
 	Progress      func(written int64)
 	ProgressEvery int64
@@ -62,42 +78,73 @@ func (c *Config) defaults() {
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 1_000_000
 	}
+	if c.MaxIdle <= 0 {
+		c.MaxIdle = 12 * time.Hour
+	}
 }
+
+// ErrTooFewEvents: closing every session needs at least a join and a
+// leave.
+var ErrTooFewEvents = errors.New("a workload that closes its sessions needs at least 2 events (or leave them open)")
 
 // Write writes cfg.Events events to w and returns how many it wrote.
 func Write(w io.Writer, cfg Config) (int64, error) {
 	cfg.defaults()
+	if !cfg.LeaveOpen && cfg.Events == 1 {
+		return 0, ErrTooFewEvents
+	}
 	g := &generator{
-		cfg: cfg,
-		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		bw:  bufio.NewWriterSize(w, 256<<10),
-		now: cfg.Start.UnixMilli(),
+		cfg:     cfg,
+		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		bw:      bufio.NewWriterSize(w, 256<<10),
+		now:     cfg.Start.UnixMilli(),
+		maxIdle: cfg.MaxIdle.Milliseconds(),
 	}
 	g.apps = make([]string, cfg.Apps)
 	for i := range g.apps {
 		g.apps[i] = strconv.Itoa(1400000001 + i)
 	}
 	g.rooms = make([]*room, cfg.Rooms)
+	g.idle = make(idleHeap, cfg.Rooms)
 	for i := range g.rooms {
 		g.rooms[i] = g.newRoom()
+		g.idle[i] = g.rooms[i]
+		g.rooms[i].hidx = i
 	}
+	heap.Init(&g.idle)
 	// Mean gap between events so the stream covers the span.
 	gap := max(cfg.Span.Milliseconds()*2/max(cfg.Events, 1), 0)
 	for g.n < cfg.Events {
+		if !cfg.LeaveOpen && cfg.Events-g.n <= g.open+3 {
+			if err := g.closeAll(); err != nil {
+				return g.n, err
+			}
+			break
+		}
+		// Sessions idle for MaxIdle end at that instant, before the
+		// next event: at the latest at g.now, never before the last
+		// event written.
+		if r := g.idle[0]; r.deadline < g.now {
+			g.t = r.deadline
+			g.closeIdle(r)
+			if err := g.next(); err != nil {
+				return g.n, err
+			}
+			continue
+		}
+		g.t = g.now
 		i := g.rng.IntN(len(g.rooms))
 		r := g.rooms[i]
 		if !g.step(r) {
-			g.rooms[i] = g.newRoom() // closed: another one opens
+			g.replace(i) // closed: another one opens
 			continue
 		}
+		g.touched(r)
 		if gap > 0 {
 			g.now += g.rng.Int64N(gap + 1)
 		}
-		if err := g.flush(); err != nil {
+		if err := g.next(); err != nil {
 			return g.n, err
-		}
-		if cfg.Progress != nil && g.n%cfg.ProgressEvery == 0 {
-			cfg.Progress(g.n)
 		}
 	}
 	if err := g.bw.Flush(); err != nil {
@@ -110,14 +157,18 @@ func Write(w io.Writer, cfg Config) (int64, error) {
 }
 
 type generator struct {
-	cfg   Config
-	rng   *rand.Rand
-	bw    *bufio.Writer
-	now   int64 // Unix ms; never decreases, so neither do a room's times
-	n     int64
-	apps  []string
-	rooms []*room
-	seq   int // room serial
+	cfg     Config
+	rng     *rand.Rand
+	bw      *bufio.Writer
+	now     int64 // Unix ms; never decreases, so neither do a room's times
+	t       int64 // the time of the event being written (now, or an idle session's end)
+	n       int64
+	apps    []string
+	rooms   []*room
+	seq     int      // room serial
+	open    int64    // present users and running tasks: the events closing them takes
+	idle    idleHeap // rooms by their earliest idle deadline
+	maxIdle int64    // ms
 
 	buf     []byte
 	tsSec   int64 // second whose text is in tsText
@@ -131,6 +182,9 @@ var kinds = [3]string{"main", "small", "screen"}
 type stream struct {
 	on, video bool
 	w, h      int
+	// the instants it last started and stopped: the meter takes one
+	// start and one stop of a stream per instant
+	startedAt, stoppedAt int64
 }
 
 type user struct {
@@ -139,6 +193,8 @@ type user struct {
 	mode    string // subscribe mode: manual, all, audio
 	streams [3]stream
 	subs    []subRef // explicit subscriptions (for subscribe.stop)
+	last    int64    // its last event: it leaves when idle for MaxIdle
+	leftAt  int64    // a user does not rejoin at the instant it left
 }
 
 type subRef struct {
@@ -149,6 +205,7 @@ type subRef struct {
 type task struct {
 	kind string // recording, transcode, relay, input
 	id   string
+	last int64 // its start or last update: it stops when idle for MaxIdle
 }
 
 type room struct {
@@ -160,6 +217,8 @@ type room struct {
 	withTasks bool
 	tasks     []task
 	taskSeq   int
+	hidx      int   // index in generator.idle
+	deadline  int64 // the earliest last event + MaxIdle of its users and tasks
 }
 
 func (g *generator) newRoom() *room {
@@ -172,6 +231,7 @@ func (g *generator) newRoom() *room {
 		maxUsers:  2 + g.rng.IntN(11),
 		budget:    20 + g.rng.IntN(1500),
 		withTasks: g.rng.Float64() < g.cfg.Tasks,
+		deadline:  math.MaxInt64,
 	}
 	if g.rng.IntN(20) == 0 { // an occasional large room
 		r.maxUsers = 30 + g.rng.IntN(40)
@@ -252,6 +312,7 @@ func (g *generator) action(r *room) bool {
 		if len(r.tasks) > 0 && g.rng.IntN(3) == 0 {
 			i := g.rng.IntN(len(r.tasks))
 			if r.tasks[i].kind == "transcode" && g.rng.IntN(2) == 0 {
+				r.tasks[i].last = g.t
 				g.transcode(r, r.tasks[i].id, "transcode.update")
 				return true
 			}
@@ -285,7 +346,7 @@ func (g *generator) join(r *room) bool {
 	var u *user
 	if len(r.users) > r.present && g.rng.IntN(3) == 0 { // a rejoin
 		for _, c := range r.users {
-			if !c.present {
+			if !c.present && c.leftAt != g.t {
 				u = c
 				break
 			}
@@ -296,7 +357,9 @@ func (g *generator) join(r *room) bool {
 		r.users = append(r.users, u)
 	}
 	u.present = true
+	u.last = g.t
 	r.present++
+	g.open++
 	switch x := g.rng.IntN(10); {
 	case x < 5:
 		u.mode = "all"
@@ -330,7 +393,9 @@ again:
 // leave ends the user's streams and subscriptions, as the meter does.
 func (g *generator) leave(r *room, u *user) {
 	u.present = false
+	u.leftAt = g.t
 	r.present--
+	g.open--
 	u.streams = [3]stream{}
 	u.subs = u.subs[:0]
 	g.begin("room.leave", r)
@@ -347,10 +412,11 @@ func (g *generator) streamStart(r *room, u *user) bool {
 		k = 2
 	}
 	s := &u.streams[k]
-	if s.on {
+	if s.on || s.startedAt == g.t {
 		return false
 	}
-	s.on = true
+	s.on, s.startedAt = true, g.t
+	u.last = g.t
 	s.video = k != 0 || g.rng.IntN(8) != 0
 	sizes := [][][2]int{mainSizes, smallSizes, screenSizes}[k]
 	sz := sizes[g.rng.IntN(len(sizes))]
@@ -383,6 +449,7 @@ func (g *generator) streamUpdate(r *room, u *user) bool {
 	sizes := [][][2]int{mainSizes, smallSizes, screenSizes}[k]
 	sz := sizes[g.rng.IntN(len(sizes))]
 	s.video, s.w, s.h = true, sz[0], sz[1]
+	u.last = g.t
 	g.begin("stream.update", r)
 	g.str("user", u.id)
 	g.str("stream", kinds[k])
@@ -394,10 +461,11 @@ func (g *generator) streamUpdate(r *room, u *user) bool {
 
 func (g *generator) streamStop(r *room, u *user) bool {
 	k := g.rng.IntN(3)
-	if !u.streams[k].on {
+	if !u.streams[k].on || u.streams[k].stoppedAt == g.t {
 		return false
 	}
-	u.streams[k] = stream{}
+	u.streams[k] = stream{startedAt: u.streams[k].startedAt, stoppedAt: g.t}
+	u.last = g.t
 	g.begin("stream.stop", r)
 	g.str("user", u.id)
 	g.str("stream", kinds[k])
@@ -423,6 +491,7 @@ func (g *generator) subscribeStart(r *room, u *user) bool {
 		return false
 	}
 	u.subs = append(u.subs, subRef{pub.id, k})
+	u.last = g.t
 	g.begin("subscribe.start", r)
 	g.str("user", u.id)
 	g.str("publisher", pub.id)
@@ -459,6 +528,7 @@ func (g *generator) subscribeStop(r *room, u *user) bool {
 }
 
 func (g *generator) subEvent(r *room, typ string, u *user, s subRef) {
+	u.last = g.t
 	g.begin(typ, r)
 	g.str("user", u.id)
 	g.str("publisher", s.pub)
@@ -487,7 +557,7 @@ func (g *generator) startTask(r *room) bool {
 	var tk task
 	switch x := g.rng.IntN(10); {
 	case x < 4:
-		tk = task{"recording", "rec" + strconv.Itoa(r.taskSeq)}
+		tk = task{kind: "recording", id: "rec" + strconv.Itoa(r.taskSeq)}
 		g.begin("recording.start", r)
 		g.str("task", tk.id)
 		if g.rng.IntN(3) == 0 {
@@ -511,10 +581,10 @@ func (g *generator) startTask(r *room) bool {
 		}
 		g.end()
 	case x < 7:
-		tk = task{"transcode", "mix" + strconv.Itoa(r.taskSeq)}
+		tk = task{kind: "transcode", id: "mix" + strconv.Itoa(r.taskSeq)}
 		g.transcode(r, tk.id, "transcode.start")
 	case x < 9:
-		tk = task{"relay", "cdn" + strconv.Itoa(r.taskSeq)}
+		tk = task{kind: "relay", id: "cdn" + strconv.Itoa(r.taskSeq)}
 		g.begin("relay.start", r)
 		g.str("task", tk.id)
 		if g.rng.IntN(2) == 0 {
@@ -525,7 +595,7 @@ func (g *generator) startTask(r *room) bool {
 		g.num("bitrate_kbps", int64(500+g.rng.IntN(8)*250))
 		g.end()
 	default:
-		tk = task{"input", "pull" + strconv.Itoa(r.taskSeq)}
+		tk = task{kind: "input", id: "pull" + strconv.Itoa(r.taskSeq)}
 		g.begin("input.start", r)
 		g.str("task", tk.id)
 		if g.rng.IntN(4) == 0 {
@@ -537,7 +607,9 @@ func (g *generator) startTask(r *room) bool {
 		}
 		g.end()
 	}
+	tk.last = g.t
 	r.tasks = append(r.tasks, tk)
+	g.open++
 	return true
 }
 
@@ -561,9 +633,186 @@ func (g *generator) transcode(r *room, id, typ string) {
 func (g *generator) stopTask(r *room, i int) {
 	tk := r.tasks[i]
 	r.tasks = append(r.tasks[:i], r.tasks[i+1:]...)
+	g.open--
 	g.begin(tk.kind+".stop", r)
 	g.str("task", tk.id)
 	g.end()
+}
+
+// --- ending sessions ---
+
+// idleHeap orders the rooms by their earliest idle deadline.
+type idleHeap []*room
+
+func (h idleHeap) Len() int           { return len(h) }
+func (h idleHeap) Less(i, j int) bool { return h[i].deadline < h[j].deadline }
+func (h idleHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+func (h *idleHeap) Push(any) { panic("gen: the idle heap has one entry per room slot") }
+func (h *idleHeap) Pop() any { panic("gen: the idle heap has one entry per room slot") }
+
+// touched updates r's idle deadline after an event of r.
+func (g *generator) touched(r *room) {
+	d := int64(math.MaxInt64)
+	for _, u := range r.users {
+		if u.present {
+			d = min(d, u.last+g.maxIdle)
+		}
+	}
+	for _, tk := range r.tasks {
+		d = min(d, tk.last+g.maxIdle)
+	}
+	if d != r.deadline {
+		r.deadline = d
+		heap.Fix(&g.idle, r.hidx)
+	}
+}
+
+// replace opens a new room in the slot of room i, which has closed.
+func (g *generator) replace(i int) {
+	old := g.rooms[i]
+	r := g.newRoom()
+	r.hidx = old.hidx
+	g.rooms[i], g.idle[r.hidx] = r, r
+	heap.Fix(&g.idle, r.hidx)
+}
+
+// closeIdle ends r's session idle the longest: the user leaves, or the
+// task stops, at g.t (its deadline).
+func (g *generator) closeIdle(r *room) {
+	var who *user
+	task := -1
+	d := int64(math.MaxInt64)
+	for _, u := range r.users {
+		if u.present && u.last+g.maxIdle < d {
+			who, d = u, u.last+g.maxIdle
+		}
+	}
+	for i, tk := range r.tasks {
+		if tk.last+g.maxIdle < d {
+			who, task, d = nil, i, tk.last+g.maxIdle
+		}
+	}
+	if task >= 0 {
+		g.stopTask(r, task)
+	} else {
+		g.leave(r, who)
+	}
+	g.touched(r)
+}
+
+// closeAll spends the last events: first events that open nothing (so
+// that exactly Events are written), then a task stop or a leave for every
+// open session, one millisecond apart (100,000 rooms close in minutes, so
+// no session idles much past MaxIdle).
+func (g *generator) closeAll() error {
+	write := func(r *room) error {
+		g.touched(r)
+		if err := g.next(); err != nil {
+			return err
+		}
+		g.now++
+		return nil
+	}
+	for g.cfg.Events-g.n > g.open {
+		g.t = g.now
+		r, u := g.anyPresent()
+		if u != nil {
+			g.neutral(r, u)
+		} else {
+			// nobody present (only tasks, or nothing): a join opens one
+			// session and takes one event to close, so at least two
+			// events remain here (see Write)
+			r = g.roomWithSpace()
+			g.join(r)
+		}
+		if err := write(r); err != nil {
+			return err
+		}
+	}
+	for _, r := range g.rooms {
+		for len(r.tasks) > 0 {
+			g.t = g.now
+			g.stopTask(r, len(r.tasks)-1)
+			if err := write(r); err != nil {
+				return err
+			}
+		}
+		for r.present > 0 {
+			g.t = g.now
+			g.leave(r, g.presentUser(r))
+			if err := write(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (g *generator) anyPresent() (*room, *user) {
+	for _, r := range g.rooms {
+		for _, u := range r.users {
+			if u.present {
+				return r, u
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (g *generator) roomWithSpace() *room {
+	for _, r := range g.rooms {
+		if r.present < r.maxUsers {
+			return r
+		}
+	}
+	r := g.rooms[0]
+	r.maxUsers++
+	return r
+}
+
+// neutral writes an event of u that opens nothing: the start of a stream
+// it is not publishing, or else an update of its main stream.
+func (g *generator) neutral(r *room, u *user) {
+	for k := range u.streams {
+		if s := &u.streams[k]; !s.on && s.startedAt != g.t {
+			*s = stream{on: true, video: true, w: 640, h: 360, startedAt: g.t}
+			if k == 1 {
+				s.w, s.h = 320, 180
+			}
+			u.last = g.t
+			g.begin("stream.start", r)
+			g.str("user", u.id)
+			g.str("stream", kinds[k])
+			g.str("media", "video")
+			g.num("width", int64(s.w))
+			g.num("height", int64(s.h))
+			g.end()
+			return
+		}
+	}
+	s := &u.streams[0]
+	s.video, s.w, s.h = true, 1280, 720
+	u.last = g.t
+	g.begin("stream.update", r)
+	g.str("user", u.id)
+	g.str("stream", kinds[0])
+	g.num("width", int64(s.w))
+	g.num("height", int64(s.h))
+	g.end()
+}
+
+// next moves the event written to the writer and reports progress.
+func (g *generator) next() error {
+	if err := g.flush(); err != nil {
+		return err
+	}
+	if g.cfg.Progress != nil && g.n%g.cfg.ProgressEvery == 0 {
+		g.cfg.Progress(g.n)
+	}
+	return nil
 }
 
 // Writing: one event is built in g.buf, then copied to the buffered writer.
@@ -571,13 +820,13 @@ func (g *generator) stopTask(r *room, i int) {
 func (g *generator) begin(typ string, r *room) {
 	b := g.buf[:0]
 	b = append(b, `{"time":"`...)
-	sec := g.now / 1000
+	sec := g.t / 1000
 	if sec != g.tsSec || g.tsText == nil {
 		g.tsSec = sec
 		g.tsText = time.Unix(sec, 0).In(shanghai).AppendFormat(g.tsText[:0], "2006-01-02T15:04:05")
 	}
 	b = append(b, g.tsText...)
-	ms := g.now % 1000
+	ms := g.t % 1000
 	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
 	b = append(b, `+08:00","type":"`...)
 	b = append(b, typ...)

@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,17 +32,8 @@ const (
 	AnyKey Access = "any-key"
 )
 
-// adminKeyID is the principal of the operator key the server was started
-// with ($LIVEBILL_ADMIN_KEY): it is not stored, so it has no stored id.
-const adminKeyID = "admin"
-
 // principal is who a request's key says is asking.
-type principal struct {
-	keyID   string
-	account string // "" for an operator key
-}
-
-func (p principal) admin() bool { return p.account == "" }
+type principal = livebill.Principal
 
 type principalKey struct{}
 
@@ -68,28 +58,11 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if auth == "" || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return principal{}, livebill.Errorf(livebill.EUNAUTHORIZED, "an API key is needed: send the header Authorization: Bearer <key>")
 	}
-	if s.AdminKey != "" && subtle.ConstantTimeCompare(livebill.HashKey(token), livebill.HashKey(s.AdminKey)) == 1 {
-		return principal{keyID: adminKeyID}, nil
+	var keys livebill.KeyService
+	if s.Store != nil {
+		keys = s.Store
 	}
-	invalid := livebill.Errorf(livebill.EUNAUTHORIZED, "the API key is not valid")
-	id, ok := livebill.KeyID(token)
-	if !ok || s.Store == nil {
-		return principal{}, invalid
-	}
-	k, err := s.Store.FindKey(r.Context(), id)
-	if livebill.ErrorCode(err) == livebill.ENOTFOUND {
-		return principal{}, invalid
-	}
-	if err != nil {
-		return principal{}, err
-	}
-	if !k.Matches(token) {
-		return principal{}, invalid
-	}
-	if k.Revoked() {
-		return principal{}, livebill.Errorf(livebill.EUNAUTHORIZED, "the API key %s was revoked", k.ID)
-	}
-	return principal{keyID: k.ID, account: k.AccountID}, nil
+	return livebill.Authenticate(r.Context(), keys, s.AdminKey, token)
 }
 
 // guard wraps a route's handler with its checks, in order: the declared
@@ -126,14 +99,14 @@ func (s *Server) guard(rt route) http.Handler {
 			return
 		}
 		switch {
-		case rt.access == Admin && !p.admin():
-			s.refuse(w, r, livebill.Errorf(livebill.EFORBIDDEN, "%s %s needs an operator (admin) key; this key is of account %q", rt.method, rt.path, p.account))
+		case rt.access == Admin && !p.Admin():
+			s.refuse(w, r, livebill.Errorf(livebill.EFORBIDDEN, "%s %s needs an operator (admin) key; this key is of account %q", rt.method, rt.path, p.Account))
 			return
-		case rt.access == Account && !p.admin() && r.PathValue("id") != p.account:
+		case rt.access == Account && !p.Admin() && r.PathValue("id") != p.Account:
 			s.refuse(w, r, livebill.Errorf(livebill.ENOTFOUND, "account %q not found", r.PathValue("id")))
 			return
 		}
-		noteKey(w, p.keyID)
+		noteKey(w, p.KeyID)
 		if s.reclaimed(w, r, rt, p) {
 			return
 		}

@@ -47,7 +47,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, p principal,
 	io.WriteString(sum, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+"\n")
 	sum.Write(body)
 	now := s.now()
-	rec := &livebill.IdempotencyRecord{Principal: p.keyID, Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil)), CreatedAt: now}
+	rec := &livebill.IdempotencyRecord{Principal: p.KeyID, Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil)), CreatedAt: now}
 	s.purgeIdempotency(now)
 	had, err := s.Store.ReserveIdempotencyKey(r.Context(), rec, now.Add(-livebill.IdempotencyTTL), now.Add(-idempotencyStale))
 	if err != nil {

@@ -35,7 +35,7 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p, _ := principalOf(r)
-	in.Account = p.account
+	in.Account = p.Account
 	im, err := s.Billing.CreateImport(r.Context(), in)
 	if err != nil {
 		writeError(w, err)
@@ -52,7 +52,7 @@ func (s *Server) importOf(r *http.Request) (*livebill.Import, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p, _ := principalOf(r); !p.admin() && im.Account != p.account {
+	if p, _ := principalOf(r); !p.Admin() && im.Account != p.Account {
 		return nil, livebill.Errorf(livebill.ENOTFOUND, "import %q not found", r.PathValue("id"))
 	}
 	return im, nil

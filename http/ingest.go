@@ -37,62 +37,28 @@ func (s *Server) configs() (webhook.ConfigStore, error) {
 	return cs, nil
 }
 
-func (s *Server) appOf(r *http.Request) (*livebill.App, error) {
-	app, err := s.Store.FindApp(r.Context(), r.PathValue("app"))
-	if err != nil {
-		return nil, err
-	}
-	if app.AccountID != r.PathValue("id") {
-		return nil, livebill.Errorf(livebill.ENOTFOUND, "app %q is not an app of account %q", app.ID, r.PathValue("id"))
-	}
-	return app, nil
-}
-
 func (s *Server) putWebhookConfig(w http.ResponseWriter, r *http.Request) {
 	var c webhook.Config
 	if err := readJSON(r, &c); err != nil {
 		writeError(w, err)
 		return
 	}
-	app, err := s.appOf(r)
+	c.App = r.PathValue("app")
+	out, err := s.Billing.SetWebhook(r.Context(), r.PathValue("id"), &c)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	c.App = app.ID
-	if err := c.Validate(); err != nil {
-		writeError(w, err)
-		return
-	}
-	c.Defaults()
-	cs, err := s.configs()
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := cs.PutWebhookConfig(r.Context(), &c); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c.Redacted())
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) getWebhookConfig(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.appOf(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	cs, err := s.configs()
+	c, err := s.Billing.Webhook(r.Context(), r.PathValue("id"), r.PathValue("app"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	c, err := cs.FindWebhookConfig(r.Context(), r.PathValue("app"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c.Redacted())
+	writeJSON(w, http.StatusOK, c)
 }
 
 // Why a vendor's callback is refused (401).

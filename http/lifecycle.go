@@ -43,7 +43,7 @@ func (s *Server) reclaimed(w http.ResponseWriter, r *http.Request, rt route, p p
 		return false
 	}
 	st, err := s.Store.FindAccountState(r.Context(), r.PathValue("id"))
-	if err != nil || st.State != livebill.AccountReclaimed || (rt.audit && p.admin() && rt.method == "GET") {
+	if err != nil || st.State != livebill.AccountReclaimed || (rt.audit && p.Admin() && rt.method == "GET") {
 		return false
 	}
 	writeError(w, livebill.Errorf(livebill.EGONE, "account %q was reclaimed on %s: its data is purged for good (its bills, ledger and history are kept for the operator)",

@@ -3,6 +3,7 @@ package http
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/livebill/livebill"
 )
@@ -50,6 +51,12 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/accounts/{id}/settle", access: Admin, handle: s.settle},
 		{method: "GET", path: "/v1/accounts/{id}/quote", access: Account, handle: s.accountQuote},
 
+		{method: "GET", path: "/v1/accounts/{id}/leases", access: Account, handle: s.listLeases},
+
+		{method: "POST", path: "/v1/authorize", access: AnyKey, body: authorizeBody, handle: s.authorize},
+		{method: "POST", path: "/v1/apps/{app}/leases/{lease}/renew", access: AnyKey, body: authorizeBody, handle: s.renewLease},
+		{method: "DELETE", path: "/v1/apps/{app}/leases/{lease}", access: AnyKey, body: authorizeBody, handle: s.releaseLease},
+
 		{method: "POST", path: "/v1/events", access: AnyKey, body: MaxBody, handle: s.postEvents},
 		{method: "POST", path: "/v1/quote", access: AnyKey, body: MaxQuoteBody, handle: s.quote},
 
@@ -95,11 +102,23 @@ func (s *Server) mux() (*http.ServeMux, map[string]Access) {
 	return mux, access
 }
 
-// Handler returns the API's routes. Every request is logged and measured
-// by its route (observe.go).
+// Handler returns the API's routes under /v1, and the console (when the
+// server has one) on every other path. Every request is logged and
+// measured by its route (observe.go); the console's pages all count as
+// the route ConsoleRoute, so the labels stay few.
 func (s *Server) Handler() http.Handler {
 	mux, access := s.mux()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Console != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+			s.observe(w, r, r.Method+" "+ConsoleRoute, func(w http.ResponseWriter, r *http.Request) {
+				if err := checkPath(r.URL.Path); err != nil {
+					writeError(w, err)
+					return
+				}
+				s.Console.ServeHTTP(w, r) // the web console, which authorizes its own pages
+			})
+			return
+		}
 		_, pattern := mux.Handler(r)
 		s.observe(w, r, pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := checkPath(r.URL.Path); err != nil {
@@ -133,6 +152,10 @@ func serveRoute(mux *http.ServeMux, access map[string]Access, pattern string, w 
 	}
 	writeError(w, livebill.Errorf(livebill.ENOTFOUND, "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
 }
+
+// ConsoleRoute is the route the access log and the metrics give the
+// console's pages.
+const ConsoleRoute = "console"
 
 // statusRecorder captures the status the mux would answer with.
 type statusRecorder struct {

@@ -203,6 +203,30 @@ func TestListenSetsTimeouts(t *testing.T) {
 	}
 }
 
+// The console, when the server has one, gets every path outside /v1 and
+// nothing under it: the API's route table stays the only authority on
+// /v1. Without one, / is the API's 404 problem.
+func TestConsoleMount(t *testing.T) {
+	var got []string
+	con := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = append(got, r.URL.Path) })
+	s := &Server{AdminKey: "test-operator-key-0123456789abcdef0123", Console: con}
+	h := s.Handler()
+	for _, p := range []string{"/", "/accounts/1", "/static/console.css", "/v1x", "/sign-in"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
+	}
+	for _, p := range []string{"/v1", "/v1/", "/v1/health", "/v1/accounts", "/v1/nowhere"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
+	}
+	if strings.Join(got, " ") != "/ /accounts/1 /static/console.css /v1x /sign-in" {
+		t.Errorf("the console got %v", got)
+	}
+	rec := httptest.NewRecorder()
+	(&Server{}).Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != ProblemType {
+		t.Errorf("GET / without a console: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
 // Every operation of the OpenAPI document has an operationId (unique), a
 // summary and a description; its request body's schema says which fields
 // are required; and it lists the errors the route table implies, each a

@@ -12,7 +12,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
-	"github.com/livebill/livebill/scenario"
 )
 
 // Limits on one request.
@@ -40,6 +38,9 @@ var openapi []byte
 type Server struct {
 	Store   livebill.Store
 	Billing *billing.Service
+	// Admission decides POST /v1/authorize and keeps leases; nil: those
+	// routes answer that admission is not enabled.
+	Admission livebill.Authorizer
 	// Logger gets one line per request answered (observe.go) and the
 	// server's notices; nil logs nothing.
 	Logger *slog.Logger
@@ -60,6 +61,9 @@ type Server struct {
 	// WebhookWindow is how far a callback's own timestamp may be from the
 	// clock before it is refused (default webhook.DefaultWindow).
 	WebhookWindow time.Duration
+	// Console, when set, serves every path outside /v1: the web console
+	// (package console), whose pages authorize themselves by its session.
+	Console http.Handler
 	// Timeouts of a connection (0: the defaults below). Handlers that
 	// may answer slowly (usage) extend their own write deadline.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -536,7 +540,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	// An account key pushes events of its own apps only: the others are
 	// rejected one by one (forbidden), the rest of the batch is kept.
 	p, _ := principalOf(r)
-	res, err := s.Billing.IngestFor(r.Context(), p.account, batch)
+	res, err := s.Billing.IngestFor(r.Context(), p.Account, batch)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -627,31 +631,15 @@ func (s *Server) quote(w http.ResponseWriter, r *http.Request) {
 		writeError(w, readError(err))
 		return
 	}
-	f, err := scenario.Parse(body, "request")
+	q, err := billing.QuoteScenario(body, "request", r.URL.Query().Get("skip_invalid") == "true")
+	var rj *billing.RejectedEvents
+	if errors.As(err, &rj) {
+		writeError(w, livebill.Errorf(livebill.EINVALID, "%v (use ?skip_invalid=true to quote the rest)", rj), rj.Events...)
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if f.EventsFile != "" {
-		writeError(w, livebill.Errorf(livebill.EINVALID, "events_file: not accepted by the API; give events inline"))
-		return
-	}
-	if err := billing.CheckCatalog(f.Catalog); err != nil {
-		writeError(w, err)
-		return
-	}
-	res, err := f.Run()
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if len(res.Rejected) > 0 {
-		if r.URL.Query().Get("skip_invalid") != "true" {
-			writeError(w, livebill.Errorf(livebill.EINVALID, "%d of %d events rejected; nothing quoted (use ?skip_invalid=true to quote the rest)", len(res.Rejected), res.Events), res.Rejected...)
-			return
-		}
-		res.Quote.Notices = append(res.Quote.Notices, livebill.Notice{Code: "events_rejected",
-			Message: fmt.Sprintf("%d of %d events were invalid and left out", len(res.Rejected), res.Events)})
-	}
-	writeJSON(w, http.StatusOK, res.Quote)
+	writeJSON(w, http.StatusOK, q)
 }

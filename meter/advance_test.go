@@ -1,8 +1,10 @@
 package meter_test
 
 import (
+	"math"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/meter"
@@ -13,8 +15,10 @@ import (
 // (Advance) has, for every window ending by a watermark T, exactly the usage
 // of a meter fed only the events before T and closed at T: what the
 // service's continuous metering relies on to settle without a replay.
+// With a short session timeout, sessions time out on both paths alike.
 func TestPropAdvanceMatchesClose(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
+		cat := catalogFor(t, rapid.SampledFrom([]time.Duration{0, 5 * time.Minute}).Draw(t, "timeout"))
 		es, end := genMixed(t)
 		if len(es) == 0 {
 			return
@@ -28,13 +32,14 @@ func TestPropAdvanceMatchesClose(t *testing.T) {
 				break
 			}
 		}
-		live, err := meter.New(trtc(t), meter.Options{})
+		live, err := meter.New(cat, meter.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		i := 0
 		check := rapid.IntRange(0, len(marks)-1).Draw(t, "check")
 		var got []meter.Record
+		var gotTimeouts []livebill.Notice
 		for k, w := range marks {
 			for ; i < len(es) && es[i].Time < w; i++ {
 				e := es[i]
@@ -45,6 +50,7 @@ func TestPropAdvanceMatchesClose(t *testing.T) {
 				// the live meter goes on after the check; what it shows
 				// for windows before w must not change later either
 				got = before(live.Records(), w)
+				gotTimeouts = timeoutNotices(live.NoticesIn(math.MinInt64, w))
 			}
 		}
 		for ; i < len(es); i++ {
@@ -58,14 +64,28 @@ func TestPropAdvanceMatchesClose(t *testing.T) {
 				upTo = append(upTo, e)
 			}
 		}
-		want := before(snap(t, w, upTo).Records, w)
+		replay := snapWith(t, cat, w, upTo)
+		want := before(replay.Records, w)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("advanced to %d: live %+v\nreplay closed there: %+v", w, got, want)
+		}
+		if wantTimeouts := timeoutNotices(replay.Notices); !reflect.DeepEqual(gotTimeouts, wantTimeouts) {
+			t.Fatalf("advanced to %d: timed-out sessions %+v\nreplay closed there: %+v", w, gotTimeouts, wantTimeouts)
 		}
 		if after := before(live.Records(), w); !reflect.DeepEqual(after, want) {
 			t.Fatalf("windows before %d changed after later events: %+v\nwant %+v", w, after, want)
 		}
 	})
+}
+
+func timeoutNotices(ns []livebill.Notice) []livebill.Notice {
+	var out []livebill.Notice
+	for _, n := range ns {
+		if n.Code == meter.NoticeSessionTimedOut {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func before(rs []meter.Record, t int64) []meter.Record {

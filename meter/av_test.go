@@ -7,6 +7,7 @@ package meter_test
 // 4096×2160 = 8,847,360 (top tier).
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/livebill/livebill"
@@ -575,4 +576,77 @@ func TestAVZeroLengthStream(t *testing.T) {
 		pub(at("10:05"), "A", "main", 1280, 720), unpub(at("10:05"), "A", "main"),
 		leave(at("10:10"), "A"), leave(at("10:10"), "B"))
 	expectTotals(t, r, map[string]int64{avAudio: 20 * min})
+}
+
+// User ids starting with robot: are reserved for tasks' robots
+// (docs/decisions.md): a join as robot:recording:rec is rejected (field
+// user) and bills nothing, so no user event can act for a task.
+func TestRobotIDsReserved(t *testing.T) {
+	r := applyAll(t, at("10:10"),
+		join(at("10:00"), "robot:recording:rec", "all"), leave(at("10:10"), "robot:recording:rec"))
+	errs := r.m.Errors()
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `field "user"`) {
+		t.Fatalf("want the join and the leave rejected on field user, got %v", errs)
+	}
+	expectTotals(t, r, map[string]int64{})
+}
+
+// The same-instant pairs of docs/decisions.md, each in both input orders
+// (the property test TestPropMeterMatchesModel covers them on random
+// streams). A (receive all) and B (manual) join at 10:00, B publishes
+// 1280×720 (HD) from 10:00; at 10:30 the case's two events share the
+// instant; the rest of each case closes the room at 11:00.
+func TestSameInstantPairs(t *testing.T) {
+	base := func(extra ...livebill.Event) []livebill.Event {
+		return append([]livebill.Event{join(at("10:00"), "A", "all"), join(at("10:00"), "B", "manual"),
+			pub(at("10:00"), "B", "main", 1280, 720)}, extra...)
+	}
+	cases := []struct {
+		name string
+		pair [2]livebill.Event
+		rest []livebill.Event
+		want map[string]int64
+	}{{
+		// B's update then leave: A gets HD 30, then nothing: audio 30;
+		// B audio 30.
+		"update and leave", [2]livebill.Event{update(at("10:30"), "B", "main", 1920, 1080), leave(at("10:30"), "B")},
+		[]livebill.Event{leave(at("11:00"), "A")},
+		map[string]int64{avHD: 30 * min, avAudio: 60 * min},
+	}, {
+		// B starts a screen share and leaves: zero-length, nothing
+		// billed for it: the same as the case above.
+		"start and leave", [2]livebill.Event{pub(at("10:30"), "B", "screen", 1920, 1080), leave(at("10:30"), "B")},
+		[]livebill.Event{leave(at("11:00"), "A")},
+		map[string]int64{avHD: 30 * min, avAudio: 60 * min},
+	}, {
+		// A unsubscribes from B's main and leaves, B stays: A HD 30;
+		// B audio 60 (B leaves at 11:00).
+		"unsubscribe and leave", [2]livebill.Event{unsub(at("10:30"), "A", "B", "main"), leave(at("10:30"), "A")},
+		[]livebill.Event{leave(at("11:00"), "B")},
+		map[string]int64{avHD: 30 * min, avAudio: 60 * min},
+	}, {
+		// B stops and restarts its main at 1920×1080 (a restart): A HD 30
+		// then FHD 30; B audio 60.
+		"stop and start", [2]livebill.Event{unpub(at("10:30"), "B", "main"), pub(at("10:30"), "B", "main", 1920, 1080)},
+		[]livebill.Event{leave(at("11:00"), "A"), leave(at("11:00"), "B")},
+		map[string]int64{avHD: 30 * min, avFHD: 30 * min, avAudio: 60 * min},
+	}, {
+		// A leaves and rejoins in manual mode (a rejoin): A HD 30, then
+		// receives nothing: audio 30; B audio 60.
+		"leave and rejoin", [2]livebill.Event{leave(at("10:30"), "A"), join(at("10:30"), "A", "manual")},
+		[]livebill.Event{leave(at("11:00"), "A"), leave(at("11:00"), "B")},
+		map[string]int64{avHD: 30 * min, avAudio: 90 * min},
+	}}
+	for _, c := range cases {
+		for _, order := range []string{"as written", "reversed"} {
+			t.Run(c.name+" "+order, func(t *testing.T) {
+				pair := []livebill.Event{c.pair[0], c.pair[1]}
+				if order == "reversed" {
+					pair[0], pair[1] = pair[1], pair[0]
+				}
+				r := runMeter(t, at("11:00"), append(base(pair...), c.rest...)...)
+				expectTotals(t, r, c.want)
+			})
+		}
+	}
 }

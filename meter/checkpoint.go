@@ -9,7 +9,8 @@ package meter
 // applied and the meter advanced there (Advance), so no room holds
 // events. It keeps what metering on needs — who is in each room, the
 // streams and subscriptions, running tasks and relays, the month's first
-// logins, the dissolutions, notices and rejected events — and the usage
+// logins, the open admission sessions, the sessions the timeout closed
+// (for their notices), the dissolutions, notices and rejected events — and the usage
 // windows from its From instant on (the caller keeps the earlier windows
 // elsewhere: billing's rollups). A room with nobody in it and nothing
 // that its later events depend on is left out: events come in time order,
@@ -23,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -35,7 +37,7 @@ import (
 // CheckpointVersion is the version of the checkpoints this meter writes
 // and reads. It changes whenever the meter's state changes shape or
 // meaning.
-const CheckpointVersion = 1
+const CheckpointVersion = 2
 
 // ErrCheckpointVersion is a checkpoint this meter cannot read: written by
 // another version, or for another metering model.
@@ -52,6 +54,25 @@ type cpState struct {
 	Relays   []cpRelay     `json:"relays,omitempty"`
 	Notices  [][2]string   `json:"notices,omitempty"`
 	Errs     []cpErr       `json:"errs,omitempty"`
+	Timeouts []cpTimeout   `json:"timeouts,omitempty"`
+	Sessions []cpSession   `json:"sessions,omitempty"`
+}
+
+// cpTimeout is a session the timeout closed (for its notice).
+type cpTimeout struct {
+	App  string   `json:"app"`
+	Room string   `json:"room"`
+	ID   string   `json:"id"`
+	Kind partKind `json:"kind,omitempty"`
+	At   int64    `json:"at"`
+}
+
+// cpSession is an open admission session (session.go).
+type cpSession struct {
+	App     string `json:"app"`
+	Session string `json:"session"`
+	Item    string `json:"item"`
+	Since   int64  `json:"since"`
 }
 
 type cpApp struct {
@@ -96,15 +117,18 @@ type cpRoom struct {
 }
 
 type cpIdent struct {
-	ID    string       `json:"id"`
-	Slots [3]*cpStream `json:"slots"`
+	ID       string       `json:"id"`
+	Slots    [3]*cpStream `json:"slots"`
+	LeftAt   int64        `json:"left,omitempty"`
+	TimedOut bool         `json:"timed_out,omitempty"`
 }
 
 type cpStream struct {
-	On    bool  `json:"on,omitempty"`
-	Video bool  `json:"v,omitempty"`
-	Audio bool  `json:"a,omitempty"`
-	Area  int64 `json:"area,omitempty"`
+	On        bool  `json:"on,omitempty"`
+	Video     bool  `json:"v,omitempty"`
+	Audio     bool  `json:"a,omitempty"`
+	Area      int64 `json:"area,omitempty"`
+	StoppedAt int64 `json:"stopped,omitempty"`
 }
 
 type cpKey struct {
@@ -129,6 +153,7 @@ type cpPart struct {
 	Recv    uint8      `json:"recv,omitempty"`
 	Mini    bool       `json:"mini,omitempty"`
 	Since   int64      `json:"since"`
+	Last    int64      `json:"last"`
 	OwnArea int64      `json:"own,omitempty"`
 	Subs    []cpSub    `json:"subs,omitempty"`
 	Charges []cpCharge `json:"charges,omitempty"`
@@ -173,7 +198,7 @@ func (m *Meter) Checkpoint(from int64) ([]byte, error) {
 		if len(r.pending) > 0 {
 			return nil, fmt.Errorf("cannot checkpoint the meter: room %s holds events of %s not yet applied", r.id, fmtTime(r.pendT))
 		}
-		if len(r.list) > 0 || len(r.gone) > 0 {
+		if len(r.list) > 0 || len(r.gone) > 0 || r.anyTimedOut() {
 			keys = append(keys, k)
 		}
 	}
@@ -235,6 +260,15 @@ func (m *Meter) Checkpoint(from int64) ([]byte, error) {
 		st.Notices = append(st.Notices, [2]string{k.code, k.app})
 	}
 	slices.SortFunc(st.Notices, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
+	for _, t := range m.timeouts {
+		if t.at >= keepTimeouts(from, m.zone.loc) {
+			st.Timeouts = append(st.Timeouts, cpTimeout{App: t.app, Room: t.room, ID: t.id, Kind: t.kind, At: t.at})
+		}
+	}
+	for k, ss := range m.sessions {
+		st.Sessions = append(st.Sessions, cpSession{App: k.app, Session: k.session, Item: m.items[ss.item], Since: ss.since})
+	}
+	slices.SortFunc(st.Sessions, func(a, b cpSession) int { return strings.Compare(a.App+"\x00"+a.Session, b.App+"\x00"+b.Session) })
 	for _, err := range m.errs {
 		var ee *livebill.EventError
 		if errors.As(err, &ee) && ee.Error() == err.Error() {
@@ -266,6 +300,11 @@ func (m *Meter) checkpointRoom(r *room, relayIdx map[*RelayInterval]int) (cpRoom
 	// and tasks name; the others (who left, their streams off) meter on
 	// as new ones would, and are left out
 	need := map[uid]bool{}
+	for _, u := range r.ids {
+		if u.timedOut { // its late end is taken, and errors name its timeout
+			need[u] = true
+		}
+	}
 	for _, p := range r.list {
 		need[p.id] = true
 		for _, sb := range p.subs {
@@ -288,10 +327,10 @@ func (m *Meter) checkpointRoom(r *room, relayIdx map[*RelayInterval]int) (cpRoom
 	for i, id := range ids {
 		u := r.ids[id]
 		index[u] = i
-		ci := cpIdent{ID: id}
+		ci := cpIdent{ID: id, LeftAt: u.leftAt, TimedOut: u.timedOut}
 		for k, s := range u.slots {
 			if s != nil {
-				ci.Slots[k] = &cpStream{On: s.on, Video: s.video, Audio: s.audio, Area: s.area}
+				ci.Slots[k] = &cpStream{On: s.on, Video: s.video, Audio: s.audio, Area: s.area, StoppedAt: s.stoppedAt}
 			}
 		}
 		cr.Idents = append(cr.Idents, ci)
@@ -321,7 +360,7 @@ func (m *Meter) checkpointRoom(r *room, relayIdx map[*RelayInterval]int) (cpRoom
 		return out
 	}
 	for _, p := range r.list {
-		cp := cpPart{U: index[p.id], Kind: p.kind, Recv: p.recv, Mini: p.mini, Since: p.since, OwnArea: p.ownArea, Charges: charges(p.charges)}
+		cp := cpPart{U: index[p.id], Kind: p.kind, Recv: p.recv, Mini: p.mini, Since: p.since, Last: p.last, OwnArea: p.ownArea, Charges: charges(p.charges)}
 		for _, s := range p.subs {
 			ck, err := key(s.key)
 			if err != nil {
@@ -404,6 +443,18 @@ func (m *Meter) restore(st *cpState) error {
 			m.errs = append(m.errs, &livebill.EventError{Line: e.Line, ID: e.ID, Source: e.Source, Field: e.Field, Reason: e.Reason})
 		}
 	}
+	for _, t := range st.Timeouts {
+		if t.Kind > kindInput {
+			return fmt.Errorf("timeout of %s: kind %d", t.ID, t.Kind)
+		}
+		m.timeouts = append(m.timeouts, sessionTimeout{app: t.App, room: t.Room, id: t.ID, kind: t.Kind, at: t.At})
+	}
+	for _, ss := range st.Sessions {
+		if m.sessions == nil {
+			m.sessions = map[sessionKey]*session{}
+		}
+		m.sessions[sessionKey{ss.App, ss.Session}] = &session{app: m.app(ss.App), item: m.intern(ss.Item), since: ss.Since}
+	}
 	relays := make([]*RelayInterval, len(st.Relays))
 	for i := range st.Relays {
 		r := st.Relays[i].RelayInterval
@@ -440,10 +491,10 @@ func (m *Meter) restore(st *cpState) error {
 		}
 		us := make([]uid, len(cr.Idents))
 		for i, ci := range cr.Idents {
-			u := &ident{id: ci.ID}
+			u := &ident{id: ci.ID, leftAt: ci.LeftAt, timedOut: ci.TimedOut}
 			for k, s := range ci.Slots {
 				if s != nil {
-					u.slots[k] = &stream{on: s.On, video: s.Video, audio: s.Audio, area: s.Area}
+					u.slots[k] = &stream{on: s.On, video: s.Video, audio: s.Audio, area: s.Area, stoppedAt: s.StoppedAt}
 				}
 			}
 			us[i] = u
@@ -509,6 +560,12 @@ func (m *Meter) restore(st *cpState) error {
 				p.task = tk
 			}
 			r.add(p, cp.Since)
+			p.last = cp.Last
+		}
+		// the earliest timeout, as expire leaves it
+		r.nextTimeout = math.MaxInt64
+		for _, p := range r.list {
+			r.nextTimeout = min(r.nextTimeout, p.last+m.timeout)
 		}
 		for _, i := range cr.Relays {
 			if i < 0 || i >= len(relays) || st.Relays[i].Room != ri {
@@ -540,6 +597,8 @@ func (m *Meter) ForgetBefore(t int64) {
 			}
 		}
 	}
+	keep := keepTimeouts(t, m.zone.loc)
+	m.timeouts = slices.DeleteFunc(m.timeouts, func(st sessionTimeout) bool { return st.at < keep })
 	ended := func(r *RelayInterval) bool { return r.End != 0 && r.End <= t }
 	m.relays = slices.DeleteFunc(m.relays, ended)
 	for _, r := range m.rooms {
@@ -568,4 +627,24 @@ func (m *Meter) FirstLogins() []Login {
 		return strings.Compare(x.App+"\x00"+x.Month+"\x00"+x.User, y.App+"\x00"+y.Month+"\x00"+y.User)
 	})
 	return out
+}
+
+// keepTimeouts is the earliest timed-out session a meter from instant t on
+// keeps for its notices: from the first day of the month before t's, so
+// quotes of this month and the last name them after a restart (older
+// periods' quotes do not).
+func keepTimeouts(t int64, loc *time.Location) int64 {
+	y, mo, _ := time.UnixMilli(t).In(loc).Date()
+	return time.Date(y, mo-1, 1, 0, 0, 0, 0, loc).UnixMilli()
+}
+
+// anyTimedOut reports whether someone of the room was closed by the
+// session timeout and has not been back.
+func (r *room) anyTimedOut() bool {
+	for _, u := range r.ids {
+		if u.timedOut {
+			return true
+		}
+	}
+	return false
 }

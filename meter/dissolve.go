@@ -85,10 +85,12 @@ func (r *room) dissolveUpTo(t int64) {
 }
 
 // dissolve ends everyone's presence and every task in the room at t: the
-// events held (all before t) are applied first, then a leave for each user
-// and a stop for each task, as if they had arrived.
+// events held (all before t) are applied first, and the sessions that
+// timed out before t are closed, then a leave for each user and a stop
+// for each task, as if they had arrived.
 func (r *room) dissolve(t int64) {
 	r.flushPending()
+	r.expire(t) // sessions that timed out before t end there first
 	if t > r.pendT {
 		r.pendT = t
 	}

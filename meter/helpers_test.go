@@ -253,13 +253,26 @@ func runMeter(t tb, closeAt int64, es ...livebill.Event) *metered {
 // applyAll is runMeter without the check on rejected events.
 func applyAll(t tb, closeAt int64, es ...livebill.Event) *metered {
 	t.Helper()
-	return applyWith(t, meter.Options{}, closeAt, es...)
+	return applyOn(t, trtc(t), meter.Options{}, closeAt, es...)
 }
 
 // applyWith is applyAll on a meter with options.
 func applyWith(t tb, opt meter.Options, closeAt int64, es ...livebill.Event) *metered {
 	t.Helper()
-	m, err := meter.New(trtc(t), opt)
+	return applyOn(t, trtc(t), opt, closeAt, es...)
+}
+
+// applyAllWith is applyAll with another catalog.
+func applyAllWith(t tb, cat *catalog.Catalog, closeAt int64, es ...livebill.Event) *metered {
+	t.Helper()
+	return applyOn(t, cat, meter.Options{}, closeAt, es...)
+}
+
+// applyOn applies the events to a meter of cat with options and closes it
+// at closeAt.
+func applyOn(t tb, cat *catalog.Catalog, opt meter.Options, closeAt int64, es ...livebill.Event) *metered {
+	t.Helper()
+	m, err := meter.New(cat, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,15 @@
 //
 // Events of one room must arrive in time order. Events of a room that share
 // a timestamp are applied in a canonical order (ends before starts; see
-// rank), so their order in the input never changes the result.
+// rank), so their order in the input does not change the result
+// (docs/decisions.md, "Events at the same instant", lists the pairs).
 package meter
 
 import (
 	"fmt"
+	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -39,12 +42,18 @@ type Meter struct {
 	rooms   map[roomKey]*room
 	roomC   []roomCacheEntry // see room
 	relays  []*RelayInterval
-	notices map[noticeKey]bool
-	errs    []error
-	maxErrs int
-	diss    []Dissolution // in time order (dissolve.go)
+	timeout int64 // session timeout, ms
+	// timeouts are the sessions the timeout closed, for their notices.
+	timeouts []sessionTimeout
+	notices  map[noticeKey]bool
+	errs     []error
+	maxErrs  int
+	diss     []Dissolution // in time order (dissolve.go)
 	// advanced is the instant the meter was last advanced to (Advance).
 	advanced int64
+
+	// sessions are the open sessions (a session.start without its stop)
+	sessions map[sessionKey]*session
 }
 
 type roomKey struct{ app, room string }
@@ -90,6 +99,7 @@ func New(cat *catalog.Catalog, opt Options) (*Meter, error) {
 		rooms:   map[roomKey]*room{},
 		notices: map[noticeKey]bool{},
 		maxErrs: opt.MaxErrors,
+		timeout: cat.SessionTimeoutDuration().Milliseconds(),
 	}
 	if m.maxErrs == 0 {
 		m.maxErrs = 1000
@@ -193,6 +203,10 @@ func (m *Meter) Apply(e *livebill.Event) {
 		m.room(e).enqueue(e)
 		return
 	}
+	if e.Type == livebill.SessionStart || e.Type == livebill.SessionStop {
+		m.applySession(e)
+		return
+	}
 	m.applyPoint(e)
 }
 
@@ -236,8 +250,9 @@ func (m *Meter) applyPoint(e *livebill.Event) {
 }
 
 // Close ends the stream at instant at: pending same-instant events are
-// applied, and everyone still in a room, every task and relay still running
-// is credited up to at (or its room's last event, if later).
+// applied, sessions that time out before at are closed at their timeout,
+// and everyone still in a room, every task and relay still running is
+// credited up to at (or its room's last event, if later).
 func (m *Meter) Close(at int64) {
 	keys := make([]roomKey, 0, len(m.rooms))
 	for k := range m.rooms {
@@ -257,6 +272,7 @@ func (m *Meter) Close(at int64) {
 		if r.t > end {
 			end = r.t
 		}
+		r.expire(end)
 		for _, p := range r.list {
 			r.credit(p, end)
 		}
@@ -269,6 +285,7 @@ func (m *Meter) Close(at int64) {
 			}
 		}
 	}
+	m.closeSessions(at)
 }
 
 // NoticeOpenAtClose: participants still in a room when the meter closed.
@@ -333,9 +350,15 @@ func (m *Meter) MAUBefore(t int64) map[string]map[string]int {
 	return out
 }
 
-// Notices returns what the meter noticed, sorted.
-func (m *Meter) Notices() []livebill.Notice {
-	var out []livebill.Notice
+// Notices returns what the meter noticed, sorted by code and app (an app's
+// timed-out sessions in time order).
+func (m *Meter) Notices() []livebill.Notice { return m.NoticesIn(math.MinInt64, math.MaxInt64) }
+
+// NoticesIn is Notices with only the sessions timed out in [from, to)
+// (Unix ms): for a quote of that period, which a meter fed the events
+// before to and closed at to reports the same.
+func (m *Meter) NoticesIn(from, to int64) []livebill.Notice {
+	out := m.timeoutNotices(from, to)
 	for k := range m.notices {
 		n := livebill.Notice{Code: k.code, App: k.app}
 		switch k.code {
@@ -346,13 +369,85 @@ func (m *Meter) Notices() []livebill.Notice {
 		}
 		out = append(out, n)
 	}
-	sort.Slice(out, func(i, j int) bool {
+	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Code != out[j].Code {
 			return out[i].Code < out[j].Code
 		}
 		return out[i].App < out[j].App
 	})
 	return out
+}
+
+// NoticeSessionTimedOut: a participant or task with no event of its own
+// for longer than the catalog's session timeout was closed at its last
+// event plus the timeout.
+const NoticeSessionTimedOut = "session_timed_out"
+
+// maxTimeoutNotices is how many timed-out sessions an app's notices name;
+// one more notice counts the rest (a feed that never closes sessions
+// would otherwise give one per session).
+const maxTimeoutNotices = 100
+
+// sessionTimeout is a session the timeout closed.
+type sessionTimeout struct {
+	app, room, id string // id: the user, or robot:<kind>:<task>
+	kind          partKind
+	at            int64
+}
+
+// timeoutNotices lists the sessions timed out in [from, to), per app in
+// time order, at most maxTimeoutNotices per app.
+func (m *Meter) timeoutNotices(from, to int64) []livebill.Notice {
+	var ts []sessionTimeout
+	for _, st := range m.timeouts {
+		if from <= st.at && st.at < to {
+			ts = append(ts, st)
+		}
+	}
+	sort.Slice(ts, func(i, j int) bool {
+		a, b := ts[i], ts[j]
+		switch {
+		case a.app != b.app:
+			return a.app < b.app
+		case a.at != b.at:
+			return a.at < b.at
+		case a.room != b.room:
+			return a.room < b.room
+		}
+		return a.id < b.id
+	})
+	limit := time.Duration(m.timeout) * time.Millisecond
+	var out []livebill.Notice
+	for i := 0; i < len(ts); {
+		j := i
+		for j < len(ts) && ts[j].app == ts[i].app {
+			j++
+		}
+		for k, to := range ts[i:j] {
+			if k == maxTimeoutNotices {
+				out = append(out, livebill.Notice{Code: NoticeSessionTimedOut, App: to.app,
+					Message: fmt.Sprintf("%d more sessions had no event for %v and were closed at their last event plus that timeout", j-i-k, limit)})
+				break
+			}
+			n := livebill.Notice{Code: NoticeSessionTimedOut, App: to.app, Room: to.room, Time: m.fmtLocal(to.at)}
+			who := "user " + to.id
+			if to.kind == kindUser {
+				n.User = to.id
+			} else {
+				n.Task = strings.TrimPrefix(to.id, "robot:"+robotNames[to.kind]+":")
+				who = robotNames[to.kind] + " task " + n.Task
+			}
+			n.Message = fmt.Sprintf("%s in room %s had no event for %v: closed at its last event plus that timeout", who, to.room, limit)
+			out = append(out, n)
+		}
+		i = j
+	}
+	return out
+}
+
+// fmtLocal formats an instant in the billing zone, to the millisecond.
+func (m *Meter) fmtLocal(ms int64) string {
+	return time.UnixMilli(ms).In(m.zone.loc).Format(time.RFC3339Nano)
 }
 
 func badEvent(e *livebill.Event, field, reason string) error {
@@ -376,7 +471,8 @@ func (m *Meter) Open() bool {
 // been applied: the live meter's watermark. Rooms apply their held events
 // of instants before t, and everyone present is credited up to t, so
 // Records is complete for the windows before t. Unlike Close it ends
-// nothing: later events go on from where the state is.
+// only the sessions that timed out before t: later events go on from
+// where the state is.
 func (m *Meter) Advance(t int64) {
 	m.advanced = max(m.advanced, t)
 	for _, r := range m.rooms {
@@ -384,6 +480,7 @@ func (m *Meter) Advance(t int64) {
 		if len(r.pending) > 0 && r.pendT < t {
 			r.flushPending()
 		}
+		r.expire(t)
 		for _, p := range r.list {
 			if p.since < t {
 				r.credit(p, t)
@@ -391,4 +488,5 @@ func (m *Meter) Advance(t int64) {
 		}
 		r.trim()
 	}
+	m.advanceSessions(t)
 }

@@ -1,7 +1,9 @@
 package meter
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"unsafe"
 
@@ -53,6 +55,13 @@ type ident struct {
 	id    string
 	p     *participant // nil while absent
 	slots [3]*stream   // by stream kind; nil until first used
+	// leftAt is the instant it last left (Unix ms; 0: never): the events
+	// of a user that leaves at an instant without rejoining, found after
+	// its leave in the canonical order, happened before it (see apply).
+	leftAt int64
+	// timedOut: the session timeout closed it and it has not been back
+	// (rejoined, restarted) nor ended since: its late ends are accepted.
+	timedOut bool
 }
 
 type uid = *ident
@@ -70,6 +79,7 @@ type stream struct {
 	on           bool
 	video, audio bool
 	area         int64
+	stoppedAt    int64 // the instant it last stopped (Unix ms; 0: never)
 }
 
 // ref is a stream named by a task (recording streams, transcoding inputs).
@@ -103,7 +113,8 @@ type participant struct {
 	since   int64
 	ownArea int64 // area of its own running main and screen video
 	idx     int   // position in room.list
-	_       [32]byte
+	last    int64 // its last own event: the session timeout runs from it
+	_       [24]byte
 }
 
 // task is what a robot does besides receiving.
@@ -127,10 +138,14 @@ type room struct {
 	// event a miss more.
 	pendT   int64 // instant of the held events
 	pending []livebill.Event
-	t       int64          // time of the last applied event group
-	list    []*participant // present participants
-	m       *Meter
-	app     *App
+	t       int64 // time of the last applied event group
+	// nextTimeout is at most the earliest instant a participant's session
+	// times out (expire): events only move deadlines later, so it is
+	// updated when someone is added and recomputed when it has passed.
+	nextTimeout int64
+	list        []*participant // present participants
+	m           *Meter
+	app         *App
 	// allArea is the summed area of running main and screen video streams:
 	// what a receive-all participant gets, less its own.
 	allArea  int64
@@ -156,7 +171,7 @@ type room struct {
 }
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
-	return &room{m: m, app: app, id: id, t: t, pendT: t,
+	return &room{m: m, app: app, id: id, t: t, pendT: t, nextTimeout: math.MaxInt64,
 		ids: map[string]uid{}}
 }
 
@@ -234,11 +249,16 @@ func (r *room) uid(id string) uid {
 	return u
 }
 
+// errNothingToEnd is a subscription stop that found nothing to end.
+var errNothingToEnd = errors.New("nothing to end")
+
 // rank orders events of one instant: ends first (so a stop and a restart
 // at the same instant leave the thing running), then joins, publications,
 // subscriptions, task starts and task updates. An end that finds nothing to
 // end is retried after the instant's starts: a start and a stop at one
-// instant are a zero-length session, not a stop without a start.
+// instant are a zero-length session, not a stop without a start. The
+// rules, pair by pair, are in docs/decisions.md ("Events at the same
+// instant").
 func rank(t livebill.EventType) int {
 	switch t {
 	case livebill.SubscribeStop, livebill.StreamStop, livebill.RecordingStop,
@@ -300,8 +320,10 @@ func copyRoomFields(dst, src *livebill.Event) {
 	dst.NoAudio, dst.Width, dst.Height = src.NoAudio, src.Width, src.Height
 }
 
-// flushPending applies the held events of one instant in canonical order.
+// flushPending applies the held events of one instant in canonical order,
+// after closing the sessions that timed out before it.
 func (r *room) flushPending() {
+	r.expire(r.pendT)
 	p := r.pending
 	// Insertion sort: groups are small and the sort must be stable.
 	for i := 1; i < len(p); i++ {
@@ -322,7 +344,7 @@ func (r *room) flushPending() {
 		}
 	}
 	for _, i := range retry {
-		if err := r.apply(&p[i]); err != nil && !r.dissolved(&p[i]) {
+		if err := r.apply(&p[i]); err != nil && err != errNothingToEnd && !r.dissolved(&p[i]) {
 			r.m.fail(err)
 		}
 	}
@@ -360,6 +382,7 @@ func (r *room) apply(e *livebill.Event) error {
 		if user.p != nil {
 			return badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id))
 		}
+		user.timedOut = false
 		r.back(e.User)
 		p := r.newParticipant()
 		p.id, p.kind, p.recv, p.mini = user, kindUser, recvManual, e.Client == "miniprogram"
@@ -373,28 +396,29 @@ func (r *room) apply(e *livebill.Event) error {
 		r.recompute(p, t)
 	case livebill.RoomLeave:
 		p := user.p
+		if p == nil && user.timedOut {
+			// the late leave of a session the timeout closed: it ends
+			// it now, so the user's other events at this instant are
+			// accepted as before it
+			user.timedOut, user.leftAt = false, t
+			return nil
+		}
 		if p == nil || p.kind != kindUser {
-			return badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s", e.User, r.id))
+			return badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s%s", e.User, r.id, r.timedOutAt(user)))
 		}
-		r.remove(p, t)
-		all := r.allArea
-		var stopped [3]*stream
-		for k := kMain; k <= kScreen; k++ {
-			if r.stopStream(streamKey{user, k}) {
-				stopped[k] = user.slots[k]
-			}
-		}
-		if stopped != [3]*stream{} {
-			r.recomputeStreams(stopped[:], all, t)
-		}
+		r.leave(p, t)
 	case livebill.StreamStart:
 		if user.p == nil {
-			return badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it", e.User, r.id))
+			if user.leftAt == t {
+				return nil // started and ended by its publisher's leave at this instant
+			}
+			return badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it%s", e.User, r.id, r.timedOutAt(user)))
 		}
 		k := streamKey{user, streamKind(e.Stream)}
 		if r.running(k) != nil {
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is already running (use stream.update)", e.Stream, e.User))
 		}
+		user.p.last = t
 		s := stream{video: e.Media == livebill.MediaVideo}
 		s.audio = k.kind == kMain && (!s.video || !e.NoAudio)
 		if s.video {
@@ -406,8 +430,18 @@ func (r *room) apply(e *livebill.Event) error {
 	case livebill.StreamUpdate:
 		s := r.running(streamKey{user, streamKind(e.Stream)})
 		if s == nil {
+			switch {
+			case user.p == nil && (user.leftAt == t || user.timedOut):
+				return nil // before its publisher's leave at this instant, or late
+			case user.p != nil:
+				if sl := user.slots[streamKind(e.Stream)]; sl != nil && sl.stoppedAt == t {
+					user.p.last = t
+					return nil // changed, then stopped at this instant
+				}
+			}
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
+		user.p.last = t
 		k := streamKey{user, streamKind(e.Stream)}
 		all := r.allArea
 		if s.video {
@@ -421,14 +455,22 @@ func (r *room) apply(e *livebill.Event) error {
 		k := streamKey{user, streamKind(e.Stream)}
 		all := r.allArea
 		if !r.stopStream(k) {
+			if user.p == nil && (user.leftAt == t || user.timedOut) {
+				return nil // started at this instant before its publisher's leave, or late
+			}
 			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
 		}
+		user.p.last = t
 		r.recomputeStream(k, all, t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
 		p := user.p
 		if p == nil {
-			return badEvent(e, "user", fmt.Sprintf("%s is not in room %s", e.User, r.id))
+			if user.leftAt == t || e.Type == livebill.SubscribeStop && user.timedOut {
+				return nil // before its leave at this instant (which ends it), or late
+			}
+			return badEvent(e, "user", fmt.Sprintf("%s is not in room %s%s", e.User, r.id, r.timedOutAt(user)))
 		}
+		p.last = t
 		k := streamKey{r.uid(e.Publisher), streamKind(e.Stream)}
 		autoReceived := p.recv == recvAll && k.kind != kSmall
 		if e.Type == livebill.SubscribeStart {
@@ -437,19 +479,33 @@ func (r *room) apply(e *livebill.Event) error {
 			} else {
 				p.subs.set(sub{key: k, st: r.slot(k), area: e.Size().Area()})
 			}
-		} else if autoReceived {
-			p.subs.set(sub{key: k, st: r.slot(k), off: true})
 		} else {
-			p.subs.remove(k)
+			// A stop that finds nothing to end is retried after the
+			// instant's starts, like the other ends, and then ignored:
+			// unsubscribing from what one does not receive is harmless.
+			sb, explicit := p.subs.get(k)
+			if autoReceived && explicit && sb.off || !autoReceived && !explicit {
+				return errNothingToEnd
+			}
+			if autoReceived {
+				p.subs.set(sub{key: k, st: r.slot(k), off: true})
+			} else {
+				p.subs.remove(k)
+			}
 		}
 		r.recompute(p, t)
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
 		return r.startTask(e, t)
 	case livebill.TranscodeUpdate:
-		p := r.robot(kindTranscode, e.Task).p
+		id := r.robot(kindTranscode, e.Task)
+		p := id.p
 		if p == nil {
+			if id.leftAt == t || id.timedOut {
+				return nil // changed, then stopped at this instant; or late
+			}
 			return badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task))
 		}
+		p.last = t
 		tk := p.task
 		tk.codec, tk.outAudio, tk.outArea = e.Codec, e.OutputAudio, e.Output.Area()
 		tk.refs = r.refs(tk.refs[:0], e.Inputs)
@@ -458,19 +514,89 @@ func (r *room) apply(e *livebill.Event) error {
 		r.recompute(p, t)
 	case livebill.RecordingStop, livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
 		kind := taskKind(e.Type)
-		p := r.robot(kind, e.Task).p
-		if p == nil {
+		id := r.robot(kind, e.Task)
+		if id.p == nil && id.timedOut {
+			id.timedOut, id.leftAt = false, t // the late stop of a task the timeout closed (see RoomLeave)
+			return nil
+		}
+		if id.p == nil {
 			return badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id))
 		}
-		r.remove(p, t)
-		if p.task.relay != nil {
-			p.task.relay.End = t
-		}
-		if kind == kindInput && r.stopStream(streamKey{p.id, kMain}) {
-			r.recomputeAll(t)
-		}
+		r.stopRobot(id.p, t)
 	}
 	return nil
+}
+
+// leave takes user p out of the room at t: its streams stop and its
+// subscriptions end.
+func (r *room) leave(p *participant, t int64) {
+	user := p.id
+	r.remove(p, t)
+	all := r.allArea
+	var stopped [3]*stream
+	for k := kMain; k <= kScreen; k++ {
+		if r.stopStream(streamKey{user, k}) {
+			stopped[k] = user.slots[k]
+		}
+	}
+	if stopped != [3]*stream{} {
+		r.recomputeStreams(stopped[:], all, t)
+	}
+}
+
+// stopRobot ends robot p's task at t.
+func (r *room) stopRobot(p *participant, t int64) {
+	r.remove(p, t)
+	if p.task.relay != nil {
+		p.task.relay.End = t
+	}
+	if p.kind == kindInput && r.stopStream(streamKey{p.id, kMain}) {
+		r.recomputeAll(t)
+	}
+}
+
+// expire closes the sessions whose last own event is more than the
+// session timeout before upTo, each at its last event plus the timeout,
+// earliest first (a leave, or a task's stop), and notes them for the
+// notice session_timed_out.
+func (r *room) expire(upTo int64) {
+	if r.nextTimeout >= upTo {
+		return
+	}
+	timeout := r.m.timeout
+	for {
+		var first *participant
+		for _, p := range r.list {
+			if p.last+timeout < upTo && (first == nil || p.last < first.last) {
+				first = p
+			}
+		}
+		if first == nil {
+			break
+		}
+		at := first.last + timeout
+		r.t = at
+		first.id.timedOut = true
+		r.m.timeouts = append(r.m.timeouts, sessionTimeout{app: r.app.ID, room: r.id, id: first.id.id, kind: first.kind, at: at})
+		if first.kind == kindUser {
+			r.leave(first, at)
+		} else {
+			r.stopRobot(first, at)
+		}
+	}
+	r.nextTimeout = math.MaxInt64
+	for _, p := range r.list {
+		r.nextTimeout = min(r.nextTimeout, p.last+timeout)
+	}
+}
+
+// timedOutAt explains, for an error, that an absent user's session was
+// closed by the timeout.
+func (r *room) timedOutAt(u uid) string {
+	if !u.timedOut {
+		return ""
+	}
+	return fmt.Sprintf(" (its session timed out at %s)", r.m.fmtLocal(u.leftAt))
 }
 
 // taskKind is the kind of robot a task event is about.
@@ -500,10 +626,17 @@ func (r *room) robot(k partKind, task string) uid {
 	return r.uid(string(b))
 }
 
-// refs appends the stream slots named by in to out.
+// refs appends the stream slots named by in to out, each once: a stream
+// listed twice is recorded or transcoded once.
 func (r *room) refs(out []ref, in []livebill.StreamRef) []ref {
+next:
 	for _, s := range in {
 		k := streamKey{r.uid(s.User), streamKind(s.Stream)}
+		for _, rf := range out {
+			if rf.key == k {
+				continue next
+			}
+		}
 		out = append(out, ref{k, r.slot(k)})
 	}
 	return out
@@ -571,6 +704,7 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 	if id.p != nil {
 		return badEvent(e, "task", fmt.Sprintf("%s task %s is already running in room %s", robotNames[kind], e.Task, r.id))
 	}
+	id.timedOut = false
 	r.back(id.id)
 	tk := r.newTask()
 	p := r.newParticipant()
@@ -649,7 +783,8 @@ func (r *room) newTask() *task {
 }
 
 func (r *room) add(p *participant, t int64) {
-	p.since = t
+	p.since, p.last = t, t
+	r.nextTimeout = min(r.nextTimeout, t+r.m.timeout)
 	p.idx = len(r.list)
 	p.id.p = p
 	r.list = append(r.list, p)
@@ -659,6 +794,7 @@ func (r *room) add(p *participant, t int64) {
 // caller may still read p (its task); it is reused only by a later join.
 func (r *room) remove(p *participant, t int64) {
 	r.credit(p, t)
+	p.id.leftAt = t
 	p.charges = p.charges[:0]
 	last := r.list[len(r.list)-1]
 	r.list[p.idx] = last
@@ -719,6 +855,7 @@ func (r *room) stopStream(k streamKey) bool {
 		r.allAreaAdjust(k, -s.area)
 	}
 	s.on = false
+	s.stoppedAt = r.t
 	return true
 }
 

@@ -600,3 +600,42 @@ func TestTranscodeStartAndUpdateSameInstant(t *testing.T) {
 		})
 	}
 }
+
+// A stream listed twice counts once (docs/decisions.md). Transcoding A's
+// 1280×720 main listed twice, audio output, 10 min: input area 921,600 →
+// h264 HD 10 (not 1,843,200 → FHD). Recording A's main listed twice: one
+// stream of 921,600 → recording HD 10; its robot receives it once: A/V HD.
+func TestStreamListedTwiceCountsOnce(t *testing.T) {
+	r := runMeter(t, at("10:10"),
+		join(at("10:00"), "A", "manual"), pub(at("10:00"), "A", "main", 1280, 720),
+		tcStart(at("10:00"), "mix", "h264", 0, 0, ref("A", "main"), ref("A", "main")),
+		recStart(at("10:00"), "rec", mp4, "", nil, ref("A", "main"), ref("A", "main")),
+		tcStop(at("10:10"), "mix"), recStop(at("10:10"), "rec"), leave(at("10:10"), "A"))
+	expectPrefix(t, r, "trtc.transcode.", map[string]int64{"trtc.transcode.h264.hd": 10 * min})
+	expectPrefix(t, r, "trtc.recording.", map[string]int64{recHD: 10 * min})
+	// A: audio 10; both robots receive 921,600: HD 2 × 10.
+	expectPrefix(t, r, "trtc.av.", map[string]int64{avAudio: 10 * min, avHD: 20 * min})
+}
+
+// A transcode.update and a transcode.stop of one task at one instant are
+// both accepted in either order; the update changes nothing
+// (docs/decisions.md, "Events at the same instant"). A's 640×360 main,
+// output 640×360, 10:00–10:10: h264 HD 10, no h265.
+func TestTranscodeUpdateAndStopSameInstant(t *testing.T) {
+	for _, order := range []string{"update first", "stop first"} {
+		t.Run(order, func(t *testing.T) {
+			upd := tcUpdate(at("10:10"), "mix", "h265", 1920, 1080, ref("A", "main"))
+			stop := tcStop(at("10:10"), "mix")
+			es := []livebill.Event{join(at("10:00"), "A", "all"), pub(at("10:00"), "A", "main", 640, 360),
+				tcStart(at("10:00"), "mix", "h264", 640, 360, ref("A", "main"))}
+			if order == "update first" {
+				es = append(es, upd, stop)
+			} else {
+				es = append(es, stop, upd)
+			}
+			es = append(es, leave(at("10:20"), "A"))
+			r := runMeter(t, at("10:20"), es...)
+			expectPrefix(t, r, "trtc.transcode.", map[string]int64{"trtc.transcode.h264.hd": 10 * min})
+		})
+	}
+}

@@ -377,7 +377,7 @@ func Compute(in rating.Input, feed func(*meter.Meter) error) (*livebill.Quote, [
 	if err != nil {
 		return nil, nil, err
 	}
-	in.Records, in.Relays, in.MAU, in.Notices = m.Records(), m.Relays(), m.MAU(), m.Notices()
+	in.Records, in.Relays, in.MAU, in.Notices = m.Records(), m.Relays(), m.MAU(), m.NoticesIn(in.From.UnixMilli(), in.To.UnixMilli())
 	q, err := rating.Rate(in)
 	if err != nil {
 		return nil, nil, err

@@ -9,16 +9,18 @@ import (
 	"github.com/livebill/livebill/gen"
 )
 
-const genSynopsis = `livebill gen [--events N] [--apps N] [--seed N] [--tasks F] [--out FILE]
+const genSynopsis = `livebill gen [--events N] [--apps N] [--seed N] [--tasks F] [--leave-open] [--out FILE]
 
 Writes a seeded, realistic TRTC event workload as NDJSON (SPEC §7.1): rooms
 with joins, leaves and rejoins, main/small/screen streams, manual, all and
 audio subscriptions, resolution changes, and, in a share of the rooms,
 recording, transcoding, relay and pull-stream tasks, over 30 hours that
 cross midnight in Asia/Shanghai. The same flags always give the same bytes,
-and every event is valid for the meter. Output is streamed: any size from
-10k to 100M events runs in constant memory. Progress goes to stderr for
-outputs of 10M events or more.`
+and every event is valid for the meter. Sessions end: a user or task idle
+for 12 hours leaves or stops, and the last events close every session
+still open (--leave-open keeps them open, to try the session timeout).
+Output is streamed: any size from 10k to 100M events runs in constant
+memory. Progress goes to stderr for outputs of 10M events or more.`
 
 func init() {
 	register("gen", command{synopsis: "write a seeded NDJSON event workload", order: 4, run: cmdGen})
@@ -30,6 +32,7 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 	apps := fs.Int("apps", 10, "number of apps")
 	seed := fs.Uint64("seed", 1, "random seed")
 	tasks := fs.Float64("tasks", 0.3, "share of rooms running recording/transcoding/relay/input tasks (0..1)")
+	leaveOpen := fs.Bool("leave-open", false, "leave the sessions still open at the end open (no final leaves and task stops)")
 	out := fs.String("out", "-", "output file (- for stdout)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -40,6 +43,8 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 2, err: fmt.Errorf("gen takes no arguments, got %q", pos[0])}
 	case *events <= 0:
 		return &exitError{code: 2, err: fmt.Errorf("--events must be positive")}
+	case *events == 1 && !*leaveOpen:
+		return &exitError{code: 2, err: fmt.Errorf("--events must be at least 2 to close the sessions (a join and a leave), or add --leave-open")}
 	case *apps <= 0:
 		return &exitError{code: 2, err: fmt.Errorf("--apps must be positive")}
 	case *tasks < 0 || *tasks > 1:
@@ -54,7 +59,7 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		w = f
 	}
-	cfg := gen.Config{Events: *events, Apps: *apps, Seed: *seed, Tasks: *tasks}
+	cfg := gen.Config{Events: *events, Apps: *apps, Seed: *seed, Tasks: *tasks, LeaveOpen: *leaveOpen}
 	if *events >= 10_000_000 {
 		cfg.Progress = func(n int64) {
 			fmt.Fprintf(stderr, "\rgen: %d/%d events (%d%%)", n, *events, n*100 / *events)

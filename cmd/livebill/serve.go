@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/admission"
 	"github.com/livebill/livebill/archive"
 	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/console"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/notify"
 	"github.com/livebill/livebill/postgres"
@@ -23,11 +25,11 @@ import (
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--events-retention D|off] [--events-archive DIR] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT] [--notify-every D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT] [--notify-every D] [--lease-ttl D] [--events-retention D|off] [--events-archive DIR]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
-and quotes. Events are stored durably (acknowledged only after commit) and
+and quotes, and the web console at / (sign in with an API key). Events are stored durably (acknowledged only after commit) and
 idempotently on (account, event id). Every --settle-every, each account's
 live meter (the same meter and rating as 'livebill quote') takes the
 events that arrived and applies those older than --webhook-lateness in
@@ -71,6 +73,14 @@ the exit status is 1. A second signal stops at once.
 The data directory is created if needed. Migrations are applied on
 start; a database whose schema is newer than this binary knows is
 refused. The server listens on loopback by default.
+
+POST /v1/authorize decides admission (may a user join, a stream start, a
+cloud-gaming session or a remote operation begin?) from memory the server
+keeps current: purchases and editions, apps' service status, rooms'
+occupancy from the stored events. Leases (cloud-gaming sessions and
+pushes, industrial operation) are granted in the database, so servers
+sharing one PostgreSQL never grant more than was purchased; a lease not
+renewed within its time to live (--lease-ttl by default) expires.
 
 Every route but /v1/health, /v1/ready, /v1/openapi.json and the vendor
 webhooks needs an API key (Authorization: Bearer <key>). The operator key
@@ -131,6 +141,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "log format on stderr: text (key=value) or json (one object per line)")
 	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
 	metricsAddr := fs.String("metrics-addr", "", "also serve the Prometheus metrics at /metrics, without a key, on this address (keep it private; default: off, /v1/metrics with an operator key only)")
+	leaseTTL := fs.Duration("lease-ttl", admission.DefaultLeaseTTL, "a lease's time to live without renewal when the request names none")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -146,7 +157,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"settle-quiet", *quietFor}, {"import-timeout", *importTimeout}, {"webhook-window", *window}} {
+	}{{"settle-quiet", *quietFor}, {"import-timeout", *importTimeout}, {"webhook-window", *window}, {"lease-ttl", *leaseTTL}} {
 		if f.d <= 0 {
 			return &exitError{code: 2, err: fmt.Errorf("--%s must be positive, not %s", f.name, f.d)}
 		}
@@ -183,6 +194,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv.WebhookWindow = *window
 	srv.AdminKey = adminKey
 	srv.Logger, srv.Monitor, srv.Metrics = logger, metrics, metrics.Handler(logger)
+	con, err := console.New(store, svc, adminKey)
+	if err != nil {
+		store.Close()
+		return &exitError{code: 1, err: err}
+	}
+	con.Logger, con.Status = logger, svc
+	srv.Console = con.Handler()
 	bound, err := srv.Listen(*addr)
 	if err != nil {
 		store.Close()
@@ -202,8 +220,18 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			return &exitError{code: 1, err: err}
 		}
 	}
+	admDone := make(chan struct{})
+	if leases, ok := store.(livebill.LeaseStore); ok {
+		logf := func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
+		adm := &admission.Service{Store: store, Leases: leases, Accounts: svc, Status: svc, Clock: clock, Logf: logf, LeaseTTL: *leaseTTL,
+			Meter: &admission.LeaseMeter{Ingest: svc, Leases: leases, Logf: logf}}
+		srv.Admission = adm
+		go func() { defer close(admDone); adm.Run(ctx) }()
+	} else {
+		close(admDone)
+	}
 	logger.Info(fmt.Sprintf("storage: %s, schema version %d", describeDB(db), schemaOf(db)))
-	logger.Info(fmt.Sprintf("listening on http://%s (API /v1, OpenAPI /v1/openapi.json)", bound))
+	logger.Info(fmt.Sprintf("listening on http://%s (console /, API /v1, OpenAPI /v1/openapi.json)", bound))
 	if msrv != nil {
 		logger.Info(fmt.Sprintf("metrics on http://%s/metrics", msrv.addr))
 		go msrv.serve()
@@ -220,11 +248,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	select {
 	case err := <-errc:
 		cancelSettle()
+		stop()
+		<-admDone
 		store.Close()
 		return &exitError{code: 1, err: err}
 	case <-ctx.Done():
 	}
-	stop() // a second signal stops at once
+	stop()    // a second signal stops at once
+	<-admDone // admission's refresh stops with the signal, before the store closes
 	return shutdown(context.Cause(ctx).Error(), srv, loop, cancelSettle, store, *grace, logger)
 }
 

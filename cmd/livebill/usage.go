@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 
-	"github.com/livebill/livebill"
-	"github.com/livebill/livebill/internal/xlsx"
+	"github.com/livebill/livebill/internal/export"
 )
 
 const usageSynopsis = `livebill usage export ACCOUNT --from DATE --to DATE [--format csv|xlsx] [--granularity 5m|day] [--out FILE] [--server URL] [--key-file F]
@@ -54,25 +50,12 @@ func cmdUsage(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fetch := func(g string) ([][]string, error) {
+	fetch := func(name, g string) (export.Table, error) {
 		pts, err := c.Usage(ctx, pos[1], *from, *to, g)
 		if err != nil {
-			return nil, err
+			return export.Table{}, err
 		}
-		head := "time"
-		if g == "day" {
-			head = "date"
-		}
-		rows := [][]string{{head, "app", "item", "quantity", "unit"}}
-		for _, p := range pts {
-			q, unit := usageQuantity(p)
-			t := p.Start
-			if g == "day" {
-				t = t[:10]
-			}
-			rows = append(rows, []string{t, p.App, p.Item, q, unit})
-		}
-		return rows, nil
+		return export.Usage(name, pts, g), nil
 	}
 	w := stdout
 	if *out != "" {
@@ -84,64 +67,19 @@ func cmdUsage(args []string, stdout, stderr io.Writer) error {
 		w = f
 	}
 	if *format == "csv" {
-		rows, err := fetch(*gran)
+		t, err := fetch("usage", *gran)
 		if err != nil {
 			return &exitError{code: exitFor(err), err: err}
 		}
-		cw := csv.NewWriter(w)
-		cw.WriteAll(rows)
-		return cw.Error()
+		return export.WriteCSV(w, t)
 	}
-	var sheets []xlsx.Sheet
+	var sheets []export.Table
 	for _, s := range []struct{ name, g string }{{"5-minute", "5m"}, {"daily", "day"}} {
-		rows, err := fetch(s.g)
+		t, err := fetch(s.name, s.g)
 		if err != nil {
 			return &exitError{code: exitFor(err), err: err}
 		}
-		sh := xlsx.Sheet{Name: s.name}
-		for i, r := range rows {
-			row := make([]xlsx.Cell, len(r))
-			for j, v := range r {
-				row[j] = v
-			}
-			if i > 0 {
-				row[3] = xlsx.Number(r[3])
-			}
-			sh.Rows = append(sh.Rows, row)
-		}
-		sheets = append(sheets, sh)
+		sheets = append(sheets, t)
 	}
-	return xlsx.Write(w, sheets)
-}
-
-// usageQuantity is a usage point's quantity for people: durations in
-// seconds (exact decimals), counts as they are.
-func usageQuantity(p livebill.UsagePoint) (string, string) {
-	switch p.Measure {
-	case "duration_ms":
-		return fixed(p.Value, 3), "second"
-	case "duration_us":
-		return fixed(p.Value, 6), "second"
-	}
-	return strconv.FormatInt(p.Value, 10), p.Measure
-}
-
-// fixed writes v / 10^places exactly, without trailing zeros.
-func fixed(v int64, places int) string {
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	s := strconv.FormatInt(v, 10)
-	for len(s) <= places {
-		s = "0" + s
-	}
-	whole, frac := s[:len(s)-places], strings.TrimRight(s[len(s)-places:], "0")
-	if neg {
-		whole = "-" + whole
-	}
-	if frac == "" {
-		return whole
-	}
-	return whole + "." + frac
+	return export.WriteXLSX(w, sheets...)
 }

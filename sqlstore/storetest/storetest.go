@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/admission"
 	"github.com/livebill/livebill/billing"
 	"github.com/livebill/livebill/catalog"
 	lbhttp "github.com/livebill/livebill/http"
@@ -103,6 +104,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("PurchaseChecks", func(t *testing.T) { testPurchaseChecks(t, open) })
 	t.Run("PurchasesConcurrent", func(t *testing.T) { testPurchasesConcurrent(t, open) })
 	t.Run("Quarantine", func(t *testing.T) { testQuarantine(t, open) })
+	t.Run("GenPush", func(t *testing.T) { testGenPush(t, open) })
+	t.Run("ConsoleAuth", func(t *testing.T) { testConsoleAuth(t, open) })
+	t.Run("ConsoleFigures", func(t *testing.T) { testConsoleFigures(t, open) })
+	t.Run("ConsoleForms", func(t *testing.T) { testConsoleForms(t, open) })
 	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open) })
 	t.Run("Ready", func(t *testing.T) { testReady(t, open) })
 	t.Run("ArrearsTopUpInGrace", func(t *testing.T) { testArrearsTopUpInGrace(t, open) })
@@ -116,6 +121,14 @@ func Run(t *testing.T, open Opener) {
 	t.Run("NotifyHeadBlocksItsAccount", func(t *testing.T) { testNotifyHeadBlocksItsAccount(t, open) })
 	t.Run("NotifyReceiverDownAnHour", func(t *testing.T) { testNotifyReceiverDownAnHour(t, open) })
 	t.Run("LifecycleNotifications", func(t *testing.T) { testLifecycleNotifications(t, open) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
+	t.Run("LeasesConcurrent", func(t *testing.T) { testLeasesConcurrent(t, open) })
+	t.Run("AdmissionAuth", func(t *testing.T) { testAdmissionAuth(t, open) })
+	t.Run("AdmissionRooms", func(t *testing.T) { testAdmissionRooms(t, open) })
+	t.Run("AdmissionLeases", func(t *testing.T) { testAdmissionLeases(t, open) })
+	t.Run("AdmissionIndustrial", func(t *testing.T) { testAdmissionIndustrial(t, open) })
+	t.Run("AdmissionTrialStop", func(t *testing.T) { testAdmissionTrialStop(t, open) })
+	t.Run("LeaseMetering", func(t *testing.T) { testLeaseMetering(t, open) })
 }
 
 type env struct {
@@ -137,6 +150,10 @@ const EnoughMoney = "1000000000"
 func NewAPI(t *testing.T, store livebill.Store, svc *billing.Service) (*lbhttp.Server, string, *lbhttp.Client) {
 	s := lbhttp.NewServer(store, svc)
 	s.AdminKey = AdminKey
+	if leases, ok := store.(livebill.LeaseStore); ok {
+		s.Admission = &admission.Service{Store: store, Leases: leases, Accounts: svc, Clock: svc.Clock,
+			Status: svc}
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	c := lbhttp.NewClient(srv.URL)
