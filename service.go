@@ -29,6 +29,10 @@ type AccountRecord struct {
 	// Events sums up the account's stored events, kept by ingestion in
 	// the same row update as Revision.
 	Events EventSpan
+	// Purged is the instant (Unix ms) before which the account's events
+	// were deleted by retention (0: none): later events before it are
+	// refused, and its days before it are never metered again.
+	Purged int64
 }
 
 // App is an application of an account; events name their app.
@@ -418,6 +422,7 @@ type Store interface {
 	QuarantineStore
 	LifecycleService
 	NotificationService
+	RollupStore
 	Close() error
 }
 
@@ -534,6 +539,9 @@ type SettleWrite struct {
 	Settlement Settlement
 	Bills      []IssuedBill
 	Terms      Terms
+	// Rollup, when set, is the settled days' rollups and checkpoint,
+	// written in the same transaction.
+	Rollup *RollupWrite
 }
 
 // SettleStore reads the inputs of many accounts in a few queries and
@@ -552,8 +560,10 @@ type SettleStore interface {
 	ListDevicesOf(ctx context.Context, ids []string) (map[string][]*Device, error)
 	// ListRefundsOf returns each account's refund requests in the order made.
 	ListRefundsOf(ctx context.Context, ids []string) (map[string][]*StoredRefund, error)
-	// ListBillsOf returns each account's issued bills in issue order.
-	ListBillsOf(ctx context.Context, ids []string) (map[string][]IssuedBill, error)
+	// ListBillsOf returns each account's issued bills in issue order;
+	// for an account in since, only those dated from since[account] (a
+	// date) on, and the monthly bill of its month.
+	ListBillsOf(ctx context.Context, ids []string, since map[string]string) (map[string][]IssuedBill, error)
 	// ListEventsAfterEach returns, for each account of after, its events
 	// with Seq > after[account] in Seq order, as ListEventsAfter does.
 	ListEventsAfterEach(ctx context.Context, after map[string]int64) (map[string][]StoredEvent, error)

@@ -112,13 +112,17 @@ func appIDs(n int) []string {
 }
 
 // peakRSS is the process's peak resident set (VmHWM), in bytes; 0 if unknown.
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatus("VmHWM:") }
+
+// procStatus is a size field of /proc/self/status (VmHWM:, VmRSS:), in
+// bytes; 0 if unknown.
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
+		if strings.HasPrefix(l, field) {
 			f := strings.Fields(l)
 			if len(f) >= 2 {
 				kb, _ := strconv.ParseInt(f[1], 10, 64)

@@ -6,9 +6,12 @@
 package billing
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,8 +24,7 @@ import (
 	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/rating"
-	"github.com/livebill/livebill/scenario"
-	"github.com/livebill/livebill/webhook"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -64,11 +66,26 @@ type Service struct {
 	// Monitor, when set, is told of each batch ingested and each
 	// settlement run (SettleAll).
 	Monitor livebill.BillingMonitor
+	// CheckpointDays is how many days of daily checkpoints each account
+	// keeps (rollups.go); 0 means DefaultCheckpointDays.
+	CheckpointDays int
+	// MeterIdle is how long a live meter with no session open and no
+	// new event is kept after a settlement before it is let go (evict.go);
+	// 0 means DefaultMeterIdle.
+	MeterIdle time.Duration
+	// Retention is how long an account's events are kept after their
+	// day is settled (retention.go); 0 means DefaultRetention,
+	// NoRetention keeps them for ever.
+	Retention time.Duration
+	// Archive, when set, keeps the events retention deletes.
+	Archive livebill.EventArchive
 
-	mu     sync.Mutex           // guards lives (not the slots' meters)
-	lives  map[string]*liveSlot // by account: its live meter and settlement lock
-	zones  zoneCache            // accounts' billing zones, for ingestion
-	pruned atomic.Int64         // when holds were last pruned (Unix ms)
+	mu       sync.Mutex           // guards lives (not the slots' meters)
+	lives    map[string]*liveSlot // by account: its live meter and settlement lock
+	zones    zoneCache            // accounts' billing zones, for ingestion
+	pruned   atomic.Int64         // when holds were last pruned (Unix ms)
+	evicted  atomic.Int64         // live meters let go while idle
+	retained atomic.Int64         // when retention last ran (Unix ms)
 }
 
 var (
@@ -165,6 +182,7 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 	var good []livebill.IncomingEvent
 	var goodIdx []int
 	apps := map[string]string{}
+	purges := map[string]int64{} // per account, its purge boundary (retention.go)
 	bounds := s.EventBounds(s.Clock.Now())
 	p := parsers.Get().(*eventio.Parser)
 	defer parsers.Put(p)
@@ -211,6 +229,26 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 		}
 		if acct == "" {
 			reject(livebill.ENOTFOUND, &livebill.EventError{Line: raw.Line, ID: e.ID, Field: "app", Reason: fmt.Sprintf("app %q is not registered", e.App)})
+			continue
+		}
+		purged, ok := purges[acct]
+		if !ok {
+			rec, err := s.Store.FindAccount(ctx, acct)
+			if err != nil {
+				return nil, err
+			}
+			purged = rec.Purged
+			purges[acct] = purged
+		}
+		if e.Time < purged {
+			loc, err := s.zoneOf(ctx, acct)
+			if err != nil {
+				return nil, err
+			}
+			if loc == nil {
+				loc = time.UTC
+			}
+			reject(livebill.EINVALID, purgedError(&e, purged, loc))
 			continue
 		}
 		body, err := canonical(raw.Body)
@@ -477,70 +515,60 @@ func build(rec *livebill.AccountRecord, ps []*livebill.StoredPurchase, ds []*liv
 	return a, nil
 }
 
-// feeder replays the account's stored events with time before to.
-// Webhook events go through webhook.Normalizer (a no-op for others);
-// notices, when not nil, gets its estimated_subscriptions notices.
-func (s *Service) feeder(ctx context.Context, a *account, to time.Time, rejected *[]error, notices *[]livebill.Notice) func(*meter.Meter) error {
-	return func(m *meter.Meter) error {
-		evs, err := s.Store.ListEvents(ctx, a.rec.ID, 0, to.UnixMilli())
-		if err != nil {
-			return err
-		}
-		norm := webhook.NewNormalizer(m.Apply)
-		p := parsers.Get().(*eventio.Parser)
-		defer parsers.Put(p)
-		var e livebill.Event
-		for _, se := range evs {
-			if err := p.Parse(se.Body, &e); err != nil {
-				*rejected = append(*rejected, fmt.Errorf("stored event %q: %w", se.ID, err))
-				continue
-			}
-			norm.Apply(&e)
-		}
-		norm.Close()
-		if notices != nil {
-			*notices = append(*notices, norm.Notices()...)
-		}
-		return nil
-	}
-}
-
-// quote rates [from, to): from the continuous meter when to is before its
-// watermark (every event before to has arrived, or is late), else by a
-// replay that sees the events of the last Lateness too.
+// quote rates [from, to): the usage of settled time from the rollups, the
+// rest from the continuous meter, advanced to to when to is before its
+// watermark (every event before to has arrived, or is late), else a copy
+// of it fed the events up to to (those of the last Lateness too) and
+// closed there, as a replay of the events before to is. The deduction
+// starts from its state at the newest checkpoint before from that holds.
 func (s *Service) quote(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
-	if to.After(s.cut()) {
-		return s.compute(ctx, a, from, to)
-	}
 	sl := s.slot(a.rec.ID)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	lm, err := s.live(ctx, sl, a, to)
+	src, lm, err := s.source(ctx, sl, a, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	op, err := s.openingFor(ctx, a, lm, from.UnixMilli())
 	if err != nil {
 		return nil, nil, err
 	}
 	in := a.in
 	in.From, in.To = from, to
-	return lm.quote(in)
+	start := settleStart(&settleInput{a: a, now: s.Clock.Now()}).UnixMilli()
+	if op != nil {
+		in.Opening, start = op.state, op.at
+	}
+	start = min(start, from.UnixMilli())
+	q, _, err := s.rateSpan(ctx, a, src, in, start, start, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, src.errorsOf(), nil
+}
+
+// source is the live meter to read the usage before to from: the
+// account's own, advanced to to when to is before the watermark, else a
+// copy fed the events up to to and closed there (tail); and the account's
+// own. Callers hold sl.mu.
+func (s *Service) source(ctx context.Context, sl *liveSlot, a *account, to time.Time) (src, lm *liveMeter, err error) {
+	cut := s.cut()
+	if to.Before(cut) {
+		cut = to
+	}
+	if lm, err = s.live(ctx, sl, a, cut); err != nil {
+		return nil, nil, err
+	}
+	if !to.After(s.cut()) {
+		return lm, lm, nil
+	}
+	src, err = lm.tail(ctx, s.Store, a, to.UnixMilli())
+	return src, lm, err
 }
 
 // cut is the continuous meters' watermark at now: events may arrive up to
 // Lateness after their time and still be metered in order.
 func (s *Service) cut() time.Time { return s.Clock.Now().Add(-s.lateness()) }
-
-// compute rates [from, to) by replaying the account's events.
-func (s *Service) compute(ctx context.Context, a *account, from, to time.Time) (*livebill.Quote, []error, error) {
-	in := a.in
-	in.From, in.To = from, to
-	var rejected []error
-	var notices []livebill.Notice
-	q, merr, err := scenario.Compute(in, s.feeder(ctx, a, to, &rejected, &notices))
-	if err != nil {
-		return nil, nil, err
-	}
-	q.Notices = append(q.Notices, notices...)
-	return q, append(rejected, merr...), nil
-}
 
 func parseDate(s, field string, loc *time.Location) (time.Time, error) {
 	t, err := time.ParseInLocation(time.DateOnly, s, loc)
@@ -596,70 +624,106 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	if err != nil {
 		return nil, err
 	}
-	type key struct {
-		app, item string
-		start     int64
-	}
-	sums := map[key]int64{}
-	var keys []key
+	// each record is put at its window (or day) start, sorted by start,
+	// app and item, and equal keys summed: no map of every key (a month's
+	// 5-minute usage of a busy account is tens of thousands of points)
+	lo, hi := from.UnixMilli(), to.UnixMilli()
+	keep := recs[:0]
+	var day billingDay
 	for _, r := range recs {
-		if r.Window < from.UnixMilli() || r.Window >= to.UnixMilli() {
+		if r.Window < lo || r.Window >= hi {
 			continue
 		}
-		start := r.Window
 		if in.Granularity == "day" {
-			y, mo, d := time.UnixMilli(r.Window).In(a.loc).Date()
-			start = time.Date(y, mo, d, 0, 0, 0, 0, a.loc).UnixMilli()
+			if r.Window < day.lo || r.Window >= day.hi {
+				y, mo, d := time.UnixMilli(r.Window).In(a.loc).Date()
+				start := time.Date(y, mo, d, 0, 0, 0, 0, a.loc)
+				day = billingDay{lo: start.UnixMilli(), hi: start.AddDate(0, 0, 1).UnixMilli()}
+			}
+			r.Window = day.lo
 		}
-		k := key{r.App, r.Item, start}
-		if _, ok := sums[k]; !ok {
-			keys = append(keys, k)
-		}
-		sums[k] += r.Value
+		keep = append(keep, r)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		x, y := keys[i], keys[j]
-		if x.start != y.start {
-			return x.start < y.start
+	slices.SortFunc(keep, func(x, y meter.Record) int {
+		if c := cmp.Compare(x.Window, y.Window); c != 0 {
+			return c
 		}
-		if x.app != y.app {
-			return x.app < y.app
+		if c := strings.Compare(x.App, y.App); c != 0 {
+			return c
 		}
-		return x.item < y.item
+		return strings.Compare(x.Item, y.Item)
 	})
-	out := make([]livebill.UsagePoint, 0, len(keys))
-	for _, k := range keys {
-		measure := ""
-		if it, ok := a.cat.Item(k.item); ok {
-			measure = it.Measure
+	out := make([]livebill.UsagePoint, 0, len(keep))
+	measures := map[string]string{}
+	var startOf int64
+	var startStr string
+	for i, r := range keep {
+		if i > 0 && r.Window == keep[i-1].Window && r.App == keep[i-1].App && r.Item == keep[i-1].Item {
+			out[len(out)-1].Value += r.Value
+			continue
 		}
-		out = append(out, livebill.UsagePoint{App: k.app, Item: k.item, Measure: measure, Value: sums[k],
-			Start: time.UnixMilli(k.start).In(a.loc).Format(time.RFC3339)})
+		measure, ok := measures[r.Item]
+		if !ok {
+			if it, found := a.cat.Item(r.Item); found {
+				measure = it.Measure
+			}
+			measures[r.Item] = measure
+		}
+		if startStr == "" || r.Window != startOf {
+			startOf, startStr = r.Window, time.UnixMilli(r.Window).In(a.loc).Format(time.RFC3339)
+		}
+		out = append(out, livebill.UsagePoint{App: r.App, Item: r.Item, Measure: measure, Value: r.Value, Start: startStr})
 	}
 	return out, nil
 }
 
-// records is the metered usage before to: from the continuous meter when
-// to is before its watermark, else by a replay.
+// records is the metered usage of [from, to): rollups for settled time,
+// the live meter for the rest (source). An account whose meter is not in
+// memory and whose span ends by its newest checkpoint is read from the
+// rollups alone, without resuming its meter.
 func (s *Service) records(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, error) {
-	if !to.After(s.cut()) {
-		sl := s.slot(a.rec.ID)
-		sl.mu.Lock()
-		defer sl.mu.Unlock()
-		lm, err := s.live(ctx, sl, a, to)
-		if err != nil {
-			return nil, err
+	sl := s.slot(a.rec.ID)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.lm == nil {
+		if recs, ok, err := s.settledRecords(ctx, a, from, to); err != nil || ok {
+			return recs, err
 		}
-		return recordsBefore(lm.m.Records(), to.UnixMilli()), nil
 	}
-	rin := a.in
-	rin.From, rin.To = from, to
-	var rejected []error
-	m, err := scenario.Meter(rin, s.feeder(ctx, a, to, &rejected, nil))
+	src, _, err := s.source(ctx, sl, a, to)
 	if err != nil {
 		return nil, err
 	}
-	return m.Records(), nil
+	us, err := s.usageOf(ctx, a, src, from.UnixMilli(), to.UnixMilli(), from.UnixMilli(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return us.records, nil
+}
+
+// settledRecords is the usage of [from, to) from the rollups alone, when
+// the account's newest checkpoint is at or after to and no event stored
+// since it is before it (false otherwise).
+func (s *Service) settledRecords(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, bool, error) {
+	cp, err := s.Store.FindCheckpoint(ctx, a.rec.ID, math.MaxInt64, false)
+	if livebill.ErrorCode(err) == livebill.ENOTFOUND || (err == nil && cp.At < to.UnixMilli()) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if t, late, err := s.Store.EarliestAfter(ctx, a.rec.ID, cp.Seq); err != nil || (late && t < cp.At) {
+		return nil, false, err
+	}
+	ws, err := s.Store.ListUsageRollups(ctx, a.rec.ID, from.UnixMilli(), to.UnixMilli(), nil)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]meter.Record, len(ws))
+	for i, w := range ws {
+		out[i] = meter.Record{App: w.App, Item: w.Item, Window: w.Window, Value: w.Value}
+	}
+	return out, true, nil
 }
 
 // ---- settlement
@@ -696,6 +760,10 @@ func (s *Service) settleAccounts(ctx context.Context, tally *runTally) error {
 	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
 		return err
 	}
+	defer func() {
+		// after the run: the anchors are the checkpoints it stored
+		_ = s.retain(ctx, s.Clock.Now())
+	}()
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
@@ -819,8 +887,10 @@ func (s *Service) SettleWith(ctx context.Context, accountID string, opts SettleO
 		return res, s.judgeOne(ctx, a.rec, nil)
 	}
 	if err := s.Store.IssueBills(ctx, *w); err != nil {
+		s.written(sl, a, w, false, now)
 		return nil, err
 	}
+	s.written(sl, a, w, true, now)
 	res.Issued = append(res.Issued, w.Bills...)
 	if w.Settlement.Held != "" {
 		res.HeldFrom, res.HeldBy, res.HeldUntil = w.Settlement.Held, "quiet", hold.LastIngest.Add(s.settleQuiet())

@@ -117,7 +117,7 @@ func (s *Service) settleLoop(ctx context.Context, sl *liveSlot, in *settleInput,
 			}
 		}
 		in.lm = lm
-		w, q, err := s.settleAccount(in)
+		w, q, err := s.settleAccount(ctx, in)
 		if err != nil || w == nil || a.life == nil {
 			return w, q, err
 		}

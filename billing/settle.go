@@ -1,12 +1,14 @@
 package billing
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/lifecycle"
 	"github.com/livebill/livebill/money"
+	"github.com/livebill/livebill/rating"
 	"github.com/livebill/livebill/webhook"
 )
 
@@ -20,9 +22,12 @@ import (
 type settleInput struct {
 	a      *account
 	st     *livebill.Settlement
-	issued []livebill.IssuedBill // in issue order
-	lm     *liveMeter            // advanced to meterTo(a, now)
-	now    time.Time
+	issued []livebill.IssuedBill // in issue order, dated from issuedFrom on
+	// issuedFrom is the first date of the bills read ("" all of them;
+	// with a date, the monthly bill of its month too)
+	issuedFrom string
+	lm         *liveMeter // advanced to meterTo(a, now)
+	now        time.Time
 	// hold is the first billing day whose ingest is not quiet yet ("" none):
 	// bills and adjustments from it on wait (hold.go).
 	hold string
@@ -100,20 +105,44 @@ func settleStart(in *settleInput) time.Time {
 // carries when it is charged (lifecycle.ChargeAt). Bills dated from the
 // held day on (in.hold), new or adjusted, wait: the settlement records
 // that day as Held and the next one looks again. It returns nil when
-// there is nothing to write, and the quote the bills came from.
+// there is nothing to write, and the quote the bills came from. The write
+// carries the rollups of the days settled and the checkpoint at the first
+// day left open (rollups.go).
 //
-// The quote runs to the end of the day of the watermark, not only to the
-// days closed: the bills of the closed days are the same (rating goes in
-// time order, and a day's bill depends on nothing after it), and the open
-// day tells what the deduction found so far (a trial app stopped, packs
-// used: observe).
-func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, *livebill.Quote, error) {
+// The account is rated from the deduction's state at the newest checkpoint
+// that holds (openingFor), normally the last settlement's: only the days
+// from there are recomputed (and the month's bill, once the month closes),
+// and only the bills from there are compared; without one, from the
+// account's first month. The quote runs to the end of the day of the
+// watermark, not only to the days closed: the bills of the closed days
+// are the same (rating goes in time order, and a day's bill depends on
+// nothing after it), and the open day tells what the deduction found so
+// far (a trial app stopped, packs used: observe).
+func (s *Service) settleAccount(ctx context.Context, in *settleInput) (*livebill.SettleWrite, *livebill.Quote, error) {
 	a, st, now := in.a, in.st, in.now
 	accountID := a.rec.ID
 	through := SettleThrough(now, s.SettleDelay, a.loc)
 	from := settleStart(in)
 	if !from.Before(through) {
 		return nil, nil, nil
+	}
+	op, err := s.openingFor(ctx, a, in.lm, through.UnixMilli())
+	if err != nil {
+		return nil, nil, err
+	}
+	since := ""
+	if op != nil {
+		day := time.UnixMilli(op.at).In(a.loc)
+		since = day.Format(time.DateOnly)
+		from = time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, a.loc)
+	}
+	if in.issuedFrom != "" && (since == "" || since < in.issuedFrom) {
+		// the bills read are not enough: rating starts earlier
+		all, err := s.Store.ListBills(ctx, accountID)
+		if err != nil {
+			return nil, nil, err
+		}
+		in.issued, in.issuedFrom = all, ""
 	}
 	// settled now: the bills due by upTo, the first day held (or through)
 	upTo, held := through, ""
@@ -135,7 +164,22 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, *livebi
 	if rin.To.Before(through) {
 		rin.To = through
 	}
-	q, _, err := in.lm.quote(rin)
+	// the checkpoint this settlement leaves: at the first day not settled
+	b, _ := time.ParseInLocation(time.DateOnly, throughS, a.loc)
+	if throughS != "" && b.UnixMilli() > in.lm.from {
+		rin.StateAt = b
+	}
+	onlyBefore, items := from.UnixMilli(), []string(nil)
+	if op != nil {
+		rin.Opening = op.state
+		// before the state's day, only the month's bill needs usage, and
+		// only once the month closes
+		onlyBefore, items = op.at, []string{}
+		if !from.AddDate(0, 1, 0).After(upTo) {
+			items = monthlyOf(a.cat)
+		}
+	}
+	q, dst, err := s.rateSpan(ctx, a, in.lm, rin, from.UnixMilli(), onlyBefore, items)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,6 +223,9 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, *livebi
 	}
 	original := map[string]livebill.Bill{} // issued bills by key, for their dates
 	for _, b := range in.issued {
+		if !keepIssued(&b, since) {
+			continue
+		}
 		if b.Kind == livebill.BillAdjustment {
 			adjustments[b.Adjusts]++
 			add(b.Adjusts, b.Bill)
@@ -197,7 +244,7 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, *livebi
 	var out []livebill.IssuedBill
 	seen := map[string]bool{}
 	for _, b := range keyed(q.Bills) {
-		if !due(b.Bill, upTo, a.loc) {
+		if !due(b.Bill, upTo, a.loc) || !keepBill(b.Kind, b.Date, since) {
 			continue
 		}
 		seen[b.key] = true
@@ -236,10 +283,19 @@ func (s *Service) settleAccount(in *settleInput) (*livebill.SettleWrite, *livebi
 				Key: adjKey(key), Charge: through})
 		}
 	}
-	if len(in.issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 && a.rec.Events.Count == 0 {
+	if op == nil && in.issuedFrom == "" && len(in.issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 && a.rec.Events.Count == 0 {
 		// An account with nothing to bill closes no day: history imported
 		// later gets its own bills, not adjustments dated today.
 		throughS = ""
 	}
-	return &livebill.SettleWrite{Settlement: livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision, Held: held}, Bills: out}, q, nil
+	w := &livebill.SettleWrite{Settlement: livebill.Settlement{AccountID: accountID, Through: throughS, Revision: a.rec.Revision, Held: held}, Bills: out}
+	if throughS != "" {
+		if held != "" {
+			// a checkpoint at b would let later settlements start at b,
+			// while the held days' adjustments are still to come
+			dst = nil
+		}
+		w.Rollup = s.rollupFor(a, in.lm, b.UnixMilli(), rating.Fingerprint(a.in, b.UnixMilli()), dst, now)
+	}
+	return w, q, nil
 }

@@ -237,6 +237,8 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		g.zones[i] = a
 		if s.settleDue(a, sets[id], g.slots[i], g.now) {
 			due, dueAt = append(due, id), append(dueAt, i)
+		} else {
+			s.written(g.slots[i], a, nil, true, g.now) // idle: let go
 		}
 	}
 	if len(due) == 0 {
@@ -275,7 +277,21 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	if err != nil {
 		return fail(err)
 	}
+	// accounts without a meter here resume from a checkpoint; those
+	// without one either are metered from their first event, read with
+	// the others' new events
+	var cold []string
+	for i, id := range due {
+		if g.slots[dueAt[i]].lm == nil {
+			cold = append(cold, id)
+		}
+	}
+	saved, err := s.Store.HasCheckpoints(ctx, cold)
+	if err != nil {
+		return fail(err)
+	}
 	due = due[:0]
+	since := map[string]string{}
 	for _, i := range dueAt {
 		id := ids[i]
 		l := lives[id]
@@ -288,13 +304,29 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 			continue
 		}
 		a.live(l)
-		// a meter made (or remade) by computeGroup reads from the start
-		var seq int64
+		// the new events of the accounts whose meters are here; a meter
+		// made by computeGroup resumes from its checkpoint and reads its own
 		if lm := g.slots[i].lm; lm != nil && lm.key == liveKey(a) {
-			seq = lm.lastSeq
+			g.after[id] = lm.lastSeq
+		} else if lm == nil && !saved[id] && a.rec.Purged == 0 {
+			if g.slots[i].lm, err = newLiveMeter(a); err != nil {
+				g.errs[i] = err
+				continue
+			}
+			g.after[id] = 0
 		}
-		g.after[id] = seq
-		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], now: g.now, hold: holds[id].Day}})
+		// the bills the settlement may recompute: from the day its
+		// deduction state is (the meter's, or the day the last settlement
+		// left open), and that month's bill; settleAccount reads more if
+		// it must start earlier
+		from := sets[id].Through
+		if lm := g.slots[i].lm; lm != nil && lm.open != nil && lm.key == liveKey(a) {
+			from = time.UnixMilli(lm.open.at).In(a.loc).Format(time.DateOnly)
+		}
+		if from != "" {
+			since[id] = from
+		}
+		g.jobs = append(g.jobs, &groupJob{k: i, sl: g.slots[i], in: settleInput{a: a, st: sets[id], now: g.now, hold: holds[id].Day, issuedFrom: from}})
 		due = append(due, id)
 	}
 	if len(due) == 0 {
@@ -303,7 +335,7 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 	if g.evs, err = ss.ListEventsAfterEach(ctx, g.after); err != nil {
 		return fail(err)
 	}
-	bills, err := ss.ListBillsOf(ctx, due)
+	bills, err := ss.ListBillsOf(ctx, due, since)
 	if err != nil {
 		return fail(err)
 	}
@@ -329,11 +361,16 @@ func (s *Service) computeGroup(ctx context.Context, g *settleGroup) {
 
 func (s *Service) computeJob(ctx context.Context, j *groupJob, evs []livebill.StoredEvent) (*livebill.SettleWrite, error) {
 	a := j.in.a
-	lm, err := j.sl.meter(a)
+	had := j.sl.lm != nil && j.sl.lm.key == liveKey(a)
+	lm, err := s.meter(ctx, j.sl, a)
 	if err != nil {
 		return nil, err
 	}
-	lm.take(evs)
+	if had {
+		lm.take(evs)
+	} else if err := lm.read(ctx, s.Store, a.rec.ID); err != nil {
+		return nil, err
+	}
 	if lm, err = s.catchUp(ctx, j.sl, a, s.meterTo(a, j.in.now)); err != nil {
 		return nil, err
 	}
@@ -353,6 +390,11 @@ func (s *Service) writeGroup(ctx context.Context, ss livebill.SettleStore, g *se
 				g.oerrs[j.k] = s.observe(ctx, j.sl, j.in.a, j.q, j.in.now)
 			}
 			j.q = nil
+		}
+	}()
+	defer func() {
+		for _, j := range g.jobs {
+			s.written(j.sl, j.in.a, j.w, j.err == nil && g.err == nil && g.werrs[j.k] == nil, g.now)
 		}
 	}()
 	var writes []livebill.SettleWrite

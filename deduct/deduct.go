@@ -39,6 +39,7 @@ package deduct
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -150,6 +151,14 @@ type Options struct {
 	// Resume returns when a stopped app runs again (a paid plan bought
 	// at or after stoppedAt), or 0 when it does not.
 	Resume func(app string, stoppedAt int64) int64
+	// Opening, when set, is the state the run starts from (state.go):
+	// the packs' balances and the apps stopped at Opening.At, as a run
+	// over the usage before it left them. Windows before Opening.At are
+	// not read.
+	Opening *State
+	// StatesAt are window boundaries (Unix ms, ascending) at which the
+	// run records its state (Result.States), to start a later run from.
+	StatesAt []int64
 }
 
 // Result is the outcome of a run.
@@ -157,6 +166,10 @@ type Result struct {
 	Packs      []*Pack     // in grant order (Seq, then Start, then ID)
 	Deductions []Deduction // sorted by day, app, item order
 	Stops      []Stop      // in time order
+
+	// States are the run's states at Options.StatesAt (those after the
+	// last window included), in that order.
+	States []State
 
 	byKey map[dayKey]int // index into Deductions, once there are more than smallSet
 	stops map[string][]*Stop
@@ -320,6 +333,9 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 			spans[i].granted = p.Minutes * fixedScale
 		}
 	}
+	if err := opening(opt.Opening, offer, spans); err != nil {
+		return nil, err
+	}
 	// coverable reports whether some pack's ratio table covers the item.
 	coverable := func(item string) bool {
 		for i := range spans {
@@ -330,6 +346,9 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		return false
 	}
 
+	if o := opt.Opening; o != nil {
+		usage = slices.DeleteFunc(slices.Clone(usage), func(w Window) bool { return w.Start < o.At })
+	}
 	positive := true
 	for _, w := range usage {
 		if w.MS < 0 {
@@ -357,6 +376,21 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 	var accBuf [8]dayAcc
 	acc := accBuf[:0]
 	var dayStart, dayEnd int64 = math.MaxInt64, math.MinInt64
+	states := opt.StatesAt
+	if o := opt.Opening; o != nil {
+		for _, st := range o.Stops {
+			s := &Stop{App: st.App, At: st.At, Blocked: maps.Clone(st.Blocked), FirstBlocked: st.FirstBlocked}
+			if s.Blocked == nil {
+				s.Blocked = map[string]int64{}
+			}
+			s.Resume = resumeOf(opt, offer, s.App, s.At)
+			if res.stops == nil {
+				res.stops = map[string][]*Stop{}
+			}
+			res.stops[s.App] = append(res.stops[s.App], s)
+			live = append(live, s)
+		}
+	}
 	var day string
 	for i := 0; i < len(ws); {
 		// one (window, app) group at a time, so a stop decided in the
@@ -368,6 +402,10 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 		group := ws[i:j]
 		i = j
 		w0 := group[0]
+		for len(states) > 0 && states[0] <= w0.Start {
+			res.States = append(res.States, capture(states[0], res, offer, spans))
+			states = states[1:]
+		}
 		if ss := res.stops[w0.App]; len(ss) > 0 && blocked(ss[len(ss)-1], w0.Start) {
 			s := ss[len(ss)-1]
 			if s.FirstBlocked == 0 {
@@ -442,28 +480,18 @@ func Run(grants []Grant, usage []Window, opt Options) (*Result, error) {
 			}
 		}
 		if short && opt.Paid != nil && !opt.Paid(w0.App, w0.Start) {
-			at := w0.Start + WindowMS
-			s := &Stop{App: w0.App, At: at, Blocked: map[string]int64{}}
-			if opt.Resume != nil {
-				if r := opt.Resume(w0.App, at); r > 0 {
-					s.Resume = max(r, at)
-				}
-			}
-			// The next pack covering the app (next month's free pack)
-			// restores service too, from when it is bought (a plan bought
-			// at 09:30 is valid from 00:00 but runs the app from 09:30).
-			for _, p := range offer {
-				st := max(p.Start.UnixMilli(), p.bought().UnixMilli())
-				if st >= at && p.Minutes > 0 && (p.App == "" || p.App == w0.App) && (s.Resume == 0 || st < s.Resume) {
-					s.Resume = st
-				}
-			}
+			s := &Stop{App: w0.App, At: w0.Start + WindowMS, Blocked: map[string]int64{}}
+			s.Resume = resumeOf(opt, offer, s.App, s.At)
 			if res.stops == nil {
 				res.stops = map[string][]*Stop{}
 			}
 			res.stops[w0.App] = append(res.stops[w0.App], s)
 			live = append(live, s)
 		}
+	}
+	for len(states) > 0 {
+		res.States = append(res.States, capture(states[0], res, offer, spans))
+		states = states[1:]
 	}
 	for i := range spans {
 		spans[i].flush(offer[i])

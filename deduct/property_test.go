@@ -18,34 +18,7 @@ func TestPropertyBalances(t *testing.T) {
 	ratios := []string{"1", "4", "9", "6.1", "0.13", "36"}
 	apps := []string{"A", "B", "C"}
 	rapid.Check(t, func(t *rapid.T) {
-		base := time.Date(2024, 10, 1, 0, 0, 0, 0, shanghai)
-		var grants []Grant
-		for i := range rapid.IntRange(0, 6).Draw(t, "packs") {
-			r := map[string]money.Decimal{}
-			for _, it := range items {
-				if rapid.Bool().Draw(t, "covers") {
-					r[it] = money.MustParse(rapid.SampledFrom(ratios).Draw(t, "ratio"))
-				}
-			}
-			start := base.AddDate(0, 0, rapid.IntRange(0, 3).Draw(t, "start"))
-			kind := KindGift
-			if rapid.Bool().Draw(t, "free") {
-				kind = KindFree
-			}
-			app := ""
-			if rapid.Bool().Draw(t, "scoped") {
-				app = rapid.SampledFrom(apps).Draw(t, "app")
-			}
-			grants = append(grants, Grant{ID: string(rune('a' + i)), Kind: kind, App: app, Start: start,
-				End: start.AddDate(0, 0, rapid.IntRange(1, 4).Draw(t, "days")), Minutes: rapid.Int64Range(0, 200).Draw(t, "minutes"),
-				Ratios: r, Seq: i})
-		}
-		var usage []Window
-		for range rapid.IntRange(0, 60).Draw(t, "windows") {
-			w := rapid.IntRange(0, 6*288-1).Draw(t, "window")
-			usage = append(usage, Window{App: rapid.SampledFrom(apps).Draw(t, "app"), Item: rapid.SampledFrom(items).Draw(t, "item"),
-				Start: base.UnixMilli() + int64(w)*WindowMS, MS: rapid.Int64Range(0, 10*60_000).Draw(t, "ms")})
-		}
+		grants, usage := genDeduction(t, items, ratios, apps, 6, 200, false)
 		o := opts()
 		if rapid.Bool().Draw(t, "stops") {
 			o.Paid = func(app string, _ int64) bool { return app == "A" }
@@ -172,4 +145,45 @@ func TestSmallFixedMatchesDecimal(t *testing.T) {
 		e := int32(rapid.IntRange(-25, 20).Draw(t, "exponent"))
 		check(t, money.Int(c).Shift(e))
 	})
+}
+
+// genDeduction draws up to maxPacks packs (ratios from ratios, for some
+// of items; free or gift; some scoped to one of apps; starting in the
+// first four days of October 2024 for one to four days; up to maxMinutes
+// each; bought at a random hour of their first day with bought) and up to
+// 60 windows of usage over six days.
+func genDeduction(t *rapid.T, items, ratios, apps []string, maxPacks int, maxMinutes int64, bought bool) ([]Grant, []Window) {
+	base := time.Date(2024, 10, 1, 0, 0, 0, 0, shanghai)
+	var grants []Grant
+	for i := range rapid.IntRange(0, maxPacks).Draw(t, "packs") {
+		r := map[string]money.Decimal{}
+		for _, it := range items {
+			if rapid.Bool().Draw(t, "covers") {
+				r[it] = money.MustParse(rapid.SampledFrom(ratios).Draw(t, "ratio"))
+			}
+		}
+		start := base.AddDate(0, 0, rapid.IntRange(0, 3).Draw(t, "start"))
+		kind := KindGift
+		if rapid.Bool().Draw(t, "free") {
+			kind = KindFree
+		}
+		app := ""
+		if rapid.Bool().Draw(t, "scoped") {
+			app = rapid.SampledFrom(apps).Draw(t, "app")
+		}
+		g := Grant{ID: string(rune('a' + i)), Kind: kind, App: app, Start: start,
+			End: start.AddDate(0, 0, rapid.IntRange(1, 4).Draw(t, "days")), Minutes: rapid.Int64Range(0, maxMinutes).Draw(t, "minutes"),
+			Ratios: r, Seq: i}
+		if bought {
+			g.Bought = start.Add(time.Duration(rapid.IntRange(0, 23).Draw(t, "hour")) * time.Hour)
+		}
+		grants = append(grants, g)
+	}
+	var usage []Window
+	for range rapid.IntRange(0, 60).Draw(t, "windows") {
+		w := rapid.IntRange(0, 6*288-1).Draw(t, "window")
+		usage = append(usage, Window{App: rapid.SampledFrom(apps).Draw(t, "app"), Item: rapid.SampledFrom(items).Draw(t, "item"),
+			Start: base.UnixMilli() + int64(w)*WindowMS, MS: rapid.Int64Range(0, 10*60_000).Draw(t, "ms")})
+	}
+	return grants, usage
 }

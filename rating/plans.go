@@ -208,7 +208,10 @@ func (q *quoter) deduct(insts []Instance) (*deduct.Result, error) {
 	}
 	// Without paid plans the answers are constant: functions without
 	// captures, which need no allocation.
-	opt := deduct.Options{Location: q.loc, ItemOrder: order, Paid: noPaidPlan, Resume: noResume}
+	opt := deduct.Options{Location: q.loc, ItemOrder: order, Paid: noPaidPlan, Resume: noResume, Opening: q.in.Opening}
+	if !q.in.StateAt.IsZero() {
+		opt.StatesAt = []int64{q.in.StateAt.UnixMilli()}
+	}
 	if paid != nil {
 		loc := q.loc
 		opt.Paid = func(app string, at int64) bool {

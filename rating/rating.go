@@ -48,6 +48,15 @@ type Input struct {
 	// disabled: their usage is not billed (blocks.go). The meter that
 	// made Records dissolved the rooms at each block's start.
 	Blocks []livebill.Block
+
+	// Opening, when set, starts the deduction from its state at a
+	// midnight (state.go) instead of from the first record: the daily
+	// durations before Opening.At are not rated (their days' bills are
+	// left out of the quote), monthly items are, from the records given.
+	Opening *deduct.State
+	// StateAt, when set (a midnight), asks RateState for the deduction's
+	// state there.
+	StateAt time.Time
 }
 
 // billKey identifies a bill.
@@ -193,9 +202,16 @@ func (q *quoter) release() {
 
 // Rate prices the input.
 func Rate(in Input) (*livebill.Quote, error) {
+	q, _, err := RateState(in)
+	return q, err
+}
+
+// RateState prices the input and returns the deduction's state at
+// in.StateAt (nil when it is not set).
+func RateState(in Input) (*livebill.Quote, *deduct.State, error) {
 	cur, err := money.LookupCurrency(in.Catalog.Currency)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if in.Location == nil {
 		in.Location = in.Catalog.Location()
@@ -208,35 +224,35 @@ func Rate(in Input) (*livebill.Quote, error) {
 	q.in, q.cat, q.loc, q.cur = in, in.Catalog, in.Location, cur
 	q.notices = append([]livebill.Notice(nil), in.Notices...) // returned: never pooled
 	if err := q.applyBlocks(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The steps are called one by one: a slice of method values would
 	// allocate each.
 	if err := q.plans(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := q.durations(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := q.counts(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := q.microseconds(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := q.peaks(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := q.purchases(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := q.planBills(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := q.quote()
 	out.Packs = q.packStates()
 	out.Stops = q.trialStops()
-	return out, nil
+	return out, q.state(), nil
 }
 
 func (q *quoter) inPeriod(ms int64) bool {
@@ -428,6 +444,9 @@ func (q *quoter) durations() error {
 		}
 		if it.Measure != catalog.MeasureDuration || !q.inPeriod(r.Window) {
 			continue
+		}
+		if o := q.in.Opening; o != nil && r.Window < o.At && it.Rounding != catalog.RoundMonth {
+			continue // a day before the deduction's opening state: not rated
 		}
 		if ded.Blocked(r.App, r.Window) {
 			q.usageOf(r.Item).blocked.add(money.Div(money.Int(r.Value), money.Int(60000)))

@@ -471,6 +471,10 @@ func (s *DB) ReclaimAccount(ctx context.Context, accountID string, at time.Time)
 			`DELETE FROM quarantines WHERE account_id = ?`,
 			`DELETE FROM ingest_days WHERE account_id = ?`,
 			`DELETE FROM import_accounts WHERE account_id = ?`,
+			// what metering kept of who was there (usage rollups stay, as bills do)
+			`DELETE FROM checkpoints WHERE account_id = ?`,
+			`DELETE FROM login_rollups WHERE account_id = ?`,
+			`DELETE FROM relay_rollups WHERE account_id = ?`,
 			`DELETE FROM lease_slots WHERE account_id = ?`,
 			`DELETE FROM leases WHERE account_id = ?`,
 			// the settlement and the revision stay: the account is not due

@@ -193,25 +193,62 @@ func (s *DB) ListRefundsOf(ctx context.Context, ids []string) (map[string][]*liv
 	return out, nil
 }
 
-// ListBillsOf returns each account's issued bills in issue order.
-func (s *DB) ListBillsOf(ctx context.Context, ids []string) (map[string][]livebill.IssuedBill, error) {
+// ListBillsOf returns each account's issued bills in issue order; with
+// since[account] (a date), those dated from it on and the monthly bill of
+// its month: settlement reads the bills it may still adjust, not an
+// account's whole history.
+func (s *DB) ListBillsOf(ctx context.Context, ids []string, since map[string]string) (map[string][]livebill.IssuedBill, error) {
 	out := map[string][]livebill.IssuedBill{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, `seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at`, "bills", "account_id", "seq", ids)
+	var all, from []string
+	for _, id := range ids {
+		if _, ok := since[id]; ok {
+			from = append(from, id)
+		} else {
+			all = append(all, id)
+		}
+	}
+	if err := s.listBillsOf(ctx, all, nil, out); err != nil {
+		return nil, err
+	}
+	if err := s.listBillsOf(ctx, from, since, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *DB) listBillsOf(ctx context.Context, ids []string, since map[string]string, out map[string][]livebill.IssuedBill) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	const cols = `seq, account_id, bill_key, kind, bill_date, total, lines, adjusts, issued_at`
+	var rows *sql.Rows
+	var err error
+	if since == nil {
+		rows, err = s.queryIDs(ctx, cols, "bills", "account_id", "seq", ids)
+	} else {
+		dates := make([]string, len(ids))
+		for i, id := range ids {
+			dates[i] = since[id]
+		}
+		// from the month's first day (the index's range), the days from
+		// since and the month's bill
+		rows, err = s.queryCursors(ctx, cols, "bills", "bill_date >= substr($v, 1, 8) || '01' AND (bill_date >= $v OR kind = 'monthly')", "seq", ids, dates)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot list bills: %w", err)
+		return fmt.Errorf("cannot list bills: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var b livebill.IssuedBill
 		var lines, at string
 		if err := rows.Scan(&b.Seq, &b.AccountID, &b.Key, &b.Kind, &b.Date, &b.Total, &lines, &b.Adjusts, &at); err != nil {
-			return nil, fmt.Errorf("cannot read bill: %w", err)
+			return fmt.Errorf("cannot read bill: %w", err)
 		}
 		if err := json.Unmarshal([]byte(lines), &b.Lines); err != nil {
-			return nil, fmt.Errorf("cannot read the lines of bill %q of account %q: %w", b.Key, b.AccountID, err)
+			return fmt.Errorf("cannot read the lines of bill %q of account %q: %w", b.Key, b.AccountID, err)
 		}
 		if b.Lines == nil {
 			b.Lines = []livebill.Line{}
@@ -220,9 +257,31 @@ func (s *DB) ListBillsOf(ctx context.Context, ids []string) (map[string][]livebi
 		out[b.AccountID] = append(out[b.AccountID], b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cannot list bills: %w", err)
+		return fmt.Errorf("cannot list bills: %w", err)
 	}
-	return out, nil
+	return nil
+}
+
+// queryCursors is queryIDs with one more condition per id, cond, in
+// which $v stands for the id's value. Rows come ordered by id, then
+// order.
+func (s *DB) queryCursors(ctx context.Context, cols, table, cond, order string, ids, values []string) (*sql.Rows, error) {
+	if s.dialect.Numbered {
+		return s.db.QueryContext(ctx, `SELECT t.* FROM unnest($1::text[], $2::text[]) AS c(k, v) CROSS JOIN LATERAL (SELECT `+
+			cols+` FROM `+table+` WHERE account_id = c.k AND `+strings.ReplaceAll(cond, "$v", "c.v")+` ORDER BY `+order+`) AS t`, ids, values)
+	}
+	var b strings.Builder
+	b.WriteString(`WITH c(k, v) AS (VALUES `)
+	args := make([]any, 0, 2*len(ids))
+	for i := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?, ?)`)
+		args = append(args, ids[i], values[i])
+	}
+	b.WriteString(`) SELECT ` + cols + ` FROM c JOIN ` + table + ` ON account_id = c.k AND ` + strings.ReplaceAll(cond, "$v", "c.v") + ` ORDER BY account_id, ` + order)
+	return s.db.QueryContext(ctx, b.String(), args...)
 }
 
 // ListEventsAfterEach returns each account's events after its seq, in seq
@@ -368,6 +427,9 @@ func (s *DB) IssueBillsEach(ctx context.Context, writes []livebill.SettleWrite) 
 	}
 	if err := s.upsertSettlements(ctx, tx, writes); err != nil {
 		return fmt.Errorf("cannot record settlements: %w", err)
+	}
+	if err := s.writeRollups(ctx, tx, writes); err != nil {
+		return err
 	}
 	if err := s.chargeBills(ctx, tx, writes); err != nil {
 		return fmt.Errorf("cannot charge bills: %w", err)

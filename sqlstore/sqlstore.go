@@ -239,12 +239,12 @@ func (s *DB) CreateAccount(ctx context.Context, in *livebill.CreateAccountInput)
 	return s.FindAccount(ctx, in.ID)
 }
 
-const accountCols = `id, catalog, catalog_yaml, mode, created, activated, balance, timezone, created_at, revision, event_count, first_ms, last_ms`
+const accountCols = `id, catalog, catalog_yaml, mode, created, activated, balance, timezone, created_at, revision, event_count, first_ms, last_ms, purged_ms`
 
 func scanAccount(sc interface{ Scan(...any) error }) (*livebill.AccountRecord, error) {
 	var a livebill.AccountRecord
 	var created, activated, createdAt string
-	if err := sc.Scan(&a.ID, &a.Catalog, &a.CatalogYAML, &a.Mode, &created, &activated, &a.Balance, &a.Timezone, &createdAt, &a.Revision, &a.Events.Count, &a.Events.First, &a.Events.Last); err != nil {
+	if err := sc.Scan(&a.ID, &a.Catalog, &a.CatalogYAML, &a.Mode, &created, &activated, &a.Balance, &a.Timezone, &createdAt, &a.Revision, &a.Events.Count, &a.Events.First, &a.Events.Last, &a.Purged); err != nil {
 		return nil, err
 	}
 	loc := time.UTC
@@ -657,6 +657,9 @@ func (s *DB) IssueBills(ctx context.Context, w livebill.SettleWrite) error {
 		}
 	}
 	if err := exec(qSettle, st.AccountID, st.Through, st.Revision, st.Held); err != nil {
+		return err
+	}
+	if err := s.writeRollups(ctx, tx, []livebill.SettleWrite{w}); err != nil {
 		return err
 	}
 	if err := s.chargeBills(ctx, tx, []livebill.SettleWrite{w}); err != nil {

@@ -16,6 +16,8 @@ import (
 	"encoding/json"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/archive"
+	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 )
 
@@ -38,10 +40,29 @@ the push stops half-way the import is left open and the server lets it
 lapse after its timeout (serve --import-timeout) without a batch.`
 
 func init() {
-	register("events", command{synopsis: "push FILE.ndjson  push usage events to a server", order: 11, run: cmdEvents})
+	register("events", command{synopsis: "push FILE.ndjson | restore ARCHIVE...  push usage events to a server, or restore archived ones", order: 11, run: cmdEvents})
 }
 
+const eventsRestoreSynopsis = `livebill events restore [--db DIR|postgres://…] FILE.ndjson.zst|DIR...
+
+Stores the events of archive files back in the database: the files
+'serve --events-archive DIR' wrote when retention deleted an account's
+events of a month (DIR/<account>/<YYYY-MM>.ndjson.zst; a directory
+argument is searched for them). Events already stored are left as they
+are (ids are kept: restoring twice stores nothing more). Restoring all of
+an account's archived months, from its first event to its purge
+boundary, in one run makes it whole again: late events before that
+boundary are taken again, and its days can be metered again from its
+first event. Part of them are kept for audit; the boundary stays. Bills
+do not change. The server may be running (SQLite: it waits for the write
+lock).
+
+` + dbHelp
+
 func cmdEvents(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "restore" {
+		return cmdEventsRestore(args[1:], stdout, stderr)
+	}
 	fs := newFlags("events", eventsSynopsis, stderr)
 	rem := remoteFlags(fs)
 	batch := fs.Int("batch", 1000, "events per request (at most 10000)")
@@ -233,4 +254,53 @@ func withID(b []byte, base string, line int) []byte {
 		out = append(out, ',')
 	}
 	return append(out, rest...)
+}
+
+func cmdEventsRestore(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("events restore", eventsRestoreSynopsis, stderr)
+	dbf := addDBFlags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return &exitError{code: 2, err: errors.New("usage: livebill events restore FILE.ndjson.zst|DIR...")}
+	}
+	var files []string
+	for _, p := range pos {
+		st, err := os.Stat(p)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, archive.Ext) {
+				files = append(files, path)
+			}
+			return err
+		})
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	db, err := dbf.value()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	store, err := openStore(ctx, db, livebill.SystemClock{})
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("cannot open the database (%s): %w", describeDB(db), err)}
+	}
+	defer store.Close()
+	n, err := billing.New(store, livebill.SystemClock{}).RestoreArchives(ctx, files)
+	fmt.Fprintf(stdout, "restored %d events from %d files\n", n, len(files))
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	return nil
 }

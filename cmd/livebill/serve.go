@@ -13,6 +13,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/admission"
+	"github.com/livebill/livebill/archive"
 	"github.com/livebill/livebill/billing"
 	"github.com/livebill/livebill/console"
 	lbhttp "github.com/livebill/livebill/http"
@@ -24,7 +25,7 @@ import (
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT] [--notify-every D] [--lease-ttl D]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT] [--notify-every D] [--lease-ttl D] [--events-retention D|off] [--events-archive DIR]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -47,6 +48,14 @@ also runs the account lifecycle: an account in arrears past its grace is
 suspended, one suspended past its reclaim date is reclaimed. Every
 --notify-every, the notifications of state changes and bills go out to
 the registered webhook endpoints.
+
+An account's raw events are kept for --events-retention (default 90d)
+after their day is settled, then deleted month by month (written first
+to --events-archive, if given, as NDJSON.zst per account and month);
+bills, the ledger and the usage rollups are kept. An event before an
+account's deleted months is refused. Live meters resume from the
+checkpoints each settlement stores, so a restart replays only the
+events since the last settled day.
 
 Event times are bounded around the server's clock: an event older than
 --event-max-age (default 730d: last year's history can be imported whole
@@ -126,6 +135,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&maxAge, "event-max-age", "reject events older than this on the server's clock (e.g. 730d, 36h)")
 	maxFuture := days(billing.DefaultEventMaxFuture)
 	fs.Var(&maxFuture, "event-max-future", "reject events more than this ahead of the server's clock (e.g. 1h)")
+	retention := retentionFlag(billing.DefaultRetention)
+	fs.Var(&retention, "events-retention", "keep an account's raw events this long after their day is settled (its checkpoint), then delete them month by month (e.g. 90d; off: keep them for ever); bills, ledger and rollups stay")
+	archiveDir := fs.String("events-archive", "", "before retention deletes a month of an account's events, write them to DIR/<account>/<YYYY-MM>.ndjson.zst (livebill events restore stores them back)")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text (key=value) or json (one object per line)")
 	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
 	metricsAddr := fs.String("metrics-addr", "", "also serve the Prometheus metrics at /metrics, without a key, on this address (keep it private; default: off, /v1/metrics with an operator key only)")
@@ -173,6 +185,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	svc.ImportTimeout = *importTimeout
 	svc.EventMaxAge, svc.EventMaxFuture = time.Duration(maxAge), time.Duration(maxFuture)
 	svc.Monitor = metrics
+	svc.Retention = time.Duration(retention)
+	if *archiveDir != "" {
+		svc.Archive = archive.Dir(*archiveDir)
+	}
 	srv := lbhttp.NewServer(store, svc)
 	srv.WebhookLateness = *lateness
 	srv.WebhookWindow = *window
@@ -272,6 +288,30 @@ func dayString(d time.Duration) string {
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 	}
 	return d.String()
+}
+
+// retentionFlag is --events-retention: days or a duration, or "off"
+// (billing.NoRetention).
+type retentionFlag time.Duration
+
+func (r *retentionFlag) String() string {
+	if time.Duration(*r) < 0 {
+		return "off"
+	}
+	return dayString(time.Duration(*r))
+}
+
+func (r *retentionFlag) Set(s string) error {
+	if s == "off" {
+		*r = retentionFlag(billing.NoRetention)
+		return nil
+	}
+	var d days
+	if err := d.Set(s); err != nil {
+		return fmt.Errorf("%v, or off", err)
+	}
+	*r = retentionFlag(d)
+	return nil
 }
 
 // serverURL is the --server default: $LIVEBILL_SERVER or the local server.

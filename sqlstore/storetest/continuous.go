@@ -24,6 +24,9 @@ func testContinuous(t *testing.T, open Opener) {
 	day := time.Date(2024, 10, 1, 0, 0, 0, 0, sh)
 	e := newEnv(t, open, day)
 	e.svc.Lateness = time.Minute
+	// the meter stays in memory throughout (an idle one is let go and
+	// resumed from its checkpoint: testRestarts), so its counts tell
+	e.svc.MeterIdle = 72 * time.Hour
 	// list prices (calculator mode), so the late minutes change the bill;
 	// deduction over time is testSettleMonth's
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-01-10", "timezone": "Asia/Shanghai"}, nil)

@@ -45,7 +45,7 @@ func checkSettleReads(t *testing.T, store livebill.Store, ids []string) {
 	must(err)
 	rs, err := ss.ListRefundsOf(ctx, asked)
 	must(err)
-	bs, err := ss.ListBillsOf(ctx, asked)
+	bs, err := ss.ListBillsOf(ctx, asked, nil)
 	must(err)
 	after := map[string]int64{"nobody": 0}
 	for _, id := range ids {

@@ -1,0 +1,128 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+// Retention: an account's raw events are kept for Retention after their
+// day is settled, then deleted, or archived (Archive) and deleted, month
+// by month; bills, the ledger and the rollups stay. The anchor is the
+// account's newest checkpoint stored at least Retention ago: its instant
+// becomes the account's purge boundary (AccountRecord.Purged), its
+// checkpoints before it are dropped, and its events of the months that
+// ended by then are deleted (the days of the anchor's own month before it
+// wait for the next month's run). Ingestion refuses an event before the
+// boundary, so a late event never re-meters a day whose events are gone:
+// it resumes from the anchor or a later checkpoint. A day's events are
+// therefore kept at least Retention after its settlement (its
+// checkpoint), and at most a month more.
+
+// DefaultRetention is how long events are kept after their day is
+// settled when Service.Retention is 0.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// NoRetention keeps events for ever (Service.Retention).
+const NoRetention = time.Duration(-1)
+
+func (s *Service) retention() time.Duration {
+	if s.Retention == 0 {
+		return DefaultRetention
+	}
+	return s.Retention
+}
+
+// Retain deletes (archiving them first, with an Archive) the events that
+// retention lets go, for every account, and the checkpoints no longer
+// kept (CheckpointDays); it goes on past an account's error and returns
+// them joined.
+func (s *Service) Retain(ctx context.Context) error {
+	if err := s.Store.PruneCheckpoints(ctx, s.checkpointDays()); err != nil {
+		return err
+	}
+	if s.retention() < 0 {
+		return nil
+	}
+	accts, err := s.Store.ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, rec := range accts {
+		if err := s.retainAccount(ctx, rec); err != nil {
+			errs = append(errs, fmt.Errorf("account %s: %w", rec.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retain runs Retain at most once an hour (SettleAll runs every tick).
+func (s *Service) retain(ctx context.Context, now time.Time) error {
+	last := s.retained.Load()
+	if last != 0 && now.Sub(time.UnixMilli(last)) < time.Hour {
+		return nil
+	}
+	if !s.retained.CompareAndSwap(last, now.UnixMilli()) {
+		return nil
+	}
+	return s.Retain(ctx)
+}
+
+func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord) error {
+	cp, err := s.Store.FindCheckpointMade(ctx, rec.ID, s.Clock.Now().Add(-s.retention()).UnixMilli())
+	if livebill.ErrorCode(err) == livebill.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cp.At <= rec.Purged {
+		return nil
+	}
+	if t, late, err := s.Store.EarliestAfter(ctx, rec.ID, cp.Seq); err != nil || (late && t < cp.At) {
+		return err // a late event came before it: wait for a newer anchor
+	}
+	a, err := accountZone(rec)
+	if err != nil {
+		return err
+	}
+	// under the account's slot: no settlement or meter reads its events meanwhile
+	sl := s.slot(rec.ID)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	before := monthOf(cp.At, a.loc)
+	if s.Archive != nil && rec.Events.Count > 0 {
+		start := monthOf(rec.Events.First, a.loc)
+		if rec.Purged > 0 {
+			start = max(start, monthOf(rec.Purged, a.loc))
+		}
+		for m := start; m < before; {
+			t := time.UnixMilli(m).In(a.loc)
+			end := t.AddDate(0, 1, 0).UnixMilli()
+			evs, err := s.Store.ListEvents(ctx, rec.ID, m, end)
+			if err != nil {
+				return err
+			}
+			if len(evs) > 0 {
+				if err := s.Archive.Archive(rec.ID, t.Format("2006-01"), evs); err != nil {
+					return err
+				}
+			}
+			m = end
+		}
+	}
+	_, err = s.Store.PurgeEvents(ctx, rec.ID, before, cp.At)
+	return err
+}
+
+// purgedError is the refusal of an event before its account's purge
+// boundary.
+func purgedError(e *livebill.Event, purged int64, loc *time.Location) error {
+	return &livebill.EventError{Line: e.Line, ID: e.ID, Field: "time", Reason: fmt.Sprintf(
+		"before %s: the account's events before then were deleted by retention, and its days then are settled for good",
+		time.UnixMilli(purged).In(loc).Format(time.RFC3339))}
+}

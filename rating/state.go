@@ -1,0 +1,65 @@
+package rating
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/livebill/livebill/deduct"
+)
+
+// Rating from a deduction state (Input.Opening): the service keeps the
+// deduction's state at each settled day's end (Input.StateAt) and rates
+// the next days from it, instead of deducting the account's whole
+// history again. A state holds only for the inputs it came from: the
+// usage before it (the service re-meters from there when a late event
+// changes it) and what Fingerprint sums up.
+
+// StateVersion is the version of the rules a deduction state was made
+// under; it changes whenever they change what a state means.
+const StateVersion = 1
+
+// Fingerprint sums up what the deduction before instant at (a midnight)
+// depends on besides the usage: the catalog and zone, the mode, the
+// account's dates, the purchases that start before at, the refunds
+// requested before it and the blocks that begin before it (cut at at).
+// A state at at is used only with inputs of the same fingerprint.
+func Fingerprint(in Input, at int64) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "v%d|%s|%s|%s|%d|%d\n", StateVersion, in.Catalog.Name, in.Location, in.Mode,
+		in.Account.Created.UnixMilli(), in.Account.Activated.UnixMilli())
+	for _, p := range in.Purchases {
+		if p.Start.UnixMilli() < at {
+			fmt.Fprintf(h, "p|%q|%q|%q|%d|%q|%q|%d|%v\n", p.ID, p.App, p.Plan, p.Count, p.Region, p.Device, p.Start.UnixMilli(), p.AutoRenew)
+		}
+	}
+	for _, r := range in.Refunds {
+		if r.Time.UnixMilli() < at {
+			fmt.Fprintf(h, "r|%q|%d|%d\n", r.Plan, r.Count, r.Time.UnixMilli())
+		}
+	}
+	for _, b := range in.Blocks {
+		if b.From.UnixMilli() >= at {
+			continue
+		}
+		to := at
+		if !b.To.IsZero() && b.To.UnixMilli() < at {
+			to = b.To.UnixMilli()
+		}
+		fmt.Fprintf(h, "b|%q|%q|%d|%d\n", b.App, b.Reason, b.From.UnixMilli(), to)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// state is the deduction's state at in.StateAt: the last run's, or an
+// empty one where nothing is deducted (no TRTC plans, calculator mode).
+func (q *quoter) state() *deduct.State {
+	if q.in.StateAt.IsZero() {
+		return nil
+	}
+	if q.pl != nil && q.pl.ded != nil && len(q.pl.ded.States) > 0 {
+		st := q.pl.ded.States[0]
+		return &st
+	}
+	return &deduct.State{At: q.in.StateAt.UnixMilli()}
+}

@@ -1,0 +1,116 @@
+package livebill
+
+import (
+	"context"
+	"time"
+)
+
+// Rollups and checkpoints: what settlement keeps of each settled day, so
+// that the service reads usage of settled time from the store instead of
+// replaying events, and resumes an account's live meter from its latest
+// checkpoint instead of its history. They are written in the transaction
+// that records the settlement (SettleWrite.Rollup).
+
+// UsageWindow is one item's metered value in one 5-minute window of an
+// app: ms for durations, µs for matchmaking time, a count otherwise.
+type UsageWindow struct {
+	App, Item string
+	Window    int64 // Unix ms of the window's start
+	Value     int64
+}
+
+// RelayPiece is a relay task's run inside the span of one rollup write
+// (a relay running across days is kept in pieces; peaks do not change).
+type RelayPiece struct {
+	App, Room, Task, Destination string
+	Kbps                         int64
+	Start, End                   int64 // Unix ms
+}
+
+// FirstLogin is a user's first login of a month in an app (MAU).
+type FirstLogin struct {
+	App, Month, User string // Month: YYYY-MM in the billing zone
+	First            int64  // Unix ms
+}
+
+// Checkpoint is an account's metering and deduction state at a midnight
+// of its billing zone (At): the live meter's state (opaque, versioned by
+// the meter) once every event before At was applied, the last event seq
+// it had read, and the deduction's state there with the fingerprint of
+// the rating inputs it holds for.
+type Checkpoint struct {
+	AccountID   string
+	At          int64 // Unix ms
+	Seq         int64
+	Meter       []byte
+	Fingerprint string
+	Deduction   []byte
+	MadeAt      time.Time
+}
+
+// RollupWrite replaces an account's rollups of [From, To) (Unix ms) with
+// the given ones (usage windows and first logins in it, relay pieces
+// starting in it) and stores the checkpoint, if any (replacing one at
+// the same instant). Fresh says none is stored from From on yet: there
+// is nothing to replace.
+type RollupWrite struct {
+	From, To   int64
+	Fresh      bool
+	Usage      []UsageWindow
+	Relays     []RelayPiece
+	Logins     []FirstLogin
+	Checkpoint *Checkpoint
+	Location   *time.Location // the billing zone
+}
+
+// MonthStart reports whether instant at is the first midnight of a month
+// in the zone of the write's checkpoint (checkpoints there are kept).
+func (r *RollupWrite) MonthStart(at int64) bool {
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return time.UnixMilli(at).In(loc).Day() == 1
+}
+
+// RollupStore reads rollups and checkpoints.
+type RollupStore interface {
+	// ListUsageRollups returns the account's usage windows in [from, to)
+	// (in no particular order); items, when given, limits them.
+	ListUsageRollups(ctx context.Context, accountID string, from, to int64, items []string) ([]UsageWindow, error)
+	// ListRelayRollups returns the relay pieces that start in [from, to).
+	ListRelayRollups(ctx context.Context, accountID string, from, to int64) ([]RelayPiece, error)
+	// ListLoginRollups returns the first logins in [from, to).
+	ListLoginRollups(ctx context.Context, accountID string, from, to int64) ([]FirstLogin, error)
+	// FindCheckpoint returns the account's newest checkpoint with At at
+	// most at, with its Meter state only when meter is true; ENOTFOUND if
+	// none.
+	FindCheckpoint(ctx context.Context, accountID string, at int64, meter bool) (*Checkpoint, error)
+	// EarliestAfter returns the earliest time of the account's events
+	// stored after seq (false: none). A checkpoint made with the events up
+	// to seq has seen them all if that is not before its instant.
+	EarliestAfter(ctx context.Context, accountID string, seq int64) (int64, bool, error)
+	// PruneCheckpoints deletes, of every account, the checkpoints more
+	// than keepDays days before its newest one, but those at the first
+	// midnight of a month.
+	PruneCheckpoints(ctx context.Context, keepDays int) error
+	// HasCheckpoints reports which of the accounts ids have a checkpoint.
+	HasCheckpoints(ctx context.Context, ids []string) (map[string]bool, error)
+	// FindCheckpointMade returns the account's newest checkpoint stored
+	// (MadeAt) at or before instant made; ENOTFOUND if none.
+	FindCheckpointMade(ctx context.Context, accountID string, made int64) (*Checkpoint, error)
+	// PurgeEvents deletes the account's events before instant before and
+	// its checkpoints before boundary (at or after before), and records
+	// boundary as its purge boundary (AccountRecord.Purged); it returns
+	// how many events it deleted.
+	PurgeEvents(ctx context.Context, accountID string, before, boundary int64) (int64, error)
+	// SetPurged sets the account's purge boundary (0: all its events are
+	// stored again).
+	SetPurged(ctx context.Context, accountID string, purged int64) error
+}
+
+// EventArchive keeps the events retention deletes: one account's events
+// of one month (billing zone), in time order, as stored.
+type EventArchive interface {
+	Archive(accountID, month string, events []StoredEvent) error
+}

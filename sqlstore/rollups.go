@@ -1,0 +1,259 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/livebill/livebill"
+)
+
+// Rollups and checkpoints (livebill.RollupStore): written by IssueBills
+// and IssueBillsEach in the settlement's transaction (writeRollups), read
+// by the service for settled time.
+
+var _ livebill.RollupStore = (*DB)(nil)
+
+// writeRollups replaces each write's rollups of its span and stores its
+// checkpoint, in tx.
+func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.SettleWrite) error {
+	var usage, relays, logins, cps [][]any
+	for _, w := range writes {
+		r := w.Rollup
+		if r == nil {
+			continue
+		}
+		acct := w.Settlement.AccountID
+		if r.From < r.To && !r.Fresh {
+			for _, q := range []string{
+				`DELETE FROM usage_rollups WHERE account_id = ? AND window_ms >= ? AND window_ms < ?`,
+				`DELETE FROM relay_rollups WHERE account_id = ? AND start_ms >= ? AND start_ms < ?`,
+				`DELETE FROM login_rollups WHERE account_id = ? AND first_ms >= ? AND first_ms < ?`,
+			} {
+				if _, err := tx.ExecContext(ctx, s.q(q), acct, r.From, r.To); err != nil {
+					return fmt.Errorf("cannot replace the rollups of account %q: %w", acct, err)
+				}
+			}
+		}
+		for _, u := range r.Usage {
+			usage = append(usage, []any{acct, u.Window, u.App, u.Item, u.Value})
+		}
+		for _, p := range r.Relays {
+			relays = append(relays, []any{acct, p.App, p.Room, p.Task, p.Destination, p.Kbps, p.Start, p.End})
+		}
+		for _, l := range r.Logins {
+			logins = append(logins, []any{acct, l.App, l.Month, l.User, l.First})
+		}
+		if cp := r.Checkpoint; cp != nil {
+			monthStart := 0
+			if r.MonthStart(cp.At) {
+				monthStart = 1
+			}
+			cps = append(cps, []any{acct, cp.At, cp.Seq, string(cp.Meter), cp.Fingerprint, string(cp.Deduction), monthStart, cp.MadeAt.UnixMilli()})
+		}
+	}
+	for _, ins := range []struct {
+		head string
+		rows [][]any
+	}{
+		{`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES `, usage},
+		{`INSERT INTO relay_rollups (account_id, app, room, task, destination, kbps, start_ms, end_ms) VALUES `, relays},
+		{`INSERT INTO login_rollups (account_id, app, month, user_id, first_ms) VALUES `, logins},
+		{`INSERT INTO checkpoints (account_id, at_ms, seq, meter, fingerprint, deduction, month_start, made_ms) VALUES `, cps},
+	} {
+		tail := ""
+		if strings.Contains(ins.head, "checkpoints") {
+			tail = ` ON CONFLICT (account_id, at_ms) DO UPDATE SET seq = excluded.seq, meter = excluded.meter, fingerprint = excluded.fingerprint,
+				deduction = excluded.deduction, month_start = excluded.month_start, made_ms = excluded.made_ms`
+		}
+		if err := s.insertRows(ctx, tx, ins.head, tail, ins.rows); err != nil {
+			return fmt.Errorf("cannot store rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// ListUsageRollups returns the account's usage windows in [from, to), in
+// the table's order (window, app, item): its callers sort as they need.
+func (s *DB) ListUsageRollups(ctx context.Context, accountID string, from, to int64, items []string) ([]livebill.UsageWindow, error) {
+	q := `SELECT app, item, window_ms, value FROM usage_rollups WHERE account_id = ? AND window_ms >= ? AND window_ms < ?`
+	args := []any{accountID, from, to}
+	if len(items) > 0 {
+		q += ` AND item IN (?` + strings.Repeat(", ?", len(items)-1) + `)`
+		for _, it := range items {
+			args = append(args, it)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the usage rollups of account %q: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []livebill.UsageWindow
+	for rows.Next() {
+		var u livebill.UsageWindow
+		if err := rows.Scan(&u.App, &u.Item, &u.Window, &u.Value); err != nil {
+			return nil, fmt.Errorf("cannot read a usage rollup of account %q: %w", accountID, err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// ListRelayRollups returns the relay pieces starting in [from, to).
+func (s *DB) ListRelayRollups(ctx context.Context, accountID string, from, to int64) ([]livebill.RelayPiece, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT app, room, task, destination, kbps, start_ms, end_ms FROM relay_rollups WHERE account_id = ? AND start_ms >= ? AND start_ms < ? ORDER BY start_ms, app, room, task`),
+		accountID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the relay rollups of account %q: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []livebill.RelayPiece
+	for rows.Next() {
+		var p livebill.RelayPiece
+		if err := rows.Scan(&p.App, &p.Room, &p.Task, &p.Destination, &p.Kbps, &p.Start, &p.End); err != nil {
+			return nil, fmt.Errorf("cannot read a relay rollup of account %q: %w", accountID, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ListLoginRollups returns the first logins in [from, to).
+func (s *DB) ListLoginRollups(ctx context.Context, accountID string, from, to int64) ([]livebill.FirstLogin, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT app, month, user_id, first_ms FROM login_rollups WHERE account_id = ? AND first_ms >= ? AND first_ms < ?`),
+		accountID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the login rollups of account %q: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []livebill.FirstLogin
+	for rows.Next() {
+		var l livebill.FirstLogin
+		if err := rows.Scan(&l.App, &l.Month, &l.User, &l.First); err != nil {
+			return nil, fmt.Errorf("cannot read a login rollup of account %q: %w", accountID, err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// FindCheckpoint returns the account's newest checkpoint at or before at
+// (its meter state, a few KB to MBs, only when asked).
+func (s *DB) FindCheckpoint(ctx context.Context, accountID string, at int64, meter bool) (*livebill.Checkpoint, error) {
+	cp, err := s.findCheckpoint(ctx, accountID, `at_ms <= ?`, at, meter)
+	return cp, err
+}
+
+// FindCheckpointMade returns the account's newest checkpoint made (stored)
+// at or before instant made; ENOTFOUND if none.
+func (s *DB) FindCheckpointMade(ctx context.Context, accountID string, made int64) (*livebill.Checkpoint, error) {
+	return s.findCheckpoint(ctx, accountID, `made_ms <= ?`, made, false)
+}
+
+func (s *DB) findCheckpoint(ctx context.Context, accountID, cond string, v int64, full bool) (*livebill.Checkpoint, error) {
+	cp := livebill.Checkpoint{AccountID: accountID}
+	var meter, ded string
+	var made int64
+	col := `''`
+	if full {
+		col = `meter`
+	}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT at_ms, seq, `+col+`, fingerprint, deduction, made_ms FROM checkpoints WHERE account_id = ? AND `+cond+` ORDER BY at_ms DESC LIMIT 1`), accountID, v).
+		Scan(&cp.At, &cp.Seq, &meter, &cp.Fingerprint, &ded, &made)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "account %q has no checkpoint before %d", accountID, v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot find a checkpoint of account %q: %w", accountID, err)
+	}
+	cp.Meter, cp.Deduction = []byte(meter), []byte(ded)
+	cp.MadeAt = time.UnixMilli(made)
+	return &cp, nil
+}
+
+// PurgeEvents deletes the account's events before instant before and its
+// checkpoints before boundary (at or after before; they could not be
+// resumed from), and records boundary as the account's purge boundary,
+// in one transaction; it returns how many events it deleted.
+func (s *DB) PurgeEvents(ctx context.Context, accountID string, before, boundary int64) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM events WHERE account_id = ? AND time_ms < ?`), accountID, before)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM checkpoints WHERE account_id = ? AND at_ms < ?`), accountID, boundary); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE accounts SET purged_ms = ? WHERE id = ? AND purged_ms < ?`), boundary, accountID, boundary)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot purge the events of account %q before %d: %w", accountID, before, err)
+	}
+	return n, nil
+}
+
+// SetPurged sets the account's purge boundary (0: every event is there
+// again, restored from an archive).
+func (s *DB) SetPurged(ctx context.Context, accountID string, purged int64) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE accounts SET purged_ms = ? WHERE id = ?`), purged, accountID); err != nil {
+		return fmt.Errorf("cannot set the purge boundary of account %q: %w", accountID, err)
+	}
+	return nil
+}
+
+// PruneCheckpoints deletes the checkpoints more than keepDays days before
+// their account's newest, but those at the first midnight of a month.
+func (s *DB) PruneCheckpoints(ctx context.Context, keepDays int) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM checkpoints WHERE month_start = 0 AND at_ms < (SELECT MAX(c.at_ms) FROM checkpoints c WHERE c.account_id = checkpoints.account_id) - ?`),
+		int64(max(keepDays, 1))*24*3600*1000)
+	if err != nil {
+		return fmt.Errorf("cannot prune checkpoints: %w", err)
+	}
+	return nil
+}
+
+// HasCheckpoints reports which of the accounts ids have a checkpoint.
+func (s *DB) HasCheckpoints(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.queryIDs(ctx, `account_id`, "checkpoints", "account_id", "", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot look for checkpoints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// EarliestAfter returns the earliest time of the account's events after
+// seq. The index on (account_id, seq, time_ms) answers it from the rows
+// after seq alone (time_ms is written +time_ms so that the index on
+// times, which would read the account's whole history, is not used).
+func (s *DB) EarliestAfter(ctx context.Context, accountID string, seq int64) (int64, bool, error) {
+	var t sql.NullInt64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT MIN(+time_ms) FROM events WHERE account_id = ? AND seq > ?`), accountID, seq).Scan(&t)
+	if err != nil {
+		return 0, false, fmt.Errorf("cannot look for late events of account %q: %w", accountID, err)
+	}
+	return t.Int64, t.Valid, nil
+}

@@ -1,0 +1,138 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/archive"
+)
+
+// testRetention: four months of a session a day, settled every day, with
+// a retention of 30 days and an archive. Events of the months whose
+// checkpoint is 30 days old are archived (NDJSON.zst per month) and
+// deleted; bills, usage and quotes of those months stay (from the
+// rollups); a late event before the purge boundary is refused with the
+// field time, one after it is billed; restoring the archive stores the
+// events again and makes the account whole.
+func testRetention(t *testing.T, open Opener) {
+	ctx := context.Background()
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	day := time.Date(2024, 6, 1, 0, 0, 0, 0, sh)
+	e := newEnv(t, open, day)
+	e.anyTime()
+	dir := t.TempDir()
+	e.svc.Retention, e.svc.Archive = 30*24*time.Hour, archive.Dir(dir)
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-05-01", "timezone": "Asia/Shanghai", "balance": "1000"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	var june string
+	for d := 0; d < 122; d++ { // 2024-06-01 … 2024-09-30
+		at := day.AddDate(0, 0, d).Add(10 * time.Hour)
+		id := fmt.Sprintf("d%d", d)
+		if r := e.push(t, evt(id+"j", at.Format(time.RFC3339), "room.join", `,"user":"A"`),
+			evt(id+"l", at.Add(30*time.Minute).Format(time.RFC3339), "room.leave", `,"user":"A"`)); r.Accepted != 2 {
+			t.Fatalf("push: %+v", r)
+		}
+		e.clock.Set(day.AddDate(0, 0, d+1).Add(2 * time.Hour))
+		if err := e.svc.SettleAll(ctx); err != nil {
+			t.Fatalf("settle %s: %v", e.clock.Now(), err)
+		}
+		if d == 31 {
+			var q livebill.Quote
+			e.mustDo(t, "GET", "/v1/accounts/acct/quote?from=2024-06-01&to=2024-07-01", nil, &q)
+			b, _ := json.Marshal(q)
+			june = string(b)
+		}
+	}
+	rec, err := e.store.FindAccount(ctx, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// On 2024-10-01 02:00 the newest checkpoint stored 30 days before
+	// (by 2024-09-01 02:00) is the one at 2024-09-01 00:00 (the first
+	// midnight of a month is kept): June, July and August are deleted.
+	aug := time.Date(2024, 9, 1, 0, 0, 0, 0, sh)
+	if rec.Purged != aug.UnixMilli() {
+		t.Fatalf("purge boundary %s, want %s", time.UnixMilli(rec.Purged).In(sh), aug)
+	}
+	if evs, err := e.store.ListEvents(ctx, "acct", 0, aug.UnixMilli()); err != nil || len(evs) != 0 {
+		t.Fatalf("events before the boundary: %d (%v)", len(evs), err)
+	}
+	if evs, err := e.store.ListEvents(ctx, "acct", aug.UnixMilli(), 0); err != nil || len(evs) != 2*30 {
+		t.Fatalf("events of September: %d (%v), want 60", len(evs), err)
+	}
+	var files []string
+	for _, m := range []string{"2024-06", "2024-07", "2024-08"} {
+		path := archive.Dir(dir).Path("acct", m)
+		n := 0
+		if err := archive.Read(path, func([]byte) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		days := map[string]int{"2024-06": 30, "2024-07": 31, "2024-08": 31}[m]
+		if n != 2*days {
+			t.Fatalf("%s: %d events archived, want %d", path, n, 2*days)
+		}
+		files = append(files, path)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "acct", "2024-09"+archive.Ext)); !os.IsNotExist(err) {
+		t.Fatalf("September archived: %v", err)
+	}
+	// settled months read from the rollups: June's quote as before
+	var q livebill.Quote
+	e.mustDo(t, "GET", "/v1/accounts/acct/quote?from=2024-06-01&to=2024-07-01", nil, &q)
+	if b, _ := json.Marshal(q); string(b) != june {
+		t.Fatalf("June's quote after the purge\n%s\nbefore\n%s", b, june)
+	}
+	var u struct {
+		Usage []livebill.UsagePoint `json:"usage"`
+	}
+	e.mustDo(t, "GET", "/v1/accounts/acct/usage?from=2024-07-01&to=2024-08-01&granularity=day", nil, &u)
+	if len(u.Usage) != 31 || u.Usage[0].Value != 30*60000 {
+		t.Fatalf("July's usage after the purge: %d days, %+v", len(u.Usage), u.Usage)
+	}
+	// a late event before the boundary is refused; one after it is billed
+	r := e.push(t, evt("lj", "2024-08-20T10:00:00+08:00", "room.join", `,"user":"B"`),
+		evt("sj", "2024-09-20T12:00:00+08:00", "room.join", `,"user":"B"`),
+		evt("sl", "2024-09-20T12:10:00+08:00", "room.leave", `,"user":"B"`))
+	if r.Accepted != 2 || r.Rejected != 1 || r.Errors[0].ID != "lj" || r.Errors[0].Code != livebill.EINVALID {
+		t.Fatalf("late events: %+v", r)
+	}
+	e.clock.Set(e.clock.Now().Add(time.Hour))
+	if _, err := e.svc.Settle(ctx, "acct"); err != nil {
+		t.Fatal(err)
+	}
+	bills, err := e.store.ListBills(ctx, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adj := 0
+	for _, b := range bills {
+		if b.Adjusts == "daily|2024-09-20" {
+			adj++
+			// 10 more audio minutes × 0.99/1000 = 0.0099; the day had
+			// 30 (0.0297 → 0.03), now 40 (0.0396 → 0.04): +0.01
+			if b.Total != "0.01" {
+				t.Fatalf("adjustment of 2024-09-20: %+v", b)
+			}
+		}
+	}
+	if adj != 1 {
+		t.Fatalf("%d adjustments of 2024-09-20, want 1", adj)
+	}
+	// restoring the archive makes the account whole again
+	n, err := e.svc.RestoreArchives(ctx, files)
+	if err != nil || n != 2*92 {
+		t.Fatalf("restored %d events (%v), want %d", n, err, 2*92)
+	}
+	if rec, _ := e.store.FindAccount(ctx, "acct"); rec.Purged != 0 {
+		t.Fatalf("purge boundary after the restore: %d", rec.Purged)
+	}
+	if n, err := e.svc.RestoreArchives(ctx, files); err != nil || n != 0 {
+		t.Fatalf("restoring again: %d events (%v), want none (duplicates)", n, err)
+	}
+}
