@@ -471,18 +471,25 @@ func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds 
 				err.(*livebill.EventError).Source = source
 			}
 		}
-		var ee *livebill.EventError
-		if errors.As(err, &ee) {
+		if err != nil {
+			if !isEventError(err) {
+				return err
+			}
 			res.Rejected = append(res.Rejected, err)
 			res.Events++
 			continue
 		}
-		if err != nil {
-			return err
-		}
 		res.Events++
 		m.Apply(&e)
 	}
+}
+
+// isEventError reports whether err is about one event (a bad line) rather
+// than the reading. Apart from feedNDJSON's loop so that its target does
+// not escape to the heap on every event.
+func isEventError(err error) bool {
+	var ee *livebill.EventError
+	return errors.As(err, &ee)
 }
 
 // JSONValue converts YAML-decoded values (time.Time for unquoted times,
