@@ -17,8 +17,10 @@
 package meter
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -303,12 +305,18 @@ type Record struct {
 // Records returns the metered usage sorted by app, item, window.
 func (m *Meter) Records() []Record { return m.records() }
 
-// Relays returns every relay interval.
+// Relays returns every relay interval, by start, app, room, task and end:
+// the order does not depend on when the meter applied held events, which
+// varies with how it was fed and advanced.
 func (m *Meter) Relays() []RelayInterval {
 	out := make([]RelayInterval, len(m.relays))
 	for i, r := range m.relays {
 		out[i] = *r
 	}
+	slices.SortStableFunc(out, func(a, b RelayInterval) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.App, b.App), strings.Compare(a.Room, b.Room),
+			strings.Compare(a.Task, b.Task), cmp.Compare(a.End, b.End))
+	})
 	return out
 }
 
