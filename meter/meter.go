@@ -476,14 +476,17 @@ func (m *Meter) Open() bool {
 }
 
 // Advance tells the meter that every event before instant t (Unix ms) has
-// been applied: the live meter's watermark. Rooms apply their held events
-// of instants before t, and everyone present is credited up to t, so
-// Records is complete for the windows before t. Unlike Close it ends
-// only the sessions that timed out before t: later events go on from
-// where the state is.
+// been applied, and that no event before t will come: the live meter's
+// watermark. Rooms apply their held events of instants before t, and
+// everyone present is credited up to t, so Records is complete for the
+// windows before t. Unlike Close it ends only the sessions that timed out
+// before t: later events go on from where the state is. A room nobody is
+// in any more is let go (see releasable), so the meter holds the open
+// sessions, not every room it has seen.
 func (m *Meter) Advance(t int64) {
 	m.advanced = max(m.advanced, t)
-	for _, r := range m.rooms {
+	let := false
+	for k, r := range m.rooms {
 		r.dissolveUpTo(t - 1)
 		if len(r.pending) > 0 && r.pendT < t {
 			r.flushPending()
@@ -495,6 +498,13 @@ func (m *Meter) Advance(t int64) {
 			}
 		}
 		r.trim()
+		if r.releasable(t) {
+			delete(m.rooms, k)
+			let = true
+		}
+	}
+	if let {
+		clear(m.roomC) // it may hold rooms let go
 	}
 	m.advanceSessions(t)
 }
