@@ -131,6 +131,18 @@ func New(cat *catalog.Catalog, opt Options) (*Meter, error) {
 	return m, nil
 }
 
+// Reset empties the meter: it is as New made it, for the same catalog,
+// zone and dissolutions, with no event applied (to meter a stream again
+// from its start).
+func (m *Meter) Reset() {
+	fresh, err := New(m.cat, Options{Location: m.zone.loc, MaxErrors: m.maxErrs, Dissolutions: m.diss})
+	if err != nil {
+		// m.diss passed the same checks when the meter took them
+		panic(fmt.Sprintf("meter: cannot reset: %v", err))
+	}
+	*m = *fresh // a new meter holds no pointer to itself
+}
+
 // modelKey is the key of a catalog's modelTemplate in catalog.Memo.
 type modelKey struct{}
 
