@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"time"
+	"unsafe"
 
 	"github.com/livebill/livebill"
 )
@@ -17,16 +18,29 @@ import (
 //
 // A Parser is not safe for concurrent use.
 type Parser struct {
-	strs *[internSlots]internEntry // interned ids: app, room, user, task…
-	date [10]byte                  // the date (YYYY-MM-DD) of the last time read
-	days int64                     // date's days since 1970-01-01, 0 before the first
+	strs  []internEntry // interned ids: app, room, user, task…; a power of two
+	shift uint8         // 64 - log2(len(strs)): a hash's top bits index strs
+	// lookups of the intern table, and misses that pushed an id out,
+	// since its size was last judged (see intern)
+	lookups, misses int
+	date            [10]byte // the date (YYYY-MM-DD) of the last time read
+	days            int64    // date's days since 1970-01-01, 0 before the first
 }
 
-// internSlots is the size of the intern cache, a 2-way set-associative
-// table: a lookup costs a multiply and two compares of words held in the
-// table, memory stays fixed (1 MiB), and an id pushed out is simply
-// allocated again when it comes back.
-const internSlots = 1 << 15
+// The intern table is a 2-way set-associative cache of ids: a lookup
+// costs a multiply and two compares of words held in the table, and an id
+// pushed out is simply allocated again when it comes back. It starts at
+// internMin entries (1 MiB) and doubles, up to internMax (8 MiB), while
+// more than one lookup in internGrowAt pushes an id out: a stream with
+// more ids in use than the table holds (many rooms open at once) would
+// otherwise allocate its ids again and again, and give the meter a new
+// string, so a new address, for an id it knows.
+const (
+	internMin    = 1 << 15
+	internMax    = 1 << 18
+	internWindow = 1 << 16 // lookups between two looks at the miss rate
+	internGrowAt = 16
+)
 
 // internEntry is an interned id with its first 16 bytes as words (zero
 // padded): a lookup compares the words without reading the string, which
@@ -37,7 +51,9 @@ type internEntry struct {
 }
 
 // NewParser returns a parser with an empty intern cache.
-func NewParser() *Parser { return &Parser{strs: new([internSlots]internEntry)} }
+func NewParser() *Parser {
+	return &Parser{strs: make([]internEntry, internMin), shift: uint8(64 - bits.TrailingZeros(internMin))}
+}
 
 // Parse decodes one JSON event object and validates it; the result and the
 // error are those of the package-level Parse.
@@ -53,13 +69,11 @@ func (p *Parser) Parse(b []byte, e *livebill.Event) error {
 // intern returns b as a string, allocating only when it is not cached;
 // w0 and w1 are its first 16 bytes (words).
 func (p *Parser) intern(b []byte, w0, w1 uint64) string {
-	n := len(b)
-	h := w0 ^ bits.RotateLeft64(w1, 29) ^ uint64(n)<<58
-	for i := 16; i < n; i += 8 { // long ids: the rest too
-		h = bits.RotateLeft64(h, 23) ^ le64(b[i:])
+	if p.lookups++; p.lookups == internWindow {
+		p.checkGrowth()
 	}
-	h *= 0x9E3779B97F4A7C15
-	set := p.strs[(h>>(64-bits.TrailingZeros(internSlots)))&^1:][:2]
+	n := len(b)
+	set := p.strs[(internHash(b, w0, w1)>>p.shift)&^1:][:2]
 	if len(set[0].s) == n && set[0].w0 == w0 && set[0].w1 == w1 && (n <= 16 || set[0].s == string(b)) {
 		return set[0].s
 	}
@@ -67,8 +81,41 @@ func (p *Parser) intern(b []byte, w0, w1 uint64) string {
 		set[0], set[1] = set[1], set[0] // most recent first
 		return set[0].s
 	}
+	if set[1].s != "" {
+		p.misses++ // a miss that pushes an id out: the table is too small
+	}
 	set[1], set[0] = set[0], internEntry{w0, w1, string(b)}
 	return set[0].s
+}
+
+// internHash hashes an id from its first 16 bytes as words (w0, w1) and,
+// past them, the rest of its bytes b.
+func internHash(b []byte, w0, w1 uint64) uint64 {
+	h := w0 ^ bits.RotateLeft64(w1, 29) ^ uint64(len(b))<<58
+	for i := 16; i < len(b); i += 8 { // long ids: the rest too
+		h = bits.RotateLeft64(h, 23) ^ le64(b[i:])
+	}
+	return h * 0x9E3779B97F4A7C15
+}
+
+// checkGrowth doubles the intern table, keeping its ids, if more than one
+// lookup in internGrowAt pushed an id out since the last check.
+func (p *Parser) checkGrowth() {
+	grow := p.misses > internWindow/internGrowAt && len(p.strs) < internMax
+	p.lookups, p.misses = 0, 0
+	if !grow {
+		return
+	}
+	old := p.strs
+	p.strs, p.shift = make([]internEntry, 2*len(old)), p.shift-1
+	for i := len(old) - 1; i >= 0; i-- { // the less recent of each set first
+		e := old[i]
+		if e.s == "" {
+			continue
+		}
+		set := p.strs[(internHash(unsafe.Slice(unsafe.StringData(e.s), len(e.s)), e.w0, e.w1)>>p.shift)&^1:][:2]
+		set[1], set[0] = set[0], e
+	}
 }
 
 // id reads a string and interns it.

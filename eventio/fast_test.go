@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/livebill/livebill"
 )
@@ -276,5 +277,84 @@ func TestEventType(t *testing.T) {
 	}
 	if n != 23 {
 		t.Errorf("%d event types; the switch has 23", n)
+	}
+}
+
+// The intern table grows while many of its lookups push an id out — more
+// ids in use than it holds, as with many rooms open at once — up to
+// internMax; it keeps its ids when it grows, and then gives the ids it
+// holds back as the same strings, without allocating. A stream of few ids
+// leaves it at internMin.
+func TestInternGrows(t *testing.T) {
+	ids := make([][]byte, 3*internMin) // more than the smallest table holds
+	for i := range ids {
+		ids[i] = []byte(fmt.Sprintf("user-%07d-with-a-long-suffix", i)) // past 16 bytes: the whole id is hashed
+	}
+	interner := func(p *Parser) func([]byte) string {
+		return func(b []byte) string { w0, w1 := words(b); return p.intern(b, w0, w1) }
+	}
+	p := NewParser()
+	intern := interner(p)
+	for round := 0; round < 8; round++ {
+		for _, b := range ids {
+			if s := intern(b); s != string(b) {
+				t.Fatalf("interned %q as %q", b, s)
+			}
+		}
+	}
+	if len(p.strs) <= internMin || len(p.strs) > internMax {
+		t.Fatalf("table of %d entries after %d lookups of %d ids, want grown past %d, at most %d", len(p.strs), 8*len(ids), len(ids), internMin, internMax)
+	}
+	last := map[int]string{}
+	for i, b := range ids {
+		if s := intern(b); i%100 == 0 {
+			last[i] = s
+		}
+	}
+	held := 0
+	for i, s := range last {
+		if unsafe.StringData(intern(ids[i])) == unsafe.StringData(s) {
+			held++
+		}
+	}
+	t.Logf("table of %d entries for %d ids: %d of %d held", len(p.strs), len(ids), held, len(last))
+	// most: walking the ids in a cycle is the worst case of a 2-way
+	// table (a set that three ids share misses each of them every round)
+	if held < len(last)*3/4 {
+		t.Errorf("of %d ids the grown table had, %d were held one round later", len(last), held)
+	}
+	if n := testing.AllocsPerRun(10, func() {
+		for _, b := range ids[:1000] {
+			intern(b)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations interning ids the table holds, want 0", n)
+	}
+
+	// growing keeps the ids
+	q := NewParser()
+	before := make([]string, 1000)
+	for i := range before {
+		before[i] = interner(q)(ids[i])
+	}
+	q.misses = internWindow
+	q.checkGrowth()
+	if len(q.strs) != 2*internMin {
+		t.Fatalf("table of %d entries after growing, want %d", len(q.strs), 2*internMin)
+	}
+	for i, s := range before {
+		if got := interner(q)(ids[i]); unsafe.StringData(got) != unsafe.StringData(s) {
+			t.Fatalf("%s was interned again after the table grew", s)
+		}
+	}
+
+	few := NewParser()
+	for round := 0; round < 50; round++ {
+		for _, b := range ids[:internMin/8] {
+			interner(few)(b)
+		}
+	}
+	if len(few.strs) != internMin {
+		t.Errorf("a stream of %d ids grew the table to %d entries", internMin/8, len(few.strs))
 	}
 }

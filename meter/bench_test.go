@@ -3,8 +3,12 @@ package meter_test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -143,4 +147,98 @@ func perDay(recs []meter.Record, loc *time.Location) map[dayKey]int64 {
 		out[dayKey{r.App, r.Item, day}] += r.Value
 	}
 	return out
+}
+
+// BenchmarkMeterRooms meters `livebill gen` workloads of one size (its
+// defaults: 10 apps, tasks in 30 % of the rooms) with 1,000 and with
+// 10,000 rooms open at once, read from a file and advanced as `livebill
+// quote` reads one: the cost per event as the meter's working set grows
+// tenfold. LIVEBILL_BENCH_EVENTS sets the size (default 2,000,000;
+// 10,000,000 is `livebill gen --events 10000000`, whose default is 10,000
+// rooms). The files are written once to the temporary directory and
+// reused. Run it on one core with
+//
+//	GOMAXPROCS=1 go test ./meter -run '^$' -bench MeterRooms -benchtime 1x
+func BenchmarkMeterRooms(b *testing.B) {
+	events := int64(2_000_000)
+	if v, err := strconv.ParseInt(os.Getenv("LIVEBILL_BENCH_EVENTS"), 10, 64); err == nil && v > 0 {
+		events = v
+	}
+	for _, rooms := range []int{1_000, 10_000} {
+		b.Run(fmt.Sprintf("rooms=%d", rooms), func(b *testing.B) {
+			path := roomsWorkload(b, events, rooms)
+			cat, err := catalog.Load("trtc")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				f, err := os.Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m, err := meter.New(cat, meter.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				d := eventio.NewDecoder(f, path)
+				var e livebill.Event
+				var n int64
+				for {
+					err := d.Next(&e)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if n++; n%(1<<18) == 0 {
+						m.Advance(e.Time) // gen writes events in time order
+					}
+					m.Apply(&e)
+				}
+				f.Close()
+				m.Close(gen.DefaultStart.Add(31 * time.Hour).UnixMilli())
+				if n != events || len(m.Errors()) > 0 || len(m.Records()) == 0 {
+					b.Fatalf("%d events, %d errors (first: %v)", n, len(m.Errors()), m.Errors())
+				}
+			}
+			b.StopTimer()
+			cpu := cpuTime() - cpu0
+			ev := float64(b.N) * float64(events)
+			b.ReportMetric(ev/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/ev, "ns/event")
+			b.ReportMetric(float64(cpu.Nanoseconds())/ev, "cpu-ns/event")
+		})
+	}
+}
+
+// roomsWorkload returns the path of a gen workload of the given size and
+// rooms (seed 1, gen's defaults otherwise), writing it if missing.
+func roomsWorkload(b *testing.B, events int64, rooms int) string {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("livebill-bench-%d-%d.ndjson", events, rooms))
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if _, err := gen.Write(w, gen.Config{Events: events, Rooms: rooms, Seed: 1, Tasks: 0.3}); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	return path
 }

@@ -17,8 +17,10 @@
 package meter
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -127,6 +129,18 @@ func New(cat *catalog.Catalog, opt Options) (*Meter, error) {
 	m.items = t.items[:len(t.items):len(t.items)] // an append copies
 	m.base, m.ids = t.idx, t.ids
 	return m, nil
+}
+
+// Reset empties the meter: it is as New made it, for the same catalog,
+// zone and dissolutions, with no event applied (to meter a stream again
+// from its start).
+func (m *Meter) Reset() {
+	fresh, err := New(m.cat, Options{Location: m.zone.loc, MaxErrors: m.maxErrs, Dissolutions: m.diss})
+	if err != nil {
+		// m.diss passed the same checks when the meter took them
+		panic(fmt.Sprintf("meter: cannot reset: %v", err))
+	}
+	*m = *fresh // a new meter holds no pointer to itself
 }
 
 // modelKey is the key of a catalog's modelTemplate in catalog.Memo.
@@ -303,12 +317,18 @@ type Record struct {
 // Records returns the metered usage sorted by app, item, window.
 func (m *Meter) Records() []Record { return m.records() }
 
-// Relays returns every relay interval.
+// Relays returns every relay interval, by start, app, room, task and end:
+// the order does not depend on when the meter applied held events, which
+// varies with how it was fed and advanced.
 func (m *Meter) Relays() []RelayInterval {
 	out := make([]RelayInterval, len(m.relays))
 	for i, r := range m.relays {
 		out[i] = *r
 	}
+	slices.SortStableFunc(out, func(a, b RelayInterval) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.App, b.App), strings.Compare(a.Room, b.Room),
+			strings.Compare(a.Task, b.Task), cmp.Compare(a.End, b.End))
+	})
 	return out
 }
 
@@ -468,14 +488,17 @@ func (m *Meter) Open() bool {
 }
 
 // Advance tells the meter that every event before instant t (Unix ms) has
-// been applied: the live meter's watermark. Rooms apply their held events
-// of instants before t, and everyone present is credited up to t, so
-// Records is complete for the windows before t. Unlike Close it ends
-// only the sessions that timed out before t: later events go on from
-// where the state is.
+// been applied, and that no event before t will come: the live meter's
+// watermark. Rooms apply their held events of instants before t, and
+// everyone present is credited up to t, so Records is complete for the
+// windows before t. Unlike Close it ends only the sessions that timed out
+// before t: later events go on from where the state is. A room nobody is
+// in any more is let go (see releasable), so the meter holds the open
+// sessions, not every room it has seen.
 func (m *Meter) Advance(t int64) {
 	m.advanced = max(m.advanced, t)
-	for _, r := range m.rooms {
+	let := false
+	for k, r := range m.rooms {
 		r.dissolveUpTo(t - 1)
 		if len(r.pending) > 0 && r.pendT < t {
 			r.flushPending()
@@ -487,6 +510,13 @@ func (m *Meter) Advance(t int64) {
 			}
 		}
 		r.trim()
+		if r.releasable(t) {
+			delete(m.rooms, k)
+			let = true
+		}
+	}
+	if let {
+		clear(m.roomC) // it may hold rooms let go
 	}
 	m.advanceSessions(t)
 }

@@ -15,6 +15,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/catalog"
+	"github.com/livebill/livebill/eventio"
 	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/scenario"
 	"pgregory.net/rapid"
@@ -58,12 +61,28 @@ var modelZones = []modelZone{
 }
 
 // modelRun is a generated stream: the events in the order they happened,
-// and how the meter is set up and closed.
+// and how the meter is set up, advanced and closed.
 type modelRun struct {
 	loc     *time.Location
 	timeout time.Duration // 0: the catalog's default
 	events  []livebill.Event
 	closeAt int64
+	advance uint64 // 0: not advanced; else the seed of advanceTo
+}
+
+// advanceTo is where a meter fed events in time order advances between an
+// event at prev and the next at next (prev < next), or 0 for nowhere: a
+// watermark in (prev, next], drawn from seed and the two instants alone so
+// that a reduced stream advances where the full one did.
+func advanceTo(seed uint64, prev, next int64) int64 {
+	g := rand.New(rand.NewPCG(seed, uint64(prev)^uint64(next)<<1))
+	if g.IntN(3) == 0 {
+		return 0
+	}
+	if g.IntN(2) == 0 {
+		return next
+	}
+	return prev + 1 + g.Int64N(next-prev)
 }
 
 func loadZone(t tb, name string) *time.Location {
@@ -327,15 +346,37 @@ func catalogFor(t tb, timeout time.Duration) *catalog.Catalog {
 }
 
 // meterResult feeds the meter the events as the NDJSON lines a failure
-// prints, so what fails is what is printed.
+// prints, so what fails is what is printed. With run.advance set the
+// meter is also advanced at watermarks (advanceTo), as a live meter or a
+// quote of a file in time order is.
 func meterResult(t tb, run modelRun, es []livebill.Event) (refResult, []error) {
 	m, err := meter.New(catalogFor(t, run.timeout), meter.Options{Location: run.loc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var res scenario.Result
-	if err := scenario.FeedNDJSON(m, strings.NewReader(eventLines(run.loc, es)), "model", &res); err != nil {
-		t.Fatal(err)
+	if run.advance == 0 {
+		if err := scenario.FeedNDJSON(m, strings.NewReader(eventLines(run.loc, es)), "model", &res); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		d := eventio.NewDecoder(strings.NewReader(eventLines(run.loc, es)), "model")
+		var e livebill.Event
+		last := int64(math.MinInt64)
+		for {
+			if err := d.Next(&e); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if e.Time > last && last != math.MinInt64 {
+				if w := advanceTo(run.advance, last, e.Time); w > 0 {
+					m.Advance(w)
+				}
+			}
+			last = e.Time
+			m.Apply(&e)
+		}
 	}
 	m.Close(run.closeAt)
 	out := refResult{usage: map[refKey]int64{}}
@@ -492,6 +533,47 @@ func TestPropMeterMatchesModel(t *testing.T) {
 			t.Fatalf("meter and model differ on these events (zone %s, session timeout %v, meter closed at %s; the order is the meter's input, the model took them as they happened: %s):\n%s\n%s",
 				run.loc, effectiveTimeout(run.timeout), time.UnixMilli(run.closeAt).In(run.loc).Format(time.RFC3339Nano),
 				causalOrder(order), scenarioYAML(run, pick(es, order)), strings.Join(problems, "\n"))
+		})
+	}
+}
+
+// TestPropAdvancedMeterMatchesModel is TestPropMeterMatchesModel with the
+// meter advanced at random watermarks between instants (a live meter's
+// settlement ticks, a quote reading a file in time order), rooms sweeping
+// their ids at every event group: letting go of empty rooms and of the
+// ids of who left changes nothing the model sees.
+func TestPropAdvancedMeterMatchesModel(t *testing.T) {
+	defer meter.SetMinSweep(1)()
+	rounds := modelChecks / 200
+	if testing.Short() {
+		rounds = 1
+	}
+	for i := 0; i < rounds; i++ {
+		rapid.Check(t, func(t *rapid.T) {
+			run := genModelRun(t)
+			run.advance = rapid.Uint64Min(1).Draw(t, "advance")
+			order := shuffleInstants(rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "order"), 1)), run.events)
+			problems, ok := mismatch(t, run, run.events, order)
+			if !ok {
+				t.Fatalf("the generator made a stream the model refuses")
+			}
+			if len(problems) == 0 {
+				return
+			}
+			es, order := reduce(t, run, run.events, order)
+			problems, _ = mismatch(t, run, es, order)
+			var marks []string
+			for i := 1; i < len(es); i++ {
+				a, b := es[order[i-1]].Time, es[order[i]].Time
+				if b > a {
+					if w := advanceTo(run.advance, a, b); w > 0 {
+						marks = append(marks, fmt.Sprintf("before event %d: %s", i+1, time.UnixMilli(w).In(run.loc).Format(time.RFC3339Nano)))
+					}
+				}
+			}
+			t.Fatalf("advanced meter and model differ on these events (zone %s, session timeout %v, meter closed at %s; the order is the meter's input, the model took them as they happened: %s; the meter advanced %s):\n%s\n%s",
+				run.loc, effectiveTimeout(run.timeout), time.UnixMilli(run.closeAt).In(run.loc).Format(time.RFC3339Nano),
+				causalOrder(order), strings.Join(marks, ", "), scenarioYAML(run, pick(es, order)), strings.Join(problems, "\n"))
 		})
 	}
 }

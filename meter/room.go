@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"unsafe"
 
 	"github.com/livebill/livebill"
@@ -62,6 +63,9 @@ type ident struct {
 	// timedOut: the session timeout closed it and it has not been back
 	// (rejoined, restarted) nor ended since: its late ends are accepted.
 	timedOut bool
+	// named is the room's last sweep that found a present participant
+	// naming one of its streams (see sweep).
+	named uint32
 }
 
 type uid = *ident
@@ -150,7 +154,9 @@ type room struct {
 	// what a receive-all participant gets, less its own.
 	allArea  int64
 	id       string
-	ids      map[string]uid // interned ids of everyone ever in the room
+	ids      map[string]uid // interned ids: who is in the room, and who was lately (sweep)
+	sweepAt  int            // sweep when ids has this many
+	sweeps   uint32         // sweeps done, to mark what the last one kept
 	streams  []streamKey    // every stream slot ever used, for iteration (HST)
 	relays   []*RelayInterval
 	newCharg []charge // scratch
@@ -164,15 +170,56 @@ type room struct {
 	// tasks: rooms churn, and allocating every participant anew costs.
 	free      []*participant
 	freeTasks []*task
-	uidCache  [32]struct {
-		s string
-		u uid
-	}
+	uidCache  [32]uidCacheEntry
+}
+
+// uidCacheEntry caches an id by its string's address (see uid).
+type uidCacheEntry struct {
+	s string
+	u uid
 }
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
 	return &room{m: m, app: app, id: id, t: t, pendT: t, nextTimeout: math.MaxInt64,
-		ids: map[string]uid{}}
+		ids: map[string]uid{}, sweepAt: minSweep}
+}
+
+// minSweep is the fewest ids a room sweeps: small rooms keep theirs.
+var minSweep = 8
+
+// sweep forgets the ids of participants that are gone and that nothing in
+// the room refers to, so that a room that lives long keeps the ids of who
+// is in it, not of everyone who ever was. An absent participant's id is
+// kept while a present participant's subscription or task names one of
+// its streams (which it receives again if the stream restarts:
+// docs/decisions.md, "Manual subscriptions"), while its session is timed
+// out (its late end is accepted), and at the instant it left (its other
+// events of that instant are read as before its leave). A forgotten id
+// that comes back is a new one, as it was before it first came. Called
+// between event groups; a room sweeps again when its ids have doubled, so
+// the cost per event stays constant.
+func (r *room) sweep() {
+	r.sweeps++
+	for _, p := range r.list {
+		for _, sb := range p.subs {
+			sb.key.user.named = r.sweeps
+		}
+		if p.task != nil {
+			for _, rf := range p.task.refs {
+				rf.key.user.named = r.sweeps
+			}
+		}
+	}
+	for id, u := range r.ids {
+		if u.p == nil && u.named != r.sweeps && !u.timedOut && u.leftAt < r.pendT {
+			delete(r.ids, id)
+		}
+	}
+	if len(r.streams) > 0 { // HST's list of slots: those of ids kept
+		r.streams = slices.DeleteFunc(r.streams, func(k streamKey) bool { return r.ids[k.user.id] != k.user })
+	}
+	r.uidCache = [len(r.uidCache)]uidCacheEntry{} // it may point at forgotten ids
+	r.sweepAt = max(minSweep, 2*len(r.ids))
 }
 
 // roomCacheEntry caches a room by the strings of its app and id.
@@ -324,6 +371,9 @@ func copyRoomFields(dst, src *livebill.Event) {
 // after closing the sessions that timed out before it.
 func (r *room) flushPending() {
 	r.expire(r.pendT)
+	if len(r.ids) >= r.sweepAt {
+		r.sweep()
+	}
 	p := r.pending
 	// Insertion sort: groups are small and the sort must be stable.
 	for i := 1; i < len(p); i++ {
@@ -371,6 +421,23 @@ func (r *room) trim() {
 	if len(r.list) == 0 {
 		r.free, r.freeTasks = nil, nil
 	}
+}
+
+// releasable reports whether the meter may let the room go once every
+// event before t is applied: nobody is in it, it holds no events, and
+// nothing its later events (all at t or after) depend on is left — no
+// session timed out without its end, no participant a dissolution
+// removed. Such a room meters on exactly as a new one would.
+func (r *room) releasable(t int64) bool {
+	if len(r.list) > 0 || len(r.pending) > 0 || r.pendT >= t || len(r.gone) > 0 {
+		return false
+	}
+	for _, u := range r.ids {
+		if u.timedOut {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *room) apply(e *livebill.Event) error {

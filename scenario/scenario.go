@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -300,7 +301,7 @@ func (f *File) Run() (*Result, error) {
 	res := &Result{}
 	feed := func(m *meter.Meter) error {
 		res.Events, res.Rejected = 0, nil // fed again when the lifecycle blocks usage
-		return f.feed(m, res)
+		return f.feed(m, res, to.UnixMilli())
 	}
 	q, rejected, err := ComputeLifecycle(in, feed, lc)
 	if err != nil {
@@ -407,8 +408,9 @@ func (f *File) wrap(err error) error {
 	return livebill.Errorf(livebill.EINVALID, "%s: %v", f.path, err)
 }
 
-// feed streams the scenario's events into the meter.
-func (f *File) feed(m *meter.Meter, res *Result) error {
+// feed streams the scenario's events into the meter, which the quote
+// closes at instant to (Unix ms).
+func (f *File) feed(m *meter.Meter, res *Result, to int64) error {
 	if f.EventsFile != "" {
 		p := f.EventsFile
 		if !filepath.IsAbs(p) {
@@ -419,7 +421,19 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 			return livebill.Errorf(livebill.EINVALID, "%s: events_file: %v", f.path, err)
 		}
 		defer fh.Close()
-		return feedNDJSON(m, fh, p, res, &f.bounds)
+		err = feedNDJSON(m, fh, p, res, &f.bounds, to)
+		if err == errUnordered {
+			// Rooms may interleave out of time order (docs/decisions.md,
+			// "Event order"): the file is metered again from its start, the
+			// meter holding every room it sees.
+			if _, err := fh.Seek(0, io.SeekStart); err != nil {
+				return livebill.Errorf(livebill.EINVALID, "%s: events_file: its events are out of time order across rooms, and it cannot be read again: %v", f.path, err)
+			}
+			m.Reset()
+			res.Events, res.Rejected = 0, nil
+			err = feedNDJSON(m, fh, p, res, &f.bounds, noAdvance)
+		}
+		return err
 	}
 	var e livebill.Event
 	for _, n := range f.Events.Content {
@@ -453,14 +467,33 @@ func (f *File) feed(m *meter.Meter, res *Result) error {
 // FeedNDJSON streams an NDJSON event file into the meter; bad lines are
 // rejected and reading goes on.
 func FeedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result) error {
-	return feedNDJSON(m, r, source, res, nil)
+	return feedNDJSON(m, r, source, res, nil, noAdvance)
 }
 
+// advanceEvery is how many events feedNDJSON applies between two advances
+// of the meter.
+var advanceEvery = 1 << 18
+
+// noAdvance is the until of a feedNDJSON that does not advance the meter.
+const noAdvance = math.MinInt64
+
+// errUnordered ends a feedNDJSON that advanced the meter past the time of
+// an event it then read.
+var errUnordered = errors.New("events out of time order after the meter advanced")
+
 // feedNDJSON is FeedNDJSON rejecting, when bounds is not nil, the events
-// outside them.
-func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds *livebill.TimeBounds) error {
+// outside them. Unless until is noAdvance, every advanceEvery events it
+// advances the meter to the time of the event read, up to instant until
+// (where the quote closes the meter, so that advancing changes nothing it
+// reports): while the file's events come in time order, every earlier
+// event has been applied, so the meter lets go of the rooms nobody is in
+// any more and holds the open sessions, not the file's history. An event
+// earlier than that instant ends the read with errUnordered, and the
+// file must be metered again from its start without advancing.
+func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds *livebill.TimeBounds, until int64) error {
 	d := eventio.NewDecoder(r, source)
 	var e livebill.Event
+	advanced, n := int64(math.MinInt64), 0
 	for {
 		err := d.Next(&e)
 		if err == io.EOF {
@@ -471,18 +504,34 @@ func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds 
 				err.(*livebill.EventError).Source = source
 			}
 		}
-		var ee *livebill.EventError
-		if errors.As(err, &ee) {
+		if err != nil {
+			if !isEventError(err) {
+				return err
+			}
 			res.Rejected = append(res.Rejected, err)
 			res.Events++
 			continue
 		}
-		if err != nil {
-			return err
-		}
 		res.Events++
+		if until != noAdvance {
+			if e.Time < advanced {
+				return errUnordered
+			}
+			if n++; n >= advanceEvery && advanced < e.Time && e.Time <= until {
+				m.Advance(e.Time)
+				advanced, n = e.Time, 0
+			}
+		}
 		m.Apply(&e)
 	}
+}
+
+// isEventError reports whether err is about one event (a bad line) rather
+// than the reading. Apart from feedNDJSON's loop so that its target does
+// not escape to the heap on every event.
+func isEventError(err error) bool {
+	var ee *livebill.EventError
+	return errors.As(err, &ee)
 }
 
 // JSONValue converts YAML-decoded values (time.Time for unquoted times,

@@ -9,13 +9,14 @@ import (
 	"github.com/livebill/livebill/gen"
 )
 
-const genSynopsis = `livebill gen [--events N] [--apps N] [--seed N] [--tasks F] [--leave-open] [--out FILE]
+const genSynopsis = `livebill gen [--events N] [--apps N] [--rooms N] [--seed N] [--tasks F] [--leave-open] [--out FILE]
 
 Writes a seeded, realistic TRTC event workload as NDJSON (SPEC §7.1): rooms
 with joins, leaves and rejoins, main/small/screen streams, manual, all and
 audio subscriptions, resolution changes, and, in a share of the rooms,
 recording, transcoding, relay and pull-stream tasks, over 30 hours that
-cross midnight in Asia/Shanghai. The same flags always give the same bytes,
+cross midnight in Asia/Shanghai. --rooms sets how many rooms are open at
+once (default: one per 1,000 events, at least 4, at most 100,000). The same flags always give the same bytes,
 and every event is valid for the meter. Sessions end: a user or task idle
 for 12 hours leaves or stops, and the last events close every session
 still open (--leave-open keeps them open, to try the session timeout).
@@ -30,6 +31,7 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", genSynopsis, stderr)
 	events := fs.Int64("events", 100_000, "number of events to write")
 	apps := fs.Int("apps", 10, "number of apps")
+	rooms := fs.Int("rooms", 0, "rooms open at once (default: events/1000, at least 4, at most 100,000)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	tasks := fs.Float64("tasks", 0.3, "share of rooms running recording/transcoding/relay/input tasks (0..1)")
 	leaveOpen := fs.Bool("leave-open", false, "leave the sessions still open at the end open (no final leaves and task stops)")
@@ -47,6 +49,8 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 2, err: fmt.Errorf("--events must be at least 2 to close the sessions (a join and a leave), or add --leave-open")}
 	case *apps <= 0:
 		return &exitError{code: 2, err: fmt.Errorf("--apps must be positive")}
+	case *rooms < 0 || *rooms > 100_000:
+		return &exitError{code: 2, err: fmt.Errorf("--rooms must be between 1 and 100,000 (0: the default)")}
 	case *tasks < 0 || *tasks > 1:
 		return &exitError{code: 2, err: fmt.Errorf("--tasks must be between 0 and 1")}
 	}
@@ -59,7 +63,7 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		w = f
 	}
-	cfg := gen.Config{Events: *events, Apps: *apps, Seed: *seed, Tasks: *tasks, LeaveOpen: *leaveOpen}
+	cfg := gen.Config{Events: *events, Apps: *apps, Rooms: *rooms, Seed: *seed, Tasks: *tasks, LeaveOpen: *leaveOpen}
 	if *events >= 10_000_000 {
 		cfg.Progress = func(n int64) {
 			fmt.Fprintf(stderr, "\rgen: %d/%d events (%d%%)", n, *events, n*100 / *events)
