@@ -95,6 +95,9 @@ func (s *Server) mux() (*http.ServeMux, map[string]Access) {
 		if rt.body == 0 {
 			rt.body = maxJSONBody
 		}
+		if s.parts()&partOf(rt) == 0 {
+			rt.handle = s.notServed(rt) // another process's (parts.go); still behind its guard
+		}
 		pattern := rt.method + " " + rt.path
 		mux.Handle(pattern, s.guard(rt))
 		access[pattern] = rt.access
