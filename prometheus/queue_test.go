@@ -19,7 +19,7 @@ type fakeQueue struct {
 }
 
 func (f *fakeQueue) Lag(context.Context) ([]livebill.PartitionLag, error) { return f.lags, f.err }
-func (f *fakeQueue) Fill(context.Context) (int64, int64, error)            { return 4096, 1 << 20, f.err }
+func (f *fakeQueue) Fill(context.Context) (int64, int64, error)           { return 4096, 1 << 20, f.err }
 
 // The queue's metrics: the lag of each partition and the stream's fill
 // read at the scrape, publish latency and failures, batches stored; they

@@ -164,10 +164,10 @@ func canonicalBody(t *testing.T, line string) string {
 // of an embedded server, and its workers.
 type queueEnv struct {
 	*env
-	url string
-	cfg lbnats.Config
-	q   *lbnats.Queue // ingestion's connection
-	url0 string       // the API's base URL
+	url  string
+	cfg  lbnats.Config
+	q    *lbnats.Queue // ingestion's connection
+	url0 string        // the API's base URL
 }
 
 func newQueueEnv(t *testing.T, open Opener, now time.Time, cfg lbnats.Config) *queueEnv {
