@@ -20,6 +20,20 @@ type EventSink interface {
 	StoreEvents(ctx context.Context, events []IncomingEvent) ([]IngestStatus, error)
 }
 
+// AccountIDs returns the accounts of a batch's events, each once, in
+// the order they first appear.
+func AccountIDs(events []IncomingEvent) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if !seen[e.AccountID] {
+			seen[e.AccountID] = true
+			ids = append(ids, e.AccountID)
+		}
+	}
+	return ids
+}
+
 // EventChecker tells which events of a batch are already stored, without
 // writing anything.
 type EventChecker interface {

@@ -267,15 +267,7 @@ func (s *Service) dropReclaimed(ctx context.Context, good []livebill.IncomingEve
 	if len(good) == 0 {
 		return good, goodIdx, nil
 	}
-	var ids []string
-	seen := map[string]bool{}
-	for _, e := range good {
-		if !seen[e.AccountID] {
-			seen[e.AccountID] = true
-			ids = append(ids, e.AccountID)
-		}
-	}
-	sts, err := s.Store.FindAccountStates(ctx, ids)
+	sts, err := s.Store.FindAccountStates(ctx, livebill.AccountIDs(good))
 	if err != nil {
 		return nil, nil, err
 	}

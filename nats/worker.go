@@ -461,15 +461,7 @@ func (w *Worker) store(ctx context.Context, events []livebill.IncomingEvent) err
 // dropReclaimed leaves out the events of accounts reclaimed (purged)
 // since they were queued.
 func (w *Worker) dropReclaimed(ctx context.Context, events []livebill.IncomingEvent) ([]livebill.IncomingEvent, error) {
-	var ids []string
-	seen := map[string]bool{}
-	for _, e := range events {
-		if !seen[e.AccountID] {
-			seen[e.AccountID] = true
-			ids = append(ids, e.AccountID)
-		}
-	}
-	sts, err := w.Store.FindAccountStates(ctx, ids)
+	sts, err := w.Store.FindAccountStates(ctx, livebill.AccountIDs(events))
 	if err != nil {
 		return nil, err
 	}

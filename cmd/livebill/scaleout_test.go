@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -193,7 +191,7 @@ func TestScaleOutPostgres(t *testing.T) {
 		return n == events
 	})
 	poll(t, 30*time.Second, "the ingest process's lag metrics at zero", func() bool {
-		metrics := scrapeMetrics(t, ingest.url+"/v1/metrics", key)
+		_, metrics := get(t, ingest.url+"/v1/metrics", key)
 		pending := regexp.MustCompile(`(?m)^livebill_queue_(pending|unacked)_messages\{partition="\d+"\} (\S+)$`).FindAllStringSubmatch(metrics, -1)
 		if len(pending) != 2*parts {
 			t.Fatalf("the ingest process exports %d lag series, want %d:\n%s", len(pending), 2*parts, metrics)
@@ -259,16 +257,4 @@ func poll(t *testing.T, d time.Duration, what string, cond func() bool, why ...f
 		time.Sleep(50 * time.Millisecond)
 	}
 	return time.Since(start)
-}
-
-func scrapeMetrics(t *testing.T, url, key string) string {
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
