@@ -83,6 +83,9 @@ func (qf *queueFlags) parse() (roleSet, error) {
 	if *qf.url == "" && r != (roleSet{true, true, true}) {
 		return r, errors.New("--roles needs --queue: without an event queue the server takes every role")
 	}
+	if *qf.leaseTTL < time.Second {
+		return r, fmt.Errorf("--worker-lease-ttl must be at least 1s, not %s", *qf.leaseTTL)
+	}
 	return r, nil
 }
 

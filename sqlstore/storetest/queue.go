@@ -164,7 +164,6 @@ func canonicalBody(t *testing.T, line string) string {
 // of an embedded server, and its workers.
 type queueEnv struct {
 	*env
-	url  string
 	cfg  lbnats.Config
 	q    *lbnats.Queue // ingestion's connection
 	url0 string        // the API's base URL
@@ -187,7 +186,7 @@ func newQueueEnv(t *testing.T, open Opener, now time.Time, cfg lbnats.Config) *q
 	checker, _ := store.(livebill.EventChecker)
 	svc.Events = &lbnats.Publisher{Queue: q, Checker: checker}
 	_, base, client := NewAPI(t, store, svc)
-	e := &queueEnv{env: &env{store: store, clock: clock, svc: svc, client: client}, url: cfg.URL, cfg: cfg, q: q, url0: base}
+	e := &queueEnv{env: &env{store: store, clock: clock, svc: svc, client: client}, cfg: cfg, q: q, url0: base}
 	e.anyTime()
 	return e
 }
