@@ -50,7 +50,8 @@ const DefaultLeaseTTL = 10 * time.Second
 // once (Worker.Batch's default): stored in one transaction.
 const DefaultBatch = 1000
 
-// fetchWait is how long a worker waits on an idle partition per fetch.
+// fetchWait is how long a worker waits on an idle partition for a
+// message before it looks again (and sees it was stopped).
 const fetchWait = time.Second
 
 // Worker consumes the partitions it owns: it stores their events and
@@ -339,10 +340,8 @@ func (w *Worker) consume(ctx, hard context.Context, p int) {
 		size = DefaultBatch
 	}
 	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, fetchWait)
-		batch, err := cons.Fetch(size, jetstream.FetchContext(fctx))
+		msgs, err := fetch(ctx, cons, size)
 		if err != nil {
-			cancel()
 			if ctx.Err() != nil {
 				break
 			}
@@ -350,17 +349,45 @@ func (w *Worker) consume(ctx, hard context.Context, p int) {
 			sleep(ctx, time.Second)
 			continue
 		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
-			msgs = append(msgs, m)
+		if len(msgs) > 0 {
+			w.handle(hard, p, msgs)
 		}
-		cancel()
-		if len(msgs) == 0 {
-			continue
-		}
-		w.handle(hard, p, msgs)
 	}
 	w.Queue.nc.Flush() // the last acknowledgements reach the server before the lease is released
+}
+
+// fetch takes up to size messages of a consumer: those waiting now, or,
+// on an idle partition, the first to arrive within fetchWait and those
+// waiting with it. (A fetch of size messages would wait for all of them,
+// or for its expiry.)
+func fetch(ctx context.Context, cons jetstream.Consumer, size int) ([]jetstream.Msg, error) {
+	b, err := cons.FetchNoWait(size)
+	if err != nil {
+		return nil, err
+	}
+	msgs := collect(b, nil)
+	if len(msgs) > 0 || ctx.Err() != nil {
+		return msgs, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, fetchWait)
+	defer cancel()
+	if b, err = cons.Fetch(1, jetstream.FetchContext(fctx)); err != nil {
+		return nil, err
+	}
+	if msgs = collect(b, nil); len(msgs) == 0 || size == 1 {
+		return msgs, nil
+	}
+	if b, err = cons.FetchNoWait(size - 1); err != nil {
+		return msgs, nil // the first is handled; the rest comes next time
+	}
+	return collect(b, msgs), nil
+}
+
+func collect(b jetstream.MessageBatch, msgs []jetstream.Msg) []jetstream.Msg {
+	for m := range b.Messages() {
+		msgs = append(msgs, m)
+	}
+	return msgs
 }
 
 // handle stores a batch of messages and acknowledges them: again and
