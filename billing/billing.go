@@ -79,6 +79,14 @@ type Service struct {
 	Retention time.Duration
 	// Archive, when set, keeps the events retention deletes.
 	Archive livebill.EventArchive
+	// Events, when set, takes the events ingestion validated instead of
+	// the store: an event queue (package nats) whose workers store them.
+	Events livebill.EventSink
+	// Owns, when set, restricts SettleAll (settlement and the lifecycle's
+	// transitions) to the accounts it reports true for: a queue worker's,
+	// those of the partitions it owns. Settle and quotes of one account
+	// are not restricted.
+	Owns func(accountID string) bool
 
 	mu       sync.Mutex           // guards lives (not the slots' meters)
 	lives    map[string]*liveSlot // by account: its live meter and settlement lock
@@ -270,7 +278,11 @@ func (s *Service) IngestFor(ctx context.Context, onlyAccount string, batch []liv
 	if err != nil {
 		return nil, err
 	}
-	stored, err := s.Store.StoreEvents(ctx, good)
+	var sink livebill.EventSink = s.Store
+	if s.Events != nil {
+		sink = s.Events
+	}
+	stored, err := sink.StoreEvents(ctx, good)
 	if err != nil {
 		return nil, err
 	}
@@ -293,15 +305,7 @@ func (s *Service) dropReclaimed(ctx context.Context, good []livebill.IncomingEve
 	if len(good) == 0 {
 		return good, goodIdx, nil
 	}
-	var ids []string
-	seen := map[string]bool{}
-	for _, e := range good {
-		if !seen[e.AccountID] {
-			seen[e.AccountID] = true
-			ids = append(ids, e.AccountID)
-		}
-	}
-	sts, err := s.Store.FindAccountStates(ctx, ids)
+	sts, err := s.Store.FindAccountStates(ctx, livebill.AccountIDs(good))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -728,8 +732,8 @@ func (s *Service) settledRecords(ctx context.Context, a *account, from, to time.
 
 // ---- settlement
 
-// SettleAll settles every account; it goes on past an account's error and
-// returns them joined. On a store that reads and writes in batches
+// SettleAll settles every account (with Owns set, every account it
+// owns); it goes on past an account's error and returns them joined. On a store that reads and writes in batches
 // (livebill.SettleStore) accounts are settled in groups (settleGroups);
 // otherwise one by one. The Monitor is told of the run.
 //
@@ -767,6 +771,15 @@ func (s *Service) settleAccounts(ctx context.Context, tally *runTally) error {
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
+	}
+	if s.Owns != nil {
+		mine := accts[:0:0]
+		for _, a := range accts {
+			if s.Owns(a.ID) {
+				mine = append(mine, a)
+			}
+		}
+		accts = mine
 	}
 	qs, err := s.Store.ListQuarantines(ctx)
 	if err != nil {

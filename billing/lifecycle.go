@@ -143,8 +143,9 @@ func (s *Service) settleLoop(ctx context.Context, sl *liveSlot, in *settleInput,
 
 // AdvanceLifecycles makes the transitions time brought by now: accounts in
 // arrears past their grace are suspended (at the grace's end), accounts
-// suspended past their reclaim date are reclaimed (purged). It goes on
-// past an account's error and returns them joined.
+// suspended past their reclaim date are reclaimed (purged); with Owns
+// set, only the accounts it owns. It goes on past an account's error and
+// returns them joined.
 func (s *Service) AdvanceLifecycles(ctx context.Context) error {
 	now := s.Clock.Now()
 	var errs []error
@@ -156,7 +157,7 @@ func (s *Service) AdvanceLifecycles(ctx context.Context) error {
 		}
 		progress := false
 		for _, st := range due {
-			if done[st.AccountID] > 2 { // failed before: once per tick is enough
+			if done[st.AccountID] > 2 || (s.Owns != nil && !s.Owns(st.AccountID)) { // failed before: once per tick is enough; another worker's
 				continue
 			}
 			done[st.AccountID]++

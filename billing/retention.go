@@ -53,6 +53,9 @@ func (s *Service) Retain(ctx context.Context) error {
 	}
 	var errs []error
 	for _, rec := range accts {
+		if s.Owns != nil && !s.Owns(rec.ID) {
+			continue // another worker's: it holds the account's slot, not this one
+		}
 		if err := s.retainAccount(ctx, rec); err != nil {
 			errs = append(errs, fmt.Errorf("account %s: %w", rec.ID, err))
 		}

@@ -22,7 +22,7 @@ func health(w http.ResponseWriter, r *http.Request) {
 }
 
 // ready answers whether the server can serve requests now (readiness): its
-// database answers a ping within ReadyTimeout. The answer names what
+// database (and event queue, if any) answers a ping within ReadyTimeout. The answer names what
 // failed but not the database's own message (the route is public: it
 // names hosts and users); that goes to the log.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +45,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, livebill.Errorf(livebill.EUNAVAILABLE, "not ready: %s", why))
 		return
+	}
+	if s.Queue != nil {
+		if err := s.Queue.Ping(ctx); err != nil {
+			s.logger().WarnContext(r.Context(), "not ready: the event queue does not answer", "error", err.Error())
+			writeError(w, livebill.Errorf(livebill.EUNAVAILABLE, "not ready: the event queue cannot be reached (the server log has its error)"))
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/livebill/livebill"
 )
@@ -76,6 +78,12 @@ func StatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// retryAfter is an error that says when to try again (an event queue
+// that is full): its answer carries Retry-After, in whole seconds.
+type retryAfter interface {
+	RetryAfter() time.Duration
+}
+
 // problemOf makes the problem document of err. A joined error (every
 // problem of a validation) is listed one by one in errors, as are the
 // details given.
@@ -113,6 +121,10 @@ func problemOf(status int, code string, err error, details ...error) Problem {
 func writeError(w http.ResponseWriter, err error, details ...error) {
 	if livebill.ErrorCode(err) == livebill.EINTERNAL {
 		noteError(w, err)
+	}
+	var ra retryAfter
+	if errors.As(err, &ra) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(ra.RetryAfter().Round(time.Second)/time.Second))))
 	}
 	writeProblem(w, problemOf(StatusOf(err), livebill.ErrorCode(err), err, details...))
 }

@@ -99,6 +99,9 @@ func (s *Server) mux() (*http.ServeMux, map[string]route) {
 		if rt.body == 0 {
 			rt.body = maxJSONBody
 		}
+		if s.parts()&partOf(rt) == 0 {
+			rt.handle = s.notServed(rt) // another process's (parts.go); still behind its guard
+		}
 		pattern := rt.method + " " + rt.path
 		mux.Handle(pattern, s.guard(rt))
 		routes[pattern] = rt

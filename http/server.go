@@ -64,6 +64,12 @@ type Server struct {
 	// Console, when set, serves every path outside /v1: the web console
 	// (package console), whose pages authorize themselves by its session.
 	Console http.Handler
+	// Serves is the part of the route table the server serves (parts.go;
+	// 0: all of it); the routes of the other parts answer 404.
+	Serves Parts
+	// Queue, when set, is the event queue /v1/ready checks besides the
+	// database.
+	Queue livebill.Pinger
 	// Timeouts of a connection (0: the defaults below). Handlers that
 	// may answer slowly (usage) extend their own write deadline.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration

@@ -46,6 +46,7 @@ type Metrics struct {
 
 	mu      sync.Mutex
 	lastRun livebill.SettleRun // for the lag, computed at each scrape
+	queue   *queueMetrics      // the event queue's, once watched (queue.go)
 }
 
 var (

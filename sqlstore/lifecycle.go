@@ -477,6 +477,7 @@ func (s *DB) ReclaimAccount(ctx context.Context, accountID string, at time.Time)
 			`DELETE FROM relay_rollups WHERE account_id = ?`,
 			`DELETE FROM lease_slots WHERE account_id = ?`,
 			`DELETE FROM leases WHERE account_id = ?`,
+			`DELETE FROM event_conflicts WHERE account_id = ?`,
 			// the settlement and the revision stay: the account is not due
 			// again but once a day (and then found reclaimed)
 			`UPDATE accounts SET catalog_yaml = '', event_count = 0, first_ms = 0, last_ms = 0 WHERE id = ?`,

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
 	lbhttp "github.com/livebill/livebill/http"
 	"github.com/livebill/livebill/prometheus"
@@ -119,6 +120,7 @@ func readDocTable(t *testing.T, path, label string) docBlock {
 func checkMetricsTable(t *testing.T, table docBlock) {
 	m := prometheus.New(nil, prometheus.Build{})
 	m.Served(&lbhttp.Served{Route: "/v1/events", Method: "POST", Status: 200}) // makes the request series
+	m.WatchQueue(oneQueue{})                                                   // serve --queue's
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -163,3 +165,11 @@ func checkMetricsTable(t *testing.T, table docBlock) {
 		}
 	}
 }
+
+// oneQueue is an event queue of one partition, for the metrics table.
+type oneQueue struct{}
+
+func (oneQueue) Lag(context.Context) ([]livebill.PartitionLag, error) {
+	return []livebill.PartitionLag{{Partition: 0}}, nil
+}
+func (oneQueue) Fill(context.Context) (int64, int64, error) { return 0, 1 << 30, nil }

@@ -17,6 +17,7 @@ import (
 	"github.com/livebill/livebill/billing"
 	"github.com/livebill/livebill/console"
 	lbhttp "github.com/livebill/livebill/http"
+	lbnats "github.com/livebill/livebill/nats"
 	"github.com/livebill/livebill/notify"
 	"github.com/livebill/livebill/postgres"
 	"github.com/livebill/livebill/prometheus"
@@ -25,7 +26,7 @@ import (
 	"github.com/livebill/livebill/webhook"
 )
 
-const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT] [--notify-every D] [--lease-ttl D] [--events-retention D|off] [--events-archive DIR]
+const serveSynopsis = `livebill serve [--db DIR|postgres://…|--db-file FILE] [--addr HOST:PORT] [--admin-key-file F] [--settle-every D] [--settle-delay D] [--settle-quiet D] [--import-timeout D] [--webhook-lateness D] [--webhook-window D] [--event-max-age D] [--event-max-future D] [--shutdown-timeout D] [--log-format text|json] [--log-level L] [--metrics-addr HOST:PORT] [--notify-every D] [--lease-ttl D] [--events-retention D|off] [--events-archive DIR] [--queue nats://… [--roles ingest,worker,api] [--queue-stream S] [--queue-partitions N] [--queue-max-bytes B] [--queue-max-age D] [--queue-dedup-window D] [--queue-replicas N] [--worker-id ID] [--worker-lease-ttl D]]
 
 Runs the livebill service: the JSON API under /v1 (OpenAPI document at
 /v1/openapi.json) for accounts, apps, purchases, usage events, usage, bills
@@ -94,7 +95,7 @@ while its database answers too. Prometheus metrics are at /v1/metrics
 (operator key), and at /metrics without a key on --metrics-addr, a
 separate listener to keep on a private address.
 
-` + dbHelp
+` + queueHelp + "\n\n" + dbHelp
 
 func init() {
 	register("serve", command{synopsis: "[--db DIR|URL] [--addr A]  run the API server (SQLite in ./data by default)", order: 10, run: cmdServe})
@@ -142,6 +143,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
 	metricsAddr := fs.String("metrics-addr", "", "also serve the Prometheus metrics at /metrics, without a key, on this address (keep it private; default: off, /v1/metrics with an operator key only)")
 	leaseTTL := fs.Duration("lease-ttl", admission.DefaultLeaseTTL, "a lease's time to live without renewal when the request names none")
+	qf := addQueueFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -161,6 +163,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		if f.d <= 0 {
 			return &exitError{code: 2, err: fmt.Errorf("--%s must be positive, not %s", f.name, f.d)}
 		}
+	}
+	roles, err := qf.parse()
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	adminKey, err := adminKeyFrom(os.Getenv("LIVEBILL_ADMIN_KEY"), *adminKeyFile)
 	if err != nil {
@@ -194,34 +200,64 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv.WebhookWindow = *window
 	srv.AdminKey = adminKey
 	srv.Logger, srv.Monitor, srv.Metrics = logger, metrics, metrics.Handler(logger)
-	con, err := console.New(store, svc, adminKey)
+	srv.Serves = roles.parts()
+	// the event queue (--queue): ingestion publishes to it, a worker
+	// consumes its partitions and settles only their accounts
+	queue, err := qf.open(ctx, "livebill "+roles.String())
 	if err != nil {
 		store.Close()
 		return &exitError{code: 1, err: err}
 	}
-	con.Logger, con.Status = logger, svc
-	srv.Console = con.Handler()
+	closeAll := func() { // before the loops start
+		if queue != nil {
+			queue.Close()
+		}
+		store.Close()
+	}
+	var worker *lbnats.Worker
+	if queue != nil {
+		metrics.WatchQueue(queue)
+		checker, _ := store.(livebill.EventChecker)
+		svc.Events = &lbnats.Publisher{Queue: queue, Checker: checker, Clock: clock, Monitor: metrics}
+		srv.Queue = queue
+		if roles.worker {
+			if worker, err = qf.worker(queue, store, clock, func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }, metrics); err != nil {
+				closeAll()
+				return &exitError{code: 1, err: err}
+			}
+			svc.Owns = worker.Owns
+		}
+	}
+	if roles.api {
+		con, err := console.New(store, svc, adminKey)
+		if err != nil {
+			closeAll()
+			return &exitError{code: 1, err: err}
+		}
+		con.Logger, con.Status = logger, svc
+		srv.Console = con.Handler()
+	}
 	bound, err := srv.Listen(*addr)
 	if err != nil {
-		store.Close()
+		closeAll()
 		return &exitError{code: 1, err: err}
 	}
 	var msrv *metricsServer
 	if *metricsAddr != "" {
 		if msrv, err = listenMetrics(*metricsAddr, metrics.Handler(logger), logger); err != nil {
-			store.Close()
+			closeAll()
 			return &exitError{code: 1, err: err}
 		}
 		defer msrv.server.Close() // after the shutdown: its metrics stay readable until then
 	}
 	if adminKey == "" {
 		if err := ensureAdminKey(ctx, store, clock, bound.String(), stderr); err != nil {
-			store.Close()
+			closeAll()
 			return &exitError{code: 1, err: err}
 		}
 	}
 	admDone := make(chan struct{})
-	if leases, ok := store.(livebill.LeaseStore); ok {
+	if leases, ok := store.(livebill.LeaseStore); ok && roles.api {
 		logf := func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
 		adm := &admission.Service{Store: store, Leases: leases, Accounts: svc, Status: svc, Clock: clock, Logf: logf, LeaseTTL: *leaseTTL,
 			Meter: &admission.LeaseMeter{Ingest: svc, Leases: leases, Logf: logf}}
@@ -231,18 +267,48 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		close(admDone)
 	}
 	logger.Info(fmt.Sprintf("storage: %s, schema version %d", describeDB(db), schemaOf(db)))
+	if queue != nil {
+		c := queue.Config()
+		logger.Info(fmt.Sprintf("event queue: stream %q on %s, %d partitions; roles %s", c.Stream, *qf.url, c.Partitions, roles))
+	}
 	logger.Info(fmt.Sprintf("listening on http://%s (console /, API /v1, OpenAPI /v1/openapi.json)", bound))
 	if msrv != nil {
 		logger.Info(fmt.Sprintf("metrics on http://%s/metrics", msrv.addr))
 		go msrv.serve()
 	}
-	if *notifyEvery > 0 {
+	if *notifyEvery > 0 && roles.api {
 		w := &notify.Worker{Store: store, Clock: clock, Logf: func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }}
 		go w.Run(ctx, *notifyEvery)
 	}
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
 	defer cancelSettle()
-	loop := startSettleLoop(ctx.Done(), settleCtx, *every, svc.SettleAll, logger)
+	settle, workerDone := svc.SettleAll, make(chan struct{})
+	switch {
+	case worker != nil:
+		// each tick settles the worker's accounts once the events its
+		// partitions held are stored (waiting up to the tick)
+		settle = func(c context.Context) error { return worker.Settle(c, min(*every, time.Minute), svc.SettleAll) }
+		go func() {
+			defer close(workerDone)
+			if err := worker.Run(ctx.Done(), settleCtx); err != nil {
+				logger.Error(err.Error())
+			}
+		}()
+	case queue != nil: // no worker: nothing settles here
+		settle = nil
+		close(workerDone)
+	default:
+		close(workerDone)
+	}
+	closer := &closeAfter{done: workerDone, closers: []io.Closer{store}}
+	if queue != nil {
+		closer.closers = []io.Closer{queue, store}
+	}
+	tick := *every
+	if settle == nil {
+		tick = 0
+	}
+	loop := startSettleLoop(ctx.Done(), settleCtx, tick, settle, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
@@ -250,13 +316,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		cancelSettle()
 		stop()
 		<-admDone
-		store.Close()
+		closer.Close()
 		return &exitError{code: 1, err: err}
 	case <-ctx.Done():
 	}
 	stop()    // a second signal stops at once
 	<-admDone // admission's refresh stops with the signal, before the store closes
-	return shutdown(context.Cause(ctx).Error(), srv, loop, cancelSettle, store, *grace, logger)
+	return shutdown(context.Cause(ctx).Error(), srv, loop, cancelSettle, closer, *grace, logger)
 }
 
 // days is a positive duration flag that also takes whole days ("730d").

@@ -130,6 +130,13 @@ func Run(t *testing.T, open Opener) {
 	t.Run("AdmissionIndustrial", func(t *testing.T) { testAdmissionIndustrial(t, open) })
 	t.Run("AdmissionTrialStop", func(t *testing.T) { testAdmissionTrialStop(t, open) })
 	t.Run("LeaseMetering", func(t *testing.T) { testLeaseMetering(t, open) })
+	t.Run("QueueLeases", func(t *testing.T) { testQueueLeases(t, open) })
+	t.Run("CheckEvents", func(t *testing.T) { testCheckEvents(t, open) })
+	t.Run("QueueStatuses", func(t *testing.T) { testQueueStatuses(t, open) })
+	t.Run("QueueBackPressure", func(t *testing.T) { testQueueBackPressure(t, open) })
+	t.Run("QueueRedelivery", func(t *testing.T) { testQueueRedelivery(t, open) })
+	t.Run("QueueRebalance", func(t *testing.T) { testQueueRebalance(t, open) })
+	t.Run("QueueOwns", func(t *testing.T) { testQueueOwns(t, open) })
 }
 
 type env struct {
