@@ -221,7 +221,7 @@ func (d *docRun) matches(label, output string) {
 	d.t.Helper()
 	b := d.block(label, "text")
 	want := strings.Split(strings.TrimSuffix(strings.ReplaceAll(b.body, "127.0.0.1:8080", d.addr), "\n"), "\n")
-	got := strings.Split(output, "\n")
+	got := strings.Split(strings.ReplaceAll(output, "\r\n", "\n"), "\n") // HTTP headers end in CR LF
 	k := 0
 	for _, w := range want {
 		re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(w), "…", ".*") + "$")
