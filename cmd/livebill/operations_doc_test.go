@@ -173,6 +173,16 @@ func TestOperationsDoc(t *testing.T) {
 		monitoringDoc(t, d)
 	})
 
+	t.Run("Deploy", func(t *testing.T) {
+		d.t = t
+		deployDoc(t, d)
+	})
+
+	t.Run("ServeFlags", func(t *testing.T) {
+		d.t = t
+		serveFlagsDoc(t)
+	})
+
 	d.t = t
 	d.allUsed()
 }
