@@ -15,8 +15,8 @@ const apiDoc = "../../docs/api.md"
 // next), and checks the outputs shown: the 401 problem document, a page
 // with its cursor, an Idempotency-Key replay, a batch with a rejected
 // event, the vendor webhook configurations, a TRTC callback signed as
-// Tencent signs (stored) and one that is not (401), and a notification
-// endpoint with its secret. Then it checks what the commands did: one
+// Tencent signs (stored) and one that is not (401), a notification
+// endpoint with its secret, and two admission decisions. Then it checks what the commands did: one
 // top-up for the two POSTs of one key, and the three vendor
 // configurations stored.
 func TestAPIDoc(t *testing.T) {
@@ -37,7 +37,7 @@ func TestAPIDoc(t *testing.T) {
 	}
 
 	d.rewrite = []string{"lbk_…", key}
-	steps := []string{"env", "unauthorized", "page", "idempotency", "events", "webhooks", "trtc-callback", "endpoint"}
+	steps := []string{"env", "unauthorized", "page", "idempotency", "events", "webhooks", "trtc-callback", "endpoint", "authorize"}
 	outs := d.session(steps, nil)
 	for _, l := range steps[1:] {
 		d.matches(l+"-output", outs[l])
