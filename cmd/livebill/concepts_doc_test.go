@@ -28,7 +28,18 @@ func TestConceptsDoc(t *testing.T) {
 		types = append(types, livebill.EventType(i).String())
 	}
 	checkDocColumn(t, conceptsDoc, readDocTable(t, conceptsDoc, "event-types"), types, "event type")
-	checkDocColumn(t, conceptsDoc, readDocTable(t, conceptsDoc, "notices"), noticeCodes(t), "notice")
+	notices := codesInSource(t, regexp.MustCompile(`\bNotice[A-Za-z]* += "([a-z_]+)"`), regexp.MustCompile(`Notice\{Code: "([a-z_]+)"`))
+	checkDocColumn(t, conceptsDoc, readDocTable(t, conceptsDoc, "notices"), notices, "notice")
+
+	doc, err := os.ReadFile(conceptsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range codesInSource(t, regexp.MustCompile(`\bDeny[A-Za-z]* += "([a-z_]+)"`)) {
+		if !strings.Contains(string(doc), "`"+r+"`") {
+			t.Errorf("%s does not give the admission denial %s", conceptsDoc, r)
+		}
+	}
 	d.allUsed()
 }
 
@@ -68,12 +79,11 @@ func checkDocColumn(t *testing.T, path string, table docBlock, want []string, wh
 	}
 }
 
-// noticeCodes returns every notice code the program's source gives: the
-// constants named Notice… and the codes of notices made in place.
-func noticeCodes(t *testing.T) []string {
+// codesInSource returns the codes the program's source gives (outside its
+// tests) as the first group of any of the patterns: the constants named
+// Notice… and the codes of notices made in place, say.
+func codesInSource(t *testing.T, patterns ...*regexp.Regexp) []string {
 	t.Helper()
-	constant := regexp.MustCompile(`\bNotice[A-Za-z]* += "([a-z_]+)"`)
-	literal := regexp.MustCompile(`Notice\{Code: "([a-z_]+)"`)
 	set := map[string]bool{}
 	err := filepath.WalkDir("../..", func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -89,7 +99,7 @@ func noticeCodes(t *testing.T) []string {
 		if err != nil {
 			return err
 		}
-		for _, re := range []*regexp.Regexp{constant, literal} {
+		for _, re := range patterns {
 			for _, m := range re.FindAllSubmatch(b, -1) {
 				set[string(m[1])] = true
 			}
@@ -105,7 +115,7 @@ func noticeCodes(t *testing.T) []string {
 	}
 	sort.Strings(codes)
 	if len(codes) < 5 {
-		t.Fatalf("found only the notice codes %v in the source", codes)
+		t.Fatalf("found only the codes %v in the source", codes)
 	}
 	return codes
 }
