@@ -21,6 +21,7 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/catalog"
 	"github.com/livebill/livebill/eventio"
+	"github.com/livebill/livebill/internal/yamlerr"
 	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/money"
 	"github.com/livebill/livebill/rating"
@@ -143,7 +144,7 @@ func CheckAccountCatalog(in *livebill.CreateAccountInput) error {
 		Extends string `yaml:"extends"`
 	}
 	if err := yaml.Unmarshal([]byte(in.CatalogYAML), &head); err != nil {
-		return livebill.Errorf(livebill.EINVALID, "catalog_yaml: %v", err)
+		return livebill.Errorf(livebill.EINVALID, "catalog_yaml: %s", yamlerr.Message(err))
 	}
 	if head.Extends != "" {
 		if err := CheckCatalog(head.Extends); err != nil {

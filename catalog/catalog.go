@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/internal/yamlerr"
 	"github.com/livebill/livebill/money"
 	"go.yaml.in/yaml/v3"
 )
@@ -278,7 +279,7 @@ func Parse(b []byte, source string) (*Catalog, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
+		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %s", source, yamlerr.Message(err))
 	}
 	if err := c.checkEntries(); err != nil {
 		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)

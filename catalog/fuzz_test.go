@@ -18,7 +18,7 @@ import (
 // a purchase of each of its plans without panicking (an error is fine:
 // an unpublished price, a rule of the plans). Errors are coded invalid or
 // not found. Seeds: the built-in catalogs, the library's catalog files
-// and the override examples of the README.
+// and the override examples of docs/catalogs.md.
 func FuzzParse(f *testing.F) {
 	for _, name := range catalog.Builtin() {
 		b, err := catalog.BuiltinYAML(name)

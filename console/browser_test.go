@@ -19,8 +19,9 @@ import (
 	"github.com/livebill/livebill/sqlstore/storetest"
 )
 
-// update rewrites the README's screenshot of the account page
-// (docs/console-account.png): go test ./console -run TestBrowser -update
+// update rewrites the screenshot of the account page the README and
+// docs/console.md show (docs/console-account.png):
+// go test ./console -run TestBrowser -update
 var update = flag.Bool("update", false, "rewrite docs/console-account.png from the browser test")
 
 func openSQLite(t *testing.T, clock livebill.Clock) livebill.Store {

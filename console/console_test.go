@@ -126,7 +126,7 @@ func TestPreferredLanguage(t *testing.T) {
 	}
 }
 
-// The forecast rule (README, console section): month to date + daily
+// The forecast rule (docs/console.md): month to date + daily
 // bills ÷ closed days × days left, rounded half away from zero to the
 // minor unit. By hand: 108.52 so far of which 9.52 daily over 19 of 31
 // days: 9.52 ÷ 19 × 12 = 6.01263… → 114.53.

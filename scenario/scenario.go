@@ -18,6 +18,7 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/catalog"
 	"github.com/livebill/livebill/eventio"
+	"github.com/livebill/livebill/internal/yamlerr"
 	"github.com/livebill/livebill/lifecycle"
 	"github.com/livebill/livebill/meter"
 	"github.com/livebill/livebill/money"
@@ -156,7 +157,7 @@ func Parse(b []byte, path string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, livebill.Errorf(livebill.EINVALID, "%s: %v", path, err)
+		return nil, livebill.Errorf(livebill.EINVALID, "%s: %s", path, yamlerr.Message(err))
 	}
 	f.path = path
 	return &f, f.validate()

@@ -11,7 +11,7 @@ import (
 	lbhttp "github.com/livebill/livebill/http"
 )
 
-const keysSynopsis = `livebill keys create [--account ID] [--name N] | list | revoke ID  [--server URL] [--key-file F]
+const keysSynopsis = `livebill keys create [--account ID] [--name N] | list | revoke ID [--server URL] [--key-file F]
 
 Manages the API keys of a livebill server, with an operator key (from
 --key, --key-file or $LIVEBILL_KEY).

@@ -1,12 +1,8 @@
-// Command livebill meters, rates and bills real-time interactive services.
-//
-//	livebill quote FILE [--format table|json]   price a scenario
-//	livebill test FILE|DIR...                  check scenarios' expectations
-//	livebill catalog [NAME]                    list or print built-in catalogs
-//	livebill serve [--db DIR|URL]              run the API server
-//	livebill backup --db DIR OUT               copy a running server's SQLite database
-//	livebill restore BACKUP --db DIR           make a data directory from a backup
-//	livebill version                           print the build's version
+// Command livebill meters, rates and bills real-time interactive services:
+// it quotes scenario files, tests catalogs, runs the service (livebill
+// serve) and talks to it. 'livebill help' lists the commands and
+// 'livebill COMMAND --help' gives a command's options; docs/cli.md has
+// them all.
 //
 // Exit status: 0 success, 1 expectations not met, 2 invalid input.
 package main

@@ -28,7 +28,7 @@ import (
 // line shown against the server's, the not-ready answer against a server
 // whose database is closed, the Prometheus configuration against the
 // serve command, and the metrics table against what the server exports.
-func monitoringDoc(t *testing.T, d *opsDoc) {
+func monitoringDoc(t *testing.T, d *docRun) {
 	const key = "monitoring-doc-operator-key-0123456789abcdef"
 	metricsAddr := freeAddr(t)
 	env := []string{"LIVEBILL_ADMIN_KEY=" + key, "LIVEBILL_KEY=" + key}
@@ -88,31 +88,6 @@ func monitoringDoc(t *testing.T, d *opsDoc) {
 		t.Errorf("the Prometheus configuration does not scrape serve's --metrics-addr: %+v", cfg)
 	}
 	checkMetricsTable(t, readDocTable(t, operationsDoc, "monitor-metrics-table"))
-}
-
-// readDocTable returns the rows of the table after the line
-// "<!-- test: LABEL -->" of a Markdown file, and the table's line.
-func readDocTable(t *testing.T, path, label string) docBlock {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
-	for i, l := range lines {
-		if l != "<!-- test: "+label+" -->" {
-			continue
-		}
-		var rows []string
-		for _, r := range lines[i+1:] {
-			if !strings.HasPrefix(r, "|") {
-				break
-			}
-			rows = append(rows, r)
-		}
-		return docBlock{lang: "table", body: strings.Join(rows, "\n"), line: i + 2}
-	}
-	t.Fatalf("%s has no table labelled %s", path, label)
-	return docBlock{}
 }
 
 // checkMetricsTable checks the table lists every livebill_ metric the

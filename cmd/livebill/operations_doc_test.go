@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,152 +19,6 @@ import (
 )
 
 const operationsDoc = "../../docs/operations.md"
-
-// docBlock is a fenced block of docs/operations.md labelled for this test
-// by an HTML comment "<!-- test: LABEL -->" on the line before it.
-type docBlock struct {
-	lang string // sh: commands; text: output (… matches anything) or a file
-	body string
-	line int
-}
-
-// readDocBlocks returns the labelled blocks of a Markdown file; a fenced
-// block without a label is an error, so every command in the file is
-// given to a test.
-func readDocBlocks(t *testing.T, path string) map[string]docBlock {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
-	label := regexp.MustCompile(`^<!-- test: ([a-z0-9-]+) -->$`)
-	blocks := map[string]docBlock{}
-	for i := 0; i < len(lines); i++ {
-		lang, ok := strings.CutPrefix(lines[i], "```")
-		if !ok {
-			continue
-		}
-		start := i
-		var body []string
-		for i++; i < len(lines) && lines[i] != "```"; i++ {
-			body = append(body, lines[i])
-		}
-		m := []string(nil)
-		if start > 0 {
-			m = label.FindStringSubmatch(lines[start-1])
-		}
-		if m == nil {
-			t.Errorf("%s:%d: a block without a <!-- test: LABEL --> line before it", path, start+1)
-			continue
-		}
-		if _, dup := blocks[m[1]]; dup {
-			t.Errorf("%s:%d: label %s used twice", path, start+1, m[1])
-		}
-		blocks[m[1]] = docBlock{lang: lang, body: strings.Join(body, "\n") + "\n", line: start + 1}
-	}
-	return blocks
-}
-
-// opsDoc runs the blocks of docs/operations.md in a scratch directory
-// with the built livebill first on PATH.
-type opsDoc struct {
-	t      *testing.T
-	blocks map[string]docBlock
-	used   map[string]bool
-	dir    string
-	env    []string
-	addr   string // replaces the documented 127.0.0.1:8080
-}
-
-func (d *opsDoc) block(label, lang string) docBlock {
-	d.t.Helper()
-	b, ok := d.blocks[label]
-	if !ok || b.lang != lang {
-		d.t.Fatalf("%s has no %s block labelled %s", operationsDoc, lang, label)
-	}
-	d.used[label] = true
-	return b
-}
-
-// script is the sh block label with the listen address replaced and
-// the given replacements made (each must occur).
-func (d *opsDoc) script(label string, replace ...string) string {
-	d.t.Helper()
-	s := strings.ReplaceAll(d.block(label, "sh").body, "127.0.0.1:8080", d.addr)
-	for i := 0; i < len(replace); i += 2 {
-		if !strings.Contains(s, replace[i]) {
-			d.t.Fatalf("block %s lacks %q", label, replace[i])
-		}
-		s = strings.ReplaceAll(s, replace[i], replace[i+1])
-	}
-	return s
-}
-
-func (d *opsDoc) command(script string, env []string) *exec.Cmd {
-	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
-	cmd.Dir = d.dir
-	cmd.Env = append(append([]string(nil), d.env...), env...)
-	return cmd
-}
-
-// run runs the sh block label; it must succeed. It returns its stdout.
-func (d *opsDoc) run(label string, env []string, replace ...string) string {
-	d.t.Helper()
-	var out, errb bytes.Buffer
-	cmd := d.command(d.script(label, replace...), env)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		d.t.Fatalf("block %s (%s:%d): %v\n%s%s", label, operationsDoc, d.blocks[label].line, err, out.String(), errb.String())
-	}
-	return out.String()
-}
-
-// serve runs the sh block label, which starts a server, until it listens.
-func (d *opsDoc) serve(label string, env []string, replace ...string) *serveProc {
-	d.t.Helper()
-	return startProc(d.t, d.command(d.script(label, replace...), env))
-}
-
-// stop sends SIGTERM to the server and waits for it to exit.
-func (d *opsDoc) stop(p *serveProc) {
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(60 * time.Second):
-		d.t.Fatal("the server did not stop")
-	}
-}
-
-// matches checks that output holds, in order, a line matching each line
-// of the text block label, where … matches any text.
-func (d *opsDoc) matches(label, output string) {
-	d.t.Helper()
-	b := d.block(label, "text")
-	want := strings.Split(strings.TrimSuffix(strings.ReplaceAll(b.body, "127.0.0.1:8080", d.addr), "\n"), "\n")
-	got := strings.Split(output, "\n")
-	k := 0
-	for _, w := range want {
-		re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(w), "…", ".*") + "$")
-		for k < len(got) && !re.MatchString(got[k]) {
-			k++
-		}
-		if k == len(got) {
-			d.t.Errorf("the output shown in %s:%d (%s) is not what livebill printed: no line matches\n  %s\nin\n%s", operationsDoc, b.line, label, w, output)
-			return
-		}
-		k++
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // eventsIn counts the events stored for account "acct" in the data
 // directory dir.
@@ -207,17 +58,7 @@ func setupAccount(t *testing.T, c *lbhttp.Client, n int) {
 // TestOperationsDoc runs every command of docs/operations.md, in the
 // order an operator would, and checks the outputs it shows.
 func TestOperationsDoc(t *testing.T) {
-	bin := livebillBinary(t)
-	d := &opsDoc{t: t, blocks: readDocBlocks(t, operationsDoc), used: map[string]bool{}, dir: t.TempDir(), addr: freeAddr(t)}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "LIVEBILL_DB", "PGPASSWORD", "PGPASSFILE", "PATH":
-		default:
-			d.env = append(d.env, kv)
-		}
-	}
-	d.env = append(d.env, "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	d := newDocRun(t, operationsDoc)
 	data := filepath.Join(d.dir, "data")
 
 	t.Run("SQLite", func(t *testing.T) {
@@ -332,12 +173,18 @@ func TestOperationsDoc(t *testing.T) {
 		monitoringDoc(t, d)
 	})
 
+	t.Run("Deploy", func(t *testing.T) {
+		d.t = t
+		deployDoc(t, d)
+	})
+
+	t.Run("ServeFlags", func(t *testing.T) {
+		d.t = t
+		serveFlagsDoc(t)
+	})
+
 	d.t = t
-	for label, b := range d.blocks {
-		if !d.used[label] {
-			t.Errorf("%s:%d: block %s is not run or checked by this test", operationsDoc, b.line, label)
-		}
-	}
+	d.allUsed()
 }
 
 // scratchDatabase creates a database (dropped after the test) on the

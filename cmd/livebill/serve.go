@@ -93,7 +93,8 @@ answered (method, route, status, duration, bytes, key id) and the
 server's notices. /v1/health answers while the process serves; /v1/ready
 while its database answers too. Prometheus metrics are at /v1/metrics
 (operator key), and at /metrics without a key on --metrics-addr, a
-separate listener to keep on a private address.
+separate listener to keep on a private address. docs/operations.md says
+how to deploy, back up, upgrade and monitor the server.
 
 ` + queueHelp + "\n\n" + dbHelp
 

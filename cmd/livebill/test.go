@@ -12,7 +12,7 @@ import (
 	"github.com/livebill/livebill/scenario"
 )
 
-const testSynopsis = `livebill test FILE|DIR...
+const testSynopsis = `livebill test FILE|DIR... [-v]
 
 Quotes each scenario file (a directory: every *.yaml, *.yml and *.json in
 it, recursively) and compares every value under its expect: block
