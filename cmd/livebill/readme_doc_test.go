@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/livebill/livebill"
@@ -15,7 +18,7 @@ const readmeDoc = "../../README.md"
 // walkthrough is the README's walk-through: the blocks a reader types
 // into a second terminal, in order, each followed by its output block
 // ("<label>-output") when the README shows one.
-var walkthrough = []string{"walk-env", "walk-account", "walk-events", "walk-push-again", "walk-usage", "walk-settle", "walk-settle-force", "walk-customer", "walk-quote"}
+var walkthrough = []string{"walk-env", "walk-account", "walk-events", "walk-push-again", "walk-usage", "walk-settle", "walk-settle-force", "walk-customer", "walk-quote", "walk-arrears", "walk-topup"}
 
 // TestReadmeDoc starts the server as the README says (the built binary
 // for go run ./cmd/livebill, in a scratch directory, so its data is a
@@ -43,6 +46,8 @@ func TestReadmeDoc(t *testing.T) {
 	if ci, err := os.ReadFile("../../.ci/run"); err != nil || !regexp.MustCompile(`(?m)^go test (-count=1 )?\./\.\.\.$`).Match(ci) {
 		t.Errorf(".ci/run does not run the README's go test ./... (%v)", err)
 	}
+
+	checkSeveralMachines(t, d.block("several-machines", "sh").body)
 
 	p := d.serve("serve", nil)
 	d.matches("serve-output", p.stderr.String())
@@ -92,4 +97,50 @@ func TestReadmeDoc(t *testing.T) {
 	checkBills("after a restart")
 	d.stop(p)
 	d.allUsed()
+}
+
+// checkSeveralMachines checks the README's commands for several machines
+// (which need several machines, a NATS server and PostgreSQL, and run in
+// TestScaleOutPostgres with the same flags): every livebill serve line
+// gives flags serve takes and roles it knows. Each line is parsed by
+// serve's own flag set, ended by --help so nothing starts.
+func checkSeveralMachines(t *testing.T, block string) {
+	t.Helper()
+	vars := map[string]string{}
+	serves := 0
+	for _, line := range strings.Split(block, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		for _, stmt := range strings.Split(line, ";") {
+			f := strings.Fields(stmt)
+			if len(f) == 1 && strings.Contains(f[0], "=") {
+				k, v, _ := strings.Cut(f[0], "=")
+				vars["$"+k] = v
+				continue
+			}
+			if len(f) < 2 || f[0] != "livebill" || f[1] != "serve" {
+				continue
+			}
+			serves++
+			args := f[1:]
+			for i, a := range args {
+				if v, ok := vars[a]; ok {
+					args[i] = v
+				}
+				if i > 0 && args[i-1] == "--roles" {
+					for _, r := range strings.Split(a, ",") {
+						if r != "ingest" && r != "worker" && r != "api" {
+							t.Errorf("README, several machines: %q names the role %q", stmt, r)
+						}
+					}
+				}
+			}
+			var stderr bytes.Buffer
+			if err := run(append(args, "--help"), io.Discard, &stderr); err != nil && err.Error() != "" {
+				t.Errorf("README, several machines: %q: %v", stmt, err)
+			}
+		}
+	}
+	if serves != 3 {
+		t.Errorf("README, several machines: %d livebill serve commands, want the three roles'", serves)
+	}
 }
