@@ -24,26 +24,40 @@ import (
 // when LIVEBILL_TEST_POSTGRES holds a DSN (a fresh schema per run).
 type backend struct {
 	name string
-	open func(tb testing.TB, clock livebill.Clock) *sqlstore.DB
+	// place makes a new empty database and returns its opener: each call
+	// opens the same data afresh (as a restarted server does), closed at
+	// cleanup.
+	place func(tb testing.TB) func(tb testing.TB, clock livebill.Clock) *sqlstore.DB
+}
+
+// open opens a new empty database.
+func (be backend) open(tb testing.TB, clock livebill.Clock) *sqlstore.DB {
+	return be.place(tb)(tb, clock)
 }
 
 func backends() []backend {
-	bs := []backend{{"sqlite", func(tb testing.TB, clock livebill.Clock) *sqlstore.DB {
-		s, err := sqlite.Open(context.Background(), tb.TempDir(), clock)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { s.Close() })
-		return s
-	}}}
-	if os.Getenv("LIVEBILL_TEST_POSTGRES") != "" {
-		bs = append(bs, backend{"postgres", func(tb testing.TB, clock livebill.Clock) *sqlstore.DB {
-			s, err := postgres.Open(context.Background(), pgSchema(tb), clock)
+	bs := []backend{{"sqlite", func(tb testing.TB) func(testing.TB, livebill.Clock) *sqlstore.DB {
+		dir := tb.TempDir()
+		return func(tb testing.TB, clock livebill.Clock) *sqlstore.DB {
+			s, err := sqlite.Open(context.Background(), dir, clock)
 			if err != nil {
 				tb.Fatal(err)
 			}
 			tb.Cleanup(func() { s.Close() })
 			return s
+		}
+	}}}
+	if os.Getenv("LIVEBILL_TEST_POSTGRES") != "" {
+		bs = append(bs, backend{"postgres", func(tb testing.TB) func(testing.TB, livebill.Clock) *sqlstore.DB {
+			dsn := pgSchema(tb)
+			return func(tb testing.TB, clock livebill.Clock) *sqlstore.DB {
+				s, err := postgres.Open(context.Background(), dsn, clock)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				tb.Cleanup(func() { s.Close() })
+				return s
+			}
 		}})
 	}
 	return bs

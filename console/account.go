@@ -141,7 +141,7 @@ func (s *Server) monthToDate(ctx context.Context, h *head) (*monthToDate, error)
 	if h.ClosedDays() == 0 {
 		return m, nil
 	}
-	q, err := s.Billing.Quote(ctx, h.ID, m.From, m.To)
+	q, err := s.Billing.QuoteBills(ctx, h.ID, m.From, m.To)
 	if err != nil {
 		return nil, err
 	}

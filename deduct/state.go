@@ -33,8 +33,8 @@ type PackBalance struct {
 	FirstUse int64  `json:"first_use"`
 }
 
-// StopState is an app's last service stop in a State: its window and what
-// it blocked so far (when it resumes is worked out again from the grants
+// StopState is a service stop in a State: its window and what it blocked
+// so far (when it resumes is worked out again from the grants
 // and plans of the run that starts from the state).
 type StopState struct {
 	App          string           `json:"app"`
@@ -57,16 +57,23 @@ func capture(at int64, res *Result, offer []*Pack, spans []packSpan) State {
 		}
 		st.Packs = append(st.Packs, PackBalance{ID: p.ID, Used: used.String(), FirstUse: p.FirstUse})
 	}
-	apps := make([]string, 0, len(res.stops))
-	for app := range res.stops {
-		apps = append(apps, app)
+	// every stop, not only each app's last (the one that may still block):
+	// a run from the state then reports the same stops as the whole run,
+	// for the notices of the days before the state (a stop needs a pack or
+	// plan to resume, so an app has a few)
+	for _, ss := range res.stops {
+		for _, s := range ss {
+			st.Stops = append(st.Stops, StopState{App: s.App, At: s.At, Blocked: maps.Clone(s.Blocked), FirstBlocked: s.FirstBlocked})
+		}
 	}
-	sort.Strings(apps)
-	for _, app := range apps {
-		ss := res.stops[app]
-		s := ss[len(ss)-1]
-		st.Stops = append(st.Stops, StopState{App: app, At: s.At, Blocked: maps.Clone(s.Blocked), FirstBlocked: s.FirstBlocked})
-	}
+	// in the order the whole run made them: by window, then app
+	sort.Slice(st.Stops, func(i, j int) bool {
+		x, y := st.Stops[i], st.Stops[j]
+		if x.At != y.At {
+			return x.At < y.At
+		}
+		return x.App < y.App
+	})
 	return st
 }
 

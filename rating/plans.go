@@ -442,6 +442,23 @@ func (q *quoter) blocksInPeriod(app string) bool {
 			return true
 		}
 	}
+	if !q.in.WithClosed || q.in.Opening == nil {
+		return false
+	}
+	// the records of the closed days are not given: the stops tell
+	// whether they blocked usage there
+	from := q.in.From.UnixMilli()
+	for _, s := range q.pl.ded.Stops {
+		if s.App != app || s.FirstBlocked == 0 || s.FirstBlocked >= q.in.Opening.At {
+			continue
+		}
+		if s.FirstBlocked >= from {
+			return true
+		}
+		if s.Resume == 0 || s.Resume > from {
+			q.closedUnknown = true // blocking before and after from: unknown
+		}
+	}
 	return false
 }
 

@@ -57,6 +57,12 @@ type Input struct {
 	// StateAt, when set (a midnight), asks RateState for the deduction's
 	// state there.
 	StateAt time.Time
+	// WithClosed says the daily bills of the period's days before
+	// Opening.At are given, in Closed, taken as they are (the bills
+	// settlement issued for them): they join the quote's bills, summary
+	// and total as if rated (state.go).
+	WithClosed bool
+	Closed     []livebill.Bill
 }
 
 // billKey identifies a bill.
@@ -170,7 +176,11 @@ type quoter struct {
 	dayStr           string
 
 	windows []deduct.Window // the deduction's usage (plans.go)
-	sum     []lineAcc       // the quote's summary lines (quote)
+
+	// closedUnknown: with closed bills, whether a stop blocked usage of
+	// the closed days is not known (ErrClosedUnknown)
+	closedUnknown bool
+	sum           []lineAcc // the quote's summary lines (quote)
 }
 
 // quoters keeps quoters between Rate calls for their scratch space (the
@@ -248,6 +258,12 @@ func RateState(in Input) (*livebill.Quote, *deduct.State, error) {
 	}
 	if err := q.planBills(); err != nil {
 		return nil, nil, err
+	}
+	if err := q.addClosed(); err != nil {
+		return nil, nil, err
+	}
+	if q.closedUnknown {
+		return nil, nil, ErrClosedUnknown
 	}
 	out := q.quote()
 	out.Packs = q.packStates()

@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -512,6 +514,75 @@ func testTrialStop(t *testing.T, open Opener) {
 	for _, tr := range h {
 		if tr.App == "" {
 			t.Fatalf("the account changed state: %s", kinds(h))
+		}
+	}
+}
+
+// testQuoteBillsStops: the console's month to date (QuoteBills: settled
+// days' daily bills read as issued, the rest rated from the last
+// checkpoint's deduction state) equals the month's quote rated in full,
+// for a trial app stopped twice in the month. The account is created
+// 2024-02-15, so its free packs run Feb 15–Mar 15 and Mar 15–Apr 15: a
+// 4K session on Mar 2 uses up the first (the app stops that afternoon,
+// as in testTrialStop), the new pack resumes it on Mar 15 00:00, the same
+// session on Mar 16 stops it again, and an hour on Mar 20 is blocked.
+// Both stops' notices (service_stopped, usage_blocked) must be in the
+// month to date, though the checkpoint of Mar 31 is after them both: the
+// deduction state keeps every stop, not only the last.
+func testQuoteBillsStops(t *testing.T, open Opener) {
+	e := newEnv(t, open, sh(1, "00:00"))
+	e.anyTime()
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-02-15", "balance": EnoughMoney}, nil)
+	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	var lines []string
+	for _, s := range []struct {
+		day        int
+		start, end string
+	}{{2, "10:00", "16:00"}, {16, "10:00", "16:00"}, {20, "10:00", "11:00"}} {
+		at := func(c string) string { return sh(s.day, c).Format(time.RFC3339) }
+		id := fmt.Sprintf("d%d-", s.day)
+		lines = append(lines,
+			evt(id+"j1", at(s.start), "room.join", `,"user":"A"`),
+			evt(id+"p1", at(s.start), "stream.start", `,"user":"A","stream":"main","media":"video","width":3840,"height":2160`),
+			evt(id+"j2", at(s.start), "room.join", `,"user":"B","subscribe":"all"`),
+			evt(id+"l2", at(s.end), "room.leave", `,"user":"B"`),
+			evt(id+"l1", at(s.end), "room.leave", `,"user":"A"`))
+	}
+	if r := e.push(t, lines...); r.Accepted != len(lines) {
+		t.Fatalf("push: %+v", r)
+	}
+	for d := 2; d <= 31; d++ { // serve's ticker: each day settled at 02:00 the next
+		e.tick(t, sh(d, "02:00"))
+	}
+	e.clock.Set(sh(31, "12:00"))
+	ctx := context.Background()
+	for _, svc := range []*billing.Service{e.svc, billing.New(e.store, e.clock)} { // and after a restart
+		full, err := svc.Quote(ctx, "acct", "2024-03-01", "2024-03-31")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stops := 0
+		for _, n := range full.Notices {
+			if n.Code == livebill.NoticeServiceStop {
+				stops++
+			}
+		}
+		if stops != 2 {
+			t.Fatalf("quote of March: notices %+v, want two service stops", full.Notices)
+		}
+		full.Usage = nil
+		before := atomic.LoadInt64(&svc.IssuedQuotes)
+		q, err := svc.QuoteBills(ctx, "acct", "2024-03-01", "2024-03-31")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if atomic.LoadInt64(&svc.IssuedQuotes) != before+1 {
+			t.Fatalf("QuoteBills rated the month again: the issued bills were not read")
+		}
+		gj, _ := json.MarshalIndent(q, "", " ")
+		wj, _ := json.MarshalIndent(full, "", " ")
+		if !bytes.Equal(gj, wj) {
+			t.Fatalf("QuoteBills differs from Quote\nwant %s\ngot  %s", wj, gj)
 		}
 	}
 }

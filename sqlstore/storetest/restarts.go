@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,7 +111,7 @@ func restartRun(t *testing.T, open Opener, seed uint64) {
 		_, _, e.client = NewAPI(t, e.store, svc)
 	}
 	restart()
-	next, restarts, evicted := 0, 0, int64(0)
+	next, restarts, evicted, issuedQuotes := 0, 0, int64(0), int64(0)
 	end := day0.AddDate(0, 0, 7)
 	for now := day0.Add(time.Hour); now.Before(end); now = now.Add(time.Hour) {
 		var lines []string
@@ -139,6 +140,9 @@ func restartRun(t *testing.T, open Opener, seed uint64) {
 			var q livebill.Quote
 			e.mustDo(t, "GET", "/v1/accounts/acct/quote?from=2024-10-01&to=2024-10-08", nil, &q)
 		}
+		if today := now.In(sh).Format(time.DateOnly); today > "2024-10-01" {
+			issuedQuotes += sameQuoteBills(t, e.svc, "2024-10-01", today)
+		}
 	}
 	if next != len(evs) {
 		t.Fatalf("%d events not pushed", len(evs)-next)
@@ -151,6 +155,10 @@ func restartRun(t *testing.T, open Opener, seed uint64) {
 	if restarts == 0 || evicted == 0 {
 		t.Fatalf("%d restarts, %d meters let go: the run tests neither", restarts, evicted)
 	}
+	issuedQuotes += sameQuoteBills(t, e.svc, "2024-10-01", "2024-10-08")
+	if issuedQuotes == 0 {
+		t.Fatalf("no month to date read issued bills: QuoteBills was not tested")
+	}
 
 	for _, acct := range []string{"acct", "quiet"} {
 		plans := ""
@@ -162,7 +170,7 @@ func restartRun(t *testing.T, open Opener, seed uint64) {
 			t.Errorf("no adjustment issued: the late events tested nothing")
 		}
 	}
-	t.Logf("%d events, %d restarts, %d meters let go", len(evs), restarts, evicted)
+	t.Logf("%d events, %d restarts, %d meters let go, %d quotes from issued bills", len(evs), restarts, evicted, issuedQuotes)
 }
 
 // compareWeek checks the account's issued bills plus adjustments, and its
@@ -240,6 +248,32 @@ func compareWeek(t *testing.T, e *env, acct, plans string, lines []string, resta
 		t.Fatalf("%s: service quote after %d restarts differs from livebill quote\nwant %s\ngot  %s", acct, restarts, wj, gj)
 	}
 	return adjusted
+}
+
+// sameQuoteBills checks that each account's QuoteBills of [from, to) (the
+// console's month to date: settled days' daily bills read as issued) is
+// Quote's (every settled day rated again) without its usage lines; it
+// returns how many of them read issued bills.
+func sameQuoteBills(t *testing.T, svc *billing.Service, from, to string) int64 {
+	ctx := context.Background()
+	n0 := atomic.LoadInt64(&svc.IssuedQuotes)
+	for _, acct := range []string{"acct", "quiet"} {
+		full, err := svc.Quote(ctx, acct, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full.Usage = nil
+		q, err := svc.QuoteBills(ctx, acct, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gj, _ := json.MarshalIndent(q, "", " ")
+		wj, _ := json.MarshalIndent(full, "", " ")
+		if !bytes.Equal(gj, wj) {
+			t.Fatalf("%s [%s, %s): QuoteBills differs from Quote\nwant %s\ngot  %s", acct, from, to, wj, gj)
+		}
+	}
+	return atomic.LoadInt64(&svc.IssuedQuotes) - n0
 }
 
 func joinLines(ls []string) string {

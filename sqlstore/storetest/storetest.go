@@ -115,6 +115,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Reclaim", func(t *testing.T) { testReclaim(t, open) })
 	t.Run("TrialStop", func(t *testing.T) { testTrialStop(t, open) })
 	t.Run("TrialResumesOnPlan", func(t *testing.T) { testTrialResumesOnPlan(t, open) })
+	t.Run("QuoteBillsStops", func(t *testing.T) { testQuoteBillsStops(t, open) })
 	t.Run("DisableEnable", func(t *testing.T) { testDisableEnable(t, open) })
 	t.Run("RefundCredited", func(t *testing.T) { testRefundCredited(t, open) })
 	t.Run("NotifyRetriesInOrder", func(t *testing.T) { testNotifyRetriesInOrder(t, open) })
