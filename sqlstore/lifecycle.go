@@ -78,20 +78,44 @@ func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows
 	}
 	per := max(1, 4000/len(rows[0]))
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(rows[0])), ", ") + ")"
-	for len(rows) > 0 {
-		n := min(per, len(rows))
+	statement := func(n int) string {
 		var b strings.Builder
 		b.WriteString(head)
-		args := make([]any, 0, n*len(rows[0]))
-		for i, r := range rows[:n] {
+		for i := range n {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString(one)
-			args = append(args, r...)
 		}
 		b.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+		return s.q(b.String())
+	}
+	// The full chunks share one statement, prepared once in tx: parsing
+	// a statement of 4,000 parameters costs more than inserting its rows
+	// (SQLite), and a settlement writes many chunks of rollups.
+	var full *sql.Stmt
+	if len(rows) >= 2*per {
+		st, err := tx.PrepareContext(ctx, statement(per))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		full = st
+	}
+	args := make([]any, 0, min(per, len(rows))*len(rows[0]))
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		var err error
+		if n == per && full != nil {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, statement(n), args...)
+		}
+		if err != nil {
 			return err
 		}
 		rows = rows[n:]
