@@ -496,7 +496,6 @@ func (m *Meter) Open() bool {
 // in any more is let go (see releasable), so the meter holds the open
 // sessions, not every room it has seen.
 func (m *Meter) Advance(t int64) {
-	prev := m.advanced
 	m.advanced = max(m.advanced, t)
 	let := false
 	for k, r := range m.rooms {
@@ -510,7 +509,7 @@ func (m *Meter) Advance(t int64) {
 				r.credit(p, t)
 			}
 		}
-		r.trim(prev)
+		r.trim()
 		if r.releasable(t) {
 			delete(m.rooms, k)
 			let = true

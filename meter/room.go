@@ -410,15 +410,12 @@ func (r *room) flushPending() {
 }
 
 // trim releases what an idle room keeps for reuse: its buffer of held
-// events, if it had no event since prev (the meter's previous advance),
-// and, when nobody is in it, the participants and task states that left.
-// A live meter (billing) advances every account's meter each settlement
-// tick and lives as long as the server: kept buffers would be most of an
-// account's memory. A room with events since prev keeps its buffer: with
-// thousands of busy rooms, reallocating each one's at every advance was
-// a fifth of a quote's allocations.
-func (r *room) trim(prev int64) {
-	if len(r.pending) == 0 && r.pendT < prev {
+// events and, when nobody is in it, the participants and task states
+// that left. A live meter (billing) advances every account's meter each
+// settlement tick and lives as long as the server: kept buffers would be
+// most of an account's memory.
+func (r *room) trim() {
+	if len(r.pending) == 0 {
 		r.pending = nil
 	}
 	if len(r.list) == 0 {
