@@ -469,7 +469,8 @@ func (m *Meter) restore(st *cpState) error {
 			if w.Window >= de {
 				return fmt.Errorf("window %d outside its day", w.Window)
 			}
-			*m.slot(a, item(w.Item), ds, (w.Window-ds)/WindowMS) = w.Value
+			idx := (w.Window - ds) / WindowMS
+			m.block(a, item(w.Item), ds, idx/blockWindows)[idx%blockWindows] = w.Value
 		}
 		if len(ca.Logins) > 0 {
 			a.logins = ca.Logins

@@ -54,30 +54,41 @@ func (z *zoneCache) day(t int64) (start, end int64) {
 }
 
 // addSpans adds mult × the length of [a, b) to each charge's item, split at
-// window boundaries so every window gets exactly its share. The windows are
-// worked out once for all the charges.
+// window boundaries so every window gets exactly its share. A span is
+// worked through one block (an hour of windows) at a time: each charge's
+// block is found once, and its windows are added to in a plain loop. A
+// meter with thousands of rooms credits spans of many windows (everyone
+// present, at each Advance), and finding the block per window was most of
+// the cost.
 func (m *Meter) addSpans(app *App, cs []charge, a, b int64) {
 	for a < b {
 		ds, de := m.zone.day(a)
 		idx := (a - ds) / WindowMS
-		we := min(ds+(idx+1)*WindowMS, de)
-		seg := min(b, we)
+		blk := idx / blockWindows
+		end := min(b, de, ds+(blk+1)*blockWindows*WindowMS) // the end of the block
 		for _, c := range cs {
-			*m.slot(app, c.item, ds, idx) += (seg - a) * c.mult
+			bl := m.block(app, c.item, ds, blk)
+			for s, i := a, idx; s < end; i++ {
+				we := min(ds+(i+1)*WindowMS, end)
+				bl[i%blockWindows] += (we - s) * c.mult
+				s = we
+			}
 		}
-		a = seg
+		a = end
 	}
 }
 
 // addPoint adds a count to the window containing t.
 func (m *Meter) addPoint(app *App, item uint16, t int64, n int64) {
 	ds, _ := m.zone.day(t)
-	*m.slot(app, item, ds, (t-ds)/WindowMS) += n
+	idx := (t - ds) / WindowMS
+	m.block(app, item, ds, idx/blockWindows)[idx%blockWindows] += n
 }
 
-// slot returns the counter of window idx of the local day starting at ds.
-func (m *Meter) slot(app *App, item uint16, ds, idx int64) *int64 {
-	k := blockKey{item, int32(idx / blockWindows), ds}
+// block returns block blk of an item's windows of the local day starting
+// at ds, creating it.
+func (m *Meter) block(app *App, item uint16, ds, blk int64) *block {
+	k := blockKey{item, int32(blk), ds}
 	if int(item) >= len(app.last) {
 		app.last = append(app.last, make([]blockRef, int(item)+1-len(app.last))...)
 	}
@@ -90,7 +101,7 @@ func (m *Meter) slot(app *App, item uint16, ds, idx int64) *int64 {
 		}
 		*ref = blockRef{k, b}
 	}
-	return &ref.b[idx%blockWindows]
+	return ref.b
 }
 
 // records lists the nonzero windows sorted by app, item, window. It sorts
