@@ -725,10 +725,11 @@ func (s *Service) records(ctx context.Context, a *account, from, to time.Time, b
 	defer sl.mu.Unlock()
 	lo, hi := from.UnixMilli(), to.UnixMilli()
 	if sl.lm == nil {
-		if ok, err := s.settledThrough(ctx, a, hi); err != nil || ok {
-			if err != nil {
-				return nil, err
-			}
+		ok, err := s.settledThrough(ctx, a, hi)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			return s.settledUsage(ctx, a, lo, hi, byDay)
 		}
 	}
