@@ -19,6 +19,47 @@ type UsageWindow struct {
 	Value     int64
 }
 
+// UsageDay is one item's metered value in one billing day of an app: the
+// sum of its 5-minute windows starting that day (in the billing zone).
+type UsageDay struct {
+	App, Item string
+	Day       int64 // Unix ms of the day's midnight in the billing zone
+	Value     int64
+}
+
+// DayStart is the midnight in loc that starts the billing day of instant
+// t (Unix ms): a 5-minute window belongs to the day its start is in.
+func DayStart(t int64, loc *time.Location) int64 {
+	y, m, d := time.UnixMilli(t).In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc).UnixMilli()
+}
+
+// SumDays sums usage windows by app, item and billing day in loc (days
+// in the order of their first window).
+func SumDays(ws []UsageWindow, loc *time.Location) []UsageDay {
+	type key struct {
+		app, item string
+		day       int64
+	}
+	at := map[key]int{}
+	var out []UsageDay
+	var lo, hi, day int64 = 1, 0, 0 // the day of the last window, [lo, hi)
+	for _, w := range ws {
+		if w.Window < lo || w.Window >= hi {
+			day = DayStart(w.Window, loc)
+			lo, hi = day, time.UnixMilli(day).In(loc).AddDate(0, 0, 1).UnixMilli()
+		}
+		k := key{w.App, w.Item, day}
+		if i, ok := at[k]; ok {
+			out[i].Value += w.Value
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, UsageDay{App: w.App, Item: w.Item, Day: day, Value: w.Value})
+	}
+	return out
+}
+
 // RelayPiece is a relay task's run inside the span of one rollup write
 // (a relay running across days is kept in pieces; peaks do not change).
 type RelayPiece struct {
@@ -52,11 +93,14 @@ type Checkpoint struct {
 // the given ones (usage windows and first logins in it, relay pieces
 // starting in it) and stores the checkpoint, if any (replacing one at
 // the same instant). Fresh says none is stored from From on yet: there
-// is nothing to replace.
+// is nothing to replace. From and To are midnights of the billing zone
+// (or From is before any usage), so Days, the sums of Usage per billing
+// day (SumDays), replace the daily rollups of whole days.
 type RollupWrite struct {
 	From, To   int64
 	Fresh      bool
 	Usage      []UsageWindow
+	Days       []UsageDay
 	Relays     []RelayPiece
 	Logins     []FirstLogin
 	Checkpoint *Checkpoint
@@ -78,6 +122,12 @@ type RollupStore interface {
 	// ListUsageRollups returns the account's usage windows in [from, to)
 	// (in no particular order); items, when given, limits them.
 	ListUsageRollups(ctx context.Context, accountID string, from, to int64, items []string) ([]UsageWindow, error)
+	// ListUsageDays returns the account's daily usage of the days
+	// starting in [from, to) (in no particular order), and the instant
+	// complete from which days have their daily rows: the days starting
+	// before it were settled before daily rollups were kept, and are read
+	// from the 5-minute rollups.
+	ListUsageDays(ctx context.Context, accountID string, from, to int64) ([]UsageDay, int64, error)
 	// ListRelayRollups returns the relay pieces that start in [from, to).
 	ListRelayRollups(ctx context.Context, accountID string, from, to int64) ([]RelayPiece, error)
 	// ListLoginRollups returns the first logins in [from, to).

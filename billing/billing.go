@@ -47,6 +47,9 @@ type Service struct {
 	// IssuedQuotes counts the quotes (QuoteBills) that read settled days'
 	// daily bills as issued rather than rating them again.
 	IssuedQuotes int64
+	// DailyUsageReads counts the usage reads by day that took settled
+	// days from the daily rollups rather than summing their 5-minute ones.
+	DailyUsageReads int64
 	// SettleGroup is how many accounts SettleAll settles together (their
 	// inputs read in a few queries, their bills written in one
 	// transaction); 0 means DefaultSettleGroup.
@@ -655,7 +658,7 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	}
 	from, _ := parseDate(in.From, "from", a.loc)
 	to, _ := parseDate(in.To, "to", a.loc)
-	recs, err := s.records(ctx, a, from, to)
+	recs, err := s.records(ctx, a, from, to, in.Granularity == "day")
 	if err != nil {
 		return nil, err
 	}
@@ -671,9 +674,8 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 		}
 		if in.Granularity == "day" {
 			if r.Window < day.lo || r.Window >= day.hi {
-				y, mo, d := time.UnixMilli(r.Window).In(a.loc).Date()
-				start := time.Date(y, mo, d, 0, 0, 0, 0, a.loc)
-				day = billingDay{lo: start.UnixMilli(), hi: start.AddDate(0, 0, 1).UnixMilli()}
+				start := livebill.DayStart(r.Window, a.loc)
+				day = billingDay{lo: start, hi: time.UnixMilli(start).In(a.loc).AddDate(0, 0, 1).UnixMilli()}
 			}
 			r.Window = day.lo
 		}
@@ -713,52 +715,100 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 }
 
 // records is the metered usage of [from, to): rollups for settled time,
-// the live meter for the rest (source). An account whose meter is not in
-// memory and whose span ends by its newest checkpoint is read from the
-// rollups alone, without resuming its meter.
-func (s *Service) records(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, error) {
+// the live meter for the rest (source). By day (byDay), settled days are
+// read from the daily rollups, each at its day's start (settledUsage). An
+// account whose meter is not in memory and whose span ends by its newest
+// checkpoint is read from the rollups alone, without resuming its meter.
+func (s *Service) records(ctx context.Context, a *account, from, to time.Time, byDay bool) ([]meter.Record, error) {
 	sl := s.slot(a.rec.ID)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	lo, hi := from.UnixMilli(), to.UnixMilli()
 	if sl.lm == nil {
-		if recs, ok, err := s.settledRecords(ctx, a, from, to); err != nil || ok {
-			return recs, err
+		ok, err := s.settledThrough(ctx, a, hi)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return s.settledUsage(ctx, a, lo, hi, byDay)
 		}
 	}
 	src, _, err := s.source(ctx, sl, a, to)
 	if err != nil {
 		return nil, err
 	}
-	us, err := s.usageOf(ctx, a, src, from.UnixMilli(), to.UnixMilli(), from.UnixMilli(), nil)
+	// the rollups before the meter's from (a midnight), the meter's
+	// windows after
+	split := min(max(src.from, lo), hi)
+	recs, err := s.settledUsage(ctx, a, lo, split, byDay)
 	if err != nil {
 		return nil, err
 	}
-	return us.records, nil
+	for _, r := range src.m.Records() {
+		if r.Window >= split && r.Window < hi {
+			recs = append(recs, r)
+		}
+	}
+	return recs, nil
 }
 
-// settledRecords is the usage of [from, to) from the rollups alone, when
-// the account's newest checkpoint is at or after to and no event stored
-// since it is before it (false otherwise).
-func (s *Service) settledRecords(ctx context.Context, a *account, from, to time.Time) ([]meter.Record, bool, error) {
+// settledThrough reports whether the account's usage before to is all in
+// the rollups: its newest checkpoint is at or after to and no event
+// stored since it is before it.
+func (s *Service) settledThrough(ctx context.Context, a *account, to int64) (bool, error) {
 	cp, err := s.Store.FindCheckpoint(ctx, a.rec.ID, math.MaxInt64, false)
-	if livebill.ErrorCode(err) == livebill.ENOTFOUND || (err == nil && cp.At < to.UnixMilli()) {
-		return nil, false, nil
+	if livebill.ErrorCode(err) == livebill.ENOTFOUND || (err == nil && cp.At < to) {
+		return false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
-	if t, late, err := s.Store.EarliestAfter(ctx, a.rec.ID, cp.Seq); err != nil || (late && t < cp.At) {
-		return nil, false, err
+	t, late, err := s.Store.EarliestAfter(ctx, a.rec.ID, cp.Seq)
+	return err == nil && !(late && t < cp.At), err
+}
+
+// settledUsage is the usage of settled time [lo, hi) (midnights of the
+// billing zone) from the rollups: by day, each day's sums from the daily
+// rollups, at the day's start (the days settled before they were kept,
+// from the 5-minute ones); else the 5-minute windows.
+func (s *Service) settledUsage(ctx context.Context, a *account, lo, hi int64, byDay bool) ([]meter.Record, error) {
+	if lo >= hi {
+		return nil, nil
 	}
-	ws, err := s.Store.ListUsageRollups(ctx, a.rec.ID, from.UnixMilli(), to.UnixMilli(), nil)
-	if err != nil {
-		return nil, false, err
+	var out []meter.Record
+	windowsTo := hi // the 5-minute windows are read for [lo, windowsTo)
+	if byDay {
+		days, complete, err := s.Store.ListUsageDays(ctx, a.rec.ID, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		windowsTo = lo
+		if complete > lo {
+			windowsTo = livebill.DayStart(complete, a.loc)
+			if windowsTo < complete {
+				windowsTo = time.UnixMilli(windowsTo).In(a.loc).AddDate(0, 0, 1).UnixMilli()
+			}
+			windowsTo = min(windowsTo, hi)
+		}
+		for _, d := range days {
+			if d.Day >= windowsTo {
+				out = append(out, meter.Record{App: d.App, Item: d.Item, Window: d.Day, Value: d.Value})
+			}
+		}
+		if windowsTo < hi {
+			atomic.AddInt64(&s.DailyUsageReads, 1)
+		}
 	}
-	out := make([]meter.Record, len(ws))
-	for i, w := range ws {
-		out[i] = meter.Record{App: w.App, Item: w.Item, Window: w.Window, Value: w.Value}
+	if lo < windowsTo {
+		ws, err := s.Store.ListUsageRollups(ctx, a.rec.ID, lo, windowsTo, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range ws {
+			out = append(out, meter.Record{App: w.App, Item: w.Item, Window: w.Window, Value: w.Value})
+		}
 	}
-	return out, true, nil
+	return out, nil
 }
 
 // ---- settlement

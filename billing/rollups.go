@@ -255,6 +255,7 @@ func (s *Service) rollupFor(a *account, lm *liveMeter, b int64, fp string, st *d
 			w.Usage = append(w.Usage, livebill.UsageWindow{App: r.App, Item: r.Item, Window: r.Window, Value: r.Value})
 		}
 	}
+	w.Days = livebill.SumDays(w.Usage, a.loc)
 	for _, r := range lm.m.Relays() {
 		if r.Start >= b || (r.End != 0 && r.End <= lm.from) {
 			continue

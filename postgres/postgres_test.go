@@ -133,6 +133,17 @@ func TestEventSpanBackfill(t *testing.T) {
 	storetest.CheckEventSpanBackfill(t, sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Numbered: true}, nil), postgres.Migrations())
 }
 
+// TestUsageDaysFrom: migration 0017 marks the days settled before it as
+// read from the 5-minute rollups.
+func TestUsageDaysFrom(t *testing.T) {
+	db, err := sql.Open("pgx", dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.CheckUsageDaysFrom(t, sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Numbered: true}, nil), postgres.Migrations())
+}
+
 // TestNewerSchema: Open refuses a database a newer livebill migrated.
 func TestNewerSchema(t *testing.T) {
 	dsn(t) // skip early when not configured

@@ -74,6 +74,18 @@ func TestEventSpanBackfill(t *testing.T) {
 	storetest.CheckEventSpanBackfill(t, sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"}, nil), sqlite.Migrations())
 }
 
+// TestUsageDaysFrom: migration 0017 marks the days settled before it as
+// read from the 5-minute rollups.
+func TestUsageDaysFrom(t *testing.T) {
+	db, err := sql.Open("sqlite", "file::memory:?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	storetest.CheckUsageDaysFrom(t, sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"}, nil), sqlite.Migrations())
+}
+
 // TestNewerSchema: Open refuses a data directory a newer livebill migrated.
 func TestNewerSchema(t *testing.T) {
 	storetest.CheckNewerSchema(t, func(t *testing.T) (*sqlstore.DB, func() error) {

@@ -20,7 +20,7 @@ var _ livebill.RollupStore = (*DB)(nil)
 // writeRollups replaces each write's rollups of its span and stores its
 // checkpoint, in tx.
 func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.SettleWrite) error {
-	var usage, relays, logins, cps [][]any
+	var usage, days, relays, logins, cps [][]any
 	for _, w := range writes {
 		r := w.Rollup
 		if r == nil {
@@ -30,6 +30,7 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 		if r.From < r.To && !r.Fresh {
 			for _, q := range []string{
 				`DELETE FROM usage_rollups WHERE account_id = ? AND window_ms >= ? AND window_ms < ?`,
+				`DELETE FROM usage_days WHERE account_id = ? AND day_ms >= ? AND day_ms < ?`,
 				`DELETE FROM relay_rollups WHERE account_id = ? AND start_ms >= ? AND start_ms < ?`,
 				`DELETE FROM login_rollups WHERE account_id = ? AND first_ms >= ? AND first_ms < ?`,
 			} {
@@ -40,6 +41,9 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 		}
 		for _, u := range r.Usage {
 			usage = append(usage, []any{acct, u.Window, u.App, u.Item, u.Value})
+		}
+		for _, d := range r.Days {
+			days = append(days, []any{acct, d.Day, d.App, d.Item, d.Value})
 		}
 		for _, p := range r.Relays {
 			relays = append(relays, []any{acct, p.App, p.Room, p.Task, p.Destination, p.Kbps, p.Start, p.End})
@@ -60,6 +64,7 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 		rows [][]any
 	}{
 		{`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES `, usage},
+		{`INSERT INTO usage_days (account_id, day_ms, app, item, value) VALUES `, days},
 		{`INSERT INTO relay_rollups (account_id, app, room, task, destination, kbps, start_ms, end_ms) VALUES `, relays},
 		{`INSERT INTO login_rollups (account_id, app, month, user_id, first_ms) VALUES `, logins},
 		{`INSERT INTO checkpoints (account_id, at_ms, seq, meter, fingerprint, deduction, month_start, made_ms) VALUES `, cps},
@@ -101,6 +106,32 @@ func (s *DB) ListUsageRollups(ctx context.Context, accountID string, from, to in
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// ListUsageDays returns the account's daily usage of the days starting in
+// [from, to), and the instant from which its days have daily rows
+// (migration 0017).
+func (s *DB) ListUsageDays(ctx context.Context, accountID string, from, to int64) ([]livebill.UsageDay, int64, error) {
+	var complete int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT usage_days_from FROM accounts WHERE id = ?`), accountID).Scan(&complete)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, fmt.Errorf("cannot list the daily usage of account %q: %w", accountID, err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT app, item, day_ms, value FROM usage_days WHERE account_id = ? AND day_ms >= ? AND day_ms < ?`),
+		accountID, from, to)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot list the daily usage of account %q: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []livebill.UsageDay
+	for rows.Next() {
+		var d livebill.UsageDay
+		if err := rows.Scan(&d.App, &d.Item, &d.Day, &d.Value); err != nil {
+			return nil, 0, fmt.Errorf("cannot read the daily usage of account %q: %w", accountID, err)
+		}
+		out = append(out, d)
+	}
+	return out, complete, rows.Err()
 }
 
 // ListRelayRollups returns the relay pieces starting in [from, to).

@@ -18,29 +18,7 @@ import (
 func CheckEventSpanBackfill(t *testing.T, s *sqlstore.DB, full fs.FS) {
 	t.Helper()
 	ctx := context.Background()
-	ents, err := fs.ReadDir(full, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := fstest.MapFS{}
-	for _, e := range ents {
-		if e.Name() < "0009" {
-			b, err := fs.ReadFile(full, "migrations/"+e.Name())
-			if err != nil {
-				t.Fatal(err)
-			}
-			before["migrations/"+e.Name()] = &fstest.MapFile{Data: b}
-		}
-	}
-	if err := s.Migrate(ctx, before, "migrations"); err != nil {
-		t.Fatal(err)
-	}
-	q := func(query string, args ...any) {
-		t.Helper()
-		if _, err := s.SQL().ExecContext(ctx, s.Rebind(query), args...); err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-	}
+	q := migrateBefore(t, s, full, "0009")
 	for _, a := range []string{"a1", "a2", "a3"} {
 		q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z', 1)`, a)
 	}
@@ -61,6 +39,66 @@ func CheckEventSpanBackfill(t *testing.T, s *sqlstore.DB, full fs.FS) {
 		}
 		if got := [3]int64{sp.Count, sp.First, sp.Last}; got != want {
 			t.Errorf("account %s: span %v after migration 0009, want %v", a, got, want)
+		}
+	}
+}
+
+// migrateBefore runs the migrations of full (directory "migrations")
+// named before version on s, and returns a function that runs a
+// statement on s.
+func migrateBefore(t *testing.T, s *sqlstore.DB, full fs.FS, version string) func(query string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	ents, err := fs.ReadDir(full, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fstest.MapFS{}
+	for _, e := range ents {
+		if e.Name() < version {
+			b, err := fs.ReadFile(full, "migrations/"+e.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			before["migrations/"+e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	if err := s.Migrate(ctx, before, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	return func(query string, args ...any) {
+		t.Helper()
+		if _, err := s.SQL().ExecContext(ctx, s.Rebind(query), args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+}
+
+// CheckUsageDaysFrom checks migration 0017: an account with 5-minute
+// rollups stored before it has its days up to its last window read from
+// them (usage_days_from just after that window), one without any from
+// its daily rollups. s is an empty database; full holds every migration
+// in directory "migrations".
+func CheckUsageDaysFrom(t *testing.T, s *sqlstore.DB, full fs.FS) {
+	t.Helper()
+	ctx := context.Background()
+	q := migrateBefore(t, s, full, "0017")
+	for _, a := range []string{"a1", "a2"} {
+		q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision) VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z', 1)`, a)
+	}
+	for _, w := range []int64{300000, 900000, 600000} {
+		q(`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES ('a1', ?, 'x', 'trtc.av.audio', 1)`, w)
+	}
+	if err := s.Migrate(ctx, full, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	for a, want := range map[string]int64{"a1": 900001, "a2": 0} {
+		ds, from, err := s.ListUsageDays(ctx, a, 0, 1<<40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from != want || len(ds) != 0 {
+			t.Errorf("account %s: daily usage from %d (%d rows) after migration 0017, want from %d (none)", a, from, len(ds), want)
 		}
 	}
 }

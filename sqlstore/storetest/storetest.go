@@ -78,6 +78,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
 	t.Run("ContinuousMetering", func(t *testing.T) { testContinuous(t, open) })
 	t.Run("Restarts", func(t *testing.T) { testRestarts(t, open) })
+	t.Run("UsageDays", func(t *testing.T) { testUsageDays(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Backfill", func(t *testing.T) { testBackfill(t, open) })
 	t.Run("Rejections", func(t *testing.T) { testRejections(t, open) })
