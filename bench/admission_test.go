@@ -52,7 +52,7 @@ func admissionServer(tb testing.TB, store *sqlstore.DB) (string, *admission.Serv
 func benchClient(url, key string) *lbhttp.Client {
 	c := lbhttp.NewClient(url)
 	c.Key = key
-	c.HTTP = &http.Client{Transport: &http2Off{}, Timeout: time.Minute}
+	c.HTTP, c.Timeout = &http.Client{Transport: &http2Off{}}, time.Minute
 	return c
 }
 

@@ -21,12 +21,26 @@ type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:8080
 	Key     string // API key, sent as Authorization: Bearer <key>; "" for none
 	HTTP    *http.Client
+	// Timeout bounds each call, its answer read to the end (0: 5
+	// minutes). It is a deadline on the call's context rather than
+	// http.Client.Timeout, which starts a goroutine per request (a tenth
+	// of an admission call's allocations).
+	Timeout time.Duration
 }
 
 // NewClient returns a client of the server at base. Its connections
 // are kept open for the next calls (keepAlive).
 func NewClient(base string) *Client {
-	return &Client{BaseURL: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 5 * time.Minute, Transport: keepAlive}}
+	return &Client{BaseURL: strings.TrimRight(base, "/"), HTTP: &http.Client{Transport: keepAlive}}
+}
+
+// bound returns ctx with the client's Timeout.
+func (c *Client) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	t := c.Timeout
+	if t <= 0 {
+		t = 5 * time.Minute
+	}
+	return context.WithTimeout(ctx, t)
 }
 
 // keepAlive is the clients' transport: net/http's default, keeping up to
@@ -40,6 +54,8 @@ var keepAlive = func() *http.Transport {
 }()
 
 func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte, out any) error {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	resp, err := c.send(ctx, method, path, ctype, body)
 	if err != nil {
 		return err
@@ -145,6 +161,8 @@ func (c *Client) Ledger(ctx context.Context, account string) ([]livebill.LedgerE
 
 // LedgerCSV writes an account's ledger export (CSV) to w.
 func (c *Client) LedgerCSV(ctx context.Context, account string, w io.Writer) error {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	resp, err := c.send(ctx, "GET", "/v1/accounts/"+url.PathEscape(account)+"/ledger?format=csv", "", nil)
 	if err != nil {
 		return err
