@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -189,35 +190,73 @@ RETURNING slot, acquired_ms, ends_ms`
 	return t, err
 }
 
-// acquireSQLite is acquirePG's search as a transaction of two statements
-// (SQLite has no data-modifying CTEs; its one writer makes them atomic
-// anyway).
+// acquireSQLite is acquirePG as a transaction of two statements (SQLite
+// has no data-modifying CTEs; its one writer makes them atomic anyway):
+// first one slot picked at random (in a pool with room, most often free:
+// one look-up), then, if it is held, a search of every slot (a look-up
+// each: the cost of a full pool's last free slots).
 func (s *DB) acquireSQLite(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64) (taken, error) {
 	var t taken
+	_ = s.prepareAll(ctx, sqliteProbeSlot, sqliteSearchSlot, sqliteInsertLease) // else parsed in tx
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return t, err
 	}
 	defer tx.Rollback()
-	const q = `WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM series WHERE n + 1 < ?1)
-INSERT INTO lease_slots (account_id, pool, slot, lease_id, since_ms, ends_ms)
-SELECT ?2, ?3, n, ?4, ?5, ?6 FROM series
-WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ?2 AND x.pool = ?3 AND x.slot = n AND x.ends_ms > ?5)
-  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ?2 AND l.id = ?4)
-ORDER BY random() LIMIT 1
+	err = s.queryRowTx(ctx, tx, sqliteProbeSlot, rand.IntN(in.Capacity), in.Account, in.Pool, in.ID, now, ends).Scan(&t.slot, &t.since, &t.ends)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = s.queryRowTx(ctx, tx, sqliteSearchSlot, in.Capacity, in.Account, in.Pool, in.ID, now, ends).Scan(&t.slot, &t.since, &t.ends)
+	}
+	if err != nil {
+		return t, err
+	}
+	if _, err := s.execTx(ctx, tx, sqliteInsertLease,
+		in.Account, in.ID, in.App, in.Kind, in.Pool, t.slot, in.Holder, t.since, t.ends, meterState(in)); err != nil {
+		return t, err
+	}
+	return t, tx.Commit()
+}
+
+// SQLite's lease statements (acquireSQLite). The upsert takes the slot
+// only while it is free at ?5 (see takeSlot).
+const (
+	sqliteTakeSlot = `
 ON CONFLICT (account_id, pool, slot) DO UPDATE SET lease_id = excluded.lease_id,
 	since_ms = max(excluded.since_ms, -lease_slots.ends_ms),
 	ends_ms = max(excluded.ends_ms, -lease_slots.ends_ms + 1)
 WHERE lease_slots.ends_ms <= ?5
 RETURNING slot, since_ms, ends_ms`
-	if err := tx.QueryRowContext(ctx, q, in.Capacity, in.Account, in.Pool, in.ID, now, ends).Scan(&t.slot, &t.since, &t.ends); err != nil {
-		return t, err
+	sqliteProbeSlot = `INSERT INTO lease_slots (account_id, pool, slot, lease_id, since_ms, ends_ms)
+SELECT ?2, ?3, ?1, ?4, ?5, ?6
+WHERE NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ?2 AND l.id = ?4)` + sqliteTakeSlot
+	sqliteSearchSlot = `WITH RECURSIVE series(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM series WHERE n + 1 < ?1)
+INSERT INTO lease_slots (account_id, pool, slot, lease_id, since_ms, ends_ms)
+SELECT ?2, ?3, n, ?4, ?5, ?6 FROM series
+WHERE NOT EXISTS (SELECT 1 FROM lease_slots x WHERE x.account_id = ?2 AND x.pool = ?3 AND x.slot = n AND x.ends_ms > ?5)
+  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.account_id = ?2 AND l.id = ?4)
+ORDER BY random() LIMIT 1` + sqliteTakeSlot
+	sqliteInsertLease = `INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqliteEndSlot     = `UPDATE lease_slots SET ends_ms = CASE WHEN ?1 = 1 THEN -max(?2, since_ms) ELSE max(ends_ms, ?3) END
+WHERE account_id = ?4 AND (pool, slot) = (SELECT pool, slot FROM leases WHERE account_id = ?4 AND id = ?5 AND app = ?6)
+  AND lease_id = ?5 AND ends_ms > ?2 RETURNING abs(ends_ms)`
+	sqliteEndLease = `UPDATE leases SET ends_ms = ?, released = ? WHERE account_id = ? AND id = ? RETURNING ` + leaseCols
+)
+
+// queryRowTx and execTx run q in tx through its kept statement when one
+// was prepared before tx began (prepareAll: parsing the lease statements
+// was a third of a lease's CPU time on SQLite).
+func (s *DB) queryRowTx(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := s.txStmt(ctx, tx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO leases (account_id, id, app, kind, pool, slot, holder, acquired_ms, ends_ms, meter_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.Account, in.ID, in.App, in.Kind, in.Pool, t.slot, in.Holder, t.since, t.ends, meterState(in)); err != nil {
-		return t, err
+	return tx.QueryRowContext(ctx, q, args...)
+}
+
+func (s *DB) execTx(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := s.txStmt(ctx, tx, q); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
-	return t, tx.Commit()
+	return tx.ExecContext(ctx, q, args...)
 }
 
 // meterState is a new lease's meter_state: 0 (its start and stop events
@@ -315,20 +354,18 @@ RETURNING ` + leaseColsOfLeases
 }
 
 func (s *DB) endLeaseSQLite(ctx context.Context, account, app, id string, now, ends int64, rel int) (*livebill.Lease, error) {
+	_ = s.prepareAll(ctx, sqliteEndSlot, sqliteEndLease) // else parsed in tx
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
 	var newEnds int64
-	err = tx.QueryRowContext(ctx, `UPDATE lease_slots SET ends_ms = CASE WHEN ?1 = 1 THEN -max(?2, since_ms) ELSE max(ends_ms, ?3) END
-WHERE account_id = ?4 AND (pool, slot) = (SELECT pool, slot FROM leases WHERE account_id = ?4 AND id = ?5 AND app = ?6)
-  AND lease_id = ?5 AND ends_ms > ?2 RETURNING abs(ends_ms)`, rel, now, ends, account, id, app).Scan(&newEnds)
+	err = s.queryRowTx(ctx, tx, sqliteEndSlot, rel, now, ends, account, id, app).Scan(&newEnds)
 	if err != nil {
 		return nil, err
 	}
-	l, err := scanLease(tx.QueryRowContext(ctx, `UPDATE leases SET ends_ms = ?, released = ? WHERE account_id = ? AND id = ? RETURNING `+leaseCols,
-		newEnds, rel, account, id))
+	l, err := scanLease(s.queryRowTx(ctx, tx, sqliteEndLease, newEnds, rel, account, id))
 	if err != nil {
 		return nil, err
 	}
