@@ -76,7 +76,11 @@ func (s *Service) retain(ctx context.Context, now time.Time) error {
 }
 
 func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord) error {
-	cp, err := s.Store.FindCheckpointMade(ctx, rec.ID, s.Clock.Now().Add(-s.retention()).UnixMilli())
+	horizon := s.Clock.Now().Add(-s.retention()).UnixMilli()
+	if rec.Events.Count == 0 || rec.Events.First >= horizon {
+		return nil // no event is older than the retention: nothing to look up
+	}
+	cp, err := s.Store.FindCheckpointMade(ctx, rec.ID, horizon)
 	if livebill.ErrorCode(err) == livebill.ENOTFOUND {
 		return nil
 	}
