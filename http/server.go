@@ -574,7 +574,36 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"granularity": in.Granularity, "usage": pts})
+	writeUsage(w, in.Granularity, pts)
+}
+
+// writeUsage writes a usage answer as writeJSON would, but each point on
+// one line: a month at 5-minute granularity is tens of thousands of
+// points, and indenting each point's fields took half the answer's time.
+func writeUsage(w http.ResponseWriter, granularity string, pts []livebill.UsagePoint) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	g, _ := json.Marshal(granularity)
+	bw.WriteString("{\n  \"granularity\": ")
+	bw.Write(g)
+	bw.WriteString(",\n  \"usage\": [")
+	for i := range pts {
+		b, err := json.Marshal(&pts[i]) // strings and an integer: cannot fail
+		if err != nil {
+			break
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(pts) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	bw.Flush()
 }
 
 // BillsJSON is the bills response.
