@@ -65,11 +65,6 @@ func TestDocLinks(t *testing.T) {
 func TestDocsNameNoIssues(t *testing.T) {
 	issue := regexp.MustCompile(`(?i)\bissues? #?[0-9]+`)
 	for _, doc := range documents(t) {
-		if filepath.Base(doc) == "performance.md" {
-			// It still tells its measurement history, issue numbers
-			// included; check it too once it gives only current figures.
-			continue
-		}
 		b, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)
