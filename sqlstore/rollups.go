@@ -21,6 +21,7 @@ var _ livebill.RollupStore = (*DB)(nil)
 // checkpoint, in tx.
 func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.SettleWrite) error {
 	var usage, days, relays, logins, cps [][]any
+	var spans []rollupSpan
 	for _, w := range writes {
 		r := w.Rollup
 		if r == nil {
@@ -28,16 +29,7 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 		}
 		acct := w.Settlement.AccountID
 		if r.From < r.To && !r.Fresh {
-			for _, q := range []string{
-				`DELETE FROM usage_rollups WHERE account_id = ? AND window_ms >= ? AND window_ms < ?`,
-				`DELETE FROM usage_days WHERE account_id = ? AND day_ms >= ? AND day_ms < ?`,
-				`DELETE FROM relay_rollups WHERE account_id = ? AND start_ms >= ? AND start_ms < ?`,
-				`DELETE FROM login_rollups WHERE account_id = ? AND first_ms >= ? AND first_ms < ?`,
-			} {
-				if _, err := tx.ExecContext(ctx, s.q(q), acct, r.From, r.To); err != nil {
-					return fmt.Errorf("cannot replace the rollups of account %q: %w", acct, err)
-				}
-			}
+			spans = append(spans, rollupSpan{acct, r.From, r.To})
 		}
 		for _, u := range r.Usage {
 			usage = append(usage, []any{acct, u.Window, u.App, u.Item, u.Value})
@@ -59,6 +51,9 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 			cps = append(cps, []any{acct, cp.At, cp.Seq, string(cp.Meter), cp.Fingerprint, string(cp.Deduction), monthStart, cp.MadeAt.UnixMilli()})
 		}
 	}
+	if err := s.deleteRollups(ctx, tx, spans); err != nil {
+		return err
+	}
 	for _, ins := range []struct {
 		head string
 		rows [][]any
@@ -77,6 +72,60 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 		if err := s.insertRows(ctx, tx, ins.head, tail, ins.rows); err != nil {
 			return fmt.Errorf("cannot store rollups: %w", err)
 		}
+	}
+	return nil
+}
+
+// rollupSpan is an account's span [from, to) whose rollups a settlement
+// replaces.
+type rollupSpan struct {
+	account  string
+	from, to int64
+}
+
+// rollupTables are the rollup tables and the column each is replaced by.
+var rollupTables = []struct{ table, col string }{
+	{"usage_rollups", "window_ms"},
+	{"usage_days", "day_ms"},
+	{"relay_rollups", "start_ms"},
+	{"login_rollups", "first_ms"},
+}
+
+// deleteRollups deletes the rollups of the spans, in tx. PostgreSQL takes
+// every span of a table in one statement (one round trip); SQLite runs
+// one statement per span, prepared once per table (parsing it for every
+// account took more than the deletes).
+func (s *DB) deleteRollups(ctx context.Context, tx *sql.Tx, spans []rollupSpan) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	if s.dialect.Numbered {
+		accts := make([]string, len(spans))
+		froms, tos := make([]int64, len(spans)), make([]int64, len(spans))
+		for i, sp := range spans {
+			accts[i], froms[i], tos[i] = sp.account, sp.from, sp.to
+		}
+		for _, t := range rollupTables {
+			q := `DELETE FROM ` + t.table + ` r USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(a, f, t)
+				WHERE r.account_id = d.a AND r.` + t.col + ` >= d.f AND r.` + t.col + ` < d.t`
+			if _, err := tx.ExecContext(ctx, q, accts, froms, tos); err != nil {
+				return fmt.Errorf("cannot replace the rollups of accounts %q to %q: %w", spans[0].account, spans[len(spans)-1].account, err)
+			}
+		}
+		return nil
+	}
+	for _, t := range rollupTables {
+		st, err := tx.PrepareContext(ctx, `DELETE FROM `+t.table+` WHERE account_id = ? AND `+t.col+` >= ? AND `+t.col+` < ?`)
+		if err != nil {
+			return fmt.Errorf("cannot replace rollups: %w", err)
+		}
+		for _, sp := range spans {
+			if _, err := st.ExecContext(ctx, sp.account, sp.from, sp.to); err != nil {
+				st.Close()
+				return fmt.Errorf("cannot replace the rollups of account %q: %w", sp.account, err)
+			}
+		}
+		st.Close()
 	}
 	return nil
 }
