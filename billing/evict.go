@@ -35,20 +35,25 @@ func (s *Service) written(sl *liveSlot, a *account, w *livebill.SettleWrite, ok 
 	if lm == nil {
 		return
 	}
+	var cp *livebill.Checkpoint // the deduction state the meter now starts from
 	if ok && w != nil && w.Rollup != nil {
-		var open *opening
-		if cp := w.Rollup.Checkpoint; cp != nil {
-			var st deduct.State
-			if json.Unmarshal(cp.Deduction, &st) == nil {
-				open = &opening{at: cp.At, fingerprint: cp.Fingerprint, state: &st}
-			}
+		if w.Rollup.To > lm.from {
+			cp = w.Rollup.Checkpoint
 		}
-		lm.forget(w.Rollup.To, open)
+		lm.forget(w.Rollup.To, nil)
 	}
 	// a meter with no checkpoint to resume from is kept (its account
 	// has not had a day settled with events yet)
 	if ok && lm.from != noRollups && !lm.m.Open() && len(lm.pending) == 0 && now.Sub(time.UnixMilli(lm.last)) >= s.meterIdle() {
 		sl.lm = nil
 		s.evicted.Add(1)
+		return
+	}
+	// decoded only for a meter kept (most are let go once settled)
+	if cp != nil {
+		var st deduct.State
+		if json.Unmarshal(cp.Deduction, &st) == nil {
+			lm.open = &opening{at: cp.At, fingerprint: cp.Fingerprint, state: &st}
+		}
 	}
 }
