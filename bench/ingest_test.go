@@ -30,7 +30,8 @@ import (
 // LIVEBILL_BENCH_CLIENTS (default 1) is the number of concurrent pushing
 // clients; `livebill events push` is one client. Besides events/s (wall
 // time) it reports cpu-ns/event, the process's CPU time per event, which a
-// shared machine's other load disturbs less.
+// shared machine's other load disturbs less, and on PostgreSQL
+// pg-cpu-ns/event, its backends' CPU time per event (pgCPU).
 //
 //	go test ./bench -run '^$' -bench Ingest -benchtime 100x
 func BenchmarkIngest(b *testing.B) {
@@ -83,6 +84,11 @@ func benchIngest(b *testing.B, be backend, lines [][]byte, size, clients int) {
 	var failed atomic.Value
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	pg := pgOf(be, store)
+	var pg0 map[int]time.Duration
+	if pg != nil {
+		pg0 = pgCPU(pg)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
@@ -132,6 +138,9 @@ func benchIngest(b *testing.B, be backend, lines [][]byte, size, clients int) {
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/events, "allocs/event")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS-MiB")
 	b.ReportMetric(float64(cpu.Nanoseconds())/events, "cpu-ns/event")
+	if pg != nil {
+		b.ReportMetric(float64(pgCPUSince(pg, pg0).Nanoseconds())/events, "pg-cpu-ns/event")
+	}
 }
 
 // cpuTime is the CPU time (user + system) the process has used: client,

@@ -32,9 +32,49 @@ func scanState(sc interface{ Scan(...any) error }) (*livebill.AccountState, erro
 	if err := sc.Scan(&st.AccountID, &st.State, &since, &grace, &reclaim, &st.Balance, &st.Opening, &last, &tg, &tr); err != nil {
 		return nil, err
 	}
-	st.Since, st.GraceUntil, st.ReclaimAt, st.Last = fromMS(since), fromMS(grace), fromMS(reclaim), fromMS(last)
-	st.Terms = livebill.Terms{Grace: time.Duration(tg) * time.Millisecond, ReclaimAfter: time.Duration(tr) * time.Millisecond}
+	setStateTimes(&st, since, grace, reclaim, last, tg, tr)
 	return &st, nil
+}
+
+// setStateTimes sets st's instants (Unix ms, 0 for none) and terms (ms)
+// as stored.
+func setStateTimes(st *livebill.AccountState, since, grace, reclaim, last, termsGrace, termsReclaim int64) {
+	st.Since, st.GraceUntil, st.ReclaimAt, st.Last = fromMS(since), fromMS(grace), fromMS(reclaim), fromMS(last)
+	st.Terms = livebill.Terms{Grace: time.Duration(termsGrace) * time.Millisecond, ReclaimAfter: time.Duration(termsReclaim) * time.Millisecond}
+}
+
+// accountStateCols are an account's columns and its state row's, for
+// accounts a LEFT JOIN account_states s (scanAccountState): one read
+// whether the account has a state row or not.
+const accountStateCols = `a.id, a.balance AS account_balance, a.created_at, ` +
+	`s.state, COALESCE(s.since_ms, 0) AS since_ms, COALESCE(s.grace_ms, 0) AS grace_ms, COALESCE(s.reclaim_ms, 0) AS reclaim_ms, ` +
+	`COALESCE(s.balance, '') AS balance, COALESCE(s.opening, '') AS opening, COALESCE(s.last_ms, 0) AS last_ms, ` +
+	`COALESCE(s.terms_grace_ms, 0) AS terms_grace_ms, COALESCE(s.terms_reclaim_ms, 0) AS terms_reclaim_ms`
+
+// scanAccountState reads a row of accountStateCols: the account's state,
+// or the opening state of an account without a state row.
+func scanAccountState(sc interface{ Scan(...any) error }) (*livebill.AccountState, error) {
+	var id, accountBalance, createdAt string
+	var state sql.NullString
+	var st livebill.AccountState
+	var since, grace, reclaim, last, tg, tr int64
+	if err := sc.Scan(&id, &accountBalance, &createdAt, &state, &since, &grace, &reclaim, &st.Balance, &st.Opening, &last, &tg, &tr); err != nil {
+		return nil, err
+	}
+	if !state.Valid {
+		return openingState(id, accountBalance, createdAt), nil
+	}
+	st.AccountID, st.State = id, state.String
+	setStateTimes(&st, since, grace, reclaim, last, tg, tr)
+	return &st, nil
+}
+
+// openingState is the state of an account without a state row (no
+// settlement or top-up has charged it yet): active since it was made, at
+// its opening balance.
+func openingState(id, balance, createdAt string) *livebill.AccountState {
+	at, _ := time.Parse(time.RFC3339Nano, createdAt)
+	return &livebill.AccountState{AccountID: id, State: livebill.AccountActive, Since: at, Last: at, Balance: balance, Opening: balance, Terms: defaultTerms}
 }
 
 // ms is an instant as stored (0 for none).
@@ -160,8 +200,7 @@ func (s *DB) lockStates(ctx context.Context, tx *sql.Tx, ids []string) (map[stri
 		if err != nil {
 			return nil, fmt.Errorf("cannot read account %q: %w", id, err)
 		}
-		at, _ := time.Parse(time.RFC3339Nano, createdAt)
-		st := &livebill.AccountState{AccountID: id, State: livebill.AccountActive, Since: at, Last: at, Balance: bal, Opening: bal, Terms: defaultTerms}
+		st := openingState(id, bal, createdAt)
 		if _, err := tx.ExecContext(ctx, s.q(stateInsert+`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id) DO NOTHING`), stateArgs(st)...); err != nil {
 			return nil, fmt.Errorf("cannot make the state of account %q: %w", id, err)
 		}
@@ -342,32 +381,28 @@ func (s *DB) FindAccountState(ctx context.Context, accountID string) (*livebill.
 }
 
 // FindAccountStates returns the states of the accounts of ids that exist
-// (an account without a row, written by hand, is active at its opening
-// balance).
+// (an account without a state row, which no settlement or top-up has
+// charged yet, is active at its opening balance), in one read: ingestion
+// asks for every batch's accounts.
 func (s *DB) FindAccountStates(ctx context.Context, ids []string) (map[string]*livebill.AccountState, error) {
 	out := make(map[string]*livebill.AccountState, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.queryIDs(ctx, stateCols, "account_states", "account_id", "", ids)
-	if err := scanStates(rows, err, out); err != nil {
-		return nil, err
+	rows, err := s.queryIDs(ctx, accountStateCols, "accounts a LEFT JOIN account_states s ON s.account_id = a.id", "a.id", "", ids)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read account states: %w", err)
 	}
-	var missing []string
-	for _, id := range ids {
-		if out[id] == nil {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		recs, err := s.FindAccounts(ctx, missing)
+	defer rows.Close()
+	for rows.Next() {
+		st, err := scanAccountState(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cannot read account state: %w", err)
 		}
-		for id, a := range recs {
-			out[id] = &livebill.AccountState{AccountID: id, State: livebill.AccountActive, Since: a.CreatedAt, Last: a.CreatedAt,
-				Balance: a.Balance, Opening: a.Balance, Terms: defaultTerms}
-		}
+		out[st.AccountID] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read account states: %w", err)
 	}
 	return out, nil
 }
