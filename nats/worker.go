@@ -350,7 +350,7 @@ func (w *Worker) consume(ctx, hard context.Context, p int) {
 			continue
 		}
 		if len(msgs) > 0 {
-			w.handle(hard, p, msgs)
+			w.handle(ctx, hard, p, msgs)
 		}
 	}
 	w.Queue.nc.Flush() // the last acknowledgements reach the server before the lease is released
@@ -392,9 +392,11 @@ func collect(b jetstream.MessageBatch, msgs []jetstream.Msg) []jetstream.Msg {
 
 // handle stores a batch of messages and acknowledges them: again and
 // again until the store takes it (the messages are kept in progress
-// meanwhile), or until hard is cancelled (they are then delivered
-// again to whoever owns the partition).
-func (w *Worker) handle(hard context.Context, p int, msgs []jetstream.Msg) {
+// meanwhile). A store already running finishes under hard; once ctx is
+// done (the partition is stopped or lost: a heartbeat waits for this) no
+// further try is made and the messages are left unacknowledged, to be
+// delivered again to whoever owns the partition.
+func (w *Worker) handle(ctx, hard context.Context, p int, msgs []jetstream.Msg) {
 	start := w.Clock.Now()
 	events, keep := w.decode(p, msgs)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 30*time.Second) {
@@ -402,14 +404,16 @@ func (w *Worker) handle(hard context.Context, p int, msgs []jetstream.Msg) {
 		if err == nil {
 			break
 		}
-		if hard.Err() != nil {
+		if ctx.Err() != nil || hard.Err() != nil {
 			return
 		}
 		w.logf("queue worker %s: partition %d: cannot store %d events (trying again in %s): %v", w.ID, p, len(events), wait, err)
 		for _, m := range msgs {
 			m.InProgress()
 		}
-		sleep(hard, wait)
+		if sleep(ctx, wait); ctx.Err() != nil {
+			return
+		}
 	}
 	for _, m := range msgs {
 		if !keep[m] {

@@ -77,40 +77,49 @@ type endCall struct {
 // probe, in the next grouped statement.
 func (s *DB) takeSlotGrouped(ctx context.Context, in *livebill.AcquireLeaseInput, now, ends int64) (taken, error) {
 	c := &acquireCall{in: in, now: now, ends: ends, done: make(chan struct{})}
-	g := &s.leaseGroup
-	g.mu.Lock()
-	g.acquires = append(g.acquires, c)
-	g.startFlush(s)
-	g.mu.Unlock()
-	select {
-	case <-c.done:
-		return c.t, c.err
-	case <-ctx.Done():
-		g.mu.Lock()
-		g.acquires = without(g.acquires, c) // unless its statement runs already
-		g.mu.Unlock()
-		return taken{}, ctx.Err()
+	if err := await(ctx, s, &s.leaseGroup.acquires, c, c.done); err != nil {
+		return taken{}, err
 	}
+	return c.t, c.err
 }
 
 // endLeaseGrouped renews or releases a lease in the next grouped
 // statement: endLeasePG's work.
 func (s *DB) endLeaseGrouped(ctx context.Context, account, app, id string, now, ends int64, release bool) (*livebill.Lease, error) {
 	c := &endCall{account: account, app: app, id: id, now: now, ends: ends, release: release, done: make(chan struct{})}
+	if err := await(ctx, s, &s.leaseGroup.ends, c, c.done); err != nil {
+		return nil, err
+	}
+	return c.l, c.err
+}
+
+// await queues call c on queue (one of s's lease group's) for the next
+// grouped statement and waits until done is closed. A caller whose ctx
+// ends while c is still queued takes it out and gets ctx's error; once
+// c's statement runs, its result stands (the caller waits for it, at
+// most flushTimeout), so a lease the database granted is never reported
+// as not granted.
+func await[T comparable](ctx context.Context, s *DB, queue *[]T, c T, done <-chan struct{}) error {
 	g := &s.leaseGroup
 	g.mu.Lock()
-	g.ends = append(g.ends, c)
+	*queue = append(*queue, c)
 	g.startFlush(s)
 	g.mu.Unlock()
 	select {
-	case <-c.done:
-		return c.l, c.err
+	case <-done:
+		return nil
 	case <-ctx.Done():
-		g.mu.Lock()
-		g.ends = without(g.ends, c)
-		g.mu.Unlock()
-		return nil, ctx.Err()
 	}
+	g.mu.Lock()
+	n := len(*queue)
+	*queue = without(*queue, c)
+	queued := len(*queue) < n
+	g.mu.Unlock()
+	if queued {
+		return ctx.Err()
+	}
+	<-done
+	return nil
 }
 
 // without returns queue without c.

@@ -171,3 +171,36 @@ func TestLeaseGroupStatements(t *testing.T) {
 		t.Errorf("history %v, want %v", got, want)
 	}
 }
+
+// A caller whose context ends while its acquisition waits for a grouped
+// statement is told "not granted" only if the lease was not granted: an
+// error means no lease of that id is stored, a lease means it is. The
+// contexts end at random points of the statements' lives, so some end
+// while their call is queued and some while its statement runs.
+func TestLeaseGroupCancelledCaller(t *testing.T) {
+	s := pgStore(t, fmt.Sprintf("lbgroup-cancel-%d", os.Getpid()))
+	now := time.Now()
+	var errs, leases int
+	for i := 0; i < 200; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%20)*100*time.Microsecond)
+		in := &livebill.AcquireLeaseInput{Account: "a1", ID: fmt.Sprintf("l%d", i), App: "app1", Kind: "k", Pool: "p",
+			Capacity: 1000, Now: now, Ends: now.Add(time.Minute)}
+		_, err := s.takeSlotGrouped(ctx, in, now.UnixMilli(), now.Add(time.Minute).UnixMilli())
+		cancel()
+		_, ferr := s.FindLease(context.Background(), "a1", in.ID)
+		switch {
+		case err == nil && ferr != nil:
+			t.Fatalf("%s: granted, but %v", in.ID, ferr)
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sql.ErrNoRows): // cancelled, or its slot was held
+			errs++
+			if ferr == nil {
+				t.Fatalf("%s: the caller was told %v, and the lease is stored", in.ID, err)
+			}
+		case err == nil:
+			leases++
+		default:
+			t.Fatalf("%s: %v", in.ID, err)
+		}
+	}
+	t.Logf("%d granted, %d not (cancelled while queued, or the slot tried was held)", leases, errs)
+}
