@@ -841,13 +841,16 @@ func (s *Service) settleAll(ctx context.Context, tally *runTally) error {
 	return nil
 }
 
-func (s *Service) settleAccounts(ctx context.Context, tally *runTally) error {
+func (s *Service) settleAccounts(ctx context.Context, tally *runTally) (err error) {
 	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
 		return err
 	}
 	defer func() {
-		// after the run: the anchors are the checkpoints it stored
-		_ = s.retain(ctx, s.Clock.Now())
+		// after the run: the anchors are the checkpoints it stored; its
+		// failures (an archive that cannot be written) are the run's
+		if rerr := s.retain(ctx, s.Clock.Now()); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("retention: %w", rerr))
+		}
 	}()
 	accts, err := s.Store.ListAccounts(ctx)
 	if err != nil {

@@ -26,9 +26,22 @@ func (s *Service) RestoreArchives(ctx context.Context, paths []string) (int, err
 		if err != nil {
 			return n, err
 		}
-		if _, err := store.FindAccount(ctx, acct); err != nil {
+		rec, err := store.FindAccount(ctx, acct)
+		if err != nil {
 			return n, fmt.Errorf("%s: %w", path, err)
 		}
+		zone, err := accountZone(rec)
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", path, err)
+		}
+		// a file holds its account's events of its month only (a misfiled
+		// or edited file must not store another account's usage)
+		first, err := time.ParseInLocation("2006-01", month, zone.loc)
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", path, err)
+		}
+		lo, hi := first.UnixMilli(), first.AddDate(0, 1, 0).UnixMilli()
+		owned := map[string]bool{}
 		var batch []livebill.IncomingEvent
 		flush := func() error {
 			if len(batch) == 0 {
@@ -55,6 +68,16 @@ func (s *Service) RestoreArchives(ctx context.Context, paths []string) (int, err
 			var e livebill.Event
 			if err := eventio.Parse(b, &e); err != nil {
 				return fmt.Errorf("%s: line %d: %w", path, line, err)
+			}
+			if e.Time < lo || e.Time >= hi {
+				return fmt.Errorf("%s: line %d: field \"time\": the event is not of the file's month %s", path, line, month)
+			}
+			if !owned[e.App] {
+				app, err := store.FindApp(ctx, e.App)
+				if err != nil || app.AccountID != acct {
+					return fmt.Errorf("%s: line %d: field \"app\": app %q is not an app of account %s", path, line, e.App, acct)
+				}
+				owned[e.App] = true
 			}
 			batch = append(batch, livebill.IncomingEvent{AccountID: acct, Event: e, Body: append([]byte(nil), b...)})
 			if len(batch) == 1000 {

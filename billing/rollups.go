@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -156,22 +155,14 @@ func monthEnd(mon string, loc *time.Location) int64 {
 	return t.AddDate(0, 1, 0).UnixMilli()
 }
 
-// monthlyItems are the catalog's items billed by the month: counts, µs,
-// and durations rounded by the month.
-var monthlyItems sync.Map // *catalog.Catalog → []string
-
+// monthlyOf is the catalog's items billed by the month: counts, µs, and
+// durations rounded by the month.
 func monthlyOf(cat *catalog.Catalog) []string {
-	if v, ok := monthlyItems.Load(cat); ok {
-		return v.([]string)
-	}
 	out := []string{}
 	for _, it := range cat.Items {
 		if it.Measure != catalog.MeasureDuration || it.Rounding == catalog.RoundMonth {
 			out = append(out, it.ID)
 		}
-	}
-	if len(out) > 0 {
-		monthlyItems.Store(cat, out)
 	}
 	return out
 }

@@ -142,13 +142,18 @@ func (p *Publisher) publish(ctx context.Context, events []livebill.IncomingEvent
 		}
 		first[k] = i
 		m := p.message(&in)
-		if size := int64(len(m.Data) + 256); size > limit {
+		// JetStream's headers set here, not by publish options, so that
+		// the size checked is the size sent: an event over the server's
+		// max payload is refused alone, not left to fail its batch's
+		// publish again at every retry
+		m.Header.Set(jetstream.MsgIDHeader, msgID(in.AccountID, in.Event.ID))
+		m.Header.Set(jetstream.ExpectedStreamHeader, p.Queue.cfg.Stream)
+		if size := int64(m.Size() - len(m.Subject) - len(m.Reply)); size > limit {
 			out[i].Status, out[i].Code = livebill.IngestRejected, livebill.ETOOLARGE
 			out[i].Error = fmt.Sprintf("event %q: %d bytes, more than the event queue takes (%d)", in.Event.ID, len(m.Data), limit)
 			continue
 		}
-		fut, err := p.Queue.js.PublishMsgAsync(m, jetstream.WithMsgID(msgID(in.AccountID, in.Event.ID)),
-			jetstream.WithExpectStream(p.Queue.cfg.Stream), jetstream.WithStallWait(publishTimeout))
+		fut, err := p.Queue.js.PublishMsgAsync(m, jetstream.WithStallWait(publishTimeout))
 		if err != nil {
 			return nil, unavailable("the event queue did not take the batch (%v): send it again later (events already queued are then answered as duplicates)", err)
 		}

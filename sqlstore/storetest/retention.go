@@ -124,6 +124,29 @@ func testRetention(t *testing.T, open Opener) {
 	if adj != 1 {
 		t.Fatalf("%d adjustments of 2024-09-20, want 1", adj)
 	}
+	// a file holds its account's events of its month only: an event of
+	// another account's app, or of another month, is refused and nothing
+	// of the file is stored
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "other", "catalog": "trtc", "mode": "calculator", "created": "2024-05-01", "timezone": "Asia/Shanghai"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts/other/apps", map[string]any{"id": "other-app"}, nil)
+	bad := archive.Dir(t.TempDir())
+	inAug := time.Date(2024, 8, 3, 10, 0, 0, 0, sh).UnixMilli()
+	for _, c := range []struct {
+		name string
+		ev   livebill.StoredEvent
+	}{
+		{"another account's app", livebill.StoredEvent{ID: "x1", Time: inAug, App: "other-app",
+			Body: []byte(`{"id":"x1","time":"2024-08-03T10:00:00+08:00","type":"room.join","app":"other-app","room":"r","user":"A"}`)}},
+		{"another month", livebill.StoredEvent{ID: "x2", Time: inAug, App: app,
+			Body: []byte(`{"id":"x2","time":"2024-09-03T10:00:00+08:00","type":"room.join","app":"` + app + `","room":"r","user":"A"}`)}},
+	} {
+		if err := bad.Archive("acct", "2024-08", []livebill.StoredEvent{c.ev}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.svc.RestoreArchives(ctx, []string{bad.Path("acct", "2024-08")}); err == nil || n != 0 {
+			t.Errorf("restoring a file with an event of %s: %d stored, %v; want it refused", c.name, n, err)
+		}
+	}
 	// restoring the archive makes the account whole again
 	n, err := e.svc.RestoreArchives(ctx, files)
 	if err != nil || n != 2*92 {
