@@ -198,7 +198,7 @@ func (m *Meter) Checkpoint(from int64) ([]byte, error) {
 		if len(r.pending) > 0 {
 			return nil, fmt.Errorf("cannot checkpoint the meter: room %s holds events of %s not yet applied", r.id, fmtTime(r.pendT))
 		}
-		if len(r.list) > 0 || len(r.gone) > 0 || r.anyTimedOut() {
+		if r.holdsState() {
 			keys = append(keys, k)
 		}
 	}

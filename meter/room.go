@@ -424,20 +424,19 @@ func (r *room) trim() {
 }
 
 // releasable reports whether the meter may let the room go once every
-// event before t is applied: nobody is in it, it holds no events, and
-// nothing its later events (all at t or after) depend on is left — no
-// session timed out without its end, no participant a dissolution
-// removed. Such a room meters on exactly as a new one would.
+// event before t is applied: it holds no events and no state its later
+// events (all at t or after) depend on. Such a room meters on exactly as
+// a new one would.
 func (r *room) releasable(t int64) bool {
-	if len(r.list) > 0 || len(r.pending) > 0 || r.pendT >= t || len(r.gone) > 0 {
-		return false
-	}
-	for _, u := range r.ids {
-		if u.timedOut {
-			return false
-		}
-	}
-	return true
+	return len(r.pending) == 0 && r.pendT < t && !r.holdsState()
+}
+
+// holdsState reports whether the room holds what its later events depend
+// on: someone in it, a session timed out without its end, a participant a
+// dissolution removed. A room that does not is neither kept by the meter
+// (releasable) nor written in a checkpoint.
+func (r *room) holdsState() bool {
+	return len(r.list) > 0 || len(r.gone) > 0 || r.anyTimedOut()
 }
 
 func (r *room) apply(e *livebill.Event) error {

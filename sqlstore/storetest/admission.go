@@ -79,9 +79,32 @@ func testAdmissionAuth(t *testing.T, open Opener) {
 	if a := call(t, "POST", e.url+"/v1/authorize", AdminKey, body("acct-b-app")); a.status != http.StatusOK {
 		t.Errorf("the operator key on acct-b's app: %d %s", a.status, a.body)
 	}
-	// leases of another account's app are not found either
-	if a := call(t, "POST", e.url+"/v1/apps/acct-b-app/leases/l1/renew", e.keyA, nil); a.status != http.StatusNotFound {
-		t.Errorf("renewing a lease of acct-b's app with acct-a's key: %d %s", a.status, a.body)
+	// a lease of another account's app is not found either, and acct-a's
+	// key neither renews nor releases it
+	ctx := context.Background()
+	ls, ok := e.store.(livebill.LeaseStore)
+	if !ok {
+		t.Fatal("the store keeps no leases")
+	}
+	now := e.clock.Now()
+	held, granted, err := ls.AcquireLease(ctx, &livebill.AcquireLeaseInput{Account: "acct-b", ID: "lb1", App: "acct-b-app",
+		Kind: livebill.ActionCloudGamingStart, Pool: "p", Capacity: 1, Now: now, Ends: now.Add(time.Minute)})
+	if err != nil || !granted {
+		t.Fatalf("a lease of acct-b: %v, %v", granted, err)
+	}
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/v1/apps/acct-b-app/leases/lb1/renew"},
+		{"DELETE", "/v1/apps/acct-b-app/leases/lb1"},
+	} {
+		if a := call(t, r.method, e.url+r.path, e.keyA, nil); a.status != http.StatusNotFound || a.problem.Code != livebill.ENOTFOUND {
+			t.Errorf("%s %s with acct-a's key: %d %s, want 404", r.method, r.path, a.status, a.body)
+		}
+	}
+	if l, err := ls.FindLease(ctx, "acct-b", "lb1"); err != nil || !l.Ends.Equal(held.Ends) || !l.Held(now) {
+		t.Errorf("acct-b's lease after acct-a's key tried it: %+v, %v; want it held until %s", l, err, held.Ends)
+	}
+	if a := call(t, "POST", e.url+"/v1/apps/acct-b-app/leases/lb1/renew", e.keyB, nil); a.status != http.StatusOK {
+		t.Errorf("acct-b's key renewing its lease: %d %s", a.status, a.body)
 	}
 	// a bad request names the field
 	bad := call(t, "POST", e.url+"/v1/authorize", e.keyA, []byte(`{"app":"acct-a-app","action":"stream.start","room":"r","user":"u","media":"video"}`))

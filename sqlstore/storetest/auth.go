@@ -73,6 +73,8 @@ type authEnv struct {
 	keyA, keyB string // account keys
 	revoked    string // a key of acct-a, revoked
 	spare      string // id of an account key nobody uses (DELETE /v1/keys/{id})
+	store      livebill.Store
+	clock      *Clock
 }
 
 func newAuthEnv(t *testing.T, open Opener) *authEnv {
@@ -83,7 +85,7 @@ func newAuthEnv(t *testing.T, open Opener) *authEnv {
 	svc := billing.New(store, clock)
 	svc.SettleDelay = time.Hour
 	server, url, admin := NewAPI(t, store, svc)
-	e := &authEnv{server: server, url: url, admin: admin}
+	e := &authEnv{server: server, url: url, admin: admin, store: store, clock: clock}
 	must := func(method, path string, in, out any) {
 		t.Helper()
 		if err := admin.Do(ctx, method, path, in, out); err != nil {
