@@ -114,10 +114,10 @@ func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord
 			if err != nil {
 				return err
 			}
-			if len(evs) > 0 {
-				if err := s.Archive.Archive(rec.ID, t.Format("2006-01"), evs); err != nil {
-					return err
-				}
+			// every month, an idle one as an empty file: restoring needs
+			// them all, from the first event to the boundary
+			if err := s.Archive.Archive(rec.ID, t.Format("2006-01"), evs); err != nil {
+				return err
 			}
 			m = end
 		}

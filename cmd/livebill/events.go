@@ -49,12 +49,13 @@ Stores the events of archive files back in the database: the files
 'serve --events-archive DIR' wrote when retention deleted an account's
 events of a month (DIR/<account>/<YYYY-MM>.ndjson.zst; a directory
 argument is searched for them). Events already stored are left as they
-are (ids are kept: restoring twice stores nothing more). Restoring all of
-an account's archived months, from its first event to its purge
-boundary, in one run makes it whole again: late events before that
-boundary are taken again, and its days can be metered again from its
-first event. Part of them are kept for audit; the boundary stays. Bills
-do not change. The server may be running (SQLite: it waits for the write
+are (ids are kept: restoring twice stores nothing more). An account's
+archived months are restored all in one run, from its first event to its
+purge boundary (a part alone is refused, nothing stored), and make it
+whole again: late events before that boundary are taken again, and its
+days can be metered again from its first event. Every line is checked
+first: an event of another account's app or of another month than its
+file's is refused, nothing stored. Bills do not change. The server may be running (SQLite: it waits for the write
 lock).
 
 ` + dbHelp

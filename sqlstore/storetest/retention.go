@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,20 +134,31 @@ func testRetention(t *testing.T, open Opener) {
 	bad := archive.Dir(t.TempDir())
 	inAug := time.Date(2024, 8, 3, 10, 0, 0, 0, sh).UnixMilli()
 	for _, c := range []struct {
-		name string
-		ev   livebill.StoredEvent
+		name, field string
+		ev          livebill.StoredEvent
 	}{
-		{"another account's app", livebill.StoredEvent{ID: "x1", Time: inAug, App: "other-app",
+		{"another account's app", "app", livebill.StoredEvent{ID: "x1", Time: inAug, App: "other-app",
 			Body: []byte(`{"id":"x1","time":"2024-08-03T10:00:00+08:00","type":"room.join","app":"other-app","room":"r","user":"A"}`)}},
-		{"another month", livebill.StoredEvent{ID: "x2", Time: inAug, App: app,
+		{"another month", "time", livebill.StoredEvent{ID: "x2", Time: inAug, App: app,
 			Body: []byte(`{"id":"x2","time":"2024-09-03T10:00:00+08:00","type":"room.join","app":"` + app + `","room":"r","user":"A"}`)}},
 	} {
 		if err := bad.Archive("acct", "2024-08", []livebill.StoredEvent{c.ev}); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := e.svc.RestoreArchives(ctx, []string{bad.Path("acct", "2024-08")}); err == nil || n != 0 {
-			t.Errorf("restoring a file with an event of %s: %d stored, %v; want it refused", c.name, n, err)
+		withBad := slices.Clone(files)
+		for i, f := range withBad {
+			if filepath.Base(f) == "2024-08"+archive.Ext {
+				withBad[i] = bad.Path("acct", "2024-08")
+			}
 		}
+		if n, err := e.svc.RestoreArchives(ctx, withBad); err == nil || n != 0 || !strings.Contains(err.Error(), `field "`+c.field+`"`) {
+			t.Errorf("restoring the archive with an event of %s: %d stored, %v; want it refused", c.name, n, err)
+		}
+	}
+	// a part alone is refused, nothing stored: its events, dated before
+	// the checkpoints, would leave the account nothing to resume from
+	if n, err := e.svc.RestoreArchives(ctx, files[len(files)-1:]); err == nil || n != 0 || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("restoring one archived month of several: %d stored, %v; want it refused", n, err)
 	}
 	// restoring the archive makes the account whole again
 	n, err := e.svc.RestoreArchives(ctx, files)
