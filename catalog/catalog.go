@@ -11,7 +11,9 @@ package catalog
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -72,6 +74,10 @@ type Catalog struct {
 	// Arrears sets the account lifecycle's periods (SPEC §4 "Arrears");
 	// absent, the defaults (24 hours, 60 days).
 	Arrears *Arrears `yaml:"arrears"`
+	// Digest identifies the catalog's content: SHA-256 of its document
+	// (and of the built-in one it extends), in hex. A stored deduction
+	// state holds only for the prices and ratios it was computed with.
+	Digest string `yaml:"-"`
 	// SessionTimeout closes a room participant or task with no event of
 	// its own for longer than this, at its last event plus the timeout
 	// (a Go duration such as "24h"; default DefaultSessionTimeout).
@@ -299,11 +305,23 @@ func Parse(b []byte, source string) (*Catalog, error) {
 			return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
 		}
 		c = *merged
+		c.Digest = digest([]byte(base.Digest), b)
+	} else {
+		c.Digest = digest(b)
 	}
 	if err := c.init(); err != nil {
 		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %v", source, err)
 	}
 	return &c, nil
+}
+
+func digest(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // checkEntries refuses a document's null entries (`items: [null]`, `-

@@ -26,13 +26,13 @@ import (
 const StateVersion = 2
 
 // Fingerprint sums up what the deduction before instant at (a midnight)
-// depends on besides the usage: the catalog and zone, the mode, the
+// depends on besides the usage: the catalog (its content) and zone, the mode, the
 // account's dates, the purchases that start before at, the refunds
 // requested before it and the blocks that begin before it (cut at at).
 // A state at at is used only with inputs of the same fingerprint.
 func Fingerprint(in Input, at int64) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "v%d|%s|%s|%s|%d|%d\n", StateVersion, in.Catalog.Name, in.Location, in.Mode,
+	fmt.Fprintf(h, "v%d|%s|%s|%s|%s|%d|%d\n", StateVersion, in.Catalog.Name, in.Catalog.Digest, in.Location, in.Mode,
 		in.Account.Created.UnixMilli(), in.Account.Activated.UnixMilli())
 	for _, p := range in.Purchases {
 		if p.Start.UnixMilli() < at {
