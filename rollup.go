@@ -152,8 +152,11 @@ type RollupStore interface {
 	// PurgeEvents deletes the account's events before instant before and
 	// its checkpoints before boundary (at or after before), and records
 	// boundary as its purge boundary (AccountRecord.Purged); it returns
-	// how many events it deleted.
-	PurgeEvents(ctx context.Context, accountID string, before, boundary int64) (int64, error)
+	// how many events it deleted. It deletes nothing (0, nil) when an
+	// event stored after seq anchor (the anchor checkpoint's) is timed
+	// before boundary: a late event the archive may lack and the anchor
+	// does not account for.
+	PurgeEvents(ctx context.Context, accountID string, before, boundary, anchor int64) (int64, error)
 	// SetPurged sets the account's purge boundary (0: all its events are
 	// stored again).
 	SetPurged(ctx context.Context, accountID string, purged int64) error

@@ -174,6 +174,10 @@ type IncomingEvent struct {
 	AccountID string
 	Event     Event
 	Body      []byte
+	// Restored marks an event stored back from a retention archive: the
+	// account's purge boundary, which refuses every other event before
+	// it, does not apply (the restore clears it once all is stored).
+	Restored bool
 	// Day is the event's billing day (YYYY-MM-DD in the account's billing
 	// zone). Storing the event records ingest activity on (account, Day),
 	// which holds the day's settlement until it is quiet; "" records none.

@@ -154,6 +154,6 @@ func (s *Service) readArchive(ctx context.Context, path string, fn func(livebill
 			}
 			owned[e.App] = true
 		}
-		return fn(livebill.IncomingEvent{AccountID: acct, Event: e, Body: append([]byte(nil), b...)})
+		return fn(livebill.IncomingEvent{AccountID: acct, Event: e, Body: append([]byte(nil), b...), Restored: true})
 	})
 }

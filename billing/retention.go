@@ -122,7 +122,7 @@ func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord
 			m = end
 		}
 	}
-	_, err = s.Store.PurgeEvents(ctx, rec.ID, before, cp.At)
+	_, err = s.Store.PurgeEvents(ctx, rec.ID, before, cp.At, cp.Seq)
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/livebill/livebill"
 )
@@ -106,6 +107,28 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	defer tx.Rollback()
 	if err := s.lockAccounts(ctx, tx, events, rows); err != nil {
 		return nil, err
+	}
+	// under the accounts' locks: retention's purge (which takes them) has
+	// not moved a boundary since ingestion checked it, or is seen here
+	purged, err := s.purgeBoundaries(ctx, tx, events, rows)
+	if err != nil {
+		return nil, err
+	}
+	refused := map[key]bool{}
+	if len(purged) > 0 {
+		kept := rows[:0]
+		for _, i := range rows {
+			in := &events[i]
+			if b := purged[in.AccountID]; b > 0 && in.Event.Time < b && !in.Restored {
+				out[i].Status, out[i].Code = livebill.IngestRejected, livebill.EINVALID
+				out[i].Error = fmt.Sprintf(`field "time": before %s, when the account's events were deleted by retention`,
+					time.UnixMilli(b).UTC().Format(time.RFC3339))
+				refused[key{in.AccountID, in.Event.ID}] = true
+				continue
+			}
+			kept = append(kept, i)
+		}
+		rows = kept
 	}
 	if err := s.holdImports(ctx, tx, events); err != nil {
 		return nil, err
@@ -243,6 +266,10 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	for _, i := range repeats {
 		k := key{events[i].AccountID, events[i].Event.ID}
+		if refused[k] {
+			out[i].Status, out[i].Code, out[i].Error = out[first[k]].Status, out[first[k]].Code, out[first[k]].Error
+			continue
+		}
 		if inserted[k] {
 			judge(i, events[first[k]].Body)
 		} else {
@@ -300,6 +327,40 @@ func (s *DB) addEvents(ctx context.Context, tx *sql.Tx, spans map[string]*livebi
 
 // qLastSeq reads the largest seq stored (SQLite).
 const qLastSeq = `SELECT COALESCE(MAX(seq), 0) FROM events`
+
+// purgeBoundaries returns the purge boundaries (accounts.purged_ms) of
+// the accounts of events (rows) that have one.
+func (s *DB) purgeBoundaries(ctx context.Context, tx *sql.Tx, events []livebill.IncomingEvent, rows []int) (map[string]int64, error) {
+	seen := map[string]bool{}
+	var args []any
+	for _, i := range rows {
+		if a := events[i].AccountID; !seen[a] {
+			seen[a] = true
+			args = append(args, a)
+		}
+	}
+	out := map[string]int64{}
+	for lo := 0; lo < len(args); lo += selectChunk {
+		chunk := args[lo:min(lo+selectChunk, len(args))]
+		rs, err := tx.QueryContext(ctx, s.q(`SELECT id, purged_ms FROM accounts WHERE purged_ms > 0 AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`), chunk...)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the accounts' purge boundaries: %w", err)
+		}
+		for rs.Next() {
+			var id string
+			var b int64
+			if err := rs.Scan(&id, &b); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			out[id] = b
+		}
+		if err := rs.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
 
 // lockAccounts locks, on PostgreSQL, the rows of the accounts the events
 // (rows) belong to, in sorted id order, before any event is inserted; see

@@ -259,10 +259,18 @@ func (s *DB) findCheckpoint(ctx context.Context, accountID, cond string, v int64
 // checkpoints before boundary (at or after before; they could not be
 // resumed from), and records boundary as the account's purge boundary,
 // in one transaction; it returns how many events it deleted.
-func (s *DB) PurgeEvents(ctx context.Context, accountID string, before, boundary int64) (int64, error) {
+func (s *DB) PurgeEvents(ctx context.Context, accountID string, before, boundary, anchor int64) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// under the account's lock, which ingestion takes: no event is
+		// stored between this look and the delete
 		if err := s.lockAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		var late int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE account_id = ? AND seq > ? AND time_ms < ? LIMIT 1) x`),
+			accountID, anchor, boundary).Scan(&late)
+		if err != nil || late > 0 {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM events WHERE account_id = ? AND time_ms < ?`), accountID, before)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/archive"
+	"github.com/livebill/livebill/eventio"
 )
 
 // testRetention: four months of a session a day, settled every day, with
@@ -103,6 +104,30 @@ func testRetention(t *testing.T, open Opener) {
 		evt("sl", "2024-09-20T12:10:00+08:00", "room.leave", `,"user":"B"`))
 	if r.Accepted != 2 || r.Rejected != 1 || r.Errors[0].ID != "lj" || r.Errors[0].Code != livebill.EINVALID {
 		t.Fatalf("late events: %+v", r)
+	}
+	// the store refuses it too, under the account's lock (an ingestion
+	// that read the boundary before a purge moved it)
+	body := []byte(evt("lj2", "2024-08-20T10:00:00+08:00", "room.join", `,"user":"B"`))
+	var ev livebill.Event
+	if err := eventio.Parse(body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := e.store.StoreEvents(ctx, []livebill.IncomingEvent{{AccountID: "acct", Event: ev, Body: body}, {AccountID: "acct", Event: ev, Body: body}})
+	if err != nil || sts[0].Status != livebill.IngestRejected || !strings.Contains(sts[0].Error, `field "time"`) || sts[1].Status != livebill.IngestRejected {
+		t.Fatalf("an event before the boundary stored past ingestion's check: %+v, %v", sts, err)
+	}
+	// a purge that finds an event stored after its anchor and timed
+	// before its boundary (one its archive may lack) deletes nothing
+	rec, err = e.store.FindAccount(ctx, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := time.Date(2024, 12, 1, 0, 0, 0, 0, sh).UnixMilli()
+	if n, err := e.store.PurgeEvents(ctx, "acct", far, far, 0); err != nil || n != 0 {
+		t.Fatalf("a purge behind a late event: %d deleted, %v", n, err)
+	}
+	if again, err := e.store.FindAccount(ctx, "acct"); err != nil || again.Purged != rec.Purged || again.Events.Count != rec.Events.Count {
+		t.Fatalf("a purge behind a late event moved the boundary %d → %d (%v)", rec.Purged, again.Purged, err)
 	}
 	e.clock.Set(e.clock.Now().Add(time.Hour))
 	if _, err := e.svc.Settle(ctx, "acct"); err != nil {
