@@ -152,7 +152,8 @@ type RollupStore interface {
 	// PurgeEvents deletes the account's events before instant before and
 	// its checkpoints before boundary (at or after before), and records
 	// boundary as its purge boundary (AccountRecord.Purged); it returns
-	// how many events it deleted. It deletes nothing (0, nil) when an
+	// how many events it deleted, taken off the account's event count in
+	// the same transaction (EventSpan). It deletes nothing (0, nil) when an
 	// event stored after seq anchor (the anchor checkpoint's) is timed
 	// before boundary: a late event the archive may lack and the anchor
 	// does not account for.

@@ -237,7 +237,11 @@ type StoredEvent struct {
 	Body []byte
 }
 
-// EventSpan sums up an account's stored events.
+// EventSpan sums up an account's events: how many are stored now, and
+// the times of the first and last it ever stored. Retention's purge
+// lowers the count and leaves the times: the first event is where the
+// account's history, bills and archives begin, whether or not it is
+// still stored.
 type EventSpan struct {
 	Count       int64 `json:"count"`
 	First, Last int64 // Unix ms
@@ -302,7 +306,8 @@ type EventService interface {
 	// arrival order), with Time in [from, to) (Unix ms; to 0 = no bound).
 	ListEvents(ctx context.Context, accountID string, from, to int64) ([]StoredEvent, error)
 	// EventSpan returns how many events an account has stored and the
-	// times of the earliest and latest (Unix ms; 0 when none).
+	// times of the first and last it ever stored, deleted ones included
+	// (Unix ms; 0 when none).
 	EventSpan(ctx context.Context, accountID string) (EventSpan, error)
 	// ListEventsAfter returns an account's events with Seq > afterSeq in
 	// Seq order, at most limit (0 = no limit). An account's seqs are given

@@ -78,7 +78,7 @@ func (s *Service) retain(ctx context.Context, now time.Time) error {
 func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord) error {
 	horizon := s.Clock.Now().Add(-s.retention()).UnixMilli()
 	if rec.Events.Count == 0 || rec.Events.First >= horizon {
-		return nil // no event is older than the retention: nothing to look up
+		return nil // none stored, or none older than the retention: nothing to look up
 	}
 	cp, err := s.Store.FindCheckpointMade(ctx, rec.ID, horizon)
 	if livebill.ErrorCode(err) == livebill.ENOTFOUND {

@@ -122,26 +122,32 @@ func TestJITOff(t *testing.T) {
 	}
 }
 
-// TestEventSpanBackfill: migration 0009 fills the event spans of events
-// stored before it.
-func TestEventSpanBackfill(t *testing.T) {
+// emptyStore is a store on a fresh, empty schema.
+func emptyStore(t *testing.T) *sqlstore.DB {
 	db, err := sql.Open("pgx", dsn(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	storetest.CheckEventSpanBackfill(t, sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Numbered: true}, nil), postgres.Migrations())
+	t.Cleanup(func() { db.Close() })
+	return sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Numbered: true}, nil)
+}
+
+// TestEventSpanBackfill: migration 0009 fills the event spans of events
+// stored before it.
+func TestEventSpanBackfill(t *testing.T) {
+	storetest.CheckEventSpanBackfill(t, emptyStore(t), postgres.Migrations())
+}
+
+// TestEventCountRecount: migration 0018 counts again the events of the
+// accounts retention purged.
+func TestEventCountRecount(t *testing.T) {
+	storetest.CheckEventCountRecount(t, emptyStore(t), postgres.Migrations())
 }
 
 // TestUsageDaysFrom: migration 0017 marks the days settled before it as
 // read from the 5-minute rollups.
 func TestUsageDaysFrom(t *testing.T) {
-	db, err := sql.Open("pgx", dsn(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	storetest.CheckUsageDaysFrom(t, sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Numbered: true}, nil), postgres.Migrations())
+	storetest.CheckUsageDaysFrom(t, emptyStore(t), postgres.Migrations())
 }
 
 // TestNewerSchema: Open refuses a database a newer livebill migrated.

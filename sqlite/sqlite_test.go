@@ -62,28 +62,33 @@ func TestDurableSettings(t *testing.T) {
 	}
 }
 
-// TestEventSpanBackfill: migration 0009 fills the event spans of events
-// stored before it.
-func TestEventSpanBackfill(t *testing.T) {
+// memStore is a store on an empty database in memory.
+func memStore(t *testing.T) *sqlstore.DB {
 	db, err := sql.Open("sqlite", "file::memory:?_pragma=foreign_keys(1)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.SetMaxOpenConns(1)
-	defer db.Close()
-	storetest.CheckEventSpanBackfill(t, sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"}, nil), sqlite.Migrations())
+	t.Cleanup(func() { db.Close() })
+	return sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"}, nil)
+}
+
+// TestEventSpanBackfill: migration 0009 fills the event spans of events
+// stored before it.
+func TestEventSpanBackfill(t *testing.T) {
+	storetest.CheckEventSpanBackfill(t, memStore(t), sqlite.Migrations())
+}
+
+// TestEventCountRecount: migration 0018 counts again the events of the
+// accounts retention purged.
+func TestEventCountRecount(t *testing.T) {
+	storetest.CheckEventCountRecount(t, memStore(t), sqlite.Migrations())
 }
 
 // TestUsageDaysFrom: migration 0017 marks the days settled before it as
 // read from the 5-minute rollups.
 func TestUsageDaysFrom(t *testing.T) {
-	db, err := sql.Open("sqlite", "file::memory:?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	defer db.Close()
-	storetest.CheckUsageDaysFrom(t, sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"}, nil), sqlite.Migrations())
+	storetest.CheckUsageDaysFrom(t, memStore(t), sqlite.Migrations())
 }
 
 // TestNewerSchema: Open refuses a data directory a newer livebill migrated.

@@ -291,8 +291,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 
 // addEvents bumps the revision of each account that got events and adds
 // them to its event span (count, first and last time), in the same row
-// update. SET expressions see the row as it was, so an account without
-// events takes the new span as it is.
+// update. SET expressions see the row as it was, so an account that never
+// had an event (no count, no last time) takes the new span as it is; one
+// whose events retention deleted keeps its first time.
 func (s *DB) addEvents(ctx context.Context, tx *sql.Tx, spans map[string]*livebill.EventSpan) error {
 	if len(spans) == 0 {
 		return nil
@@ -308,16 +309,16 @@ func (s *DB) addEvents(ctx context.Context, tx *sql.Tx, spans map[string]*livebi
 			ns[i], los[i], his[i] = spans[a].Count, spans[a].First, spans[a].Last
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE accounts a SET revision = a.revision + 1, event_count = a.event_count + u.n,
-			first_ms = CASE WHEN a.event_count = 0 THEN u.lo ELSE LEAST(a.first_ms, u.lo) END,
-			last_ms = CASE WHEN a.event_count = 0 THEN u.hi ELSE GREATEST(a.last_ms, u.hi) END
+			first_ms = CASE WHEN a.event_count = 0 AND a.last_ms = 0 THEN u.lo ELSE LEAST(a.first_ms, u.lo) END,
+			last_ms = CASE WHEN a.event_count = 0 AND a.last_ms = 0 THEN u.hi ELSE GREATEST(a.last_ms, u.hi) END
 			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, n, lo, hi) WHERE a.id = u.id`, accts, ns, los, his)
 		return err
 	}
 	for _, a := range accts {
 		sp := spans[a]
 		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET revision = revision + 1, event_count = event_count + ?,
-			first_ms = CASE WHEN event_count = 0 THEN ? ELSE MIN(first_ms, ?) END,
-			last_ms = CASE WHEN event_count = 0 THEN ? ELSE MAX(last_ms, ?) END WHERE id = ?`,
+			first_ms = CASE WHEN event_count = 0 AND last_ms = 0 THEN ? ELSE MIN(first_ms, ?) END,
+			last_ms = CASE WHEN event_count = 0 AND last_ms = 0 THEN ? ELSE MAX(last_ms, ?) END WHERE id = ?`,
 			sp.Count, sp.First, sp.First, sp.Last, sp.Last, a); err != nil {
 			return err
 		}

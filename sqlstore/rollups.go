@@ -258,7 +258,8 @@ func (s *DB) findCheckpoint(ctx context.Context, accountID, cond string, v int64
 // PurgeEvents deletes the account's events before instant before and its
 // checkpoints before boundary (at or after before; they could not be
 // resumed from), and records boundary as the account's purge boundary,
-// in one transaction; it returns how many events it deleted.
+// in one transaction; it returns how many events it deleted, which it
+// takes off the account's event count.
 func (s *DB) PurgeEvents(ctx context.Context, accountID string, before, boundary, anchor int64) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -283,7 +284,10 @@ func (s *DB) PurgeEvents(ctx context.Context, accountID string, before, boundary
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM checkpoints WHERE account_id = ? AND at_ms < ?`), accountID, boundary); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE accounts SET purged_ms = ? WHERE id = ? AND purged_ms < ?`), boundary, accountID, boundary)
+		// the count is of the events stored; the span (first_ms, last_ms)
+		// stays, as livebill.EventSpan says
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE accounts SET event_count = event_count - ?,
+			purged_ms = CASE WHEN purged_ms < ? THEN ? ELSE purged_ms END WHERE id = ?`), n, boundary, boundary, accountID)
 		return err
 	})
 	if err != nil {

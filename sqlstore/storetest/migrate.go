@@ -43,6 +43,42 @@ func CheckEventSpanBackfill(t *testing.T, s *sqlstore.DB, full fs.FS) {
 	}
 }
 
+// CheckEventCountRecount checks migration 0018: an account retention
+// purged before it (its count not lowered then) has its events counted
+// again, its first and last times kept; another is left as it is. s is an
+// empty database; full holds every migration in directory "migrations".
+func CheckEventCountRecount(t *testing.T, s *sqlstore.DB, full fs.FS) {
+	t.Helper()
+	ctx := context.Background()
+	q := migrateBefore(t, s, full, "0018")
+	// a1: 5 events counted, 3 of them purged before 1000; a2: never purged
+	for _, a := range []struct {
+		id                        string
+		count, first, last, purge int64
+	}{{"a1", 5, 100, 1500, 1000}, {"a2", 2, 10, 20, 0}} {
+		q(`INSERT INTO accounts (id, catalog, mode, created, activated, balance, timezone, created_at, revision, event_count, first_ms, last_ms, purged_ms)
+			VALUES (?, 'trtc', '', '2024-10-01', '', '0', '', '2024-10-01T00:00:00Z', 1, ?, ?, ?, ?)`, a.id, a.count, a.first, a.last, a.purge)
+	}
+	for _, e := range []struct {
+		acct, id string
+		ms       int64
+	}{{"a1", "e4", 1200}, {"a1", "e5", 1500}, {"a2", "e1", 10}, {"a2", "e2", 20}} {
+		q(`INSERT INTO events (account_id, id, time_ms, app, body) VALUES (?, ?, ?, 'x', '{}')`, e.acct, e.id, e.ms)
+	}
+	if err := s.Migrate(ctx, full, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	for a, want := range map[string][3]int64{"a1": {2, 100, 1500}, "a2": {2, 10, 20}} {
+		sp, err := s.EventSpan(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [3]int64{sp.Count, sp.First, sp.Last}; got != want {
+			t.Errorf("account %s: span %v after migration 0018, want %v", a, got, want)
+		}
+	}
+}
+
 // migrateBefore runs the migrations of full (directory "migrations")
 // named before version on s, and returns a function that runs a
 // statement on s.

@@ -63,6 +63,13 @@ func testRetention(t *testing.T, open Opener) {
 	if rec.Purged != aug.UnixMilli() {
 		t.Fatalf("purge boundary %s, want %s", time.UnixMilli(rec.Purged).In(sh), aug)
 	}
+	// 2 events a day: 244 stored, those of June–August (2 × 92) deleted,
+	// September's 2 × 30 left; the account's history still begins with
+	// the first, 2024-06-01 10:00
+	first := day.Add(10 * time.Hour).UnixMilli()
+	if rec.Events.Count != 2*30 || rec.Events.First != first {
+		t.Fatalf("event span after the purge %+v, want count 60, first %d", rec.Events, first)
+	}
 	if evs, err := e.store.ListEvents(ctx, "acct", 0, aug.UnixMilli()); err != nil || len(evs) != 0 {
 		t.Fatalf("events before the boundary: %d (%v)", len(evs), err)
 	}
@@ -190,10 +197,76 @@ func testRetention(t *testing.T, open Opener) {
 	if err != nil || n != 2*92 {
 		t.Fatalf("restored %d events (%v), want %d", n, err, 2*92)
 	}
-	if rec, _ := e.store.FindAccount(ctx, "acct"); rec.Purged != 0 {
-		t.Fatalf("purge boundary after the restore: %d", rec.Purged)
+	// September's 60, the 2 late events taken, the 184 restored
+	if rec, _ := e.store.FindAccount(ctx, "acct"); rec.Purged != 0 || rec.Events.Count != 60+2+184 || rec.Events.First != first {
+		t.Fatalf("purge boundary %d, event span %+v after the restore, want 0, count 246, first %d", rec.Purged, rec.Events, first)
 	}
 	if n, err := e.svc.RestoreArchives(ctx, files); err != nil || n != 0 {
 		t.Fatalf("restoring again: %d events (%v), want none (duplicates)", n, err)
+	}
+}
+
+// testPurgeCounts: an account's event count is of the events stored, so
+// retention's purge takes off what it deleted and a restore adds back
+// what it stored; the first and last times are of every event the
+// account stored (its history begins there), purged or not.
+func testPurgeCounts(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, NewClock(time.Now()))
+	if _, err := s.CreateAccount(ctx, &livebill.CreateAccountInput{ID: "a1", Catalog: "trtc", Created: "2024-01-10"}); err != nil {
+		t.Fatal(err)
+	}
+	ev := func(id string, ms int64, restored bool) livebill.IncomingEvent {
+		return livebill.IncomingEvent{AccountID: "a1", Event: livebill.Event{ID: id, Time: ms, App: "x"},
+			Body: []byte(fmt.Sprintf(`{"id":%q,"t":%d}`, id, ms)), Restored: restored}
+	}
+	store := func(want string, evs ...livebill.IncomingEvent) {
+		t.Helper()
+		sts, err := s.StoreEvents(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range sts {
+			if st.Status != want {
+				t.Fatalf("event %s: %+v, want %s", st.ID, st, want)
+			}
+		}
+	}
+	span := func(when string, count, first, last int64) {
+		t.Helper()
+		sp, err := s.EventSpan(ctx, "a1")
+		if err != nil || sp != (livebill.EventSpan{Count: count, First: first, Last: last}) {
+			t.Fatalf("%s: span %+v (%v), want count %d, first %d, last %d", when, sp, err, count, first, last)
+		}
+		if rec, err := s.FindAccount(ctx, "a1"); err != nil || rec.Events != sp {
+			t.Fatalf("%s: the account's record says %+v (%v), EventSpan %+v", when, rec.Events, err, sp)
+		}
+	}
+	purge := func(before int64, want int64) {
+		t.Helper()
+		// anchor: no event is stored after seq 1<<62, so none is late
+		if n, err := s.PurgeEvents(ctx, "a1", before, before, 1<<62); err != nil || n != want {
+			t.Fatalf("purge before %d: %d deleted (%v), want %d", before, n, err, want)
+		}
+	}
+	store(livebill.IngestAccepted, ev("e1", 1000, false), ev("e2", 2000, false), ev("e3", 3000, false), ev("e4", 4000, false), ev("e5", 5000, false))
+	span("stored", 5, 1000, 5000)
+	purge(3000, 2) // e1, e2
+	span("after the purge before 3000", 3, 1000, 5000)
+	purge(3000, 0) // again: nothing left before 3000
+	span("after the same purge again", 3, 1000, 5000)
+	purge(6000, 3) // e3, e4, e5: none left
+	span("after the purge of every event", 0, 1000, 5000)
+	store(livebill.IngestAccepted, ev("e6", 7000, false))
+	span("after a new event", 1, 1000, 7000) // the history still begins at 1000
+	// the restore: the five deleted come back (before the boundary, as
+	// restored events may); again, they are duplicates and count nothing
+	restored := []livebill.IncomingEvent{ev("e1", 1000, true), ev("e2", 2000, true), ev("e3", 3000, true), ev("e4", 4000, true), ev("e5", 5000, true)}
+	store(livebill.IngestAccepted, restored...)
+	span("after the restore", 1+5, 1000, 7000)
+	store(livebill.IngestDuplicate, restored...)
+	span("after the restore again", 6, 1000, 7000)
+	if evs, err := s.ListEvents(ctx, "a1", 0, 0); err != nil || len(evs) != 6 {
+		t.Fatalf("%d events stored (%v), want 6", len(evs), err)
 	}
 }
