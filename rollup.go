@@ -164,7 +164,9 @@ type RollupStore interface {
 }
 
 // EventArchive keeps the events retention deletes: one account's events
-// of one month (billing zone), in time order, as stored.
+// of one month (billing zone), in time order, as stored. Archive takes
+// them a page at a time from next until it gives none (or an error), so
+// that a month is never held whole in memory.
 type EventArchive interface {
-	Archive(accountID, month string, events []StoredEvent) error
+	Archive(accountID, month string, next func() ([]StoredEvent, error)) error
 }

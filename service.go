@@ -305,6 +305,10 @@ type EventService interface {
 	// ListEvents returns an account's events in time order (ties in
 	// arrival order), with Time in [from, to) (Unix ms; to 0 = no bound).
 	ListEvents(ctx context.Context, accountID string, from, to int64) ([]StoredEvent, error)
+	// ListEventsPage returns at most limit (> 0) of the events ListEvents
+	// returns, those that come after the event after in that order (nil:
+	// from the first): reading on from the last of a page gives the next.
+	ListEventsPage(ctx context.Context, accountID string, from, to int64, after *StoredEvent, limit int) ([]StoredEvent, error)
 	// EventSpan returns how many events an account has stored and the
 	// times of the first and last it ever stored, deleted ones included
 	// (Unix ms; 0 when none).

@@ -39,8 +39,10 @@ func (d Dir) Path(accountID, month string) string {
 // Archive writes the account's events of month (YYYY-MM) to their file,
 // replacing it whole (written to a temporary file, synced and renamed),
 // so a retention run that stops half-way never leaves half a file, and
-// one that runs again writes the same.
-func (d Dir) Archive(accountID, month string, events []livebill.StoredEvent) error {
+// one that runs again writes the same. The events come a page at a time
+// from next, each written before the next is asked for; the file is the
+// same however they are paged.
+func (d Dir) Archive(accountID, month string, next func() ([]livebill.StoredEvent, error)) error {
 	path := d.Path(accountID, month)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("cannot archive the events of account %s for %s: %w", accountID, month, err)
@@ -56,13 +58,25 @@ func (d Dir) Archive(accountID, month string, events []livebill.StoredEvent) err
 		return err
 	}
 	bw := bufio.NewWriterSize(zw, 256<<10)
-	for _, e := range events {
-		if bytes.IndexByte(e.Body, '\n') >= 0 {
+	for {
+		events, err := next()
+		if err != nil {
+			zw.Close()
 			tmp.Close()
-			return fmt.Errorf("cannot archive event %q of account %s: its body spans lines", e.ID, accountID)
+			return fmt.Errorf("cannot archive the events of account %s for %s: %w", accountID, month, err)
 		}
-		bw.Write(e.Body)
-		bw.WriteByte('\n')
+		if len(events) == 0 {
+			break
+		}
+		for _, e := range events {
+			if bytes.IndexByte(e.Body, '\n') >= 0 {
+				zw.Close()
+				tmp.Close()
+				return fmt.Errorf("cannot archive event %q of account %s: its body spans lines", e.ID, accountID)
+			}
+			bw.Write(e.Body)
+			bw.WriteByte('\n')
+		}
 	}
 	err = errors.Join(bw.Flush(), zw.Close(), tmp.Sync(), tmp.Close())
 	if err != nil {

@@ -1,6 +1,9 @@
 package archive
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,10 +20,10 @@ func TestArchiveRoundTrip(t *testing.T) {
 		{ID: "a", Body: []byte(`{"id":"a","time":"2024-10-01T10:00:00+08:00"}`)},
 		{ID: "b", Body: []byte(`{"id":"b","time":"2024-10-02T10:00:00+08:00"}`)},
 	}
-	if err := d.Archive("acct/1 x", "2024-10", evs); err != nil {
+	if err := d.Archive("acct/1 x", "2024-10", pages(evs, 10)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Archive("acct/1 x", "2024-10", evs); err != nil { // again: the same file
+	if err := d.Archive("acct/1 x", "2024-10", pages(evs, 10)); err != nil { // again: the same file
 		t.Fatal(err)
 	}
 	path := d.Path("acct/1 x", "2024-10")
@@ -45,7 +48,60 @@ func TestArchiveRoundTrip(t *testing.T) {
 	if _, _, err := Name("x/2024-10.ndjson"); err == nil {
 		t.Fatal("a file without the extension was taken for an archive")
 	}
-	if err := d.Archive("a", "2024-11", []livebill.StoredEvent{{ID: "n", Body: []byte("{\n}")}}); err == nil {
+	if err := d.Archive("a", "2024-11", pages([]livebill.StoredEvent{{ID: "n", Body: []byte("{\n}")}}, 1)); err == nil {
 		t.Fatal("a body of two lines was archived")
+	}
+}
+
+// pages gives evs n at a time, as EventArchive.Archive takes them.
+func pages(evs []livebill.StoredEvent, n int) func() ([]livebill.StoredEvent, error) {
+	return func() ([]livebill.StoredEvent, error) {
+		page := evs[:min(n, len(evs))]
+		evs = evs[len(page):]
+		return page, nil
+	}
+}
+
+// A month archived in pages is the file archived at once, byte for byte;
+// a page that cannot be read leaves no file.
+func TestArchivePages(t *testing.T) {
+	var evs []livebill.StoredEvent
+	for i := range 25 {
+		id := fmt.Sprintf("e%02d", i)
+		evs = append(evs, livebill.StoredEvent{ID: id, Body: []byte(fmt.Sprintf(`{"id":%q,"n":%d}`, id, i))})
+	}
+	read := func(d Dir) []byte {
+		b, err := os.ReadFile(d.Path("acct", "2024-10"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	whole := Dir(t.TempDir())
+	if err := whole.Archive("acct", "2024-10", pages(evs, len(evs))); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 4, 24} {
+		d := Dir(t.TempDir())
+		if err := d.Archive("acct", "2024-10", pages(evs, n)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(read(d), read(whole)) {
+			t.Fatalf("pages of %d: the file differs from the one archived at once", n)
+		}
+	}
+	d := Dir(t.TempDir())
+	calls := 0
+	failing := func() ([]livebill.StoredEvent, error) {
+		if calls++; calls == 3 {
+			return nil, errors.New("the store went away")
+		}
+		return evs[:2], nil
+	}
+	if err := d.Archive("acct", "2024-10", failing); err == nil {
+		t.Fatal("a month whose third page failed was archived")
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(d.Path("acct", "2024-10"))); len(ents) != 0 {
+		t.Fatalf("%d files left by a failed archive", len(ents))
 	}
 }

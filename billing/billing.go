@@ -86,6 +86,9 @@ type Service struct {
 	Retention time.Duration
 	// Archive, when set, keeps the events retention deletes.
 	Archive livebill.EventArchive
+	// ArchivePage is how many events retention reads from the store at a
+	// time to archive them; 0 means DefaultArchivePage.
+	ArchivePage int
 	// Events, when set, takes the events ingestion validated instead of
 	// the store: an event queue (package nats) whose workers store them.
 	Events livebill.EventSink

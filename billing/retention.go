@@ -110,13 +110,9 @@ func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord
 		for m := start; m < before; {
 			t := time.UnixMilli(m).In(a.loc)
 			end := t.AddDate(0, 1, 0).UnixMilli()
-			evs, err := s.Store.ListEvents(ctx, rec.ID, m, end)
-			if err != nil {
-				return err
-			}
 			// every month, an idle one as an empty file: restoring needs
 			// them all, from the first event to the boundary
-			if err := s.Archive.Archive(rec.ID, t.Format("2006-01"), evs); err != nil {
+			if err := s.Archive.Archive(rec.ID, t.Format("2006-01"), s.eventPages(ctx, rec.ID, m, end)); err != nil {
 				return err
 			}
 			m = end
@@ -124,6 +120,40 @@ func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord
 	}
 	_, err = s.Store.PurgeEvents(ctx, rec.ID, before, cp.At, cp.Seq)
 	return err
+}
+
+// DefaultArchivePage is how many events retention reads at a time to
+// archive a month when Service.ArchivePage is 0: a page of events of a
+// few hundred bytes is a few hundred KB in memory, where a busy
+// account's month is millions of events.
+const DefaultArchivePage = 1000
+
+// eventPages reads the account's events with times in [from, to) a page
+// of ArchivePage at a time, in ListEvents' order, for EventArchive.
+func (s *Service) eventPages(ctx context.Context, accountID string, from, to int64) func() ([]livebill.StoredEvent, error) {
+	size := s.ArchivePage
+	if size <= 0 {
+		size = DefaultArchivePage
+	}
+	var after *livebill.StoredEvent // the key of the last event read
+	done := false
+	return func() ([]livebill.StoredEvent, error) {
+		if done {
+			return nil, nil
+		}
+		page, err := s.Store.ListEventsPage(ctx, accountID, from, to, after, size)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) < size {
+			done = true // a short page is the last: no query for an empty one
+		}
+		if len(page) > 0 {
+			last := page[len(page)-1]
+			after = &livebill.StoredEvent{Time: last.Time, Seq: last.Seq}
+		}
+		return page, nil
+	}
 }
 
 // purgedError is the refusal of an event before its account's purge

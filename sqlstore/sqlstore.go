@@ -594,6 +594,34 @@ func (s *DB) ListEvents(ctx context.Context, accountID string, from, to int64) (
 	return scanEvents(rows)
 }
 
+// ListEventsPage returns a page of what ListEvents returns: at most limit
+// events after the event after (nil: from the first). The page is read
+// by its key (time, seq), one range of the index on (account_id, time_ms,
+// seq) however far in the list it is.
+func (s *DB) ListEventsPage(ctx context.Context, accountID string, from, to int64, after *livebill.StoredEvent, limit int) ([]livebill.StoredEvent, error) {
+	if limit <= 0 {
+		return nil, livebill.Errorf(livebill.EINVALID, "limit: must be positive, not %d", limit)
+	}
+	if to == 0 {
+		to = 1<<62 - 1
+	}
+	q := `SELECT seq, id, time_ms, app, body FROM events WHERE account_id = ? AND time_ms >= ? AND time_ms < ?`
+	args := []any{accountID, from, to}
+	if after != nil {
+		q += ` AND (time_ms, seq) > (?, ?)`
+		args = append(args, after.Time, after.Seq)
+	}
+	rows, err := s.query(ctx, q+` ORDER BY time_ms, seq LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the events of account %q: %w", accountID, err)
+	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the events of account %q: %w", accountID, err)
+	}
+	return out, nil
+}
+
 // EventSpan returns the count and time span of an account's events, as
 // ingestion keeps them on the account's row (migration 0009); zero for an
 // account that does not exist.

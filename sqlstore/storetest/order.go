@@ -12,6 +12,82 @@ import (
 	"github.com/livebill/livebill"
 )
 
+// testEventsPage: ListEventsPage, read on from the last event of each
+// page, gives what ListEvents gives, in its order (time, then arrival),
+// ties in time included, whatever the page size; within [from, to) and
+// the account's events only.
+func testEventsPage(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, NewClock(time.Now()))
+	for _, id := range []string{"a1", "a2"} {
+		if _, err := s.CreateAccount(ctx, &livebill.CreateAccountInput{ID: id, Catalog: "trtc", Created: "2024-01-10"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := func(acct, id string, ms int64) livebill.IncomingEvent {
+		return livebill.IncomingEvent{AccountID: acct, Event: livebill.Event{ID: id, Time: ms, App: "x"}, Body: []byte(`{"id":"` + id + `"}`)}
+	}
+	// three batches: five events at time 20 arrive in two of them, apart
+	// (their seqs interleave with other times), a2's in between
+	batches := [][]livebill.IncomingEvent{
+		{ev("a1", "t20a", 20), ev("a1", "t40", 40), ev("a2", "o20", 20), ev("a1", "t20b", 20), ev("a1", "t5", 5)},
+		{ev("a1", "t30", 30), ev("a1", "t20c", 20), ev("a2", "o21", 21), ev("a1", "t10", 10)},
+		{ev("a1", "t20d", 20), ev("a1", "t50", 50), ev("a1", "t20e", 20), ev("a1", "t0", 0)},
+	}
+	for _, b := range batches {
+		if _, err := s.StoreEvents(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(evs []livebill.StoredEvent) string {
+		var out []string
+		for _, e := range evs {
+			out = append(out, e.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, w := range []struct {
+		from, to int64
+		want     string
+	}{
+		{0, 0, "t0,t5,t10,t20a,t20b,t20c,t20d,t20e,t30,t40,t50"},
+		{10, 40, "t10,t20a,t20b,t20c,t20d,t20e,t30"},
+		{20, 21, "t20a,t20b,t20c,t20d,t20e"},
+		{60, 0, ""},
+	} {
+		if all, err := s.ListEvents(ctx, "a1", w.from, w.to); err != nil || ids(all) != w.want {
+			t.Fatalf("ListEvents [%d, %d): %s (%v), want %s", w.from, w.to, ids(all), err, w.want)
+		}
+		for _, size := range []int{1, 2, 3, 5, 100} {
+			var got []livebill.StoredEvent
+			var after *livebill.StoredEvent
+			for pages := 0; ; pages++ {
+				if pages > 20 {
+					t.Fatalf("[%d, %d) in pages of %d: no end", w.from, w.to, size)
+				}
+				page, err := s.ListEventsPage(ctx, "a1", w.from, w.to, after, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) > size {
+					t.Fatalf("a page of %d events, limit %d", len(page), size)
+				}
+				if len(page) == 0 {
+					break
+				}
+				got = append(got, page...)
+				after = &page[len(page)-1]
+			}
+			if ids(got) != w.want {
+				t.Fatalf("[%d, %d) in pages of %d: %s, want %s", w.from, w.to, size, ids(got), w.want)
+			}
+		}
+	}
+	if _, err := s.ListEventsPage(ctx, "a1", 0, 0, nil, 0); livebill.ErrorCode(err) != livebill.EINVALID {
+		t.Fatalf("limit 0: %v, want EINVALID", err)
+	}
+}
+
 // testEventsAfter: ListEventsAfter returns one account's events after a
 // seq in seq (arrival) order, not time order, honours its limit and never
 // returns another account's events or a re-sent duplicate twice.

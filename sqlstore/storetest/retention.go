@@ -30,16 +30,26 @@ func testRetention(t *testing.T, open Opener) {
 	e := newEnv(t, open, day)
 	e.anyTime()
 	dir := t.TempDir()
-	e.svc.Retention, e.svc.Archive = 30*24*time.Hour, archive.Dir(dir)
+	// archived a few events at a time: a month is read in many pages
+	e.svc.Retention, e.svc.Archive, e.svc.ArchivePage = 30*24*time.Hour, archive.Dir(dir), 7
 	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-05-01", "timezone": "Asia/Shanghai", "balance": "1000"}, nil)
 	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
 	var june string
+	// the bodies stored, by month: what its archive must hold
+	stored := map[string][]string{}
 	for d := 0; d < 122; d++ { // 2024-06-01 … 2024-09-30
 		at := day.AddDate(0, 0, d).Add(10 * time.Hour)
 		id := fmt.Sprintf("d%d", d)
 		if r := e.push(t, evt(id+"j", at.Format(time.RFC3339), "room.join", `,"user":"A"`),
 			evt(id+"l", at.Add(30*time.Minute).Format(time.RFC3339), "room.leave", `,"user":"A"`)); r.Accepted != 2 {
 			t.Fatalf("push: %+v", r)
+		}
+		evs, err := e.store.ListEvents(ctx, "acct", at.UnixMilli(), at.Add(time.Hour).UnixMilli())
+		if err != nil || len(evs) != 2 {
+			t.Fatalf("the day's events: %d (%v)", len(evs), err)
+		}
+		for _, ev := range evs {
+			stored[at.Format("2006-01")] = append(stored[at.Format("2006-01")], string(ev.Body))
 		}
 		e.clock.Set(day.AddDate(0, 0, d+1).Add(2 * time.Hour))
 		if err := e.svc.SettleAll(ctx); err != nil {
@@ -79,13 +89,18 @@ func testRetention(t *testing.T, open Opener) {
 	var files []string
 	for _, m := range []string{"2024-06", "2024-07", "2024-08"} {
 		path := archive.Dir(dir).Path("acct", m)
-		n := 0
-		if err := archive.Read(path, func([]byte) error { n++; return nil }); err != nil {
+		var lines []string
+		if err := archive.Read(path, func(l []byte) error { lines = append(lines, string(l)); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		days := map[string]int{"2024-06": 30, "2024-07": 31, "2024-08": 31}[m]
-		if n != 2*days {
-			t.Fatalf("%s: %d events archived, want %d", path, n, 2*days)
+		if len(lines) != 2*days {
+			t.Fatalf("%s: %d events archived, want %d", path, len(lines), 2*days)
+		}
+		// the month read in pages of 7 (9 or more of them), and archived
+		// as stored, in time order
+		if !slices.Equal(lines, stored[m]) {
+			t.Fatalf("%s holds\n%s\nwant the events stored\n%s", path, strings.Join(lines, "\n"), strings.Join(stored[m], "\n"))
 		}
 		files = append(files, path)
 	}
@@ -174,7 +189,15 @@ func testRetention(t *testing.T, open Opener) {
 		{"another month", "time", livebill.StoredEvent{ID: "x2", Time: inAug, App: app,
 			Body: []byte(`{"id":"x2","time":"2024-09-03T10:00:00+08:00","type":"room.join","app":"` + app + `","room":"r","user":"A"}`)}},
 	} {
-		if err := bad.Archive("acct", "2024-08", []livebill.StoredEvent{c.ev}); err != nil {
+		sent := false
+		page := func() ([]livebill.StoredEvent, error) {
+			if sent {
+				return nil, nil
+			}
+			sent = true
+			return []livebill.StoredEvent{c.ev}, nil
+		}
+		if err := bad.Archive("acct", "2024-08", page); err != nil {
 			t.Fatal(err)
 		}
 		withBad := slices.Clone(files)

@@ -75,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("WebhookConfigs", func(t *testing.T) { testWebhookConfigs(t, open) })
 	t.Run("EventsAfter", func(t *testing.T) { testEventsAfter(t, open) })
+	t.Run("EventsPage", func(t *testing.T) { testEventsPage(t, open) })
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, open) })
 	t.Run("ContinuousMetering", func(t *testing.T) { testContinuous(t, open) })
 	t.Run("Restarts", func(t *testing.T) { testRestarts(t, open) })
