@@ -54,6 +54,14 @@ const DefaultBatch = 1000
 // message before it looks again (and sees it was stopped).
 const fetchWait = time.Second
 
+// fetchMaxBytes bounds the bytes a worker takes from a partition at once
+// besides the batch's first message. Counted in messages alone, a batch
+// of DefaultBatch could be DefaultBatch times the server's largest
+// payload (1 MiB by default) held in memory, per partition owned; events
+// are a few hundred bytes, so 8 MiB still takes a full batch of them and
+// only a run of outsized messages is split over several fetches.
+const fetchMaxBytes = 8 << 20
+
 // Worker consumes the partitions it owns: it stores their events and
 // acknowledges them after the commit. The settlement of its partitions'
 // accounts runs through Settle.
@@ -356,28 +364,32 @@ func (w *Worker) consume(ctx, hard context.Context, p int) {
 	w.Queue.nc.Flush() // the last acknowledgements reach the server before the lease is released
 }
 
-// fetch takes up to size messages of a consumer: those waiting now, or,
-// on an idle partition, the first to arrive within fetchWait and those
-// waiting with it. (A fetch of size messages would wait for all of them,
-// or for its expiry.)
+// fetch takes up to size messages of a consumer, at most fetchMaxBytes
+// of them besides the first: the first to arrive within fetchWait (at
+// once on a busy partition) and those waiting with it. The first one's
+// metadata tells how many wait; a fetch of no more than that returns as
+// soon as they are delivered or the bytes are reached, where a fetch of
+// more would wait for the rest until it expires. (FetchNoWait, which
+// answers with what waits, takes no byte cap.)
 func fetch(ctx context.Context, cons jetstream.Consumer, size int) ([]jetstream.Msg, error) {
-	b, err := cons.FetchNoWait(size)
+	fctx, cancel := context.WithTimeout(ctx, fetchWait)
+	defer cancel()
+	b, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 	if err != nil {
 		return nil, err
 	}
 	msgs := collect(b, nil)
-	if len(msgs) > 0 || ctx.Err() != nil {
+	if len(msgs) == 0 || size == 1 {
 		return msgs, nil
 	}
-	fctx, cancel := context.WithTimeout(ctx, fetchWait)
+	meta, err := msgs[0].Metadata()
+	if err != nil || meta.NumPending == 0 {
+		return msgs, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, fetchWait)
 	defer cancel()
-	if b, err = cons.Fetch(1, jetstream.FetchContext(fctx)); err != nil {
-		return nil, err
-	}
-	if msgs = collect(b, nil); len(msgs) == 0 || size == 1 {
-		return msgs, nil
-	}
-	if b, err = cons.FetchNoWait(size - 1); err != nil {
+	n := int(min(meta.NumPending, uint64(size-1)))
+	if b, err = cons.Fetch(n, jetstream.FetchMaxBytes(fetchMaxBytes), jetstream.FetchContext(rctx)); err != nil {
 		return msgs, nil // the first is handled; the rest comes next time
 	}
 	return collect(b, msgs), nil
