@@ -19,7 +19,8 @@ import (
 // number, which names the thing by its literal (eventio keeps `"user": 1.0`
 // as user "1.0", another user than "1"), so a number there is kept as
 // written; normalizing it would make the replayed event name another room
-// or user than the one ingested. sqlstore's sameJSON follows the same rule.
+// or user than the one ingested. Judging an id sent again
+// (livebill.IngestStatus.JudgeRepeat) follows the same rule.
 
 // identKeys are the top-level fields whose numbers are identifiers.
 var identKeys = map[string]bool{"id": true, "app": true, "room": true, "user": true, "publisher": true, "task": true}

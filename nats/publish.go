@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -137,7 +136,7 @@ func (p *Publisher) publish(ctx context.Context, events []livebill.IncomingEvent
 		}
 		k := key{in.AccountID, in.Event.ID}
 		if f, ok := first[k]; ok {
-			judge(&out[i], events[f].Body, in.Body)
+			out[i].JudgeRepeat(events[f].Body, in.Body)
 			continue
 		}
 		first[k] = i
@@ -205,16 +204,6 @@ func (p *Publisher) message(in *livebill.IncomingEvent) *natsgo.Msg {
 	return m
 }
 
-// judge sets the status of an event whose id was already given body.
-func judge(st *livebill.IngestStatus, body, again []byte) {
-	if bytes.Equal(body, again) {
-		st.Status = livebill.IngestDuplicate
-		return
-	}
-	st.Status, st.Code = livebill.IngestRejected, livebill.ECONFLICT
-	st.Error = fmt.Sprintf("event id %q was already used by a different event", st.ID)
-}
-
 // judgeDuplicates judges the events the stream deduplicated (dups, with
 // the sequence of the message it holds under their id): against that
 // message, or, once a worker stored and acknowledged it (the work queue
@@ -235,7 +224,7 @@ func (p *Publisher) judgeDuplicates(ctx context.Context, events []livebill.Incom
 			// happen short of a hash collision; say so rather than guess
 			return fmt.Errorf("event %q of account %q: the queue holds another account's event under its message id", events[i].Event.ID, events[i].AccountID)
 		}
-		judge(&out[i], m.Data, events[i].Body)
+		out[i].JudgeRepeat(m.Data, events[i].Body)
 	}
 	if len(gone) == 0 {
 		return nil

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -233,14 +232,6 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 	}
 	touched := map[string]*livebill.EventSpan{} // of the events inserted
 	days := map[dayKey]bool{}                   // their billing days
-	judge := func(i int, body []byte) {
-		if bytes.Equal(body, events[i].Body) || sameJSON(body, events[i].Body) {
-			out[i].Status = livebill.IngestDuplicate
-		} else {
-			out[i].Status, out[i].Code = livebill.IngestRejected, livebill.ECONFLICT
-			out[i].Error = fmt.Sprintf("event id %q was already used by a different event", events[i].Event.ID)
-		}
-	}
 	for _, i := range rows {
 		k := key{events[i].AccountID, events[i].Event.ID}
 		if inserted[k] {
@@ -262,7 +253,7 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 			// neither inserted nor found: cannot happen inside the transaction
 			return nil, fmt.Errorf("event %q of account %q: not inserted and not found", k.id, k.acct)
 		}
-		judge(i, []byte(body))
+		out[i].JudgeRepeat([]byte(body), events[i].Body)
 	}
 	for _, i := range repeats {
 		k := key{events[i].AccountID, events[i].Event.ID}
@@ -271,9 +262,9 @@ func (s *DB) storeEventsOnce(ctx context.Context, events []livebill.IncomingEven
 			continue
 		}
 		if inserted[k] {
-			judge(i, events[first[k]].Body)
+			out[i].JudgeRepeat(events[first[k]].Body, events[i].Body)
 		} else {
-			judge(i, []byte(stored[k]))
+			out[i].JudgeRepeat([]byte(stored[k]), events[i].Body)
 		}
 	}
 	if err := s.addEvents(ctx, tx, touched); err != nil {

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -70,14 +69,8 @@ func (s *DB) CheckEvents(ctx context.Context, events []livebill.IncomingEvent) (
 		}
 	}
 	for i, in := range events {
-		body, ok := stored[[2]string{in.AccountID, in.Event.ID}]
-		switch {
-		case !ok:
-		case bytes.Equal(body, in.Body) || sameJSON(body, in.Body):
-			out[i].Status = livebill.IngestDuplicate
-		default:
-			out[i].Status, out[i].Code = livebill.IngestRejected, livebill.ECONFLICT
-			out[i].Error = fmt.Sprintf("event id %q was already used by a different event", in.Event.ID)
+		if body, ok := stored[[2]string{in.AccountID, in.Event.ID}]; ok {
+			out[i].JudgeRepeat(body, in.Body)
 		}
 	}
 	return out, nil

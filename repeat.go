@@ -1,12 +1,28 @@
-package sqlstore
+package livebill
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
 )
+
+// JudgeRepeat sets st, the status of an event sent with body sent under
+// an (account, id) that already has body stored (stored, queued, or
+// earlier in the same batch): a duplicate when the two are the same event
+// (the same bytes, or the same JSON value as sameJSON tells), else
+// rejected as a conflict. The store, its check before an event is queued
+// and the queue's publisher all judge with it, so they answer alike.
+func (st *IngestStatus) JudgeRepeat(stored, sent []byte) {
+	if bytes.Equal(stored, sent) || sameJSON(stored, sent) {
+		st.Status = IngestDuplicate
+		return
+	}
+	st.Status, st.Code = IngestRejected, ECONFLICT
+	st.Error = fmt.Sprintf("event id %q was already used by a different event", st.ID)
+}
 
 // sameJSON reports whether two event bodies are the same JSON value:
 // objects with the same members in any order (a repeated key's last value
