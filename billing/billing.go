@@ -848,14 +848,16 @@ func (s *Service) settleAccounts(ctx context.Context, tally *runTally) (err erro
 	if err := s.pruneHolds(ctx, s.Clock.Now()); err != nil {
 		return err
 	}
+	var accts []*livebill.AccountRecord
 	defer func() {
-		// after the run: the anchors are the checkpoints it stored; its
-		// failures (an archive that cannot be written) are the run's
-		if rerr := s.retain(ctx, s.Clock.Now()); rerr != nil {
+		// after the run, over the accounts it listed: the anchors are the
+		// checkpoints it stored; its failures (an archive that cannot be
+		// written) are the run's
+		if rerr := s.retain(ctx, s.Clock.Now(), accts); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("retention: %w", rerr))
 		}
 	}()
-	accts, err := s.Store.ListAccounts(ctx)
+	accts, err = s.Store.ListAccounts(ctx)
 	if err != nil {
 		return err
 	}
@@ -1025,6 +1027,14 @@ func keyed(bills []livebill.Bill) []keyedBill {
 		out = append(out, keyedBill{k, b})
 	}
 	return out
+}
+
+// keyKindDate returns the kind and date a bill key (keyed) starts with:
+// of an adjustment, those of the bill it adjusts, from its Adjusts.
+func keyKindDate(key string) (kind, date string) {
+	kind, rest, _ := strings.Cut(key, "|")
+	date, _, _ = strings.Cut(rest, "|")
+	return kind, date
 }
 
 // due reports whether a bill's period is closed by through.

@@ -3,7 +3,6 @@ package billing
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -56,9 +55,7 @@ func (s *Service) quoteIssued(ctx context.Context, a *account, src, lm *liveMete
 	for _, b := range issued {
 		switch b.Kind {
 		case livebill.BillAdjustment:
-			kind, rest, _ := strings.Cut(b.Adjusts, "|")
-			date, _, _ := strings.Cut(rest, "|")
-			if kind == livebill.BillDaily && closedDay(date) {
+			if kind, date := keyKindDate(b.Adjusts); kind == livebill.BillDaily && closedDay(date) {
 				return nil, nil
 			}
 		case livebill.BillDaily:

@@ -41,15 +41,23 @@ func (s *Service) retention() time.Duration {
 // kept (CheckpointDays); it goes on past an account's error and returns
 // them joined.
 func (s *Service) Retain(ctx context.Context) error {
+	return s.retainAccounts(ctx, nil)
+}
+
+// retainAccounts is Retain over accts, the accounts a settlement run
+// listed (nil: every account, listed here).
+func (s *Service) retainAccounts(ctx context.Context, accts []*livebill.AccountRecord) error {
 	if err := s.Store.PruneCheckpoints(ctx, s.checkpointDays()); err != nil {
 		return err
 	}
 	if s.retention() < 0 {
 		return nil
 	}
-	accts, err := s.Store.ListAccounts(ctx)
-	if err != nil {
-		return err
+	if accts == nil {
+		var err error
+		if accts, err = s.Store.ListAccounts(ctx); err != nil {
+			return err
+		}
 	}
 	var errs []error
 	for _, rec := range accts {
@@ -63,8 +71,9 @@ func (s *Service) Retain(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// retain runs Retain at most once an hour (SettleAll runs every tick).
-func (s *Service) retain(ctx context.Context, now time.Time) error {
+// retain runs retention over accts at most once an hour (SettleAll runs
+// every tick).
+func (s *Service) retain(ctx context.Context, now time.Time, accts []*livebill.AccountRecord) error {
 	last := s.retained.Load()
 	if last != 0 && now.Sub(time.UnixMilli(last)) < time.Hour {
 		return nil
@@ -72,7 +81,7 @@ func (s *Service) retain(ctx context.Context, now time.Time) error {
 	if !s.retained.CompareAndSwap(last, now.UnixMilli()) {
 		return nil
 	}
-	return s.Retain(ctx)
+	return s.retainAccounts(ctx, accts)
 }
 
 func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord) error {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -297,7 +296,6 @@ func keepIssued(b *livebill.IssuedBill, since string) bool {
 	if b.Kind != livebill.BillAdjustment {
 		return keepBill(b.Kind, b.Date, since)
 	}
-	kind, rest, _ := strings.Cut(b.Adjusts, "|")
-	date, _, _ := strings.Cut(rest, "|")
+	kind, date := keyKindDate(b.Adjusts)
 	return keepBill(kind, date, since)
 }

@@ -77,3 +77,23 @@ func timeOf(t *testing.T, line string) int64 {
 	}
 	return e.Time
 }
+
+// An adjustment names the bill it adjusts by that bill's key: keyKindDate
+// reads back the kind and date keyed put first, for every kind of bill
+// (a purchase bill's key goes on with its lines' items and an ordinal).
+func TestKeyKindDate(t *testing.T) {
+	bills := []livebill.Bill{
+		{Kind: livebill.BillDaily, Date: "2024-09-20"},
+		{Kind: livebill.BillMonthly, Date: "2024-09-01"},
+		{Kind: livebill.BillPurchase, Date: "2024-09-03", Lines: []livebill.Line{{Item: "pack.audio", App: "1400000001"}, {Item: "pack.video", App: "1400000001"}}},
+		{Kind: livebill.BillPurchase, Date: "2024-09-03", Lines: []livebill.Line{{Item: "pack.audio", App: "1400000001"}, {Item: "pack.video", App: "1400000001"}}},
+	}
+	for i, b := range keyed(bills) {
+		if kind, date := keyKindDate(b.key); kind != bills[i].Kind || date != bills[i].Date {
+			t.Errorf("key %q: kind %q, date %q; want %q, %q", b.key, kind, date, bills[i].Kind, bills[i].Date)
+		}
+	}
+	if kind, date := keyKindDate("daily"); kind != "daily" || date != "" {
+		t.Errorf("a key of a kind alone: %q %q", kind, date)
+	}
+}

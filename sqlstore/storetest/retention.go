@@ -13,6 +13,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/archive"
+	"github.com/livebill/livebill/billing"
 	"github.com/livebill/livebill/eventio"
 )
 
@@ -291,5 +292,36 @@ func testPurgeCounts(t *testing.T, open Opener) {
 	span("after the restore again", 6, 1000, 7000)
 	if evs, err := s.ListEvents(ctx, "a1", 0, 0); err != nil || len(evs) != 6 {
 		t.Fatalf("%d events stored (%v), want 6", len(evs), err)
+	}
+}
+
+// listCounter counts the calls of ListAccounts.
+type listCounter struct {
+	livebill.Store
+	n int
+}
+
+func (l *listCounter) ListAccounts(ctx context.Context) ([]*livebill.AccountRecord, error) {
+	l.n++
+	return l.Store.ListAccounts(ctx)
+}
+
+// testRetainListsOnce: a settlement run that retention follows lists the
+// accounts once; retention takes them from the run.
+func testRetainListsOnce(t *testing.T, open Opener) {
+	ctx := context.Background()
+	e := newEnv(t, open, time.Date(2024, 10, 2, 12, 0, 0, 0, time.UTC))
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "created": "2024-10-01"}, nil)
+	lc := &listCounter{Store: e.store}
+	svc := billing.New(lc, e.clock)
+	svc.Retention = 30 * 24 * time.Hour
+	if err := svc.SettleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lc.n != 1 {
+		t.Fatalf("the accounts listed %d times by a run with retention, want once", lc.n)
+	}
+	if err := svc.Retain(ctx); err != nil || lc.n != 2 {
+		t.Fatalf("Retain alone: listed %d times in all (%v), want once more", lc.n, err)
 	}
 }
