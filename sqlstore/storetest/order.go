@@ -12,21 +12,27 @@ import (
 	"github.com/livebill/livebill"
 )
 
+// eventsStore opens a store with accounts a1 and a2, and gives events of
+// theirs (app x) whose body holds their id.
+func eventsStore(t *testing.T, open Opener) (livebill.Store, func(acct, id string, ms int64) livebill.IncomingEvent) {
+	s := open(t, NewClock(time.Now()))
+	for _, id := range []string{"a1", "a2"} {
+		if _, err := s.CreateAccount(context.Background(), &livebill.CreateAccountInput{ID: id, Catalog: "trtc", Created: "2024-01-10"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, func(acct, id string, ms int64) livebill.IncomingEvent {
+		return livebill.IncomingEvent{AccountID: acct, Event: livebill.Event{ID: id, Time: ms, App: "x"}, Body: []byte(`{"id":"` + id + `"}`)}
+	}
+}
+
 // testEventsPage: ListEventsPage, read on from the last event of each
 // page, gives what ListEvents gives, in its order (time, then arrival),
 // ties in time included, whatever the page size; within [from, to) and
 // the account's events only.
 func testEventsPage(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t, NewClock(time.Now()))
-	for _, id := range []string{"a1", "a2"} {
-		if _, err := s.CreateAccount(ctx, &livebill.CreateAccountInput{ID: id, Catalog: "trtc", Created: "2024-01-10"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ev := func(acct, id string, ms int64) livebill.IncomingEvent {
-		return livebill.IncomingEvent{AccountID: acct, Event: livebill.Event{ID: id, Time: ms, App: "x"}, Body: []byte(`{"id":"` + id + `"}`)}
-	}
+	s, ev := eventsStore(t, open)
 	// three batches: five events at time 20 arrive in two of them, apart
 	// (their seqs interleave with other times), a2's in between
 	batches := [][]livebill.IncomingEvent{
@@ -93,15 +99,7 @@ func testEventsPage(t *testing.T, open Opener) {
 // returns another account's events or a re-sent duplicate twice.
 func testEventsAfter(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t, NewClock(time.Now()))
-	for _, id := range []string{"a1", "a2"} {
-		if _, err := s.CreateAccount(ctx, &livebill.CreateAccountInput{ID: id, Catalog: "trtc", Created: "2024-01-10"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ev := func(acct, id string, ms int64) livebill.IncomingEvent {
-		return livebill.IncomingEvent{AccountID: acct, Event: livebill.Event{ID: id, Time: ms, App: "x"}, Body: []byte(`{"id":"` + id + `"}`)}
-	}
+	s, ev := eventsStore(t, open)
 	if _, err := s.StoreEvents(ctx, []livebill.IncomingEvent{ev("a1", "e1", 30), ev("a2", "o1", 1), ev("a1", "e2", 10), ev("a1", "e3", 20)}); err != nil {
 		t.Fatal(err)
 	}

@@ -236,13 +236,11 @@ func testRetention(t *testing.T, open Opener) {
 // account stored (its history begins there), purged or not.
 func testPurgeCounts(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t, NewClock(time.Now()))
-	if _, err := s.CreateAccount(ctx, &livebill.CreateAccountInput{ID: "a1", Catalog: "trtc", Created: "2024-01-10"}); err != nil {
-		t.Fatal(err)
-	}
+	s, event := eventsStore(t, open)
 	ev := func(id string, ms int64, restored bool) livebill.IncomingEvent {
-		return livebill.IncomingEvent{AccountID: "a1", Event: livebill.Event{ID: id, Time: ms, App: "x"},
-			Body: []byte(fmt.Sprintf(`{"id":%q,"t":%d}`, id, ms)), Restored: restored}
+		in := event("a1", id, ms)
+		in.Restored = restored
+		return in
 	}
 	store := func(want string, evs ...livebill.IncomingEvent) {
 		t.Helper()
