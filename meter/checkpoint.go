@@ -300,7 +300,7 @@ func (m *Meter) checkpointRoom(r *room, relayIdx map[*RelayInterval]int) (cpRoom
 	// and tasks name; the others (who left, their streams off) meter on
 	// as new ones would, and are left out
 	need := map[uid]bool{}
-	for _, u := range r.ids {
+	for _, u := range r.ids.all() {
 		if u.timedOut { // its late end is taken, and errors name its timeout
 			need[u] = true
 		}
@@ -317,7 +317,7 @@ func (m *Meter) checkpointRoom(r *room, relayIdx map[*RelayInterval]int) (cpRoom
 		}
 	}
 	ids := make([]string, 0, len(need))
-	for id, u := range r.ids {
+	for id, u := range r.ids.all() {
 		if need[u] {
 			ids = append(ids, id)
 		}
@@ -325,7 +325,7 @@ func (m *Meter) checkpointRoom(r *room, relayIdx map[*RelayInterval]int) (cpRoom
 	sort.Strings(ids)
 	index := make(map[uid]int, len(ids))
 	for i, id := range ids {
-		u := r.ids[id]
+		u, _ := r.ids.get(id)
 		index[u] = i
 		ci := cpIdent{ID: id, LeftAt: u.leftAt, TimedOut: u.timedOut}
 		for k, s := range u.slots {
@@ -492,6 +492,9 @@ func (m *Meter) restore(st *cpState) error {
 		}
 		us := make([]uid, len(cr.Idents))
 		for i, ci := range cr.Idents {
+			if _, dup := r.ids.get(ci.ID); dup {
+				return fmt.Errorf("room %s: participant %s listed twice", cr.ID, ci.ID)
+			}
 			u := &ident{id: ci.ID, leftAt: ci.LeftAt, timedOut: ci.TimedOut}
 			for k, s := range ci.Slots {
 				if s != nil {
@@ -499,7 +502,7 @@ func (m *Meter) restore(st *cpState) error {
 				}
 			}
 			us[i] = u
-			r.ids[ci.ID] = u
+			r.ids.add(ci.ID, u)
 		}
 		key := func(k cpKey) (streamKey, *stream, error) {
 			if k.U < 0 || k.U >= len(us) || k.K > kScreen {
@@ -642,7 +645,7 @@ func keepTimeouts(t int64, loc *time.Location) int64 {
 // anyTimedOut reports whether someone of the room was closed by the
 // session timeout and has not been back.
 func (r *room) anyTimedOut() bool {
-	for _, u := range r.ids {
+	for _, u := range r.ids.all() {
 		if u.timedOut {
 			return true
 		}

@@ -58,10 +58,10 @@ func TestRoomForgetsWhoLeft(t *testing.T) {
 		at := 100*s + int64(i)*2*s
 		e(at, livebill.Event{Type: livebill.RoomJoin, User: u})
 		e(at+s, livebill.Event{Type: livebill.RoomLeave, User: u})
-		most = max(most, len(m.rooms[roomKey{"a", "r"}].ids))
+		most = max(most, m.rooms[roomKey{"a", "r"}].ids.len())
 	}
 	// S, P and those who left since the last sweep: a room sweeps when
-	// its ids reach 8, or twice what the last sweep kept (S and P), so
+	// its ids reach 8, or half again what the last sweep kept (S and P), so
 	// never more than 8 here; far fewer than the 1,002 ids seen
 	if most > 8 {
 		t.Errorf("the room held up to %d ids with 2 or 3 people in it", most)

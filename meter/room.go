@@ -137,9 +137,7 @@ type task struct {
 }
 
 type room struct {
-	// The fields every event reads come first, in one cache line: the id
-	// cache below is 12 lines, and fields on both sides of it cost each
-	// event a miss more.
+	// The fields every event reads come first, in one cache line.
 	pendT   int64 // instant of the held events
 	pending []livebill.Event
 	t       int64 // time of the last applied event group
@@ -154,10 +152,10 @@ type room struct {
 	// what a receive-all participant gets, less its own.
 	allArea  int64
 	id       string
-	ids      map[string]uid // interned ids: who is in the room, and who was lately (sweep)
-	sweepAt  int            // sweep when ids has this many
-	sweeps   uint32         // sweeps done, to mark what the last one kept
-	streams  []streamKey    // every stream slot ever used, for iteration (HST)
+	ids      idTable     // interned ids: who is in the room, and who was lately (sweep)
+	sweepAt  int         // sweep when ids has this many
+	sweeps   uint32      // sweeps done, to mark what the last one kept
+	streams  []streamKey // every stream slot ever used, for iteration (HST)
 	relays   []*RelayInterval
 	newCharg []charge // scratch
 	robotBuf []byte   // scratch for robot ids
@@ -170,18 +168,11 @@ type room struct {
 	// tasks: rooms churn, and allocating every participant anew costs.
 	free      []*participant
 	freeTasks []*task
-	uidCache  [32]uidCacheEntry
-}
-
-// uidCacheEntry caches an id by its string's address (see uid).
-type uidCacheEntry struct {
-	s string
-	u uid
 }
 
 func newRoom(m *Meter, app *App, id string, t int64) *room {
 	return &room{m: m, app: app, id: id, t: t, pendT: t, nextTimeout: math.MaxInt64,
-		ids: map[string]uid{}, sweepAt: minSweep}
+		sweepAt: minSweep}
 }
 
 // minSweep is the fewest ids a room sweeps: small rooms keep theirs.
@@ -196,8 +187,9 @@ var minSweep = 8
 // out (its late end is accepted), and at the instant it left (its other
 // events of that instant are read as before its leave). A forgotten id
 // that comes back is a new one, as it was before it first came. Called
-// between event groups; a room sweeps again when its ids have doubled, so
-// the cost per event stays constant.
+// between event groups; a room sweeps again when its ids have grown by
+// half what it kept, so the cost per event stays constant and absent ids
+// are at most a third of those held.
 func (r *room) sweep() {
 	r.sweeps++
 	for _, p := range r.list {
@@ -210,16 +202,16 @@ func (r *room) sweep() {
 			}
 		}
 	}
-	for id, u := range r.ids {
-		if u.p == nil && u.named != r.sweeps && !u.timedOut && u.leftAt < r.pendT {
-			delete(r.ids, id)
-		}
-	}
+	r.ids.keep(func(u uid) bool {
+		return u.p != nil || u.named == r.sweeps || u.timedOut || u.leftAt >= r.pendT
+	})
 	if len(r.streams) > 0 { // HST's list of slots: those of ids kept
-		r.streams = slices.DeleteFunc(r.streams, func(k streamKey) bool { return r.ids[k.user.id] != k.user })
+		r.streams = slices.DeleteFunc(r.streams, func(k streamKey) bool {
+			u, _ := r.ids.get(k.user.id)
+			return u != k.user
+		})
 	}
-	r.uidCache = [len(r.uidCache)]uidCacheEntry{} // it may point at forgotten ids
-	r.sweepAt = max(minSweep, 2*len(r.ids))
+	r.sweepAt = max(minSweep, r.ids.len()+r.ids.len()/2)
 }
 
 // roomCacheEntry caches a room by the strings of its app and id.
@@ -269,30 +261,11 @@ func (m *Meter) room(e *livebill.Event) *room {
 // uid interns a participant id (a user, or robot:<kind>:<task>) per room,
 // so the table stays small and in cache.
 func (r *room) uid(id string) uid {
-	// The decoder interns ids, so the same id usually arrives as the same
-	// bytes: a small cache keyed by the string's address skips hashing it
-	// (and the cold map). The cache holds the string, so its address cannot
-	// be reused while cached; equal address and length mean equal content.
-	// It is 2-way set-associative, indexed by a multiplicative hash of the
-	// address: small strings share 16-byte blocks, so low address bits
-	// alone collide.
-	a := unsafe.StringData(id)
-	h := uint64(uintptr(unsafe.Pointer(a))) * 0x9E3779B97F4A7C15
-	set := r.uidCache[(h>>60)*2:][:2] // 16 sets of 2 of the 32 entries
-	if unsafe.StringData(set[0].s) == a && len(set[0].s) == len(id) && set[0].u != nil {
-		return set[0].u
+	if u, ok := r.ids.intern(id); ok {
+		return u
 	}
-	if unsafe.StringData(set[1].s) == a && len(set[1].s) == len(id) && set[1].u != nil {
-		set[0], set[1] = set[1], set[0] // most recent first
-		return set[0].u
-	}
-	u, ok := r.ids[id]
-	if !ok {
-		u = &ident{id: id}
-		r.ids[id] = u
-	}
-	set[1] = set[0]
-	set[0].s, set[0].u = id, u
+	u := &ident{id: id}
+	r.ids.add(id, u)
 	return u
 }
 
@@ -371,7 +344,7 @@ func copyRoomFields(dst, src *livebill.Event) {
 // after closing the sessions that timed out before it.
 func (r *room) flushPending() {
 	r.expire(r.pendT)
-	if len(r.ids) >= r.sweepAt {
+	if r.ids.len() >= r.sweepAt {
 		r.sweep()
 	}
 	p := r.pending
@@ -686,7 +659,7 @@ func (r *room) robot(k partKind, task string) uid {
 	b = append(b, ':')
 	b = append(b, task...)
 	r.robotBuf = b
-	if u, ok := r.ids[string(b)]; ok {
+	if u, ok := r.ids.get(unsafe.String(&b[0], len(b))); ok { // no copy to look it up
 		return u
 	}
 	return r.uid(string(b))
@@ -758,11 +731,16 @@ func (l *subList) remove(k streamKey) {
 		if s.key == k {
 			last := len(*l) - 1
 			(*l)[i] = (*l)[last]
+			(*l)[last] = sub{} // let go of its stream
 			*l = (*l)[:last]
 			return
 		}
 	}
 }
+
+// minSubCap is the most capacity of subscriptions a participant reused
+// for a later join keeps.
+const minSubCap = 4
 
 func (r *room) startTask(e *livebill.Event, t int64) error {
 	kind := taskKind(e.Type)
@@ -830,7 +808,11 @@ func (r *room) newParticipant() *participant {
 	if p.task != nil {
 		r.freeTasks = append(r.freeTasks, p.task)
 	}
-	*p = participant{subs: p.subs[:0], charges: p.charges[:0]}
+	subs := p.subs[:0]
+	if cap(subs) > minSubCap {
+		subs = nil // sized for whoever had it
+	}
+	*p = participant{subs: subs, charges: p.charges[:0]}
 	return p
 }
 
@@ -867,8 +849,15 @@ func (r *room) remove(p *participant, t int64) {
 	last.idx = p.idx
 	r.list = r.list[:len(r.list)-1]
 	p.id.p = nil
-	r.free = append(r.free, p)
+	if len(r.free) < maxFree {
+		r.free = append(r.free, p)
+	}
 }
+
+// maxFree is the most participants a room keeps for reuse: enough for
+// joins and leaves that alternate, not a copy of everyone who left a room
+// that emptied slowly.
+const maxFree = 4
 
 // allAreaAdjust keeps the room's receive-all area and the publisher's own
 // published area in step with a main or screen stream's change.
