@@ -492,16 +492,16 @@ var errUnordered = errors.New("events out of time order after the meter advanced
 // earlier than that instant ends the read with errUnordered, and the
 // file must be metered again from its start without advancing.
 func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds *livebill.TimeBounds, until int64) error {
-	d := eventio.NewDecoder(r, source)
-	var e livebill.Event
+	d := eventio.NewReadAhead(eventio.NewDecoder(r, source))
+	defer d.Close()
 	advanced, n := int64(math.MinInt64), 0
 	for {
-		err := d.Next(&e)
+		e, err := d.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err == nil && bounds != nil {
-			if err = bounds.Check(&e); err != nil {
+			if err = bounds.Check(e); err != nil {
 				err.(*livebill.EventError).Source = source
 			}
 		}
@@ -523,7 +523,7 @@ func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds 
 				advanced, n = e.Time, 0
 			}
 		}
-		m.Apply(&e)
+		m.Apply(e)
 	}
 }
 
