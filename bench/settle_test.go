@@ -26,7 +26,8 @@ var cst = time.FixedZone("CST", 8*3600)
 // +08:00, so SettleAll issues each account's bill for 2024-10-01. One op
 // is settling the whole day (the store is reloaded for each op; loading
 // is not timed). Besides the wall time it reports the process's CPU time
-// (cpu-s/day), steadier on a shared machine.
+// (cpu-s/day), steadier on a shared machine, and on PostgreSQL its
+// server's (pg-cpu-s/day).
 //
 //	go test ./bench -run '^$' -bench SettleDay -benchtime 1x -timeout 30m
 func BenchmarkSettleDay(b *testing.B) { benchSettle(b, 1) }
@@ -51,7 +52,7 @@ func benchSettle(b *testing.B, days int) {
 	}
 	for _, be := range backends() {
 		b.Run(fmt.Sprintf("%s/apps=%d", be.name, apps), func(b *testing.B) {
-			var total, cpu time.Duration
+			var total, cpu, pgcpu time.Duration
 			var bills int
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
@@ -69,12 +70,20 @@ func benchSettle(b *testing.B, days int) {
 				}
 				runtime.GC()
 				b.StartTimer()
+				pg := pgOf(be, store)
+				var pg0 map[int]time.Duration
+				if pg != nil {
+					pg0 = pgCPU(pg)
+				}
 				t0, c0 := time.Now(), cpuTime()
 				if err := svc.SettleAll(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 				total += time.Since(t0)
 				cpu += cpuTime() - c0
+				if pg != nil {
+					pgcpu += pgCPUSince(pg, pg0)
+				}
 				b.StopTimer()
 				if err := store.SQL().QueryRow(`SELECT COUNT(*) FROM bills`).Scan(&bills); err != nil {
 					b.Fatal(err)
@@ -90,6 +99,9 @@ func benchSettle(b *testing.B, days int) {
 			b.ReportMetric(float64(bills)/float64(apps), "bills/app")
 			b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS-MiB")
 			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/day")
+			if be.name == "postgres" {
+				b.ReportMetric(pgcpu.Seconds()/float64(b.N), "pg-cpu-s/day")
+			}
 		})
 	}
 }
