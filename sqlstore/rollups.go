@@ -44,7 +44,7 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 			logins = append(logins, []any{acct, l.App, l.Month, l.User, l.First})
 		}
 		if cp := r.Checkpoint; cp != nil {
-			monthStart := 0
+			var monthStart int64
 			if r.MonthStart(cp.At) {
 				monthStart = 1
 			}
@@ -55,25 +55,92 @@ func (s *DB) writeRollups(ctx context.Context, tx *sql.Tx, writes []livebill.Set
 		return err
 	}
 	for _, ins := range []struct {
-		head string
-		rows [][]any
+		table string
+		cols  []rollupColumn
+		rows  [][]any
 	}{
-		{`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES `, usage},
-		{`INSERT INTO usage_days (account_id, day_ms, app, item, value) VALUES `, days},
-		{`INSERT INTO relay_rollups (account_id, app, room, task, destination, kbps, start_ms, end_ms) VALUES `, relays},
-		{`INSERT INTO login_rollups (account_id, app, month, user_id, first_ms) VALUES `, logins},
-		{`INSERT INTO checkpoints (account_id, at_ms, seq, meter, fingerprint, deduction, month_start, made_ms) VALUES `, cps},
+		{"usage_rollups", usageColumns, usage},
+		{"usage_days", dayColumns, days},
+		{"relay_rollups", relayColumns, relays},
+		{"login_rollups", loginColumns, logins},
+		{"checkpoints", checkpointColumns, cps},
 	} {
 		tail := ""
-		if strings.Contains(ins.head, "checkpoints") {
+		if ins.table == "checkpoints" {
 			tail = ` ON CONFLICT (account_id, at_ms) DO UPDATE SET seq = excluded.seq, meter = excluded.meter, fingerprint = excluded.fingerprint,
 				deduction = excluded.deduction, month_start = excluded.month_start, made_ms = excluded.made_ms`
 		}
-		if err := s.insertRows(ctx, tx, ins.head, tail, ins.rows); err != nil {
+		if err := s.insertColumns(ctx, tx, ins.table, ins.cols, tail, ins.rows); err != nil {
 			return fmt.Errorf("cannot store rollups: %w", err)
 		}
 	}
 	return nil
+}
+
+// rollupColumn is a column of a rollup table and its type in PostgreSQL
+// (text or bigint).
+type rollupColumn struct{ name, pgType string }
+
+// The columns of the rollup tables, in the order writeRollups gives
+// their values.
+var (
+	usageColumns = []rollupColumn{{"account_id", "text"}, {"window_ms", "bigint"}, {"app", "text"}, {"item", "text"}, {"value", "bigint"}}
+	dayColumns   = []rollupColumn{{"account_id", "text"}, {"day_ms", "bigint"}, {"app", "text"}, {"item", "text"}, {"value", "bigint"}}
+	relayColumns = []rollupColumn{{"account_id", "text"}, {"app", "text"}, {"room", "text"}, {"task", "text"}, {"destination", "text"},
+		{"kbps", "bigint"}, {"start_ms", "bigint"}, {"end_ms", "bigint"}}
+	loginColumns      = []rollupColumn{{"account_id", "text"}, {"app", "text"}, {"month", "text"}, {"user_id", "text"}, {"first_ms", "bigint"}}
+	checkpointColumns = []rollupColumn{{"account_id", "text"}, {"at_ms", "bigint"}, {"seq", "bigint"}, {"meter", "text"}, {"fingerprint", "text"},
+		{"deduction", "text"}, {"month_start", "bigint"}, {"made_ms", "bigint"}}
+)
+
+// insertColumns inserts rows (each a value per column, strings for text
+// columns and int64 for bigint ones) into table, in tx. SQLite takes them
+// by multi-row VALUES (insertRows); PostgreSQL takes each column as one
+// array, the whole group in one statement (INSERT … SELECT FROM unnest):
+// parsing and planning VALUES lists of thousands of parameters took the
+// server longer than inserting their rows.
+func (s *DB) insertColumns(ctx context.Context, tx *sql.Tx, table string, cols []rollupColumn, tail string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	names := make([]string, len(cols))
+	for j, c := range cols {
+		names[j] = c.name
+	}
+	head := `INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) `
+	if !s.dialect.Numbered {
+		return s.insertRows(ctx, tx, head+`VALUES `, tail, rows)
+	}
+	arrays := make([]any, len(cols))
+	casts := make([]string, len(cols))
+	for j, c := range cols {
+		casts[j] = fmt.Sprintf("$%d::%s[]", j+1, c.pgType)
+		var ok bool
+		switch c.pgType {
+		case "text":
+			arrays[j], ok = column[string](rows, j)
+		case "bigint":
+			arrays[j], ok = column[int64](rows, j)
+		}
+		if !ok {
+			return fmt.Errorf("column %s of %s: a value is not of type %s", c.name, table, c.pgType)
+		}
+	}
+	_, err := tx.ExecContext(ctx, head+`SELECT * FROM unnest(`+strings.Join(casts, ", ")+`)`+tail, arrays...)
+	return err
+}
+
+// column is the values of column j of rows, false if one is not a T.
+func column[T any](rows [][]any, j int) ([]T, bool) {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		v, ok := r[j].(T)
+		if !ok {
+			return nil, false
+		}
+		out[i] = v
+	}
+	return out, true
 }
 
 // rollupSpan is an account's span [from, to) whose rollups a settlement
