@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/sqlite"
@@ -109,4 +110,50 @@ func TestNewerSchema(t *testing.T) {
 			return err
 		}
 	}, sqlite.Migrations())
+}
+
+// TestBatchedReadsBesideWriter: the settlement's batched reads
+// (FindAccounts and the like) go through read connections, so they
+// answer while a transaction holds the one writing connection (a group
+// being written), from the last commit; once it commits they see it.
+func TestBatchedReadsBesideWriter(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateAccount(ctx, &livebill.CreateAccountInput{ID: "a1", Catalog: "trtc", Created: "2024-10-01"}); err != nil {
+		t.Fatal(err)
+	}
+	revision := func() int64 {
+		t.Helper()
+		// bounded: with one connection for everything this read would
+		// wait for the transaction below
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		recs, err := s.FindAccounts(rctx, []string{"a1"})
+		if err != nil || recs["a1"] == nil {
+			t.Fatalf("find account a1 beside the writer: %v %v", recs, err)
+		}
+		return recs["a1"].Revision
+	}
+	before := revision()
+	tx, err := s.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`UPDATE accounts SET revision = revision + 100 WHERE id = 'a1'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := revision(); got != before {
+		t.Errorf("revision %d during the write, want %d (the last commit's)", got, before)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := revision(); got != before+100 {
+		t.Errorf("revision %d after the commit, want %d", got, before+100)
+	}
 }

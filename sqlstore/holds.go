@@ -231,7 +231,7 @@ func (s *DB) FindSettleHolds(ctx context.Context, ids []string, quietSince time.
 		q = b.String()
 		args = append(args, since, since, now, now)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.reader().QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read settlement holds: %w", err)
 	}

@@ -39,7 +39,7 @@ func (s *DB) queryIDs(ctx context.Context, cols, table, col, order string, ids [
 		if order != "" {
 			tail = " ORDER BY " + order
 		}
-		return s.db.QueryContext(ctx, `SELECT t.* FROM (SELECT DISTINCT unnest($1::text[]) AS k) AS c CROSS JOIN LATERAL (SELECT `+
+		return s.reader().QueryContext(ctx, `SELECT t.* FROM (SELECT DISTINCT unnest($1::text[]) AS k) AS c CROSS JOIN LATERAL (SELECT `+
 			cols+` FROM `+table+` WHERE `+col+` = c.k`+tail+`) AS t`, ids)
 	}
 	var b strings.Builder
@@ -57,7 +57,7 @@ func (s *DB) queryIDs(ctx context.Context, cols, table, col, order string, ids [
 	if order != "" {
 		b.WriteString(" ORDER BY " + order)
 	}
-	return s.db.QueryContext(ctx, b.String(), args...)
+	return s.reader().QueryContext(ctx, b.String(), args...)
 }
 
 // FindAccounts returns the accounts of ids that exist.
@@ -267,7 +267,7 @@ func (s *DB) listBillsOf(ctx context.Context, ids []string, since map[string]str
 // order.
 func (s *DB) queryCursors(ctx context.Context, cols, table, cond, order string, ids, values []string) (*sql.Rows, error) {
 	if s.dialect.Numbered {
-		return s.db.QueryContext(ctx, `SELECT t.* FROM unnest($1::text[], $2::text[]) AS c(k, v) CROSS JOIN LATERAL (SELECT `+
+		return s.reader().QueryContext(ctx, `SELECT t.* FROM unnest($1::text[], $2::text[]) AS c(k, v) CROSS JOIN LATERAL (SELECT `+
 			cols+` FROM `+table+` WHERE account_id = c.k AND `+strings.ReplaceAll(cond, "$v", "c.v")+` ORDER BY `+order+`) AS t`, ids, values)
 	}
 	var b strings.Builder
@@ -281,7 +281,7 @@ func (s *DB) queryCursors(ctx context.Context, cols, table, cond, order string, 
 		args = append(args, ids[i], values[i])
 	}
 	b.WriteString(`) SELECT ` + cols + ` FROM c JOIN ` + table + ` ON account_id = c.k AND ` + strings.ReplaceAll(cond, "$v", "c.v") + ` ORDER BY account_id, ` + order)
-	return s.db.QueryContext(ctx, b.String(), args...)
+	return s.reader().QueryContext(ctx, b.String(), args...)
 }
 
 // ListEventsAfterEach returns each account's events after its seq, in seq
@@ -325,7 +325,7 @@ func (s *DB) ListEventsAfterEach(ctx context.Context, after map[string]int64) (m
 		b.WriteString(`) ` + cols + `c JOIN events e ON e.account_id = c.a AND e.seq > c.s`)
 		q = b.String()
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.reader().QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list new events: %w", err)
 	}

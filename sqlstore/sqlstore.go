@@ -32,6 +32,7 @@ type Dialect struct {
 // DB is a livebill.Store on a *sql.DB.
 type DB struct {
 	db      *sql.DB
+	reads   *sql.DB // the batched reads' pool, if not db (UseReadPool)
 	dialect Dialect
 	clock   livebill.Clock
 	stmts   sync.Map // SQL text → *sql.Stmt (SQLite ingestion statements)
@@ -62,9 +63,30 @@ func (s *DB) SQL() *sql.DB { return s.db }
 // holding it ends).
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
+// UseReadPool has the batched reads of many accounts at once (those of
+// a settlement group: settle.go, holds.go) go through pool r, which
+// Close closes. r must be connections to the same database that see
+// each commit made through the store once it returns: SQLite's in WAL
+// mode, where readers run beside the one writer, so that one group's
+// reads do not wait for another group's writing on the store's single
+// connection.
+func (s *DB) UseReadPool(r *sql.DB) { s.reads = r }
+
+// reader is the pool of the batched reads: the read pool, else the
+// database.
+func (s *DB) reader() *sql.DB {
+	if s.reads != nil {
+		return s.reads
+	}
+	return s.db
+}
+
 // Close closes the database.
 func (s *DB) Close() error {
 	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	if s.reads != nil {
+		s.reads.Close()
+	}
 	return s.db.Close()
 }
 
