@@ -76,9 +76,13 @@ func Open(ctx context.Context, dir string, clock livebill.Clock) (*sqlstore.DB, 
 		// (sqlstore.DB.UseReadPool): in WAL mode they read the last
 		// commit beside the writer, so while one group of accounts is
 		// written the next group's inputs are read on the other core.
-		// query_only: nothing is ever written through them.
+		// query_only: nothing is ever written through them. A page cache
+		// of 16 MiB each, not the writer's 64: they read a group's recent
+		// rows, and a settlement of 20,000 accounts took the same time
+		// with either, where two more 64 MiB caches would be memory the
+		// service holds for good.
 		reads, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName)+
-			"?_pragma=busy_timeout(10000)&_pragma=cache_size(-65536)&_pragma=query_only(1)")
+			"?_pragma=busy_timeout(10000)&_pragma=cache_size(-16384)&_pragma=query_only(1)")
 		if err != nil {
 			s.Close()
 			return nil, err
