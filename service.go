@@ -247,6 +247,10 @@ type EventSpan struct {
 	First, Last int64 // Unix ms
 }
 
+// Ever reports whether the account ever stored an event: a count of 0
+// may be of an account whose events retention deleted.
+func (s EventSpan) Ever() bool { return s.Count > 0 || s.Last != 0 }
+
 // IssuedBill is a settled bill. It is never rewritten: a change found
 // later is issued as a new bill of kind adjustment.
 type IssuedBill struct {

@@ -457,7 +457,7 @@ func accountZone(rec *livebill.AccountRecord) (*account, error) {
 // day by day, and would run for centuries. Only the event span on the
 // account's row is read, before anything is replayed.
 func checkHistory(rec *livebill.AccountRecord) error {
-	if sp := rec.Events; sp.Count > 0 && sp.First < livebill.EarliestTime.UnixMilli() {
+	if sp := rec.Events; sp.Ever() && sp.First < livebill.EarliestTime.UnixMilli() {
 		return livebill.Errorf(livebill.ECONFLICT, "account %q: its first stored event, at %s, is before %s: the account cannot be rated",
 			rec.ID, time.UnixMilli(sp.First).UTC().Format(time.RFC3339), livebill.EarliestTime.Format(time.DateOnly))
 	}
@@ -849,10 +849,18 @@ func (s *Service) settleAccounts(ctx context.Context, tally *runTally) (err erro
 		return err
 	}
 	var accts []*livebill.AccountRecord
+	listed := false
 	defer func() {
 		// after the run, over the accounts it listed: the anchors are the
 		// checkpoints it stored; its failures (an archive that cannot be
-		// written) are the run's
+		// written) are the run's. Not when the listing failed: the next
+		// run retains.
+		if !listed {
+			return
+		}
+		if accts == nil {
+			accts = []*livebill.AccountRecord{} // none, not "list them"
+		}
 		if rerr := s.retain(ctx, s.Clock.Now(), accts); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("retention: %w", rerr))
 		}
@@ -861,6 +869,7 @@ func (s *Service) settleAccounts(ctx context.Context, tally *runTally) (err erro
 	if err != nil {
 		return err
 	}
+	listed = true
 	if s.Owns != nil {
 		mine := accts[:0:0]
 		for _, a := range accts {

@@ -79,7 +79,7 @@ func (s *Service) owedSince(a *account, through string, behind bool) (time.Time,
 			return time.Time{}, false
 		}
 		first := a.rec.Created
-		if ev := a.rec.Events; ev.Count > 0 {
+		if ev := a.rec.Events; ev.Ever() {
 			if t := time.UnixMilli(ev.First); first.IsZero() || t.Before(first) {
 				first = t
 			}

@@ -98,7 +98,7 @@ func (s *Service) RestoreArchives(ctx context.Context, paths []string) (int, err
 // missingMonths lists the months (YYYY-MM) from the account's first event
 // to its purge boundary that have lacks; none for an account never purged.
 func missingMonths(rec *livebill.AccountRecord, have map[string]bool) ([]string, error) {
-	if rec.Purged == 0 || rec.Events.Count == 0 {
+	if rec.Purged == 0 { // a purged account has its first event's time
 		return nil, nil
 	}
 	a, err := accountZone(rec)

@@ -86,7 +86,7 @@ func settleStart(in *settleInput) time.Time {
 			first = p.Start
 		}
 	}
-	if sp := a.rec.Events; sp.Count > 0 {
+	if sp := a.rec.Events; sp.Ever() {
 		if t := time.UnixMilli(sp.First); first.IsZero() || t.Before(first) {
 			first = t
 		}
@@ -283,7 +283,7 @@ func (s *Service) settleAccount(ctx context.Context, in *settleInput) (*livebill
 				Key: adjKey(key), Charge: through})
 		}
 	}
-	if op == nil && in.issuedFrom == "" && len(in.issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 && a.rec.Events.Count == 0 {
+	if op == nil && in.issuedFrom == "" && len(in.issued) == 0 && len(out) == 0 && len(a.in.Purchases) == 0 && !a.rec.Events.Ever() {
 		// An account with nothing to bill closes no day: history imported
 		// later gets its own bills, not adjustments dated today.
 		throughS = ""

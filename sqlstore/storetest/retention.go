@@ -233,6 +233,55 @@ func testRetention(t *testing.T, open Opener) {
 // testPurgeCounts: an account's event count is of the events stored, so
 // retention's purge takes off what it deleted and a restore adds back
 // what it stored; the first and last times are of every event the
+// testRestoreAfterFullPurge: an account whose every event retention
+// deleted (a session a day from June 1 to July 15, settled daily to
+// October 1, 30 days of retention) has an event count of 0 and still a
+// history: restoring July alone is refused (June is missing), restoring
+// both months is accepted and stores every event again.
+func testRestoreAfterFullPurge(t *testing.T, open Opener) {
+	ctx := context.Background()
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	day := time.Date(2024, 6, 1, 0, 0, 0, 0, sh)
+	e := newEnv(t, open, day)
+	e.anyTime()
+	dir := t.TempDir()
+	e.svc.Retention, e.svc.Archive = 30*24*time.Hour, archive.Dir(dir)
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-05-01", "timezone": "Asia/Shanghai", "balance": "1000"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	for d := 0; d < 122; d++ { // settled daily to 2024-10-01
+		if d < 45 { // 2024-06-01 … 2024-07-15
+			at := day.AddDate(0, 0, d).Add(10 * time.Hour)
+			id := fmt.Sprintf("d%d", d)
+			if r := e.push(t, evt(id+"j", at.Format(time.RFC3339), "room.join", `,"user":"A"`),
+				evt(id+"l", at.Add(30*time.Minute).Format(time.RFC3339), "room.leave", `,"user":"A"`)); r.Accepted != 2 {
+				t.Fatalf("push: %+v", r)
+			}
+		}
+		e.clock.Set(day.AddDate(0, 0, d+1).Add(2 * time.Hour))
+		if err := e.svc.SettleAll(ctx); err != nil {
+			t.Fatalf("settle %s: %v", e.clock.Now(), err)
+		}
+	}
+	rec, err := e.store.FindAccount(ctx, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Events.Count != 0 || rec.Purged == 0 || rec.Events.First != day.Add(10*time.Hour).UnixMilli() {
+		t.Fatalf("after retention: span %+v, purge boundary %d; want no event stored, a boundary, the first event's time kept", rec.Events, rec.Purged)
+	}
+	june, july := archive.Dir(dir).Path("acct", "2024-06"), archive.Dir(dir).Path("acct", "2024-07")
+	if n, err := e.svc.RestoreArchives(ctx, []string{july}); err == nil || n != 0 || !strings.Contains(err.Error(), "2024-06") {
+		t.Fatalf("July alone restored %d events (%v); want a refusal naming 2024-06", n, err)
+	}
+	// 2 events a day: 30 days of June, 15 of July
+	if n, err := e.svc.RestoreArchives(ctx, []string{june, july}); err != nil || n != 2*45 {
+		t.Fatalf("June and July restored %d events (%v), want 90", n, err)
+	}
+	if rec, err = e.store.FindAccount(ctx, "acct"); err != nil || rec.Events.Count != 2*45 {
+		t.Fatalf("after the restore: %+v (%v), want 90 events", rec.Events, err)
+	}
+}
+
 // account stored (its history begins there), purged or not.
 func testPurgeCounts(t *testing.T, open Opener) {
 	ctx := context.Background()

@@ -82,6 +82,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("UsageDays", func(t *testing.T) { testUsageDays(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("PurgeCounts", func(t *testing.T) { testPurgeCounts(t, open) })
+	t.Run("RestoreAfterFullPurge", func(t *testing.T) { testRestoreAfterFullPurge(t, open) })
 	t.Run("RetainListsOnce", func(t *testing.T) { testRetainListsOnce(t, open) })
 	t.Run("Backfill", func(t *testing.T) { testBackfill(t, open) })
 	t.Run("Rejections", func(t *testing.T) { testRejections(t, open) })
