@@ -24,10 +24,11 @@ const MaxLine = 4 << 20
 
 // Decoder reads NDJSON events.
 type Decoder struct {
-	sc     *bufio.Scanner
-	p      *Parser
-	line   int
-	source string
+	sc      *bufio.Scanner
+	p       *Parser
+	line    int
+	lineLen int // bytes of the last line read
+	source  string
 }
 
 // NewDecoder returns a decoder of the NDJSON stream r; source names it in
@@ -48,6 +49,7 @@ func (d *Decoder) Next(e *livebill.Event) error {
 	for d.sc.Scan() {
 		d.line++
 		b := bytes.TrimSpace(d.sc.Bytes())
+		d.lineLen = len(b)
 		if len(b) == 0 {
 			continue
 		}

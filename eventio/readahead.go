@@ -29,10 +29,14 @@ type readBatch struct {
 }
 
 // Batches of 256 events (110 KB), three of them: enough for the reader
-// never to wait on a steady decoder, and little memory.
+// never to wait on a steady decoder, and little memory. A batch also ends
+// after readBatchBytes of lines, so that long lines (up to MaxLine, with
+// lists of thousands of entries) do not fill every slot: what the slots
+// hold stays a few times 3 × readBatchBytes.
 const (
-	readBatchLen = 256
-	readBatches  = 3
+	readBatchLen   = 256
+	readBatches    = 3
+	readBatchBytes = 1 << 20
 )
 
 // NewReadAhead starts decoding d. The caller must call Close when done,
@@ -61,10 +65,14 @@ func (ra *ReadAhead) decode(d *Decoder) {
 		case <-ra.stop:
 			return
 		}
-		last := false
-		for b.n = 0; b.n < readBatchLen && !last; b.n++ {
+		last, size := false, 0
+		for b.n = 0; b.n < readBatchLen && size < readBatchBytes && !last; b.n++ {
 			err := d.Next(&b.event[b.n])
-			b.err[b.n] = err
+			b.err[b.n], size = err, size+d.lineLen
+			if err != nil {
+				// a bad line's lists may be filled: the slot lets go of them
+				b.event[b.n] = livebill.Event{}
+			}
 			var ee *livebill.EventError
 			last = err != nil && !errors.As(err, &ee) // io.EOF, or the stream failed
 		}

@@ -133,3 +133,35 @@ func (b *blockingReader) Read(p []byte) (int, error) {
 	b.off += n
 	return n, nil
 }
+
+// TestReadAheadBatchBytes: long lines end a batch early, and a bad line's
+// slot holds nothing of it, so the slots stay small whatever the lines.
+func TestReadAheadBatchBytes(t *testing.T) {
+	// lines of about 240 KB: a list of 40,000 formats, too many (bad)
+	var b strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&b, `{"id":"e%d","type":"recording.start","time":"2024-10-01T00:00:00Z","app":"a","room":"r","task":"t%d","formats":[`, i, i)
+		for j := range 40_000 {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`"mp4"`)
+		}
+		b.WriteString("]}\n")
+	}
+	ra := NewReadAhead(NewDecoder(strings.NewReader(b.String()), "f.ndjson"))
+	defer ra.Close()
+	e, err := ra.Next()
+	var ee *livebill.EventError
+	if !errors.As(err, &ee) {
+		t.Fatalf("first line: %v, want it rejected", err)
+	}
+	// 1 MiB of lines of about 240 KB: the batch ends after the line that
+	// passes 1 MiB, the fifth
+	if n := ra.cur.n; n != 5 {
+		t.Errorf("the first batch holds %d lines, want 5", n)
+	}
+	if !reflect.DeepEqual(*e, livebill.Event{}) {
+		t.Errorf("the bad line's slot holds %d formats", len(e.Formats))
+	}
+}
