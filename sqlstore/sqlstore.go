@@ -63,13 +63,14 @@ func (s *DB) SQL() *sql.DB { return s.db }
 // holding it ends).
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// UseReadPool has the batched reads of many accounts at once (those of
-// a settlement group: settle.go, holds.go) go through pool r, which
-// Close closes. r must be connections to the same database that see
-// each commit made through the store once it returns: SQLite's in WAL
-// mode, where readers run beside the one writer, so that one group's
-// reads do not wait for another group's writing on the store's single
-// connection.
+// UseReadPool has the batched reads of many accounts at once (a
+// settlement group's inputs, and every read built on queryIDs, such as
+// ingestion's account states; all read committed state outside a
+// transaction) go through pool r, which Close closes. r must be
+// connections to the same database that see each commit made through
+// the store once it returns: SQLite's in WAL mode, where readers run
+// beside the one writer, so that one group's reads do not wait for
+// another group's writing on the store's single connection.
 func (s *DB) UseReadPool(r *sql.DB) { s.reads = r }
 
 // reader is the pool of the batched reads: the read pool, else the
