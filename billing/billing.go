@@ -858,9 +858,6 @@ func (s *Service) settleAccounts(ctx context.Context, tally *runTally) (err erro
 		if !listed {
 			return
 		}
-		if accts == nil {
-			accts = []*livebill.AccountRecord{} // none, not "list them"
-		}
 		if rerr := s.retain(ctx, s.Clock.Now(), accts); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("retention: %w", rerr))
 		}

@@ -26,25 +26,14 @@ import (
 // events again and makes the account whole.
 func testRetention(t *testing.T, open Opener) {
 	ctx := context.Background()
-	sh, _ := time.LoadLocation("Asia/Shanghai")
-	day := time.Date(2024, 6, 1, 0, 0, 0, 0, sh)
-	e := newEnv(t, open, day)
-	e.anyTime()
-	dir := t.TempDir()
-	// archived a few events at a time: a month is read in many pages
-	e.svc.Retention, e.svc.Archive, e.svc.ArchivePage = 30*24*time.Hour, archive.Dir(dir), 7
-	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-05-01", "timezone": "Asia/Shanghai", "balance": "1000"}, nil)
-	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	e, day, dir := retentionEnv(t, open)
+	sh := day.Location()
+	e.svc.ArchivePage = 7 // archived a few events at a time: a month is read in many pages
 	var june string
 	// the bodies stored, by month: what its archive must hold
 	stored := map[string][]string{}
 	for d := 0; d < 122; d++ { // 2024-06-01 … 2024-09-30
-		at := day.AddDate(0, 0, d).Add(10 * time.Hour)
-		id := fmt.Sprintf("d%d", d)
-		if r := e.push(t, evt(id+"j", at.Format(time.RFC3339), "room.join", `,"user":"A"`),
-			evt(id+"l", at.Add(30*time.Minute).Format(time.RFC3339), "room.leave", `,"user":"A"`)); r.Accepted != 2 {
-			t.Fatalf("push: %+v", r)
-		}
+		at := e.pushSession(t, day, d)
 		evs, err := e.store.ListEvents(ctx, "acct", at.UnixMilli(), at.Add(time.Hour).UnixMilli())
 		if err != nil || len(evs) != 2 {
 			t.Fatalf("the day's events: %d (%v)", len(evs), err)
@@ -52,10 +41,7 @@ func testRetention(t *testing.T, open Opener) {
 		for _, ev := range evs {
 			stored[at.Format("2006-01")] = append(stored[at.Format("2006-01")], string(ev.Body))
 		}
-		e.clock.Set(day.AddDate(0, 0, d+1).Add(2 * time.Hour))
-		if err := e.svc.SettleAll(ctx); err != nil {
-			t.Fatalf("settle %s: %v", e.clock.Now(), err)
-		}
+		e.settleDay(t, day, d)
 		if d == 31 {
 			var q livebill.Quote
 			e.mustDo(t, "GET", "/v1/accounts/acct/quote?from=2024-06-01&to=2024-07-01", nil, &q)
@@ -233,6 +219,43 @@ func testRetention(t *testing.T, open Opener) {
 // testPurgeCounts: an account's event count is of the events stored, so
 // retention's purge takes off what it deleted and a restore adds back
 // what it stored; the first and last times are of every event the
+// retentionEnv is a service with 30 days of retention and an archive in
+// dir, on 2024-06-01 in Shanghai, with account acct (trtc, calculator)
+// and its app.
+func retentionEnv(t *testing.T, open Opener) (e *env, day time.Time, dir string) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	day = time.Date(2024, 6, 1, 0, 0, 0, 0, sh)
+	e = newEnv(t, open, day)
+	e.anyTime()
+	dir = t.TempDir()
+	e.svc.Retention, e.svc.Archive = 30*24*time.Hour, archive.Dir(dir)
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-05-01", "timezone": "Asia/Shanghai", "balance": "1000"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	return e, day, dir
+}
+
+// pushSession pushes user A's session of day d after day (from 10:00, 30
+// minutes) and returns its start.
+func (e *env) pushSession(t *testing.T, day time.Time, d int) time.Time {
+	t.Helper()
+	at := day.AddDate(0, 0, d).Add(10 * time.Hour)
+	id := fmt.Sprintf("d%d", d)
+	if r := e.push(t, evt(id+"j", at.Format(time.RFC3339), "room.join", `,"user":"A"`),
+		evt(id+"l", at.Add(30*time.Minute).Format(time.RFC3339), "room.leave", `,"user":"A"`)); r.Accepted != 2 {
+		t.Fatalf("push: %+v", r)
+	}
+	return at
+}
+
+// settleDay settles at 02:00 of the day after day d after day.
+func (e *env) settleDay(t *testing.T, day time.Time, d int) {
+	t.Helper()
+	e.clock.Set(day.AddDate(0, 0, d+1).Add(2 * time.Hour))
+	if err := e.svc.SettleAll(context.Background()); err != nil {
+		t.Fatalf("settle %s: %v", e.clock.Now(), err)
+	}
+}
+
 // testRestoreAfterFullPurge: an account whose every event retention
 // deleted (a session a day from June 1 to July 15, settled daily to
 // October 1, 30 days of retention) has an event count of 0 and still a
@@ -240,27 +263,12 @@ func testRetention(t *testing.T, open Opener) {
 // both months is accepted and stores every event again.
 func testRestoreAfterFullPurge(t *testing.T, open Opener) {
 	ctx := context.Background()
-	sh, _ := time.LoadLocation("Asia/Shanghai")
-	day := time.Date(2024, 6, 1, 0, 0, 0, 0, sh)
-	e := newEnv(t, open, day)
-	e.anyTime()
-	dir := t.TempDir()
-	e.svc.Retention, e.svc.Archive = 30*24*time.Hour, archive.Dir(dir)
-	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "acct", "catalog": "trtc", "mode": "calculator", "created": "2024-05-01", "timezone": "Asia/Shanghai", "balance": "1000"}, nil)
-	e.mustDo(t, "POST", "/v1/accounts/acct/apps", map[string]any{"id": app}, nil)
+	e, day, dir := retentionEnv(t, open)
 	for d := 0; d < 122; d++ { // settled daily to 2024-10-01
 		if d < 45 { // 2024-06-01 … 2024-07-15
-			at := day.AddDate(0, 0, d).Add(10 * time.Hour)
-			id := fmt.Sprintf("d%d", d)
-			if r := e.push(t, evt(id+"j", at.Format(time.RFC3339), "room.join", `,"user":"A"`),
-				evt(id+"l", at.Add(30*time.Minute).Format(time.RFC3339), "room.leave", `,"user":"A"`)); r.Accepted != 2 {
-				t.Fatalf("push: %+v", r)
-			}
+			e.pushSession(t, day, d)
 		}
-		e.clock.Set(day.AddDate(0, 0, d+1).Add(2 * time.Hour))
-		if err := e.svc.SettleAll(ctx); err != nil {
-			t.Fatalf("settle %s: %v", e.clock.Now(), err)
-		}
+		e.settleDay(t, day, d)
 	}
 	rec, err := e.store.FindAccount(ctx, "acct")
 	if err != nil {
