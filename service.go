@@ -322,6 +322,9 @@ type EventService interface {
 	// in commit order, so reading on from the last Seq seen never skips
 	// an event that commits later.
 	ListEventsAfter(ctx context.Context, accountID string, afterSeq int64, limit int) ([]StoredEvent, error)
+	// LastEventSeq returns the Seq of the account's last stored event (0
+	// when it has none): the events committed later have greater ones.
+	LastEventSeq(ctx context.Context, accountID string) (int64, error)
 }
 
 // BillStore stores issued bills and settlement state.

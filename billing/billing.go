@@ -585,7 +585,7 @@ func (s *Service) source(ctx context.Context, sl *liveSlot, a *account, to time.
 	if !to.After(s.cut()) {
 		return lm, lm, nil
 	}
-	src, err = lm.tail(ctx, s.Store, a, to.UnixMilli())
+	src, err = lm.tail(a, to.UnixMilli())
 	return src, lm, err
 }
 

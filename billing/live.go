@@ -21,8 +21,17 @@ import (
 	"github.com/livebill/livebill/webhook"
 )
 
-// liveBatch is how many events a catch-up reads per query.
-const liveBatch = 10_000
+// liveBatch is how many events a catch-up reads per query; a variable
+// for tests.
+var liveBatch = 10_000
+
+// replayPage is how many events a meter made again reads per query
+// (replay); a variable for tests.
+var replayPage = 10_000
+
+// maxHeld bounds the new events a live meter holds at once (read); a
+// variable for tests.
+var maxHeld = 100_000
 
 // maxSnaps bounds the midnight states a live meter keeps in memory until
 // a settlement stores them (more only while settlement is held for weeks:
@@ -201,13 +210,14 @@ func (s *Service) slot(id string) *liveSlot {
 
 // meter returns the slot's meter for a, resumed from the account's newest
 // checkpoint when there is none or it was built for another catalog or
-// zone. Its dissolutions are set to those of a's blocks: a new one after
-// what the meter metered is added as it is; one before (or one dropped)
-// marks the meter to be made again from a checkpoint before it, as a late
-// event does (catchUp). Callers hold sl.mu.
-func (s *Service) meter(ctx context.Context, sl *liveSlot, a *account) (*liveMeter, error) {
+// zone (advanced toward instant to as it reads: replay). Its
+// dissolutions are set to those of a's blocks: a new one after what the
+// meter metered is added as it is; one before (or one dropped) marks the
+// meter to be made again from a checkpoint before it, as a late event
+// does (catchUp). Callers hold sl.mu.
+func (s *Service) meter(ctx context.Context, sl *liveSlot, a *account, to int64) (*liveMeter, error) {
 	if sl.lm == nil || sl.lm.key != liveKey(a) {
-		lm, err := s.resume(ctx, a, nil, math.MaxInt64)
+		lm, err := s.resume(ctx, a, nil, math.MaxInt64, to)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +260,7 @@ func firstChange(a, b []meter.Dissolution) int64 {
 // stored event before to applied, everyone present credited up to to.
 // Callers hold sl.mu.
 func (s *Service) live(ctx context.Context, sl *liveSlot, a *account, to time.Time) (*liveMeter, error) {
-	lm, err := s.meter(ctx, sl, a)
+	lm, err := s.meter(ctx, sl, a, to.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +276,7 @@ func (s *Service) live(ctx context.Context, sl *liveSlot, a *account, to time.Ti
 func (s *Service) catchUp(ctx context.Context, sl *liveSlot, a *account, to time.Time) (*liveMeter, error) {
 	lm := sl.lm
 	if lm.late {
-		fresh, err := s.resume(ctx, a, lm, lm.dirty)
+		fresh, err := s.resume(ctx, a, lm, lm.dirty, to.UnixMilli())
 		if err != nil {
 			return nil, err
 		}
@@ -284,10 +294,10 @@ func (s *Service) catchUp(ctx context.Context, sl *liveSlot, a *account, to time
 // before instant at whose events are all still to be had: the old meter's
 // own at the start of its usage (the rollups end there), else a stored
 // one no event stored since came before; without one, from the account's
-// first event. It reads the events from the checkpoint on. (The old
-// meter's states at later midnights are not used: the usage before them
-// is in the old meter only.)
-func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int64) (*liveMeter, error) {
+// first event. It reads the events from the checkpoint on, applying those
+// before instant to as it goes (replay). (The old meter's states at later
+// midnights are not used: the usage before them is in the old meter only.)
+func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at, to int64) (*liveMeter, error) {
 	id := a.rec.ID
 	if old != nil && old.key == liveKey(a) {
 		for i := len(old.snaps) - 1; i >= 0; i-- {
@@ -303,11 +313,19 @@ func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int
 				lm.open = o
 			}
 			lm.snaps = []liveSnap{sn}
-			if err := s.readFrom(ctx, a, lm); !errors.Is(err, errDissolved) {
+			// the old meter's late events are after the snap: what it read
+			// is replayed, what it did not is read after
+			if err := s.readFrom(ctx, a, lm, old.lastSeq, to); !errors.Is(err, errDissolved) {
 				return lm, err
 			}
 			break
 		}
+	}
+	// Events stored from now on are read after the replay (read), and
+	// judged late or not then; so are those the checks below do not see.
+	last, err := s.Store.LastEventSeq(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	before := at
 	for {
@@ -340,7 +358,7 @@ func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int
 			lm.open = &opening{at: cp.At, fingerprint: cp.Fingerprint, state: &st}
 		}
 		lm.snaps = []liveSnap{{cp.At, cp.Seq, cp.Meter}}
-		if err := s.readFrom(ctx, a, lm); !errors.Is(err, errDissolved) {
+		if err := s.readFrom(ctx, a, lm, last, to); !errors.Is(err, errDissolved) {
 			return lm, err
 		}
 		before = cp.At - 1
@@ -353,29 +371,50 @@ func (s *Service) resume(ctx context.Context, a *account, old *liveMeter, at int
 	if err != nil {
 		return nil, err
 	}
-	return lm, lm.read(ctx, s.Store, id)
+	return lm, s.replay(ctx, a, lm, last, to)
 }
 
 // errDissolved is a checkpoint made before a dissolution it does not have.
 var errDissolved = errors.New("the account's dissolutions changed before its checkpoint")
 
-// readFrom takes the account's events from the meter's watermark on (its
-// checkpoint's instant), in time order, and notes the last seq stored.
+// readFrom replays the account's events from a checkpoint's meter on.
 // errDissolved: the checkpoint's dissolutions are not the account's.
-func (s *Service) readFrom(ctx context.Context, a *account, lm *liveMeter) error {
+func (s *Service) readFrom(ctx context.Context, a *account, lm *liveMeter, last, to int64) error {
 	if want := scenario.Dissolutions(a.in.Blocks); !slices.Equal(lm.m.Dissolutions(), want) && lm.m.SetDissolutions(want) != nil {
 		return errDissolved
 	}
-	evs, err := s.Store.ListEvents(ctx, a.rec.ID, lm.watermark, 0)
-	if err != nil {
-		return fmt.Errorf("cannot read the events of account %s: %w", a.rec.ID, err)
+	return s.replay(ctx, a, lm, last, to)
+}
+
+// replay takes the account's events from the meter's watermark on, those
+// of seq last or before (later ones are left to read), a page at a time
+// in time order. Once a page is read every event before its last instant
+// is, so it applies them, up to instant to: a meter made again holds a
+// page of events and those from to on, not every event since its
+// checkpoint (for an account never settled, all it ever had).
+func (s *Service) replay(ctx context.Context, a *account, lm *liveMeter, last, to int64) error {
+	from := lm.watermark
+	var after *livebill.StoredEvent
+	for {
+		page, err := s.Store.ListEventsPage(ctx, a.rec.ID, from, 0, after, replayPage)
+		if err != nil {
+			return fmt.Errorf("cannot read the events of account %s: %w", a.rec.ID, err)
+		}
+		for _, e := range page {
+			if e.Seq <= last {
+				lm.pending = append(lm.pending, e)
+				lm.last = max(lm.last, e.Time)
+			}
+		}
+		lm.lastSeq = max(lm.lastSeq, last)
+		if len(page) < replayPage {
+			return nil
+		}
+		after = &page[len(page)-1]
+		if err := lm.advance(min(after.Time, to)); err != nil {
+			return err
+		}
 	}
-	for _, e := range evs {
-		lm.lastSeq = max(lm.lastSeq, e.Seq)
-		lm.last = max(lm.last, e.Time)
-	}
-	lm.pending = evs
-	return nil
 }
 
 // take holds events read for the account, in seq order (by read, or by
@@ -403,8 +442,13 @@ func (lm *liveMeter) take(evs []livebill.StoredEvent) {
 	}
 }
 
-// read takes the account's events stored since the last read.
+// read takes the account's events stored since the last read. They come
+// in arrival order, not time order, so they are held until the meter
+// passes them. More than maxHeld of them (an import) are not held:
+// the meter is marked to be made again from before the earliest (as for
+// a late event), which replays them a page at a time in time order.
 func (lm *liveMeter) read(ctx context.Context, store livebill.Store, accountID string) error {
+	since := lm.lastSeq
 	for {
 		evs, err := store.ListEventsAfter(ctx, accountID, lm.lastSeq, liveBatch)
 		if err != nil {
@@ -414,7 +458,38 @@ func (lm *liveMeter) read(ctx context.Context, store livebill.Store, accountID s
 		if len(evs) < liveBatch {
 			return nil
 		}
+		if len(lm.pending) >= maxHeld {
+			return lm.overflow(ctx, store, accountID, since)
+		}
 	}
+}
+
+// overflow lets go of the events held and marks the meter to be made
+// again from before the earliest of those read since seq since, and of
+// those stored after them; the events up to the last stored are then
+// replayed (resume), the later ones read as new.
+func (lm *liveMeter) overflow(ctx context.Context, store livebill.Store, accountID string, since int64) error {
+	last, err := store.LastEventSeq(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	// asked after LastEventSeq, so it sees every event up to last
+	t, any, err := store.EarliestAfter(ctx, accountID, since)
+	if err != nil {
+		return err
+	}
+	earliest := lm.dirtyOr()
+	if any {
+		earliest = min(earliest, t)
+	}
+	for _, e := range lm.pending {
+		earliest = min(earliest, e.Time)
+	}
+	lm.late, lm.dirty = true, earliest
+	clear(lm.pending)
+	lm.pending = nil
+	lm.lastSeq = max(lm.lastSeq, last)
+	return nil
 }
 
 // advance applies the held events before to in time order (ties in
@@ -549,13 +624,10 @@ func (lm *liveMeter) feed(e *livebill.Event) {
 	lm.m.Apply(e)
 }
 
-// tail is a copy of the live meter fed the account's events up to to
-// (after the watermark: some may still arrive) and closed there, as a
-// replay of the events before to is.
-func (lm *liveMeter) tail(ctx context.Context, store livebill.Store, a *account, to int64) (*liveMeter, error) {
-	if err := lm.read(ctx, store, a.rec.ID); err != nil {
-		return nil, err
-	}
+// tail is a copy of the live meter, which has read the account's events
+// (live), fed those up to to (after the watermark: some may still
+// arrive) and closed there, as a replay of the events before to is.
+func (lm *liveMeter) tail(a *account, to int64) (*liveMeter, error) {
 	c, err := lm.clone(a)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -45,6 +46,9 @@ func (p *pagedStore) ListEvents(_ context.Context, _ string, from, to int64) ([]
 
 func (p *pagedStore) ListEventsPage(_ context.Context, _ string, from, to int64, after *livebill.StoredEvent, limit int) ([]livebill.StoredEvent, error) {
 	p.pages = append(p.pages, limit)
+	if to == 0 {
+		to = math.MaxInt64
+	}
 	var out []livebill.StoredEvent
 	for _, e := range p.events {
 		past := after == nil || e.Time > after.Time || (e.Time == after.Time && e.Seq > after.Seq)

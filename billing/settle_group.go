@@ -44,8 +44,9 @@ const DefaultSettleGroup = 1000
 const MaxSettleGroup = 10_000
 
 // settleGroupEvents bounds the stored events (by the accounts' event counts) of one
-// group's accounts; a group holds at least one account.
-const settleGroupEvents = 1_000_000
+// group's accounts; a group holds at least one account. A variable for
+// tests.
+var settleGroupEvents int64 = 1_000_000
 
 func (s *Service) settleGroups(ctx context.Context, ss livebill.SettleStore, ids []string, quar map[string]*livebill.Quarantine, tally *runTally) error {
 	ids = append([]string(nil), ids...)
@@ -305,10 +306,15 @@ func (s *Service) loadGroup(ctx context.Context, ss livebill.SettleStore, ids []
 		}
 		a.live(l)
 		// the new events of the accounts whose meters are here; a meter
-		// made by computeGroup resumes from its checkpoint and reads its own
+		// made by computeGroup resumes from its checkpoint and reads its
+		// own, as does an account alone in its group for its many events
+		// (read and replay bound what they hold)
+		alone := len(ids) == 1 && a.rec.Events.Count > settleGroupEvents
 		if lm := g.slots[i].lm; lm != nil && lm.key == liveKey(a) {
-			g.after[id] = lm.lastSeq
-		} else if lm == nil && !saved[id] && a.rec.Purged == 0 {
+			if !alone {
+				g.after[id] = lm.lastSeq
+			}
+		} else if lm == nil && !saved[id] && a.rec.Purged == 0 && !alone {
 			if g.slots[i].lm, err = newLiveMeter(a); err != nil {
 				g.errs[i] = err
 				continue
@@ -353,25 +359,30 @@ func (s *Service) computeGroup(ctx context.Context, g *settleGroup) {
 		return
 	}
 	for _, j := range g.jobs {
-		j.w, j.err = s.computeJob(ctx, j, g.evs[j.in.a.rec.ID])
+		id := j.in.a.rec.ID
+		_, batched := g.after[id]
+		j.w, j.err = s.computeJob(ctx, j, g.evs[id], batched)
 		j.in.issued = nil // not needed any more
 	}
 	g.evs = nil
 }
 
-func (s *Service) computeJob(ctx context.Context, j *groupJob, evs []livebill.StoredEvent) (*livebill.SettleWrite, error) {
+// computeJob settles one account of the group; evs are its new events
+// when the group read them (batched).
+func (s *Service) computeJob(ctx context.Context, j *groupJob, evs []livebill.StoredEvent, batched bool) (*livebill.SettleWrite, error) {
 	a := j.in.a
 	had := j.sl.lm != nil && j.sl.lm.key == liveKey(a)
-	lm, err := s.meter(ctx, j.sl, a)
+	to := s.meterTo(a, j.in.now)
+	lm, err := s.meter(ctx, j.sl, a, to.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
-	if had {
+	if had && batched {
 		lm.take(evs)
 	} else if err := lm.read(ctx, s.Store, a.rec.ID); err != nil {
 		return nil, err
 	}
-	if lm, err = s.catchUp(ctx, j.sl, a, s.meterTo(a, j.in.now)); err != nil {
+	if lm, err = s.catchUp(ctx, j.sl, a, to); err != nil {
 		return nil, err
 	}
 	w, q, err := s.settleLoop(ctx, j.sl, &j.in, lm)

@@ -418,6 +418,16 @@ func (s *DB) ListEventsAfter(ctx context.Context, accountID string, afterSeq int
 	return out, nil
 }
 
+// LastEventSeq returns the greatest seq of the account's stored events,
+// 0 when it has none: one step down the index on (account_id, seq).
+func (s *DB) LastEventSeq(ctx context.Context, accountID string) (int64, error) {
+	var seq sql.NullInt64
+	if err := s.queryRow(ctx, `SELECT MAX(seq) FROM events WHERE account_id = ?`, accountID).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("cannot read the last event of account %q: %w", accountID, err)
+	}
+	return seq.Int64, nil
+}
+
 // scanEvents reads rows of (seq, id, time_ms, app, body) and closes them.
 func scanEvents(rows *sql.Rows) ([]livebill.StoredEvent, error) {
 	defer rows.Close()

@@ -631,7 +631,11 @@ func (s *DB) ListEventsPage(ctx context.Context, accountID string, from, to int6
 	q := `SELECT seq, id, time_ms, app, body FROM events WHERE account_id = ? AND time_ms >= ? AND time_ms < ?`
 	args := []any{accountID, from, to}
 	if after != nil {
-		q += ` AND (time_ms, seq) > (?, ?)`
+		// (time_ms, seq) > (t, s), written so that SQLite starts the
+		// index range at t: with the row value it read the range from
+		// from on, every page.
+		args[1] = max(from, after.Time)
+		q += ` AND (time_ms > ? OR seq > ?)`
 		args = append(args, after.Time, after.Seq)
 	}
 	rows, err := s.query(ctx, q+` ORDER BY time_ms, seq LIMIT ?`, append(args, limit)...)

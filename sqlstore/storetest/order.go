@@ -96,7 +96,8 @@ func testEventsPage(t *testing.T, open Opener) {
 
 // testEventsAfter: ListEventsAfter returns one account's events after a
 // seq in seq (arrival) order, not time order, honours its limit and never
-// returns another account's events or a re-sent duplicate twice.
+// returns another account's events or a re-sent duplicate twice;
+// LastEventSeq is the last of them.
 func testEventsAfter(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s, ev := eventsStore(t, open)
@@ -146,6 +147,12 @@ func testEventsAfter(t *testing.T, open Opener) {
 	}
 	if got, err := s.ListEventsAfter(ctx, "nobody", 0, 0); err != nil || len(got) != 0 {
 		t.Fatalf("unknown account: %v %v", got, err)
+	}
+	// the last seq is e4's (a2's o2 came after it), whatever the times
+	for acct, want := range map[string]int64{"a1": all[3].Seq, "nobody": 0} {
+		if last, err := s.LastEventSeq(ctx, acct); err != nil || last != want {
+			t.Fatalf("LastEventSeq(%s): %d %v, want %d", acct, last, err, want)
+		}
 	}
 	if _, err := s.ListEventsAfter(ctx, "a1", 0, -1); livebill.ErrorCode(err) != livebill.EINVALID {
 		t.Fatalf("negative limit: %v, want EINVALID", err)
