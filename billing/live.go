@@ -389,10 +389,12 @@ func (s *Service) readFrom(ctx context.Context, a *account, lm *liveMeter, last,
 // replay takes the account's events from the meter's watermark on, those
 // of seq last or before (later ones are left to read), a page at a time
 // in time order. Once a page is read every event before its last instant
-// is, so it applies them, up to instant to: a meter made again holds a
-// page of events and those from to on, not every event since its
-// checkpoint (for an account never settled, all it ever had).
+// is, so it applies them, up to instant to or the service's cut (where
+// live meters are kept, whatever the period asked): a meter made again
+// holds a page of events and those from there on, not every event since
+// its checkpoint (for an account never settled, all it ever had).
 func (s *Service) replay(ctx context.Context, a *account, lm *liveMeter, last, to int64) error {
+	to = max(to, s.cut().UnixMilli())
 	from := lm.watermark
 	var after *livebill.StoredEvent
 	for {

@@ -155,7 +155,10 @@ func TestReplayHoldsAPage(t *testing.T) {
 	s := New(store, fixed(day.Add(24*time.Hour)))
 	to := day.Add(12 * time.Hour).UnixMilli()
 
-	lm, err := s.resume(context.Background(), a, nil, math.MaxInt64, to)
+	// asked for 03:00, as a quote of a period ending then: the meter is
+	// applied up to the service's cut all the same (day+24h less the
+	// lateness), where live meters are kept
+	lm, err := s.resume(context.Background(), a, nil, math.MaxInt64, day.Add(3*time.Hour).UnixMilli())
 	if err != nil {
 		t.Fatal(err)
 	}
