@@ -72,12 +72,15 @@ type liveMeter struct {
 	// before it changed; dirty is the earliest instant concerned
 	late  bool
 	dirty int64
-	from  int64      // the meter's usage starts here (noRollups: all of it)
-	fresh bool       // no rollups are stored from from on (it forgot up to them)
-	snaps []liveSnap // its states at the midnights it crossed after from
-	open  *opening   // the deduction's state at from or before, when known
-	last  int64      // the latest event time it took (Unix ms)
-	next  int64      // the next midnight to cross (0: not known yet)
+	// reread: more new events than it holds were read (overflow), none
+	// before the watermark: they are read again from it (catchUp)
+	reread bool
+	from   int64      // the meter's usage starts here (noRollups: all of it)
+	fresh  bool       // no rollups are stored from from on (it forgot up to them)
+	snaps  []liveSnap // its states at the midnights it crossed after from
+	open   *opening   // the deduction's state at from or before, when known
+	last   int64      // the latest event time it took (Unix ms)
+	next   int64      // the next midnight to cross (0: not known yet)
 }
 
 // liveSnap is a live meter's state at a midnight (liveState's encoding)
@@ -283,6 +286,13 @@ func (s *Service) catchUp(ctx context.Context, sl *liveSlot, a *account, to time
 		lm = fresh
 		sl.lm = lm
 		atomic.AddInt64(&s.Rebuilds, 1)
+	} else if lm.reread {
+		// the events it let go are all from its watermark on: it reads
+		// them again from there, a page at a time
+		lm.reread = false
+		if err := s.replay(ctx, a, lm, lm.lastSeq, to.UnixMilli()); err != nil {
+			return nil, err
+		}
 	}
 	if err := lm.advance(to.UnixMilli()); err != nil {
 		return nil, err
@@ -446,9 +456,10 @@ func (lm *liveMeter) take(evs []livebill.StoredEvent) {
 
 // read takes the account's events stored since the last read. They come
 // in arrival order, not time order, so they are held until the meter
-// passes them. More than maxHeld of them (an import) are not held:
-// the meter is marked to be made again from before the earliest (as for
-// a late event), which replays them a page at a time in time order.
+// passes them. More than maxHeld of them (an import) are not held: they
+// are read again a page at a time in time order (replay) by catchUp,
+// from the watermark, or, when one is before it, as for a late event,
+// by the meter made again from before the earliest.
 func (lm *liveMeter) read(ctx context.Context, store livebill.Store, accountID string) error {
 	since := lm.lastSeq
 	for {
@@ -466,10 +477,10 @@ func (lm *liveMeter) read(ctx context.Context, store livebill.Store, accountID s
 	}
 }
 
-// overflow lets go of the events held and marks the meter to be made
-// again from before the earliest of those read since seq since, and of
-// those stored after them; the events up to the last stored are then
-// replayed (resume), the later ones read as new.
+// overflow lets go of the events held and marks them, with those read
+// since seq since and those stored after them up to the last stored, to
+// be replayed: from the watermark (reread) when none is before it, else
+// from before the earliest (late); later ones are read as new.
 func (lm *liveMeter) overflow(ctx context.Context, store livebill.Store, accountID string, since int64) error {
 	last, err := store.LastEventSeq(ctx, accountID)
 	if err != nil {
@@ -487,7 +498,11 @@ func (lm *liveMeter) overflow(ctx context.Context, store livebill.Store, account
 	for _, e := range lm.pending {
 		earliest = min(earliest, e.Time)
 	}
-	lm.late, lm.dirty = true, earliest
+	if earliest < lm.watermark {
+		lm.late, lm.dirty = true, earliest
+	} else {
+		lm.reread = true
+	}
 	clear(lm.pending)
 	lm.pending = nil
 	lm.lastSeq = max(lm.lastSeq, last)

@@ -231,43 +231,51 @@ func a0(t *testing.T) *account {
 }
 
 // A live meter that reads more than maxHeld new events at once (an
-// import) does not hold them: it lets them go and is made again from
-// before the earliest, replaying them a page at a time. Here a meter
-// advanced to 00:00 with nothing stored then reads the day's 53 events
-// in batches of 4, at most 10 held: after three batches (12 held) it
-// stops, holds none and is late from 00:00 (u0's and u1's joins, the
-// earliest); caught up to 12:00 it meters all 53 as a replay does.
+// import) does not hold them: it lets them go and reads them again a
+// page at a time in time order, from its watermark when none is before
+// it, else made again from before the earliest (as for a late event).
+// Here a meter advanced to 00:00 (or 01:00) with nothing stored then
+// reads the day's 53 events, from 00:00 (u0's and u1's joins), in
+// batches of 4, at most 10 held: after three batches (12 held) it stops
+// and holds none; caught up to 12:00 it meters all 53 as a replay does,
+// without a rebuild from 00:00, with one from 01:00.
 func TestReadOverflowReplays(t *testing.T) {
 	defer func(p, b, h int) { replayPage, liveBatch, maxHeld = p, b, h }(replayPage, liveBatch, maxHeld)
 	replayPage, liveBatch, maxHeld = 5, 4, 10
 	events, day := replayDay(t)
 	a := a0(t)
-	store := &replayStore{}
-	s := New(store, fixed(day.Add(24*time.Hour)))
-	sl := s.slot("x")
-	ctx := context.Background()
-	if _, err := s.live(ctx, sl, a, day); err != nil {
-		t.Fatal(err)
-	}
-	store.events = sortedByTime(events)
-	lm := sl.lm
-	if err := lm.read(ctx, store, "x"); err != nil {
-		t.Fatal(err)
-	}
-	if len(lm.pending) != 0 || !lm.late || lm.dirty != day.UnixMilli() || lm.lastSeq != 53 {
-		t.Fatalf("after reading an import: %d held, late %v from %d, last seq %d; want 0, true from %d, 53",
-			len(lm.pending), lm.late, lm.dirty, lm.lastSeq, day.UnixMilli())
-	}
 	to := day.Add(12 * time.Hour)
-	lm, err := s.catchUp(ctx, sl, a, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if errs := lm.errorsOf(); len(errs) > 0 || s.Rebuilds != 1 {
-		t.Fatalf("%d rebuilds, errors %v; want 1, none", s.Rebuilds, errs)
-	}
 	want := replayedRecords(t, a, sortedByTime(events), to.UnixMilli())
-	if got := recordsBefore(lm.m.Records(), to.UnixMilli()); len(want) == 0 || !reflect.DeepEqual(got, want) {
-		t.Fatalf("live meter\n%+v\nreplay of all 53\n%+v", got, want)
+	for _, c := range []struct {
+		advanced     time.Duration // the meter's watermark, after 00:00
+		late, reread bool
+		rebuilds     int64
+	}{{0, false, true, 0}, {time.Hour, true, false, 1}} {
+		store := &replayStore{}
+		s := New(store, fixed(day.Add(24*time.Hour)))
+		sl := s.slot("x")
+		ctx := context.Background()
+		if _, err := s.live(ctx, sl, a, day.Add(c.advanced)); err != nil {
+			t.Fatal(err)
+		}
+		store.events = sortedByTime(events)
+		lm := sl.lm
+		if err := lm.read(ctx, store, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if len(lm.pending) != 0 || lm.late != c.late || lm.reread != c.reread || (c.late && lm.dirty != day.UnixMilli()) || lm.lastSeq != 53 {
+			t.Fatalf("advanced %v, after reading an import: %d held, late %v (from %d), reread %v, last seq %d; want 0, late %v (from %d), reread %v, 53",
+				c.advanced, len(lm.pending), lm.late, lm.dirty, lm.reread, lm.lastSeq, c.late, day.UnixMilli(), c.reread)
+		}
+		lm, err := s.catchUp(ctx, sl, a, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := lm.errorsOf(); len(errs) > 0 || s.Rebuilds != c.rebuilds {
+			t.Fatalf("advanced %v: %d rebuilds, errors %v; want %d, none", c.advanced, s.Rebuilds, errs, c.rebuilds)
+		}
+		if got := recordsBefore(lm.m.Records(), to.UnixMilli()); len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("advanced %v: live meter\n%+v\nreplay of all 53\n%+v", c.advanced, got, want)
+		}
 	}
 }

@@ -619,8 +619,10 @@ func (s *DB) ListEvents(ctx context.Context, accountID string, from, to int64) (
 
 // ListEventsPage returns a page of what ListEvents returns: at most limit
 // events after the event after (nil: from the first). The page is read
-// by its key (time, seq), one range of the index on (account_id, time_ms,
-// seq) however far in the list it is.
+// as ranges of the index on (account_id, time_ms, seq), however far in
+// the list it is: the events at after's instant with a later seq, then
+// those after that instant. (A row value (time_ms, seq) > (?, ?) is not
+// an index range on SQLite: it read from the period's start each page.)
 func (s *DB) ListEventsPage(ctx context.Context, accountID string, from, to int64, after *livebill.StoredEvent, limit int) ([]livebill.StoredEvent, error) {
 	if limit <= 0 {
 		return nil, livebill.Errorf(livebill.EINVALID, "limit: must be positive, not %d", limit)
@@ -628,23 +630,32 @@ func (s *DB) ListEventsPage(ctx context.Context, accountID string, from, to int6
 	if to == 0 {
 		to = 1<<62 - 1
 	}
-	q := `SELECT seq, id, time_ms, app, body FROM events WHERE account_id = ? AND time_ms >= ? AND time_ms < ?`
-	args := []any{accountID, from, to}
+	const cols = `SELECT seq, id, time_ms, app, body FROM events WHERE account_id = ? AND `
+	var out []livebill.StoredEvent
+	read := func(q string, args ...any) error {
+		rows, err := s.query(ctx, cols+q, append([]any{accountID}, args...)...)
+		if err != nil {
+			return fmt.Errorf("cannot list the events of account %q: %w", accountID, err)
+		}
+		evs, err := scanEvents(rows)
+		if err != nil {
+			return fmt.Errorf("cannot list the events of account %q: %w", accountID, err)
+		}
+		out = append(out, evs...)
+		return nil
+	}
 	if after != nil {
-		// (time_ms, seq) > (t, s), written so that SQLite starts the
-		// index range at t: with the row value it read the range from
-		// from on, every page.
-		args[1] = max(from, after.Time)
-		q += ` AND (time_ms > ? OR seq > ?)`
-		args = append(args, after.Time, after.Seq)
+		if after.Time >= from && after.Time < to {
+			if err := read(`time_ms = ? AND seq > ? ORDER BY seq LIMIT ?`, after.Time, after.Seq, limit); err != nil {
+				return nil, err
+			}
+		}
+		from = max(from, after.Time+1)
 	}
-	rows, err := s.query(ctx, q+` ORDER BY time_ms, seq LIMIT ?`, append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the events of account %q: %w", accountID, err)
-	}
-	out, err := scanEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the events of account %q: %w", accountID, err)
+	if len(out) < limit {
+		if err := read(`time_ms >= ? AND time_ms < ? ORDER BY time_ms, seq LIMIT ?`, from, to, limit-len(out)); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
