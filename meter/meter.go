@@ -56,6 +56,9 @@ type Meter struct {
 
 	// sessions are the open sessions (a session.start without its stop)
 	sessions map[sessionKey]*session
+
+	newCharg []charge // scratch for a participant's charges (recompute)
+	robotBuf []byte   // scratch for robot ids (robot)
 }
 
 type roomKey struct{ app, room string }
