@@ -234,7 +234,7 @@ type roomCacheEntry struct {
 // keyed by their addresses (as in uid) skips hashing two strings into the
 // rooms map. It is 2-way set-associative (direct-mapped, a thousand rooms
 // collided in a tenth of the lookups) and grows with the number of rooms,
-// up to 8,192 entries.
+// up to 32,768 entries.
 func (m *Meter) room(e *livebill.Event) *room {
 	a, id := unsafe.StringData(e.App), unsafe.StringData(e.Room)
 	h := (uint64(uintptr(unsafe.Pointer(id))) ^ uint64(uintptr(unsafe.Pointer(a)))>>4) * 0x9E3779B97F4A7C15
@@ -256,7 +256,7 @@ func (m *Meter) room(e *livebill.Event) *room {
 	if r == nil {
 		r = newRoom(m, m.app(e.App), e.Room, e.Time)
 		m.rooms[k] = r
-		if n := len(m.roomC); n < 8192 && 2*len(m.rooms) > n {
+		if n := len(m.roomC); n < 32768 && 2*len(m.rooms) > n {
 			m.roomC = make([]roomCacheEntry, max(8, 2*n))
 			return r
 		}
