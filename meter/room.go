@@ -235,7 +235,7 @@ type roomCacheEntry struct {
 
 // room returns the event's room, creating it. The decoder interns ids, so
 // a room's events usually carry the same app and room strings: a cache
-// keyed by their addresses (as in uid) skips hashing two strings into the
+// keyed by their addresses skips hashing two strings into the
 // rooms map. It is 2-way set-associative (direct-mapped, a thousand rooms
 // collided in a tenth of the lookups) and grows with the number of rooms,
 // up to 32,768 entries.
