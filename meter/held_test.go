@@ -5,24 +5,15 @@ import (
 	"testing"
 
 	"github.com/livebill/livebill"
-	"github.com/livebill/livebill/catalog"
 )
 
 // TestHeldEvent: a room holds an event of its current instant in the
 // compact form apply reads (heldEvent): every field apply and its errors
 // need is kept, decoded, and a task start or update keeps the whole event.
 func TestHeldEvent(t *testing.T) {
-	cat, err := catalog.Load("trtc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(cat, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const t0 = int64(1727740800000) // 2024-10-01T00:00:00Z
+	m, apply := releaseMeter(t, "") // room r of app a
 	ev := func(line int, typ livebill.EventType) livebill.Event {
-		return livebill.Event{Line: line, ID: "e" + string(rune('0'+line)), Type: typ, Time: t0, App: "a", Room: "r"}
+		return livebill.Event{Line: line, ID: "e" + string(rune('0'+line)), Type: typ}
 	}
 	join := ev(1, livebill.RoomJoin)
 	join.User, join.Subscribe, join.Client = "A", livebill.SubscribeAll, "miniprogram"
@@ -42,7 +33,7 @@ func TestHeldEvent(t *testing.T) {
 		{typ: livebill.RecordingStop, who: "T", line: 5, id: "e5"},
 	}
 	for _, e := range []livebill.Event{join, start, sub, rec, stop} {
-		m.Apply(&e)
+		apply(0, e)
 	}
 	r := m.rooms[roomKey{"a", "r"}]
 	if len(r.pending) != len(want) {
@@ -61,12 +52,12 @@ func TestHeldEvent(t *testing.T) {
 	}
 
 	// An error names the event's line and id, its field, and the stream
-	// by its name. At t0+1 the held events above are applied (B is not in
-	// the room, so its subscription is rejected too).
-	upd := livebill.Event{Line: 6, ID: "e6", Type: livebill.StreamUpdate, Time: t0 + 1, App: "a", Room: "r",
-		User: "A", Stream: livebill.StreamSmall, Width: 320, Height: 180}
-	m.Apply(&upd)
-	m.Close(t0 + 2)
+	// by its name. 1 ms later the held events above are applied (B is not
+	// in the room, so its subscription is rejected too).
+	upd := ev(6, livebill.StreamUpdate)
+	upd.User, upd.Stream, upd.Width, upd.Height = "A", livebill.StreamSmall, 320, 180
+	apply(1, upd)
+	m.Close(r.pendT + 1)
 	errs := m.Errors()
 	var got []livebill.EventError
 	for _, err := range errs {
