@@ -594,7 +594,7 @@ func (m *Meter) ForgetBefore(t int64) {
 				delete(a.usage, k)
 			}
 		}
-		clear(a.last)
+		clear(a.recent)
 		for mon := range a.logins {
 			if !m.monthEndsAfter(mon, t) {
 				delete(a.logins, mon)

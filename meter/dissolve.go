@@ -96,27 +96,27 @@ func (r *room) dissolve(t int64) {
 	}
 	present := slices.Clone(r.list)
 	for _, p := range present {
-		e := livebill.Event{Time: t, App: r.app.ID, Room: r.id}
+		var h heldEvent
 		switch p.kind {
 		case kindUser:
-			e.Type, e.User = livebill.RoomLeave, p.id.id
+			h.typ, h.who = livebill.RoomLeave, p.id.id
 		default:
-			e.Task = strings.TrimPrefix(p.id.id, "robot:"+robotNames[p.kind]+":")
+			h.who = strings.TrimPrefix(p.id.id, "robot:"+robotNames[p.kind]+":")
 			switch p.kind {
 			case kindRecording:
-				e.Type = livebill.RecordingStop
+				h.typ = livebill.RecordingStop
 			case kindTranscode:
-				e.Type = livebill.TranscodeStop
+				h.typ = livebill.TranscodeStop
 			case kindRelay:
-				e.Type = livebill.RelayStop
+				h.typ = livebill.RelayStop
 			default:
-				e.Type = livebill.InputStop
+				h.typ = livebill.InputStop
 			}
 		}
 		if p.id.p == nil { // gone already (an input's stop ends nothing else, but be sure)
 			continue
 		}
-		if err := r.apply(&e); err != nil {
+		if err := r.apply(&h, t); err != nil {
 			r.m.fail(fmt.Errorf("dissolving room %s at %s: %w", r.id, fmtTime(t), err))
 			continue
 		}
@@ -131,13 +131,13 @@ func (r *room) dissolve(t int64) {
 // removed and that has not come back: its own leave, the stop of its
 // stream or task, arriving after the dissolution ended them. Such events
 // are dropped, not rejected: the dissolution did what they say.
-func (r *room) dissolved(e *livebill.Event) bool {
+func (r *room) dissolved(h *heldEvent) bool {
 	if len(r.gone) == 0 {
 		return false
 	}
-	id := e.User
-	if e.Type.IsTask() {
-		id = "robot:" + robotNames[taskKind(e.Type)] + ":" + e.Task
+	id := h.who
+	if h.typ.IsTask() {
+		id = "robot:" + robotNames[taskKind(h.typ)] + ":" + h.who
 	}
 	return r.gone[id]
 }

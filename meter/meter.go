@@ -56,6 +56,9 @@ type Meter struct {
 
 	// sessions are the open sessions (a session.start without its stop)
 	sessions map[sessionKey]*session
+
+	newCharg []charge // scratch for a participant's charges (recompute)
+	robotBuf []byte   // scratch for robot ids (robot)
 }
 
 type roomKey struct{ app, room string }
@@ -65,7 +68,7 @@ type noticeKey struct{ code, app string }
 type App struct {
 	ID     string
 	usage  map[blockKey]*block
-	last   []blockRef                  // by item: the block written last, to skip the map
+	recent []blockRef                  // by item, recentBlocks each: blocks written lately, to skip the map
 	logins map[string]map[string]int64 // month (YYYY-MM) → user → first login (Unix ms)
 }
 

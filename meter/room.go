@@ -109,7 +109,7 @@ type sub struct {
 type participant struct {
 	id      uid
 	subs    subList
-	charges []charge
+	charges []charge // in one while there is one (newParticipant)
 	kind    partKind
 	recv    uint8
 	mini    bool // HST mini-program endpoint
@@ -118,7 +118,11 @@ type participant struct {
 	ownArea int64 // area of its own running main and screen video
 	idx     int   // position in room.list
 	last    int64 // its last own event: the session timeout runs from it
-	_       [24]byte
+	// one holds the charges of a participant that accrues one item, as
+	// users do: they need no allocation, and comparing them when it is
+	// re-rated reads the line of since and ownArea, not one more.
+	one [1]charge
+	_   [8]byte
 }
 
 // task is what a robot does besides receiving.
@@ -136,37 +140,46 @@ type task struct {
 	fixed     []charge // charges that do not change while it runs (taskCharges)
 }
 
+// room is laid out for the cache: in a meter of thousands of rooms a
+// room has left the cache by its next event, and every line of it an
+// event reads is a miss. The fields every event reads fill the first two
+// lines, those of most events the third; the size (296 bytes, allocated
+// as 320, a multiple of 64) keeps the lines whole.
 type room struct {
-	// The fields every event reads come first, in one cache line.
-	pendT   int64 // instant of the held events
-	pending []livebill.Event
-	t       int64 // time of the last applied event group
+	// enqueue
+	pendT    int64 // instant of the held events
+	pending  []heldEvent
+	m        *Meter
+	nextDiss int // the meter's dissolutions before this one are applied
+	// flushPending and apply
 	// nextTimeout is at most the earliest instant a participant's session
 	// times out (expire): events only move deadlines later, so it is
 	// updated when someone is added and recomputed when it has passed.
 	nextTimeout int64
-	list        []*participant // present participants
-	m           *Meter
-	app         *App
+	t           int64   // time of the last applied event group
+	ids         idTable // interned ids: who is in the room, and who was lately (sweep)
+	sweepAt     int     // sweep when ids has this many
+	// taskEvents are the held task starts and updates, whole (heldEvent)
+	taskEvents []livebill.Event
+
+	// most events
+	list []*participant // present participants
+	app  *App
 	// allArea is the summed area of running main and screen video streams:
 	// what a receive-all participant gets, less its own.
-	allArea  int64
-	id       string
-	ids      idTable     // interned ids: who is in the room, and who was lately (sweep)
-	sweepAt  int         // sweep when ids has this many
-	sweeps   uint32      // sweeps done, to mark what the last one kept
-	streams  []streamKey // every stream slot ever used, for iteration (HST)
-	relays   []*RelayInterval
-	newCharg []charge // scratch
-	robotBuf []byte   // scratch for robot ids
-	aboveTop bool     // the above-top-tier notice was given for its app
-	nextDiss int      // the meter's dissolutions before this one are applied
-	// gone: participants a dissolution removed, until they come back
-	// (dissolve.go)
-	gone map[string]bool
+	allArea int64
 	// free holds participants that left, for reuse by later joins and
 	// tasks: rooms churn, and allocating every participant anew costs.
-	free      []*participant
+	free []*participant
+
+	// gone: participants a dissolution removed, until they come back
+	// (dissolve.go)
+	gone      map[string]bool
+	id        string
+	sweeps    uint32      // sweeps done, to mark what the last one kept
+	aboveTop  bool        // the above-top-tier notice was given for its app
+	streams   []streamKey // every stream slot ever used, for iteration (HST)
+	relays    []*RelayInterval
 	freeTasks []*task
 }
 
@@ -222,10 +235,10 @@ type roomCacheEntry struct {
 
 // room returns the event's room, creating it. The decoder interns ids, so
 // a room's events usually carry the same app and room strings: a cache
-// keyed by their addresses (as in uid) skips hashing two strings into the
+// keyed by their addresses skips hashing two strings into the
 // rooms map. It is 2-way set-associative (direct-mapped, a thousand rooms
 // collided in a tenth of the lookups) and grows with the number of rooms,
-// up to 8,192 entries.
+// up to 32,768 entries.
 func (m *Meter) room(e *livebill.Event) *room {
 	a, id := unsafe.StringData(e.App), unsafe.StringData(e.Room)
 	h := (uint64(uintptr(unsafe.Pointer(id))) ^ uint64(uintptr(unsafe.Pointer(a)))>>4) * 0x9E3779B97F4A7C15
@@ -247,7 +260,7 @@ func (m *Meter) room(e *livebill.Event) *room {
 	if r == nil {
 		r = newRoom(m, m.app(e.App), e.Room, e.Time)
 		m.rooms[k] = r
-		if n := len(m.roomC); n < 8192 && 2*len(m.rooms) > n {
+		if n := len(m.roomC); n < 32768 && 2*len(m.rooms) > n {
 			m.roomC = make([]roomCacheEntry, max(8, 2*n))
 			return r
 		}
@@ -302,6 +315,48 @@ func rank(t livebill.EventType) int {
 	return 7 // task starts
 }
 
+// heldEvent is an event a room holds until its instant is over (see
+// enqueue), in the form apply reads: the fields of a room event, decoded.
+// A room reads its held events back at its next instant, when in a meter
+// of thousands of rooms they have left the CPU's caches, so the form is
+// small: 80 bytes where a livebill.Event is 432. Fields that do not apply
+// to the event's type are zero or unused.
+type heldEvent struct {
+	typ     livebill.EventType
+	stream  uint8 // stream kind (stream and subscription events)
+	recv    uint8 // join: receive mode
+	video   bool  // stream.start: media video
+	noAudio bool  // stream.start: main video without audio
+	mini    bool  // join: HST mini-program endpoint
+	// whole is, for a task's start or update, 1 + the index of the whole
+	// event in room.taskEvents (apply reads many of its fields).
+	whole     int32
+	area      int64  // width × height
+	who       string // the user, or a task event's task
+	publisher string
+	line      int // the event's line and id, for errors
+	id        string
+}
+
+// streamNames are the stream kinds' names in events.
+var streamNames = [...]string{kMain: livebill.StreamMain, kSmall: livebill.StreamSmall, kScreen: livebill.StreamScreen}
+
+// recvMode is the receive mode a join's subscribe field asks for.
+func recvMode(subscribe string) uint8 {
+	switch subscribe {
+	case livebill.SubscribeAll:
+		return recvAll
+	case livebill.SubscribeAudio:
+		return recvAudio
+	}
+	return recvManual
+}
+
+// bad is an error about the held event, as badEvent.
+func (h *heldEvent) bad(field, reason string) error {
+	return &livebill.EventError{Line: h.line, ID: h.id, Field: field, Reason: reason}
+}
+
 // enqueue holds an event until the room's clock moves past its instant.
 func (r *room) enqueue(e *livebill.Event) {
 	if e.Time < r.pendT {
@@ -316,28 +371,17 @@ func (r *room) enqueue(e *livebill.Event) {
 		r.flushPending()
 		r.pendT = e.Time
 	}
+	h := heldEvent{typ: e.Type, stream: streamKind(e.Stream), recv: recvMode(e.Subscribe),
+		video: e.Media == livebill.MediaVideo, noAudio: e.NoAudio, mini: e.Client == "miniprogram",
+		area: e.Size().Area(), who: e.User, publisher: e.Publisher, line: e.Line, id: e.ID}
 	if e.Type.IsTask() {
-		r.pending = append(r.pending, *e)
-		return
+		h.who = e.Task
+		if rank(e.Type) != 0 { // not a stop
+			r.taskEvents = append(r.taskEvents, *e)
+			h.whole = int32(len(r.taskEvents))
+		}
 	}
-	// Slots past the end have zero task fields (flushPending clears task
-	// events), so an event other than a task needs only the fields apply
-	// reads for it: copying the whole event costs several times more.
-	if len(r.pending) == cap(r.pending) {
-		r.pending = append(r.pending, livebill.Event{})
-	} else {
-		r.pending = r.pending[:len(r.pending)+1]
-	}
-	copyRoomFields(&r.pending[len(r.pending)-1], e)
-}
-
-// copyRoomFields copies the fields apply reads for events other than
-// tasks (those of stream, subscription, join and leave events).
-func copyRoomFields(dst, src *livebill.Event) {
-	dst.Line, dst.ID, dst.Type, dst.Time = src.Line, src.ID, src.Type, src.Time
-	dst.App, dst.Room, dst.User, dst.Publisher = src.App, src.Room, src.User, src.Publisher
-	dst.Subscribe, dst.Client, dst.Stream, dst.Media = src.Subscribe, src.Client, src.Stream, src.Media
-	dst.NoAudio, dst.Width, dst.Height = src.NoAudio, src.Width, src.Height
+	r.pending = append(r.pending, h)
 }
 
 // flushPending applies the held events of one instant in canonical order,
@@ -350,14 +394,14 @@ func (r *room) flushPending() {
 	p := r.pending
 	// Insertion sort: groups are small and the sort must be stable.
 	for i := 1; i < len(p); i++ {
-		for j := i; j > 0 && rank(p[j].Type) < rank(p[j-1].Type); j-- {
+		for j := i; j > 0 && rank(p[j].typ) < rank(p[j-1].typ); j-- {
 			p[j], p[j-1] = p[j-1], p[j]
 		}
 	}
 	var retry []int
 	for i := range p {
-		if err := r.apply(&p[i]); err != nil {
-			if rank(p[i].Type) <= 1 {
+		if err := r.apply(&p[i], r.pendT); err != nil {
+			if rank(p[i].typ) <= 1 {
 				retry = append(retry, i)
 				continue
 			}
@@ -367,18 +411,14 @@ func (r *room) flushPending() {
 		}
 	}
 	for _, i := range retry {
-		if err := r.apply(&p[i]); err != nil && err != errNothingToEnd && !r.dissolved(&p[i]) {
+		if err := r.apply(&p[i], r.pendT); err != nil && err != errNothingToEnd && !r.dissolved(&p[i]) {
 			r.m.fail(err)
 		}
 	}
-	for i := range p {
-		// Task events drop their references and leave the slot zero for
-		// enqueue. Other events set only the fields enqueue overwrites; they
-		// hold strings the room keeps anyway (ids), or an event id.
-		if p[i].Type.IsTask() {
-			p[i] = livebill.Event{}
-		}
-	}
+	// The held events' strings are ids the room keeps anyway, or event
+	// ids; the whole task events let go of their lists.
+	clear(r.taskEvents)
+	r.taskEvents = r.taskEvents[:0]
 	r.pending = p[:0]
 }
 
@@ -389,7 +429,7 @@ func (r *room) flushPending() {
 // most of an account's memory.
 func (r *room) trim() {
 	if len(r.pending) == 0 {
-		r.pending = nil
+		r.pending, r.taskEvents = nil, nil
 	}
 	if len(r.list) == 0 {
 		r.free, r.freeTasks = nil, nil
@@ -412,25 +452,22 @@ func (r *room) holdsState() bool {
 	return len(r.list) > 0 || len(r.gone) > 0 || r.anyTimedOut()
 }
 
-func (r *room) apply(e *livebill.Event) error {
-	t := e.Time
+// apply applies a held event of instant t.
+func (r *room) apply(h *heldEvent, t int64) error {
 	r.t = t
-	user := r.uid(e.User)
-	switch e.Type {
+	if h.typ.IsTask() {
+		return r.applyTask(h, t)
+	}
+	user := r.uid(h.who)
+	switch h.typ {
 	case livebill.RoomJoin:
 		if user.p != nil {
-			return badEvent(e, "user", fmt.Sprintf("%s is already in room %s", e.User, r.id))
+			return h.bad("user", fmt.Sprintf("%s is already in room %s", h.who, r.id))
 		}
 		user.timedOut = false
-		r.back(e.User)
+		r.back(h.who)
 		p := r.newParticipant()
-		p.id, p.kind, p.recv, p.mini = user, kindUser, recvManual, e.Client == "miniprogram"
-		switch e.Subscribe {
-		case livebill.SubscribeAll:
-			p.recv = recvAll
-		case livebill.SubscribeAudio:
-			p.recv = recvAudio
-		}
+		p.id, p.kind, p.recv, p.mini = user, kindUser, h.recv, h.mini
 		r.add(p, t)
 		r.recompute(p, t)
 	case livebill.RoomLeave:
@@ -443,7 +480,7 @@ func (r *room) apply(e *livebill.Event) error {
 			return nil
 		}
 		if p == nil || p.kind != kindUser {
-			return badEvent(e, "user", fmt.Sprintf("leave without join: %s is not in room %s%s", e.User, r.id, r.timedOutAt(user)))
+			return h.bad("user", fmt.Sprintf("leave without join: %s is not in room %s%s", h.who, r.id, r.timedOutAt(user)))
 		}
 		r.leave(p, t)
 	case livebill.StreamStart:
@@ -451,72 +488,72 @@ func (r *room) apply(e *livebill.Event) error {
 			if user.leftAt == t {
 				return nil // started and ended by its publisher's leave at this instant
 			}
-			return badEvent(e, "user", fmt.Sprintf("%s publishes in room %s without joining it%s", e.User, r.id, r.timedOutAt(user)))
+			return h.bad("user", fmt.Sprintf("%s publishes in room %s without joining it%s", h.who, r.id, r.timedOutAt(user)))
 		}
-		k := streamKey{user, streamKind(e.Stream)}
+		k := streamKey{user, h.stream}
 		if r.running(k) != nil {
-			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is already running (use stream.update)", e.Stream, e.User))
+			return h.bad("stream", fmt.Sprintf("%s stream of %s is already running (use stream.update)", streamNames[h.stream], h.who))
 		}
 		user.p.last = t
-		s := stream{video: e.Media == livebill.MediaVideo}
-		s.audio = k.kind == kMain && (!s.video || !e.NoAudio)
+		s := stream{video: h.video}
+		s.audio = k.kind == kMain && (!s.video || !h.noAudio)
 		if s.video {
-			s.area = e.Size().Area()
+			s.area = h.area
 		}
 		all := r.allArea
 		r.startStream(k, s)
 		r.recomputeStream(k, all, t)
 	case livebill.StreamUpdate:
-		s := r.running(streamKey{user, streamKind(e.Stream)})
+		s := r.running(streamKey{user, h.stream})
 		if s == nil {
 			switch {
 			case user.p == nil && (user.leftAt == t || user.timedOut):
 				return nil // before its publisher's leave at this instant, or late
 			case user.p != nil:
-				if sl := user.slots[streamKind(e.Stream)]; sl != nil && sl.stoppedAt == t {
+				if sl := user.slots[h.stream]; sl != nil && sl.stoppedAt == t {
 					user.p.last = t
 					return nil // changed, then stopped at this instant
 				}
 			}
-			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
+			return h.bad("stream", fmt.Sprintf("%s stream of %s is not running", streamNames[h.stream], h.who))
 		}
 		user.p.last = t
-		k := streamKey{user, streamKind(e.Stream)}
+		k := streamKey{user, h.stream}
 		all := r.allArea
 		if s.video {
 			r.allAreaAdjust(k, -s.area)
 		}
 		s.video = true
-		s.area = e.Size().Area()
+		s.area = h.area
 		r.allAreaAdjust(k, s.area)
 		r.recomputeStream(k, all, t)
 	case livebill.StreamStop:
-		k := streamKey{user, streamKind(e.Stream)}
+		k := streamKey{user, h.stream}
 		all := r.allArea
 		if !r.stopStream(k) {
 			if user.p == nil && (user.leftAt == t || user.timedOut) {
 				return nil // started at this instant before its publisher's leave, or late
 			}
-			return badEvent(e, "stream", fmt.Sprintf("%s stream of %s is not running", e.Stream, e.User))
+			return h.bad("stream", fmt.Sprintf("%s stream of %s is not running", streamNames[h.stream], h.who))
 		}
 		user.p.last = t
 		r.recomputeStream(k, all, t)
 	case livebill.SubscribeStart, livebill.SubscribeStop:
 		p := user.p
 		if p == nil {
-			if user.leftAt == t || e.Type == livebill.SubscribeStop && user.timedOut {
+			if user.leftAt == t || h.typ == livebill.SubscribeStop && user.timedOut {
 				return nil // before its leave at this instant (which ends it), or late
 			}
-			return badEvent(e, "user", fmt.Sprintf("%s is not in room %s%s", e.User, r.id, r.timedOutAt(user)))
+			return h.bad("user", fmt.Sprintf("%s is not in room %s%s", h.who, r.id, r.timedOutAt(user)))
 		}
 		p.last = t
-		k := streamKey{r.uid(e.Publisher), streamKind(e.Stream)}
+		k := streamKey{r.uid(h.publisher), h.stream}
 		autoReceived := p.recv == recvAll && k.kind != kSmall
-		if e.Type == livebill.SubscribeStart {
+		if h.typ == livebill.SubscribeStart {
 			if autoReceived {
 				p.subs.remove(k)
 			} else {
-				p.subs.set(sub{key: k, st: r.slot(k), area: e.Size().Area()})
+				p.subs.set(sub{key: k, st: r.slot(k), area: h.area})
 			}
 		} else {
 			// A stop that finds nothing to end is retried after the
@@ -533,16 +570,27 @@ func (r *room) apply(e *livebill.Event) error {
 			}
 		}
 		r.recompute(p, t)
+	}
+	return nil
+}
+
+// applyTask applies a held task event of instant t.
+func (r *room) applyTask(h *heldEvent, t int64) error {
+	var e *livebill.Event // a start or update: the whole event
+	if h.whole > 0 {
+		e = &r.taskEvents[h.whole-1]
+	}
+	switch h.typ {
 	case livebill.RecordingStart, livebill.TranscodeStart, livebill.RelayStart, livebill.InputStart:
 		return r.startTask(e, t)
 	case livebill.TranscodeUpdate:
-		id := r.robot(kindTranscode, e.Task)
+		id := r.robot(kindTranscode, h.who)
 		p := id.p
 		if p == nil {
 			if id.leftAt == t || id.timedOut {
 				return nil // changed, then stopped at this instant; or late
 			}
-			return badEvent(e, "task", fmt.Sprintf("transcode task %s is not running", e.Task))
+			return h.bad("task", fmt.Sprintf("transcode task %s is not running", h.who))
 		}
 		p.last = t
 		tk := p.task
@@ -552,14 +600,14 @@ func (r *room) apply(e *livebill.Event) error {
 		r.m.taskCharges(r, kindTranscode, tk, nil)
 		r.recompute(p, t)
 	case livebill.RecordingStop, livebill.TranscodeStop, livebill.RelayStop, livebill.InputStop:
-		kind := taskKind(e.Type)
-		id := r.robot(kind, e.Task)
+		kind := taskKind(h.typ)
+		id := r.robot(kind, h.who)
 		if id.p == nil && id.timedOut {
 			id.timedOut, id.leftAt = false, t // the late stop of a task the timeout closed (see RoomLeave)
 			return nil
 		}
 		if id.p == nil {
-			return badEvent(e, "task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], e.Task, r.id))
+			return h.bad("task", fmt.Sprintf("%s task %s is not running in room %s", robotNames[kind], h.who, r.id))
 		}
 		r.stopRobot(id.p, t)
 	}
@@ -654,11 +702,11 @@ func taskKind(t livebill.EventType) partKind {
 // robot interns the id of a task's robot, robot:<kind>:<task>. The id is
 // built in a scratch buffer: looking up a known robot allocates nothing.
 func (r *room) robot(k partKind, task string) uid {
-	b := append(r.robotBuf[:0], "robot:"...)
+	b := append(r.m.robotBuf[:0], "robot:"...)
 	b = append(b, robotNames[k]...)
 	b = append(b, ':')
 	b = append(b, task...)
-	r.robotBuf = b
+	r.m.robotBuf = b
 	if u, ok := r.ids.get(unsafe.String(&b[0], len(b))); ok { // no copy to look it up
 		return u
 	}
@@ -800,7 +848,9 @@ func (r *room) startTask(e *livebill.Event, t int64) error {
 func (r *room) newParticipant() *participant {
 	n := len(r.free)
 	if n == 0 {
-		return &participant{}
+		p := &participant{}
+		p.charges = p.one[:0]
+		return p
 	}
 	p := r.free[n-1]
 	r.free[n-1] = nil
@@ -925,8 +975,8 @@ func (r *room) credit(p *participant, t int64) {
 // recompute re-rates one participant at t; if its charges changed it is
 // credited for the time before.
 func (r *room) recompute(p *participant, t int64) {
-	next := r.m.chargesOf(r, p, r.newCharg[:0])
-	r.newCharg = next
+	next := r.m.chargesOf(r, p, r.m.newCharg[:0])
+	r.m.newCharg = next
 	if sameCharges(p.charges, next) {
 		return
 	}

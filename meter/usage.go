@@ -61,16 +61,18 @@ func (z *zoneCache) day(t int64) (start, end int64) {
 // present, at each Advance), and finding the block per window was most of
 // the cost.
 func (m *Meter) addSpans(app *App, cs []charge, a, b int64) {
+	const blockMS = blockWindows * WindowMS
 	for a < b {
 		ds, de := m.zone.day(a)
-		idx := (a - ds) / WindowMS
-		blk := idx / blockWindows
-		end := min(b, de, ds+(blk+1)*blockWindows*WindowMS) // the end of the block
+		blk := (a - ds) / blockMS
+		bs := ds + blk*blockMS        // the block's start
+		end := min(b, de, bs+blockMS) // the span's end in the block
+		first := (a - bs) / WindowMS  // the window of a, in the block
 		for _, c := range cs {
 			bl := m.block(app, c.item, ds, blk)
-			for s, i := a, idx; s < end; i++ {
-				we := min(ds+(i+1)*WindowMS, end)
-				bl[i%blockWindows] += (we - s) * c.mult
+			for s, i := a, first; s < end; i++ {
+				we := min(bs+(i+1)*WindowMS, end)
+				bl[i] += (we - s) * c.mult
 				s = we
 			}
 		}
@@ -85,14 +87,23 @@ func (m *Meter) addPoint(app *App, item uint16, t int64, n int64) {
 	m.block(app, item, ds, idx/blockWindows)[idx%blockWindows] += n
 }
 
+// recentBlocks is how many blocks of each item an app keeps at hand
+// (block), one per hour of the day modulo recentBlocks. Credits of one
+// participant go to consecutive blocks, and at each Advance a meter with
+// thousands of rooms credits everyone present for the hours since their
+// last change: consecutive credits then go to the blocks of the last few
+// hours, which one block at hand would miss every time.
+const recentBlocks = 8
+
 // block returns block blk of an item's windows of the local day starting
 // at ds, creating it.
 func (m *Meter) block(app *App, item uint16, ds, blk int64) *block {
 	k := blockKey{item, int32(blk), ds}
-	if int(item) >= len(app.last) {
-		app.last = append(app.last, make([]blockRef, int(item)+1-len(app.last))...)
+	if n := (int(item) + 1) * recentBlocks; n > len(app.recent) {
+		app.recent = append(app.recent, make([]blockRef, n-len(app.recent))...)
 	}
-	ref := &app.last[item]
+	hour := uint64(ds/3_600_000 + blk) // consecutive across midnight, but for a DST change
+	ref := &app.recent[int(item)*recentBlocks+int(hour%recentBlocks)]
 	if ref.b == nil || ref.key != k {
 		b := app.usage[k]
 		if b == nil {
