@@ -637,8 +637,9 @@ func (lm *liveMeter) feed(e *livebill.Event) {
 		lm.norm.Close()
 		lm.held = false
 	}
-	// the parser gives each event fresh slices, so the meter may keep them
-	lm.m.Apply(e)
+	// the parser validated the event and gives each fresh slices, so the
+	// meter may keep them
+	lm.m.ApplyValid(e)
 }
 
 // tail is a copy of the live meter, which has read the account's events

@@ -208,6 +208,13 @@ func (m *Meter) Apply(e *livebill.Event) {
 		m.fail(err)
 		return
 	}
+	m.ApplyValid(e)
+}
+
+// ApplyValid is Apply for an event that passed Validate, as every event
+// eventio's parser and decoder return has: a file's events are not
+// checked twice.
+func (m *Meter) ApplyValid(e *livebill.Event) {
 	if e.Type.IsRoomEvent() {
 		if m.model != modelTRTC && m.model != modelHST {
 			m.fail(badEvent(e, "type", fmt.Sprintf("catalog %s does not meter rooms", m.cat.Name)))

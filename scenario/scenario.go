@@ -523,7 +523,7 @@ func feedNDJSON(m *meter.Meter, r io.Reader, source string, res *Result, bounds 
 				advanced, n = e.Time, 0
 			}
 		}
-		m.Apply(e)
+		m.ApplyValid(e) // the decoder validated it
 	}
 }
 
