@@ -397,7 +397,8 @@ func (s *Service) readFrom(ctx context.Context, a *account, lm *liveMeter, last,
 }
 
 // replay takes the account's events from the meter's watermark on, those
-// of seq last or before (later ones are left to read), a page at a time
+// of seq last or before, or of its checkpoint's seq if greater (later
+// ones are left to read), a page at a time
 // in time order. Once a page is read every event before its last instant
 // is, so it applies them, up to instant to or the service's cut (where
 // live meters are kept, whatever the period asked): a meter made again
@@ -405,10 +406,12 @@ func (s *Service) readFrom(ctx context.Context, a *account, lm *liveMeter, last,
 // its checkpoint (for an account never settled, all it ever had).
 func (s *Service) replay(ctx context.Context, a *account, lm *liveMeter, last, to int64) error {
 	to = max(to, s.cut().UnixMilli())
-	from := lm.watermark
-	var after *livebill.StoredEvent
+	// a checkpoint stored since last was read has seen events up to its seq
+	last = max(last, lm.lastSeq)
+	lm.lastSeq = last
+	next := s.eventPages(ctx, a.rec.ID, lm.watermark, 0, replayPage)
 	for {
-		page, err := s.Store.ListEventsPage(ctx, a.rec.ID, from, 0, after, replayPage)
+		page, err := next()
 		if err != nil {
 			return fmt.Errorf("cannot read the events of account %s: %w", a.rec.ID, err)
 		}
@@ -418,12 +421,10 @@ func (s *Service) replay(ctx context.Context, a *account, lm *liveMeter, last, t
 				lm.last = max(lm.last, e.Time)
 			}
 		}
-		lm.lastSeq = max(lm.lastSeq, last)
 		if len(page) < replayPage {
 			return nil
 		}
-		after = &page[len(page)-1]
-		if err := lm.advance(min(after.Time, to)); err != nil {
+		if err := lm.advance(min(page[len(page)-1].Time, to)); err != nil {
 			return err
 		}
 	}

@@ -14,17 +14,20 @@ import (
 	"github.com/livebill/livebill/meter"
 )
 
-// replayStore is pagedStore for an account that was never settled (no
-// checkpoint), with the reads a live meter makes: by seq, and the last
+// replayStore is pagedStore for an account with one checkpoint or none, with the reads a live meter makes: by seq, and the last
 // seq, which answers lasts in turn (events committing while a meter is
 // made again), then the greatest seq.
 type replayStore struct {
 	pagedStore
 	lasts []int64
+	check *livebill.Checkpoint // the account's one checkpoint, if any
 }
 
-func (p *replayStore) FindCheckpoint(context.Context, string, int64, bool) (*livebill.Checkpoint, error) {
-	return nil, livebill.Errorf(livebill.ENOTFOUND, "no checkpoint")
+func (p *replayStore) FindCheckpoint(_ context.Context, _ string, at int64, _ bool) (*livebill.Checkpoint, error) {
+	if p.check == nil || p.check.At > at {
+		return nil, livebill.Errorf(livebill.ENOTFOUND, "no checkpoint")
+	}
+	return p.check, nil
 }
 
 func (p *replayStore) LastEventSeq(context.Context, string) (int64, error) {
@@ -277,5 +280,37 @@ func TestReadOverflowReplays(t *testing.T) {
 		if got := recordsBefore(lm.m.Records(), to.UnixMilli()); len(want) == 0 || !reflect.DeepEqual(got, want) {
 			t.Fatalf("advanced %v: live meter\n%+v\nreplay of all 53\n%+v", c.advanced, got, want)
 		}
+	}
+}
+
+// A checkpoint stored after the replay read the last seq (by another
+// server) has seen the events up to its own seq: the replay takes those
+// too. Here the checkpoint is at 00:00 with seq 53 (its meter empty: no
+// event before midnight) and the last seq read before it is 10: the
+// replay from it still meters all 53 events.
+func TestReplayFromANewerCheckpoint(t *testing.T) {
+	defer func(n int) { replayPage = n }(replayPage)
+	replayPage = 5
+	events, day := replayDay(t)
+	a := a0(t)
+	empty, err := newLiveMeter(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := empty.snapshot(day.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &replayStore{pagedStore: pagedStore{events: sortedByTime(events)}, lasts: []int64{10},
+		check: &livebill.Checkpoint{At: day.UnixMilli(), Seq: 53, Meter: data}}
+	s := New(store, fixed(day.Add(24*time.Hour)))
+	to := day.Add(12 * time.Hour)
+	lm, err := s.live(context.Background(), s.slot("x"), a, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := replayedRecords(t, a, sortedByTime(events), to.UnixMilli())
+	if got := recordsBefore(lm.m.Records(), to.UnixMilli()); len(want) == 0 || !reflect.DeepEqual(got, want) || lm.lastSeq != 53 {
+		t.Fatalf("from a checkpoint of seq 53, last seq read 10: last seq %d, records\n%+v\nwant\n%+v", lm.lastSeq, got, want)
 	}
 }

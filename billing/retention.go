@@ -121,7 +121,7 @@ func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord
 			end := t.AddDate(0, 1, 0).UnixMilli()
 			// every month, an idle one as an empty file: restoring needs
 			// them all, from the first event to the boundary
-			if err := s.Archive.Archive(rec.ID, t.Format("2006-01"), s.eventPages(ctx, rec.ID, m, end)); err != nil {
+			if err := s.Archive.Archive(rec.ID, t.Format("2006-01"), s.eventPages(ctx, rec.ID, m, end, s.archivePage())); err != nil {
 				return err
 			}
 			m = end
@@ -137,13 +137,18 @@ func (s *Service) retainAccount(ctx context.Context, rec *livebill.AccountRecord
 // account's month is millions of events.
 const DefaultArchivePage = 1000
 
-// eventPages reads the account's events with times in [from, to) a page
-// of ArchivePage at a time, in ListEvents' order, for EventArchive.
-func (s *Service) eventPages(ctx context.Context, accountID string, from, to int64) func() ([]livebill.StoredEvent, error) {
-	size := s.ArchivePage
-	if size <= 0 {
-		size = DefaultArchivePage
+// archivePage is ArchivePage or its default.
+func (s *Service) archivePage() int {
+	if s.ArchivePage <= 0 {
+		return DefaultArchivePage
 	}
+	return s.ArchivePage
+}
+
+// eventPages reads the account's events with times in [from, to) (to 0:
+// no bound) a page of size at a time, in ListEvents' order: each call
+// returns the next page, a short one being the last (then nil).
+func (s *Service) eventPages(ctx context.Context, accountID string, from, to int64, size int) func() ([]livebill.StoredEvent, error) {
 	var after *livebill.StoredEvent // the key of the last event read
 	done := false
 	return func() ([]livebill.StoredEvent, error) {
