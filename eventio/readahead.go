@@ -28,28 +28,29 @@ type readBatch struct {
 	n     int
 }
 
-// Batches of 256 events (110 KB), three of them: enough for the reader
-// never to wait on a steady decoder, and little memory. A batch also ends
+// Batches of 256 events (110 KB), eight of them: enough for the reader
+// never to wait on a steady decoder, even when it hands batches on to
+// meters of its own (NextBatch), and little memory. A batch also ends
 // after readBatchBytes of lines, so that long lines (up to MaxLine, with
 // lists of thousands of entries) do not fill every slot: what the slots
 // hold stays a few times 3 × readBatchBytes.
 const (
-	readBatchLen   = 256
-	readBatches    = 3
-	readBatchBytes = 1 << 20
+	MaxBatchLen      = 256 // events in a Batch, at most
+	ReadAheadBatches = 8   // batches decoded or held at once
+	readBatchBytes   = 1 << 20
 )
 
 // NewReadAhead starts decoding d. The caller must call Close when done,
 // even after io.EOF. d must not be used by anything else meanwhile.
 func NewReadAhead(d *Decoder) *ReadAhead {
 	ra := &ReadAhead{
-		full: make(chan *readBatch, readBatches),
-		free: make(chan *readBatch, readBatches),
+		full: make(chan *readBatch, ReadAheadBatches),
+		free: make(chan *readBatch, ReadAheadBatches),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	for range readBatches {
-		ra.free <- &readBatch{event: make([]livebill.Event, readBatchLen), err: make([]error, readBatchLen)}
+	for range ReadAheadBatches {
+		ra.free <- &readBatch{event: make([]livebill.Event, MaxBatchLen), err: make([]error, MaxBatchLen)}
 	}
 	go ra.decode(d)
 	return ra
@@ -66,7 +67,7 @@ func (ra *ReadAhead) decode(d *Decoder) {
 			return
 		}
 		last, size := false, 0
-		for b.n = 0; b.n < readBatchLen && size < readBatchBytes && !last; b.n++ {
+		for b.n = 0; b.n < MaxBatchLen && size < readBatchBytes && !last; b.n++ {
 			err := d.Next(&b.event[b.n])
 			b.err[b.n], size = err, size+d.lineLen
 			if err != nil {
@@ -106,6 +107,31 @@ func (ra *ReadAhead) Next() (*livebill.Event, error) {
 	ra.i++
 	return &ra.cur.event[i], ra.cur.err[i]
 }
+
+// Batch is a run of decoded events and Decoder.Next's answer for each:
+// Errs[i] is about Events[i]. The stream's end or failure is the last
+// batch's last error.
+type Batch struct {
+	Events []livebill.Event
+	Errs   []error
+	b      *readBatch
+}
+
+// NextBatch returns the next batch of decoded events, or io.EOF after the
+// last. Its reader, or whoever it hands the batch on to, returns it with
+// Free once done with its events; NextBatch waits while every batch is
+// held. Next and NextBatch are not to be mixed on one ReadAhead.
+func (ra *ReadAhead) NextBatch() (Batch, error) {
+	b, ok := <-ra.full
+	if !ok {
+		return Batch{}, io.EOF
+	}
+	return Batch{Events: b.event[:b.n], Errs: b.err[:b.n], b: b}, nil
+}
+
+// Free gives a batch NextBatch returned back to the decoder, which fills
+// it again. It may be called from any goroutine, once per batch.
+func (ra *ReadAhead) Free(b Batch) { ra.free <- b.b }
 
 // Close stops the decoding and waits until it has stopped reading: the
 // caller may then close the stream, or seek it and read it again.

@@ -50,7 +50,7 @@ func lines(n int) string {
 // TestReadAheadAsDecoder: reading ahead gives what the decoder gives, line
 // for line, across many batches, with bad lines and a failing stream.
 func TestReadAheadAsDecoder(t *testing.T) {
-	in := lines(3*readBatchLen*readBatches + 17) // batches reused several times
+	in := lines(3*MaxBatchLen*ReadAheadBatches + 17) // batches reused several times
 	for _, tc := range []struct {
 		name string
 		r    func() io.Reader
@@ -69,7 +69,7 @@ func TestReadAheadAsDecoder(t *testing.T) {
 			ra := NewReadAhead(NewDecoder(tc.r(), "f.ndjson"))
 			defer ra.Close()
 			gotEvents, gotErrs := readAll(t, ra.Next)
-			if len(wantEvents) < 2*readBatchLen || len(wantErrs) < 5 {
+			if len(wantEvents) < 2*MaxBatchLen || len(wantErrs) < 5 {
 				t.Fatalf("the stream has %d events and %d errors: too few to test", len(wantEvents), len(wantErrs))
 			}
 			if !reflect.DeepEqual(gotEvents, wantEvents) {
@@ -89,7 +89,7 @@ func TestReadAheadAsDecoder(t *testing.T) {
 // read, so the caller can read it again from its start (the quote does so
 // when a file's rooms are out of time order).
 func TestReadAheadClose(t *testing.T) {
-	in := lines(10 * readBatchLen)
+	in := lines(10 * MaxBatchLen)
 	// it blocks in the second batch, which decoding ahead reaches
 	r := &blockingReader{data: []byte(in), blockAt: len(in) / 10, entered: make(chan struct{}), release: make(chan struct{})}
 	ra := NewReadAhead(NewDecoder(r, "f.ndjson"))
@@ -163,5 +163,59 @@ func TestReadAheadBatchBytes(t *testing.T) {
 	}
 	if !reflect.DeepEqual(*e, livebill.Event{}) {
 		t.Errorf("the bad line's slot holds %d formats", len(e.Formats))
+	}
+}
+
+// TestReadAheadBatches: NextBatch gives the decoder's lines in batches,
+// which may be held a while and freed from other goroutines, in any order.
+func TestReadAheadBatches(t *testing.T) {
+	in := lines(3*MaxBatchLen*ReadAheadBatches + 17)
+	d := NewDecoder(strings.NewReader(in), "f.ndjson")
+	var e livebill.Event
+	wantEvents, wantErrs := readAll(t, func() (*livebill.Event, error) { err := d.Next(&e); return &e, err })
+
+	ra := NewReadAhead(NewDecoder(strings.NewReader(in), "f.ndjson"))
+	defer ra.Close()
+	var gotEvents []livebill.Event
+	var gotErrs []string
+	var held []Batch
+	batches := 0
+	for {
+		b, err := ra.NextBatch()
+		if err == io.EOF {
+			break
+		}
+		batches++
+		if len(b.Events) != len(b.Errs) || len(b.Events) > MaxBatchLen {
+			t.Fatalf("a batch of %d events and %d errors", len(b.Events), len(b.Errs))
+		}
+		for i := range b.Events {
+			switch err := b.Errs[i]; {
+			case err == io.EOF:
+			case err != nil:
+				gotErrs = append(gotErrs, err.Error())
+			default:
+				gotEvents = append(gotEvents, b.Events[i])
+			}
+		}
+		// hold all but one of the batches, then free them, the last first,
+		// on another goroutine
+		if held = append(held, b); len(held) == ReadAheadBatches-1 {
+			go func(bs []Batch) {
+				for i := len(bs) - 1; i >= 0; i-- {
+					ra.Free(bs[i])
+				}
+			}(held)
+			held = nil
+		}
+	}
+	if batches < 3*ReadAheadBatches {
+		t.Fatalf("%d batches: too few to reuse each", batches)
+	}
+	if !reflect.DeepEqual(gotEvents, wantEvents) {
+		t.Errorf("batches: %d events, the decoder %d, or they differ", len(gotEvents), len(wantEvents))
+	}
+	if !reflect.DeepEqual(gotErrs, wantErrs) {
+		t.Errorf("batches' errors:\n%v\nthe decoder's:\n%v", gotErrs, wantErrs)
 	}
 }
