@@ -33,7 +33,7 @@ type readBatch struct {
 // meters of its own (NextBatch), and little memory. A batch also ends
 // after readBatchBytes of lines, so that long lines (up to MaxLine, with
 // lists of thousands of entries) do not fill every slot: what the slots
-// hold stays a few times 3 × readBatchBytes.
+// hold stays a few times 8 × readBatchBytes (tens of MB at worst).
 const (
 	MaxBatchLen      = 256 // events in a Batch, at most
 	ReadAheadBatches = 8   // batches decoded or held at once

@@ -269,7 +269,7 @@ func (m *Meter) Checkpoint(from int64) ([]byte, error) {
 		st.Sessions = append(st.Sessions, cpSession{App: k.app, Session: k.session, Item: m.items[ss.item], Since: ss.since})
 	}
 	slices.SortFunc(st.Sessions, func(a, b cpSession) int { return strings.Compare(a.App+"\x00"+a.Session, b.App+"\x00"+b.Session) })
-	for _, err := range m.errs {
+	for _, err := range m.Errors() {
 		var ee *livebill.EventError
 		if errors.As(err, &ee) && ee.Error() == err.Error() {
 			st.Errs = append(st.Errs, cpErr{Line: ee.Line, ID: ee.ID, Source: ee.Source, Field: ee.Field, Reason: ee.Reason})
@@ -438,9 +438,9 @@ func (m *Meter) restore(st *cpState) error {
 	}
 	for _, e := range st.Errs {
 		if e.Msg != "" {
-			m.errs = append(m.errs, errors.New(e.Msg))
+			m.fail(errors.New(e.Msg))
 		} else {
-			m.errs = append(m.errs, &livebill.EventError{Line: e.Line, ID: e.ID, Source: e.Source, Field: e.Field, Reason: e.Reason})
+			m.fail(&livebill.EventError{Line: e.Line, ID: e.ID, Source: e.Source, Field: e.Field, Reason: e.Reason})
 		}
 	}
 	for _, t := range st.Timeouts {

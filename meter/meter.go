@@ -48,7 +48,8 @@ type Meter struct {
 	// timeouts are the sessions the timeout closed, for their notices.
 	timeouts []sessionTimeout
 	notices  map[noticeKey]bool
-	errs     []error
+	errs     []keptErr // errors.go
+	errSeq   int
 	maxErrs  int
 	diss     []Dissolution // in time order (dissolve.go)
 	// advanced is the instant the meter was last advanced to (Advance).
@@ -186,16 +187,6 @@ func (m *Meter) app(id string) *App {
 	}
 	return a
 }
-
-func (m *Meter) fail(err error) {
-	if len(m.errs) < m.maxErrs {
-		m.errs = append(m.errs, err)
-	}
-}
-
-// Errors returns the events rejected so far (validation and state errors),
-// each naming the event and the field.
-func (m *Meter) Errors() []error { return m.errs }
 
 func (m *Meter) notice(code, app string) {
 	m.notices[noticeKey{code, app}] = true

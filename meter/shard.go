@@ -1,9 +1,6 @@
 package meter
 
 import (
-	"cmp"
-	"slices"
-
 	"github.com/livebill/livebill"
 )
 
@@ -87,24 +84,7 @@ func (m *Meter) Absorb(o *Meter) {
 	for k := range o.notices {
 		m.notices[k] = true
 	}
-	m.errs = append(m.errs, o.errs...)
-	SortErrors(m.errs)
-	m.errs = m.errs[:min(len(m.errs), m.maxErrs)]
-}
-
-// SortErrors orders errors by the line of the event each names (stable;
-// those naming none first). A meter reports its errors in the order it
-// applied the events, which holds each instant's events of a room until
-// the room's next instant; meters fed parts of a stream report them in
-// line order once absorbed.
-func SortErrors(errs []error) {
-	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(errLine(a), errLine(b)) })
-}
-
-// errLine is the line of the event an error is about (0 if it names none).
-func errLine(err error) int {
-	if ee, ok := err.(*livebill.EventError); ok {
-		return ee.Line
+	for _, err := range o.Errors() {
+		m.fail(err) // m keeps the lowest lines of both
 	}
-	return 0
 }

@@ -309,7 +309,6 @@ func (f *File) Run() (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	meter.SortErrors(rejected) // in line order, however many meters metered the file
 	res.Rejected = append(res.Rejected, rejected...)
 	res.Quote = q
 	return res, nil

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/gen"
+	"github.com/livebill/livebill/meter"
 )
 
 // withFeedShards sets how many meters a quote's file is split among.
@@ -77,6 +80,66 @@ func TestQuoteSplitsRooms(t *testing.T) {
 		}
 		if fmt.Sprint(rej) != fmt.Sprint(rej1) {
 			t.Errorf("%d meters rejected:\n%v\none meter:\n%v", n, rej, rej1)
+		}
+	}
+}
+
+// Past the meter's 1,000 errors, a quote lists the rejected events of the
+// 1,000 lowest lines, however many meters metered the file. A room's
+// events are applied at its next instant or at the close: room a has one
+// ghost leave on line 1, applied only at the close; room b has 1,001,
+// lines 2..1002, each applied at b's next instant. Had a meter kept the
+// first 1,000 errors it met, one meter would list lines 2..1001 and two
+// meters (a and b apart) lines 1..1000; both list lines 1..1000.
+func TestQuoteRejectedPastTheLimit(t *testing.T) {
+	// a on the second meter (absorbed, so closed first), b on the first
+	roomA, roomB := "", ""
+	ev := func(room string) *livebill.Event {
+		return &livebill.Event{Type: livebill.RoomLeave, App: "1400000001", Room: room}
+	}
+	for i := range 100 {
+		r := fmt.Sprintf("r%d", i)
+		switch k := meter.ShardOf(ev(r), 2); {
+		case k == 1 && roomA == "":
+			roomA = r
+		case k == 0 && roomB == "":
+			roomB = r
+		}
+	}
+	if roomA == "" || roomB == "" {
+		t.Fatal("no rooms on both meters")
+	}
+	var in bytes.Buffer
+	t0 := time.Date(2024, 10, 1, 10, 0, 0, 0, time.FixedZone("", 8*3600))
+	line := func(at time.Time, room string) {
+		fmt.Fprintf(&in, `{"time":%q,"type":"room.leave","app":"1400000001","room":%q,"user":"ghost"}`+"\n", at.Format(time.RFC3339), room)
+	}
+	line(t0, roomA)
+	for i := 1; i <= 1001; i++ {
+		line(t0.Add(time.Duration(i)*time.Second), roomB)
+	}
+	f := quoteFile(t, in.Bytes(), "2024-10-01", "2024-10-02")
+	run := func(n int) []livebill.EventError {
+		withFeedShards(t, n)
+		res, err := f.Run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []livebill.EventError
+		for _, err := range res.Rejected {
+			out = append(out, *err.(*livebill.EventError))
+		}
+		return out
+	}
+	for _, n := range []int{1, 2} {
+		got := run(n)
+		if len(got) != 1000 || got[0].Line != 1 || got[999].Line != 1000 {
+			t.Fatalf("%d meters rejected %d events, lines %d..%d; want 1000, lines 1..1000", n, len(got), got[0].Line, got[len(got)-1].Line)
+		}
+		for i, e := range got {
+			if e.Line != i+1 {
+				t.Fatalf("%d meters: rejection %d is of line %d, not %d", n, i, e.Line, i+1)
+			}
 		}
 	}
 }
