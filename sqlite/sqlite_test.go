@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,19 @@ func TestEventSpanBackfill(t *testing.T) {
 // accounts retention purged.
 func TestEventCountRecount(t *testing.T) {
 	storetest.CheckEventCountRecount(t, memStore(t), sqlite.Migrations())
+}
+
+// TestRollupsClustered: migration 0019 keeps the rollups and stores them
+// in the order of their key, with no rowid (WITHOUT ROWID tables have
+// none to select).
+func TestRollupsClustered(t *testing.T) {
+	s := memStore(t)
+	storetest.CheckRollupsKept(t, s, sqlite.Migrations(), "0019")
+	for _, table := range []string{"usage_rollups", "usage_days"} {
+		if _, err := s.SQL().Exec(`SELECT rowid FROM ` + table); err == nil || !strings.Contains(err.Error(), "no such column") {
+			t.Errorf("%s has a rowid after migration 0019 (%v): it is not stored in key order", table, err)
+		}
+	}
 }
 
 // TestUsageDaysFrom: migration 0017 marks the days settled before it as

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/sqlstore"
 )
 
@@ -221,5 +223,54 @@ func CheckNewerSchema(t *testing.T, newDB SchemaDB, full fs.FS) {
 				t.Errorf("%d migrations recorded after the refused open, want the %d the other livebill applied", n, len(c.schema))
 			}
 		})
+	}
+}
+
+// CheckRollupsKept checks a migration that rebuilds the rollup tables
+// (SQLite's 0019 stores them in key order): the 5-minute and daily rows
+// stored before it are read back the same after it, and their keys stay
+// unique. s is an empty database; full holds every migration in
+// directory "migrations"; version is the migration's ("0019").
+func CheckRollupsKept(t *testing.T, s *sqlstore.DB, full fs.FS, version string) {
+	t.Helper()
+	ctx := context.Background()
+	q := migrateBefore(t, s, full, version)
+	// a1: three windows of two items, one day; a2: one window
+	windows := []livebill.UsageWindow{
+		{App: "x", Item: "trtc.av.audio", Window: 600_000, Value: 7},
+		{App: "x", Item: "trtc.av.hd", Window: 300_000, Value: 11},
+		{App: "y", Item: "trtc.av.audio", Window: 300_000, Value: 13},
+	}
+	for _, w := range windows {
+		q(`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES ('a1', ?, ?, ?, ?)`, w.Window, w.App, w.Item, w.Value)
+	}
+	q(`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES ('a2', 300000, 'x', 'trtc.av.audio', 17)`)
+	q(`INSERT INTO usage_days (account_id, day_ms, app, item, value) VALUES ('a1', 0, 'x', 'trtc.av.audio', 7)`)
+	if err := s.Migrate(ctx, full, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListUsageRollups(ctx, "a1", 0, 1<<40, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the table's order: window, app, item
+	want := []livebill.UsageWindow{windows[1], windows[2], windows[0]}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("a1's windows after migration %s:\n got %+v\nwant %+v", version, got, want)
+	}
+	if got, err := s.ListUsageRollups(ctx, "a2", 0, 1<<40, nil); err != nil || len(got) != 1 || got[0].Value != 17 {
+		t.Errorf("a2's windows after migration %s: %+v %v, want its one of 17", version, got, err)
+	}
+	days, _, err := s.ListUsageDays(ctx, "a1", 0, 1<<40)
+	if err != nil || len(days) != 1 || days[0].Value != 7 {
+		t.Errorf("a1's days after migration %s: %+v %v, want its one of 7", version, days, err)
+	}
+	for _, dup := range []string{
+		`INSERT INTO usage_rollups (account_id, window_ms, app, item, value) VALUES ('a2', 300000, 'x', 'trtc.av.audio', 1)`,
+		`INSERT INTO usage_days (account_id, day_ms, app, item, value) VALUES ('a1', 0, 'x', 'trtc.av.audio', 1)`,
+	} {
+		if _, err := s.SQL().ExecContext(ctx, dup); err == nil {
+			t.Errorf("a row of an existing key was stored after migration %s: %s", version, dup)
+		}
 	}
 }
