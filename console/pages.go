@@ -183,7 +183,10 @@ func (s *Server) guard(p page) http.Handler {
 			http.Error(w, fmt.Sprintf("page %s %s has no access level", p.method, p.path), http.StatusInternalServerError)
 			return
 		}
-		if r.Method == "POST" && p.path != "/sign-in" {
+		// A form changes something for its session: it must carry the
+		// session's token. Public pages have no session to check against
+		// (sign-in makes one; the catch-all only answers 404).
+		if r.Method == "POST" && p.access != Public {
 			if err := r.ParseMultipartForm(maxScenarioForm); err != nil && err != http.ErrNotMultipart {
 				c.fail(livebill.Errorf(livebill.EINVALID, "form: %v", err))
 				return

@@ -114,6 +114,15 @@ func testConsoleAuth(t *testing.T, open Opener) {
 			}
 		}
 	}
+	// paths outside the table, with any method, signed in or not: 404
+	// (a form posted there without a session once panicked)
+	for _, path := range []string{"/nonexistent", "/language", "/accounts/" + ConsoleAccount + "/nothing"} {
+		for who, c := range map[string]*ConsoleClient{"no session": anon, "a wrong key": wrong, "an account key": a, "the operator key": admin} {
+			if p := c.Post(path, url.Values{"x": {"1"}}); p.Status != http.StatusNotFound {
+				t.Errorf("POST %s with %s: %d, want 404", path, who, p.Status)
+			}
+		}
+	}
 	// a missing account and another's look the same
 	if p, q := a.Get("/accounts/nobody"), a.Get("/accounts/"+OtherAccount); p.Status != q.Status || strings.ReplaceAll(p.Body, "nobody", OtherAccount) != q.Body {
 		t.Errorf("another account (%d) is told apart from a missing one (%d)", q.Status, p.Status)
