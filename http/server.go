@@ -497,17 +497,39 @@ func writePage[T any](w http.ResponseWriter, name string, items []T, next string
 // ---- events
 
 // SplitEvents splits a request body into raw events: a JSON array of
-// objects, or NDJSON (one object per line; blank lines skipped).
-func SplitEvents(body []byte) ([]livebill.RawEvent, error) {
+// objects, or NDJSON (one object per line; blank lines skipped). A body of
+// more than max events is refused (too_large) as soon as the event past
+// max is found, so a body of millions of tiny lines costs no more than
+// max events.
+func SplitEvents(body []byte, max int) ([]livebill.RawEvent, error) {
+	tooMany := func() error {
+		return livebill.Errorf(livebill.ETOOLARGE, "more than %d events in one request: send smaller batches", max)
+	}
 	t := bytes.TrimLeft(body, " \t\r\n")
 	if len(t) > 0 && t[0] == '[' {
-		var arr []json.RawMessage
-		if err := json.Unmarshal(t, &arr); err != nil {
-			return nil, livebill.Errorf(livebill.EINVALID, "body: not a JSON array of events: %v", err)
+		notArray := func(err error) error {
+			return livebill.Errorf(livebill.EINVALID, "body: not a JSON array of events: %v", err)
 		}
-		out := make([]livebill.RawEvent, len(arr))
-		for i, m := range arr {
-			out[i] = livebill.RawEvent{Line: i + 1, Body: m}
+		dec := json.NewDecoder(bytes.NewReader(t))
+		if _, err := dec.Token(); err != nil { // [
+			return nil, notArray(err)
+		}
+		var out []livebill.RawEvent
+		for dec.More() {
+			if len(out) == max {
+				return nil, tooMany()
+			}
+			var m json.RawMessage
+			if err := dec.Decode(&m); err != nil {
+				return nil, notArray(err)
+			}
+			out = append(out, livebill.RawEvent{Line: len(out) + 1, Body: m})
+		}
+		if _, err := dec.Token(); err != nil { // ]
+			return nil, notArray(err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, notArray(errors.New("data after the array"))
 		}
 		return out, nil
 	}
@@ -520,6 +542,9 @@ func SplitEvents(body []byte) ([]livebill.RawEvent, error) {
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
+		}
+		if len(out) == max {
+			return nil, tooMany()
 		}
 		out = append(out, livebill.RawEvent{Line: line, Body: append([]byte(nil), b...)})
 	}
@@ -535,13 +560,9 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, readError(err))
 		return
 	}
-	batch, err := SplitEvents(body)
+	batch, err := SplitEvents(body, MaxBatchEvents)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	if len(batch) > MaxBatchEvents {
-		writeError(w, livebill.Errorf(livebill.ETOOLARGE, "%d events in one request; at most %d: send smaller batches", len(batch), MaxBatchEvents))
 		return
 	}
 	// An account key pushes events of its own apps only: the others are

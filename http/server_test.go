@@ -142,13 +142,51 @@ func TestErrorsAndOpenAPI(t *testing.T) {
 }
 
 func TestSplitEvents(t *testing.T) {
-	evs, err := lbhttp.SplitEvents([]byte("\n{\"a\":1}\n\n  {\"b\":2}  \n"))
+	evs, err := lbhttp.SplitEvents([]byte("\n{\"a\":1}\n\n  {\"b\":2}  \n"), 10)
 	if err != nil || len(evs) != 2 || evs[0].Line != 2 || evs[1].Line != 4 || string(evs[1].Body) != `{"b":2}` {
 		t.Fatalf("ndjson: %+v %v", evs, err)
 	}
-	evs, err = lbhttp.SplitEvents([]byte(` [{"a":1}, {"b":2}]`))
-	if err != nil || len(evs) != 2 || evs[1].Line != 2 {
+	evs, err = lbhttp.SplitEvents([]byte(` [{"a":1}, {"b":2}] `), 10)
+	if err != nil || len(evs) != 2 || evs[1].Line != 2 || string(evs[1].Body) != `{"b":2}` {
 		t.Fatalf("array: %+v %v", evs, err)
+	}
+	for _, bad := range []string{`[{"a":1}`, `[{"a":1}] x`, `[{"a":1},]`, `[{"a":}]`} {
+		if _, err := lbhttp.SplitEvents([]byte(bad), 10); livebill.ErrorCode(err) != livebill.EINVALID {
+			t.Errorf("%s: %v, want invalid", bad, err)
+		}
+	}
+	// exactly max events pass, max+1 are too many, in either form
+	if evs, err := lbhttp.SplitEvents([]byte("{}\n{}\n{}\n\n"), 3); err != nil || len(evs) != 3 {
+		t.Errorf("3 lines, at most 3: %d %v", len(evs), err)
+	}
+	if evs, err := lbhttp.SplitEvents([]byte("[{},{},{}]"), 3); err != nil || len(evs) != 3 {
+		t.Errorf("3 elements, at most 3: %d %v", len(evs), err)
+	}
+	for _, body := range []string{"{}\n{}\n{}\n{}", "[{},{},{},{}]"} {
+		if _, err := lbhttp.SplitEvents([]byte(body), 3); livebill.ErrorCode(err) != livebill.ETOOLARGE {
+			t.Errorf("%q, at most 3: %v, want too_large", body, err)
+		}
+	}
+}
+
+// A body of a million tiny events is refused after the event past the
+// bound: the work done does not grow with the body (a 64 MiB body of
+// lines once took 4.7 GB before it was counted).
+func TestSplitEventsStopsAtTheBound(t *testing.T) {
+	lines := bytes.Repeat([]byte("a\n"), 1_000_000)
+	array := append(append([]byte("["), bytes.Repeat([]byte("1,"), 1_000_000)...), '1', ']')
+	for name, body := range map[string][]byte{"ndjson": lines, "array": array} {
+		allocs := testing.AllocsPerRun(3, func() {
+			if _, err := lbhttp.SplitEvents(body, 100); livebill.ErrorCode(err) != livebill.ETOOLARGE {
+				t.Fatalf("%s: %v, want too_large", name, err)
+			}
+		})
+		// 100 events, each a copy and a slot (the slice grows about 8
+		// times), and the scanner or decoder: a few hundred at most,
+		// against a million without the bound.
+		if allocs > 1000 {
+			t.Errorf("%s: %.0f allocations for 100 events", name, allocs)
+		}
 	}
 }
 
