@@ -29,12 +29,25 @@ func (s *Service) AccountCatalog(ctx context.Context, accountID string) (*catalo
 	return a.cat, a.loc, nil
 }
 
+// quoteGate lets one scenario document be quoted at a time: parsing one
+// holds a YAML node for every value, up to 60 times the document's size,
+// so requests are quoted one after another rather than side by side.
+var quoteGate = make(chan struct{}, 1)
+
 // QuoteScenario prices a scenario document (YAML or JSON, SPEC §7.2) like
 // `livebill quote --format json`, with the bounds of a request: only
 // built-in catalogs and inline events (nothing names a file the server
-// would read). Invalid events make it an EINVALID error listing them,
-// unless skipInvalid quotes the rest (with the notice events_rejected).
-func QuoteScenario(doc []byte, source string, skipInvalid bool) (*livebill.Quote, error) {
+// would read), one document at a time (it waits for the one being
+// quoted, or until ctx ends). Invalid events make it an EINVALID error
+// listing them, unless skipInvalid quotes the rest (with the notice
+// events_rejected).
+func QuoteScenario(ctx context.Context, doc []byte, source string, skipInvalid bool) (*livebill.Quote, error) {
+	select {
+	case quoteGate <- struct{}{}:
+		defer func() { <-quoteGate }()
+	case <-ctx.Done():
+		return nil, livebill.Errorf(livebill.EUNAVAILABLE, "quote: %v while waiting for another quote to finish", ctx.Err())
+	}
 	f, err := scenario.Parse(doc, source)
 	if err != nil {
 		return nil, err
@@ -49,25 +62,30 @@ func QuoteScenario(doc []byte, source string, skipInvalid bool) (*livebill.Quote
 	if err != nil {
 		return nil, err
 	}
-	if len(res.Rejected) > 0 {
+	if n := res.RejectedCount(); n > 0 {
 		if !skipInvalid {
-			return nil, &RejectedEvents{Total: res.Events, Events: res.Rejected}
+			return nil, &RejectedEvents{Total: res.Events, Count: n, Events: res.Rejected}
 		}
 		res.Quote.Notices = append(res.Quote.Notices, livebill.Notice{Code: "events_rejected",
-			Message: fmt.Sprintf("%d of %d events were invalid and left out", len(res.Rejected), res.Events)})
+			Message: fmt.Sprintf("%d of %d events were invalid and left out", n, res.Events)})
 	}
 	return res.Quote, nil
 }
 
 // RejectedEvents is QuoteScenario's error when events were invalid (code
-// EINVALID): each event's error, and how many events there were.
+// EINVALID): how many events there were and how many were rejected, and
+// the errors of those listed (scenario.Result.Rejected: a bounded list).
 type RejectedEvents struct {
 	Total  int
+	Count  int
 	Events []error
 }
 
 func (e *RejectedEvents) Error() string {
-	return fmt.Sprintf("%d of %d events rejected; nothing quoted", len(e.Events), e.Total)
+	if e.Count > len(e.Events) {
+		return fmt.Sprintf("%d of %d events rejected (%d listed); nothing quoted", e.Count, e.Total, len(e.Events))
+	}
+	return fmt.Sprintf("%d of %d events rejected; nothing quoted", e.Count, e.Total)
 }
 
 // Unwrap gives a coded error, so livebill.ErrorCode reads EINVALID.

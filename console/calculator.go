@@ -100,7 +100,7 @@ func (s *Server) calculate(c *call) {
 	case strings.TrimSpace(doc) == "":
 		d.Errors, status = []string{c.loc.T("calc.empty")}, http.StatusBadRequest
 	default:
-		q, err := billing.QuoteScenario([]byte(doc), "scenario", d.Skip)
+		q, err := billing.QuoteScenario(c.ctx(), []byte(doc), "scenario", d.Skip)
 		var rj *billing.RejectedEvents
 		switch {
 		case errors.As(err, &rj):

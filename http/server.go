@@ -28,7 +28,7 @@ import (
 const (
 	MaxBody        = 64 << 20 // bytes
 	MaxBatchEvents = 10000
-	MaxQuoteBody   = 16 << 20
+	MaxQuoteBody   = 4 << 20
 )
 
 //go:embed openapi.json
@@ -688,7 +688,7 @@ func (s *Server) quote(w http.ResponseWriter, r *http.Request) {
 		writeError(w, readError(err))
 		return
 	}
-	q, err := billing.QuoteScenario(body, "request", r.URL.Query().Get("skip_invalid") == "true")
+	q, err := billing.QuoteScenario(r.Context(), body, "request", r.URL.Query().Get("skip_invalid") == "true")
 	var rj *billing.RejectedEvents
 	if errors.As(err, &rj) {
 		writeError(w, livebill.Errorf(livebill.EINVALID, "%v (use ?skip_invalid=true to quote the rest)", rj), rj.Events...)

@@ -227,4 +227,11 @@ events:
 	if code != 400 || len(p.Errors) != 1 || p.Errors[0].Field != "user" || p.Errors[0].ID != "nouser" || p.Errors[0].Line == 0 {
 		t.Fatalf("quote with an invalid event: %d %+v", code, p)
 	}
+	// 1,500 events with no field at all: all rejected, the first 1,000
+	// listed (a body of millions of them once answered 620 MB)
+	many := "catalog: trtc\nperiod: {from: 2024-10-01, to: 2024-10-02}\nevents: [" + strings.Repeat("{},", 1499) + "{}]\n"
+	code, p = post("/v1/quote", "application/yaml", many)
+	if code != 400 || len(p.Errors) != 1000 || p.Errors[999].Line != 3 || !strings.HasPrefix(p.Detail, "1500 of 1500 events rejected (1000 listed)") {
+		t.Fatalf("quote with 1,500 invalid events: %d, %d errors, %q", code, len(p.Errors), p.Detail)
+	}
 }

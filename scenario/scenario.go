@@ -191,10 +191,36 @@ func (f *File) validate() error {
 
 // Result is a quote and the events rejected on the way.
 type Result struct {
-	Quote    *livebill.Quote
+	Quote *livebill.Quote
+	// Rejected lists the events rejected: first those rejected when read
+	// (at most MaxListed, in line order), then those the meter refused
+	// (at most its MaxErrors, the lowest lines).
 	Rejected []error
+	// Unlisted counts the events rejected when read past the first
+	// MaxListed: a file of millions of bad lines is not held as millions
+	// of errors.
+	Unlisted int
 	Events   int
 }
+
+// MaxListed is how many events rejected when read a Result lists.
+const MaxListed = 1000
+
+// RejectedCount is the number of events rejected, listed or not.
+func (r *Result) RejectedCount() int { return len(r.Rejected) + r.Unlisted }
+
+// reject notes an event rejected when read. Called while feeding, before
+// the meter's rejections are added, so Rejected holds only these.
+func (r *Result) reject(err error) {
+	if len(r.Rejected) < MaxListed {
+		r.Rejected = append(r.Rejected, err)
+	} else {
+		r.Unlisted++
+	}
+}
+
+// restart forgets what a feed found, to feed the events again.
+func (r *Result) restart() { r.Events, r.Rejected, r.Unlisted = 0, nil, 0 }
 
 // Run quotes the scenario. Invalid events are returned in Rejected and left
 // out; other problems are errors.
@@ -302,7 +328,7 @@ func (f *File) Run() (*Result, error) {
 	}
 	res := &Result{}
 	feed := func(m *meter.Meter) error {
-		res.Events, res.Rejected = 0, nil // fed again when the lifecycle blocks usage
+		res.restart() // fed again when the lifecycle blocks usage
 		return f.feed(m, res, to.UnixMilli())
 	}
 	q, rejected, err := ComputeLifecycle(in, feed, lc)
@@ -432,7 +458,7 @@ func (f *File) feed(m *meter.Meter, res *Result, to int64) error {
 				return livebill.Errorf(livebill.EINVALID, "%s: events_file: its events are out of time order across rooms, and it cannot be read again: %v", f.path, err)
 			}
 			m.Reset()
-			res.Events, res.Rejected = 0, nil
+			res.restart()
 			err = feedNDJSON(m, fh, p, res, &f.bounds, noAdvance)
 		}
 		return err
@@ -458,7 +484,7 @@ func (f *File) feed(m *meter.Meter, res *Result, to int64) error {
 			if errors.As(err, &ee) {
 				ee.Source, ee.Line = f.path, n.Line
 			}
-			res.Rejected = append(res.Rejected, err)
+			res.reject(err)
 			continue
 		}
 		m.Apply(&e)
@@ -559,7 +585,7 @@ func feedChecked(ra *eventio.ReadAhead, sh *shards, source string, res *Result, 
 					stop = err // io.EOF, or the stream failed
 					continue
 				}
-				res.Rejected = append(res.Rejected, err)
+				res.reject(err)
 				res.Events++
 				continue
 			}

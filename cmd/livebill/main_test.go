@@ -125,6 +125,24 @@ func TestQuoteMalformedEventsExit2(t *testing.T) {
 	}
 }
 
+// A file of many unreadable lines lists the first 1,000 (scenario.MaxListed)
+// and counts the rest, instead of holding an error for each: 2,500 lines
+// of {} (no type) are 2,500 rejected, 1,000 listed, "… and 1500 more".
+func TestQuoteListsTheFirstRejected(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "e.ndjson"), []byte(strings.Repeat("{}\n", 2500)), 0o644)
+	os.WriteFile(filepath.Join(dir, "s.yaml"), []byte("catalog: trtc\nperiod: {from: 2024-10-01, to: 2024-10-02}\nevents_file: e.ndjson\n"), 0o644)
+	_, errs, code := runCLI(t, "quote", filepath.Join(dir, "s.yaml"))
+	lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
+	if code != 2 || len(lines) != 1002 {
+		t.Fatalf("exit %d, %d lines on stderr, want 2 and 1,000 errors + 2 lines", code, len(lines))
+	}
+	if !strings.Contains(lines[0], "line 1:") || !strings.Contains(lines[999], "line 1000:") ||
+		!strings.HasPrefix(lines[1000], "… and 1500 more") || !strings.Contains(lines[1001], "2500 of 2500 events rejected") {
+		t.Errorf("stderr:\n%s\n…\n%s", strings.Join(lines[:2], "\n"), strings.Join(lines[998:], "\n"))
+	}
+}
+
 func TestTestCommandReportsMismatch(t *testing.T) {
 	dir := t.TempDir()
 	// A alone for 10 minutes: 10 audio minutes × 0.99/1000 = 0.0099 USD; the

@@ -48,15 +48,18 @@ func cmdQuote(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: exitFor(err), err: err}
 	}
-	if len(res.Rejected) > 0 {
+	if n := res.RejectedCount(); n > 0 {
 		for _, e := range res.Rejected {
 			fmt.Fprintln(stderr, e)
 		}
+		if res.Unlisted > 0 {
+			fmt.Fprintf(stderr, "… and %d more events that could not be read (the first %d are listed)\n", res.Unlisted, scenario.MaxListed)
+		}
 		if !*skip {
-			return &exitError{code: 2, err: fmt.Errorf("%d of %d events rejected; nothing quoted (use --skip-invalid to quote the rest)", len(res.Rejected), res.Events)}
+			return &exitError{code: 2, err: fmt.Errorf("%d of %d events rejected; nothing quoted (use --skip-invalid to quote the rest)", n, res.Events)}
 		}
 		res.Quote.Notices = append(res.Quote.Notices, livebill.Notice{Code: "events_rejected",
-			Message: fmt.Sprintf("%d of %d events were invalid and left out", len(res.Rejected), res.Events)})
+			Message: fmt.Sprintf("%d of %d events were invalid and left out", n, res.Events)})
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)

@@ -46,7 +46,10 @@ func cmdTest(args []string, stdout, stderr io.Writer) error {
 			for _, e := range res.Rejected {
 				msgs = append(msgs, "    "+e.Error())
 			}
-			err = fmt.Errorf("%d events rejected:\n%s", len(res.Rejected), strings.Join(msgs, "\n"))
+			if res.Unlisted > 0 {
+				msgs = append(msgs, fmt.Sprintf("    … and %d more", res.Unlisted))
+			}
+			err = fmt.Errorf("%d events rejected:\n%s", res.RejectedCount(), strings.Join(msgs, "\n"))
 		}
 		if err != nil {
 			invalid++

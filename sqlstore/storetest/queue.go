@@ -723,7 +723,7 @@ func QuoteOf(t testing.TB, mode, created, zone, from, to string, lines []string)
 	for _, i := range order {
 		fmt.Fprintf(&doc, "  - %s\n", lines[i])
 	}
-	q, err := billing.QuoteScenario(doc.Bytes(), "quote", false)
+	q, err := billing.QuoteScenario(context.Background(), doc.Bytes(), "quote", false)
 	if err != nil {
 		t.Fatal(err)
 	}
