@@ -461,6 +461,8 @@ func (in *UsageInput) Validate() error {
 		t, err := time.Parse(time.DateOnly, f.v)
 		if err != nil {
 			errs = append(errs, Errorf(EINVALID, "%s: must be a date YYYY-MM-DD, not %s", f.name, Shown(f.v)))
+		} else if err := CheckInstant(f.name, t); err != nil {
+			errs = append(errs, err) // centuries away: a typing error
 		}
 		dates[i] = t
 	}

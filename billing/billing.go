@@ -598,6 +598,11 @@ func parseDate(s, field string, loc *time.Location) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, livebill.Errorf(livebill.EINVALID, "%s: must be a date YYYY-MM-DD, not %q", field, s)
 	}
+	// A date centuries away is a typing error, and would have the live
+	// meter run forward to it.
+	if err := livebill.CheckInstant(field, t); err != nil {
+		return time.Time{}, err
+	}
 	return t, nil
 }
 

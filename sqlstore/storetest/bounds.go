@@ -115,6 +115,12 @@ func testBadInputs(t *testing.T, open Opener) {
 	e.refused(t, "usage over 130 years in 5-minute windows", 400, "GET", "/v1/accounts/acct/usage?from=1970-01-01&to=2100-01-01&granularity=5m", "", "to:")
 	e.refused(t, "usage over two years by day", 400, "GET", "/v1/accounts/acct/usage?from=2024-01-01&to=2026-01-01&granularity=day", "", "to:")
 	e.refused(t, "an account quote over 76 years", 400, "GET", "/v1/accounts/acct/quote?from=2024-01-01&to=2100-01-01", "", "to:")
+	// one day in the year 9999: within the range limits, but the live
+	// meter would run forward to it (seconds of CPU a request)
+	e.refused(t, "usage of a day in 9999", 400, "GET", "/v1/accounts/acct/usage?from=9999-12-01&to=9999-12-02", "", "from:", "outside the years 2000 to 2099")
+	e.refused(t, "usage by day of a day in 1999", 400, "GET", "/v1/accounts/acct/usage?from=1999-12-01&to=1999-12-02&granularity=day", "", "from:", "outside the years")
+	e.refused(t, "an account quote of a day in 9999", 400, "GET", "/v1/accounts/acct/quote?from=9999-12-01&to=9999-12-02", "", "from:", "outside the years 2000 to 2099")
+	e.refused(t, "an account quote to 3000", 400, "GET", "/v1/accounts/acct/quote?from=2099-12-01&to=3000-01-01", "", "to:", "outside the years")
 	for _, seg := range []string{"%00", "%ff", "a%00b", url.PathEscape(long)} {
 		e.refused(t, "account id "+seg[:min(len(seg), 8)], 0, "GET", "/v1/accounts/"+seg, "")
 		e.refused(t, "account id "+seg[:min(len(seg), 8)], 0, "GET", "/v1/accounts/"+seg+"/purchases", "")
