@@ -76,11 +76,12 @@ func cmdBills(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	through := res.Through
-	if through == "" {
-		through = "(nothing settled yet)"
+	// Through is the first day not settled: the days before it are.
+	settled := "nothing settled yet"
+	if res.Through != "" {
+		settled = "days before " + res.Through + " settled"
 	}
-	fmt.Fprintf(stdout, "account %s, settled through %s\n\n", res.Account, through)
+	fmt.Fprintf(stdout, "account %s, %s\n\n", res.Account, settled)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, b := range res.Bills {
 		title := fmt.Sprintf("#%d %s bill %s", b.Seq, b.Kind, b.Date)
