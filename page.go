@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strconv"
 )
 
@@ -62,6 +63,13 @@ func ParseCursor(cursor, list string, n int) ([]string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err == nil {
 		err = json.Unmarshal(b, &v)
+	}
+	if err == nil && len(v) == n+1 && v[0] == list {
+		for _, k := range v[1:] {
+			if TextProblem(k) != "" { // a cursor made by hand: no id has a NUL byte
+				err = errors.New("not an id")
+			}
+		}
 	}
 	if err != nil || len(v) != n+1 || v[0] != list {
 		return nil, Errorf(EINVALID, "after: not a cursor of this list (use the next value a page of %s gave)", list)

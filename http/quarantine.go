@@ -3,6 +3,7 @@ package http
 import (
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/livebill/livebill"
 )
@@ -49,4 +50,34 @@ func checkPath(path string) error {
 		}
 	}
 	return nil
+}
+
+// checkQuery refuses query parameters that no id, date or cursor can be:
+// with a NUL byte or another control character, or not UTF-8. They would
+// reach the store (PostgreSQL refuses a NUL in text: a 500). Their length
+// is bounded by the request line's; a cursor may be longer than an id.
+func checkQuery(r *http.Request) error {
+	for name, vs := range r.URL.Query() {
+		for _, v := range append(vs, name) {
+			if p := queryProblem(v); p != "" {
+				return livebill.Errorf(livebill.EINVALID, "query: parameter %s %s", livebill.Shown(name), p)
+			}
+		}
+	}
+	return nil
+}
+
+func queryProblem(v string) string {
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == 0:
+			return "contains a NUL byte"
+		case v[i] < 0x20:
+			return "contains a control character"
+		}
+	}
+	if !utf8.ValidString(v) {
+		return "is not valid UTF-8"
+	}
+	return ""
 }

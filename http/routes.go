@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -118,7 +119,7 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Console != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
 			s.observe(w, r, r.Method+" "+ConsoleRoute, false, func(w http.ResponseWriter, r *http.Request) {
-				if err := checkPath(r.URL.Path); err != nil {
+				if err := cmp.Or(checkPath(r.URL.Path), checkQuery(r)); err != nil {
 					writeError(w, err)
 					return
 				}
@@ -128,7 +129,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		_, pattern := mux.Handler(r)
 		s.observe(w, r, pattern, routes[pattern].quiet, func(w http.ResponseWriter, r *http.Request) {
-			if err := checkPath(r.URL.Path); err != nil {
+			if err := cmp.Or(checkPath(r.URL.Path), checkQuery(r)); err != nil {
 				writeError(w, err)
 				return
 			}

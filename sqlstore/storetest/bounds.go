@@ -127,6 +127,13 @@ func testBadInputs(t *testing.T, open Opener) {
 		e.refused(t, "purchase id "+seg[:min(len(seg), 8)], 0, "POST", "/v1/accounts/acct/purchases/"+seg+"/cancel", "")
 		e.refused(t, "app id "+seg[:min(len(seg), 8)], 0, "POST", "/v1/ingest/trtc/"+seg, "{}")
 	}
+	// query values and cursors reach the store: no NUL byte, no control
+	// character, valid UTF-8 (PostgreSQL refuses a NUL in text)
+	for _, q := range []string{"/v1/deliveries?account=%00", "/v1/deliveries?endpoint=a%00b", "/v1/deliveries?account=%ff",
+		"/v1/accounts?after=" + livebill.Cursor("accounts", "a\x00"), "/v1/accounts/acct/bills?after=" + livebill.Cursor("bills", "1\x00"),
+		"/v1/accounts/acct/usage?from=2026-03-01%00&to=2026-03-02"} {
+		e.refused(t, "a query "+q, 400, "GET", q, "")
+	}
 	e.refused(t, "an account id with a NUL byte", 400, "POST", "/v1/accounts", `{"id":"a\u0000","catalog":"trtc","created":"2026-01-10"}`, "account id:")
 	e.refused(t, "an account id of 3000 bytes", 400, "POST", "/v1/accounts", `{"id":"`+long+`","catalog":"trtc","created":"2026-01-10"}`, "account id:")
 	e.refused(t, "an account created in 0024", 400, "POST", "/v1/accounts", `{"id":"old","catalog":"trtc","created":"0024-01-10"}`, "created:")
