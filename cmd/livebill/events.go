@@ -157,14 +157,7 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		total.Duplicate += res.Duplicate
 		total.Rejected += res.Rejected
 		for _, e := range res.Errors {
-			if e.Index >= 0 && e.Index < len(lines) {
-				// the server counts lines in the request; say the file's
-				if e.Line > 0 {
-					e.Error = strings.Replace(e.Error, fmt.Sprintf("line %d", e.Line), fmt.Sprintf("line %d", lines[e.Index]), 1)
-				}
-				e.Line = lines[e.Index]
-			}
-			total.Errors = append(total.Errors, e)
+			total.Errors = append(total.Errors, inFile(e, lines))
 		}
 		buf.Reset()
 		lines = lines[:0]
@@ -216,6 +209,30 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 1, err: errors.New("")}
 	}
 	return nil
+}
+
+// inFile returns e, a rejection of the batch whose events came from the
+// file's lines, with its line in the file: the server counts lines (and
+// indexes) from the start of the batch, and some of its reasons (an id
+// already used by a different event) name no line. Its Error begins
+// "line N" (the file's line), whatever the server's began with.
+func inFile(e livebill.IngestStatus, lines []int) livebill.IngestStatus {
+	i := e.Index
+	if i < 0 || i >= len(lines) {
+		i = e.Line - 1 // one event a line in the batch
+	}
+	if i < 0 || i >= len(lines) {
+		return e // not an event of the batch: left as the server said it
+	}
+	msg := ": " + e.Error
+	// the server's own "line N" at the start, if it wrote one, goes
+	rest, ok := strings.CutPrefix(e.Error, fmt.Sprintf("line %d", e.Line))
+	if e.Line > 0 && ok && (rest == "" || rest[0] == ' ' || rest[0] == ':') {
+		msg = rest
+	}
+	e.Line = lines[i]
+	e.Error = fmt.Sprintf("line %d%s", e.Line, msg)
+	return e
 }
 
 // pushWithRetry sends one batch with push, retrying transport failures

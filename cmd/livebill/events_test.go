@@ -86,3 +86,47 @@ func TestEventsPushImport(t *testing.T) {
 		t.Fatalf("bills after the import: %q, want %s", got, want)
 	}
 }
+
+// Every rejected event is listed as FILE: line N, N its line in FILE,
+// whether or not the server's reason names a line: a conflicting id
+// (JudgeRepeat's reason has none) in the first batch, in a later batch
+// (the server counts lines from the start of its batch) and against an
+// event stored by an earlier push; an invalid event of the third batch
+// (the server's "line 1" made the file's).
+func TestEventsPushRejectionLines(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, time.UTC))
+	ts := startTestServer(t, clock, nil)
+	ev := func(id, typ, room string) string {
+		return fmt.Sprintf(`{"id":%q,"time":"2024-10-10T09:00:00Z","type":%q,"app":"1400000001","room":%q,"user":"U1"}`, id, typ, room)
+	}
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.ndjson")
+	lines := []string{
+		ev("d1", "room.join", "r1"),  // 1: accepted
+		ev("d1", "room.join", "r2"),  // 2: conflict (batch 1, its line 2)
+		"",                           // 3: blank, not sent
+		ev("d2", "room.join", "r3"),  // 4: accepted
+		ev("d2", "room.leave", "r3"), // 5: conflict (batch 2, its line 2)
+		`{"id":"x1","time":"2024-10-10T09:00:00Z","type":"login","app":"1400000001"}`, // 6: invalid (batch 3, its line 1)
+	}
+	if err := os.WriteFile(a, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, "events", "push", a, "--batch", "2", "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	want := a + `: line 2: event id "d1" was already used by a different event` + "\n" +
+		a + `: line 5: event id "d2" was already used by a different event` + "\n" +
+		a + `: line 6 (event "x1"): field "user": missing` + "\n"
+	if code != 1 || out != "accepted 2, duplicate 0, rejected 3\n" || errs != want {
+		t.Fatalf("push a: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
+	}
+	// a later file: line 1 is d1 as stored (a duplicate), line 2 reuses d1
+	b := filepath.Join(dir, "b.ndjson")
+	if err := os.WriteFile(b, []byte(lines[0]+"\n"+ev("d1", "room.leave", "r1")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = runCLI(t, "events", "push", b, "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	want = b + `: line 2: event id "d1" was already used by a different event` + "\n"
+	if code != 1 || out != "accepted 0, duplicate 1, rejected 1\n" || errs != want {
+		t.Fatalf("push b: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
+	}
+}
