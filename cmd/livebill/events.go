@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/archive"
 	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/eventio"
 	lbhttp "github.com/livebill/livebill/http"
 )
 
@@ -26,9 +28,11 @@ const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--key
 Pushes an NDJSON file of usage events (SPEC §7.1; each needs an id) to a
 livebill server in batches, with progress on stderr and a final summary of
 accepted, duplicate and rejected events; rejected events are listed with
-their line in FILE. Re-pushing is safe: events are idempotent on (account,
-id), so a batch whose answer was lost (server restarted) is sent again
-until --retry runs out. Exit status 0, or 1 when some events were rejected.
+their line in FILE. A line longer than 4194304 bytes (4 MiB, its newline
+included) is rejected without being sent, and the push goes on.
+Re-pushing is safe: events are idempotent on (account, id), so a batch
+whose answer was lost (server restarted) is sent again until --retry
+runs out. Exit status 0, or 1 when some events were rejected.
 The API key comes from --key, --key-file or $LIVEBILL_KEY: an operator
 key pushes for every account, an account's key for its own apps only.
 
@@ -112,8 +116,8 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	}
 	var total livebill.IngestResult
 	var read int64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 256<<10), 4<<20)
+	r := bufio.NewReaderSize(f, 256<<10)
+	var raw []byte // the line read, reused
 	line := 0
 	var buf bytes.Buffer
 	var lines []int // file line of each event in buf
@@ -164,15 +168,42 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		progress(false)
 		return nil
 	}
-	for sc.Scan() {
+	// tooLong rejects the current line here, as the server would reject
+	// a batch holding it: its events are not sent
+	tooLong := func(why string) {
+		total.Rejected++
+		total.Errors = append(total.Errors, livebill.IngestStatus{Index: -1, Line: line, Status: livebill.IngestRejected, Code: livebill.EINVALID,
+			Error: fmt.Sprintf("line %d: longer than %d bytes%s", line, eventio.MaxLine, why)})
+	}
+	for {
+		var n int64
+		var long bool
+		raw, n, long, err = readLine(r, raw, eventio.MaxLine)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: line %d: %v", pos[1], line+1, err)
+			if imp != nil {
+				err = fmt.Errorf("%w (import %s left open: the server lets it lapse after its timeout)", err, imp.ID)
+			}
+			return &exitError{code: 2, err: err}
+		}
 		line++
-		read += int64(len(sc.Bytes())) + 1
-		b := bytes.TrimSpace(sc.Bytes())
+		read += n
+		if long {
+			tooLong("")
+			continue
+		}
+		b := bytes.TrimSpace(raw)
 		if len(b) == 0 {
 			continue
 		}
 		if *addIDs {
-			b = withID(b, filepath.Base(pos[1]), line)
+			if b = withID(b, filepath.Base(pos[1]), line); len(b)+1 > eventio.MaxLine {
+				tooLong(" once --add-ids gives it an id")
+				continue
+			}
 		}
 		buf.Write(b)
 		buf.WriteByte('\n')
@@ -182,9 +213,6 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 				return &exitError{code: 1, err: err}
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%s: line %d: %v", pos[1], line+1, err)}
 	}
 	if err := flush(); err != nil {
 		return &exitError{code: 1, err: err}
@@ -197,6 +225,8 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	progress(true)
+	// the lines rejected here came before those of their batch
+	sort.SliceStable(total.Errors, func(i, j int) bool { return total.Errors[i].Line < total.Errors[j].Line })
 	for i, e := range total.Errors {
 		if i == 50 {
 			fmt.Fprintf(stderr, "… and %d more rejected\n", len(total.Errors)-50)
@@ -233,6 +263,37 @@ func inFile(e livebill.IngestStatus, lines []int) livebill.IngestStatus {
 	e.Line = lines[i]
 	e.Error = fmt.Sprintf("line %d%s", e.Line, msg)
 	return e
+}
+
+// readLine reads the next line of r into buf's array: its bytes without
+// the newline, and n, the bytes read with it. A line that would be longer
+// than max bytes with its newline (a last line without one counts one, as
+// it is sent with one) is read to its end and dropped, never held: long is
+// true and line empty. err is io.EOF once nothing is left.
+func readLine(r *bufio.Reader, buf []byte, max int) (line []byte, n int64, long bool, err error) {
+	line = buf[:0]
+	for {
+		chunk, rerr := r.ReadSlice('\n')
+		n += int64(len(chunk))
+		if !long && len(line)+len(chunk) > max {
+			long, line = true, line[:0]
+		}
+		if !long {
+			line = append(line, chunk...)
+		}
+		switch {
+		case rerr == bufio.ErrBufferFull:
+			continue // the line goes on
+		case rerr == io.EOF && n > 0:
+			if !long && len(line)+1 > max {
+				long, line = true, line[:0]
+			}
+			return line, n, long, nil
+		case rerr != nil:
+			return line, n, long, rerr
+		}
+		return bytes.TrimSuffix(line, []byte("\n")), n, long, nil
+	}
 }
 
 // pushWithRetry sends one batch with push, retrying transport failures

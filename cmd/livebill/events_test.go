@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -128,5 +130,107 @@ func TestEventsPushRejectionLines(t *testing.T) {
 	want = b + `: line 2: event id "d1" was already used by a different event` + "\n"
 	if code != 1 || out != "accepted 0, duplicate 1, rejected 1\n" || errs != want {
 		t.Fatalf("push b: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
+	}
+}
+
+// A line longer than eventio.MaxLine (4 MiB, its newline included) is
+// rejected like an invalid event, in line order with the server's
+// rejections, and the push goes on: the lines after it are sent, the
+// summary is printed and the import is finished. A line of exactly 4 MiB
+// with its newline is sent (and the server takes it).
+func TestEventsPushLongLine(t *testing.T) {
+	ctx := context.Background()
+	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, time.UTC))
+	ts := startTestServer(t, clock, nil)
+	// padded fills an event (with id, or none if "") to n bytes with
+	// spaces before its closing brace
+	padded := func(id string, n int) string {
+		e := `{"time":"2024-10-10T09:30:00Z","type":"room.leave","app":"1400000001","room":"r1","user":"U1"`
+		if id != "" {
+			e = fmt.Sprintf(`{"id":%q,`, id) + e[1:]
+		}
+		return e + strings.Repeat(" ", n-len(e)-1) + "}"
+	}
+	lines := []string{
+		`{"id":"e1","time":"2024-10-10T09:00:00Z","type":"room.join","app":"1400000001","room":"r1","user":"U1"}`, // 1: accepted
+		`{"id":"x2","time":"2024-10-10T09:00:00Z","type":"login","app":"1400000001"}`,                             // 2: rejected by the server
+		padded("e3", 4<<20),   // 3: 4 MiB + its newline: rejected here
+		padded("e4", 4<<20-1), // 4: 4 MiB with its newline: sent, accepted
+		`{"id":"e5","time":"2024-10-10T09:40:00Z","type":"room.join","app":"1400000001","room":"r1","user":"U1"}`, // 5: accepted
+	}
+	if len(lines[2]) != 4194304 || len(lines[3]) != 4194303 {
+		t.Fatalf("padded lines of %d and %d bytes", len(lines[2]), len(lines[3]))
+	}
+	file := filepath.Join(t.TempDir(), "huge.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// batches: lines 1, 2, 4 (line 3 is not sent) and line 5
+	out, errs, code := runCLI(t, "events", "push", file, "--import", "--batch", "3", "--server", ts.srv.URL, "--key", testAdminKey)
+	want := file + `: line 2 (event "x2"): field "user": missing` + "\n" +
+		file + ": line 3: longer than 4194304 bytes\n"
+	if code != 1 || out != "accepted 3, duplicate 0, rejected 2\n" || !strings.HasSuffix(errs, want) {
+		t.Fatalf("push: exit %d\nstdout %s\nstderr %s\nwant stderr ending %s", code, out, errs, want)
+	}
+	if !strings.Contains(errs, "3 accepted, 0 duplicate, 2 rejected\n") {
+		t.Fatalf("no final progress: %s", errs)
+	}
+	id := regexp.MustCompile(`import (imp_[0-9a-f]+)`).FindStringSubmatch(errs)
+	if id == nil {
+		t.Fatalf("stderr names no import: %s", errs)
+	}
+	if im, err := ts.client.FindImport(ctx, id[1]); err != nil || im.State != "finished" {
+		t.Fatalf("import after the push: %+v %v", im, err)
+	}
+	// --add-ids makes a line 20 bytes longer ({"id":"ids.ndjson:1", ahead
+	// of the rest): 4194290 bytes, with the id and a newline 4194311
+	noID := padded("", 4194290)
+	ids := filepath.Join(t.TempDir(), "ids.ndjson")
+	if err := os.WriteFile(ids, []byte(noID+"\n"+lines[0]+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = runCLI(t, "events", "push", ids, "--add-ids", "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	want = ids + ": line 1: longer than 4194304 bytes once --add-ids gives it an id\n"
+	if code != 1 || out != "accepted 0, duplicate 1, rejected 1\n" || errs != want {
+		t.Fatalf("push --add-ids: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
+	}
+}
+
+// readLine holds at most max bytes of a line: a longer one is read to its
+// end and dropped, and the next line comes whole; a last line without a
+// newline counts one for it.
+func TestReadLine(t *testing.T) {
+	const max = 100
+	in := strings.Repeat("a", 99) + "\n" + // 100 with its newline: kept
+		strings.Repeat("b", 100) + "\n" + // 101: dropped
+		strings.Repeat("c", 10*max) + "\n" + // dropped, never held
+		"\r\n" + // kept (blank)
+		strings.Repeat("d", 100) // 100, 101 with the newline it lacks: dropped
+	r := bufio.NewReaderSize(strings.NewReader(in), 16)
+	var buf []byte
+	var got []string
+	var read int64
+	for {
+		line, n, long, err := readLine(r, buf, max)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		read += n
+		if cap(line) > 2*max {
+			t.Fatalf("line %d: %d bytes held", len(got)+1, cap(line))
+		}
+		if long {
+			got = append(got, fmt.Sprintf("long(%d)", len(line)))
+		} else {
+			got = append(got, fmt.Sprintf("%q", line))
+		}
+		buf = line
+	}
+	want := []string{`"` + strings.Repeat("a", 99) + `"`, "long(0)", "long(0)", `"\r"`, "long(0)"}
+	if strings.Join(got, " ") != strings.Join(want, " ") || read != int64(len(in)) {
+		t.Fatalf("lines %v, %d bytes read\nwant %v, %d", got, read, want, len(in))
 	}
 }
