@@ -25,15 +25,16 @@ import (
 
 const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--key-file F] [--batch N] [--retry D] [--add-ids] [--import]
 
-Pushes an NDJSON file of usage events (SPEC §7.1; each needs an id) to a
+Pushes an NDJSON file of usage events (SPEC §7.1; one a line, each with
+an id; a JSON array is refused: jq -c '.[]' makes NDJSON of it) to a
 livebill server in batches, with progress on stderr and a final summary of
 accepted, duplicate and rejected events; rejected events are listed with
 their line in FILE. A line longer than 4194304 bytes (4 MiB, its newline
 included) is rejected without being sent, and the push goes on.
 Re-pushing is safe: events are idempotent on (account, id), so a batch
 whose answer was lost (server restarted) is sent again until --retry
-runs out. Exit status 0, or 1 when some events were rejected.
-The API key comes from --key, --key-file or $LIVEBILL_KEY: an operator
+runs out. Exit status 0; 1 when some events were rejected; 2 when FILE
+cannot be read (or is a JSON array). The API key comes from --key, --key-file or $LIVEBILL_KEY: an operator
 key pushes for every account, an account's key for its own apps only.
 
 --import sends the file as one bulk import: the server settles none of the
@@ -97,6 +98,33 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	if st != nil && !st.Mode().IsRegular() {
 		st = nil // a pipe: no size to show progress against
 	}
+	r := bufio.NewReaderSize(f, 256<<10)
+	var read int64
+	line := 0
+	// A JSON array is not cut into batches of lines (each a broken array):
+	// refused before anything is sent. The blanks before the first event
+	// are counted, so that lines keep their numbers.
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			break // met again below
+		}
+		if c == '[' {
+			how := "pipe it through jq -c '.[]'"
+			if pos[1] != "-" {
+				how = fmt.Sprintf("convert it with jq -c '.[]' %s > %s.ndjson", pos[1], strings.TrimSuffix(pos[1], ".json"))
+			}
+			return &exitError{code: 2, err: fmt.Errorf("%s: a JSON array, but events push reads NDJSON (one event per line): %s", pos[1], how)}
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			r.UnreadByte()
+			break
+		}
+		read++
+		if c == '\n' {
+			line++
+		}
+	}
 	c, err := rem.client()
 	if err != nil {
 		return err
@@ -115,10 +143,7 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	var total livebill.IngestResult
-	var read int64
-	r := bufio.NewReaderSize(f, 256<<10)
 	var raw []byte // the line read, reused
-	line := 0
 	var buf bytes.Buffer
 	var lines []int // file line of each event in buf
 	var last time.Time

@@ -234,3 +234,40 @@ func TestReadLine(t *testing.T) {
 		t.Fatalf("lines %v, %d bytes read\nwant %v, %d", got, read, want, len(in))
 	}
 }
+
+// A JSON array is refused before anything is sent (no import either),
+// exit 2, naming the file and how to make NDJSON of it, even after blank
+// lines; an NDJSON file after blank lines is pushed, its lines counted
+// from the file's first.
+func TestEventsPushJSONArray(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, time.UTC))
+	requests := 0
+	ts := startTestServer(t, clock, func(api http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests++
+			api.ServeHTTP(w, r)
+		})
+	})
+	requests = 0 // the account and app made
+	ok := `{"id":"e1","time":"2024-10-10T09:00:00Z","type":"room.join","app":"1400000001","room":"r1","user":"U1"}`
+	bad := `{"id":"x1","time":"2024-10-10T09:00:00Z","type":"login","app":"1400000001"}`
+	dir := t.TempDir()
+	arr := filepath.Join(dir, "events.json")
+	if err := os.WriteFile(arr, []byte("\n \t\r\n  [\n"+ok+",\n"+bad+"\n]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, "events", "push", arr, "--import", "--server", ts.srv.URL, "--key", testAdminKey)
+	want := arr + ": a JSON array, but events push reads NDJSON (one event per line): convert it with jq -c '.[]' " + arr + " > " + filepath.Join(dir, "events.ndjson")
+	if code != 2 || out != "" || errs != want || requests != 0 {
+		t.Fatalf("push of an array: exit %d, %d requests\nstdout %s\nstderr %s\nwant stderr %s", code, requests, out, errs, want)
+	}
+	nd := filepath.Join(dir, "blank.ndjson")
+	if err := os.WriteFile(nd, []byte("\n \t\r\n  "+bad+"\n"+ok+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = runCLI(t, "events", "push", nd, "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	want = nd + `: line 3 (event "x1"): field "user": missing` + "\n"
+	if code != 1 || out != "accepted 1, duplicate 0, rejected 1\n" || errs != want {
+		t.Fatalf("push after blank lines: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
+	}
+}
