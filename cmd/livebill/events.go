@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,18 +19,22 @@ import (
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/archive"
 	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/eventio"
 	lbhttp "github.com/livebill/livebill/http"
 )
 
 const eventsSynopsis = `livebill events push FILE.ndjson|- [--server URL] [--key-file F] [--batch N] [--retry D] [--add-ids] [--import]
 
-Pushes an NDJSON file of usage events (SPEC §7.1; each needs an id) to a
+Pushes an NDJSON file of usage events (SPEC §7.1; one a line, each with
+an id; a JSON array is refused: jq -c '.[]' makes NDJSON of it) to a
 livebill server in batches, with progress on stderr and a final summary of
 accepted, duplicate and rejected events; rejected events are listed with
-their line in FILE. Re-pushing is safe: events are idempotent on (account,
-id), so a batch whose answer was lost (server restarted) is sent again
-until --retry runs out. Exit status 0, or 1 when some events were rejected.
-The API key comes from --key, --key-file or $LIVEBILL_KEY: an operator
+their line in FILE. A line longer than 4194304 bytes (4 MiB, its newline
+included) is rejected without being sent, and the push goes on.
+Re-pushing is safe: events are idempotent on (account, id), so a batch
+whose answer was lost (server restarted) is sent again until --retry
+runs out. Exit status 0; 1 when some events were rejected; 2 when FILE
+cannot be read (or is a JSON array). The API key comes from --key, --key-file or $LIVEBILL_KEY: an operator
 key pushes for every account, an account's key for its own apps only.
 
 --import sends the file as one bulk import: the server settles none of the
@@ -93,6 +98,33 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	if st != nil && !st.Mode().IsRegular() {
 		st = nil // a pipe: no size to show progress against
 	}
+	r := bufio.NewReaderSize(f, 256<<10)
+	var read int64
+	line := 0
+	// A JSON array is not cut into batches of lines (each a broken array):
+	// refused before anything is sent. The blanks before the first event
+	// are counted, so that lines keep their numbers.
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			break // met again below
+		}
+		if c == '[' {
+			how := "pipe it through jq -c '.[]'"
+			if pos[1] != "-" {
+				how = fmt.Sprintf("convert it with jq -c '.[]' %s > %s.ndjson", pos[1], strings.TrimSuffix(pos[1], ".json"))
+			}
+			return &exitError{code: 2, err: fmt.Errorf("%s: a JSON array, but events push reads NDJSON (one event per line): %s", pos[1], how)}
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			r.UnreadByte()
+			break
+		}
+		read++
+		if c == '\n' {
+			line++
+		}
+	}
 	c, err := rem.client()
 	if err != nil {
 		return err
@@ -111,10 +143,7 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	var total livebill.IngestResult
-	var read int64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 256<<10), 4<<20)
-	line := 0
+	var raw []byte // the line read, reused
 	var buf bytes.Buffer
 	var lines []int // file line of each event in buf
 	var last time.Time
@@ -157,29 +186,49 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		total.Duplicate += res.Duplicate
 		total.Rejected += res.Rejected
 		for _, e := range res.Errors {
-			if e.Index >= 0 && e.Index < len(lines) {
-				// the server counts lines in the request; say the file's
-				if e.Line > 0 {
-					e.Error = strings.Replace(e.Error, fmt.Sprintf("line %d", e.Line), fmt.Sprintf("line %d", lines[e.Index]), 1)
-				}
-				e.Line = lines[e.Index]
-			}
-			total.Errors = append(total.Errors, e)
+			total.Errors = append(total.Errors, inFile(e, lines))
 		}
 		buf.Reset()
 		lines = lines[:0]
 		progress(false)
 		return nil
 	}
-	for sc.Scan() {
+	// tooLong rejects the current line here, as the server would reject
+	// a batch holding it: its events are not sent
+	tooLong := func(why string) {
+		total.Rejected++
+		total.Errors = append(total.Errors, livebill.IngestStatus{Index: -1, Line: line, Status: livebill.IngestRejected, Code: livebill.EINVALID,
+			Error: fmt.Sprintf("line %d: longer than %d bytes%s", line, eventio.MaxLine, why)})
+	}
+	for {
+		var n int64
+		var long bool
+		raw, n, long, err = readLine(r, raw, eventio.MaxLine)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: line %d: %v", pos[1], line+1, err)
+			if imp != nil {
+				err = fmt.Errorf("%w (import %s left open: the server lets it lapse after its timeout)", err, imp.ID)
+			}
+			return &exitError{code: 2, err: err}
+		}
 		line++
-		read += int64(len(sc.Bytes())) + 1
-		b := bytes.TrimSpace(sc.Bytes())
+		read += n
+		if long {
+			tooLong("")
+			continue
+		}
+		b := bytes.TrimSpace(raw)
 		if len(b) == 0 {
 			continue
 		}
 		if *addIDs {
-			b = withID(b, filepath.Base(pos[1]), line)
+			if b = withID(b, filepath.Base(pos[1]), line); len(b)+1 > eventio.MaxLine {
+				tooLong(" once --add-ids gives it an id")
+				continue
+			}
 		}
 		buf.Write(b)
 		buf.WriteByte('\n')
@@ -189,9 +238,6 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 				return &exitError{code: 1, err: err}
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%s: line %d: %v", pos[1], line+1, err)}
 	}
 	if err := flush(); err != nil {
 		return &exitError{code: 1, err: err}
@@ -204,6 +250,8 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	progress(true)
+	// the lines rejected here came before those of their batch
+	sort.SliceStable(total.Errors, func(i, j int) bool { return total.Errors[i].Line < total.Errors[j].Line })
 	for i, e := range total.Errors {
 		if i == 50 {
 			fmt.Fprintf(stderr, "… and %d more rejected\n", len(total.Errors)-50)
@@ -216,6 +264,61 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 1, err: errors.New("")}
 	}
 	return nil
+}
+
+// inFile returns e, a rejection of the batch whose events came from the
+// file's lines, with its line in the file: the server counts lines (and
+// indexes) from the start of the batch, and some of its reasons (an id
+// already used by a different event) name no line. Its Error begins
+// "line N" (the file's line), whatever the server's began with.
+func inFile(e livebill.IngestStatus, lines []int) livebill.IngestStatus {
+	i := e.Index
+	if i < 0 || i >= len(lines) {
+		i = e.Line - 1 // one event a line in the batch
+	}
+	if i < 0 || i >= len(lines) {
+		return e // not an event of the batch: left as the server said it
+	}
+	msg := ": " + e.Error
+	// the server's own "line N" at the start, if it wrote one, goes
+	rest, ok := strings.CutPrefix(e.Error, fmt.Sprintf("line %d", e.Line))
+	if e.Line > 0 && ok && (rest == "" || rest[0] == ' ' || rest[0] == ':') {
+		msg = rest
+	}
+	e.Line = lines[i]
+	e.Error = fmt.Sprintf("line %d%s", e.Line, msg)
+	return e
+}
+
+// readLine reads the next line of r into buf's array: its bytes without
+// the newline, and n, the bytes read with it. A line that would be longer
+// than max bytes with its newline (a last line without one counts one, as
+// it is sent with one) is read to its end and dropped, never held: long is
+// true and line empty. err is io.EOF once nothing is left.
+func readLine(r *bufio.Reader, buf []byte, max int) (line []byte, n int64, long bool, err error) {
+	line = buf[:0]
+	for {
+		chunk, rerr := r.ReadSlice('\n')
+		n += int64(len(chunk))
+		if !long && len(line)+len(chunk) > max {
+			long, line = true, line[:0]
+		}
+		if !long {
+			line = append(line, chunk...)
+		}
+		switch {
+		case rerr == bufio.ErrBufferFull:
+			continue // the line goes on
+		case rerr == io.EOF && n > 0:
+			if !long && len(line)+1 > max {
+				long, line = true, line[:0]
+			}
+			return line, n, long, nil
+		case rerr != nil:
+			return line, n, long, rerr
+		}
+		return bytes.TrimSuffix(line, []byte("\n")), n, long, nil
+	}
 }
 
 // pushWithRetry sends one batch with push, retrying transport failures

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,5 +86,188 @@ func TestEventsPushImport(t *testing.T) {
 	}
 	if want := "daily 2024-10-01 0.04|daily 2024-10-02 0.04|daily 2024-10-03 0.04"; strings.Join(got, "|") != want {
 		t.Fatalf("bills after the import: %q, want %s", got, want)
+	}
+}
+
+// Every rejected event is listed as FILE: line N, N its line in FILE,
+// whether or not the server's reason names a line: a conflicting id
+// (JudgeRepeat's reason has none) in the first batch, in a later batch
+// (the server counts lines from the start of its batch) and against an
+// event stored by an earlier push; an invalid event of the third batch
+// (the server's "line 1" made the file's).
+func TestEventsPushRejectionLines(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, time.UTC))
+	ts := startTestServer(t, clock, nil)
+	ev := func(id, typ, room string) string {
+		return fmt.Sprintf(`{"id":%q,"time":"2024-10-10T09:00:00Z","type":%q,"app":"1400000001","room":%q,"user":"U1"}`, id, typ, room)
+	}
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.ndjson")
+	lines := []string{
+		ev("d1", "room.join", "r1"),  // 1: accepted
+		ev("d1", "room.join", "r2"),  // 2: conflict (batch 1, its line 2)
+		"",                           // 3: blank, not sent
+		ev("d2", "room.join", "r3"),  // 4: accepted
+		ev("d2", "room.leave", "r3"), // 5: conflict (batch 2, its line 2)
+		`{"id":"x1","time":"2024-10-10T09:00:00Z","type":"login","app":"1400000001"}`, // 6: invalid (batch 3, its line 1)
+	}
+	if err := os.WriteFile(a, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, "events", "push", a, "--batch", "2", "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	want := a + `: line 2: event id "d1" was already used by a different event` + "\n" +
+		a + `: line 5: event id "d2" was already used by a different event` + "\n" +
+		a + `: line 6 (event "x1"): field "user": missing` + "\n"
+	if code != 1 || out != "accepted 2, duplicate 0, rejected 3\n" || errs != want {
+		t.Fatalf("push a: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
+	}
+	// a later file: line 1 is d1 as stored (a duplicate), line 2 reuses d1
+	b := filepath.Join(dir, "b.ndjson")
+	if err := os.WriteFile(b, []byte(lines[0]+"\n"+ev("d1", "room.leave", "r1")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = runCLI(t, "events", "push", b, "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	want = b + `: line 2: event id "d1" was already used by a different event` + "\n"
+	if code != 1 || out != "accepted 0, duplicate 1, rejected 1\n" || errs != want {
+		t.Fatalf("push b: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
+	}
+}
+
+// A line longer than eventio.MaxLine (4 MiB, its newline included) is
+// rejected like an invalid event, in line order with the server's
+// rejections, and the push goes on: the lines after it are sent, the
+// summary is printed and the import is finished. A line of exactly 4 MiB
+// with its newline is sent (and the server takes it).
+func TestEventsPushLongLine(t *testing.T) {
+	ctx := context.Background()
+	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, time.UTC))
+	ts := startTestServer(t, clock, nil)
+	// padded fills an event (with id, or none if "") to n bytes with
+	// spaces before its closing brace
+	padded := func(id string, n int) string {
+		e := `{"time":"2024-10-10T09:30:00Z","type":"room.leave","app":"1400000001","room":"r1","user":"U1"`
+		if id != "" {
+			e = fmt.Sprintf(`{"id":%q,`, id) + e[1:]
+		}
+		return e + strings.Repeat(" ", n-len(e)-1) + "}"
+	}
+	lines := []string{
+		`{"id":"e1","time":"2024-10-10T09:00:00Z","type":"room.join","app":"1400000001","room":"r1","user":"U1"}`, // 1: accepted
+		`{"id":"x2","time":"2024-10-10T09:00:00Z","type":"login","app":"1400000001"}`,                             // 2: rejected by the server
+		padded("e3", 4<<20),   // 3: 4 MiB + its newline: rejected here
+		padded("e4", 4<<20-1), // 4: 4 MiB with its newline: sent, accepted
+		`{"id":"e5","time":"2024-10-10T09:40:00Z","type":"room.join","app":"1400000001","room":"r1","user":"U1"}`, // 5: accepted
+	}
+	if len(lines[2]) != 4194304 || len(lines[3]) != 4194303 {
+		t.Fatalf("padded lines of %d and %d bytes", len(lines[2]), len(lines[3]))
+	}
+	file := filepath.Join(t.TempDir(), "huge.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// batches: lines 1, 2, 4 (line 3 is not sent) and line 5
+	out, errs, code := runCLI(t, "events", "push", file, "--import", "--batch", "3", "--server", ts.srv.URL, "--key", testAdminKey)
+	want := file + `: line 2 (event "x2"): field "user": missing` + "\n" +
+		file + ": line 3: longer than 4194304 bytes\n"
+	if code != 1 || out != "accepted 3, duplicate 0, rejected 2\n" || !strings.HasSuffix(errs, want) {
+		t.Fatalf("push: exit %d\nstdout %s\nstderr %s\nwant stderr ending %s", code, out, errs, want)
+	}
+	if !strings.Contains(errs, "3 accepted, 0 duplicate, 2 rejected\n") {
+		t.Fatalf("no final progress: %s", errs)
+	}
+	id := regexp.MustCompile(`import (imp_[0-9a-f]+)`).FindStringSubmatch(errs)
+	if id == nil {
+		t.Fatalf("stderr names no import: %s", errs)
+	}
+	if im, err := ts.client.FindImport(ctx, id[1]); err != nil || im.State != "finished" {
+		t.Fatalf("import after the push: %+v %v", im, err)
+	}
+	// --add-ids makes a line 20 bytes longer ({"id":"ids.ndjson:1", ahead
+	// of the rest): 4194290 bytes, with the id and a newline 4194311
+	noID := padded("", 4194290)
+	ids := filepath.Join(t.TempDir(), "ids.ndjson")
+	if err := os.WriteFile(ids, []byte(noID+"\n"+lines[0]+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = runCLI(t, "events", "push", ids, "--add-ids", "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	want = ids + ": line 1: longer than 4194304 bytes once --add-ids gives it an id\n"
+	if code != 1 || out != "accepted 0, duplicate 1, rejected 1\n" || errs != want {
+		t.Fatalf("push --add-ids: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
+	}
+}
+
+// readLine holds at most max bytes of a line: a longer one is read to its
+// end and dropped, and the next line comes whole; a last line without a
+// newline counts one for it.
+func TestReadLine(t *testing.T) {
+	const max = 100
+	in := strings.Repeat("a", 99) + "\n" + // 100 with its newline: kept
+		strings.Repeat("b", 100) + "\n" + // 101: dropped
+		strings.Repeat("c", 10*max) + "\n" + // dropped, never held
+		"\r\n" + // kept (blank)
+		strings.Repeat("d", 100) // 100, 101 with the newline it lacks: dropped
+	r := bufio.NewReaderSize(strings.NewReader(in), 16)
+	var buf []byte
+	var got []string
+	var read int64
+	for {
+		line, n, long, err := readLine(r, buf, max)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		read += n
+		if cap(line) > 2*max {
+			t.Fatalf("line %d: %d bytes held", len(got)+1, cap(line))
+		}
+		if long {
+			got = append(got, fmt.Sprintf("long(%d)", len(line)))
+		} else {
+			got = append(got, fmt.Sprintf("%q", line))
+		}
+		buf = line
+	}
+	want := []string{`"` + strings.Repeat("a", 99) + `"`, "long(0)", "long(0)", `"\r"`, "long(0)"}
+	if strings.Join(got, " ") != strings.Join(want, " ") || read != int64(len(in)) {
+		t.Fatalf("lines %v, %d bytes read\nwant %v, %d", got, read, want, len(in))
+	}
+}
+
+// A JSON array is refused before anything is sent (no import either),
+// exit 2, naming the file and how to make NDJSON of it, even after blank
+// lines; an NDJSON file after blank lines is pushed, its lines counted
+// from the file's first.
+func TestEventsPushJSONArray(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, time.UTC))
+	requests := 0
+	ts := startTestServer(t, clock, func(api http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests++
+			api.ServeHTTP(w, r)
+		})
+	})
+	requests = 0 // the account and app made
+	ok := `{"id":"e1","time":"2024-10-10T09:00:00Z","type":"room.join","app":"1400000001","room":"r1","user":"U1"}`
+	bad := `{"id":"x1","time":"2024-10-10T09:00:00Z","type":"login","app":"1400000001"}`
+	dir := t.TempDir()
+	arr := filepath.Join(dir, "events.json")
+	if err := os.WriteFile(arr, []byte("\n \t\r\n  [\n"+ok+",\n"+bad+"\n]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, "events", "push", arr, "--import", "--server", ts.srv.URL, "--key", testAdminKey)
+	want := arr + ": a JSON array, but events push reads NDJSON (one event per line): convert it with jq -c '.[]' " + arr + " > " + filepath.Join(dir, "events.ndjson")
+	if code != 2 || out != "" || errs != want || requests != 0 {
+		t.Fatalf("push of an array: exit %d, %d requests\nstdout %s\nstderr %s\nwant stderr %s", code, requests, out, errs, want)
+	}
+	nd := filepath.Join(dir, "blank.ndjson")
+	if err := os.WriteFile(nd, []byte("\n \t\r\n  "+bad+"\n"+ok+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = runCLI(t, "events", "push", nd, "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	want = nd + `: line 3 (event "x1"): field "user": missing` + "\n"
+	if code != 1 || out != "accepted 1, duplicate 0, rejected 1\n" || errs != want {
+		t.Fatalf("push after blank lines: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
 	}
 }
