@@ -125,6 +125,28 @@ func TestQuoteMalformedEventsExit2(t *testing.T) {
 	}
 }
 
+// An events_file that is a directory, or has a line over eventio.MaxLine
+// (4 MiB), is invalid input: exit 2, naming the scenario file and the
+// events_file; a missing one already was.
+func TestQuoteUnreadableEventsFileExit2(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	long := `{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"` + strings.Repeat("x", 4<<20) + `"}` + "\n"
+	os.WriteFile(filepath.Join(dir, "h.ndjson"), []byte(long), 0o644)
+	for _, c := range []struct{ events, want string }{
+		{"d", "s.yaml: events_file: " + filepath.Join(dir, "d") + " is a directory"},
+		{"h.ndjson", "h.ndjson: line 1: longer than 4194304 bytes"},
+		{"missing.ndjson", "s.yaml: events_file: open"},
+	} {
+		s := filepath.Join(dir, "s.yaml")
+		os.WriteFile(s, []byte("catalog: trtc\nperiod: {from: 2024-10-01, to: 2024-10-02}\nevents_file: "+c.events+"\n"), 0o644)
+		out, errs, code := runCLI(t, "quote", s)
+		if code != 2 || !strings.Contains(errs, c.want) || out != "" {
+			t.Errorf("events_file %s: exit %d, stderr %q, stdout %q; want exit 2 and %q", c.events, code, errs, out, c.want)
+		}
+	}
+}
+
 func TestTestCommandReportsMismatch(t *testing.T) {
 	dir := t.TempDir()
 	// A alone for 10 minutes: 10 audio minutes × 0.99/1000 = 0.0099 USD; the
