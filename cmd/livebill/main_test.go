@@ -217,3 +217,25 @@ func TestServeRefusesNonPositiveDurations(t *testing.T) {
 		}
 	}
 }
+
+// serve refuses a negative settle delay, webhook lateness, settle or
+// notify period or shutdown timeout before opening anything (a negative
+// delay settled a day before it closed), naming the flag; 0 stays
+// accepted (at once, never, or the default lateness).
+func TestServeRefusesNegativeDurations(t *testing.T) {
+	for _, flag := range []string{"--settle-delay", "--webhook-lateness", "--settle-every", "--notify-every", "--shutdown-timeout"} {
+		db := filepath.Join(t.TempDir(), "data")
+		_, errs, code := runCLI(t, "serve", "--db", db, "--addr", "127.0.0.1:-1", flag, "-1h")
+		if want := flag + " must be 0 or positive, not -1h0m0s"; code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("serve %s -1h: exit %d, %q; want exit 2 and %q", flag, code, errs, want)
+		}
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Errorf("serve %s -1h opened the database (%v)", flag, err)
+		}
+		// 0 passes the check: serve goes on to listen, on an address it
+		// cannot (exit 1)
+		if _, errs, code := runCLI(t, "serve", "--db", db, "--addr", "127.0.0.1:-1", flag, "0s"); code != 1 || !strings.Contains(errs, "invalid port") {
+			t.Errorf("serve %s 0s: exit %d, %q; want it accepted (and the address refused)", flag, code, errs)
+		}
+	}
+}
