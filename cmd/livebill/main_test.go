@@ -173,6 +173,62 @@ expect:
 	}
 }
 
+// test on a directory holding no scenario file (a suite pointed at the
+// wrong directory) exits 2 naming it, even beside a file that passes;
+// it used to print "0 passed, 0 failed" and exit 0.
+func TestTestEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.MkdirAll(filepath.Join(empty, "sub"), 0o755)
+	os.WriteFile(filepath.Join(empty, "sub", "notes.txt"), []byte("not a scenario\n"), 0o644)
+	// A alone for 10 minutes: 10 audio minutes, as expected
+	ok := filepath.Join(dir, "ok.yaml")
+	os.WriteFile(ok, []byte(`mode: calculator
+catalog: trtc
+period: {from: 2024-10-01, to: 2024-10-02}
+events:
+  - {time: "2024-10-01T10:00:00+08:00", type: room.join, app: a, room: r, user: A}
+  - {time: "2024-10-01T10:10:00+08:00", type: room.leave, app: a, room: r, user: A}
+expect:
+  lines: {trtc.av.audio: {quantity: "10"}}
+`), 0o644)
+	if out, errs, code := runCLI(t, "test", ok); code != 0 {
+		t.Fatalf("test %s: exit %d, %s%s", ok, code, out, errs)
+	}
+	for _, args := range [][]string{{empty}, {ok, empty}} {
+		out, errs, code := runCLI(t, append([]string{"test"}, args...)...)
+		if code != 2 || !strings.Contains(errs, "no scenario files in "+empty) {
+			t.Errorf("test %v: exit %d, stdout %q, stderr %q; want exit 2 and no scenario files in %s", args, code, out, errs, empty)
+		}
+	}
+}
+
+// catalog on an empty file says the file is empty (it said EOF), and on a
+// directory says it is one (it said unknown catalog).
+func TestCatalogEmptyFileOrDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("empty.yaml", nil, 0o644)
+	os.WriteFile("comments.yaml", []byte("# prices to come\n\n"), 0o644)
+	os.Mkdir("dd", 0o755)
+	for arg, want := range map[string]string{
+		"empty.yaml":    "catalog empty.yaml: the file is empty",
+		"comments.yaml": "catalog comments.yaml: the file is empty",
+		"dd":            "dd is a directory, not a catalog file",
+		"./dd":          "./dd is a directory, not a catalog file",
+	} {
+		_, errs, code := runCLI(t, "catalog", arg)
+		if code != 2 || errs != want {
+			t.Errorf("catalog %s: exit %d, %q; want 2 and %q", arg, code, errs, want)
+		}
+	}
+	// a scenario naming the empty file as its catalog says so too
+	os.WriteFile("s.yaml", []byte("catalog: empty.yaml\nperiod: {from: 2024-10-01, to: 2024-10-02}\nevents: []\n"), 0o644)
+	if _, errs, code := runCLI(t, "quote", "s.yaml"); code != 2 || !strings.Contains(errs, "catalog empty.yaml: the file is empty") {
+		t.Errorf("quote with an empty catalog file: exit %d, %q", code, errs)
+	}
+}
+
 func TestEveryCommandHasHelp(t *testing.T) {
 	for name := range commands {
 		_, errs, code := runCLI(t, name, "--help")
