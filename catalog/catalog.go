@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -274,7 +275,17 @@ func Load(nameOrPath string) (*Catalog, error) {
 	if err != nil {
 		return nil, livebill.Errorf(livebill.EINVALID, "cannot read catalog: %v", err)
 	}
+	if empty(b) {
+		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: the file is empty", filepath.Base(nameOrPath))
+	}
 	return Parse(b, filepath.Base(nameOrPath))
+}
+
+// empty tells whether b holds no YAML document (nothing, blanks or
+// comments only).
+func empty(b []byte) bool {
+	var n yaml.Node
+	return errors.Is(yaml.NewDecoder(bytes.NewReader(b)).Decode(&n), io.EOF)
 }
 
 // Parse decodes and validates a catalog document. A document with
@@ -284,7 +295,9 @@ func Parse(b []byte, source string) (*Catalog, error) {
 	var c Catalog
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	if err := dec.Decode(&c); errors.Is(err, io.EOF) {
+		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: the document is empty", source)
+	} else if err != nil {
 		return nil, livebill.Errorf(livebill.EINVALID, "catalog %s: %s", source, yamlerr.Message(err))
 	}
 	if err := c.checkEntries(); err != nil {

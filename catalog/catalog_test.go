@@ -152,3 +152,14 @@ items:
 		t.Errorf("built-in gift ratio of trtc.av.hd became %s", g["trtc.av.hd"])
 	}
 }
+
+// A document with nothing in it, or comments only (a catalog_yaml), is
+// refused as empty, not with the decoder's EOF.
+func TestParseEmpty(t *testing.T) {
+	for _, doc := range []string{"", "\n", "# prices to come\n"} {
+		_, err := Parse([]byte(doc), "mine")
+		if err == nil || err.Error() != "catalog mine: the document is empty" || livebill.ErrorCode(err) != livebill.EINVALID {
+			t.Errorf("Parse(%q): %v, want invalid: catalog mine: the document is empty", doc, err)
+		}
+	}
+}

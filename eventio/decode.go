@@ -44,7 +44,8 @@ func (d *Decoder) Line() int { return d.line }
 
 // Next reads the next event into e. It returns io.EOF at the end, a
 // *livebill.EventError for a bad line (the caller may go on), or another
-// error when the stream itself fails.
+// error when the stream itself fails: an EINVALID *livebill.Error for a
+// line over MaxLine, which ends the read.
 func (d *Decoder) Next(e *livebill.Event) error {
 	for d.sc.Scan() {
 		d.line++
@@ -66,7 +67,9 @@ func (d *Decoder) Next(e *livebill.Event) error {
 	}
 	if err := d.sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("%s: line %d: longer than %d bytes: %w", d.source, d.line+1, MaxLine, err)
+			// invalid input, like a bad line, but the end of the read:
+			// the scanner cannot go past it
+			return livebill.Errorf(livebill.EINVALID, "%s: line %d: longer than %d bytes, the longest line accepted", d.source, d.line+1, MaxLine)
 		}
 		return fmt.Errorf("cannot read %s: %w", d.source, err)
 	}

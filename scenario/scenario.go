@@ -449,6 +449,9 @@ func (f *File) feed(m *meter.Meter, res *Result, to int64) error {
 			return livebill.Errorf(livebill.EINVALID, "%s: events_file: %v", f.path, err)
 		}
 		defer fh.Close()
+		if st, err := fh.Stat(); err == nil && st.IsDir() {
+			return livebill.Errorf(livebill.EINVALID, "%s: events_file: %s is a directory, not an NDJSON file", f.path, p)
+		}
 		err = feedNDJSON(m, fh, p, res, &f.bounds, to)
 		if err == errUnordered {
 			// Rooms may interleave out of time order (docs/decisions.md,

@@ -41,8 +41,12 @@ func cmdCatalog(args []string, stdout, stderr io.Writer) error {
 			_, err = stdout.Write(b)
 			return err
 		}
-		if _, err := os.Stat(pos[0]); err != nil {
+		st, err := os.Stat(pos[0])
+		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("no built-in catalog or file %q", pos[0])}
+		}
+		if st.IsDir() {
+			return &exitError{code: 2, err: fmt.Errorf("%s is a directory, not a catalog file", pos[0])}
 		}
 		c, err := catalog.Load(pos[0])
 		if err != nil {

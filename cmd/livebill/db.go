@@ -11,7 +11,8 @@ import (
 
 // dbHelp is the part of a command's help about naming its database.
 const dbHelp = `--db is a data directory for the embedded SQLite database (default ./data)
-or a PostgreSQL URL; without --db, $LIVEBILL_DB is used when set, or
+or a PostgreSQL URL (postgres:// or postgresql://; a value with another
+scheme, such as mysql://, is refused); without --db, $LIVEBILL_DB is used when set, or
 --db-file FILE reads it from a file. Keep a PostgreSQL password off the
 command line (where ps shows it): leave it out of the URL and set
 $PGPASSWORD or a password file ($PGPASSFILE, default ~/.pgpass), or put
@@ -42,7 +43,7 @@ func (d *dbFlags) value() (string, error) {
 	case set["db"] && set["db-file"]:
 		return "", &exitError{code: 2, err: errors.New("give --db or --db-file, not both")}
 	case set["db"]:
-		return *d.db, nil
+		return checkDB(*d.db, "--db")
 	case set["db-file"]:
 		b, err := os.ReadFile(*d.file)
 		if err != nil {
@@ -52,12 +53,28 @@ func (d *dbFlags) value() (string, error) {
 		if v == "" || strings.Contains(v, "\n") {
 			return "", &exitError{code: 2, err: fmt.Errorf("--db-file %s: must hold one line, the data directory or the postgres:// URL", *d.file)}
 		}
-		return v, nil
+		return checkDB(v, "--db-file "+*d.file)
 	}
 	if v := os.Getenv("LIVEBILL_DB"); v != "" {
-		return v, nil
+		return checkDB(v, "$LIVEBILL_DB")
 	}
-	return *d.db, nil
+	return checkDB(*d.db, "--db")
+}
+
+// checkDB refuses a db value that looks like a URL of another database
+// (mysql://, a misspelt postgres://) rather than take it for a data
+// directory, and spells the scheme of a PostgreSQL URL in lower case
+// (Postgres:// works too). from names where the value came from.
+func checkDB(db, from string) (string, error) {
+	scheme, rest, ok := strings.Cut(db, "://")
+	if !ok {
+		return db, nil
+	}
+	switch s := strings.ToLower(scheme); s {
+	case "postgres", "postgresql":
+		return s + "://" + rest, nil
+	}
+	return "", &exitError{code: 2, err: fmt.Errorf("%s: unknown database scheme %q: give a data directory (embedded SQLite) or a postgres:// or postgresql:// URL", from, scheme+"://")}
 }
 
 // isPostgres tells whether db names a PostgreSQL database.

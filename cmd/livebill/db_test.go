@@ -15,6 +15,8 @@ import (
 func TestDBFlags(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "db-url")
 	os.WriteFile(file, []byte("postgres://u:p@h/db\n"), 0o600)
+	badFile := filepath.Join(t.TempDir(), "bad-url")
+	os.WriteFile(badFile, []byte("sqlite://data\n"), 0o600)
 	for _, c := range []struct {
 		env  string
 		args []string
@@ -27,6 +29,14 @@ func TestDBFlags(t *testing.T) {
 		{"/srv/lb", []string{"--db-file", file}, "postgres://u:p@h/db", ""},
 		{"", []string{"--db", "x", "--db-file", file}, "", "give --db or --db-file, not both"},
 		{"", []string{"--db-file", filepath.Join(t.TempDir(), "missing")}, "", "--db-file: open"},
+		// a URL of another database, or a misspelt postgres://, is not a
+		// directory; the PostgreSQL schemes in any case are
+		{"", []string{"--db", "postgress://foo/bar"}, "", `--db: unknown database scheme "postgress://"`},
+		{"", []string{"--db", "mysql://u@h/db"}, "", `--db: unknown database scheme "mysql://"`},
+		{"mysql://u@h/db", nil, "", `$LIVEBILL_DB: unknown database scheme "mysql://"`},
+		{"", []string{"--db-file", badFile}, "", "--db-file " + badFile + `: unknown database scheme "sqlite://"`},
+		{"", []string{"--db", "Postgres://h/db"}, "postgres://h/db", ""},
+		{"POSTGRESQL://h/db", nil, "postgresql://h/db", ""},
 	} {
 		t.Setenv("LIVEBILL_DB", c.env)
 		fs := flag.NewFlagSet("x", flag.ContinueOnError)
@@ -139,5 +149,24 @@ func TestServeErrorHidesPassword(t *testing.T) {
 		if code != 1 || strings.Contains(errs, "s3cret") || !strings.Contains(errs, "cannot open the database (postgres ") {
 			t.Errorf("serve --db %s: exit %d: %s", db, code, errs)
 		}
+	}
+}
+
+// TestServeRefusesOtherSchemes: serve --db with a misspelt postgres:// URL
+// exits 2 naming --db and the scheme, and creates no data directory (it
+// used to make ./postgress:/foo/bar and bill into it).
+func TestServeRefusesOtherSchemes(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("LIVEBILL_DB", "")
+	t.Setenv("LIVEBILL_ADMIN_KEY", "")
+	// an address that cannot be listened on, so that a serve that took the
+	// URL for a directory stops rather than serves
+	_, stderr, code := runCLI(t, "serve", "--db", "postgress://foo/bar", "--addr", "127.0.0.1:-1")
+	if code != 2 || !strings.Contains(stderr, `--db: unknown database scheme "postgress://"`) {
+		t.Errorf("exit %d, stderr %q; want 2 naming --db and postgress://", code, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("serve left %v in its directory", entries)
 	}
 }

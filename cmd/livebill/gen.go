@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -64,15 +63,6 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--start: %v", err)}
 	}
-	w := stdout
-	var f *os.File
-	if *out != "-" {
-		if f, err = os.Create(*out); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("cannot create output: %w", err)}
-		}
-		defer f.Close()
-		w = f
-	}
 	cfg := gen.Config{Events: *events, Apps: *apps, Rooms: *rooms, Seed: *seed, Tasks: *tasks, LeaveOpen: *leaveOpen, Start: from}
 	if *events >= 10_000_000 {
 		cfg.Progress = func(n int64) {
@@ -82,17 +72,18 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	if _, err := gen.Write(bw, cfg); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("cannot write output: %w", err)
-	}
-	if f != nil {
-		if err := f.Close(); err != nil {
+	write := func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		if _, err := gen.Write(bw, cfg); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
 			return fmt.Errorf("cannot write output: %w", err)
 		}
+		return nil
 	}
-	return nil
+	if *out == "-" {
+		return write(stdout)
+	}
+	return writeOut(*out, write)
 }

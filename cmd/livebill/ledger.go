@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"text/tabwriter"
 
 	lbhttp "github.com/livebill/livebill/http"
@@ -58,7 +59,7 @@ func cmdLedger(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: exitFor(err), err: err}
 	}
 	var acct lbhttp.AccountJSON
-	if err := c.Do(ctx, "GET", "/v1/accounts/"+pos[0], nil, &acct); err != nil {
+	if err := c.Do(ctx, "GET", "/v1/accounts/"+url.PathEscape(pos[0]), nil, &acct); err != nil {
 		return &exitError{code: exitFor(err), err: err}
 	}
 	if *format == "json" {

@@ -55,3 +55,34 @@ func TestLedgerCommand(t *testing.T) {
 		t.Fatalf("ledger of a missing account: exit %d, want 2", code)
 	}
 }
+
+// ledger escapes the account id in the URL: an id with '?', '/', '#' or
+// '%' shows its own account, not the account a (what precedes the
+// character) nor a missing route.
+func TestLedgerEscapesAccount(t *testing.T) {
+	ctx := context.Background()
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	ts := startTestServer(t, storetest.NewClock(time.Date(2024, 10, 1, 12, 0, 0, 0, sh)), nil)
+	ids := []string{"a", "a?b", "a/b", "a#b", "a%b", "a%2Fb"}
+	for _, id := range ids {
+		if err := ts.client.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": id, "catalog": "trtc", "mode": "calculator", "created": "2024-09-20", "timezone": "Asia/Shanghai"}, nil); err != nil {
+			t.Fatalf("create %q: %v", id, err)
+		}
+	}
+	// a top-up on a alone: a's balance is 5.00, the others' 0
+	if err := ts.client.Do(ctx, "POST", "/v1/accounts/a/topups", map[string]any{"id": "t1", "amount": "5.00"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids[1:] {
+		for _, format := range []string{"table", "json"} {
+			out, errs, code := runCLI(t, "ledger", id, "--format", format, "--server", ts.srv.URL, "--key", testAdminKey)
+			want := "account " + id + ": active since "
+			if format == "json" {
+				want = `"account": "` + id + `"`
+			}
+			if code != 0 || !strings.Contains(out, want) || strings.Contains(out, "5.00") || (format == "table" && !strings.Contains(out, "balance 0 (opening 0)")) {
+				t.Errorf("ledger %q --format %s: exit %d, stderr %q, stdout:\n%s\nwant %q, balance 0 and no 5.00", id, format, code, errs, out, want)
+			}
+		}
+	}
+}

@@ -143,6 +143,28 @@ func TestQuoteListsTheFirstRejected(t *testing.T) {
 	}
 }
 
+// An events_file that is a directory, or has a line over eventio.MaxLine
+// (4 MiB), is invalid input: exit 2, naming the scenario file and the
+// events_file; a missing one already was.
+func TestQuoteUnreadableEventsFileExit2(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	long := `{"time":"2024-10-01T10:00:00+08:00","type":"room.join","app":"a","room":"r","user":"` + strings.Repeat("x", 4<<20) + `"}` + "\n"
+	os.WriteFile(filepath.Join(dir, "h.ndjson"), []byte(long), 0o644)
+	for _, c := range []struct{ events, want string }{
+		{"d", "s.yaml: events_file: " + filepath.Join(dir, "d") + " is a directory"},
+		{"h.ndjson", "h.ndjson: line 1: longer than 4194304 bytes"},
+		{"missing.ndjson", "s.yaml: events_file: open"},
+	} {
+		s := filepath.Join(dir, "s.yaml")
+		os.WriteFile(s, []byte("catalog: trtc\nperiod: {from: 2024-10-01, to: 2024-10-02}\nevents_file: "+c.events+"\n"), 0o644)
+		out, errs, code := runCLI(t, "quote", s)
+		if code != 2 || !strings.Contains(errs, c.want) || out != "" {
+			t.Errorf("events_file %s: exit %d, stderr %q, stdout %q; want exit 2 and %q", c.events, code, errs, out, c.want)
+		}
+	}
+}
+
 func TestTestCommandReportsMismatch(t *testing.T) {
 	dir := t.TempDir()
 	// A alone for 10 minutes: 10 audio minutes × 0.99/1000 = 0.0099 USD; the
@@ -166,6 +188,62 @@ expect:
 	}
 	if strings.Contains(out, "amount") {
 		t.Fatalf("the amount matches numerically and must not be reported:\n%s", out)
+	}
+}
+
+// test on a directory holding no scenario file (a suite pointed at the
+// wrong directory) exits 2 naming it, even beside a file that passes;
+// it used to print "0 passed, 0 failed" and exit 0.
+func TestTestEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.MkdirAll(filepath.Join(empty, "sub"), 0o755)
+	os.WriteFile(filepath.Join(empty, "sub", "notes.txt"), []byte("not a scenario\n"), 0o644)
+	// A alone for 10 minutes: 10 audio minutes, as expected
+	ok := filepath.Join(dir, "ok.yaml")
+	os.WriteFile(ok, []byte(`mode: calculator
+catalog: trtc
+period: {from: 2024-10-01, to: 2024-10-02}
+events:
+  - {time: "2024-10-01T10:00:00+08:00", type: room.join, app: a, room: r, user: A}
+  - {time: "2024-10-01T10:10:00+08:00", type: room.leave, app: a, room: r, user: A}
+expect:
+  lines: {trtc.av.audio: {quantity: "10"}}
+`), 0o644)
+	if out, errs, code := runCLI(t, "test", ok); code != 0 {
+		t.Fatalf("test %s: exit %d, %s%s", ok, code, out, errs)
+	}
+	for _, args := range [][]string{{empty}, {ok, empty}} {
+		out, errs, code := runCLI(t, append([]string{"test"}, args...)...)
+		if code != 2 || !strings.Contains(errs, "no scenario files in "+empty) {
+			t.Errorf("test %v: exit %d, stdout %q, stderr %q; want exit 2 and no scenario files in %s", args, code, out, errs, empty)
+		}
+	}
+}
+
+// catalog on an empty file says the file is empty (it said EOF), and on a
+// directory says it is one (it said unknown catalog).
+func TestCatalogEmptyFileOrDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("empty.yaml", nil, 0o644)
+	os.WriteFile("comments.yaml", []byte("# prices to come\n\n"), 0o644)
+	os.Mkdir("dd", 0o755)
+	for arg, want := range map[string]string{
+		"empty.yaml":    "catalog empty.yaml: the file is empty",
+		"comments.yaml": "catalog comments.yaml: the file is empty",
+		"dd":            "dd is a directory, not a catalog file",
+		"./dd":          "./dd is a directory, not a catalog file",
+	} {
+		_, errs, code := runCLI(t, "catalog", arg)
+		if code != 2 || errs != want {
+			t.Errorf("catalog %s: exit %d, %q; want 2 and %q", arg, code, errs, want)
+		}
+	}
+	// a scenario naming the empty file as its catalog says so too
+	os.WriteFile("s.yaml", []byte("catalog: empty.yaml\nperiod: {from: 2024-10-01, to: 2024-10-02}\nevents: []\n"), 0o644)
+	if _, errs, code := runCLI(t, "quote", "s.yaml"); code != 2 || !strings.Contains(errs, "catalog empty.yaml: the file is empty") {
+		t.Errorf("quote with an empty catalog file: exit %d, %q", code, errs)
 	}
 }
 
@@ -210,6 +288,28 @@ func TestServeRefusesNonPositiveDurations(t *testing.T) {
 		_, errs, code := runCLI(t, "serve", "--db", t.TempDir(), "--addr", "127.0.0.1:0", flag, "0s")
 		if code != 2 || !strings.Contains(errs, flag[2:]) {
 			t.Errorf("serve %s 0s: exit %d, %q; want exit 2 naming the flag", flag, code, errs)
+		}
+	}
+}
+
+// serve refuses a negative settle delay, webhook lateness, settle or
+// notify period or shutdown timeout before opening anything (a negative
+// delay settled a day before it closed), naming the flag; 0 stays
+// accepted (at once, never, or the default lateness).
+func TestServeRefusesNegativeDurations(t *testing.T) {
+	for _, flag := range []string{"--settle-delay", "--webhook-lateness", "--settle-every", "--notify-every", "--shutdown-timeout"} {
+		db := filepath.Join(t.TempDir(), "data")
+		_, errs, code := runCLI(t, "serve", "--db", db, "--addr", "127.0.0.1:-1", flag, "-1h")
+		if want := flag + " must be 0 or positive, not -1h0m0s"; code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("serve %s -1h: exit %d, %q; want exit 2 and %q", flag, code, errs, want)
+		}
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Errorf("serve %s -1h opened the database (%v)", flag, err)
+		}
+		// 0 passes the check: serve goes on to listen, on an address it
+		// cannot (exit 1)
+		if _, errs, code := runCLI(t, "serve", "--db", db, "--addr", "127.0.0.1:-1", flag, "0s"); code != 1 || !strings.Contains(errs, "invalid port") {
+			t.Errorf("serve %s 0s: exit %d, %q; want it accepted (and the address refused)", flag, code, errs)
 		}
 	}
 }

@@ -157,11 +157,21 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	// durations that must be positive, and those where 0 means never, at
+	// once or the default: none may be negative (a negative delay or
+	// lateness settled days before they closed)
 	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"settle-quiet", *quietFor}, {"import-timeout", *importTimeout}, {"webhook-window", *window}, {"lease-ttl", *leaseTTL}} {
-		if f.d <= 0 {
+		name   string
+		d      time.Duration
+		zeroOK bool
+	}{
+		{"settle-quiet", *quietFor, false}, {"import-timeout", *importTimeout, false}, {"webhook-window", *window, false}, {"lease-ttl", *leaseTTL, false},
+		{"settle-every", *every, true}, {"settle-delay", *delay, true}, {"webhook-lateness", *lateness, true}, {"notify-every", *notifyEvery, true}, {"shutdown-timeout", *grace, true},
+	} {
+		switch {
+		case f.d < 0 && f.zeroOK:
+			return &exitError{code: 2, err: fmt.Errorf("--%s must be 0 or positive, not %s", f.name, f.d)}
+		case f.d <= 0 && !f.zeroOK:
 			return &exitError{code: 2, err: fmt.Errorf("--%s must be positive, not %s", f.name, f.d)}
 		}
 	}

@@ -15,7 +15,7 @@ import (
 const testSynopsis = `livebill test FILE|DIR... [-v]
 
 Quotes each scenario file (a directory: every *.yaml, *.yml and *.json in
-it, recursively) and compares every value under its expect: block
+it, recursively; a directory holding none is an error) and compares every value under its expect: block
 numerically ("2848.5" equals "2848.50"). Prints one line per file and a
 diff per mismatch; exits 1 when any value differs, 2 when a file is invalid.`
 
@@ -109,6 +109,9 @@ func scenarioFiles(args []string) ([]string, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("no scenario files in %s (*.yaml, *.yml or *.json, in it or below)", a)
 		}
 		sort.Strings(found)
 		out = append(out, found...)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/livebill/livebill/internal/export"
 )
@@ -57,29 +56,32 @@ func cmdUsage(args []string, stdout, stderr io.Writer) error {
 		}
 		return export.Usage(name, pts, g), nil
 	}
-	w := stdout
-	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return &exitError{code: 2, err: err}
-		}
-		defer f.Close()
-		w = f
-	}
+	// every table is fetched before --out is written: a refused request
+	// leaves a file already there as it was
+	var sheets []export.Table
 	if *format == "csv" {
 		t, err := fetch("usage", *gran)
 		if err != nil {
 			return &exitError{code: exitFor(err), err: err}
 		}
-		return export.WriteCSV(w, t)
-	}
-	var sheets []export.Table
-	for _, s := range []struct{ name, g string }{{"5-minute", "5m"}, {"daily", "day"}} {
-		t, err := fetch(s.name, s.g)
-		if err != nil {
-			return &exitError{code: exitFor(err), err: err}
-		}
 		sheets = append(sheets, t)
+	} else {
+		for _, s := range []struct{ name, g string }{{"5-minute", "5m"}, {"daily", "day"}} {
+			t, err := fetch(s.name, s.g)
+			if err != nil {
+				return &exitError{code: exitFor(err), err: err}
+			}
+			sheets = append(sheets, t)
+		}
 	}
-	return export.WriteXLSX(w, sheets...)
+	write := func(w io.Writer) error {
+		if *format == "csv" {
+			return export.WriteCSV(w, sheets[0])
+		}
+		return export.WriteXLSX(w, sheets...)
+	}
+	if *out == "" {
+		return write(stdout)
+	}
+	return writeOut(*out, write)
 }
