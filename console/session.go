@@ -18,7 +18,10 @@ import (
 // its secret), a CSRF token and the session's times. A session ends at
 // sign-out, SessionTTL after sign-in, SessionIdle after its last use, when
 // its key is revoked, or when the server restarts (sign in again).
-// MaxSessions bounds the memory: the least recently used go first.
+// MaxSessions bounds the memory: the least recently used go first. One
+// account (or the operator) keeps at most MaxSessionsPerAccount: signing
+// in again and again with one key ends that account's own oldest
+// sessions, never another's.
 
 // Cookie names.
 const (
@@ -27,8 +30,12 @@ const (
 	langCookie    = "livebill_lang"
 )
 
-// MaxSessions is the most sessions kept at once.
-const MaxSessions = 10000
+// MaxSessions is the most sessions kept at once, MaxSessionsPerAccount
+// the most of one account's keys (or of operator keys).
+const (
+	MaxSessions           = 10000
+	MaxSessionsPerAccount = 50
+)
 
 type session struct {
 	key       string // SHA-256 of the id, the map key (the id itself is only in the cookie)
@@ -80,11 +87,31 @@ func (s *Server) start(p livebill.Principal) (string, *session) {
 	if st.m == nil {
 		st.m = map[string]*session{}
 	}
+	s.evictOwn(p, now)
 	if len(st.m) >= MaxSessions {
 		s.evict(now)
 	}
 	st.m[ss.key] = ss
 	return id, ss
+}
+
+// evictOwn ends the least recently used sessions of p's account (of the
+// operator, for an operator key) until it has room for one more. Callers
+// hold the lock.
+func (s *Server) evictOwn(p livebill.Principal, now time.Time) {
+	var own []*session
+	for _, ss := range s.sessions.m {
+		if ss.principal.Account == p.Account && ss.principal.Admin() == p.Admin() {
+			own = append(own, ss)
+		}
+	}
+	if len(own) < MaxSessionsPerAccount {
+		return
+	}
+	sort.Slice(own, func(i, j int) bool { return own[i].seen.Before(own[j].seen) })
+	for _, ss := range own[:len(own)-MaxSessionsPerAccount+1] {
+		delete(s.sessions.m, ss.key)
+	}
 }
 
 // evict drops expired sessions, then the least recently used until there
