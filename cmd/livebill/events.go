@@ -230,6 +230,11 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 		}
+		if buf.Len()+len(b)+1 > maxPushBody { // a batch of long lines: send it before it is too large
+			if err := flush(); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+		}
 		buf.Write(b)
 		buf.WriteByte('\n')
 		lines = append(lines, line)
@@ -265,6 +270,10 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// maxPushBody is the most a batch request holds: the server's limit
+// (lbhttp.MaxBody). A var for tests.
+var maxPushBody = lbhttp.MaxBody
 
 // inFile returns e, a rejection of the batch whose events came from the
 // file's lines, with its line in the file: the server counts lines (and

@@ -271,3 +271,36 @@ func TestEventsPushJSONArray(t *testing.T) {
 		t.Fatalf("push after blank lines: exit %d\nstdout %s\nstderr %s\nwant stderr %s", code, out, errs, want)
 	}
 }
+
+// A batch is sent before its body would pass the server's limit
+// (maxPushBody, here 300 bytes), whatever --batch says: five events of
+// 103 bytes and a newline each are two per request (208 bytes; a third
+// would make 312), so three requests of 208, 208 and 104 bytes.
+func TestEventsPushSplitsBySize(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2024, 10, 10, 10, 0, 0, 0, time.UTC))
+	var bodies []int
+	ts := startTestServer(t, clock, func(api http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/events" {
+				bodies = append(bodies, int(r.ContentLength))
+			}
+			api.ServeHTTP(w, r)
+		})
+	})
+	defer func(n int) { maxPushBody = n }(maxPushBody)
+	maxPushBody = 300
+	var lines []string
+	for i := range 5 {
+		e := fmt.Sprintf(`{"id":"e%d","time":"2024-10-10T09:0%d:00Z","type":"room.join","app":"1400000001","room":"r%d","user":"U1"}`, i, i, i)
+		if len(e) != 103 {
+			t.Fatalf("event of %d bytes", len(e))
+		}
+		lines = append(lines, e)
+	}
+	file := filepath.Join(t.TempDir(), "e.ndjson")
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	out, errs, code := runCLI(t, "events", "push", file, "--quiet", "--server", ts.srv.URL, "--key", testAdminKey)
+	if code != 0 || out != "accepted 5, duplicate 0, rejected 0\n" || fmt.Sprint(bodies) != "[208 208 104]" {
+		t.Fatalf("exit %d, stdout %q, stderr %q, request bodies %v; want [208 208 104]", code, out, errs, bodies)
+	}
+}
