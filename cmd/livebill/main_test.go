@@ -313,3 +313,23 @@ func TestServeRefusesNegativeDurations(t *testing.T) {
 		}
 	}
 }
+
+// The settle delay is at least the lateness the meters wait for late
+// events, also when --webhook-lateness 0 asks for its default (1m): a day
+// is then settled 1m after it closes, not at once. serve logs both.
+func TestServeSettleDelayCoversLateness(t *testing.T) {
+	bin := livebillBinary(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--settle-delay", "0", "--webhook-lateness", "0"}, "settled 1m0s after it closes, once its events are quiet for 2m0s; late events wait 1m0s"},
+		{[]string{"--settle-delay", "0", "--webhook-lateness", "5m"}, "settled 5m0s after it closes"},
+		{[]string{"--settle-delay", "2h", "--webhook-lateness", "5m"}, "settled 2h0m0s after it closes"},
+	} {
+		p := startServe(t, bin, nil, append([]string{"--db", t.TempDir(), "--settle-quiet", "2m"}, c.args...)...)
+		if log := p.stderr.String(); !strings.Contains(log, c.want) {
+			t.Errorf("serve %v: the log does not say %q:\n%s", c.args, c.want, log)
+		}
+	}
+}

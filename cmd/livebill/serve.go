@@ -196,6 +196,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	metrics := prometheus.New(clock, prometheus.BuildOf(readBuildInfo()))
 	svc := billing.New(store, clock)
+	if *lateness == 0 {
+		*lateness = webhook.DefaultLateness // as the meters and webhooks read 0: the delay is at least what they wait
+	}
 	svc.SettleDelay = max(*delay, *lateness)
 	svc.Lateness = *lateness
 	svc.SettleQuiet = *quietFor
@@ -278,6 +281,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		close(admDone)
 	}
 	logger.Info(fmt.Sprintf("storage: %s, schema version %d", describeDB(db), schemaOf(db)))
+	logger.Info(fmt.Sprintf("settlement: a day is settled %s after it closes, once its events are quiet for %s; late events wait %s", svc.SettleDelay, *quietFor, *lateness))
 	if queue != nil {
 		c := queue.Config()
 		logger.Info(fmt.Sprintf("event queue: stream %q on %s, %d partitions; roles %s", c.Stream, *qf.url, c.Partitions, roles))
