@@ -14,6 +14,14 @@ import (
 // MaxWebhookBody bounds one vendor callback.
 const MaxWebhookBody = 1 << 20
 
+// MaxAgoraApps is the most Agora configurations POST /v1/ingest/agora
+// tries a notification's signature with: NCS notifications name no
+// project, so the route finds the app by the secret that verifies, and
+// every secret tried is an HMAC over the whole body, which anyone may
+// send. With more apps taking Agora notifications, the route is refused
+// (409) and each app's notifications go to /v1/ingest/agora/{app}.
+const MaxAgoraApps = 10
+
 // ingestRoutes are the per-app webhook configuration (operators only: it
 // holds the vendor's secret) and the vendor webhook endpoints, which the
 // vendors' signatures authenticate.
@@ -149,7 +157,7 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		list, err := cs.ListWebhookConfigs(r.Context(), webhook.LiveKit, claims.Issuer)
+		list, err := cs.ListWebhookConfigs(r.Context(), webhook.LiveKit, claims.Issuer, 2)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -189,16 +197,24 @@ func (s *Server) ingestAgora(w http.ResponseWriter, r *http.Request) {
 			cfg = c
 		}
 	} else {
-		// NCS bodies do not name the project: the secret that verifies
-		// the signature does.
+		// NCS notifications do not name the project (neither the body
+		// nor the headers): the secret that verifies the signature does.
+		// Each secret tried costs an HMAC over the body, so at most
+		// MaxAgoraApps are.
 		cs, err := s.configs()
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		list, err := cs.ListWebhookConfigs(r.Context(), webhook.Agora, "")
+		list, err := cs.ListWebhookConfigs(r.Context(), webhook.Agora, "", MaxAgoraApps+1)
 		if err != nil {
 			writeError(w, err)
+			return
+		}
+		if len(list) > MaxAgoraApps {
+			s.logger().WarnContext(r.Context(), "webhook refused: too many agora apps for /v1/ingest/agora", "vendor", webhook.Agora, "max", MaxAgoraApps)
+			writeError(w, livebill.Errorf(livebill.ECONFLICT,
+				"more than %d apps take agora notifications: send each app's to /v1/ingest/agora/{app}", MaxAgoraApps))
 			return
 		}
 		for _, c := range list {

@@ -439,3 +439,62 @@ func TestAgoraIngest(t *testing.T) {
 		t.Fatalf("quote: %s", out)
 	}
 }
+
+// POST /v1/ingest/agora tries at most MaxAgoraApps secrets (each an HMAC
+// over the body, for anyone who posts one): with that many Agora apps the
+// last one's notification is found; with one more, the route answers 409
+// naming the per-app URL, for a genuine signature as for a bogus one,
+// without trying any, and /v1/ingest/agora/{app} still takes every app's.
+func TestAgoraApplessBounded(t *testing.T) {
+	now := time.Date(2024, 10, 1, 3, 0, 0, 0, time.UTC)
+	env := webhookServer(t, now)
+	app := func(i int) string { return fmt.Sprintf("ag-%02d", i) }
+	secret := func(i int) string { return fmt.Sprintf("secret-%02d", i) }
+	env.setup(t, "agora", app(0), `{"vendor":"agora","secret":"`+secret(0)+`"}`)
+	add := func(i int) {
+		t.Helper()
+		if code, b := env.do(t, "POST", "/v1/accounts/100001/apps", []byte(`{"id":"`+app(i)+`"}`), nil); code != http.StatusCreated {
+			t.Fatalf("app %s: %d %s", app(i), code, b)
+		}
+		if code, b := env.do(t, "PUT", "/v1/accounts/100001/apps/"+app(i)+"/webhook", []byte(`{"vendor":"agora","secret":"`+secret(i)+`"}`), nil); code != http.StatusOK {
+			t.Fatalf("webhook config %s: %d %s", app(i), code, b)
+		}
+	}
+	for i := 1; i < lbhttp.MaxAgoraApps; i++ {
+		add(i)
+	}
+	notice := func(id string) []byte {
+		return []byte(fmt.Sprintf(`{"noticeId":"%s","productId":1,"eventType":105,"notifyMs":%d,"payload":{"channelName":"c","uid":2,"clientSeq":1,"ts":%d}}`,
+			id, now.UnixMilli(), now.Add(-time.Minute).Unix()))
+	}
+	post := func(path string, body []byte, secret string) (int, []byte) {
+		t.Helper()
+		return env.do(t, "POST", path, body, map[string]string{"Agora-Signature-V2": hex.EncodeToString(webhook.SignAgora(body, secret))})
+	}
+	last := lbhttp.MaxAgoraApps - 1 // the last secret tried
+	if code, out := post("/v1/ingest/agora", notice("n1"), secret(last)); code != http.StatusOK {
+		t.Fatalf("%d apps, signed by %s: %d %s", lbhttp.MaxAgoraApps, app(last), code, out)
+	}
+	add(lbhttp.MaxAgoraApps)
+	for name, sig := range map[string]string{
+		"signed by the first app": secret(0),
+		"signed by the last app":  secret(lbhttp.MaxAgoraApps),
+		"bogus":                   "not the secret",
+	} {
+		code, out := post("/v1/ingest/agora", notice("n2"), sig)
+		if code != http.StatusConflict || !strings.Contains(string(out), "/v1/ingest/agora/{app}") {
+			t.Errorf("%d apps, %s: %d %s, want 409 naming /v1/ingest/agora/{app}", lbhttp.MaxAgoraApps+1, name, code, out)
+		}
+	}
+	if n := env.count(t); n != 1 {
+		t.Fatalf("%d events stored, want 1", n)
+	}
+	for _, i := range []int{0, lbhttp.MaxAgoraApps} {
+		if code, out := post("/v1/ingest/agora/"+app(i), notice(app(i)), secret(i)); code != http.StatusOK {
+			t.Fatalf("/v1/ingest/agora/%s: %d %s", app(i), code, out)
+		}
+	}
+	if n := env.count(t); n != 3 {
+		t.Fatalf("%d events stored, want 3", n)
+	}
+}
