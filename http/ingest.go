@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,14 @@ import (
 
 // MaxWebhookBody bounds one vendor callback.
 const MaxWebhookBody = 1 << 20
+
+// MaxAgoraApps is the most Agora configurations POST /v1/ingest/agora
+// tries a notification's signature with: NCS notifications name no
+// project, so the route finds the app by the secret that verifies, and
+// every secret tried is an HMAC over the whole body, which anyone may
+// send. With more apps taking Agora notifications, the route is refused
+// (409) and each app's notifications go to /v1/ingest/agora/{app}.
+const MaxAgoraApps = 10
 
 // ingestRoutes are the per-app webhook configuration (operators only: it
 // holds the vendor's secret) and the vendor webhook endpoints, which the
@@ -71,11 +80,30 @@ const (
 // verify or is stale (why), and counts and logs it (the app and why; never
 // the signature).
 func (s *Server) refuseWebhook(w http.ResponseWriter, r *http.Request, vendor, why string, err error) {
+	s.refuseCallback(w, r, vendor, why, err, err)
+}
+
+// refuseSignature refuses a callback whose signature does not verify
+// (verr) or whose app takes no such callbacks (missing, from
+// vendorConfig): both answer ErrSignature, so a caller without the
+// app's secret cannot tell which apps exist, have a configuration or
+// which vendor they take; only the log (and so the operator) says which.
+func (s *Server) refuseSignature(w http.ResponseWriter, r *http.Request, vendor string, verr, missing error) {
+	if missing != nil {
+		s.refuseCallback(w, r, vendor, BadSignature, webhook.ErrSignature, missing)
+		return
+	}
+	s.refuseWebhook(w, r, vendor, BadSignature, verr)
+}
+
+// refuseCallback answers 401 with answer and counts and logs the refusal with
+// cause.
+func (s *Server) refuseCallback(w http.ResponseWriter, r *http.Request, vendor, why string, answer, cause error) {
 	if s.Monitor != nil {
 		s.Monitor.WebhookRefused(vendor, why)
 	}
-	s.logger().WarnContext(r.Context(), "webhook refused", "vendor", vendor, "reason", why, "app", r.PathValue("app"), "error", err.Error())
-	writeProblem(w, problemOf(http.StatusUnauthorized, livebill.EUNAUTHORIZED, err))
+	s.logger().WarnContext(r.Context(), "webhook refused", "vendor", vendor, "reason", why, "app", r.PathValue("app"), "error", cause.Error())
+	writeProblem(w, problemOf(http.StatusUnauthorized, livebill.EUNAUTHORIZED, answer))
 }
 
 func readWebhook(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
@@ -87,35 +115,48 @@ func readWebhook(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
-// vendorConfig returns the app's configuration for vendor (ENOTFOUND if
-// the app has none or one of another vendor).
-func (s *Server) vendorConfig(ctx context.Context, app, vendor string) (*webhook.Config, error) {
+// vendorConfig returns the app's configuration for vendor. When the app
+// takes no such callbacks (it does not exist, has no webhook
+// configuration or one of another vendor), it returns why (missing) and
+// a stand-in configuration whose secret nobody knows: the caller checks
+// the signature against it as against the app's own and refuses the
+// callback (refuseSignature) after the same work and with the same
+// answer as for a wrong signature. err is the store's failure.
+func (s *Server) vendorConfig(ctx context.Context, app, vendor string) (cfg *webhook.Config, missing, err error) {
 	cs, err := s.configs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := cs.FindWebhookConfig(ctx, app)
-	if err != nil {
-		return nil, err
+	switch {
+	case livebill.ErrorCode(err) == livebill.ENOTFOUND:
+		missing = err
+	case err != nil:
+		return nil, nil, err
+	case c.Vendor != vendor:
+		missing = fmt.Errorf("app %q takes %s webhooks, not %s", app, c.Vendor, vendor)
+	default:
+		return c, nil, nil
 	}
-	if c.Vendor != vendor {
-		return nil, livebill.Errorf(livebill.ENOTFOUND, "app %q takes %s webhooks, not %s", app, c.Vendor, vendor)
-	}
-	return c, nil
+	return &webhook.Config{App: app, Vendor: vendor, Secret: standInSecret}, missing, nil
 }
+
+// standInSecret is the secret of vendorConfig's stand-in configurations:
+// random, never stored nor shown.
+var standInSecret = rand.Text()
 
 func (s *Server) ingestTRTC(w http.ResponseWriter, r *http.Request) {
 	body, ok := readWebhook(w, r)
 	if !ok {
 		return
 	}
-	cfg, err := s.vendorConfig(r.Context(), r.PathValue("app"), webhook.TRTC)
+	cfg, missing, err := s.vendorConfig(r.Context(), r.PathValue("app"), webhook.TRTC)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := webhook.VerifyTRTC(body, r.Header.Get("Sign"), cfg.Secret); err != nil {
-		s.refuseWebhook(w, r, webhook.TRTC, BadSignature, err)
+	if err := webhook.VerifyTRTC(body, r.Header.Get("Sign"), cfg.Secret); err != nil || missing != nil {
+		s.refuseSignature(w, r, webhook.TRTC, err, missing)
 		return
 	}
 	if err := webhook.CheckTRTCTime(body, s.now(), s.webhookWindow()); err != nil {
@@ -138,8 +179,9 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var cfg *webhook.Config
+	var missing error
 	if app := r.PathValue("app"); app != "" {
-		if cfg, err = s.vendorConfig(r.Context(), app, webhook.LiveKit); err != nil {
+		if cfg, missing, err = s.vendorConfig(r.Context(), app, webhook.LiveKit); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -149,7 +191,7 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		list, err := cs.ListWebhookConfigs(r.Context(), webhook.LiveKit, claims.Issuer)
+		list, err := cs.ListWebhookConfigs(r.Context(), webhook.LiveKit, claims.Issuer, 2)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -160,8 +202,8 @@ func (s *Server) ingestLiveKit(w http.ResponseWriter, r *http.Request) {
 		}
 		cfg = list[0]
 	}
-	if err := webhook.VerifyLiveKit(body, auth, cfg.Key, cfg.Secret, s.now()); err != nil {
-		s.refuseWebhook(w, r, webhook.LiveKit, BadSignature, err)
+	if err := webhook.VerifyLiveKit(body, auth, cfg.Key, cfg.Secret, s.now()); err != nil || missing != nil {
+		s.refuseSignature(w, r, webhook.LiveKit, err, missing)
 		return
 	}
 	if err := webhook.CheckLiveKitTime(auth, s.now(), s.webhookWindow()); err != nil {
@@ -179,26 +221,36 @@ func (s *Server) ingestAgora(w http.ResponseWriter, r *http.Request) {
 	}
 	sig := r.Header.Get("Agora-Signature-V2")
 	var cfg *webhook.Config
+	var missing error
 	if app := r.PathValue("app"); app != "" {
-		c, err := s.vendorConfig(r.Context(), app, webhook.Agora)
+		c, m, err := s.vendorConfig(r.Context(), app, webhook.Agora)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		if webhook.VerifyAgora(body, sig, c.Secret) == nil {
+		if webhook.VerifyAgora(body, sig, c.Secret) == nil && m == nil {
 			cfg = c
 		}
+		missing = m
 	} else {
-		// NCS bodies do not name the project: the secret that verifies
-		// the signature does.
+		// NCS notifications do not name the project (neither the body
+		// nor the headers): the secret that verifies the signature does.
+		// Each secret tried costs an HMAC over the body, so at most
+		// MaxAgoraApps are.
 		cs, err := s.configs()
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		list, err := cs.ListWebhookConfigs(r.Context(), webhook.Agora, "")
+		list, err := cs.ListWebhookConfigs(r.Context(), webhook.Agora, "", MaxAgoraApps+1)
 		if err != nil {
 			writeError(w, err)
+			return
+		}
+		if len(list) > MaxAgoraApps {
+			s.logger().WarnContext(r.Context(), "webhook refused: too many agora apps for /v1/ingest/agora", "vendor", webhook.Agora, "max", MaxAgoraApps)
+			writeError(w, livebill.Errorf(livebill.ECONFLICT,
+				"more than %d apps take agora notifications: send each app's to /v1/ingest/agora/{app}", MaxAgoraApps))
 			return
 		}
 		for _, c := range list {
@@ -209,7 +261,7 @@ func (s *Server) ingestAgora(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if cfg == nil {
-		s.refuseWebhook(w, r, webhook.Agora, BadSignature, webhook.ErrSignature)
+		s.refuseSignature(w, r, webhook.Agora, webhook.ErrSignature, missing)
 		return
 	}
 	if err := webhook.CheckAgoraTime(body, s.now(), s.webhookWindow()); err != nil {

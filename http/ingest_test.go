@@ -439,3 +439,208 @@ func TestAgoraIngest(t *testing.T) {
 		t.Fatalf("quote: %s", out)
 	}
 }
+
+// POST /v1/ingest/agora tries at most MaxAgoraApps secrets (each an HMAC
+// over the body, for anyone who posts one): with that many Agora apps the
+// last one's notification is found; with one more, the route answers 409
+// naming the per-app URL, for a genuine signature as for a bogus one,
+// without trying any, and /v1/ingest/agora/{app} still takes every app's.
+func TestAgoraApplessBounded(t *testing.T) {
+	now := time.Date(2024, 10, 1, 3, 0, 0, 0, time.UTC)
+	env := webhookServer(t, now)
+	app := func(i int) string { return fmt.Sprintf("ag-%02d", i) }
+	secret := func(i int) string { return fmt.Sprintf("secret-%02d", i) }
+	env.setup(t, "agora", app(0), `{"vendor":"agora","secret":"`+secret(0)+`"}`)
+	add := func(i int) {
+		t.Helper()
+		if code, b := env.do(t, "POST", "/v1/accounts/100001/apps", []byte(`{"id":"`+app(i)+`"}`), nil); code != http.StatusCreated {
+			t.Fatalf("app %s: %d %s", app(i), code, b)
+		}
+		if code, b := env.do(t, "PUT", "/v1/accounts/100001/apps/"+app(i)+"/webhook", []byte(`{"vendor":"agora","secret":"`+secret(i)+`"}`), nil); code != http.StatusOK {
+			t.Fatalf("webhook config %s: %d %s", app(i), code, b)
+		}
+	}
+	for i := 1; i < lbhttp.MaxAgoraApps; i++ {
+		add(i)
+	}
+	notice := func(id string) []byte {
+		return []byte(fmt.Sprintf(`{"noticeId":"%s","productId":1,"eventType":105,"notifyMs":%d,"payload":{"channelName":"c","uid":2,"clientSeq":1,"ts":%d}}`,
+			id, now.UnixMilli(), now.Add(-time.Minute).Unix()))
+	}
+	post := func(path string, body []byte, secret string) (int, []byte) {
+		t.Helper()
+		return env.do(t, "POST", path, body, map[string]string{"Agora-Signature-V2": hex.EncodeToString(webhook.SignAgora(body, secret))})
+	}
+	last := lbhttp.MaxAgoraApps - 1 // the last secret tried
+	if code, out := post("/v1/ingest/agora", notice("n1"), secret(last)); code != http.StatusOK {
+		t.Fatalf("%d apps, signed by %s: %d %s", lbhttp.MaxAgoraApps, app(last), code, out)
+	}
+	add(lbhttp.MaxAgoraApps)
+	for name, sig := range map[string]string{
+		"signed by the first app": secret(0),
+		"signed by the last app":  secret(lbhttp.MaxAgoraApps),
+		"bogus":                   "not the secret",
+	} {
+		code, out := post("/v1/ingest/agora", notice("n2"), sig)
+		if code != http.StatusConflict || !strings.Contains(string(out), "/v1/ingest/agora/{app}") {
+			t.Errorf("%d apps, %s: %d %s, want 409 naming /v1/ingest/agora/{app}", lbhttp.MaxAgoraApps+1, name, code, out)
+		}
+	}
+	if n := env.count(t); n != 1 {
+		t.Fatalf("%d events stored, want 1", n)
+	}
+	for _, i := range []int{0, lbhttp.MaxAgoraApps} {
+		if code, out := post("/v1/ingest/agora/"+app(i), notice(app(i)), secret(i)); code != http.StatusOK {
+			t.Fatalf("/v1/ingest/agora/%s: %d %s", app(i), code, out)
+		}
+	}
+	if n := env.count(t); n != 3 {
+		t.Fatalf("%d events stored, want 3", n)
+	}
+}
+
+// An app's genuine signature is good for that app's path only: on the
+// path of another app of the same vendor, or of an app of another vendor
+// whose secret is the same, it is refused (401) and nothing is stored.
+func TestWebhookSignatureOfAnotherApp(t *testing.T) {
+	now := time.Date(2024, 10, 1, 3, 0, 0, 0, time.UTC)
+	env := webhookServer(t, now)
+	env.setup(t, "trtc", "tx", `{"vendor":"trtc","secret":"shared"}`)
+	for app, config := range map[string]string{
+		"ty":  `{"vendor":"trtc","secret":"other"}`,
+		"ag":  `{"vendor":"agora","secret":"shared"}`,
+		"ag2": `{"vendor":"agora","secret":"other"}`,
+		"lk":  `{"vendor":"livekit","key":"K","secret":"shared"}`,
+		"lk2": `{"vendor":"livekit","key":"K2","secret":"other"}`,
+	} {
+		if code, b := env.do(t, "POST", "/v1/accounts/100001/apps", []byte(`{"id":"`+app+`"}`), nil); code != http.StatusCreated {
+			t.Fatalf("app %s: %d %s", app, code, b)
+		}
+		if code, b := env.do(t, "PUT", "/v1/accounts/100001/apps/"+app+"/webhook", []byte(config), nil); code != http.StatusOK {
+			t.Fatalf("webhook config %s: %d %s", app, code, b)
+		}
+	}
+	ms := now.UnixMilli()
+	trtc := []byte(fmt.Sprintf(`{"EventGroupId":1,"EventType":103,"CallbackTs":%d,"EventInfo":{"RoomId":"r1","EventTs":%d,"EventMsTs":%d,"UserId":"u1","Role":20}}`, ms, ms/1000, ms))
+	agora := []byte(fmt.Sprintf(`{"noticeId":"n1","productId":1,"eventType":105,"notifyMs":%d,"payload":{"channelName":"r1","uid":2,"clientSeq":1,"ts":%d}}`, ms, ms/1000))
+	livekit := []byte(fmt.Sprintf(`{"event":"participant_joined","room":{"name":"r1"},"participant":{"identity":"alice"},"id":"EV_1","createdAt":"%d"}`, ms/1000))
+	trtcSig := map[string]string{"Sign": sign(trtc, "shared")}                                                  // tx's
+	agoraSig := map[string]string{"Agora-Signature-V2": hex.EncodeToString(webhook.SignAgora(agora, "shared"))} // ag's
+	livekitSig := map[string]string{"Authorization": webhook.SignLiveKit(livekit, "K", "shared", now)}          // lk's
+	for _, c := range []struct {
+		path   string
+		body   []byte
+		header map[string]string
+	}{
+		{"/v1/ingest/trtc/ty", trtc, trtcSig},
+		{"/v1/ingest/trtc/ag", trtc, trtcSig},
+		{"/v1/ingest/trtc/lk", trtc, trtcSig},
+		{"/v1/ingest/agora/ag2", agora, agoraSig},
+		{"/v1/ingest/agora/tx", agora, agoraSig},
+		{"/v1/ingest/agora/lk", agora, agoraSig},
+		{"/v1/ingest/livekit/lk2", livekit, livekitSig},
+		{"/v1/ingest/livekit/tx", livekit, livekitSig},
+		{"/v1/ingest/livekit/ag", livekit, livekitSig},
+	} {
+		code, out := env.do(t, "POST", c.path, c.body, c.header)
+		if code != http.StatusUnauthorized || !strings.Contains(string(out), webhook.ErrSignature.Error()) {
+			t.Errorf("another app's signature on %s: %d %s, want 401 %q", c.path, code, out, webhook.ErrSignature)
+		}
+	}
+	if n := env.count(t); n != 0 {
+		t.Fatalf("%d events stored from other apps' signatures", n)
+	}
+	// on their own apps' paths, the same callbacks are taken
+	for path, c := range map[string]struct {
+		body   []byte
+		header map[string]string
+	}{"/v1/ingest/trtc/tx": {trtc, trtcSig}, "/v1/ingest/agora/ag": {agora, agoraSig}, "/v1/ingest/livekit/lk": {livekit, livekitSig}} {
+		if code, out := env.do(t, "POST", path, c.body, c.header); code != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, code, out)
+		}
+	}
+	if n := env.count(t); n != 3 {
+		t.Fatalf("%d events stored, want 3", n)
+	}
+}
+
+// A caller without an app's secret learns nothing of the app from a
+// vendor route: whether the app does not exist, has no webhook
+// configuration, takes another vendor's callbacks or this vendor's with
+// another secret, the answer is the same 401, byte for byte. The log
+// line of each refusal says which, for the operator.
+func TestWebhookRefusalsLookAlike(t *testing.T) {
+	srv, _, log := loggedServer(t)
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/v1/accounts", `{"id":"acct1","catalog":"trtc","created":"2024-10-01"}`},
+		{"POST", "/v1/accounts/acct1/apps", `{"id":"bare"}`},
+		{"POST", "/v1/accounts/acct1/apps", `{"id":"tx"}`},
+		{"POST", "/v1/accounts/acct1/apps", `{"id":"ag"}`},
+		{"POST", "/v1/accounts/acct1/apps", `{"id":"lk"}`},
+		{"PUT", "/v1/accounts/acct1/apps/tx/webhook", `{"vendor":"trtc","secret":"st"}`},
+		{"PUT", "/v1/accounts/acct1/apps/ag/webhook", `{"vendor":"agora","secret":"sa"}`},
+		{"PUT", "/v1/accounts/acct1/apps/lk/webhook", `{"vendor":"livekit","key":"K","secret":"sl"}`},
+	} {
+		if code, b := call(t, r.method, srv.URL+r.path, testAdminKey, r.body); code >= 300 {
+			t.Fatalf("%s %s: %d %s", r.method, r.path, code, b)
+		}
+	}
+	body := []byte(`{"EventGroupId":1,"EventType":103,"noticeId":"n1","event":"participant_joined"}`)
+	type answer struct {
+		status int
+		ctype  string
+		body   string
+	}
+	post := func(path string, header map[string]string) answer {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+path, bytes.NewReader(body))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return answer{resp.StatusCode, resp.Header.Get("Content-Type"), string(b)}
+	}
+	for _, v := range []struct {
+		vendor, own, other string
+		header             map[string]string // a signature of another secret
+	}{
+		{webhook.TRTC, "tx", "ag", map[string]string{"Sign": sign(body, "not st")}},
+		{webhook.Agora, "ag", "lk", map[string]string{"Agora-Signature-V2": hex.EncodeToString(webhook.SignAgora(body, "not sa"))}},
+		{webhook.LiveKit, "lk", "tx", map[string]string{"Authorization": webhook.SignLiveKit(body, "K", "not sl", time.Now())}},
+	} {
+		cases := []struct{ app, logged string }{
+			{"nosuchapp", `app "nosuchapp" has no webhook configuration`},
+			{"bare", `app "bare" has no webhook configuration`},
+			{v.other, fmt.Sprintf("app %q takes ", v.other)},
+			{v.own, webhook.ErrSignature.Error()},
+		}
+		var first answer
+		for i, c := range cases {
+			got := post("/v1/ingest/"+v.vendor+"/"+c.app, v.header)
+			if i == 0 {
+				first = got
+				if got.status != http.StatusUnauthorized || got.ctype != lbhttp.ProblemType || !strings.Contains(got.body, webhook.ErrSignature.Error()) {
+					t.Errorf("%s, %s: %+v, want a 401 problem %q", v.vendor, c.app, got, webhook.ErrSignature)
+				}
+			} else if got != first {
+				t.Errorf("%s: the answer for %s\n%+v\nis not the answer for %s\n%+v", v.vendor, c.app, got, cases[0].app, first)
+			}
+		}
+		refused := log.lines(t, "webhook refused")
+		if len(refused) < len(cases) {
+			t.Fatalf("%s: %d refusals logged, want %d", v.vendor, len(refused), len(cases))
+		}
+		for i, line := range refused[len(refused)-len(cases):] {
+			c := cases[i]
+			if line["vendor"] != v.vendor || line["app"] != c.app || line["reason"] != lbhttp.BadSignature ||
+				!strings.HasPrefix(fmt.Sprint(line["error"]), c.logged) {
+				t.Errorf("%s, %s: logged %v, want the error %q", v.vendor, c.app, line, c.logged)
+			}
+		}
+	}
+}

@@ -48,14 +48,19 @@ func (s *DB) FindWebhookConfig(ctx context.Context, app string) (*webhook.Config
 }
 
 // ListWebhookConfigs returns a vendor's configurations (with that key when
-// key is not empty), by app.
-func (s *DB) ListWebhookConfigs(ctx context.Context, vendor, key string) ([]*webhook.Config, error) {
+// key is not empty), by app: the first limit of them when limit is above 0.
+func (s *DB) ListWebhookConfigs(ctx context.Context, vendor, key string, limit int) ([]*webhook.Config, error) {
 	q, args := `SELECT config FROM webhook_configs WHERE vendor = ?`, []any{vendor}
 	if key != "" {
 		q += ` AND api_key = ?`
 		args = append(args, key)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY app_id`), args...)
+	q += ` ORDER BY app_id`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -174,9 +174,10 @@ type ConfigStore interface {
 	PutWebhookConfig(ctx context.Context, c *Config) error
 	// FindWebhookConfig returns the app's configuration or ENOTFOUND.
 	FindWebhookConfig(ctx context.Context, app string) (*Config, error)
-	// ListWebhookConfigs returns the configurations of a vendor; key, when
-	// not empty, selects those with that key.
-	ListWebhookConfigs(ctx context.Context, vendor, key string) ([]*Config, error)
+	// ListWebhookConfigs returns the configurations of a vendor, by app;
+	// key, when not empty, selects those with that key, and limit, when
+	// above 0, returns only the first limit of them.
+	ListWebhookConfigs(ctx context.Context, vendor, key string, limit int) ([]*Config, error)
 }
 
 // ErrSignature is returned for a missing or wrong signature (HTTP 401).

@@ -75,7 +75,7 @@ func testIDOrder(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	}
-	cfgs, err := cs.ListWebhookConfigs(ctx, "trtc", "")
+	cfgs, err := cs.ListWebhookConfigs(ctx, "trtc", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 
 // testWebhookConfigs runs the per-app webhook configuration store (issue
 // #8) and one signed TRTC callback through the backend: put, replace,
-// find, list by vendor and key in app order, and a retry being a
-// duplicate.
+// find, list by vendor and key in app order (the first ones when
+// limited), and a retry being a duplicate.
 func testWebhookConfigs(t *testing.T, open Opener) {
 	ctx := context.Background()
 	now := time.Date(2024, 10, 1, 12, 0, 0, 0, time.UTC)
@@ -75,9 +75,9 @@ func testWebhookConfigs(t *testing.T, open Opener) {
 		t.Fatalf("app-c round trip: %+v, %v", c, err)
 	}
 
-	apps := func(vendor, key string) []string {
+	apps := func(vendor, key string, limit int) []string {
 		t.Helper()
-		list, err := cs.ListWebhookConfigs(ctx, vendor, key)
+		list, err := cs.ListWebhookConfigs(ctx, vendor, key, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,23 +98,31 @@ func testWebhookConfigs(t *testing.T, open Opener) {
 		}
 		return true
 	}
-	if got := apps(webhook.LiveKit, ""); !eq(got, "app-a", "app-b") {
+	if got := apps(webhook.LiveKit, "", 0); !eq(got, "app-a", "app-b") {
 		t.Fatalf("livekit configs: %v, want [app-a app-b] (app order, not insertion order)", got)
 	}
-	if got := apps(webhook.LiveKit, "K1"); !eq(got, "app-a", "app-b") {
+	if got := apps(webhook.LiveKit, "K1", 0); !eq(got, "app-a", "app-b") {
 		t.Fatalf("livekit K1: %v", got)
 	}
-	if got := apps(webhook.LiveKit, "K2"); len(got) != 0 {
+	if got := apps(webhook.LiveKit, "K2", 0); len(got) != 0 {
 		t.Fatalf("livekit K2: %v, want none", got)
+	}
+	// a limit returns the first ones in app order (POST /v1/ingest/agora
+	// asks for one more than it tries)
+	if got := apps(webhook.LiveKit, "", 1); !eq(got, "app-a") {
+		t.Fatalf("livekit configs, limit 1: %v, want [app-a]", got)
+	}
+	if got := apps(webhook.LiveKit, "K1", 3); !eq(got, "app-a", "app-b") {
+		t.Fatalf("livekit K1, limit 3: %v, want [app-a app-b]", got)
 	}
 
 	// replacing moves app-b to another vendor and key
 	clock.Set(now.Add(time.Hour))
 	put(webhook.Config{App: "app-b", Vendor: webhook.Agora, Secret: "sb2"})
-	if got := apps(webhook.LiveKit, ""); !eq(got, "app-a") {
+	if got := apps(webhook.LiveKit, "", 0); !eq(got, "app-a") {
 		t.Fatalf("livekit after replace: %v, want [app-a]", got)
 	}
-	if got := apps(webhook.Agora, ""); !eq(got, "app-b") {
+	if got := apps(webhook.Agora, "", 0); !eq(got, "app-b") {
 		t.Fatalf("agora after replace: %v, want [app-b]", got)
 	}
 	if c, err := cs.FindWebhookConfig(ctx, "app-b"); err != nil || c.Secret != "sb2" || c.Key != "" || !c.UpdatedAt.Equal(now.Add(time.Hour)) {
