@@ -128,6 +128,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("NotifyReceiverDownAnHour", func(t *testing.T) { testNotifyReceiverDownAnHour(t, open) })
 	t.Run("LifecycleNotifications", func(t *testing.T) { testLifecycleNotifications(t, open) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
+	t.Run("LeasePages", func(t *testing.T) { testLeasePages(t, open) })
 	t.Run("LeasesConcurrent", func(t *testing.T) { testLeasesConcurrent(t, open) })
 	t.Run("LeasesAtOnce", func(t *testing.T) { testLeasesAtOnce(t, open) })
 	t.Run("AdmissionAuth", func(t *testing.T) { testAdmissionAuth(t, open) })
