@@ -83,6 +83,7 @@ func TestIDCollation(t *testing.T) {
 		"settlements":     {"account_id"},
 		"webhook_configs": {"app_id"},
 		"lease_slots":     {"account_id", "pool"},
+		"quarantines":     {"account_id"},
 	}
 	for table, cs := range cols {
 		for _, c := range cs {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livebill/livebill"
+	"github.com/livebill/livebill/billing"
 )
 
 // getPage reads one page of a list through the API with the operator
@@ -199,5 +200,78 @@ func testLeasePages(t *testing.T, open Opener) {
 		if l.Pool == "p1" {
 			t.Errorf("lease %s of p1 (read on the first page) on a later page", l.ID)
 		}
+	}
+}
+
+// testQuarantinePages: GET /v1/quarantine is paged like every list: five
+// quarantined accounts come 2, 2 and 1 a page by account id (byte order,
+// as the store's full list), the last with no next; a limit out of
+// 1..1000 or a cursor of another list is refused. An account quarantined
+// while a client pages comes on a later page if its id is after the
+// cursor, and shifts nothing if it is before.
+func testQuarantinePages(t *testing.T, open Opener) {
+	ctx := context.Background()
+	clock := NewClock(time.Date(2024, 10, 2, 10, 0, 0, 0, time.UTC))
+	store := open(t, clock)
+	svc := billing.New(store, clock)
+	_, base, client := NewAPI(t, store, svc)
+	for _, id := range []string{"b", "a_3", "A2", "a-1", "c", "A1", "d", "e"} {
+		if err := client.Do(ctx, "POST", "/v1/accounts", map[string]any{"id": id, "catalog": "trtc", "created": "2024-01-10"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(id string) {
+		t.Helper()
+		if err := store.PutQuarantine(ctx, &livebill.Quarantine{AccountID: id, Revision: 3, Error: "cannot rate " + id, Since: clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"b", "a_3", "A2", "a-1", "c"} {
+		put(id)
+	}
+	whole, err := store.ListQuarantines(ctx)
+	if err != nil || len(whole) != 5 {
+		t.Fatalf("ListQuarantines: %d, %v; want 5", len(whole), err)
+	}
+	ids := func(qs []livebill.Quarantine) string {
+		var s []string
+		for _, q := range qs {
+			s = append(s, q.AccountID)
+		}
+		return strings.Join(s, " ")
+	}
+	got, sizes := pageThrough[livebill.Quarantine](t, base, "/v1/quarantine", "accounts", 2, "")
+	if fmt.Sprint(sizes) != "[2 2 1]" || ids(got) != "A2 a-1 a_3 b c" {
+		t.Errorf("pages of %v: %s; want [2 2 1]: A2 a-1 a_3 b c", sizes, ids(got))
+	}
+	for i, q := range whole {
+		if i < len(got) && (got[i].AccountID != q.AccountID || got[i].Error != q.Error || got[i].Revision != q.Revision || !got[i].Since.Equal(q.Since)) {
+			t.Errorf("quarantine %d: pages give %+v, the full list %+v", i, got[i], *q)
+		}
+	}
+	if items, next := getPage[livebill.Quarantine](t, base, "/v1/quarantine", "accounts", 0, ""); len(items) != 5 || next != "" {
+		t.Errorf("the default page: %d, next %q; want the 5 and no next", len(items), next)
+	}
+	if _, sizes := pageThrough[livebill.Quarantine](t, base, "/v1/quarantine", "accounts", 5, ""); fmt.Sprint(sizes) != "[5]" {
+		t.Errorf("a page of 5: pages %v, want [5]", sizes)
+	}
+
+	_, accountsNext := getPage[map[string]any](t, base, "/v1/accounts", "accounts", 1, "")
+	refusedPages(t, base, "/v1/quarantine", accountsNext)
+
+	// while paging: A1 (before the cursor) and d (after it) quarantined,
+	// a-1 (already read) released
+	first, next := getPage[livebill.Quarantine](t, base, "/v1/quarantine", "accounts", 2, "")
+	if ids(first) != "A2 a-1" || next == "" {
+		t.Fatalf("first page: %s, next %q", ids(first), next)
+	}
+	put("A1")
+	put("d")
+	if err := store.DeleteQuarantine(ctx, "a-1"); err != nil {
+		t.Fatal(err)
+	}
+	rest, sizes := pageThrough[livebill.Quarantine](t, base, "/v1/quarantine", "accounts", 2, next)
+	if fmt.Sprint(sizes) != "[2 2]" || ids(rest) != "a_3 b c d" {
+		t.Errorf("after the first page: pages %v: %s; want [2 2]: a_3 b c d", sizes, ids(rest))
 	}
 }

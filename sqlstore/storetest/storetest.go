@@ -109,6 +109,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("PurchaseChecks", func(t *testing.T) { testPurchaseChecks(t, open) })
 	t.Run("PurchasesConcurrent", func(t *testing.T) { testPurchasesConcurrent(t, open) })
 	t.Run("Quarantine", func(t *testing.T) { testQuarantine(t, open) })
+	t.Run("QuarantinePages", func(t *testing.T) { testQuarantinePages(t, open) })
 	t.Run("GenPush", func(t *testing.T) { testGenPush(t, open) })
 	t.Run("ConsoleAuth", func(t *testing.T) { testConsoleAuth(t, open) })
 	t.Run("ConsoleFigures", func(t *testing.T) { testConsoleFigures(t, open) })
