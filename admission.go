@@ -301,6 +301,9 @@ type LeaseStore interface {
 	// ListLeases returns the account's leases held at now, by pool and
 	// slot.
 	ListLeases(ctx context.Context, account string, now time.Time) ([]*Lease, error)
+	// PageLeases returns a page of ListLeases's list (by pool and slot:
+	// a slot is held by one lease at a time) and the cursor of the next.
+	PageLeases(ctx context.Context, account string, now time.Time, p Page) ([]*Lease, string, error)
 	// LeaseHistory returns every lease of a pool ever granted, by
 	// acquisition time: held from Acquired to Ends (a lease that was
 	// neither released nor renewed in time ended at its Ends).
@@ -332,6 +335,7 @@ type Authorizer interface {
 	RenewLease(ctx context.Context, onlyAccount, app, id string, ttl time.Duration) (*Lease, error)
 	// ReleaseLease releases a lease of app.
 	ReleaseLease(ctx context.Context, onlyAccount, app, id string) (*Lease, error)
-	// ListLeases returns the account's leases held now.
-	ListLeases(ctx context.Context, accountID string) ([]*Lease, error)
+	// PageLeases returns a page of the account's leases held now, by
+	// pool and slot, and the cursor of the next.
+	PageLeases(ctx context.Context, accountID string, p Page) ([]*Lease, string, error)
 }

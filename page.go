@@ -79,7 +79,7 @@ func ParseCursor(cursor, list string, n int) ([]string, error) {
 
 // PageService pages through the stored lists the API shows, in the
 // order of the full lists of the other services (accounts, apps and
-// devices by id; the rest in the order made).
+// devices by id, quarantines by account id; the rest in the order made).
 type PageService interface {
 	PageAccounts(ctx context.Context, p Page) ([]*AccountRecord, string, error)
 	PageApps(ctx context.Context, accountID string, p Page) ([]*App, string, error)
@@ -88,4 +88,5 @@ type PageService interface {
 	PageRefunds(ctx context.Context, accountID string, p Page) ([]*StoredRefund, string, error)
 	PageTopUps(ctx context.Context, accountID string, p Page) ([]*TopUp, string, error)
 	PageBills(ctx context.Context, accountID string, p Page) ([]IssuedBill, string, error)
+	PageQuarantines(ctx context.Context, p Page) ([]*Quarantine, string, error)
 }

@@ -462,9 +462,10 @@ func (s *Service) leaseAccount(ctx context.Context, onlyAccount, app, id string)
 	return s.appAccount(ctx, onlyAccount, app)
 }
 
-// ListLeases returns the account's leases held now.
-func (s *Service) ListLeases(ctx context.Context, accountID string) ([]*livebill.Lease, error) {
-	return s.Leases.ListLeases(ctx, accountID, s.Clock.Now())
+// PageLeases returns a page of the account's leases held now, by pool
+// and slot.
+func (s *Service) PageLeases(ctx context.Context, accountID string, p livebill.Page) ([]*livebill.Lease, string, error) {
+	return s.Leases.PageLeases(ctx, accountID, s.Clock.Now(), p)
 }
 
 // Run keeps the accounts' memory current until ctx ends: new events

@@ -89,26 +89,16 @@ func (s *Server) releaseLease(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, l)
 }
 
+// listLeases answers a page of the account's leases held now.
 func (s *Server) listLeases(w http.ResponseWriter, r *http.Request) {
 	adm, err := s.admission()
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	id := r.PathValue("id")
-	if _, err := s.Store.FindAccount(r.Context(), id); err != nil {
-		writeError(w, err)
-		return
+	if ls, next, ok := accountPage(s, w, r, adm.PageLeases); ok {
+		writePage(w, "leases", ls, next)
 	}
-	ls, err := adm.ListLeases(r.Context(), id)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if ls == nil {
-		ls = []*livebill.Lease{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"leases": ls})
 }
 
 // Authorize asks whether an action may start; a denial is a Decision

@@ -27,16 +27,9 @@ func (s *Server) cancelPurchase(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+// listQuarantines answers a page of the quarantined accounts by id.
 func (s *Server) listQuarantines(w http.ResponseWriter, r *http.Request) {
-	qs, err := s.Store.ListQuarantines(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if qs == nil {
-		qs = []*livebill.Quarantine{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"accounts": qs})
+	servePage(w, r, "accounts", s.Store.PageQuarantines, func(q *livebill.Quarantine) *livebill.Quarantine { return q })
 }
 
 // checkPath refuses a path with a segment no id can be (a NUL byte, a

@@ -82,6 +82,8 @@ func TestIDCollation(t *testing.T) {
 		"topups":          {"id", "account_id"},
 		"settlements":     {"account_id"},
 		"webhook_configs": {"app_id"},
+		"lease_slots":     {"account_id", "pool"},
+		"quarantines":     {"account_id"},
 	}
 	for table, cs := range cols {
 		for _, c := range cs {

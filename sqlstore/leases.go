@@ -384,11 +384,29 @@ func (s *DB) FindLease(ctx context.Context, account, id string) (*livebill.Lease
 	return l, nil
 }
 
-// ListLeases returns the account's leases held at now.
+// leasesList is the account's leases held at now, by pool and slot (the
+// slot rows' key: one lease holds a slot at a time, and a lease granted
+// while a client pages comes in its slot's place, never shifting a page).
+func leasesList(account string, now time.Time) listQuery {
+	return listQuery{name: "leases", cols: `l.account_id, l.id, l.app, l.kind, l.pool, l.slot, l.holder, l.acquired_ms, l.ends_ms, l.released`,
+		from:  `lease_slots x JOIN leases l ON l.account_id = x.account_id AND l.id = x.lease_id`,
+		where: `x.account_id = ? AND x.ends_ms > ?`, args: []any{account, now.UnixMilli()},
+		key: []string{"x.pool", "x.slot"}, ints: []bool{false, true}}
+}
+
+func scanLeaseRow(sc func(...any) error, key []any) (*livebill.Lease, error) {
+	return scanLease(scanFunc(func(dest ...any) error { return sc(append(dest, key...)...) }))
+}
+
+// ListLeases returns the account's leases held at now, by pool and slot.
 func (s *DB) ListLeases(ctx context.Context, account string, now time.Time) ([]*livebill.Lease, error) {
-	return s.leases(ctx, `SELECT l.account_id, l.id, l.app, l.kind, l.pool, l.slot, l.holder, l.acquired_ms, l.ends_ms, l.released
-FROM lease_slots x JOIN leases l ON l.account_id = x.account_id AND l.id = x.lease_id
-WHERE x.account_id = ? AND x.ends_ms > ? ORDER BY x.pool, x.slot`, account, now.UnixMilli())
+	return all(ctx, s, leasesList(account, now), scanLeaseRow)
+}
+
+// PageLeases returns a page of the account's leases held at now, by pool
+// and slot, and the cursor of the next.
+func (s *DB) PageLeases(ctx context.Context, account string, now time.Time, p livebill.Page) ([]*livebill.Lease, string, error) {
+	return readList(ctx, s, leasesList(account, now), &p, scanLeaseRow)
 }
 
 // LeaseHistory returns every lease of a pool by acquisition.

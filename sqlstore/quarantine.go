@@ -53,20 +53,28 @@ func (s *DB) FindQuarantine(ctx context.Context, accountID string) (*livebill.Qu
 	return q, nil
 }
 
+// quarantinesList is the quarantines by account id (one an account).
+func quarantinesList() listQuery {
+	return listQuery{name: "quarantine", cols: "revision, error, since", from: "quarantines", key: []string{"account_id"}, ints: []bool{false}}
+}
+
+func scanQuarantineRow(sc func(...any) error, key []any) (*livebill.Quarantine, error) {
+	var q livebill.Quarantine
+	var since string
+	if err := sc(append([]any{&q.Revision, &q.Error, &since}, key...)...); err != nil {
+		return nil, err
+	}
+	q.AccountID = *key[0].(*string)
+	q.Since, _ = time.Parse(time.RFC3339Nano, since)
+	return &q, nil
+}
+
 // ListQuarantines returns every quarantine by account id.
 func (s *DB) ListQuarantines(ctx context.Context) ([]*livebill.Quarantine, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+quarantineCols+` FROM quarantines ORDER BY account_id`)
-	if err != nil {
-		return nil, fmt.Errorf("cannot list quarantines: %w", err)
-	}
-	defer rows.Close()
-	var out []*livebill.Quarantine
-	for rows.Next() {
-		q, err := scanQuarantine(rows)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read quarantine: %w", err)
-		}
-		out = append(out, q)
-	}
-	return out, rows.Err()
+	return all(ctx, s, quarantinesList(), scanQuarantineRow)
+}
+
+// PageQuarantines returns a page of the quarantines by account id.
+func (s *DB) PageQuarantines(ctx context.Context, p livebill.Page) ([]*livebill.Quarantine, string, error) {
+	return readList(ctx, s, quarantinesList(), &p, scanQuarantineRow)
 }
