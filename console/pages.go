@@ -38,7 +38,7 @@ type page struct {
 // maxForm bounds a form's body; the calculator takes a scenario file.
 const (
 	maxForm         = 1 << 20
-	maxScenarioForm = 4 << 20
+	maxScenarioForm = 1 << 20
 )
 
 // table is every page the console serves, with its access level; the

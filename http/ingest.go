@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -107,7 +106,7 @@ func (s *Server) refuseCallback(w http.ResponseWriter, r *http.Request, vendor, 
 }
 
 func readWebhook(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	body, err := readBody(w, r, MaxWebhookBody)
 	if err != nil {
 		writeError(w, readError(err))
 		return nil, false

@@ -207,6 +207,22 @@ func bodyError(err error) error {
 	return livebill.Errorf(livebill.EINVALID, "request body: %s", msg)
 }
 
+// readBody reads r's body, at most max bytes (too large: a
+// *http.MaxBytesError for readError). When the client gave the length, in
+// one allocation of that size: io.ReadAll doubles its buffer as it goes,
+// up to twice the body at once.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	if n := r.ContentLength; n > 0 && n <= max {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(body)
+}
+
 // readError says why a request body could not be read: too large, or
 // the connection failed.
 func readError(err error) error {

@@ -28,7 +28,7 @@ import (
 const (
 	MaxBody        = 64 << 20 // bytes
 	MaxBatchEvents = 10000
-	MaxQuoteBody   = 4 << 20
+	MaxQuoteBody   = 1 << 20
 )
 
 //go:embed openapi.json
@@ -555,7 +555,7 @@ func SplitEvents(body []byte, max int) ([]livebill.RawEvent, error) {
 }
 
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := readBody(w, r, MaxBody)
 	if err != nil {
 		writeError(w, readError(err))
 		return
@@ -683,7 +683,7 @@ func (s *Server) accountQuote(w http.ResponseWriter, r *http.Request) {
 // are accepted: the server reads no files named by a request. Invalid
 // events make it a 400 listing them, unless ?skip_invalid=true.
 func (s *Server) quote(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxQuoteBody))
+	body, err := readBody(w, r, MaxQuoteBody)
 	if err != nil {
 		writeError(w, readError(err))
 		return

@@ -21,7 +21,8 @@ import (
 // TestBadInputsServer runs the real server and sends it the inputs that
 // exhausted its memory or broke an account: a 250-byte quote with a join
 // in 2024 and an event in 9999, events dated 0024 and 1970, a usage query
-// over 100 years of 5-minute windows, NUL bytes and 3,000-byte ids, path
+// over 100 years of 5-minute windows, 64 MiB of tiny events, a 1 MiB
+// scenario of empty events, NUL bytes and 3,000-byte ids, path
 // segments %00 and %ff, a purchase of an unknown plan, a catalog with a
 // null item. Each gets a 4xx naming the field, the good events of the
 // batch are kept, the account still quotes, and the server's peak
@@ -119,6 +120,11 @@ func badInputsServer(t *testing.T, data string) {
 	}
 	wg.Wait()
 	refused("usage over 100 years in 5-minute windows", "GET", "/v1/accounts/acct/usage?from=2000-01-01&to=2100-01-01&granularity=5m", "", "to:")
+	// 64 MiB of two-byte lines: refused past the 10,000th event, not split
+	// whole first (4.7 GB once); a 1 MiB scenario of {} items (the most a
+	// request takes): 1,000 of its 350,000 rejected events listed
+	refused("a body of 33M tiny events", "POST", "/v1/events", strings.Repeat("a\n", 32<<20-64), "more than 10000 events")
+	refused("a quote of 350,000 empty events", "POST", "/v1/quote", "catalog: trtc\nperiod: {from: 2024-10-01, to: 2024-11-01}\nevents: ["+strings.Repeat("{},", (1<<20-100)/3)+"{}]\n", "1000 listed")
 	refused("an account id %00", "GET", "/v1/accounts/%00", "", "NUL")
 	refused("an account id %ff", "GET", "/v1/accounts/%ff/bills", "", "UTF-8")
 	refused("a 3,000-byte account id", "GET", "/v1/accounts/"+strings.Repeat("x", 3000)+"/usage", "", "longer than")
