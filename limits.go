@@ -70,6 +70,12 @@ func TextProblem(s string) string {
 	if len(s) > MaxIDLen {
 		return fmt.Sprintf("longer than %d bytes", MaxIDLen)
 	}
+	return CharsProblem(s)
+}
+
+// CharsProblem is TextProblem without the length: for values made of
+// ids, such as a cursor or a pool name, which may be longer than one.
+func CharsProblem(s string) string {
 	ascii := true
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -107,6 +113,18 @@ func CheckDocument(field, s string) error {
 	}
 	if !utf8.ValidString(s) {
 		return Errorf(EINVALID, "%s: is not valid UTF-8", field)
+	}
+	return nil
+}
+
+// CheckDate returns an EINVALID error naming field when the calendar date
+// d (YYYY-MM-DD, read as UTC midnight) lies outside the years
+// EarliestTime..LatestTime-1; LatestTime itself is accepted, as the end
+// of a range (to=2100-01-01 ends with 2099). A date centuries away is a
+// typing error, and would have a live meter run forward to it.
+func CheckDate(field string, d time.Time) error {
+	if d.Before(EarliestTime) || d.After(LatestTime) {
+		return Errorf(EINVALID, "%s: %s is outside the years %d to %d", field, d.Format(time.DateOnly), EarliestTime.Year(), LatestTime.Year()-1)
 	}
 	return nil
 }

@@ -461,9 +461,8 @@ func (in *UsageInput) Validate() error {
 		t, err := time.Parse(time.DateOnly, f.v)
 		if err != nil {
 			errs = append(errs, Errorf(EINVALID, "%s: must be a date YYYY-MM-DD, not %s", f.name, Shown(f.v)))
-		} else if t.Before(EarliestTime) || t.After(LatestTime) || f.name == "from" && t.Equal(LatestTime) {
-			// centuries away: a typing error (to is the end: 2100-01-01 ends 2099)
-			errs = append(errs, Errorf(EINVALID, "%s: %s is outside the years %d to %d", f.name, f.v, EarliestTime.Year(), LatestTime.Year()-1))
+		} else if err := CheckDate(f.name, t); err != nil {
+			errs = append(errs, err)
 		}
 		dates[i] = t
 	}

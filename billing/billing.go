@@ -598,9 +598,7 @@ func parseDate(s, field string, loc *time.Location) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, livebill.Errorf(livebill.EINVALID, "%s: must be a date YYYY-MM-DD, not %q", field, s)
 	}
-	// A date centuries away is a typing error, and would have the live
-	// meter run forward to it.
-	if err := livebill.CheckInstant(field, t); err != nil {
+	if err := livebill.CheckDate(field, time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)); err != nil {
 		return time.Time{}, err
 	}
 	return t, nil
@@ -664,8 +662,14 @@ func (s *Service) Usage(ctx context.Context, in *livebill.UsageInput) ([]livebil
 	if err != nil {
 		return nil, err
 	}
-	from, _ := parseDate(in.From, "from", a.loc)
-	to, _ := parseDate(in.To, "to", a.loc)
+	from, err := parseDate(in.From, "from", a.loc)
+	if err != nil {
+		return nil, err
+	}
+	to, err := parseDate(in.To, "to", a.loc)
+	if err != nil {
+		return nil, err
+	}
 	recs, err := s.records(ctx, a, from, to, in.Granularity == "day")
 	if err != nil {
 		return nil, err

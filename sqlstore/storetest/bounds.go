@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -121,6 +122,17 @@ func testBadInputs(t *testing.T, open Opener) {
 	e.refused(t, "usage by day of a day in 1999", 400, "GET", "/v1/accounts/acct/usage?from=1999-12-01&to=1999-12-02&granularity=day", "", "from:", "outside the years")
 	e.refused(t, "an account quote of a day in 9999", 400, "GET", "/v1/accounts/acct/quote?from=9999-12-01&to=9999-12-02", "", "from:", "outside the years 2000 to 2099")
 	e.refused(t, "an account quote to 3000", 400, "GET", "/v1/accounts/acct/quote?from=2099-12-01&to=3000-01-01", "", "to:", "outside the years")
+	// the bounds are calendar dates, whatever the account's zone: the
+	// first month (Shanghai, east of UTC) and the last (an account on UTC,
+	// and one west of it) are accepted, by usage and quotes alike
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "utc", "catalog": "trtc", "created": "2026-01-10", "timezone": "UTC"}, nil)
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "ny", "catalog": "trtc", "created": "2026-01-10", "timezone": "America/New_York"}, nil)
+	for _, path := range []string{"/v1/accounts/acct/quote?from=2000-01-01&to=2000-02-01", "/v1/accounts/acct/usage?from=2000-01-01&to=2000-01-02",
+		"/v1/accounts/utc/quote?from=2099-12-01&to=2100-01-01", "/v1/accounts/utc/usage?from=2099-12-31&to=2100-01-01",
+		"/v1/accounts/ny/quote?from=2099-12-01&to=2100-01-01", "/v1/accounts/ny/usage?from=2099-12-31&to=2100-01-01&granularity=day"} {
+		var out json.RawMessage
+		e.mustDo(t, "GET", path, nil, &out)
+	}
 	for _, seg := range []string{"%00", "%ff", "a%00b", url.PathEscape(long)} {
 		e.refused(t, "account id "+seg[:min(len(seg), 8)], 0, "GET", "/v1/accounts/"+seg, "")
 		e.refused(t, "account id "+seg[:min(len(seg), 8)], 0, "GET", "/v1/accounts/"+seg+"/purchases", "")
