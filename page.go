@@ -66,7 +66,7 @@ func ParseCursor(cursor, list string, n int) ([]string, error) {
 	}
 	if err == nil && len(v) == n+1 && v[0] == list {
 		for _, k := range v[1:] {
-			if TextProblem(k) != "" { // a cursor made by hand: no id has a NUL byte
+			if CharsProblem(k) != "" { // a cursor made by hand: no key has a NUL byte
 				err = errors.New("not an id")
 			}
 		}

@@ -3,7 +3,6 @@ package http
 import (
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/livebill/livebill"
 )
@@ -52,25 +51,10 @@ func checkPath(path string) error {
 func checkQuery(r *http.Request) error {
 	for name, vs := range r.URL.Query() {
 		for _, v := range append(vs, name) {
-			if p := queryProblem(v); p != "" {
+			if p := livebill.CharsProblem(v); p != "" {
 				return livebill.Errorf(livebill.EINVALID, "query: parameter %s %s", livebill.Shown(name), p)
 			}
 		}
 	}
 	return nil
-}
-
-func queryProblem(v string) string {
-	for i := 0; i < len(v); i++ {
-		switch {
-		case v[i] == 0:
-			return "contains a NUL byte"
-		case v[i] < 0x20:
-			return "contains a control character"
-		}
-	}
-	if !utf8.ValidString(v) {
-		return "is not valid UTF-8"
-	}
-	return ""
 }
