@@ -18,12 +18,16 @@ import (
 // and is not a regular file (/dev/null, a pipe) is written in place. Not
 // creating the file is exit 2; write's error is returned as it is.
 func writeOut(path string, write func(io.Writer) error) error {
-	fi, err := os.Stat(path)
+	target := path // the file written: a link's target, as os.Create writes through a link
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		target = p
+	}
+	fi, err := os.Stat(target)
 	switch {
 	case err == nil && fi.IsDir():
 		return &exitError{code: 2, err: fmt.Errorf("cannot write %s: it is a directory", path)}
 	case err == nil && !fi.Mode().IsRegular():
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_TRUNC, 0)
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("cannot write %s: %w", path, pathErr(err))}
 		}
@@ -36,7 +40,7 @@ func writeOut(path string, write func(io.Writer) error) error {
 		}
 		return nil
 	}
-	f, err := createBeside(path)
+	f, err := createBeside(target)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("cannot create %s: %w", path, pathErr(err))}
 	}
@@ -57,7 +61,7 @@ func writeOut(path string, write func(io.Writer) error) error {
 	if err := f.Close(); err != nil {
 		return fail(fmt.Errorf("cannot write %s: %w", path, pathErr(err)))
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Rename(tmp, target); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("cannot write %s: %w", path, pathErr(err))
 	}

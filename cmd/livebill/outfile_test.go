@@ -110,6 +110,22 @@ func TestWriteOut(t *testing.T) {
 	if err := writeOut(os.DevNull, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
 		t.Errorf("writeOut(%s): %v", os.DevNull, err)
 	}
+	// a link: the file it points to is written, the link stays a link
+	target := filepath.Join(dir, "target.ndjson")
+	link := filepath.Join(dir, "link.ndjson")
+	os.WriteFile(target, []byte("old\n"), 0o644)
+	if err := os.Symlink("target.ndjson", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeOut(link, func(w io.Writer) error { _, err := io.WriteString(w, "through\n"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "through\n" {
+		t.Errorf("the link's target holds %q, want \"through\\n\"", b)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v %v", fi.Mode(), err)
+	}
 }
 
 // TestGenOut: gen --out writes what gen writes to stdout, through
