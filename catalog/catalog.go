@@ -338,18 +338,42 @@ func digest(parts ...[]byte) string {
 }
 
 // checkEntries refuses a document's null entries (`items: [null]`, `-
-// ~`), which decode as nil and which nothing after this expects.
+// ~`), which decode as nil and which nothing after this expects, and
+// ids, names and units with control characters.
 func (c *Catalog) checkEntries() error {
 	var errs []error
+	// text is what bills, exports and the console show: ids are ids
+	// (livebill.TextProblem); names and units may be longer, but hold no
+	// control character (an escape sequence would reach the operator's
+	// terminal) and are UTF-8
+	text := func(field, v string, id bool) {
+		p := livebill.CharsProblem(v)
+		if id {
+			p = livebill.TextProblem(v)
+		}
+		if p != "" {
+			errs = append(errs, fmt.Errorf("%s: %s", field, p))
+		}
+	}
+	text("name", c.Name, false)
+	text("title", c.Title, false)
 	for i, it := range c.Items {
 		if it == nil {
 			errs = append(errs, fmt.Errorf("items[%d]: null; an item needs at least an id", i))
+			continue
 		}
+		text(fmt.Sprintf("items[%d].id", i), it.ID, true)
+		text(fmt.Sprintf("items[%d].name", i), it.Name, false)
+		text(fmt.Sprintf("items[%d].unit", i), it.Unit, false)
 	}
 	for i, p := range c.Plans {
 		if p == nil {
 			errs = append(errs, fmt.Errorf("plans[%d]: null; a plan needs at least an id", i))
+			continue
 		}
+		text(fmt.Sprintf("plans[%d].id", i), p.ID, true)
+		text(fmt.Sprintf("plans[%d].product", i), p.Product, false)
+		text(fmt.Sprintf("plans[%d].edition", i), p.Edition, false)
 	}
 	return errors.Join(errs...)
 }

@@ -163,3 +163,26 @@ func TestParseEmpty(t *testing.T) {
 		}
 	}
 }
+
+// Ids, names and units reach bills, exports and terminals: a control
+// character decoded from a YAML escape (an ANSI escape sequence, \x01) or
+// a NUL is refused naming the field; an id longer than 256 bytes too.
+func TestParseRefusesControlCharacters(t *testing.T) {
+	for field, doc := range map[string]string{
+		"items[0].unit":    `extends: trtc` + "\n" + `items: [{id: trtc.av.hd, unit: "min\e[2J"}]`,
+		"items[0].name":    `extends: trtc` + "\n" + `items: [{id: trtc.av.hd, name: "HD\x01"}]`,
+		"items[0].id":      `extends: trtc` + "\n" + `items: [{id: "trtc.av.x\n", unit: minute, price: "1"}]`,
+		"plans[0].id":      `extends: trtc` + "\n" + `plans: [{id: "plan\0nul", price: "1", period: month}]`,
+		"plans[0].id ":     `extends: trtc` + "\n" + `plans: [{id: "` + strings.Repeat("p", 257) + `", price: "1", period: month}]`,
+		"plans[0].edition": `extends: trtc` + "\n" + `plans: [{id: p1, edition: "\t", price: "1", period: month}]`,
+	} {
+		_, err := Parse([]byte(doc), "mine")
+		if livebill.ErrorCode(err) != livebill.EINVALID || !strings.Contains(err.Error(), strings.TrimSpace(field)+":") {
+			t.Errorf("%s: %v, want invalid naming %s", field, err, strings.TrimSpace(field))
+		}
+	}
+	// names may be longer than an id, and any script
+	if _, err := Parse([]byte("extends: trtc\nitems: [{id: trtc.av.hd, name: \""+strings.Repeat("高清", 100)+"\"}]\n"), "mine"); err != nil {
+		t.Errorf("a long Chinese name: %v", err)
+	}
+}
