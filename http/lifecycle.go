@@ -10,6 +10,7 @@ import (
 
 	"github.com/livebill/livebill"
 	"github.com/livebill/livebill/billing"
+	"github.com/livebill/livebill/internal/export"
 )
 
 // The account lifecycle and notifications out: an account's state and
@@ -180,7 +181,7 @@ func (s *Server) ledgerCSV(w http.ResponseWriter, r *http.Request) {
 	cw := csv.NewWriter(w)
 	cw.Write(LedgerCSVHeader)
 	for _, e := range es {
-		cw.Write([]string{strconv.FormatInt(e.Seq, 10), rfc3339(e.At), e.Kind, e.Ref, e.Date, e.Amount, e.Balance, rfc3339(e.RecordedAt)})
+		cw.Write([]string{strconv.FormatInt(e.Seq, 10), rfc3339(e.At), e.Kind, export.CSVText(e.Ref), e.Date, e.Amount, e.Balance, rfc3339(e.RecordedAt)})
 	}
 	cw.Flush()
 }

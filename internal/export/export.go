@@ -21,11 +21,33 @@ type Table struct {
 	Numeric []int
 }
 
-// WriteCSV writes the table as CSV.
+// WriteCSV writes the table as CSV, its text cells as text (CSVText).
 func WriteCSV(w io.Writer, t Table) error {
 	cw := csv.NewWriter(w)
-	cw.WriteAll(t.Rows)
+	for _, r := range t.Rows {
+		row := make([]string, len(r))
+		for j, v := range r {
+			row[j] = CSVText(v)
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
 	return cw.Error()
+}
+
+// CSVText is a cell as a spreadsheet reads it: text starting with = + -
+// @, a tab or a carriage return would be taken for a formula (an app id
+// "=HYPERLINK(…)" run when the operator opens the file), so it gets a
+// leading apostrophe, which spreadsheets hide. Numbers, negative ones
+// too, are left as they are.
+func CSVText(v string) string {
+	if v == "" || !strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return v
+	}
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return v
+	}
+	return "'" + v
 }
 
 // WriteXLSX writes the tables as the sheets of one workbook; numeric

@@ -67,3 +67,29 @@ func TestBillsTable(t *testing.T) {
 		}
 	}
 }
+
+// Text a spreadsheet would run as a formula is written as text: an app id
+// "=2+3", a reference "=HYPERLINK(…)", "@SUM(A1)", "+1+1" followed by
+// text, a leading tab; numbers, negative ones too, and other text are
+// written as they are.
+func TestCSVTextNotFormulas(t *testing.T) {
+	tb := Table{Name: "t", Rows: [][]string{
+		{"app", "ref", "amount"},
+		{"=2+3", `=HYPERLINK("http://evil.example","x")`, "-12.50"},
+		{"@SUM(A1)", "+1+1 x", "+3"},
+		{"\tcmd", "-x", "0"},
+		{"app-1", "trtc.av.hd", "1e3"},
+	}}
+	var b strings.Builder
+	if err := WriteCSV(&b, tb); err != nil {
+		t.Fatal(err)
+	}
+	want := "app,ref,amount\n" +
+		`'=2+3,"'=HYPERLINK(""http://evil.example"",""x"")",-12.50` + "\n" +
+		"'@SUM(A1),'+1+1 x,+3\n" +
+		"'\tcmd,'-x,0\n" +
+		"app-1,trtc.av.hd,1e3\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}

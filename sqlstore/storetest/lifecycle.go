@@ -701,6 +701,11 @@ func testRefundCredited(t *testing.T, open Opener) {
 		lines[0] != strings.Join(lbhttp.LedgerCSVHeader, ",") || !strings.Contains(lines[3], ",refund,purchase|2024-03-02|rtc-engine.lite.refund@#1,2024-03-02,49.50,100.00,") {
 		t.Fatalf("CSV export: %d %s\n%s", a.status, a.header.Get("Content-Type"), string(a.body))
 	}
+	// a top-up whose id a spreadsheet would run as a formula is text
+	e.mustDo(t, "POST", "/v1/accounts/acct/topups", map[string]any{"id": "=HYPERLINK(1)", "amount": "1"}, nil)
+	if a := call(t, "GET", e.client.BaseURL+"/v1/accounts/acct/ledger?format=csv", AdminKey, nil); !strings.Contains(string(a.body), ",topup,'=HYPERLINK(1),") {
+		t.Fatalf("CSV export of a top-up =HYPERLINK(1):\n%s", a.body)
+	}
 	drain(t, e, worker(e), r, 1, time.Minute, 5)
 	got2, _ := r.snapshot()
 	if len(got2) != 1 || got2[0].n.Type != livebill.EventPurchaseRefunded || got2[0].n.AccountID != "acct" {
