@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -72,6 +73,8 @@ func (in *CreateEndpointInput) Validate() error {
 		errs = append(errs, Errorf(EINVALID, "url: must be an http:// or https:// URL, not %q", in.URL))
 	case u.User != nil:
 		errs = append(errs, Errorf(EINVALID, "url: must not hold credentials (the signature authenticates deliveries)"))
+	case UnreachableIP(net.ParseIP(u.Hostname())):
+		errs = append(errs, Errorf(EINVALID, "url: %s is a link-local, multicast or unspecified address; notifications are not sent there", u.Hostname()))
 	}
 	for _, t := range in.Types {
 		if !slices.Contains(EventTypes, t) {
@@ -82,6 +85,15 @@ func (in *CreateEndpointInput) Validate() error {
 		errs = append(errs, Errorf(EINVALID, "description: longer than 1000 bytes"))
 	}
 	return errors.Join(errs...)
+}
+
+// UnreachableIP reports whether notifications are never sent to ip (nil:
+// not an address): link-local ones (169.254.0.0/16 and fe80::/10, where
+// the cloud's metadata service answers), multicast and unspecified ones.
+// Loopback and private addresses are allowed: a receiver beside the
+// server is common.
+func UnreachableIP(ip net.IP) bool {
+	return ip != nil && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified())
 }
 
 // Delivery states.

@@ -33,10 +33,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/livebill/livebill"
@@ -133,9 +135,31 @@ type Worker struct {
 	Logf   func(format string, args ...any)
 }
 
+// NewClient is the client deliveries are sent with: 10 s an attempt; no
+// redirect followed (a 3xx is an attempt that failed: the endpoint did not
+// take the notification, and a redirect would send it elsewhere); no
+// connection to an address livebill.UnreachableIP refuses, whatever name
+// resolved to it.
+func NewClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		host, _, _ := net.SplitHostPort(address)
+		if livebill.UnreachableIP(net.ParseIP(host)) {
+			return fmt.Errorf("%s is a link-local, multicast or unspecified address: notifications are not sent there", host)
+		}
+		return nil
+	}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer.DialContext
+	return &http.Client{
+		Timeout:       10 * time.Second,
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
 func (w *Worker) defaults() {
 	if w.Client == nil {
-		w.Client = &http.Client{Timeout: 10 * time.Second}
+		w.Client = NewClient()
 	}
 	if w.Base <= 0 {
 		w.Base = 5 * time.Second
