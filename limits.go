@@ -189,8 +189,11 @@ func Days(d time.Duration) string {
 // needID returns an EINVALID error naming field when an id is missing or
 // not a valid id (TextProblem), else nil.
 func needID(field, v string) error {
-	if v == "" {
+	switch v {
+	case "":
 		return Errorf(EINVALID, "%s: missing", field)
+	case ".", "..":
+		return Errorf(EINVALID, "%s: %q is no id (a path segment . or .. names another path)", field, v)
 	}
 	return CheckText(field, v)
 }

@@ -33,7 +33,17 @@ var _ livebill.EventArchive = Dir("")
 // Path is where the events of the account's month are archived. The
 // account id is escaped as a URL path segment.
 func (d Dir) Path(accountID, month string) string {
-	return filepath.Join(string(d), url.PathEscape(accountID), month+Ext)
+	return filepath.Join(string(d), dirName(accountID), month+Ext)
+}
+
+// dirName is the directory of an account's archives: its id, escaped,
+// and never "." or ".." (the archive directory itself or its parent).
+func dirName(accountID string) string {
+	n := url.PathEscape(accountID)
+	if n == "." || n == ".." {
+		n = strings.ReplaceAll(n, ".", "%2E")
+	}
+	return n
 }
 
 // Archive writes the account's events of month (YYYY-MM) to their file,
@@ -95,8 +105,9 @@ func Name(path string) (accountID, month string, err error) {
 	if !ok || len(month) != 7 || month[4] != '-' {
 		return "", "", fmt.Errorf("%s: not an archive file (<account>/<YYYY-MM>%s)", path, Ext)
 	}
-	accountID, err = url.PathUnescape(filepath.Base(filepath.Dir(path)))
-	if err != nil || accountID == "" || accountID == "." {
+	dir := filepath.Base(filepath.Dir(path))
+	accountID, err = url.PathUnescape(dir)
+	if err != nil || accountID == "" || dir == "." || dir == ".." || dir == string(filepath.Separator) {
 		return "", "", fmt.Errorf("%s: its directory does not name an account", path)
 	}
 	return accountID, month, nil

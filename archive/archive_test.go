@@ -105,3 +105,29 @@ func TestArchivePages(t *testing.T) {
 		t.Fatalf("%d files left by a failed archive", len(ents))
 	}
 }
+
+// The archives of accounts "." and ".." (stored before such ids were
+// refused) stay inside the directory, in directories of their own, and
+// name their accounts: they were written to the directory itself and to
+// its parent, where a restore of the directory read the wrong account.
+func TestArchiveDotAccounts(t *testing.T) {
+	root := t.TempDir()
+	d := Dir(filepath.Join(root, "arch"))
+	for _, acct := range []string{".", ".."} {
+		if err := d.Archive(acct, "2024-10", pages([]livebill.StoredEvent{{ID: "a", Body: []byte(`{"id":"a"}`)}}, 1)); err != nil {
+			t.Fatal(err)
+		}
+		path := d.Path(acct, "2024-10")
+		if filepath.Dir(filepath.Dir(path)) != string(d) {
+			t.Errorf("account %q archived at %s, outside %s's own directories", acct, path, d)
+		}
+		if got, _, err := Name(path); err != nil || got != acct {
+			t.Errorf("Name(%s) = %q, %v; want %q", path, got, err, acct)
+		}
+	}
+	for _, p := range []string{filepath.Join(root, "2024-10.ndjson.zst"), filepath.Join(string(d), "2024-10.ndjson.zst")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was written", p)
+		}
+	}
+}

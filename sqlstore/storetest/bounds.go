@@ -146,6 +146,10 @@ func testBadInputs(t *testing.T, open Opener) {
 		"/v1/accounts/acct/usage?from=2026-03-01%00&to=2026-03-02"} {
 		e.refused(t, "a query "+q, 400, "GET", q, "")
 	}
+	for _, id := range []string{".", ".."} { // path segments naming another path (and, once, archives outside their directory)
+		e.refused(t, "an account id "+id, 400, "POST", "/v1/accounts", `{"id":"`+id+`","catalog":"trtc","created":"2026-01-10"}`, "account id:", "is no id")
+		e.refused(t, "an app id "+id, 400, "POST", "/v1/accounts/acct/apps", `{"id":"`+id+`"}`, "app id:")
+	}
 	e.refused(t, "an account id with a NUL byte", 400, "POST", "/v1/accounts", `{"id":"a\u0000","catalog":"trtc","created":"2026-01-10"}`, "account id:")
 	e.refused(t, "an account id of 3000 bytes", 400, "POST", "/v1/accounts", `{"id":"`+long+`","catalog":"trtc","created":"2026-01-10"}`, "account id:")
 	e.refused(t, "an account created in 0024", 400, "POST", "/v1/accounts", `{"id":"old","catalog":"trtc","created":"0024-01-10"}`, "created:")
