@@ -57,6 +57,10 @@ type CreateAccountInput struct {
 	// 0): the ledger's first entry.
 	Balance  string `json:"balance,omitempty"`
 	Timezone string `json:"timezone,omitempty"`
+	// Terms are the catalog's arrears terms, which an opening balance
+	// below zero starts under: the billing service fills them in (the
+	// store reads no catalog); nil gives the defaults.
+	Terms *Terms `json:"-"`
 }
 
 // Validate reports every problem with the input, joined.

@@ -52,6 +52,8 @@ func (s *Service) CreateAccount(ctx context.Context, in *livebill.CreateAccountI
 		}
 		return nil, livebill.Errorf(livebill.EINVALID, "%s: the account would not rate: %v", field, err)
 	}
+	terms := a.cat.Terms()
+	in.Terms = &terms
 	return s.Store.CreateAccount(ctx, in)
 }
 

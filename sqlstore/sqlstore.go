@@ -238,7 +238,11 @@ func (s *DB) CreateAccount(ctx context.Context, in *livebill.CreateAccountInput)
 			in.ID, in.Catalog, in.CatalogYAML, in.Mode, in.Created, in.Activated, bal, in.Timezone, at.UTC().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
-		m, err := lifecycle.New(livebill.AccountState{AccountID: in.ID, Since: at, Last: at, Opening: bal, Terms: defaultTerms})
+		terms := defaultTerms
+		if in.Terms != nil {
+			terms = *in.Terms // an opening balance below zero is in arrears under its catalog's grace
+		}
+		m, err := lifecycle.New(livebill.AccountState{AccountID: in.ID, Since: at, Last: at, Opening: bal, Terms: terms})
 		if err != nil {
 			return err
 		}

@@ -725,3 +725,21 @@ func (s staleApps) FindApp(ctx context.Context, id string) (*livebill.App, error
 	}
 	return s.Store.FindApp(ctx, id)
 }
+
+// testOpeningArrearsTerms: an account opened below zero is in arrears at
+// once, under its own catalog's grace (catalog data: arrears.grace_hours),
+// not the default 24 hours: 3 hours here, so suspended 3 hours after it
+// was made.
+func testOpeningArrearsTerms(t *testing.T, open Opener) {
+	e := newEnv(t, open, sh(1, "09:00"))
+	e.mustDo(t, "POST", "/v1/accounts", map[string]any{"id": "owing", "catalog": "short-grace", "created": "2024-03-01", "balance": "-1",
+		"catalog_yaml": "extends: trtc\narrears: {grace_hours: 3}\n"}, nil)
+	a := accountOf(t, e, "owing")
+	if a.State != livebill.AccountArrears || a.GraceUntil != utc(sh(1, "12:00")) {
+		t.Fatalf("opened at -1: %+v, want arrears with grace until 12:00 (3 h)", a.StatusJSON)
+	}
+	e.tick(t, sh(1, "12:10"))
+	if a := accountOf(t, e, "owing"); a.State != livebill.AccountSuspended || a.Since != utc(sh(1, "12:00")) {
+		t.Fatalf("after the grace: %+v, want suspended since 12:00", a.StatusJSON)
+	}
+}

@@ -117,6 +117,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open) })
 	t.Run("Ready", func(t *testing.T) { testReady(t, open) })
 	t.Run("ArrearsTopUpInGrace", func(t *testing.T) { testArrearsTopUpInGrace(t, open) })
+	t.Run("OpeningArrearsTerms", func(t *testing.T) { testOpeningArrearsTerms(t, open) })
 	t.Run("SuspendAndRestore", func(t *testing.T) { testSuspendAndRestore(t, open) })
 	t.Run("Reclaim", func(t *testing.T) { testReclaim(t, open) })
 	t.Run("TrialStop", func(t *testing.T) { testTrialStop(t, open) })
