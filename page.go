@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
+	"slices"
 	"strconv"
 )
 
@@ -64,14 +64,9 @@ func ParseCursor(cursor, list string, n int) ([]string, error) {
 	if err == nil {
 		err = json.Unmarshal(b, &v)
 	}
-	if err == nil && len(v) == n+1 && v[0] == list {
-		for _, k := range v[1:] {
-			if CharsProblem(k) != "" { // a cursor made by hand: no key has a NUL byte
-				err = errors.New("not an id")
-			}
-		}
-	}
-	if err != nil || len(v) != n+1 || v[0] != list {
+	// a cursor made by hand: no key holds a NUL byte or a control character
+	badKey := func(k string) bool { return CharsProblem(k) != "" }
+	if err != nil || len(v) != n+1 || v[0] != list || slices.ContainsFunc(v[1:], badKey) {
 		return nil, Errorf(EINVALID, "after: not a cursor of this list (use the next value a page of %s gave)", list)
 	}
 	return v[1:], nil

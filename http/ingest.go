@@ -88,11 +88,11 @@ func (s *Server) refuseWebhook(w http.ResponseWriter, r *http.Request, vendor, w
 // app's secret cannot tell which apps exist, have a configuration or
 // which vendor they take; only the log (and so the operator) says which.
 func (s *Server) refuseSignature(w http.ResponseWriter, r *http.Request, vendor string, verr, missing error) {
+	cause := verr
 	if missing != nil {
-		s.refuseCallback(w, r, vendor, BadSignature, webhook.ErrSignature, missing)
-		return
+		cause = missing
 	}
-	s.refuseWebhook(w, r, vendor, BadSignature, verr)
+	s.refuseCallback(w, r, vendor, BadSignature, webhook.ErrSignature, cause)
 }
 
 // refuseCallback answers 401 with answer and counts and logs the refusal with
