@@ -83,16 +83,17 @@ func (s *Server) refuseWebhook(w http.ResponseWriter, r *http.Request, vendor, w
 }
 
 // refuseSignature refuses a callback whose signature does not verify
-// (verr) or whose app takes no such callbacks (missing, from
-// vendorConfig): both answer ErrSignature, so a caller without the
-// app's secret cannot tell which apps exist, have a configuration or
-// which vendor they take; only the log (and so the operator) says which.
+// (verr, which it answers) or whose app takes no such callbacks (missing,
+// from vendorConfig): that answers ErrSignature, as a wrong signature
+// does, so a caller without the app's secret cannot tell which apps
+// exist, have a configuration or which vendor they take; only the log
+// (and so the operator) says which.
 func (s *Server) refuseSignature(w http.ResponseWriter, r *http.Request, vendor string, verr, missing error) {
-	cause := verr
 	if missing != nil {
-		cause = missing
+		s.refuseCallback(w, r, vendor, BadSignature, webhook.ErrSignature, missing)
+		return
 	}
-	s.refuseCallback(w, r, vendor, BadSignature, webhook.ErrSignature, cause)
+	s.refuseWebhook(w, r, vendor, BadSignature, verr)
 }
 
 // refuseCallback answers 401 with answer and counts and logs the refusal with

@@ -208,19 +208,29 @@ func bodyError(err error) error {
 }
 
 // readBody reads r's body, at most max bytes (too large: a
-// *http.MaxBytesError for readError). When the client gave the length, in
-// one allocation of that size: io.ReadAll doubles its buffer as it goes,
-// up to twice the body at once.
+// *http.MaxBytesError for readError), a megabyte at a time, joined once
+// at the end: memory follows the bytes that arrive (a client announcing
+// 64 MiB and sending nothing holds nothing), and a large body is copied
+// once, not at every growth of one buffer (io.ReadAll's garbage took a
+// 64 MiB body to 350 MiB).
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	const part = 1 << 20
 	body := http.MaxBytesReader(w, r.Body, max)
-	if n := r.ContentLength; n > 0 && n <= max {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(body, b); err != nil {
+	var parts [][]byte
+	for {
+		p, err := io.ReadAll(io.LimitReader(body, part))
+		if err != nil {
 			return nil, err
 		}
-		return b, nil
+		parts = append(parts, p)
+		if len(p) < part {
+			break
+		}
 	}
-	return io.ReadAll(body)
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	return bytes.Join(parts, nil), nil
 }
 
 // readError says why a request body could not be read: too large, or

@@ -26,7 +26,11 @@ import (
 // segments %00 and %ff, a purchase of an unknown plan, a catalog with a
 // null item. Each gets a 4xx naming the field, the good events of the
 // batch are kept, the account still quotes, and the server's peak
-// resident memory (VmHWM) stays under 256 MiB.
+// resident memory (VmHWM) stays under 384 MiB: about 30 MiB at rest, the
+// 64 MiB body read and joined (128 MiB), a 1 MiB scenario's YAML nodes
+// (about 125 MiB), which may add up as freed memory goes back to the
+// system lazily (the first part alone peaks near 180 MiB, the second near
+// 160; a 64 MiB body once took 4.7 GB).
 func TestBadInputsServer(t *testing.T) {
 	badInputsServer(t, filepath.Join(t.TempDir(), "data"))
 }
@@ -140,7 +144,7 @@ func badInputsServer(t *testing.T, data string) {
 	}
 	peak := procKB(t, srv.cmd.Process.Pid, "VmHWM")
 	t.Logf("server peak resident memory: %d MiB", peak>>10)
-	if peak > 256<<10 {
+	if peak > 384<<10 {
 		t.Errorf("the server's peak resident memory is %d MiB", peak>>10)
 	}
 }
